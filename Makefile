@@ -1,0 +1,70 @@
+# strata's developer entry points. `make help` lists them; CI (.ci/run) runs `make test`.
+#
+# Needs: Python 3.11+, a Rust toolchain (rustup, with rustfmt and clippy) and libsqlite3-dev.
+# Everything else is installed into .venv by these targets.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+# cargo (for `cargo test`/clippy) and maturin must configure PyO3 for the same interpreter,
+# or each run invalidates the other's build.
+export PYO3_PYTHON := $(abspath $(BIN)/python)
+# `cargo test` links libpython (maturin builds do not); the loader must find it at run time.
+LIBPYTHON_DIR = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.PHONY: system-deps
+system-deps: ## Install libsqlite3-dev with apt-get if it is missing
+	@dpkg -s libsqlite3-dev >/dev/null 2>&1 || { \
+		echo "installing libsqlite3-dev"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q libsqlite3-dev pkg-config; }
+	@rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+.PHONY: install
+install: system-deps $(BIN)/python ## Build the Rust core (release) and install strata with dev tools into .venv
+	$(BIN)/pip install -q "maturin>=1.7,<2"
+	$(BIN)/maturin develop --release --extras dev -q
+
+.PHONY: demo
+demo: install ## Run the demo (the README's first command)
+	cd $(CURDIR) && $(BIN)/strata demo
+
+.PHONY: lint
+lint: ## Formatters and linters: cargo fmt, clippy, ruff, mypy, the stub check
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff format --check python tests benches
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest strata._core --allowlist .ci/stubtest-allowlist.txt
+
+.PHONY: test
+test: install lint ## Everything CI runs: lint, Rust tests, Python tests, quick benchmarks
+	LD_LIBRARY_PATH=$(LIBPYTHON_DIR) cargo test --quiet
+	$(BIN)/pytest
+	$(BIN)/python benches/run.py --quick
+
+.PHONY: bench
+bench: install ## Full benchmarks: ratios against baselines measured in the same run
+	$(BIN)/python benches/run.py
+
+.PHONY: fmt
+fmt: ## Format Rust and Python in place
+	cargo fmt --all
+	$(BIN)/ruff format python tests benches
+	$(BIN)/ruff check --fix python tests benches
+
+.PHONY: clean
+clean: ## Remove build outputs and the virtual environment
+	cargo clean
+	rm -rf $(VENV) python/strata/*.so .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""strata: a Prisma schema in, an embedded Python data layer out.
+
+The Rust core (`strata._core`) owns every SQLite connection; this package is the thin,
+typed layer users call.
+"""
+
+from strata import _core
+from strata.database import Database, Transaction, connect
+from strata.errors import (
+    BusyError,
+    CheckConstraintError,
+    ClosedError,
+    ConfigurationError,
+    ConstraintError,
+    DatabaseError,
+    ForeignKeyError,
+    InterfaceError,
+    NullConstraintError,
+    OpenError,
+    ParameterError,
+    ParameterTypeError,
+    SqlError,
+    StrataError,
+    TransactionError,
+    UniqueConstraintError,
+)
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "BusyError",
+    "CheckConstraintError",
+    "ClosedError",
+    "ConfigurationError",
+    "ConstraintError",
+    "Database",
+    "DatabaseError",
+    "ForeignKeyError",
+    "InterfaceError",
+    "NullConstraintError",
+    "OpenError",
+    "ParameterError",
+    "ParameterTypeError",
+    "SqlError",
+    "StrataError",
+    "Transaction",
+    "TransactionError",
+    "UniqueConstraintError",
+    "__version__",
+    "connect",
+]

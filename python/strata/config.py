@@ -1,0 +1,144 @@
+"""Where the database is: URL parsing and the project's default.
+
+Accepted forms, for SQLite:
+
+============================  =========================================================
+``sqlite:///relative.db``     a path relative to the base directory (SQLAlchemy's form)
+``sqlite:////abs/path.db``    an absolute path
+``file:./dev.db``             Prisma's form; relative to the base directory
+``./dev.db``, ``/abs/x.db``   a bare path
+``:memory:``                  a private in-memory database (also ``sqlite://``)
+============================  =========================================================
+
+Query parameters follow Prisma's SQLite connector: ``connection_limit`` sets the number of
+reader connections and ``socket_timeout`` (seconds) how long a write waits for the lock.
+
+When no URL is passed, ``DATABASE_URL`` is used, then ``url`` under ``[tool.strata]`` in
+the nearest ``pyproject.toml``. A relative path in pyproject.toml is relative to that file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote
+
+from strata.errors import ConfigurationError
+
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "DEFAULT_READERS", "Target", "default_url", "resolve"]
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+DEFAULT_READERS = 4
+
+_MEMORY = ":memory:"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved database location and the connection options its URL carried."""
+
+    url: str
+    path: str
+    busy_timeout: float | None = None
+    readers: int | None = None
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path == _MEMORY
+
+
+def default_url(start: Path | None = None) -> tuple[str, Path] | None:
+    """The URL to use when none is given, and the directory relative paths start from."""
+    from_env = os.environ.get("DATABASE_URL")
+    if from_env:
+        return from_env, Path.cwd()
+    directory = (start or Path.cwd()).resolve()
+    for folder in (directory, *directory.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                settings = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigurationError(f"cannot read {pyproject}: {exc}") from exc
+            url = settings.get("tool", {}).get("strata", {}).get("url")
+            if url is None:
+                return None
+            if not isinstance(url, str):
+                raise ConfigurationError(f"{pyproject}: [tool.strata] url must be a string")
+            return url, folder
+    return None
+
+
+def resolve(url: str | os.PathLike[str] | None, base_dir: Path | None = None) -> Target:
+    """Turn a URL (or the project default, when ``url`` is None) into a `Target`."""
+    if url is None:
+        found = default_url()
+        if found is None:
+            raise ConfigurationError(
+                "no database URL: pass one to strata.connect(), set DATABASE_URL, or add "
+                'url = "file:./dev.db" under [tool.strata] in pyproject.toml'
+            )
+        url, base_dir = found
+    text = os.fspath(url)
+    base = base_dir or Path.cwd()
+    location, _, query = text.partition("?")
+    options = _parse_options(text, query)
+
+    if location in (_MEMORY, "sqlite://", "sqlite:///:memory:", "file::memory:"):
+        return Target(url=text, path=_MEMORY, **options)
+    if location.startswith(("postgres://", "postgresql://")):
+        raise ConfigurationError(
+            f"{text!r}: PostgreSQL is not supported yet; strata runs on SQLite for now"
+        )
+    if location.startswith("sqlite:///"):
+        raw_path = location.removeprefix("sqlite:///")
+        # sqlite:////abs keeps its leading slash after the prefix is removed.
+    elif location.startswith("file:"):
+        raw_path = location.removeprefix("file:")
+        if raw_path.startswith("//"):
+            raw_path = raw_path.removeprefix("//")
+    elif "://" in location:
+        scheme = location.split("://", 1)[0]
+        raise ConfigurationError(
+            f"{text!r}: unsupported URL scheme {scheme!r}; use sqlite:///path, file:path, "
+            "a plain path or :memory:"
+        )
+    else:
+        raw_path = location
+    raw_path = unquote(raw_path)
+    if not raw_path:
+        raise ConfigurationError(f"{text!r}: the URL names no database file")
+    path = Path(raw_path).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    return Target(url=text, path=os.path.abspath(path), **options)
+
+
+def _parse_options(url: str, query: str) -> dict[str, float | int]:
+    options: dict[str, float | int] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        try:
+            if key == "connection_limit":
+                readers = int(value)
+                if readers < 0:
+                    raise ValueError
+                options["readers"] = readers
+            elif key == "socket_timeout":
+                timeout = float(value)
+                if not timeout >= 0:
+                    raise ValueError
+                options["busy_timeout"] = timeout
+            else:
+                raise ConfigurationError(
+                    f"{url!r}: unknown URL parameter {key!r}; strata understands "
+                    "connection_limit and socket_timeout"
+                )
+        except ValueError as exc:
+            if isinstance(exc, ConfigurationError):
+                raise
+            raise ConfigurationError(
+                f"{url!r}: {key}={value!r} is not a non-negative number"
+            ) from None
+    return options

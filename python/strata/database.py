@@ -1,0 +1,120 @@
+"""`strata.connect()` and the `Database` handle."""
+
+from __future__ import annotations
+
+import os
+import threading
+from types import TracebackType
+from typing import Self
+
+from strata import _core
+from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
+from strata.errors import TransactionError
+
+__all__ = ["Database", "Transaction", "connect"]
+
+
+def connect(
+    url: str | os.PathLike[str] | None = None,
+    *,
+    busy_timeout: float | None = None,
+    readers: int | None = None,
+) -> Database:
+    """Open the database at ``url`` (see `strata.config` for the accepted forms).
+
+    With no ``url``, ``DATABASE_URL`` or ``[tool.strata] url`` in pyproject.toml is used.
+    ``busy_timeout`` (seconds) bounds how long a write waits for the lock; ``readers`` is
+    the most reader connections opened at once. Both override the URL's parameters.
+    """
+    target = resolve(url)
+    timeout = busy_timeout if busy_timeout is not None else target.busy_timeout
+    pool = readers if readers is not None else target.readers
+    db = Database(
+        target.path,
+        busy_timeout=DEFAULT_BUSY_TIMEOUT if timeout is None else timeout,
+        readers=DEFAULT_READERS if pool is None else pool,
+    )
+    db.url = target.url
+    return db
+
+
+class Database(_core.Engine):
+    """A handle on one SQLite database, whose connections the Rust core owns.
+
+    Raw SQL methods come straight from the core (`strata._core.Engine`):
+    ``execute_raw(sql, *params)`` returns the number of changed rows,
+    ``query_raw(sql, *params, as_tuples=False)`` returns rows as dicts or tuples,
+    ``execute_many_raw(sql, rows)`` runs one statement per parameter row atomically, and
+    ``execute_script(sql)`` runs several statements without parameters.
+
+    The handle is safe to share between threads. A transaction belongs to the thread that
+    opened it: that thread's statements join it, while other threads' writes wait for it.
+    """
+
+    url: str
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        readers: int = DEFAULT_READERS,
+    ) -> None:
+        # The core opened the database in __new__; this only records where it came from.
+        self.url = path
+
+    def transaction(self) -> Transaction:
+        """A context manager for a transaction: ``BEGIN IMMEDIATE`` for the outermost block,
+        a savepoint for nested ones. It commits on success and rolls back on an exception.
+        """
+        return Transaction(self)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<strata.Database {self.path!r} ({state})>"
+
+
+class Transaction:
+    """One level of a transaction on the thread that enters it.
+
+    ``__enter__`` returns the database handle itself: while the block runs, every statement
+    this thread sends through the handle is part of the transaction.
+    """
+
+    __slots__ = ("_db", "_thread")
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._thread: int | None = None
+
+    def __enter__(self) -> Database:
+        if self._thread is not None:
+            raise TransactionError("this transaction block is already open; call transaction() again")
+        self._db._begin()
+        self._thread = threading.get_ident()
+        return self._db
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._thread != threading.get_ident():
+            raise TransactionError("a transaction must end on the thread that opened it")
+        self._thread = None
+        if exc_type is None:
+            self._db._commit()
+        else:
+            self._db._rollback()

@@ -1,0 +1,109 @@
+"""`strata doctor`: what SQLite this process runs, and whether it is set up safely.
+
+The report is plain data (`Diagnosis`) so that tests can check it and the CLI can render
+it; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from dataclasses import dataclass, field
+
+from strata import _core
+from strata.database import Database
+
+__all__ = ["IMPORTANT_COMPILE_OPTIONS", "Diagnosis", "diagnose"]
+
+#: Compile options whose presence changes what strata can do, and why each matters.
+IMPORTANT_COMPILE_OPTIONS: dict[str, str] = {
+    "THREADSAFE": "the core shares connections across threads; 0 would be unsafe",
+    "ENABLE_UPDATE_DELETE_LIMIT": "UPDATE/DELETE ... LIMIT; strata uses a subquery instead",
+    "ENABLE_FTS5": "full-text search",
+    "ENABLE_RTREE": "R*Tree indexes",
+    "ENABLE_MATH_FUNCTIONS": "ln(), pow(), floor() and friends in SQL",
+    "ENABLE_STAT4": "better query plans on skewed indexes",
+    "DEFAULT_WAL_SYNCHRONOUS": "the synchronous level WAL connections start with",
+    "MAX_VARIABLE_NUMBER": "the most bound parameters in one statement",
+}
+
+
+@dataclass
+class Diagnosis:
+    version: str
+    source_id: str
+    library_path: str | None
+    python_sqlite_version: str
+    python_sqlite_same_library: bool
+    compile_options: dict[str, str | None]
+    loaded_copies: list[str]
+    settings: dict[str, object] = field(default_factory=dict)
+    database: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _option_values(options: list[str]) -> dict[str, str | None]:
+    """Compile options as name -> value (``"1"`` for flags), None where absent."""
+    present: dict[str, str] = {}
+    for option in options:
+        name, _, value = option.partition("=")
+        present[name] = value or "1"
+    return {name: present.get(name) for name in IMPORTANT_COMPILE_OPTIONS}
+
+
+def python_sqlite_library_address() -> int | None:
+    """The address of ``sqlite3_libversion`` as Python's ``_sqlite3`` module resolves it.
+
+    If ``_sqlite3`` links the shared libsqlite3 that the core links, the dynamic loader
+    hands both the same function, so the addresses are equal. A statically linked copy
+    (python-build-standalone builds) either hides the symbol or resolves elsewhere.
+    """
+    import ctypes
+
+    module_file = getattr(sys.modules.get("_sqlite3"), "__file__", None)
+    if module_file is None:
+        return None
+    try:
+        handle = ctypes.CDLL(module_file)
+        return ctypes.cast(handle.sqlite3_libversion, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return None
+
+
+def diagnose(db: Database | None = None) -> Diagnosis:
+    """Inspect the SQLite library, the process, and (if given) an open database."""
+    library = _core.sqlite_library()
+    same_library = (
+        sqlite3.sqlite_version == library["version"]
+        and python_sqlite_library_address() == library["libversion_address"]
+    )
+    copies = _core.loaded_sqlite_copies()
+    report = Diagnosis(
+        version=library["version"],
+        source_id=library["source_id"],
+        library_path=library["path"],
+        python_sqlite_version=sqlite3.sqlite_version,
+        python_sqlite_same_library=same_library,
+        compile_options=_option_values(library["compile_options"]),
+        loaded_copies=copies,
+    )
+    if not same_library:
+        report.warnings.append(
+            f"Python's sqlite3 module runs SQLite {sqlite3.sqlite_version} from a different "
+            f"library than the core ({library['version']} at {library['path']}). Two copies "
+            "in one process break POSIX locks and can lose committed data: use a Python "
+            "whose _sqlite3 links the system libsqlite3."
+        )
+    if len(copies) > 1:
+        report.warnings.append(
+            "more than one SQLite copy is loaded in this process: "
+            + ", ".join(copies)
+            + ". Closing a database in one copy drops locks the other holds "
+            "(sqlite.org/howtocorrupt.html, section 2.3)."
+        )
+    if db is not None:
+        report.database = db.path
+        report.settings = dict(db.settings())
+        if report.settings.get("journal_mode") not in ("wal", "memory"):
+            report.warnings.append("the database is not in WAL mode: readers will block the writer")
+    return report

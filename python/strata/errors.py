@@ -1,0 +1,135 @@
+"""The exception tree. Every error strata raises is a `StrataError`.
+
+The Rust core raises these classes by name (see ``rust/error.rs``), so this module is the
+single definition for both languages. Where an error matches one of Prisma Client's error
+codes, the class carries it as ``code`` so code ported from TypeScript can keep branching
+on it. Classes that describe a bad argument also subclass the built-in exception callers
+already catch (``ValueError``, ``TypeError``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BusyError",
+    "CheckConstraintError",
+    "ClosedError",
+    "ConfigurationError",
+    "ConstraintError",
+    "DatabaseError",
+    "ForeignKeyError",
+    "InterfaceError",
+    "NullConstraintError",
+    "OpenError",
+    "ParameterError",
+    "ParameterTypeError",
+    "SqlError",
+    "StrataError",
+    "TransactionError",
+    "UniqueConstraintError",
+]
+
+
+class StrataError(Exception):
+    """The root of every error raised by strata."""
+
+    #: Prisma Client's error code for this kind of failure, when there is one.
+    code: str | None = None
+    #: Whether the same call may succeed if retried unchanged.
+    retryable: bool = False
+
+
+class ConfigurationError(StrataError, ValueError):
+    """The database URL or the project configuration is unusable."""
+
+
+class InterfaceError(StrataError):
+    """The API was called in a way that cannot work."""
+
+
+class ClosedError(InterfaceError):
+    """A call on a database handle after ``close()``."""
+
+
+class ParameterError(InterfaceError, ValueError):
+    """Bound parameters do not fit the SQL: wrong count, or an int beyond 64 bits."""
+
+
+class ParameterTypeError(ParameterError, TypeError):
+    """A bound parameter has a type SQLite cannot store (a set, a dict, ...)."""
+
+
+class TransactionError(InterfaceError):
+    """Transactions were misused, e.g. raw BEGIN/COMMIT instead of ``db.transaction()``."""
+
+
+class DatabaseError(StrataError):
+    """SQLite reported a failure.
+
+    ``sqlite_code`` and ``sqlite_extended_code`` hold SQLite's result codes when the
+    failure has no more specific class.
+    """
+
+    sqlite_code: int | None = None
+    sqlite_extended_code: int | None = None
+
+
+class OpenError(DatabaseError):
+    """The database file cannot be opened, or is not a SQLite database. ``path`` names it."""
+
+    path: str | None = None
+
+
+class SqlError(DatabaseError):
+    """The SQL could not be prepared: a syntax error, or an unknown table or column.
+
+    ``sql`` holds the statement.
+    """
+
+    sql: str | None = None
+
+
+class BusyError(DatabaseError):
+    """The write lock was not obtained within the busy timeout. Nothing was written."""
+
+    retryable = True
+
+
+class ConstraintError(DatabaseError):
+    """A constraint rejected the write, and the statement was rolled back.
+
+    ``table`` and ``columns`` name the constraint's table and columns when SQLite or the
+    schema tell them.
+    """
+
+    table: str | None = None
+    columns: list[str]
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.columns = []
+
+
+class UniqueConstraintError(ConstraintError):
+    """A unique constraint or primary key already holds the value (Prisma P2002)."""
+
+    code = "P2002"
+
+
+class ForeignKeyError(ConstraintError):
+    """A foreign key has no matching parent row, or a parent row is still referenced
+    (Prisma P2003). ``referenced_table`` and ``referenced_columns`` name the parent.
+    """
+
+    code = "P2003"
+    referenced_table: str | None = None
+    referenced_columns: list[str] | None = None
+
+
+class NullConstraintError(ConstraintError):
+    """A required column was given NULL (Prisma P2011)."""
+
+    code = "P2011"
+
+
+class CheckConstraintError(ConstraintError):
+    """A CHECK constraint rejected the row."""

@@ -1,0 +1,49 @@
+//! `strata._core`: the Rust core of strata.
+//!
+//! The core owns every SQLite connection the package opens (docs/ARCHITECTURE.md,
+//! decision 2). Layout:
+//!
+//! * `engine`: connections, statements and transactions, in plain Rust;
+//! * `busy`: how a connection waits for a lock held by another process;
+//! * `library`: which SQLite library the process runs, for `strata doctor`;
+//! * `error`: the one error type, and its one conversion into Python exceptions;
+//! * `py_engine`: the Python class over `engine`.
+
+mod busy;
+pub mod engine;
+pub mod error;
+pub mod library;
+mod py_engine;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// The SQLite library the core is linked against: version, source id, the file it was
+/// loaded from, the address of `sqlite3_libversion` and the compile options.
+#[pyfunction]
+fn sqlite_library(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let info = library::library_info();
+    let out = PyDict::new(py);
+    out.set_item("version", info.version)?;
+    out.set_item("source_id", info.source_id)?;
+    out.set_item("path", info.path)?;
+    out.set_item("libversion_address", info.libversion_address)?;
+    out.set_item("compile_options", info.compile_options)?;
+    Ok(out)
+}
+
+/// Every file mapped into this process that carries a copy of SQLite. More than one entry
+/// means two SQLite copies share the process, which can lose committed data.
+#[pyfunction]
+fn loaded_sqlite_copies(py: Python<'_>) -> Vec<String> {
+    py.detach(library::loaded_copies)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<py_engine::PyEngine>()?;
+    m.add_function(wrap_pyfunction!(sqlite_library, m)?)?;
+    m.add_function(wrap_pyfunction!(loaded_sqlite_copies, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The Python face of the engine: `strata._core.Engine`.
+//!
+//! Every method follows one pattern: convert Python arguments to SQLite values while
+//! holding the GIL, run the engine with the GIL released (`py.detach`), then convert the
+//! result back. The engine never blocks on its own locks while the GIL is held, which is
+//! what makes it safe for one thread to wait on the writer while another runs Python.
+//!
+//! `strata.Database` subclasses this class, so raw SQL calls reach Rust without a Python
+//! frame in between.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+};
+use rusqlite::types::Value;
+
+use crate::engine::{Engine, Options, Rows};
+use crate::error::{Error, Result};
+
+/// Rows converted per GIL acquisition in `execute_many`: large enough that re-acquiring
+/// the GIL is noise, small enough to bound the memory held by converted values.
+const EXECUTE_MANY_CHUNK: usize = 4096;
+
+#[pyclass(name = "Engine", module = "strata._core", subclass, frozen)]
+pub struct PyEngine {
+    engine: Arc<Engine>,
+}
+
+#[pymethods]
+impl PyEngine {
+    #[new]
+    #[pyo3(signature = (path, *, busy_timeout = 5.0, readers = 4))]
+    fn new(py: Python<'_>, path: String, busy_timeout: f64, readers: usize) -> PyResult<Self> {
+        if !busy_timeout.is_finite() || busy_timeout < 0.0 {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "busy_timeout must be a non-negative number of seconds",
+            ));
+        }
+        let options = Options {
+            busy_timeout: Duration::from_secs_f64(busy_timeout),
+            max_readers: readers,
+        };
+        let engine = py.detach(|| Engine::open(&path, options))?;
+        Ok(PyEngine {
+            engine: Arc::new(engine),
+        })
+    }
+
+    /// The database file's path, or ":memory:".
+    #[getter]
+    fn path(&self) -> &str {
+        self.engine.path()
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.engine.is_closed()
+    }
+
+    /// Whether the calling thread has a transaction open.
+    #[getter]
+    fn in_transaction(&self) -> bool {
+        self.engine.in_transaction()
+    }
+
+    /// Run one statement and return the number of rows it changed.
+    #[pyo3(signature = (sql, *params))]
+    fn execute_raw(&self, py: Python<'_>, sql: &str, params: &Bound<'_, PyTuple>) -> PyResult<u64> {
+        let values = to_values(params)?;
+        Ok(py.detach(|| self.engine.execute(sql, &values))?)
+    }
+
+    /// Run a query and return its rows as dicts (column name to value), or as tuples.
+    #[pyo3(signature = (sql, *params, as_tuples = false))]
+    fn query_raw<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        params: &Bound<'py, PyTuple>,
+        as_tuples: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let values = to_values(params)?;
+        let rows = py.detach(|| self.engine.query(sql, &values))?;
+        rows_to_python(py, rows, as_tuples)
+    }
+
+    /// Run one statement for each parameter sequence in `rows`, atomically: inside the
+    /// caller's transaction if one is open, else in a transaction of its own. Returns the
+    /// total number of rows changed.
+    fn execute_many_raw(&self, py: Python<'_>, sql: &str, rows: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let engine = &self.engine;
+        py.detach(|| engine.begin())?;
+        let outcome = (|| -> PyResult<u64> {
+            let mut changed = 0;
+            let mut chunk = Vec::with_capacity(EXECUTE_MANY_CHUNK);
+            for row in rows.try_iter()? {
+                chunk.push(row_to_values(&row?)?);
+                if chunk.len() == EXECUTE_MANY_CHUNK {
+                    changed += py.detach(|| engine.execute_batch(sql, &chunk))?;
+                    chunk.clear();
+                }
+            }
+            if !chunk.is_empty() {
+                changed += py.detach(|| engine.execute_batch(sql, &chunk))?;
+            }
+            Ok(changed)
+        })();
+        match outcome {
+            Ok(changed) => {
+                py.detach(|| engine.commit())?;
+                Ok(changed)
+            }
+            Err(err) => {
+                // The original error is what the caller needs; a failed rollback (a closed
+                // handle, say) must not replace it.
+                let _ = py.detach(|| engine.rollback());
+                Err(err)
+            }
+        }
+    }
+
+    /// Run `;`-separated statements without parameters.
+    fn execute_script(&self, py: Python<'_>, sql: &str) -> PyResult<()> {
+        Ok(py.detach(|| self.engine.execute_script(sql))?)
+    }
+
+    /// Open a transaction (BEGIN IMMEDIATE), or a savepoint inside the calling thread's
+    /// open transaction. `strata.Database.transaction()` is the public way in.
+    fn _begin(&self, py: Python<'_>) -> PyResult<()> {
+        Ok(py.detach(|| self.engine.begin())?)
+    }
+
+    fn _commit(&self, py: Python<'_>) -> PyResult<()> {
+        Ok(py.detach(|| self.engine.commit())?)
+    }
+
+    fn _rollback(&self, py: Python<'_>) -> PyResult<()> {
+        Ok(py.detach(|| self.engine.rollback())?)
+    }
+
+    /// The pragmas in force on the writer connection.
+    fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let settings = py.detach(|| self.engine.settings())?;
+        let out = PyDict::new(py);
+        out.set_item("journal_mode", settings.journal_mode)?;
+        out.set_item("synchronous", settings.synchronous)?;
+        out.set_item("foreign_keys", settings.foreign_keys)?;
+        out.set_item("busy_timeout", settings.busy_timeout.as_secs_f64())?;
+        out.set_item("readers", settings.max_readers)?;
+        Ok(out)
+    }
+
+    /// Close every connection, rolling back an open transaction. Idempotent.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.engine.close());
+    }
+}
+
+/// Convert positional parameters. Exact-type checks come first: they are the common case
+/// and cost a pointer comparison each.
+fn to_values(params: &Bound<'_, PyTuple>) -> Result<Vec<Value>> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(index, value)| to_value(&value, index + 1))
+        .collect()
+}
+
+fn row_to_values(row: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
+    if let Ok(tuple) = row.cast::<PyTuple>() {
+        return Ok(to_values(tuple)?);
+    }
+    if row.is_instance_of::<PyString>() || row.is_instance_of::<PyBytes>() {
+        // A str is a sequence too, but treating "abc" as three parameters is never meant.
+        return Err(Error::ParameterType {
+            position: 0,
+            type_name: format!("{} as a parameter row", type_name(row)),
+        }
+        .into());
+    }
+    let mut values = Vec::new();
+    for (index, value) in row.try_iter()?.enumerate() {
+        values.push(to_value(&value?, index + 1)?);
+    }
+    Ok(values)
+}
+
+fn to_value(value: &Bound<'_, PyAny>, position: usize) -> Result<Value> {
+    if value.is_none() {
+        Ok(Value::Null)
+    } else if let Ok(text) = value.cast_exact::<PyString>() {
+        Ok(Value::Text(text.to_string_lossy().into_owned()))
+    } else if value.is_exact_instance_of::<PyBool>() {
+        // bool is a subclass of int, so it is tested before int.
+        Ok(Value::Integer(i64::from(value.is_truthy().unwrap_or(false))))
+    } else if value.is_instance_of::<PyInt>() {
+        value
+            .extract::<i64>()
+            .map(Value::Integer)
+            .map_err(|_| Error::IntegerOverflow { position })
+    } else if let Ok(number) = value.cast::<PyFloat>() {
+        Ok(Value::Real(number.value()))
+    } else if let Ok(bytes) = value.cast::<PyBytes>() {
+        Ok(Value::Blob(bytes.as_bytes().to_vec()))
+    } else if let Ok(bytes) = value.cast::<PyByteArray>() {
+        Ok(Value::Blob(bytes.to_vec()))
+    } else if let Ok(text) = value.cast::<PyString>() {
+        // str subclasses (e.g. a str-valued enum) bind as their text.
+        Ok(Value::Text(text.to_string_lossy().into_owned()))
+    } else {
+        Err(Error::ParameterType {
+            position,
+            type_name: type_name(value),
+        })
+    }
+}
+
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |name| name.to_string())
+}
+
+fn value_to_python<'py>(py: Python<'py>, value: Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Integer(number) => number.into_pyobject(py)?.into_any(),
+        Value::Real(number) => PyFloat::new(py, number).into_any(),
+        Value::Text(text) => PyString::new(py, &text).into_any(),
+        Value::Blob(bytes) => PyBytes::new(py, &bytes).into_any(),
+    })
+}
+
+fn rows_to_python(py: Python<'_>, rows: Rows, as_tuples: bool) -> PyResult<Bound<'_, PyList>> {
+    let Rows { columns, rows } = rows;
+    let out = PyList::empty(py);
+    if as_tuples {
+        for row in rows {
+            let items = row
+                .into_iter()
+                .map(|value| value_to_python(py, value))
+                .collect::<PyResult<Vec<_>>>()?;
+            out.append(PyTuple::new(py, items)?)?;
+        }
+    } else {
+        // Column names are converted once per query, not once per row.
+        let keys: Vec<Bound<'_, PyString>> = columns.iter().map(|c| PyString::new(py, c)).collect();
+        for row in rows {
+            let dict = PyDict::new(py);
+            for (key, value) in keys.iter().zip(row) {
+                dict.set_item(key, value_to_python(py, value)?)?;
+            }
+            out.append(dict)?;
+        }
+    }
+    Ok(out)
+}
