@@ -1,6 +1,6 @@
 //! How a connection waits for a lock held by another connection or process.
 //!
-//! SQLite's built-in busy timeout sleeps in a fixed ladder (1, 2, 5, 10, ... 100 ms), so a
+//! `SQLite`'s built-in busy timeout sleeps in a fixed ladder (1, 2, 5, 10, ... 100 ms), so a
 //! waiter that arrived early can sleep through many lock releases while later arrivals
 //! win: waits are unfair and tail latency reaches seconds under contention. This handler
 //! polls quickly at first and backs off exponentially to a small cap, with jitter so that
@@ -62,7 +62,7 @@ impl Deref for Conn {
     }
 }
 
-/// Returns nonzero to make SQLite try the lock again, zero to give up with SQLITE_BUSY.
+/// Returns nonzero to make `SQLite` try the lock again, zero to give up with `SQLITE_BUSY`.
 unsafe extern "C" fn on_busy(state: *mut c_void, attempt: c_int) -> c_int {
     // SAFETY: see `Conn::new`.
     let state = unsafe { &mut *state.cast::<WaitState>() };
@@ -81,6 +81,8 @@ unsafe extern "C" fn on_busy(state: *mut c_void, attempt: c_int) -> c_int {
     state.jitter ^= state.jitter >> 7;
     state.jitter ^= state.jitter << 17;
     let fraction = f64::from(u32::try_from(state.jitter % 1000).unwrap_or(0)) / 2000.0;
-    std::thread::sleep((backoff + backoff.mul_f64(fraction)).min(state.timeout - waited));
+    std::thread::sleep(
+        (backoff + backoff.mul_f64(fraction)).min(state.timeout.checked_sub(waited).unwrap()),
+    );
     1
 }

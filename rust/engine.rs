@@ -4,7 +4,7 @@
 //! releases the GIL and calls in here, which is also what keeps these rules testable with
 //! `cargo test`:
 //!
-//! * **One writer.** SQLite allows one writer per database file, so the engine holds exactly
+//! * **One writer.** `SQLite` allows one writer per database file, so the engine holds exactly
 //!   one read-write connection behind a mutex. A transaction belongs to the thread that opened
 //!   it; other threads that want to write wait until it ends (bounded by the busy timeout),
 //!   and reads from the owning thread go to the writer so they see their own writes.
@@ -48,7 +48,7 @@ impl Default for Options {
     }
 }
 
-/// The result of a query: column names and rows of SQLite values.
+/// The result of a query: column names and rows of `SQLite` values.
 #[derive(Debug, Default)]
 pub struct Rows {
     pub columns: Vec<String>,
@@ -149,14 +149,18 @@ impl Engine {
         reject_transaction_control(sql)?;
         if !self.in_transaction() {
             if let Some(reader) = self.readers.acquire()? {
-                let mut stmt = reader.prepare_cached(sql).map_err(|e| Error::from_sqlite(e, sql))?;
+                let mut stmt = reader
+                    .prepare_cached(sql)
+                    .map_err(|e| Error::from_sqlite(e, sql))?;
                 if stmt.readonly() {
                     return collect_rows(&reader, &mut stmt, sql, params);
                 }
             }
         }
         self.with_writer(|conn, depth| {
-            let mut stmt = conn.prepare_cached(sql).map_err(|e| Error::from_sqlite(e, sql))?;
+            let mut stmt = conn
+                .prepare_cached(sql)
+                .map_err(|e| Error::from_sqlite(e, sql))?;
             let rows = collect_rows(conn, &mut stmt, sql, params)?;
             drop(stmt);
             ensure_transaction_state(conn, depth)?;
@@ -175,7 +179,9 @@ impl Engine {
                     "execute_batch runs inside a transaction; call begin() first".into(),
                 ));
             }
-            let mut stmt = conn.prepare_cached(sql).map_err(|e| Error::from_sqlite(e, sql))?;
+            let mut stmt = conn
+                .prepare_cached(sql)
+                .map_err(|e| Error::from_sqlite(e, sql))?;
             let mut changed = 0;
             for params in rows {
                 bind(&mut stmt, params)?;
@@ -187,7 +193,12 @@ impl Engine {
                         Err(err) => {
                             drop(result);
                             drop(stmt);
-                            return Err(refine_error(conn, Error::from_sqlite(err, sql), sql, params));
+                            return Err(refine_error(
+                                conn,
+                                Error::from_sqlite(err, sql),
+                                sql,
+                                params,
+                            ));
                         }
                     }
                 }
@@ -201,7 +212,9 @@ impl Engine {
     /// controls its own transactions; it must not leave one open.
     pub fn execute_script(&self, sql: &str) -> Result<()> {
         self.with_writer(|conn, depth| {
-            let outcome = conn.execute_batch(sql).map_err(|e| Error::from_sqlite(e, sql));
+            let outcome = conn
+                .execute_batch(sql)
+                .map_err(|e| Error::from_sqlite(e, sql));
             ensure_transaction_state(conn, depth)?;
             outcome
         })
@@ -253,14 +266,16 @@ impl Engine {
             } else {
                 format!("ROLLBACK TO strata_{savepoint}; RELEASE strata_{savepoint}")
             };
-            conn.execute_batch(&sql).map_err(|e| Error::from_sqlite(e, &sql))
+            conn.execute_batch(&sql)
+                .map_err(|e| Error::from_sqlite(e, &sql))
         } else if commit {
             conn.execute_batch("COMMIT").map_err(|e| {
                 let _ = conn.execute_batch("ROLLBACK");
                 Error::from_sqlite(e, "COMMIT")
             })
         } else {
-            conn.execute_batch("ROLLBACK").map_err(|e| Error::from_sqlite(e, "ROLLBACK"))
+            conn.execute_batch("ROLLBACK")
+                .map_err(|e| Error::from_sqlite(e, "ROLLBACK"))
         };
         // A failed outermost COMMIT was rolled back above, so the level ends either way.
         if savepoint == 0 || outcome.is_ok() {
@@ -276,7 +291,10 @@ impl Engine {
     /// `Error::Closed`; closing twice is harmless.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        let mut state = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(conn) = state.conn.take() {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
@@ -333,7 +351,10 @@ impl Engine {
         }
         let started = Instant::now();
         // A poisoned lock only means a panic elsewhere; the connection itself is still valid.
-        let mut state = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         loop {
             let owner = self.owner.load(Ordering::Acquire);
             if owner == 0 || owner == me {
@@ -349,7 +370,7 @@ impl Engine {
             state = self
                 .writer_released
                 .wait_timeout(state, remaining)
-                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
             if self.is_closed() {
                 return Err(Error::Closed);
@@ -386,7 +407,7 @@ fn reject_transaction_control(sql: &str) -> Result<()> {
     let first_word: String = sql
         .trim_start()
         .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
+        .take_while(char::is_ascii_alphabetic)
         .map(|c| c.to_ascii_uppercase())
         .collect();
     if matches!(
@@ -443,7 +464,9 @@ fn run_statement(
     params: &[Value],
     mut on_row: impl FnMut(&rusqlite::Row<'_>) -> Result<()>,
 ) -> Result<u64> {
-    let mut stmt = conn.prepare_cached(sql).map_err(|e| Error::from_sqlite(e, sql))?;
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .map_err(|e| Error::from_sqlite(e, sql))?;
     bind(&mut stmt, params)?;
     let readonly = stmt.readonly();
     let mut rows = stmt.raw_query();
@@ -487,14 +510,19 @@ fn collect_rows(
             Ok(None) => break,
             Err(err) => {
                 drop(rows);
-                return Err(refine_error(conn, Error::from_sqlite(err, sql), sql, params));
+                return Err(refine_error(
+                    conn,
+                    Error::from_sqlite(err, sql),
+                    sql,
+                    params,
+                ));
             }
         }
     }
     Ok(Rows { columns, rows: out })
 }
 
-/// SQLite does not enforce UTF-8 in TEXT; invalid bytes are replaced rather than failing
+/// `SQLite` does not enforce UTF-8 in TEXT; invalid bytes are replaced rather than failing
 /// the whole query.
 fn owned_value(value: rusqlite::types::ValueRef<'_>) -> Value {
     use rusqlite::types::ValueRef;
@@ -507,7 +535,7 @@ fn owned_value(value: rusqlite::types::ValueRef<'_>) -> Value {
     }
 }
 
-/// Add what SQLite's message leaves out. For a foreign-key failure SQLite says only
+/// Add what `SQLite`'s message leaves out. For a foreign-key failure `SQLite` says only
 /// "FOREIGN KEY constraint failed"; Prisma's P2003 names the field, and so do we.
 fn refine_error(conn: &Connection, err: Error, sql: &str, params: &[Value]) -> Error {
     match err {
@@ -522,7 +550,7 @@ fn refine_error(conn: &Connection, err: Error, sql: &str, params: &[Value]) -> E
 /// Find which foreign key a failed statement violated: re-run it inside a savepoint with
 /// foreign-key checks deferred, ask `foreign_key_check` which rows now violate which key,
 /// and roll the savepoint back. Nothing the probe does survives it. Returns `None` when the
-/// probe cannot tell, and the caller keeps SQLite's own message.
+/// probe cannot tell, and the caller keeps `SQLite`'s own message.
 fn describe_foreign_key_failure(conn: &Connection, sql: &str, params: &[Value]) -> Option<Error> {
     let outer_transaction = !conn.is_autocommit();
     conn.execute_batch("SAVEPOINT strata_fk_probe; PRAGMA defer_foreign_keys = ON")
@@ -551,10 +579,14 @@ fn describe_foreign_key_failure(conn: &Connection, sql: &str, params: &[Value]) 
     let (table, parent, key_id) = probe.ok()??;
 
     let mut stmt = conn
-        .prepare("SELECT \"from\", \"to\" FROM pragma_foreign_key_list(?1) WHERE id = ?2 ORDER BY seq")
+        .prepare(
+            "SELECT \"from\", \"to\" FROM pragma_foreign_key_list(?1) WHERE id = ?2 ORDER BY seq",
+        )
         .ok()?;
     let pairs: Vec<(String, Option<String>)> = stmt
-        .query_map(rusqlite::params![table, key_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_map(rusqlite::params![table, key_id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
         .ok()?
         .collect::<rusqlite::Result<_>>()
         .ok()?;
@@ -616,7 +648,7 @@ fn open_error(path: &str, err: &rusqlite::Error) -> Error {
     let code = err.sqlite_error_code();
     let reason = match code {
         Some(ErrorCode::NotADatabase) => "the file is not a SQLite database".to_owned(),
-        Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
             match std_path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 Some(dir) if !dir.is_dir() => {
                     format!("the directory '{}' does not exist", dir.display())
@@ -687,7 +719,10 @@ impl ReaderPool {
         if self.max == 0 {
             return Ok(None);
         }
-        let mut guard = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         loop {
             if self.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
@@ -708,12 +743,18 @@ impl ReaderPool {
                         conn: Some(conn),
                     })),
                     Err(err) => {
-                        self.idle.lock().unwrap_or_else(|p| p.into_inner()).1 -= 1;
+                        self.idle
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .1 -= 1;
                         Err(err)
                     }
                 };
             }
-            guard = self.returned.wait(guard).unwrap_or_else(|p| p.into_inner());
+            guard = self
+                .returned
+                .wait(guard)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
     }
 
@@ -725,7 +766,10 @@ impl ReaderPool {
     }
 
     fn give_back(&self, conn: Conn) {
-        let mut guard = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.closed.load(Ordering::Acquire) {
             // The engine closed while this reader was out: close it instead of pooling it.
             guard.1 -= 1;
@@ -739,7 +783,10 @@ impl ReaderPool {
 
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        let mut guard = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let count = guard.0.len();
         guard.0.clear();
         guard.1 -= count;
@@ -765,8 +812,8 @@ mod tests {
         }
         impl Dir {
             pub fn new(name: &str) -> Dir {
-                let path = std::env::temp_dir()
-                    .join(format!("strata-core-{name}-{}", std::process::id()));
+                let path =
+                    std::env::temp_dir().join(format!("strata-core-{name}-{}", std::process::id()));
                 let _ = std::fs::remove_dir_all(&path);
                 std::fs::create_dir_all(&path).unwrap();
                 Dir { path }
@@ -812,7 +859,10 @@ mod tests {
     fn raw_transaction_control_is_refused() {
         let (_dir, path) = temp_db("control");
         let db = engine(&path);
-        assert!(matches!(db.execute("  begin", &[]), Err(Error::Transaction(_))));
+        assert!(matches!(
+            db.execute("  begin", &[]),
+            Err(Error::Transaction(_))
+        ));
         // A comment hides BEGIN from the keyword check; the state check still rolls it back.
         assert!(matches!(
             db.execute("/* sneaky */ BEGIN", &[]),
@@ -828,7 +878,8 @@ mod tests {
         let db = engine(&path);
         db.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
         db.begin().unwrap();
-        db.execute("INSERT INTO t VALUES (?1)", &[Value::Integer(7)]).unwrap();
+        db.execute("INSERT INTO t VALUES (?1)", &[Value::Integer(7)])
+            .unwrap();
         let rows = db.query("SELECT count(*) FROM t", &[]).unwrap();
         assert_eq!(rows.rows[0][0], Value::Integer(1));
         db.rollback().unwrap();
@@ -845,7 +896,10 @@ mod tests {
         )
         .unwrap();
         let err = db
-            .execute("INSERT INTO child (parentId) VALUES (?1)", &[Value::Integer(9)])
+            .execute(
+                "INSERT INTO child (parentId) VALUES (?1)",
+                &[Value::Integer(9)],
+            )
             .unwrap_err();
         match err {
             Error::Constraint {
@@ -862,16 +916,24 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         let rows = db.query("SELECT count(*) FROM child", &[]).unwrap();
-        assert_eq!(rows.rows[0][0], Value::Integer(0), "the probe left nothing behind");
+        assert_eq!(
+            rows.rows[0][0],
+            Value::Integer(0),
+            "the probe left nothing behind"
+        );
     }
 
     #[test]
     fn unique_failures_name_table_and_columns() {
         let (_dir, path) = temp_db("unique");
         let db = engine(&path);
-        db.execute_script("CREATE TABLE u (a TEXT, b TEXT, UNIQUE (a, b)); INSERT INTO u VALUES ('x', 'y');")
-            .unwrap();
-        let err = db.execute("INSERT INTO u VALUES ('x', 'y')", &[]).unwrap_err();
+        db.execute_script(
+            "CREATE TABLE u (a TEXT, b TEXT, UNIQUE (a, b)); INSERT INTO u VALUES ('x', 'y');",
+        )
+        .unwrap();
+        let err = db
+            .execute("INSERT INTO u VALUES ('x', 'y')", &[])
+            .unwrap_err();
         assert!(matches!(
             err,
             Error::Constraint { kind: ConstraintKind::Unique, ref table, ref columns, .. }

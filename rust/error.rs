@@ -16,7 +16,7 @@ use pyo3::types::PyModule;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Which kind of constraint SQLite reported. Each maps to one exception class.
+/// Which kind of constraint `SQLite` reported. Each maps to one exception class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConstraintKind {
     Unique,
@@ -30,19 +30,22 @@ pub enum ConstraintKind {
 pub enum Error {
     /// A call on a handle after `close()`.
     Closed,
-    /// The database file could not be opened or is not a SQLite database.
+    /// The database file could not be opened or is not a `SQLite` database.
     Open { path: String, reason: String },
     /// The SQL has a different number of `?` placeholders than values were given.
     ParameterCount { expected: usize, given: usize },
-    /// A Python value that has no SQLite storage class (a set, a dict, ...).
+    /// A Python value that has no `SQLite` storage class (a set, a dict, ...).
     ParameterType { position: usize, type_name: String },
-    /// An int outside SQLite's signed 64-bit range.
+    /// An int outside `SQLite`'s signed 64-bit range.
     IntegerOverflow { position: usize },
     /// `db.transaction()` used in a way that cannot work (commit without begin, a raw
     /// BEGIN/COMMIT in the SQL, ...).
     Transaction(String),
     /// The write lock was not obtained within the busy timeout.
-    Busy { waited: Duration, holder: &'static str },
+    Busy {
+        waited: Duration,
+        holder: &'static str,
+    },
     /// The SQL could not be prepared: a syntax error, an unknown table or column.
     Sql { message: String, sql: String },
     /// A constraint rejected the write. The statement was rolled back.
@@ -54,7 +57,7 @@ pub enum Error {
         references: Option<(String, Vec<String>)>,
         message: String,
     },
-    /// Any other failure reported by SQLite.
+    /// Any other failure reported by `SQLite`.
     Sqlite {
         code: i32,
         extended_code: i32,
@@ -63,8 +66,9 @@ pub enum Error {
 }
 
 impl Error {
-    /// Classify an error that SQLite returned for `sql`. Constraint errors are refined
+    /// Classify an error that `SQLite` returned for `sql`. Constraint errors are refined
     /// further by the engine, which can look at the schema.
+    #[must_use]
     pub fn from_sqlite(err: rusqlite::Error, sql: &str) -> Self {
         match err {
             rusqlite::Error::SqliteFailure(failure, message) => {
@@ -107,7 +111,7 @@ impl Error {
     }
 }
 
-/// SQLite names the table and columns in the message text, e.g.
+/// `SQLite` names the table and columns in the message text, e.g.
 /// `UNIQUE constraint failed: User.email, User.tenantId`. Foreign-key messages carry no
 /// names; the engine fills those in (see `engine::describe_foreign_key_failure`).
 fn constraint_from_message(extended_code: i32, message: String) -> Error {
@@ -161,7 +165,7 @@ impl fmt::Display for Error {
                 f,
                 "parameter {position} does not fit in SQLite's signed 64-bit INTEGER"
             ),
-            Error::Transaction(message) => f.write_str(message),
+            Error::Transaction(message) | Error::Sqlite { message, .. } => f.write_str(message),
             Error::Busy { waited, holder } => write!(
                 f,
                 "database is locked: {holder} held the write lock for longer than the busy \
@@ -194,7 +198,6 @@ impl fmt::Display for Error {
                     _ => write!(f, "{what}: {message}"),
                 }
             }
-            Error::Sqlite { message, .. } => f.write_str(message),
         }
     }
 }

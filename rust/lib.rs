@@ -1,11 +1,11 @@
 //! `strata._core`: the Rust core of strata.
 //!
-//! The core owns every SQLite connection the package opens (docs/ARCHITECTURE.md,
+//! The core owns every `SQLite` connection the package opens (docs/ARCHITECTURE.md,
 //! decision 2). Layout:
 //!
 //! * `engine`: connections, statements and transactions, in plain Rust;
 //! * `busy`: how a connection waits for a lock held by another process;
-//! * `library`: which SQLite library the process runs, for `strata doctor`;
+//! * `library`: which `SQLite` library the process runs, for `strata doctor`;
 //! * `error`: the one error type, and its one conversion into Python exceptions;
 //! * `py_engine`: the Python class over `engine`.
 
@@ -18,7 +18,7 @@ mod py_engine;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-/// The SQLite library the core is linked against: version, source id, the file it was
+/// The `SQLite` library the core is linked against: version, source id, the file it was
 /// loaded from, the address of `sqlite3_libversion` and the compile options.
 #[pyfunction]
 fn sqlite_library(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
@@ -32,8 +32,8 @@ fn sqlite_library(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(out)
 }
 
-/// Every file mapped into this process that carries a copy of SQLite. More than one entry
-/// means two SQLite copies share the process, which can lose committed data.
+/// Every file mapped into this process that carries a copy of `SQLite`. More than one entry
+/// means two `SQLite` copies share the process, which can lose committed data.
 #[pyfunction]
 fn loaded_sqlite_copies(py: Python<'_>) -> Vec<String> {
     py.detach(library::loaded_copies)

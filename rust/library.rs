@@ -1,6 +1,6 @@
-//! Which SQLite library this process runs, and whether it runs more than one.
+//! Which `SQLite` library this process runs, and whether it runs more than one.
 //!
-//! Two copies of SQLite in one process break POSIX advisory locks: closing a file in one
+//! Two copies of `SQLite` in one process break POSIX advisory locks: closing a file in one
 //! copy drops the locks the other copy holds, and committed data can be lost
 //! (sqlite.org/howtocorrupt.html, section 2.3). strata links the system libsqlite3 so that
 //! it shares one copy with Python's `sqlite3` module; this module lets tests and
@@ -24,12 +24,17 @@ pub struct LibraryInfo {
     pub compile_options: Vec<String>,
 }
 
+#[must_use]
 pub fn library_info() -> LibraryInfo {
     // SAFETY: these SQLite functions return pointers to static strings, and take no state.
     let (version, source_id) = unsafe {
         (
-            CStr::from_ptr(ffi::sqlite3_libversion()).to_string_lossy().into_owned(),
-            CStr::from_ptr(ffi::sqlite3_sourceid()).to_string_lossy().into_owned(),
+            CStr::from_ptr(ffi::sqlite3_libversion())
+                .to_string_lossy()
+                .into_owned(),
+            CStr::from_ptr(ffi::sqlite3_sourceid())
+                .to_string_lossy()
+                .into_owned(),
         )
     };
     let address = ffi::sqlite3_libversion as *const c_void;
@@ -50,7 +55,11 @@ fn compile_options() -> Vec<String> {
         if option.is_null() {
             break;
         }
-        options.push(unsafe { CStr::from_ptr(option) }.to_string_lossy().into_owned());
+        options.push(
+            unsafe { CStr::from_ptr(option) }
+                .to_string_lossy()
+                .into_owned(),
+        );
     }
     options
 }
@@ -63,22 +72,25 @@ fn object_file_of(address: *const c_void) -> Option<String> {
     if found == 0 || info.dli_fname.is_null() {
         return None;
     }
-    let name = unsafe { CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned();
+    let name = unsafe { CStr::from_ptr(info.dli_fname) }
+        .to_string_lossy()
+        .into_owned();
     Some(std::fs::canonicalize(&name).map_or(name, |p| p.to_string_lossy().into_owned()))
 }
 
-/// Every file mapped into this process that carries its own copy of SQLite.
+/// Every file mapped into this process that carries its own copy of `SQLite`.
 ///
-/// A copy is recognised by two strings that the SQLite library itself must embed: the
+/// A copy is recognised by two strings that the `SQLite` library itself must embed: the
 /// header magic it writes at the start of every database file, and one of its own error
-/// messages. Either alone is not enough: DuckDB, for one, embeds the magic to recognise
-/// SQLite files without containing SQLite. Shared libraries and statically linked
+/// messages. Either alone is not enough: `DuckDB`, for one, embeds the magic to recognise
+/// `SQLite` files without containing `SQLite`. Shared libraries and statically linked
 /// extension modules both carry the pair, so this also finds a copy compiled into another
-/// extension (python-build-standalone's `_sqlite3`, pysqlite3, DuckDB's sqlite extension).
+/// extension (python-build-standalone's `_sqlite3`, pysqlite3, `DuckDB`'s sqlite extension).
 ///
 /// The core's own file is skipped, because it holds these strings as search needles and in
 /// rusqlite's error texts. Whatever copy the core runs is added back by its path, so a
-/// core built with a bundled SQLite still shows up as a second copy.
+/// core built with a bundled `SQLite` still shows up as a second copy.
+#[must_use]
 pub fn loaded_copies() -> Vec<String> {
     let linked = library_info().path;
     let own_file = object_file_of(loaded_copies as *const c_void);
@@ -100,7 +112,8 @@ pub fn loaded_copies() -> Vec<String> {
             })
         })
         .map(|path| {
-            std::fs::canonicalize(path).map_or(path.to_owned(), |p| p.to_string_lossy().into_owned())
+            std::fs::canonicalize(path)
+                .map_or(path.to_owned(), |p| p.to_string_lossy().into_owned())
         })
         .filter(|path| Some(path) != own_file.as_ref())
         .chain(linked)
@@ -110,8 +123,12 @@ pub fn loaded_copies() -> Vec<String> {
 }
 
 fn looks_like_shared_object(path: &str) -> bool {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    file.ends_with(".so") || file.contains(".so.")
+    // Versioned names (libsqlite3.so.0.8.6) have no ".so" extension, hence the second test.
+    let file = std::path::Path::new(path);
+    file.extension().is_some_and(|ext| ext == "so")
+        || file
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().contains(".so."))
 }
 
 #[cfg(test)]
@@ -122,7 +139,10 @@ mod tests {
     fn linked_against_the_system_library() {
         let info = library_info();
         let path = info.path.expect("dladdr finds the library");
-        assert!(path.contains("libsqlite3.so"), "linked against {path}, not the system copy");
+        assert!(
+            path.contains("libsqlite3.so"),
+            "linked against {path}, not the system copy"
+        );
         assert!(info.version.starts_with('3'));
     }
 

@@ -1,6 +1,6 @@
 //! The Python face of the engine: `strata._core.Engine`.
 //!
-//! Every method follows one pattern: convert Python arguments to SQLite values while
+//! Every method follows one pattern: convert Python arguments to `SQLite` values while
 //! holding the GIL, run the engine with the GIL released (`py.detach`), then convert the
 //! result back. The engine never blocks on its own locks while the GIL is held, which is
 //! what makes it safe for one thread to wait on the writer while another runs Python.
@@ -90,7 +90,12 @@ impl PyEngine {
     /// Run one statement for each parameter sequence in `rows`, atomically: inside the
     /// caller's transaction if one is open, else in a transaction of its own. Returns the
     /// total number of rows changed.
-    fn execute_many_raw(&self, py: Python<'_>, sql: &str, rows: &Bound<'_, PyAny>) -> PyResult<u64> {
+    fn execute_many_raw(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        rows: &Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
         let engine = &self.engine;
         py.detach(|| engine.begin())?;
         let outcome = (|| -> PyResult<u64> {
@@ -195,7 +200,9 @@ fn to_value(value: &Bound<'_, PyAny>, position: usize) -> Result<Value> {
         Ok(Value::Text(text.to_string_lossy().into_owned()))
     } else if value.is_exact_instance_of::<PyBool>() {
         // bool is a subclass of int, so it is tested before int.
-        Ok(Value::Integer(i64::from(value.is_truthy().unwrap_or(false))))
+        Ok(Value::Integer(i64::from(
+            value.is_truthy().unwrap_or(false),
+        )))
     } else if value.is_instance_of::<PyInt>() {
         value
             .extract::<i64>()
@@ -225,7 +232,7 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
         .map_or_else(|_| "?".to_owned(), |name| name.to_string())
 }
 
-fn value_to_python<'py>(py: Python<'py>, value: Value) -> PyResult<Bound<'py, PyAny>> {
+fn value_to_python(py: Python<'_>, value: Value) -> PyResult<Bound<'_, PyAny>> {
     Ok(match value {
         Value::Null => py.None().into_bound(py),
         Value::Integer(number) => number.into_pyobject(py)?.into_any(),

@@ -2,6 +2,10 @@
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, TypedDict, overload
 
+from typing_extensions import disjoint_base
+
+__all__ = ["Engine", "__version__", "loaded_sqlite_copies", "sqlite_library"]
+
 __version__: str
 
 # A value SQLite can bind: NULL, INTEGER (64-bit), REAL, TEXT or BLOB.
@@ -21,6 +25,7 @@ class Settings(TypedDict):
     busy_timeout: float
     readers: int
 
+@disjoint_base
 class Engine:
     def __new__(cls, path: str, *, busy_timeout: float = 5.0, readers: int = 4) -> Engine: ...
     @property

@@ -58,7 +58,9 @@ def render_diagnosis(report: Diagnosis) -> None:
     same = "[green]yes[/]" if report.python_sqlite_same_library else "[red]NO[/]"
     summary.add_row("same library as Python's sqlite3", same)
     copies = len(report.loaded_copies)
-    summary.add_row("SQLite copies in this process", f"{copies}" if copies <= 1 else f"[red]{copies}[/]")
+    summary.add_row(
+        "SQLite copies in this process", f"{copies}" if copies <= 1 else f"[red]{copies}[/]"
+    )
     console.print(summary)
 
     options = Table(title="Compile options", title_justify="left")
@@ -74,14 +76,16 @@ def render_diagnosis(report: Diagnosis) -> None:
         pragmas = Table(title=f"Database {report.database}", title_justify="left")
         pragmas.add_column("setting")
         pragmas.add_column("value")
-        for key, value in report.settings.items():
-            pragmas.add_row(key, str(value))
+        for key, setting in report.settings.items():
+            pragmas.add_row(key, str(setting))
         console.print(pragmas)
 
     for warning in report.warnings:
         console.print(f"[bold red]warning:[/] {warning}")
     if not report.warnings:
-        console.print("[green]ok:[/] one SQLite library in this process, shared with Python's sqlite3")
+        console.print(
+            "[green]ok:[/] one SQLite library in this process, shared with Python's sqlite3"
+        )
 
 
 @main.command()

@@ -84,10 +84,10 @@ def resolve(url: str | os.PathLike[str] | None, base_dir: Path | None = None) ->
     text = os.fspath(url)
     base = base_dir or Path.cwd()
     location, _, query = text.partition("?")
-    options = _parse_options(text, query)
+    busy_timeout, readers = _parse_options(text, query)
 
     if location in (_MEMORY, "sqlite://", "sqlite:///:memory:", "file::memory:"):
-        return Target(url=text, path=_MEMORY, **options)
+        return Target(text, _MEMORY, busy_timeout, readers)
     if location.startswith(("postgres://", "postgresql://")):
         raise ConfigurationError(
             f"{text!r}: PostgreSQL is not supported yet; strata runs on SQLite for now"
@@ -113,32 +113,27 @@ def resolve(url: str | os.PathLike[str] | None, base_dir: Path | None = None) ->
     path = Path(raw_path).expanduser()
     if not path.is_absolute():
         path = base / path
-    return Target(url=text, path=os.path.abspath(path), **options)
+    return Target(text, os.path.abspath(path), busy_timeout, readers)
 
 
-def _parse_options(url: str, query: str) -> dict[str, float | int]:
-    options: dict[str, float | int] = {}
+def _parse_options(url: str, query: str) -> tuple[float | None, int | None]:
+    """The busy timeout and reader count a URL's query string sets, if any."""
+    busy_timeout: float | None = None
+    readers: int | None = None
     for key, value in parse_qsl(query, keep_blank_values=True):
-        try:
-            if key == "connection_limit":
-                readers = int(value)
-                if readers < 0:
-                    raise ValueError
-                options["readers"] = readers
-            elif key == "socket_timeout":
-                timeout = float(value)
-                if not timeout >= 0:
-                    raise ValueError
-                options["busy_timeout"] = timeout
-            else:
-                raise ConfigurationError(
-                    f"{url!r}: unknown URL parameter {key!r}; strata understands "
-                    "connection_limit and socket_timeout"
-                )
-        except ValueError as exc:
-            if isinstance(exc, ConfigurationError):
-                raise
+        if key not in ("connection_limit", "socket_timeout"):
             raise ConfigurationError(
-                f"{url!r}: {key}={value!r} is not a non-negative number"
-            ) from None
-    return options
+                f"{url!r}: unknown URL parameter {key!r}; strata understands "
+                "connection_limit and socket_timeout"
+            )
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not number >= 0 or (key == "connection_limit" and not number.is_integer()):
+            raise ConfigurationError(f"{url!r}: {key}={value!r} is not a non-negative number")
+        if key == "connection_limit":
+            readers = int(number)
+        else:
+            busy_timeout = number
+    return busy_timeout, readers

@@ -100,7 +100,9 @@ class Transaction:
 
     def __enter__(self) -> Database:
         if self._thread is not None:
-            raise TransactionError("this transaction block is already open; call transaction() again")
+            raise TransactionError(
+                "this transaction block is already open; call transaction() again"
+            )
         self._db._begin()
         self._thread = threading.get_ident()
         return self._db

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import strata
+
+# Fast by default; `HYPOTHESIS_PROFILE=thorough pytest` explores much further.
+settings.register_profile("fast", max_examples=60, deadline=None)
+settings.register_profile(
+    "thorough",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "test.db"
+
+
+@pytest.fixture
+def open_db(db_path: Path) -> Iterator[Callable[..., strata.Database]]:
+    """Opens databases for a test and closes every one of them afterwards."""
+    opened: list[strata.Database] = []
+
+    def opener(url: str | os.PathLike[str] | None = None, **options: object) -> strata.Database:
+        db = strata.connect(db_path if url is None else url, **options)  # type: ignore[arg-type]
+        opened.append(db)
+        return db
+
+    yield opener
+    for db in opened:
+        db.close()
+
+
+@pytest.fixture
+def db(open_db: Callable[..., strata.Database]) -> strata.Database:
+    return open_db()
