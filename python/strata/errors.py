@@ -9,6 +9,12 @@ already catch (``ValueError``, ``TypeError``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from strata.schema.diagnostics import Diagnostic
+
 __all__ = [
     "BusyError",
     "CheckConstraintError",
@@ -22,6 +28,7 @@ __all__ = [
     "OpenError",
     "ParameterError",
     "ParameterTypeError",
+    "SchemaError",
     "SqlError",
     "StrataError",
     "TransactionError",
@@ -40,6 +47,20 @@ class StrataError(Exception):
 
 class ConfigurationError(StrataError, ValueError):
     """The database URL or the project configuration is unusable."""
+
+
+class SchemaError(StrataError, ValueError):
+    """A Prisma schema is malformed or invalid.
+
+    ``diagnostics`` lists every problem found in the file, each with its path, line, column
+    and a caret excerpt; the message shows them all.
+    """
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        count = len(self.diagnostics)
+        summary = f"{count} error{'s' if count != 1 else ''} in the schema"
+        super().__init__(summary + "\n\n" + "\n\n".join(str(d) for d in self.diagnostics))
 
 
 class InterfaceError(StrataError):

@@ -1,0 +1,1 @@
+"""The Prisma schema: parsing, formatting, validation and the resolved IR."""
