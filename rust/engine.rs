@@ -16,9 +16,9 @@
 //!   busy timeout. Taking the write lock up front makes the busy timeout apply.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, Statement};
 
@@ -67,7 +67,7 @@ pub struct Settings {
 
 /// A small per-thread number, so the writer can record which thread owns the open
 /// transaction in an atomic (std's `ThreadId::as_u64` is unstable).
-fn current_thread_token() -> u64 {
+pub(crate) fn current_thread_token() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local! {
         static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -227,12 +227,10 @@ impl Engine {
         let mut state = self.lock_writer_for(me)?;
         let conn = state.conn.as_ref().ok_or(Error::Closed)?;
         if state.depth == 0 {
-            conn.execute_batch("BEGIN IMMEDIATE")
-                .map_err(|e| self.busy_or(Error::from_sqlite(e, "BEGIN IMMEDIATE")))?;
+            control(conn, "BEGIN IMMEDIATE").map_err(|e| self.busy_or(e))?;
             self.owner.store(me, Ordering::Release);
         } else {
-            conn.execute_batch(&format!("SAVEPOINT strata_{}", state.depth))
-                .map_err(|e| Error::from_sqlite(e, "SAVEPOINT"))?;
+            control(conn, &format!("SAVEPOINT strata_{}", state.depth))?;
         }
         state.depth += 1;
         Ok(())
@@ -260,22 +258,14 @@ impl Engine {
         let mut state = self.lock_writer_for(me)?;
         let conn = state.conn.as_ref().ok_or(Error::Closed)?;
         let savepoint = state.depth - 1;
-        let outcome = if savepoint > 0 {
-            let sql = if commit {
-                format!("RELEASE strata_{savepoint}")
-            } else {
-                format!("ROLLBACK TO strata_{savepoint}; RELEASE strata_{savepoint}")
-            };
-            conn.execute_batch(&sql)
-                .map_err(|e| Error::from_sqlite(e, &sql))
-        } else if commit {
-            conn.execute_batch("COMMIT").map_err(|e| {
-                let _ = conn.execute_batch("ROLLBACK");
-                Error::from_sqlite(e, "COMMIT")
-            })
-        } else {
-            conn.execute_batch("ROLLBACK")
-                .map_err(|e| Error::from_sqlite(e, "ROLLBACK"))
+        let outcome = match (savepoint, commit) {
+            (0, true) => control(conn, "COMMIT").inspect_err(|_| {
+                let _ = control(conn, "ROLLBACK");
+            }),
+            (0, false) => control(conn, "ROLLBACK"),
+            (_, true) => control(conn, &format!("RELEASE strata_{savepoint}")),
+            (_, false) => control(conn, &format!("ROLLBACK TO strata_{savepoint}"))
+                .and_then(|()| control(conn, &format!("RELEASE strata_{savepoint}"))),
         };
         // A failed outermost COMMIT was rolled back above, so the level ends either way.
         if savepoint == 0 || outcome.is_ok() {
@@ -291,10 +281,7 @@ impl Engine {
     /// `Error::Closed`; closing twice is harmless.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        let mut state = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self.writer.lock();
         if let Some(conn) = state.conn.take() {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
@@ -351,10 +338,7 @@ impl Engine {
         }
         let started = Instant::now();
         // A poisoned lock only means a panic elsewhere; the connection itself is still valid.
-        let mut state = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self.writer.lock();
         loop {
             let owner = self.owner.load(Ordering::Acquire);
             if owner == 0 || owner == me {
@@ -367,11 +351,7 @@ impl Engine {
                     holder: "a transaction on another thread",
                 });
             };
-            state = self
-                .writer_released
-                .wait_timeout(state, remaining)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+            self.writer_released.wait_for(&mut state, remaining);
             if self.is_closed() {
                 return Err(Error::Closed);
             }
@@ -400,22 +380,29 @@ impl Drop for Engine {
     }
 }
 
+/// Run a transaction-control statement. They run on every transaction, so they go through
+/// the statement cache rather than being parsed each time.
+fn control(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map(drop)
+        .map_err(|e| Error::from_sqlite(e, sql))
+}
+
 /// Transactions are managed by `begin` / `commit` / `rollback`, which track their depth.
 /// Transaction-control SQL would silently desynchronise that bookkeeping, so it is refused
 /// before it runs.
 fn reject_transaction_control(sql: &str) -> Result<()> {
-    let first_word: String = sql
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_alphabetic)
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    if matches!(
-        first_word.as_str(),
-        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE"
-    ) {
+    const CONTROL: [&str; 6] = ["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"];
+    let sql = sql.trim_start();
+    let word_length = sql
+        .bytes()
+        .position(|b| !b.is_ascii_alphabetic())
+        .unwrap_or(sql.len());
+    let first_word = &sql[..word_length];
+    if let Some(keyword) = CONTROL.iter().find(|k| k.eq_ignore_ascii_case(first_word)) {
         return Err(Error::Transaction(format!(
-            "{first_word} is not allowed in raw SQL; use `with db.transaction():`, which \
+            "{keyword} is not allowed in raw SQL; use `with db.transaction():`, which \
              opens BEGIN IMMEDIATE and nests savepoints"
         )));
     }
@@ -719,10 +706,7 @@ impl ReaderPool {
         if self.max == 0 {
             return Ok(None);
         }
-        let mut guard = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self.idle.lock();
         loop {
             if self.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
@@ -743,18 +727,12 @@ impl ReaderPool {
                         conn: Some(conn),
                     })),
                     Err(err) => {
-                        self.idle
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .1 -= 1;
+                        self.idle.lock().1 -= 1;
                         Err(err)
                     }
                 };
             }
-            guard = self
-                .returned
-                .wait(guard)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.returned.wait(&mut guard);
         }
     }
 
@@ -766,10 +744,7 @@ impl ReaderPool {
     }
 
     fn give_back(&self, conn: Conn) {
-        let mut guard = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self.idle.lock();
         if self.closed.load(Ordering::Acquire) {
             // The engine closed while this reader was out: close it instead of pooling it.
             guard.1 -= 1;
@@ -783,10 +758,7 @@ impl ReaderPool {
 
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        let mut guard = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self.idle.lock();
         let count = guard.0.len();
         guard.0.clear();
         guard.1 -= count;

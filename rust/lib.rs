@@ -42,6 +42,7 @@ fn loaded_sqlite_copies(py: Python<'_>) -> Vec<String> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_engine::PyEngine>()?;
+    m.add_class::<py_engine::PyTransaction>()?;
     m.add_function(wrap_pyfunction!(sqlite_library, m)?)?;
     m.add_function(wrap_pyfunction!(loaded_sqlite_copies, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -8,6 +8,7 @@
 //! `strata.Database` subclasses this class, so raw SQL calls reach Rust without a Python
 //! frame in between.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use pyo3::types::{
 };
 use rusqlite::types::Value;
 
-use crate::engine::{Engine, Options, Rows};
+use crate::engine::{current_thread_token, Engine, Options, Rows};
 use crate::error::{Error, Result};
 
 /// Rows converted per GIL acquisition in `execute_many`: large enough that re-acquiring
@@ -132,18 +133,16 @@ impl PyEngine {
         Ok(py.detach(|| self.engine.execute_script(sql))?)
     }
 
-    /// Open a transaction (BEGIN IMMEDIATE), or a savepoint inside the calling thread's
-    /// open transaction. `strata.Database.transaction()` is the public way in.
-    fn _begin(&self, py: Python<'_>) -> PyResult<()> {
-        Ok(py.detach(|| self.engine.begin())?)
-    }
-
-    fn _commit(&self, py: Python<'_>) -> PyResult<()> {
-        Ok(py.detach(|| self.engine.commit())?)
-    }
-
-    fn _rollback(&self, py: Python<'_>) -> PyResult<()> {
-        Ok(py.detach(|| self.engine.rollback())?)
+    /// A context manager for a transaction on the calling thread: `BEGIN IMMEDIATE` for
+    /// the outermost block, a savepoint for nested ones. It commits when the block ends
+    /// normally and rolls back when it raises. `with db.transaction() as tx:` gives back
+    /// the database handle, whose statements on this thread join the transaction.
+    fn transaction(slf: &Bound<'_, Self>) -> PyTransaction {
+        PyTransaction {
+            db: slf.clone().into_any().unbind(),
+            engine: Arc::clone(&slf.get().engine),
+            entered_on: AtomicU64::new(0),
+        }
     }
 
     /// The pragmas in force on the writer connection.
@@ -161,6 +160,56 @@ impl PyEngine {
     /// Close every connection, rolling back an open transaction. Idempotent.
     fn close(&self, py: Python<'_>) {
         py.detach(|| self.engine.close());
+    }
+}
+
+/// One transaction block. Implemented here rather than in Python because it wraps the
+/// hottest write path: a Python-level context manager costs more than the BEGIN itself.
+#[pyclass(name = "Transaction", module = "strata._core", frozen)]
+pub struct PyTransaction {
+    db: Py<PyAny>,
+    engine: Arc<Engine>,
+    /// The token of the thread that entered the block, or 0 while it is not open.
+    entered_on: AtomicU64,
+}
+
+#[pymethods]
+impl PyTransaction {
+    fn __enter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.entered_on.load(Ordering::Acquire) != 0 {
+            return Err(Error::Transaction(
+                "this transaction block is already open; call transaction() again".into(),
+            )
+            .into());
+        }
+        py.detach(|| self.engine.begin())?;
+        self.entered_on
+            .store(current_thread_token(), Ordering::Release);
+        Ok(self.db.clone_ref(py))
+    }
+
+    #[pyo3(signature = (exc_type, _exc_value, _traceback))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        _exc_value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        if self.entered_on.load(Ordering::Acquire) != current_thread_token() {
+            return Err(Error::Transaction(
+                "a transaction must end on the thread that opened it".into(),
+            )
+            .into());
+        }
+        self.entered_on.store(0, Ordering::Release);
+        if exc_type.is_none() {
+            py.detach(|| self.engine.commit())?;
+        } else {
+            py.detach(|| self.engine.rollback())?;
+        }
+        // Never swallow the exception that ended the block.
+        Ok(false)
     }
 }
 

@@ -5,7 +5,8 @@ typed layer users call.
 """
 
 from strata import _core
-from strata.database import Database, Transaction, connect
+from strata._core import Transaction
+from strata.database import Database, connect
 from strata.errors import (
     BusyError,
     CheckConstraintError,

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import threading
 from types import TracebackType
 from typing import Self
 
 from strata import _core
 from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
-from strata.errors import TransactionError
 
-__all__ = ["Database", "Transaction", "connect"]
+__all__ = ["Database", "connect"]
 
 
 def connect(
@@ -45,7 +43,8 @@ class Database(_core.Engine):
     ``execute_raw(sql, *params)`` returns the number of changed rows,
     ``query_raw(sql, *params, as_tuples=False)`` returns rows as dicts or tuples,
     ``execute_many_raw(sql, rows)`` runs one statement per parameter row atomically, and
-    ``execute_script(sql)`` runs several statements without parameters.
+    ``execute_script(sql)`` runs several statements without parameters, and
+    ``transaction()`` opens a transaction block (`strata._core.Transaction`).
 
     The handle is safe to share between threads. A transaction belongs to the thread that
     opened it: that thread's statements join it, while other threads' writes wait for it.
@@ -63,12 +62,6 @@ class Database(_core.Engine):
         # The core opened the database in __new__; this only records where it came from.
         self.url = path
 
-    def transaction(self) -> Transaction:
-        """A context manager for a transaction: ``BEGIN IMMEDIATE`` for the outermost block,
-        a savepoint for nested ones. It commits on success and rolls back on an exception.
-        """
-        return Transaction(self)
-
     def __enter__(self) -> Self:
         return self
 
@@ -83,40 +76,3 @@ class Database(_core.Engine):
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<strata.Database {self.path!r} ({state})>"
-
-
-class Transaction:
-    """One level of a transaction on the thread that enters it.
-
-    ``__enter__`` returns the database handle itself: while the block runs, every statement
-    this thread sends through the handle is part of the transaction.
-    """
-
-    __slots__ = ("_db", "_thread")
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._thread: int | None = None
-
-    def __enter__(self) -> Database:
-        if self._thread is not None:
-            raise TransactionError(
-                "this transaction block is already open; call transaction() again"
-            )
-        self._db._begin()
-        self._thread = threading.get_ident()
-        return self._db
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._thread != threading.get_ident():
-            raise TransactionError("a transaction must end on the thread that opened it")
-        self._thread = None
-        if exc_type is None:
-            self._db._commit()
-        else:
-            self._db._rollback()

@@ -1,0 +1,80 @@
+"""Run strata's benchmark suites and record each figure as a ratio against its baseline.
+
+    python benches/run.py [--quick] [--json PATH]
+
+``--quick`` shrinks every workload so that the run fits in CI (`make test`); the full run
+is `make bench`. The JSON file maps each result name to its ratio (above 1.0: strata is
+faster) and keeps everything else under "details". A ratio below its target is flagged in
+the table, but the exit status stays 0: the benchmarks report, they do not gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import engine
+import strata
+from _harness import Result, Suite, print_table, run_suite
+
+# Later suites (ORM queries, analytics, ...) are added here.
+SUITES: list[Suite] = [engine.SUITE]
+
+DEFAULT_JSON = Path(__file__).resolve().parent.parent / "bench-results.json"
+
+
+def _environment(quick: bool, seconds: float) -> dict[str, Any]:
+    return {
+        "quick": quick,
+        "seconds": round(seconds, 1),
+        "strata": strata.__version__,
+        "python": platform.python_version(),
+        "sqlite_python": sqlite3.sqlite_version,
+        "sqlite_strata": strata._core.sqlite_library()["version"],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
+    parser.add_argument(
+        "--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})"
+    )
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    results: list[Result] = []
+    for suite in SUITES:
+        print(f"{suite.name}:", file=sys.stderr)
+        suite_results = run_suite(suite, args.quick)
+        print_table(suite, suite_results)
+        results += suite_results
+    seconds = time.perf_counter() - started
+
+    below = [r.name for r in results if not r.meets_target]
+    print()
+    if below:
+        print(f"BELOW TARGET ({len(below)} of {len(results)}): {', '.join(below)}")
+    else:
+        print("every figure with a target meets it")
+
+    report: dict[str, Any] = {r.name: r.ratio for r in results}
+    report["details"] = {
+        "environment": _environment(args.quick, seconds),
+        "results": {r.name: r.details() for r in results},
+    }
+    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.json} ({seconds:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
