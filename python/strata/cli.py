@@ -52,7 +52,7 @@ def _has_default_url() -> bool:
 def render_diagnosis(report: Diagnosis) -> None:
     summary = Table(title="SQLite", show_header=False, title_justify="left")
     summary.add_column(style="bold")
-    summary.add_column()
+    summary.add_column(overflow="fold")
     summary.add_row("version", f"{report.version}  ({report.source_id[:19]})")
     summary.add_row("library", report.library_path or "unknown")
     same = "[green]yes[/]" if report.python_sqlite_same_library else "[red]NO[/]"
