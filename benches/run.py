@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import engine
+import migrate
 import strata
 from _harness import Result, Suite, print_table, run_suite
 
 # Later suites (ORM queries, analytics, ...) are added here.
-SUITES: list[Suite] = [engine.SUITE]
+SUITES: list[Suite] = [engine.SUITE, migrate.SUITE]
 
 DEFAULT_JSON = Path(__file__).resolve().parent.parent / "bench-results.json"
 

@@ -147,7 +147,8 @@ impl Engine {
     /// transaction use a reader connection; everything else uses the writer.
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<Rows> {
         reject_transaction_control(sql)?;
-        if !self.in_transaction() {
+        // Pragmas read and set per-connection state; whoever asks means the writer's.
+        if !self.in_transaction() && !starts_with_keyword(sql, "PRAGMA") {
             if let Some(reader) = self.readers.acquire()? {
                 let mut stmt = reader
                     .prepare_cached(sql)
@@ -394,19 +395,23 @@ fn control(conn: &Connection, sql: &str) -> Result<()> {
 /// before it runs.
 fn reject_transaction_control(sql: &str) -> Result<()> {
     const CONTROL: [&str; 6] = ["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"];
-    let sql = sql.trim_start();
-    let word_length = sql
-        .bytes()
-        .position(|b| !b.is_ascii_alphabetic())
-        .unwrap_or(sql.len());
-    let first_word = &sql[..word_length];
-    if let Some(keyword) = CONTROL.iter().find(|k| k.eq_ignore_ascii_case(first_word)) {
+    if let Some(keyword) = CONTROL.iter().find(|k| starts_with_keyword(sql, k)) {
         return Err(Error::Transaction(format!(
             "{keyword} is not allowed in raw SQL; use `with db.transaction():`, which \
              opens BEGIN IMMEDIATE and nests savepoints"
         )));
     }
     Ok(())
+}
+
+/// Whether the statement's first word is `keyword` (ASCII, any case), without allocating.
+fn starts_with_keyword(sql: &str, keyword: &str) -> bool {
+    let sql = sql.trim_start();
+    let word_length = sql
+        .bytes()
+        .position(|b| !b.is_ascii_alphabetic())
+        .unwrap_or(sql.len());
+    sql[..word_length].eq_ignore_ascii_case(keyword)
 }
 
 /// Safety net behind `reject_transaction_control` (a comment before BEGIN, say): the
@@ -911,6 +916,15 @@ mod tests {
             Error::Constraint { kind: ConstraintKind::Unique, ref table, ref columns, .. }
                 if table.as_deref() == Some("u") && columns == &["a", "b"]
         ));
+    }
+
+    #[test]
+    fn pragmas_read_the_writers_settings() {
+        let (_dir, path) = temp_db("pragma-route");
+        let db = engine(&path);
+        db.execute("PRAGMA foreign_keys = OFF", &[]).unwrap();
+        let rows = db.query("pragma foreign_keys", &[]).unwrap();
+        assert_eq!(rows.rows, vec![vec![Value::Integer(0)]]);
     }
 
     #[test]

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 import strata
+from strata.config import default_url, resolve
 from strata.doctor import IMPORTANT_COMPILE_OPTIONS, Diagnosis, diagnose
-from strata.errors import StrataError
+from strata.errors import ConfigurationError, StrataError
+from strata.migrate.commands import Migrator, describe, diff_script, find_schema, read_source
+from strata.migrate.runner import ProgressCallback
+from strata.schema import load_schema_file
+from strata.schema.format import format_text
 
 console = Console()
 
@@ -86,6 +95,298 @@ def render_diagnosis(report: Diagnosis) -> None:
         console.print(
             "[green]ok:[/] one SQLite library in this process, shared with Python's sqlite3"
         )
+
+
+# -- schema and migrations ---------------------------------------------------------------
+
+schema_option = click.option(
+    "--schema",
+    "schema_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The schema file. Default: [tool.strata] schema, ./schema.prisma, ./prisma/schema.prisma.",
+)
+
+
+def _fail(exc: StrataError) -> NoReturn:
+    raise click.ClickException(str(exc)) from exc
+
+
+def _migrator(schema_path: Path | None) -> Migrator:
+    """A Migrator on the project's database. A relative SQLite path in DATABASE_URL is
+    relative to the schema file's folder, as in Prisma."""
+    schema = find_schema(schema_path)
+    found = default_url()
+    if found is None:
+        raise ConfigurationError(
+            "no database URL: set DATABASE_URL or url under [tool.strata] in pyproject.toml"
+        )
+    url, base = found
+    base = schema.parent if os.environ.get("DATABASE_URL") else base
+    target = resolve(url, base)
+    db = strata.connect(target.path)
+    return Migrator(db, schema, progress=_copy_progress())
+
+
+def _copy_progress() -> ProgressCallback:
+    """A rich progress bar for large table copies during redefinitions."""
+    bars: dict[str, tuple[Progress, TaskID]] = {}
+
+    def report(table: str, copied: int, total: int) -> None:
+        if table not in bars:
+            progress = Progress(
+                TextColumn(f"copying {table}"), BarColumn(), MofNCompleteColumn(), console=console
+            )
+            progress.start()
+            bars[table] = (progress, progress.add_task(table, total=total))
+        progress, task = bars[table]
+        progress.update(task, completed=copied)
+        if copied >= total:
+            progress.stop()
+
+    return report
+
+
+@main.command()
+@schema_option
+def validate(schema_path: Path | None) -> None:
+    """Check the schema; print every problem and exit 1 when it is invalid."""
+    try:
+        path = find_schema(schema_path)
+        schema = load_schema_file(path)
+    except StrataError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from exc
+    for warning in schema.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    console.print(f"The schema at {path} is valid 🚀")
+
+
+@main.command("format")
+@schema_option
+@click.option("--check", is_flag=True, help="Exit 1 if the file is not formatted; change nothing.")
+def format_command(schema_path: Path | None, check: bool) -> None:
+    """Rewrite the schema file in canonical form (or check that it is)."""
+    try:
+        path = find_schema(schema_path)
+        text = path.read_text(encoding="utf-8")
+        formatted = format_text(text, str(path))
+    except StrataError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from exc
+    if formatted == text:
+        console.print(f"{path} is formatted")
+        return
+    if check:
+        click.echo(f"{path} is not formatted; run `strata format`", err=True)
+        raise SystemExit(1)
+    path.write_text(formatted, encoding="utf-8")
+    console.print(f"Formatted {path}")
+
+
+@main.group()
+def migrate() -> None:
+    """Migrations, as Prisma's `prisma migrate` runs them."""
+
+
+@migrate.command("dev")
+@schema_option
+@click.option("--name", "-n", default="", help="The migration's name.")
+@click.option("--create-only", is_flag=True, help="Write the migration without applying it.")
+def migrate_dev(schema_path: Path | None, name: str, create_only: bool) -> None:
+    """Create a migration from the schema's changes and apply it."""
+    try:
+        migrator = _migrator(schema_path)
+        with migrator.db:
+            result = migrator.dev(name, create_only=create_only)
+    except StrataError as exc:
+        _fail(exc)
+    for applied in result.applied:
+        console.print(f"Applied migration {applied}")
+    if result.migration is None:
+        console.print("Already in sync, no schema change or pending migration was found.")
+        return
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    verb = "Created" if create_only else "Created and applied"
+    console.print(f"{verb} migrations/{result.migration}/migration.sql")
+
+
+@migrate.command("deploy")
+@schema_option
+def migrate_deploy(schema_path: Path | None) -> None:
+    """Apply every pending migration."""
+    try:
+        migrator = _migrator(schema_path)
+        with migrator.db:
+            applied = migrator.deploy()
+    except StrataError as exc:
+        _fail(exc)
+    for name in applied:
+        console.print(f"Applied migration {name}")
+    console.print(
+        "All migrations have been successfully applied."
+        if applied
+        else "No pending migrations to apply."
+    )
+
+
+@migrate.command("status")
+@schema_option
+def migrate_status(schema_path: Path | None) -> None:
+    """Compare the migrations folder with the database; exit 1 unless up to date."""
+    try:
+        migrator = _migrator(schema_path)
+        with migrator.db:
+            state = migrator.status()
+    except StrataError as exc:
+        _fail(exc)
+    console.print(f"{len(state.local)} migrations found in {migrator.migrations_dir}")
+    for label, names in (
+        ("not yet applied", state.pending),
+        ("failed", state.failed),
+        ("modified after they were applied", state.edited),
+        ("applied but missing from the migrations folder", state.missing),
+    ):
+        if names:
+            console.print(f"Following migrations {label}:")
+            for name in names:
+                console.print(f"  {name}")
+    if state.up_to_date:
+        console.print("Database schema is up to date!")
+        return
+    raise SystemExit(1)
+
+
+@migrate.command("reset")
+@schema_option
+@click.option("--force", is_flag=True, help="Confirm: all data will be lost.")
+@click.option("--skip-seed", is_flag=True, help="Do not run the seed command afterwards.")
+def migrate_reset(schema_path: Path | None, force: bool, skip_seed: bool) -> None:
+    """Drop the database's tables, reapply every migration and seed."""
+    if not force:
+        raise click.ClickException("reset deletes all data; rerun with --force to confirm")
+    try:
+        migrator = _migrator(schema_path)
+        with migrator.db:
+            applied = migrator.reset(force=True, seed=not skip_seed)
+    except StrataError as exc:
+        _fail(exc)
+    console.print(f"Database reset; applied {len(applied)} migration(s).")
+
+
+@migrate.command("resolve")
+@schema_option
+@click.option("--applied", metavar="NAME", help="Record a migration as applied.")
+@click.option("--rolled-back", metavar="NAME", help="Record a failed migration as rolled back.")
+def migrate_resolve(schema_path: Path | None, applied: str | None, rolled_back: str | None) -> None:
+    """Mark a migration applied or rolled back, after fixing things by hand."""
+    try:
+        migrator = _migrator(schema_path)
+        with migrator.db:
+            migrator.resolve(applied=applied, rolled_back=rolled_back)
+    except StrataError as exc:
+        _fail(exc)
+    console.print(
+        f"Migration {applied or rolled_back} marked as {'applied' if applied else 'rolled back'}."
+    )
+
+
+def _diff_side(side: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The four ways to name one side of `migrate diff`, as Prisma 7 spells them."""
+
+    options = [
+        click.option(f"--{side}-empty", is_flag=True, help="An empty database."),
+        click.option(f"--{side}-schema", help="A schema file."),
+        click.option(f"--{side}-migrations", help="A migrations folder."),
+        click.option(f"--{side}-url", help="A live database URL."),
+    ]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _one_source(side: str, given: dict[str, object]) -> tuple[str, str | None]:
+    """The one source the user gave for ``side``, as (kind, value)."""
+    chosen = [
+        (kind, None if kind == "empty" else str(value))
+        for kind in ("empty", "schema", "migrations", "url")
+        if (value := given[f"{side}_{kind}"]) not in (None, False)
+    ]
+    if len(chosen) != 1:
+        raise click.UsageError(
+            f"give exactly one of --{side}-empty, --{side}-schema, --{side}-migrations, "
+            f"--{side}-url"
+        )
+    return chosen[0]
+
+
+@migrate.command("diff")
+@_diff_side("from")
+@_diff_side("to")
+@click.option("--script", is_flag=True, help="Print the SQL script instead of a summary.")
+@click.option("--exit-code", is_flag=True, help="Exit 2 when there are differences, 0 when none.")
+def migrate_diff(script: bool, exit_code: bool, **sources: object) -> None:
+    """Compare two schemas (empty, a schema file, a migrations folder or a database)."""
+    try:
+        before = read_source(*_one_source("from", sources))
+        after = read_source(*_one_source("to", sources))
+        steps, sql = diff_script(before, after)
+    except StrataError as exc:
+        _fail(exc)
+    if script:
+        click.echo(sql, nl=not sql.endswith("\n"))
+    elif not steps:
+        click.echo("No difference detected.")
+    else:
+        for step in steps:
+            click.echo(f"[*] {describe(step)}")
+    if exit_code and steps:
+        raise SystemExit(2)
+
+
+@main.group()
+def db() -> None:
+    """Work on the database directly, without migration history."""
+
+
+@db.command("push")
+@schema_option
+@click.option("--accept-data-loss", is_flag=True, help="Go ahead even if data will be lost.")
+def db_push(schema_path: Path | None, accept_data_loss: bool) -> None:
+    """Make the database match the schema without writing a migration."""
+    try:
+        migrator = _migrator(schema_path)
+        with migrator.db:
+            changes = migrator.push(accept_data_loss=accept_data_loss)
+    except StrataError as exc:
+        _fail(exc)
+    for change in changes:
+        console.print(f"[*] {change}")
+    console.print(
+        "The database is now in sync with the schema."
+        if changes
+        else "The database is already in sync with the schema."
+    )
+
+
+@db.command("seed")
+@schema_option
+def db_seed(schema_path: Path | None) -> None:
+    """Run the seed command set as seed under [tool.strata]."""
+    try:
+        migrator = _migrator(schema_path)
+        with migrator.db:
+            migrator.seed()
+    except StrataError as exc:
+        _fail(exc)
+    console.print("The seed command has been executed.")
+
+
+# -- the demo -------------------------------------------------------------------------------
 
 
 @main.command()

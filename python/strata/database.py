@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from strata import _core
 from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
+
+if TYPE_CHECKING:
+    from strata.migrate.commands import Migrator
 
 __all__ = ["Database", "connect"]
 
@@ -15,14 +19,17 @@ __all__ = ["Database", "connect"]
 def connect(
     url: str | os.PathLike[str] | None = None,
     *,
+    schema: str | os.PathLike[str] | None = None,
     busy_timeout: float | None = None,
     readers: int | None = None,
 ) -> Database:
     """Open the database at ``url`` (see `strata.config` for the accepted forms).
 
     With no ``url``, ``DATABASE_URL`` or ``[tool.strata] url`` in pyproject.toml is used.
-    ``busy_timeout`` (seconds) bounds how long a write waits for the lock; ``readers`` is
-    the most reader connections opened at once. Both override the URL's parameters.
+    ``schema`` is the Prisma schema file the database follows (by default the project's,
+    see `strata.migrate.commands.find_schema`). ``busy_timeout`` (seconds) bounds how long
+    a write waits for the lock; ``readers`` is the most reader connections opened at once.
+    Both override the URL's parameters.
     """
     target = resolve(url)
     timeout = busy_timeout if busy_timeout is not None else target.busy_timeout
@@ -33,6 +40,7 @@ def connect(
         readers=DEFAULT_READERS if pool is None else pool,
     )
     db.url = target.url
+    db.schema_path = None if schema is None else Path(schema)
     return db
 
 
@@ -51,6 +59,7 @@ class Database(_core.Engine):
     """
 
     url: str
+    schema_path: Path | None
 
     def __init__(
         self,
@@ -61,6 +70,16 @@ class Database(_core.Engine):
     ) -> None:
         # The core opened the database in __new__; this only records where it came from.
         self.url = path
+        self.schema_path = None
+
+    @property
+    def migrate(self) -> Migrator:
+        """Prisma's migration commands for this database: ``db.migrate.dev("init")``,
+        ``.deploy()``, ``.status()``, ``.reset(force=True)``, ``.resolve(...)``,
+        ``.push()``, ``.seed()``."""
+        from strata.migrate.commands import Migrator
+
+        return Migrator(self, self.schema_path)
 
     def __enter__(self) -> Self:
         return self

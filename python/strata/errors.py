@@ -24,6 +24,7 @@ __all__ = [
     "DatabaseError",
     "ForeignKeyError",
     "InterfaceError",
+    "MigrationError",
     "NullConstraintError",
     "OpenError",
     "ParameterError",
@@ -61,6 +62,11 @@ class SchemaError(StrataError, ValueError):
         count = len(self.diagnostics)
         summary = f"{count} error{'s' if count != 1 else ''} in the schema"
         super().__init__(summary + "\n\n" + "\n\n".join(str(d) for d in self.diagnostics))
+
+
+class MigrationError(StrataError):
+    """A migration cannot be created or applied: drift, an edited or failed migration, a
+    step that would fail on existing data. The message says what to do next."""
 
 
 class InterfaceError(StrataError):

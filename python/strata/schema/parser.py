@@ -6,13 +6,20 @@ lexer emits NEWLINE tokens only at bracket depth zero, and the parser reads one 
 time inside a block. When a line is malformed the parser records a diagnostic and resumes
 at the next line, and after an unknown top-level item at the next top-level keyword: one
 run reports every syntax error in the file.
+
+Every comment ends up in the tree, so that `strata format` never deletes one. Comment lines
+above an item become its ``documentation`` (the ``///`` lines of the comment run directly
+above it, as Prisma reads them) and its ``comments`` (everything else). A ``/* */`` or
+``//`` comment that shares its line with code, or sits inside brackets, cannot keep its
+place in a line-oriented layout, so its text joins the trailing comment of the item it
+belongs to.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -22,6 +29,7 @@ from strata.schema.syntax import (
     ArrayValue,
     Attribute,
     Block,
+    Comment,
     ConfigBlock,
     ConfigProperty,
     EnumBlock,
@@ -43,7 +51,16 @@ __all__ = ["parse", "parse_file"]
 _Item = TypeVar("_Item")
 
 TokenKind = Literal[
-    "ident", "string", "number", "punct", "newline", "doc", "comment", "eof", "error"
+    "ident",
+    "string",
+    "number",
+    "punct",
+    "newline",
+    "doc",
+    "comment",
+    "block_comment",
+    "eof",
+    "error",
 ]
 
 
@@ -60,6 +77,28 @@ _IDENT = re.compile(r"[^\W][\w-]*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _PUNCT = "{}()[],:=?@."
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+_BLANK = " \t\r\ufeff"
+
+
+def _block_comment_lines(inner: str) -> list[str]:
+    """The lines of a ``/* ... */`` comment, the way Prisma's formatter normalises them: each
+    line stripped, one leading ``*`` (the gutter) removed, blank lines dropped."""
+    lines = []
+    for raw in inner.split("\n"):
+        line = raw.strip()
+        line = line[1:].lstrip() if line.startswith("*") else line
+        if line:
+            lines.append(line)
+    return lines
+
+
+@dataclass(frozen=True)
+class _InlineComment:
+    """A comment the parser cannot keep on a line of its own; see the module docstring."""
+
+    text: str
+    span: Span
 
 
 class _Lexer:
@@ -70,6 +109,7 @@ class _Lexer:
         self.line = 1
         self.line_start = 0
         self.depth = 0  # bracket/parenthesis nesting; newlines inside are whitespace
+        self.inline_comments: list[_InlineComment] = []
 
     def span(self, start: int, end: int | None = None) -> Span:
         return Span(self.line, start - self.line_start + 1, start, self.pos if end is None else end)
@@ -86,15 +126,22 @@ class _Lexer:
                 self.pos += 1
                 self.line += 1
                 self.line_start = self.pos
-            elif ch in " \t\r\ufeff":
+            elif ch in _BLANK:
                 self.pos += 1
-            elif text.startswith("///", start):
-                end = self._line_end()
-                out.append(Token("doc", text[start + 3 : end], self.span(start, end)))
-                self.pos = end
             elif text.startswith("//", start):
                 end = self._line_end()
-                out.append(Token("comment", text[start + 2 : end], self.span(start, end)))
+                # Trailing whitespace (a CRLF file's `\r` included) is not part of a comment.
+                content = text[start + 2 : end].rstrip()
+                if self.depth:
+                    # Inside brackets a newline is whitespace, so the comment is inline.
+                    if content.lstrip("/").strip():
+                        self.inline_comments.append(
+                            _InlineComment(content.lstrip("/").strip(), self.span(start, end))
+                        )
+                elif content.startswith("/"):
+                    out.append(Token("doc", content[1:], self.span(start, end)))
+                else:
+                    out.append(Token("comment", content, self.span(start, end)))
                 self.pos = end
             elif text.startswith("/*", start):
                 self._block_comment(out)
@@ -133,20 +180,35 @@ class _Lexer:
         return len(self.text) if end < 0 else end
 
     def _block_comment(self, out: list[Token]) -> None:
+        text = self.text
         start = self.pos
-        end = self.text.find("*/", start + 2)
+        end = text.find("*/", start + 2)
         if end < 0:
             self.diagnostics.error(
                 "This block comment is never closed with */.", self.span(start, start + 2)
             )
-            end = len(self.text)
+            inner, end = text[start + 2 :], len(text)
         else:
-            end += 2
-        newlines = self.text.count("\n", start, end)
+            inner, end = text[start + 2 : end], end + 2
+        span = self.span(start, end)
+        after = text.find("\n", end)
+        # A comment alone on its lines is kept as a line of its own; one that shares a line
+        # with code (or sits inside brackets) becomes inline, like a comment in brackets.
+        standalone = (
+            self.depth == 0
+            and not text[self.line_start : start].strip(_BLANK)
+            and not text[end : len(text) if after < 0 else after].strip(_BLANK)
+        )
+        lines = _block_comment_lines(inner)
+        if standalone:
+            out.append(Token("block_comment", "\n".join(lines), span))
+        elif lines:
+            self.inline_comments.append(_InlineComment(" ".join(lines), span))
+        newlines = text.count("\n", start, end)
         if newlines:
             self.line += newlines
-            self.line_start = self.text.rfind("\n", start, end) + 1
-            if self.depth == 0:
+            self.line_start = text.rfind("\n", start, end) + 1
+            if self.depth == 0 and not standalone:
                 out.append(Token("newline", "\n", Span(self.line, 1, end, end)))
         self.pos = end
 
@@ -167,11 +229,19 @@ class _Lexer:
                 break
             if ch == "\\" and self.pos + 1 < len(text):
                 escape = text[self.pos + 1]
-                if escape == "u" and re.fullmatch(
-                    r"[0-9a-fA-F]{4}", text[self.pos + 2 : self.pos + 6]
-                ):
-                    chars.append(chr(int(text[self.pos + 2 : self.pos + 6], 16)))
+                if escape == "u" and _HEX4.fullmatch(text, self.pos + 2, self.pos + 6):
+                    code = int(text[self.pos + 2 : self.pos + 6], 16)
                     self.pos += 6
+                    # As in JSON, a character beyond the BMP is written as a surrogate pair.
+                    if (
+                        0xD800 <= code < 0xDC00
+                        and text.startswith("\\u", self.pos)
+                        and _HEX4.fullmatch(text, self.pos + 2, self.pos + 6)
+                        and 0xDC00 <= (low := int(text[self.pos + 2 : self.pos + 6], 16)) < 0xE000
+                    ):
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        self.pos += 6
+                    chars.append(chr(code))
                     continue
                 if escape in _ESCAPES:
                     chars.append(_ESCAPES[escape])
@@ -188,6 +258,42 @@ class _Lexer:
         return Token("string", "".join(chars), self.span(start))
 
 
+def _comment_text(token: Token) -> str:
+    """The text kept for a `//` or `///` comment token; see `Comment` for the convention.
+
+    One leading space is dropped, except where the text would then start with `/` and read
+    back as a `///` comment: ``// / x`` keeps ``" / x"``, ``/// x`` gives ``"/ x"``.
+    """
+    if token.kind == "doc":
+        return "/" + token.text
+    text = token.text.removeprefix(" ")
+    return token.text if text.startswith("/") else text
+
+
+@dataclass(frozen=True)
+class _CommentLine:
+    """A comment on a line of its own, between two items."""
+
+    token: Token
+    #: Whether a blank line separates it from the line above.
+    blank_before: bool
+
+    def comment(self, blank_line_before: bool) -> Comment:
+        token = self.token
+        if token.kind == "block_comment":
+            return Comment(token.text, True, blank_line_before, token.span)
+        return Comment(_comment_text(token), False, blank_line_before, token.span)
+
+
+@dataclass(frozen=True)
+class _Leading:
+    """What the lines above an item say about it."""
+
+    comments: tuple[Comment, ...] = ()
+    documentation: str | None = None
+    blank_line_before: bool = False
+
+
 class _SyntaxProblem(Exception):
     """Raised inside a line's parse; the caller records it and skips to the next line."""
 
@@ -201,10 +307,14 @@ _TOP_LEVEL = ("model", "view", "type", "enum", "datasource", "generator")
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token], diagnostics: Diagnostics) -> None:
+    def __init__(
+        self, tokens: list[Token], diagnostics: Diagnostics, inline: list[_InlineComment]
+    ) -> None:
         self.tokens = tokens
         self.index = 0
         self.diagnostics = diagnostics
+        self.inline = inline  # in source order; `taken_inline` of them are attached
+        self.taken_inline = 0
 
     # -- token helpers ----------------------------------------------------------------------
 
@@ -249,26 +359,87 @@ class _Parser:
             self.advance()
         self.accept("newline")
 
-    def skip_blank_and_comments(self) -> None:
-        while self.at("newline") or self.at("comment"):
+    # -- comments -----------------------------------------------------------------------------
+
+    def gap(self) -> tuple[list[_CommentLine], bool]:
+        """Consume the blank and comment lines before the next item (or closing brace).
+
+        Returns the comment lines and whether a blank line follows the last of them. The
+        previous item has consumed its own newline, so a newline seen here that does not end
+        a comment line is a blank line.
+        """
+        lines: list[_CommentLine] = []
+        blank = False
+        in_comment_line = False
+        while True:
+            token = self.current
+            if token.kind == "newline":
+                blank = blank or not in_comment_line
+                in_comment_line = False
+            elif token.kind in ("comment", "doc", "block_comment"):
+                lines.append(_CommentLine(token, blank))
+                blank = False
+                in_comment_line = True
+            else:
+                return lines, blank
             self.advance()
 
-    def take_docs(self) -> str | None:
-        """Doc comments (and plain comments between them) before the next item."""
-        docs: list[str] = []
-        while self.at("newline") or self.at("comment") or self.at("doc"):
-            token = self.advance()
-            if token.kind == "doc":
-                docs.append(token.text.removeprefix(" "))
-        return "\n".join(docs) if docs else None
+    @staticmethod
+    def leading(lines: list[_CommentLine], blank_after: bool, *, top_level: bool) -> _Leading:
+        """Sort the comment lines above an item into its documentation and other comments.
+
+        Like Prisma, the item's documentation is the `///` lines of the last run of comment
+        lines (runs are separated by blank lines) above it; at the top level only when no
+        blank line separates that run from the block. Every other line is a `Comment`.
+        """
+        runs: list[list[_CommentLine]] = []
+        for line in lines:
+            if line.blank_before or not runs:
+                runs.append([line])
+            else:
+                runs[-1].append(line)
+        last = runs.pop() if runs and not (top_level and blank_after) else []
+        comments = [line.comment(line.blank_before) for run in runs for line in run]
+        docs = [line.token.text.removeprefix(" ") for line in last if line.token.kind == "doc"]
+        others = [line for line in last if line.token.kind != "doc"]
+        if not docs:
+            comments += [line.comment(line.blank_before) for line in others]
+            return _Leading(tuple(comments), None, blank_after)
+        # The formatter prints the run's plain comments first and the documentation right
+        # above the item, so the blank line that opened the run goes to its first line.
+        run_blank = last[0].blank_before
+        comments += [line.comment(run_blank and i == 0) for i, line in enumerate(others)]
+        return _Leading(tuple(comments), "\n".join(docs), run_blank and not others)
 
     def trailing_comment(self) -> str | None:
         """A comment at the end of an item's line. A trailing `///` is kept as a comment
         whose text starts with `/`, so formatting writes it back unchanged."""
         token = self.accept("comment") or self.accept("doc")
-        if token is None:
-            return None
-        return ("/" + token.text if token.kind == "doc" else token.text).removeprefix(" ")
+        return None if token is None else _comment_text(token)
+
+    def take_inline(self, limit: int | None = None) -> list[str]:
+        """The inline comments before ``limit`` (by default, the end of the last consumed
+        token) that no item has taken yet."""
+        if limit is None:
+            limit = self.tokens[self.index - 1].span.end if self.index else 0
+        texts = []
+        while (
+            self.taken_inline < len(self.inline)
+            and self.inline[self.taken_inline].span.start < limit
+        ):
+            texts.append(self.inline[self.taken_inline].text)
+            self.taken_inline += 1
+        return texts
+
+    def line_comment(self, trailing: str | None) -> str | None:
+        """An item's trailing comment, once its line is consumed: the inline comments on its
+        lines (and above it) come first, so their text survives formatting."""
+        texts = self.take_inline()
+        if not texts:
+            return trailing
+        merged = " ".join([*texts, trailing] if trailing else texts)
+        # Text starting with `/` would be printed as a `///` comment.
+        return " " + merged if merged.startswith("/") else merged
 
     def end_of_line(self, what: str) -> None:
         if self.at("punct", "}"):
@@ -283,15 +454,18 @@ class _Parser:
 
     # -- top level --------------------------------------------------------------------------
 
-    def schema(self) -> list[Block]:
+    def schema(self) -> tuple[list[Block], tuple[Comment, ...]]:
+        """The blocks, and the comments after the last one."""
         blocks: list[Block] = []
         while True:
-            documentation = self.take_docs()
+            lines, blank_after = self.gap()
             if self.at("eof"):
-                return blocks
+                end = [line.comment(line.blank_before) for line in lines]
+                end += [Comment(text) for text in self.take_inline(self.tokens[-1].span.end + 1)]
+                return blocks, tuple(end)
             token = self.current
             if token.kind == "ident" and token.text in _TOP_LEVEL:
-                block = self.block(documentation)
+                block = self.block(self.leading(lines, blank_after, top_level=True))
                 if block is not None:
                     blocks.append(block)
             else:
@@ -311,7 +485,7 @@ class _Parser:
                 if nxt.kind == "ident" and nxt.text in _TOP_LEVEL and nxt.span.column == 1:
                     return
 
-    def block(self, documentation: str | None) -> Block | None:
+    def block(self, leading: _Leading) -> Block | None:
         keyword = self.advance()
         name = self.accept("ident")
         if name is None:
@@ -327,7 +501,8 @@ class _Parser:
             )
             self.recover_top_level()
             return None
-        if not self.accept("punct", "{"):
+        opening = self.accept("punct", "{")
+        if opening is None:
             self.diagnostics.error(
                 f"Expected `{{` to open the {keyword.text} `{name.text}`, found "
                 f"{self.describe(self.current)}.",
@@ -335,34 +510,56 @@ class _Parser:
             )
             self.recover_top_level()
             return None
-        self.trailing_comment()
+        trailing = self.trailing_comment()
         self.accept("newline")
+        comment = self.line_comment(trailing)
         start = keyword.span
+        documentation = leading.documentation
         if keyword.text in ("datasource", "generator"):
             kind_cfg: Literal["datasource", "generator"] = (
                 "datasource" if keyword.text == "datasource" else "generator"
             )
-            properties = self.block_body(self.config_property, keyword.text, name.text)
+            properties, end = self.block_body(
+                self.config_property, keyword.text, name.text, opening
+            )
             return ConfigBlock(
-                kind_cfg, name.text, tuple(properties), documentation, self.span_from(start)
+                kind_cfg,
+                name.text,
+                tuple(properties),
+                documentation,
+                self.span_from(start),
+                comments=leading.comments,
+                blank_line_before=leading.blank_line_before,
+                comment=comment,
+                end_comments=end,
             )
         if keyword.text == "enum":
             values: list[EnumValue] = []
             attributes: list[Attribute] = []
-            for line in self.block_body(self.enum_line, "enum", name.text):
+            lines, end = self.block_body(self.enum_line, "enum", name.text, opening)
+            for line in lines:
                 if isinstance(line, Attribute):
                     attributes.append(line)
                 else:
                     values.append(line)
             return EnumBlock(
-                name.text, tuple(values), tuple(attributes), documentation, self.span_from(start)
+                name.text,
+                tuple(values),
+                tuple(attributes),
+                documentation,
+                self.span_from(start),
+                comments=leading.comments,
+                blank_line_before=leading.blank_line_before,
+                comment=comment,
+                end_comments=end,
             )
         kind: Literal["model", "view", "type"] = (
             "model" if keyword.text == "model" else "view" if keyword.text == "view" else "type"
         )
         fields: list[Field] = []
         block_attributes: list[Attribute] = []
-        for item in self.block_body(self.model_line, keyword.text, name.text):
+        items, end = self.block_body(self.model_line, keyword.text, name.text, opening)
+        for item in items:
             if isinstance(item, Attribute):
                 block_attributes.append(item)
             else:
@@ -374,6 +571,10 @@ class _Parser:
             tuple(block_attributes),
             documentation,
             self.span_from(start),
+            comments=leading.comments,
+            blank_line_before=leading.blank_line_before,
+            comment=comment,
+            end_comments=end,
         )
 
     def span_from(self, start: Span) -> Span:
@@ -381,40 +582,57 @@ class _Parser:
         return Span(start.line, start.column, start.start, end)
 
     def block_body(
-        self, parse_line: Callable[[str | None], _Item], kind: str, name: str
-    ) -> list[_Item]:
+        self, parse_line: Callable[[_Leading], _Item], kind: str, name: str, opening: Token
+    ) -> tuple[list[_Item], tuple[Comment, ...]]:
+        """The block's items, and the comments after the last one (the closing line's
+        comments included: the formatter prints them above the `}`)."""
         items: list[_Item] = []
         while True:
-            documentation = self.take_docs()
+            lines, blank_after = self.gap()
+            end = [line.comment(line.blank_before) for line in lines]
             if self.accept("punct", "}"):
-                self.trailing_comment()
+                trailing = self.trailing_comment()
                 if not (self.at("newline") or self.at("eof")):
                     self.diagnostics.error(
                         f"Unexpected {self.describe(self.current)} after the closing `}}`.",
                         self.current.span,
                     )
                     self.skip_line()
-                return items
-            if self.at("eof") or (
+                else:
+                    self.accept("newline")
+                end += [Comment(text) for text in self.take_inline()]
+                if trailing is not None:
+                    end.append(Comment(trailing))
+                return items, tuple(end)
+            if self.at("eof"):
+                # The end of the file has no line to show, so point at the opening brace.
+                self.diagnostics.error(
+                    f"The {kind} `{name}` is never closed: a `}}` is missing at the end of "
+                    "the file.",
+                    opening.span,
+                )
+                return items, tuple(end)
+            if (
                 self.current.kind == "ident"
                 and self.current.text in _TOP_LEVEL
                 and self.current.span.column == 1
                 and self.tokens[self.index + 1].kind == "ident"
             ):
                 self.diagnostics.error(
-                    f"The {kind} `{name}` is never closed: a `}}` is missing.",
+                    f"The {kind} `{name}` (line {opening.span.line}) is never closed: a `}}` "
+                    f"is missing before this {self.current.text}.",
                     self.current.span,
                 )
-                return items
+                return items, tuple(end)
             try:
-                items.append(parse_line(documentation))
+                items.append(parse_line(self.leading(lines, blank_after, top_level=False)))
             except _SyntaxProblem as problem:
                 self.diagnostics.error(problem.message, problem.span)
                 self.skip_line()
 
     # -- lines inside blocks ----------------------------------------------------------------
 
-    def config_property(self, documentation: str | None) -> ConfigProperty:
+    def config_property(self, leading: _Leading) -> ConfigProperty:
         name = self.expect("ident", None, "a property name")
         if not self.accept("punct", "="):
             raise _SyntaxProblem(
@@ -424,29 +642,51 @@ class _Parser:
         if self.at("newline") or self.at("punct", "}"):
             raise _SyntaxProblem(f"The property `{name.text}` has no value.", self.current.span)
         value = self.expression()
-        self.trailing_comment()
+        trailing = self.trailing_comment()
         self.end_of_line("a property")
         return ConfigProperty(
             name.text,
             value,
             Span(name.span.line, name.span.column, name.span.start, value.span.end),
+            documentation=leading.documentation,
+            comment=self.line_comment(trailing),
+            comments=leading.comments,
+            blank_line_before=leading.blank_line_before,
         )
 
-    def enum_line(self, documentation: str | None) -> EnumValue | Attribute:
+    def block_attribute_line(self, attribute: Attribute, leading: _Leading) -> Attribute:
+        """The rest of a line that holds a `@@` attribute."""
+        trailing = self.trailing_comment()
+        self.end_of_line("an attribute")
+        return replace(
+            attribute,
+            documentation=leading.documentation,
+            comment=self.line_comment(trailing),
+            comments=leading.comments,
+            blank_line_before=leading.blank_line_before,
+        )
+
+    def enum_line(self, leading: _Leading) -> EnumValue | Attribute:
         if self.at("punct", "@"):
             attribute = self.attribute()
             if not attribute.block:
                 raise _SyntaxProblem("Enum-level attributes start with `@@`.", attribute.span)
-            self.trailing_comment()
-            self.end_of_line("an attribute")
-            return attribute
+            return self.block_attribute_line(attribute, leading)
         name = self.expect("ident", None, "an enum value")
         attributes = self.field_attributes()
-        comment = self.trailing_comment()
+        trailing = self.trailing_comment()
         self.end_of_line("an enum value")
-        return EnumValue(name.text, tuple(attributes), documentation, comment, name.span)
+        return EnumValue(
+            name.text,
+            tuple(attributes),
+            leading.documentation,
+            self.line_comment(trailing),
+            name.span,
+            comments=leading.comments,
+            blank_line_before=leading.blank_line_before,
+        )
 
-    def model_line(self, documentation: str | None) -> Field | Attribute:
+    def model_line(self, leading: _Leading) -> Field | Attribute:
         if self.at("punct", "@"):
             attribute = self.attribute()
             if not attribute.block:
@@ -454,9 +694,7 @@ class _Parser:
                     "Field attributes must follow a field; model-level attributes start with `@@`.",
                     attribute.span,
                 )
-            self.trailing_comment()
-            self.end_of_line("an attribute")
-            return attribute
+            return self.block_attribute_line(attribute, leading)
         name = self.expect("ident", None, "a field name")
         if self.current.kind in ("newline", "comment", "doc") or self.at("punct", "}"):
             raise _SyntaxProblem(
@@ -471,12 +709,21 @@ class _Parser:
             )
         field_type = self.field_type()
         attributes = self.field_attributes()
-        comment = self.trailing_comment()
+        trailing = self.trailing_comment()
         self.end_of_line("a field")
         span = Span(
             name.span.line, name.span.column, name.span.start, self.tokens[self.index - 1].span.end
         )
-        return Field(name.text, field_type, tuple(attributes), documentation, comment, span)
+        return Field(
+            name.text,
+            field_type,
+            tuple(attributes),
+            leading.documentation,
+            self.line_comment(trailing),
+            span,
+            comments=leading.comments,
+            blank_line_before=leading.blank_line_before,
+        )
 
     def field_type(self) -> FieldType:
         name = self.expect("ident", None, "a type")
@@ -615,17 +862,45 @@ class _Parser:
         raise _SyntaxProblem(f"Expected a value, found {self.describe(token)}.", token.span)
 
 
+def _report_stray_characters(tokens: list[Token], diagnostics: Diagnostics) -> None:
+    """One diagnostic per run of adjacent characters that start no token (`$$$`)."""
+    run: list[Token] = []
+    for token in [*tokens, None]:
+        if (
+            token is not None
+            and token.kind == "error"
+            and (not run or run[-1].span.end == token.span.start)
+        ):
+            run.append(token)
+            continue
+        if run:
+            chars = "".join(t.text for t in run)
+            noun = "character" if len(run) == 1 else "characters"
+            first = run[0].span
+            diagnostics.error(
+                f"Unexpected {noun} `{chars}`.",
+                Span(first.line, first.column, first.start, run[-1].span.end),
+            )
+        run = [token] if token is not None and token.kind == "error" else []
+
+
 def parse(text: str, path: str = "schema.prisma") -> SchemaFile:
     """Parse schema text into a syntax tree. Raises `SchemaError` listing every syntax error."""
     diagnostics = Diagnostics(path, text)
-    tokens = _Lexer(text, diagnostics).tokens()
-    for token in tokens:
-        if token.kind == "error":
-            diagnostics.error(f"Unexpected character `{token.text}`.", token.span)
-    parser = _Parser([t for t in tokens if t.kind != "error"], diagnostics)
-    blocks = parser.schema()
+    lexer = _Lexer(text, diagnostics)
+    tokens = lexer.tokens()
+    _report_stray_characters(tokens, diagnostics)
+    # A lexical error (a stray character, an unclosed string) derails the parse of its line,
+    # and whatever the parser says about that line next is noise: one error per line.
+    lexical = len(diagnostics.items)
+    lexical_lines = {d.line for d in diagnostics.items}
+    parser = _Parser([t for t in tokens if t.kind != "error"], diagnostics, lexer.inline_comments)
+    blocks, end_comments = parser.schema()
+    diagnostics.items[lexical:] = [
+        d for d in diagnostics.items[lexical:] if d.line not in lexical_lines
+    ]
     diagnostics.raise_if_errors()
-    return SchemaFile(tuple(blocks), path, text)
+    return SchemaFile(tuple(blocks), path, text, end_comments=end_comments)
 
 
 def parse_file(path: str | Path) -> SchemaFile:

@@ -5,8 +5,15 @@ arguments, whatever the name. `strata.schema.validate` checks the tree and turns
 resolved IR (`strata.schema.ir`). Keeping the two apart is what lets `strata format` print
 any parseable file, valid or not, and lets ``parse(format(tree)) == tree`` hold.
 
-Positions (`Span`) are excluded from equality, so two trees that differ only in layout
-compare equal.
+Positions (`Span`) and blank lines are excluded from equality, so two trees that differ
+only in layout compare equal. Comments take part in it: they are what the user wrote, and
+``strata format`` must give them back.
+
+Comments live where the formatter needs them. ``documentation`` holds the ``///`` lines
+directly above an item; ``comment`` the ``//`` comment at the end of the item's line;
+``comments`` the other comments above it (free ``//`` lines, ``/* ... */`` blocks, and
+``///`` lines that document nothing); ``end_comments`` those after a block's last item, or
+after a file's last block.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ __all__ = [
     "ArrayValue",
     "Attribute",
     "Block",
+    "Comment",
     "ConfigBlock",
     "ConfigProperty",
     "EnumBlock",
@@ -49,6 +57,25 @@ class Span:
 
 NO_SPAN = Span(0, 0, 0, 0)
 #: The span of a node built in code rather than parsed. Spans never take part in equality.
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment on lines of its own, kept so that formatting never deletes it.
+
+    For a ``//`` line, ``text`` is what follows the slashes minus one leading space, the
+    same convention as `Field.comment`; a ``///`` line that documents nothing (one
+    separated from the next item by a blank line) keeps its third slash, as ``"/ text"``.
+    For a ``/* ... */`` block (``block`` is True), ``text`` holds its lines with the
+    leading ``*`` gutter and surrounding whitespace stripped and blank lines dropped,
+    joined with newlines: the formatter prints the block in Prisma's ``/** * */`` shape.
+    """
+
+    text: str
+    block: bool = False
+    #: Whether a blank line separated the comment from what came before it. Layout only.
+    blank_line_before: bool = field(default=False, compare=False, repr=False)
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 # --- Expressions: the values attributes and config properties take -----------------------
@@ -115,13 +142,18 @@ class Attribute:
 
     ``name`` excludes the ``@``/``@@`` prefix; ``block`` is True for ``@@`` attributes.
     ``arguments`` is None when the attribute was written without parentheses, and an empty
-    tuple for ``@attr()``.
+    tuple for ``@attr()``. The comment fields only apply to ``@@`` attributes, which stand on
+    lines of their own.
     """
 
     name: str
     arguments: tuple[Argument, ...] | None
     block: bool = False
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    documentation: str | None = field(default=None, kw_only=True)
+    comment: str | None = field(default=None, kw_only=True)
+    comments: tuple[Comment, ...] = field(default=(), kw_only=True)
+    blank_line_before: bool = field(default=False, compare=False, repr=False, kw_only=True)
 
 
 # --- Fields and blocks ---------------------------------------------------------------------
@@ -150,8 +182,13 @@ class Field:
     #: The ``///`` comment lines above the field, joined with newlines, without the slashes.
     documentation: str | None = None
     #: A trailing ``//`` comment on the same line, kept so ``strata format`` does not drop it.
+    #: One leading space is dropped; a trailing ``///`` comment is kept as ``"/ text"``.
     comment: str | None = None
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    comments: tuple[Comment, ...] = field(default=(), kw_only=True)
+    #: Whether a blank line separated the item (with its documentation) from what came
+    #: before it. Layout only: the formatter keeps one blank line there.
+    blank_line_before: bool = field(default=False, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -161,6 +198,8 @@ class EnumValue:
     documentation: str | None = None
     comment: str | None = None
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    comments: tuple[Comment, ...] = field(default=(), kw_only=True)
+    blank_line_before: bool = field(default=False, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -173,6 +212,11 @@ class ModelBlock:
     attributes: tuple[Attribute, ...] = ()
     documentation: str | None = None
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    comments: tuple[Comment, ...] = field(default=(), kw_only=True)
+    blank_line_before: bool = field(default=False, compare=False, repr=False, kw_only=True)
+    #: A comment after the opening ``{``.
+    comment: str | None = field(default=None, kw_only=True)
+    end_comments: tuple[Comment, ...] = field(default=(), kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -182,6 +226,11 @@ class EnumBlock:
     attributes: tuple[Attribute, ...] = ()
     documentation: str | None = None
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    comments: tuple[Comment, ...] = field(default=(), kw_only=True)
+    blank_line_before: bool = field(default=False, compare=False, repr=False, kw_only=True)
+    #: A comment after the opening ``{``.
+    comment: str | None = field(default=None, kw_only=True)
+    end_comments: tuple[Comment, ...] = field(default=(), kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -191,6 +240,10 @@ class ConfigProperty:
     name: str
     value: Expression
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    documentation: str | None = field(default=None, kw_only=True)
+    comment: str | None = field(default=None, kw_only=True)
+    comments: tuple[Comment, ...] = field(default=(), kw_only=True)
+    blank_line_before: bool = field(default=False, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -202,6 +255,11 @@ class ConfigBlock:
     properties: tuple[ConfigProperty, ...]
     documentation: str | None = None
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    comments: tuple[Comment, ...] = field(default=(), kw_only=True)
+    blank_line_before: bool = field(default=False, compare=False, repr=False, kw_only=True)
+    #: A comment after the opening ``{``.
+    comment: str | None = field(default=None, kw_only=True)
+    end_comments: tuple[Comment, ...] = field(default=(), kw_only=True)
 
     def get(self, name: str) -> Expression | None:
         for prop in self.properties:
@@ -220,6 +278,8 @@ class SchemaFile:
     blocks: tuple[Block, ...]
     path: str = field(default="schema.prisma", compare=False)
     text: str = field(default="", compare=False, repr=False)
+    #: Comments after the last block.
+    end_comments: tuple[Comment, ...] = field(default=(), kw_only=True)
 
     def models(self) -> list[ModelBlock]:
         return [b for b in self.blocks if isinstance(b, ModelBlock) and b.kind == "model"]

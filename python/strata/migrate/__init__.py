@@ -1,0 +1,1 @@
+"""Migrations compatible with Prisma's: the same DDL, folder layout and history table."""

@@ -1,0 +1,463 @@
+"""Prisma's migration commands: dev, deploy, status, reset, resolve, diff, db push, db seed.
+
+`Migrator` holds what every command needs (the database, the schema file, the migrations
+folder) and each method is one command. The ``strata`` CLI is a thin layer over it; from
+Python, ``db.migrate`` gives one.
+
+How ``dev`` decides what to write, as Prisma's schema engine does:
+
+1. replay the migrations folder into an in-memory *shadow* database and read its tables;
+2. compare them with the live database: a difference is *drift*, and nothing is written;
+3. compare them with the tables the schema calls for: the difference is the new migration.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import strata
+from strata.database import Database
+from strata.dialects.sqlite import SqliteDialect, introspect, quote
+from strata.errors import ConfigurationError, MigrationError
+from strata.migrate import history
+from strata.migrate.diff import AlterTable, CreateIndex, DropTable, RedefineTable, Step, diff
+from strata.migrate.runner import ProgressCallback, apply_script
+from strata.migrate.sql_schema import Index, SqlSchema, calculate
+from strata.schema import ir, load_schema_file
+
+__all__ = ["Migrator", "Status", "find_schema", "render_warnings"]
+
+
+def _project_settings() -> tuple[dict[str, object], Path]:
+    """``[tool.strata]`` from the nearest pyproject.toml, and that file's directory."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            settings = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            return settings.get("tool", {}).get("strata", {}), folder
+    return {}, here
+
+
+def find_schema(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The schema file: ``explicit``, else ``[tool.strata] schema``, else ``./schema.prisma``,
+    else ``./prisma/schema.prisma`` (Prisma's lookup order)."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigurationError(f"no schema file at {path}")
+        return path
+    settings, folder = _project_settings()
+    configured = settings.get("schema")
+    if isinstance(configured, str):
+        return find_schema(folder / configured)
+    for candidate in (Path("schema.prisma"), Path("prisma/schema.prisma")):
+        if candidate.is_file():
+            return candidate
+    raise ConfigurationError(
+        "no schema file: pass --schema PATH, set schema under [tool.strata] in "
+        "pyproject.toml, or create ./schema.prisma or ./prisma/schema.prisma"
+    )
+
+
+@dataclass
+class Status:
+    """What ``migrate status`` reports."""
+
+    local: list[str]
+    applied: list[str]
+    pending: list[str]
+    failed: list[str]
+    #: Applied migrations whose migration.sql changed since.
+    edited: list[str]
+    #: Applied migrations with no folder any more.
+    missing: list[str]
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.pending or self.failed or self.edited or self.missing)
+
+
+@dataclass
+class DevResult:
+    migration: str | None
+    script: str
+    warnings: list[str] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+
+
+class Migrator:
+    def __init__(
+        self,
+        db: Database,
+        schema: str | os.PathLike[str] | None = None,
+        migrations: str | os.PathLike[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.db = db
+        self._schema_arg = schema
+        self._migrations_arg = migrations
+        self.progress = progress
+        self.dialect = SqliteDialect()
+
+    # -- locations ---------------------------------------------------------------------------
+
+    @property
+    def schema_path(self) -> Path:
+        return find_schema(self._schema_arg)
+
+    @property
+    def migrations_dir(self) -> Path:
+        if self._migrations_arg is not None:
+            return Path(self._migrations_arg)
+        return self.schema_path.parent / "migrations"
+
+    def load_schema(self) -> ir.Schema:
+        return load_schema_file(self.schema_path)
+
+    def target(self) -> SqlSchema:
+        return calculate(self.load_schema(), self.dialect)
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        local = history.list_local(self.migrations_dir)
+        applied_rows = history.read_applied(self.db)
+        local_names = [m.name for m in local]
+        checksums = {m.name: m.checksum for m in local}
+        applied = [r.name for r in applied_rows if r.applied]
+        failed = [r.name for r in applied_rows if r.failed]
+        edited = [
+            r.name
+            for r in applied_rows
+            if r.applied and checksums.get(r.name, r.checksum) != r.checksum
+        ]
+        missing = [name for name in applied if name not in checksums]
+        done = set(applied) | set(failed)
+        pending = [name for name in local_names if name not in done]
+        return Status(local_names, applied, pending, failed, edited, missing)
+
+    def deploy(self) -> list[str]:
+        """Apply every pending migration, each in its own transaction. Stops at the first
+        failure, which is recorded in ``_prisma_migrations``."""
+        history.check_lock(self.migrations_dir, self.dialect.provider)
+        state = self.status()
+        if state.failed:
+            raise MigrationError(
+                f"The `{state.failed[0]}` migration failed earlier, so no migration was "
+                "applied. Fix the database, then mark it with `strata migrate resolve "
+                f"--rolled-back {state.failed[0]}` (or `--applied` if you finished it by hand)."
+            )
+        history.ensure_table(self.db)
+        applied = []
+        for migration in history.list_local(self.migrations_dir):
+            if migration.name in state.pending:
+                self._apply(migration)
+                applied.append(migration.name)
+        return applied
+
+    def _apply(self, migration: history.LocalMigration) -> None:
+        row_id = history.record_start(self.db, migration)
+        try:
+            apply_script(self.db, migration.script, self.progress)
+        except MigrationError as exc:
+            history.record_failure(self.db, row_id, str(exc))
+            raise MigrationError(
+                f"Migration `{migration.name}` failed and was rolled back; the database is "
+                f"as it was before it.\n{exc}"
+            ) from exc
+        history.record_finish(self.db, row_id)
+
+    def shadow(self) -> SqlSchema:
+        """The tables the migration history builds, replayed into an in-memory database."""
+        with strata.connect(":memory:") as shadow:
+            for migration in history.list_local(self.migrations_dir):
+                try:
+                    apply_script(shadow, migration.script)
+                except MigrationError as exc:
+                    raise MigrationError(
+                        f"Migration `{migration.name}` failed to apply cleanly to the shadow "
+                        f"database.\n{exc}"
+                    ) from exc
+            return introspect(shadow)
+
+    def dev(self, name: str, *, create_only: bool = False) -> DevResult:
+        """Apply pending migrations, then create (and apply) one for the schema's changes."""
+        history.check_lock(self.migrations_dir, self.dialect.provider)
+        state = self.status()
+        if state.failed or state.edited or state.missing:
+            problem = (
+                f"the migration `{state.failed[0]}` failed"
+                if state.failed
+                else f"the migration `{state.edited[0]}` was modified after it was applied"
+                if state.edited
+                else f"the migration `{state.missing[0]}` was applied but is missing locally"
+            )
+            raise MigrationError(
+                f"Cannot create a migration: {problem}. Run `strata migrate reset` to start "
+                "the development database over, or `strata migrate resolve`."
+            )
+        target = self.target()
+        shadow = self.shadow()
+        applied = [] if create_only else self.deploy()
+        live = introspect(self.db)
+        if not create_only:
+            drift = diff(shadow, live)
+            if drift:
+                summary = "\n".join(f"  - {describe(step)}" for step in drift)
+                raise MigrationError(
+                    "Drift detected: your database schema is not in sync with your migration "
+                    f"history.\n{summary}\nRun `strata migrate reset` to recreate the database "
+                    "from the history (all data will be lost)."
+                )
+        steps = diff(shadow, target)
+        if not steps:
+            return DevResult(None, "", applied=applied)
+        warnings, unexecutable = self.warnings(steps)
+        script = render_warnings(warnings + unexecutable) + self.dialect.render_script(steps)
+        if unexecutable and not create_only:
+            raise MigrationError(
+                "The migration cannot be applied to the existing data:\n"
+                + "\n".join(f"  - {w}" for w in unexecutable)
+                + "\nUse --create-only and edit the migration, or give the column a default."
+            )
+        migration = history.write_migration(
+            self.migrations_dir, name, script, self.dialect.provider
+        )
+        if not create_only:
+            history.ensure_table(self.db)
+            self._apply(migration)
+            applied.append(migration.name)
+        return DevResult(migration.name, script, warnings + unexecutable, applied)
+
+    def reset(self, *, force: bool, seed: bool = True) -> list[str]:
+        """Drop every table, reapply all migrations, then run the seed command."""
+        if not force:
+            raise MigrationError("reset deletes all data; pass force=True (--force) to confirm")
+        self._drop_everything()
+        applied = self.deploy()
+        if seed:
+            self.seed(required=False)
+        return applied
+
+    def _drop_everything(self) -> None:
+        names = self.db.query_raw(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+            "AND type IN ('table', 'view')",
+            as_tuples=True,
+        )
+        self.db.execute_raw("PRAGMA foreign_keys = OFF")
+        try:
+            with self.db.transaction():
+                for kind, name in names:
+                    self.db.execute_raw(f"DROP {kind.upper()} IF EXISTS {quote(name)}")
+        finally:
+            self.db.execute_raw("PRAGMA foreign_keys = ON")
+
+    def resolve(self, *, applied: str | None = None, rolled_back: str | None = None) -> None:
+        if (applied is None) == (rolled_back is None):
+            raise MigrationError(
+                "resolve needs exactly one of --applied NAME or --rolled-back NAME"
+            )
+        history.ensure_table(self.db)
+        state = self.status()
+        if rolled_back is not None:
+            if rolled_back not in state.failed:
+                raise MigrationError(
+                    f"Migration `{rolled_back}` cannot be rolled back because it is not in a "
+                    "failed state."
+                )
+            history.record_rolled_back(self.db, rolled_back)
+            return
+        assert applied is not None
+        local = {m.name: m for m in history.list_local(self.migrations_dir)}
+        if applied not in local:
+            raise MigrationError(
+                f"Migration `{applied}` could not be found in {self.migrations_dir}."
+            )
+        if applied in state.applied:
+            raise MigrationError(f"Migration `{applied}` is already recorded as applied.")
+        with self.db.transaction():
+            if applied in state.failed:
+                history.record_rolled_back(self.db, applied)
+            row_id = history.record_start(self.db, local[applied])
+            history.record_finish(self.db, row_id)
+
+    def push(self, *, accept_data_loss: bool = False) -> list[str]:
+        """Make the database match the schema directly, without a migration history."""
+        steps = diff(introspect(self.db), self.target())
+        warnings, unexecutable = self.warnings(steps)
+        if unexecutable or (warnings and not accept_data_loss):
+            raise MigrationError(
+                "db push would lose data or cannot run on the existing data:\n"
+                + "\n".join(f"  - {w}" for w in warnings + unexecutable)
+                + ("" if unexecutable else "\nRerun with --accept-data-loss to go ahead.")
+            )
+        if steps:
+            apply_script(self.db, self.dialect.render_script(steps), self.progress)
+        return [describe(step) for step in steps]
+
+    def seed(self, *, required: bool = True) -> bool:
+        """Run ``[tool.strata] seed`` (a shell command) with DATABASE_URL set to this database."""
+        settings, folder = _project_settings()
+        command = settings.get("seed")
+        if not isinstance(command, str):
+            if required:
+                raise ConfigurationError(
+                    'no seed command: add seed = "python seed.py" under [tool.strata] in '
+                    "pyproject.toml"
+                )
+            return False
+        env = {**os.environ, "DATABASE_URL": f"file:{self.db.path}"}
+        argv = shlex.split(command)
+        if argv and argv[0] == "python":
+            argv[0] = sys.executable
+        result = subprocess.run(argv, cwd=folder, env=env, check=False)
+        if result.returncode != 0:
+            raise MigrationError(f"the seed command `{command}` exited with {result.returncode}")
+        return True
+
+    # -- warnings ----------------------------------------------------------------------------
+
+    def warnings(self, steps: list[Step]) -> tuple[list[str], list[str]]:
+        """Prisma's data-loss warnings for ``steps`` against the live data, and the steps
+        that cannot run at all on it. Both are worded as Prisma words them."""
+        warnings: list[str] = []
+        unexecutable: list[str] = []
+        for step in steps:
+            match step:
+                case DropTable(table=table):
+                    if rows := self._count(table.name):
+                        warnings.append(
+                            f"You are about to drop the `{table.name}` table, which is not "
+                            f"empty ({rows} rows)."
+                        )
+                case RedefineTable():
+                    self._redefinition_warnings(step, warnings, unexecutable)
+                case CreateIndex(table=table_name, index=index) if index.unique:
+                    if self._table_exists(table_name):
+                        warnings.extend(_new_unique_warnings(table_name, (), (index,)))
+                case _:
+                    pass
+        return warnings, unexecutable
+
+    def _redefinition_warnings(
+        self, step: RedefineTable, warnings: list[str], unexecutable: list[str]
+    ) -> None:
+        before, after = step.before, step.after
+        for dropped in step.dropped_columns:
+            if self._count(before.name, f"{quote(dropped)} IS NOT NULL"):
+                warnings.append(
+                    f"You are about to drop the column `{dropped}` on the `{before.name}` "
+                    "table. All the data in the column will be lost."
+                )
+        rows = self._count(before.name)
+        for column in after.columns:
+            old = before.column(column.name)
+            if old is None:
+                if column.not_null and column.default is None and rows:
+                    unexecutable.append(
+                        f"Added the required column `{column.name}` to the `{after.name}` "
+                        f"table without a default value. There are {rows} rows in this "
+                        "table, it is not possible to execute this step."
+                    )
+            elif column.not_null and not old.not_null:
+                if nulls := self._count(before.name, f"{quote(column.name)} IS NULL"):
+                    unexecutable.append(
+                        f"Made the column `{column.name}` on table `{after.name}` required, "
+                        f"but there are {nulls} existing NULL values."
+                    )
+            elif old.type.upper() != column.type.upper() and (
+                values := self._count(before.name, f"{quote(column.name)} IS NOT NULL")
+            ):
+                warnings.append(
+                    f"You are about to alter the column `{column.name}` on the "
+                    f"`{after.name}` table, which contains {values} non-null values. The "
+                    f"data in that column will be cast from `{old.type}` to `{column.type}`."
+                )
+        warnings.extend(_new_unique_warnings(after.name, before.indexes, after.indexes))
+
+    def _table_exists(self, table: str) -> bool:
+        return bool(
+            self.db.query_raw(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", table
+            )
+        )
+
+    def _count(self, table: str, condition: str = "1") -> int:
+        if not self._table_exists(table):
+            return 0
+        (row,) = self.db.query_raw(
+            f"SELECT count(*) FROM {quote(table)} WHERE {condition}", as_tuples=True
+        )
+        return int(row[0])
+
+
+def _new_unique_warnings(
+    table: str, before: tuple[Index, ...], after: tuple[Index, ...]
+) -> list[str]:
+    old_names = {i.name for i in before}
+    return [
+        f"A unique constraint covering the columns `[{','.join(c.name for c in index.columns)}]` "
+        f"on the table `{table}` will be added. If there are existing duplicate values, this "
+        "will fail."
+        for index in after
+        if index.unique and index.name not in old_names
+    ]
+
+
+def render_warnings(warnings: list[str]) -> str:
+    """Prisma's ``/* Warnings: */`` header for a migration.sql, or nothing."""
+    if not warnings:
+        return ""
+    items = "".join(f"  - {warning}\n" for warning in warnings)
+    return f"/*\n  Warnings:\n\n{items}\n*/\n"
+
+
+def describe(step: Step) -> str:
+    """One line for a step, for drift reports and ``migrate diff`` without ``--script``."""
+    match step:
+        case AlterTable(table=table, added=added):
+            return f"Altered table `{table.name}`: added " + ", ".join(f"`{c.name}`" for c in added)
+        case RedefineTable(after=after):
+            return f"Changed the `{after.name}` table"
+        case DropTable(table=table):
+            return f"Removed the `{table.name}` table"
+        case CreateIndex(index=index, table=table):
+            return f"Added index `{index.name}` on `{table}`"
+        case _:
+            kind = type(step).__name__
+            name = getattr(getattr(step, "table", None), "name", None) or getattr(
+                getattr(step, "index", None), "name", ""
+            )
+            return f"{kind} `{name}`"
+
+
+def read_source(kind: str, value: str | None) -> SqlSchema:
+    """One side of ``migrate diff``: ``empty``, ``schema`` (a schema file), ``migrations``
+    (a migrations folder, replayed into a shadow database) or ``url`` (a live database)."""
+    if kind == "empty":
+        return SqlSchema()
+    if value is None:
+        raise ConfigurationError(f"--from-{kind} / --to-{kind} needs a value")
+    if kind == "schema":
+        return calculate(load_schema_file(value), SqliteDialect())
+    if kind == "migrations":
+        with strata.connect(":memory:") as scratch:
+            return Migrator(scratch, migrations=value).shadow()
+    if kind == "url":
+        with strata.connect(value) as db:
+            return introspect(db)
+    raise ConfigurationError(f"unknown diff source {kind!r}")
+
+
+def diff_script(before: SqlSchema, after: SqlSchema) -> tuple[list[Step], str]:
+    """The steps from ``before`` to ``after`` and Prisma's script for them."""
+    steps = diff(before, after)
+    return steps, SqliteDialect().render_script(steps)

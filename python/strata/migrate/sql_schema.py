@@ -1,0 +1,171 @@
+"""The database as tables, columns, keys and indexes: the layer migrations diff.
+
+A migration compares two of these: one calculated from the Prisma schema
+(`calculate`), one read back from a database (`strata.dialects.sqlite.introspect`). Both
+sides use the same shapes and the same spelling of types and defaults, so comparing them is
+plain equality. Everything here is database-neutral; what a type or default is called in
+SQL comes from the dialect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from strata.schema import ir
+
+if TYPE_CHECKING:
+    from strata.dialects.base import Dialect
+
+__all__ = ["Column", "ForeignKey", "Index", "SqlSchema", "Table", "calculate"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    #: The SQL type as the dialect spells it: ``TEXT``, ``INTEGER``, ``DATETIME``...
+    type: str
+    not_null: bool
+    #: The default as SQL text after ``DEFAULT``: ``'QUEUED'``, ``0``, ``CURRENT_TIMESTAMP``.
+    default: str | None = None
+    autoincrement: bool = False
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    columns: tuple[str, ...]
+    referenced_table: str
+    referenced_columns: tuple[str, ...]
+    #: SQL spellings: ``CASCADE``, ``RESTRICT``, ``NO ACTION``, ``SET NULL``, ``SET DEFAULT``.
+    on_delete: str
+    on_update: str
+    #: Compared only where the database keeps constraint names.
+    name: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class IndexColumn:
+    name: str
+    sort: Literal["ASC", "DESC"] | None = None
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    columns: tuple[IndexColumn, ...]
+    unique: bool
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    primary_key_name: str | None = field(default=None, compare=False)
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class SqlSchema:
+    tables: tuple[Table, ...] = ()
+
+    def table(self, name: str) -> Table | None:
+        return next((t for t in self.tables if t.name == name), None)
+
+
+def calculate(schema: ir.Schema, dialect: Dialect) -> SqlSchema:
+    """The tables a database must hold for ``schema``, in Prisma's order: models as
+    declared, then the join tables of implicit many-to-many relations."""
+    models = {m.name: m for m in schema.models}
+    tables = [
+        _model_table(model, schema, models, dialect) for model in schema.models if not model.is_view
+    ]
+    tables.extend(_join_table(m2m, models, dialect) for m2m in schema.many_to_many)
+    return SqlSchema(tuple(tables))
+
+
+def _model_table(
+    model: ir.Model, schema: ir.Schema, models: dict[str, ir.Model], dialect: Dialect
+) -> Table:
+    primary = tuple(c.column for c in model.primary_key.columns) if model.primary_key else ()
+    columns = tuple(
+        Column(
+            name=f.column,
+            type=dialect.column_type(f, schema),
+            not_null=not f.optional,
+            default=dialect.column_default(f, schema),
+            autoincrement=dialect.autoincrement(model, f),
+        )
+        for f in model.scalar_fields
+    )
+    foreign_keys = tuple(
+        ForeignKey(
+            columns=fk.columns,
+            referenced_table=fk.referenced_table,
+            referenced_columns=fk.referenced_columns,
+            on_delete=fk.on_delete.sql,
+            on_update=fk.on_update.sql,
+            name=fk.db_name,
+        )
+        for fk in model.foreign_keys
+    )
+    indexes = tuple(
+        Index(
+            name=index.db_name,
+            columns=tuple(IndexColumn(c.column, _SORT[c.sort]) for c in index.columns),
+            unique=index.unique,
+        )
+        for index in _indexes_in_prisma_order(model)
+        if index.kind != "fulltext"
+    )
+    return Table(
+        name=model.table,
+        columns=columns,
+        primary_key=primary,
+        foreign_keys=foreign_keys,
+        indexes=indexes,
+        primary_key_name=model.primary_key.db_name if model.primary_key else None,
+    )
+
+
+_SORT: dict[str | None, Literal["ASC", "DESC"] | None] = {None: None, "Asc": "ASC", "Desc": "DESC"}
+
+
+def _indexes_in_prisma_order(model: ir.Model) -> list[ir.Index]:
+    """Unique constraints first (field-level ``@unique`` before ``@@unique``), then indexes,
+    each group in schema order: the order Prisma emits CreateIndex steps in."""
+    return [*model.uniques, *model.indexes]
+
+
+def _join_table(m2m: ir.ManyToMany, models: dict[str, ir.Model], dialect: Dialect) -> Table:
+    """Prisma's join table: columns A and B referencing each side's id, both cascading, a
+    unique index on (A, B) and an index on B."""
+    columns = []
+    foreign_keys = []
+    for column_name, model_name in (("A", m2m.model_a), ("B", m2m.model_b)):
+        model = models[model_name]
+        assert model.primary_key is not None
+        assert len(model.primary_key.columns) == 1
+        id_column = model.primary_key.columns[0]
+        id_field = model.field(id_column.field)
+        assert isinstance(id_field, ir.ScalarField)
+        columns.append(Column(column_name, dialect.join_column_type(id_field), not_null=True))
+        foreign_keys.append(
+            ForeignKey(
+                columns=(column_name,),
+                referenced_table=model.table,
+                referenced_columns=(id_column.column,),
+                on_delete="CASCADE",
+                on_update="CASCADE",
+                name=f"{m2m.table}_{column_name}_fkey",
+            )
+        )
+    indexes = (
+        Index(f"{m2m.table}_AB_unique", (IndexColumn("A"), IndexColumn("B")), unique=True),
+        Index(f"{m2m.table}_B_index", (IndexColumn("B"),), unique=False),
+    )
+    return Table(m2m.table, tuple(columns), (), tuple(foreign_keys), indexes)
