@@ -170,6 +170,7 @@ model Settings {
   name    String   @default("it's")
   on      Boolean  @default(true)
   ratio   Float    @default(1.5)
+  whole   Float    @default(1)
   count   BigInt   @default(42)
   level   Level    @default(LOW)
   seen    DateTime @default(now())
@@ -181,6 +182,7 @@ model Settings {
         """"name" TEXT NOT NULL DEFAULT 'it''s'""",
         '"on" BOOLEAN NOT NULL DEFAULT true',
         '"ratio" REAL NOT NULL DEFAULT 1.5',
+        '"whole" REAL NOT NULL DEFAULT 1,',
         '"count" BIGINT NOT NULL DEFAULT 42',
         """"level" TEXT NOT NULL DEFAULT 'low'""",
         '"seen" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP',

@@ -397,3 +397,59 @@ def test_cli_db_seed(cli_project: Project) -> None:
         code, out = invoke("db", "seed")
         assert code == 0, out
     assert rows(cli_project.database, 'SELECT count(*) FROM "Author"') == [(1,)]
+
+
+def test_chunked_copy_reports_progress_and_copies_every_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ranged copy behind the progress bar must copy exactly what one INSERT would,
+    including across gaps in the rowids."""
+    from strata.migrate import runner
+
+    monkeypatch.setattr(runner, "_CHUNKED_COPY_MIN_ROWS", 10)
+    monkeypatch.setattr(runner, "_COPY_CHUNK_ROWS", 7)
+    script = (
+        "-- RedefineTables\n"
+        "PRAGMA defer_foreign_keys=ON;\n"
+        "PRAGMA foreign_keys=OFF;\n"
+        'CREATE TABLE "new_T" ("id" INTEGER NOT NULL PRIMARY KEY, "v" TEXT NOT NULL);\n'
+        'INSERT INTO "new_T" ("id", "v") SELECT "id", "v" FROM "T";\n'
+        'DROP TABLE "T";\n'
+        'ALTER TABLE "new_T" RENAME TO "T";\n'
+        "PRAGMA foreign_keys=ON;\n"
+        "PRAGMA defer_foreign_keys=OFF;\n"
+    )
+    reports: list[tuple[str, int, int]] = []
+    with strata.connect(tmp_path / "copy.db") as db:
+        db.execute_raw('CREATE TABLE "T" ("id" INTEGER PRIMARY KEY, "v" TEXT NOT NULL, "old" TEXT)')
+        ids = [n * n for n in range(1, 60)]  # sparse rowids
+        db.execute_many_raw(
+            'INSERT INTO "T" ("id", "v") VALUES (?, ?)', [(i, f"v{i}") for i in ids]
+        )
+        runner.apply_script(db, script, progress=lambda *report: reports.append(report))
+        assert db.query_raw('SELECT "id" FROM "T" ORDER BY "id"', as_tuples=True) == [
+            (i,) for i in ids
+        ]
+        assert [c["name"] for c in db.query_raw('PRAGMA table_info("T")')] == ["id", "v"]
+        assert db.settings()["foreign_keys"] is True
+    assert reports[0] == ("T", 0, 59)
+    assert reports[-1] == ("T", 59, 59)
+    assert len(reports) > 3
+
+
+def test_cli_takes_the_url_from_the_schema_relative_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("STRATA_TEST_DB", "file:./from-env-var.db")
+    (tmp_path / "prisma").mkdir()
+    schema = tmp_path / "prisma" / "schema.prisma"
+    monkeypatch.chdir(tmp_path)
+    for url, database in (
+        ('"file:./literal.db"', "literal.db"),
+        ('env("STRATA_TEST_DB")', "from-env-var.db"),
+    ):
+        schema.write_text(V1.replace('provider = "sqlite"', f'provider = "sqlite"\n  url = {url}'))
+        code, out = invoke("migrate", "deploy")
+        assert code == 0, out
+        assert (tmp_path / "prisma" / database).exists()

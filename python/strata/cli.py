@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -13,10 +12,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 import strata
-from strata.config import default_url, resolve
+from strata.config import default_url
 from strata.doctor import IMPORTANT_COMPILE_OPTIONS, Diagnosis, diagnose
-from strata.errors import ConfigurationError, StrataError
-from strata.migrate.commands import Migrator, describe, diff_script, find_schema, read_source
+from strata.errors import StrataError
+from strata.migrate.commands import (
+    Migrator,
+    describe,
+    diff_script,
+    find_schema,
+    project_database,
+    read_source,
+)
 from strata.migrate.runner import ProgressCallback
 from strata.schema import load_schema_file
 from strata.schema.format import format_text
@@ -53,7 +59,6 @@ def doctor(url: str | None) -> None:
 
 
 def _has_default_url() -> bool:
-    from strata.config import default_url
 
     return default_url() is not None
 
@@ -112,19 +117,9 @@ def _fail(exc: StrataError) -> NoReturn:
 
 
 def _migrator(schema_path: Path | None) -> Migrator:
-    """A Migrator on the project's database. A relative SQLite path in DATABASE_URL is
-    relative to the schema file's folder, as in Prisma."""
+    """A Migrator on the project's database (see `project_database`)."""
     schema = find_schema(schema_path)
-    found = default_url()
-    if found is None:
-        raise ConfigurationError(
-            "no database URL: set DATABASE_URL or url under [tool.strata] in pyproject.toml"
-        )
-    url, base = found
-    base = schema.parent if os.environ.get("DATABASE_URL") else base
-    target = resolve(url, base)
-    db = strata.connect(target.path)
-    return Migrator(db, schema, progress=_copy_progress())
+    return Migrator(project_database(schema), schema, progress=_copy_progress())
 
 
 def _copy_progress() -> ProgressCallback:

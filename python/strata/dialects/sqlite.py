@@ -97,6 +97,8 @@ class SqliteDialect:
             return _string_literal(db_name)
         if isinstance(value, bool):
             return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # as written in the schema: @default(1), not 1.0
         if isinstance(value, int | float | Decimal):
             return str(value)
         if field.type == "Bytes":

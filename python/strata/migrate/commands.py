@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import strata
+from strata.config import default_url, resolve
 from strata.database import Database
 from strata.dialects.sqlite import SqliteDialect, introspect, quote
 from strata.errors import ConfigurationError, MigrationError
@@ -64,6 +65,30 @@ def find_schema(explicit: str | os.PathLike[str] | None = None) -> Path:
         "no schema file: pass --schema PATH, set schema under [tool.strata] in "
         "pyproject.toml, or create ./schema.prisma or ./prisma/schema.prisma"
     )
+
+
+def project_database(schema_file: Path) -> Database:
+    """Open the database a schema belongs to, looking for its URL as Prisma does:
+    ``DATABASE_URL``, then the schema's datasource ``url`` (a literal, or ``env("NAME")``),
+    then ``url`` under ``[tool.strata]``. A relative SQLite path is relative to the schema
+    file's folder, except in pyproject.toml, where it is relative to that file."""
+    base = schema_file.resolve().parent
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        declared = load_schema_file(schema_file).url
+        if declared and declared.startswith("env:"):
+            url = os.environ.get(declared.removeprefix("env:"))
+        elif declared:
+            url = declared
+    if not url:
+        found = default_url()
+        if found is None:
+            raise ConfigurationError(
+                "no database URL: set DATABASE_URL, give the datasource a url, or set url "
+                "under [tool.strata] in pyproject.toml"
+            )
+        url, base = found
+    return strata.connect(resolve(url, base).path, schema=schema_file)
 
 
 @dataclass

@@ -79,6 +79,10 @@ _PUNCT = "{}()[],:=?@."
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
 _BLANK = " \t\r\ufeff"
+# Alignment makes runs of spaces the most common thing in a schema; skip them in one step.
+_BLANK_RUN = re.compile(r"[ \t\r\ufeff]+")
+# A string without escapes, the usual case, in one match.
+_PLAIN_STRING = re.compile(r'"([^"\\\n]*)"')
 
 
 def _block_comment_lines(inner: str) -> list[str]:
@@ -127,7 +131,9 @@ class _Lexer:
                 self.line += 1
                 self.line_start = self.pos
             elif ch in _BLANK:
-                self.pos += 1
+                blanks = _BLANK_RUN.match(text, start)
+                assert blanks is not None
+                self.pos = blanks.end()
             elif text.startswith("//", start):
                 end = self._line_end()
                 # Trailing whitespace (a CRLF file's `\r` included) is not part of a comment.
@@ -146,7 +152,11 @@ class _Lexer:
             elif text.startswith("/*", start):
                 self._block_comment(out)
             elif ch == '"':
-                out.append(self._string())
+                if plain := _PLAIN_STRING.match(text, start):
+                    self.pos = plain.end()
+                    out.append(Token("string", plain.group(1), self.span(start)))
+                else:
+                    out.append(self._string())
             elif ch.isdigit() or (
                 ch == "-" and start + 1 < len(text) and text[start + 1].isdigit()
             ):
@@ -329,7 +339,7 @@ class _Parser:
         return token
 
     def at(self, kind: TokenKind, text: str | None = None) -> bool:
-        token = self.current
+        token = self.tokens[self.index]  # not self.current: this is the parser's hottest call
         return token.kind == kind and (text is None or token.text == text)
 
     def accept(self, kind: TokenKind, text: str | None = None) -> Token | None:
