@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -28,6 +28,8 @@ from strata.schema import load_schema_file
 from strata.schema.format import format_text
 
 console = Console()
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -116,10 +118,15 @@ def _fail(exc: StrataError) -> NoReturn:
     raise click.ClickException(str(exc)) from exc
 
 
-def _migrator(schema_path: Path | None) -> Migrator:
-    """A Migrator on the project's database (see `project_database`)."""
-    schema = find_schema(schema_path)
-    return Migrator(project_database(schema), schema, progress=_copy_progress())
+def _with_project(schema_path: Path | None, command: Callable[[Migrator], T]) -> T:
+    """Run one command on the project's database (see `project_database`) and close it;
+    a StrataError becomes a clean command-line error."""
+    try:
+        schema = find_schema(schema_path)
+        with project_database(schema) as db:
+            return command(Migrator(db, schema, progress=_copy_progress()))
+    except StrataError as exc:
+        _fail(exc)
 
 
 def _copy_progress() -> ProgressCallback:
@@ -189,12 +196,7 @@ def migrate() -> None:
 @click.option("--create-only", is_flag=True, help="Write the migration without applying it.")
 def migrate_dev(schema_path: Path | None, name: str, create_only: bool) -> None:
     """Create a migration from the schema's changes and apply it."""
-    try:
-        migrator = _migrator(schema_path)
-        with migrator.db:
-            result = migrator.dev(name, create_only=create_only)
-    except StrataError as exc:
-        _fail(exc)
+    result = _with_project(schema_path, lambda m: m.dev(name, create_only=create_only))
     for applied in result.applied:
         console.print(f"Applied migration {applied}")
     if result.migration is None:
@@ -210,12 +212,7 @@ def migrate_dev(schema_path: Path | None, name: str, create_only: bool) -> None:
 @schema_option
 def migrate_deploy(schema_path: Path | None) -> None:
     """Apply every pending migration."""
-    try:
-        migrator = _migrator(schema_path)
-        with migrator.db:
-            applied = migrator.deploy()
-    except StrataError as exc:
-        _fail(exc)
+    applied = _with_project(schema_path, lambda m: m.deploy())
     for name in applied:
         console.print(f"Applied migration {name}")
     console.print(
@@ -229,13 +226,8 @@ def migrate_deploy(schema_path: Path | None) -> None:
 @schema_option
 def migrate_status(schema_path: Path | None) -> None:
     """Compare the migrations folder with the database; exit 1 unless up to date."""
-    try:
-        migrator = _migrator(schema_path)
-        with migrator.db:
-            state = migrator.status()
-    except StrataError as exc:
-        _fail(exc)
-    console.print(f"{len(state.local)} migrations found in {migrator.migrations_dir}")
+    folder, state = _with_project(schema_path, lambda m: (m.migrations_dir, m.status()))
+    console.print(f"{len(state.local)} migrations found in {folder}")
     for label, names in (
         ("not yet applied", state.pending),
         ("failed", state.failed),
@@ -260,12 +252,7 @@ def migrate_reset(schema_path: Path | None, force: bool, skip_seed: bool) -> Non
     """Drop the database's tables, reapply every migration and seed."""
     if not force:
         raise click.ClickException("reset deletes all data; rerun with --force to confirm")
-    try:
-        migrator = _migrator(schema_path)
-        with migrator.db:
-            applied = migrator.reset(force=True, seed=not skip_seed)
-    except StrataError as exc:
-        _fail(exc)
+    applied = _with_project(schema_path, lambda m: m.reset(force=True, seed=not skip_seed))
     console.print(f"Database reset; applied {len(applied)} migration(s).")
 
 
@@ -275,12 +262,7 @@ def migrate_reset(schema_path: Path | None, force: bool, skip_seed: bool) -> Non
 @click.option("--rolled-back", metavar="NAME", help="Record a failed migration as rolled back.")
 def migrate_resolve(schema_path: Path | None, applied: str | None, rolled_back: str | None) -> None:
     """Mark a migration applied or rolled back, after fixing things by hand."""
-    try:
-        migrator = _migrator(schema_path)
-        with migrator.db:
-            migrator.resolve(applied=applied, rolled_back=rolled_back)
-    except StrataError as exc:
-        _fail(exc)
+    _with_project(schema_path, lambda m: m.resolve(applied=applied, rolled_back=rolled_back))
     console.print(
         f"Migration {applied or rolled_back} marked as {'applied' if applied else 'rolled back'}."
     )
@@ -353,12 +335,7 @@ def db() -> None:
 @click.option("--accept-data-loss", is_flag=True, help="Go ahead even if data will be lost.")
 def db_push(schema_path: Path | None, accept_data_loss: bool) -> None:
     """Make the database match the schema without writing a migration."""
-    try:
-        migrator = _migrator(schema_path)
-        with migrator.db:
-            changes = migrator.push(accept_data_loss=accept_data_loss)
-    except StrataError as exc:
-        _fail(exc)
+    changes = _with_project(schema_path, lambda m: m.push(accept_data_loss=accept_data_loss))
     for change in changes:
         console.print(f"[*] {change}")
     console.print(
@@ -372,12 +349,7 @@ def db_push(schema_path: Path | None, accept_data_loss: bool) -> None:
 @schema_option
 def db_seed(schema_path: Path | None) -> None:
     """Run the seed command set as seed under [tool.strata]."""
-    try:
-        migrator = _migrator(schema_path)
-        with migrator.db:
-            migrator.seed()
-    except StrataError as exc:
-        _fail(exc)
+    _with_project(schema_path, lambda m: m.seed())
     console.print("The seed command has been executed.")
 
 
