@@ -159,7 +159,7 @@ def benchmarks(quick: bool) -> list[Benchmark]:
             label=f"redefine a {rows:,}-row table vs bare copy",
             unit="table",
             size=1,
-            rounds=3 if quick else 5,
+            rounds=5 if quick else 7,
             setup=_redefinition(rows),
             target=0.8,
         ),

@@ -50,11 +50,19 @@ def main() -> None:
     parser.add_argument(
         "--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})"
     )
+    parser.add_argument(
+        "--suite",
+        action="append",
+        choices=[s.name for s in SUITES],
+        help="run only this suite (repeatable); default: all",
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
     results: list[Result] = []
     for suite in SUITES:
+        if args.suite and suite.name not in args.suite:
+            continue
         print(f"{suite.name}:", file=sys.stderr)
         suite_results = run_suite(suite, args.quick)
         print_table(suite, suite_results)

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::RwLock;
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
@@ -28,6 +29,8 @@ const EXECUTE_MANY_CHUNK: usize = 4096;
 #[pyclass(name = "Engine", module = "strata._core", subclass, frozen)]
 pub struct PyEngine {
     engine: Arc<Engine>,
+    /// Called as `tracer(sql, params)` before each statement, when set (`set_tracer`).
+    tracer: RwLock<Option<Py<PyAny>>>,
 }
 
 #[pymethods]
@@ -47,6 +50,7 @@ impl PyEngine {
         let engine = py.detach(|| Engine::open(&path, options))?;
         Ok(PyEngine {
             engine: Arc::new(engine),
+            tracer: RwLock::new(None),
         })
     }
 
@@ -70,6 +74,7 @@ impl PyEngine {
     /// Run one statement and return the number of rows it changed.
     #[pyo3(signature = (sql, *params))]
     fn execute_raw(&self, py: Python<'_>, sql: &str, params: &Bound<'_, PyTuple>) -> PyResult<u64> {
+        self.trace(py, sql, params.as_any())?;
         let values = to_values(params)?;
         Ok(py.detach(|| self.engine.execute(sql, &values))?)
     }
@@ -83,6 +88,7 @@ impl PyEngine {
         params: &Bound<'py, PyTuple>,
         as_tuples: bool,
     ) -> PyResult<Bound<'py, PyList>> {
+        self.trace(py, sql, params.as_any())?;
         let values = to_values(params)?;
         let rows = py.detach(|| self.engine.query(sql, &values))?;
         rows_to_python(py, rows, as_tuples)
@@ -97,6 +103,7 @@ impl PyEngine {
         sql: &str,
         rows: &Bound<'_, PyAny>,
     ) -> PyResult<u64> {
+        self.trace(py, sql, rows)?;
         let engine = &self.engine;
         py.detach(|| engine.begin())?;
         let outcome = (|| -> PyResult<u64> {
@@ -130,6 +137,7 @@ impl PyEngine {
 
     /// Run `;`-separated statements without parameters.
     fn execute_script(&self, py: Python<'_>, sql: &str) -> PyResult<()> {
+        self.trace(py, sql, &PyTuple::empty(py))?;
         Ok(py.detach(|| self.engine.execute_script(sql))?)
     }
 
@@ -143,6 +151,13 @@ impl PyEngine {
             engine: Arc::clone(&slf.get().engine),
             entered_on: AtomicU64::new(0),
         }
+    }
+
+    /// Install `tracer(sql, params)`, called before every statement sent through this
+    /// handle (for `execute_many_raw`, once, with the row iterable), or remove it with None.
+    /// Tests use it to count statements; applications to log them.
+    fn set_tracer(&self, tracer: Option<Py<PyAny>>) {
+        *self.tracer.write() = tracer;
     }
 
     /// The pragmas in force on the writer connection.
@@ -160,6 +175,17 @@ impl PyEngine {
     /// Close every connection, rolling back an open transaction. Idempotent.
     fn close(&self, py: Python<'_>) {
         py.detach(|| self.engine.close());
+    }
+}
+
+impl PyEngine {
+    fn trace(&self, py: Python<'_>, sql: &str, params: &Bound<'_, PyAny>) -> PyResult<()> {
+        // Cloned out of the lock, so a tracer may itself call set_tracer.
+        let tracer = self.tracer.read().as_ref().map(|t| t.clone_ref(py));
+        if let Some(tracer) = tracer {
+            tracer.call1(py, (sql, params))?;
+        }
+        Ok(())
     }
 }
 

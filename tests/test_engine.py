@@ -264,3 +264,35 @@ def test_many_threads_share_one_handle(db: strata.Database) -> None:
     for thread in threads:
         thread.join(30)
     assert db.query_raw("SELECT n FROM counter", as_tuples=True) == [(1200,)]
+
+
+def test_tracer_sees_every_statement(db: strata.Database) -> None:
+    seen: list[tuple[str, object]] = []
+    db.set_tracer(lambda sql, params: seen.append((sql, params)))
+    db.execute_script("CREATE TABLE t (a)")
+    db.execute_raw("INSERT INTO t VALUES (?)", 1)
+    db.execute_many_raw("INSERT INTO t VALUES (?)", [(2,), (3,)])
+    db.query_raw("SELECT a FROM t WHERE a > ?", 1)
+    db.set_tracer(None)
+    db.query_raw("SELECT 1")
+    assert [sql for sql, _ in seen] == [
+        "CREATE TABLE t (a)",
+        "INSERT INTO t VALUES (?)",
+        "INSERT INTO t VALUES (?)",
+        "SELECT a FROM t WHERE a > ?",
+    ]
+    assert seen[1][1] == (1,)
+    assert seen[3][1] == (1,)
+
+
+def test_a_failing_tracer_stops_the_statement(db: strata.Database) -> None:
+    db.execute_raw("CREATE TABLE t (a)")
+
+    def refuse(sql: str, params: object) -> None:
+        raise PermissionError(sql)
+
+    db.set_tracer(refuse)
+    with pytest.raises(PermissionError):
+        db.execute_raw("INSERT INTO t VALUES (1)")
+    db.set_tracer(None)
+    assert db.query_raw("SELECT count(*) AS n FROM t") == [{"n": 0}]

@@ -114,24 +114,28 @@ def _fast_secure_delete(db: Database) -> Iterator[None]:
 def _copy_in_chunks(
     db: Database, statement: str, copy: re.Match[str], progress: ProgressCallback
 ) -> None:
+    """Run a redefinition's row copy in rowid ranges, reporting progress after each.
+
+    Progress counts rowids, not rows: min and max rowid come from the rowid b-tree's
+    ends at once, where count(*) would read the whole table just to draw a bar."""
     source = copy.group("source")
     quoted_source = '"' + source + '"'
-    ((low, high, total),) = db.query_raw(
-        f"SELECT min(rowid), max(rowid), count(*) FROM {quoted_source}", as_tuples=True
+    ((low, high),) = db.query_raw(
+        f"SELECT min(rowid), max(rowid) FROM {quoted_source}", as_tuples=True
     )
-    if total < _CHUNKED_COPY_MIN_ROWS:
+    span = 0 if low is None else high - low + 1
+    if span < _CHUNKED_COPY_MIN_ROWS:
         db.execute_script(statement)
         return
     columns = copy.group("columns")
     chunk = (
         f'INSERT INTO "{copy.group("target")}" ({columns}) SELECT {columns} '
-        f"FROM {quoted_source} WHERE rowid >= ? AND rowid < ? ORDER BY rowid"
+        f"FROM {quoted_source} WHERE rowid >= ? AND rowid < ?"
     )
-    copied = 0
-    progress(source, 0, total)
+    progress(source, 0, span)
     for start in range(low, high + 1, _COPY_CHUNK_ROWS):
-        copied += db.execute_raw(chunk, start, start + _COPY_CHUNK_ROWS)
-        progress(source, copied, total)
+        db.execute_raw(chunk, start, start + _COPY_CHUNK_ROWS)
+        progress(source, min(start + _COPY_CHUNK_ROWS, high + 1) - low, span)
 
 
 def _check_foreign_keys(db: Database) -> None:
