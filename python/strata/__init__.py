@@ -6,6 +6,7 @@ typed layer users call.
 
 from strata import _core
 from strata._core import Transaction
+from strata.aio import AsyncDatabase, connect_async
 from strata.database import Database, connect
 from strata.errors import (
     BusyError,
@@ -31,6 +32,7 @@ from strata.errors import (
 __version__: str = _core.__version__
 
 __all__ = [
+    "AsyncDatabase",
     "BusyError",
     "CheckConstraintError",
     "ClosedError",
@@ -53,4 +55,5 @@ __all__ = [
     "UniqueConstraintError",
     "__version__",
     "connect",
+    "connect_async",
 ]

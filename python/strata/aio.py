@@ -1,0 +1,144 @@
+"""The asynchronous face: `strata.connect_async()` offers the same surface as awaitables.
+
+The core releases the GIL around every SQLite call, so running the synchronous calls on
+worker threads gives real concurrency: an event loop stays responsive while queries run.
+
+Transactions belong to threads in the core (a transaction is the calling thread's), while
+an event loop would hop between pool threads from one await to the next. So each
+`async with adb.transaction() as tx:` gets a thread of its own: every call made through
+``tx`` runs on that thread, inside the transaction, and other tasks' calls keep using the
+shared pool (and wait for the write lock like any other writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, Self
+
+from strata.database import Database, connect
+
+__all__ = ["AsyncDatabase", "AsyncTransaction", "connect_async"]
+
+#: Attributes whose values are plain data, returned as they are rather than as awaitables.
+_PLAIN = frozenset({"path", "url", "closed", "in_transaction", "schema_path"})
+
+
+class _Proxy:
+    """Forwards attribute access to a synchronous object: methods become coroutine
+    functions run on ``executor``, and objects such as repositories are proxied in turn."""
+
+    __slots__ = ("_executor", "_target")
+
+    def __init__(self, target: object, executor: Executor) -> None:
+        self._target = target
+        self._executor = executor
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if name in _PLAIN or isinstance(value, str | int | float | bool | type(None)):
+            return value
+        if callable(value):
+            return self._awaitable(value)
+        return _Proxy(value, self._executor)
+
+    def _awaitable(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        executor = self._executor
+
+        @functools.wraps(function)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            loop = asyncio.get_running_loop()
+            bound = functools.partial(function, *args, **kwargs)
+            try:
+                future = loop.run_in_executor(executor, bound)
+            except RuntimeError:
+                # The pool was shut down by close(); the call itself raises ClosedError at
+                # once, without blocking, so it can run right here.
+                return bound()
+            return await future
+
+        return call
+
+
+class AsyncTransaction:
+    """``async with adb.transaction() as tx:``: one transaction on a thread of its own."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strata-tx")
+        self._block = db.transaction()
+
+    async def __aenter__(self) -> _Proxy:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._thread, self._block.__enter__)
+        except BaseException:
+            self._thread.shutdown(wait=False)
+            raise
+        return _Proxy(self._db, self._thread)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._thread, self._block.__exit__, exc_type, exc, traceback)
+        finally:
+            self._thread.shutdown(wait=False)
+
+
+class AsyncDatabase(_Proxy):
+    """A `Database` whose methods (and whose repositories' methods) are awaitable."""
+
+    __slots__ = ()
+
+    def __init__(self, db: Database, executor: Executor) -> None:
+        super().__init__(db, executor)
+
+    @property
+    def sync(self) -> Database:
+        """The synchronous handle underneath."""
+        db = self._target
+        assert isinstance(db, Database)
+        return db
+
+    def transaction(self) -> AsyncTransaction:
+        return AsyncTransaction(self.sync)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.sync.close)
+        if isinstance(self._executor, ThreadPoolExecutor):
+            self._executor.shutdown(wait=False)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def connect_async(
+    url: str | os.PathLike[str] | None = None,
+    *,
+    workers: int | None = None,
+    **options: Any,
+) -> AsyncDatabase:
+    """`strata.connect` for asyncio. ``workers`` sizes the thread pool that runs calls
+    (default: the reader count plus one writer); other options are `connect`'s."""
+    loop = asyncio.get_running_loop()
+    db = await loop.run_in_executor(None, functools.partial(connect, url, **options))
+    size = workers or int(db.settings()["readers"]) + 1
+    return AsyncDatabase(db, ThreadPoolExecutor(max_workers=size, thread_name_prefix="strata"))
