@@ -11,6 +11,7 @@ from strata import _core
 from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
 
 if TYPE_CHECKING:
+    from strata.health import Health
     from strata.migrate.commands import Migrator
 
 __all__ = ["Database", "connect"]
@@ -71,6 +72,18 @@ class Database(_core.Engine):
         # The core opened the database in __new__; this only records where it came from.
         self.url = path
         self.schema_path = None
+
+    def health(self) -> Health:
+        """Connected, latency, SQLite version, migration state and pending migrations."""
+        from strata.health import health
+
+        return health(self)
+
+    def stats(self) -> dict[str, int]:
+        """Row count per model (needs ``schema=``)."""
+        from strata.health import stats
+
+        return stats(self)
 
     @property
     def migrate(self) -> Migrator:

@@ -1,0 +1,79 @@
+"""``db.health()`` and ``db.stats()``: what the seeds' health endpoints report.
+
+``health`` answers "can this process use its database right now?": it round-trips a query,
+times it, and compares the migrations folder with ``_prisma_migrations``. It never raises
+for a database problem; a health endpoint wants a report, not an exception.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from strata import _core
+from strata.dialects.sqlite import quote
+from strata.errors import StrataError
+
+if TYPE_CHECKING:
+    from strata.database import Database
+
+__all__ = ["Health", "health", "stats"]
+
+
+@dataclass(frozen=True)
+class Health:
+    connected: bool
+    #: Round-trip time of a trivial query, in milliseconds.
+    latency_ms: float | None
+    sqlite_version: str
+    #: "up to date", "pending", "failed", "no migrations" or "unknown" (no schema given).
+    migration_state: str
+    pending_migrations: list[str] = field(default_factory=list)
+    failed_migrations: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.connected and self.migration_state in ("up to date", "no migrations", "unknown")
+
+
+def health(db: Database) -> Health:
+    version = _core.sqlite_library()["version"]
+    started = time.perf_counter()
+    try:
+        db.query_raw("SELECT 1")
+    except StrataError as exc:
+        return Health(False, None, version, "unknown", error=str(exc))
+    latency = (time.perf_counter() - started) * 1000
+    if db.schema_path is None:
+        return Health(True, latency, version, "unknown")
+    try:
+        status = db.migrate.status()
+    except StrataError as exc:
+        return Health(True, latency, version, "unknown", error=str(exc))
+    if status.failed:
+        state = "failed"
+    elif status.pending:
+        state = "pending"
+    elif not status.local:
+        state = "no migrations"
+    else:
+        state = "up to date"
+    return Health(True, latency, version, state, status.pending, status.failed)
+
+
+def stats(db: Database) -> dict[str, int]:
+    """Rows per model, by Prisma model name. Needs the schema (``connect(schema=...)``)."""
+    from strata.schema import load_schema_file
+
+    if db.schema_path is None:
+        raise StrataError("stats() needs the schema: connect with schema=PATH")
+    schema = load_schema_file(db.schema_path)
+    counts = {}
+    for model in schema.models:
+        if model.is_view:
+            continue
+        ((count,),) = db.query_raw(f"SELECT count(*) FROM {quote(model.table)}", as_tuples=True)
+        counts[model.name] = int(count)
+    return counts
