@@ -20,13 +20,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import client
 import engine
 import migrate
 import strata
 from _harness import Result, Suite, print_table, run_suite
 
 # Later suites (ORM queries, analytics, ...) are added here.
-SUITES: list[Suite] = [engine.SUITE, migrate.SUITE]
+SUITES: list[Suite] = [engine.SUITE, migrate.SUITE, client.SUITE]
 
 DEFAULT_JSON = Path(__file__).resolve().parent.parent / "bench-results.json"
 

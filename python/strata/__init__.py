@@ -22,11 +22,13 @@ from strata.errors import (
     OpenError,
     ParameterError,
     ParameterTypeError,
+    RecordNotFoundError,
     SchemaError,
     SqlError,
     StrataError,
     TransactionError,
     UniqueConstraintError,
+    ValidationError,
 )
 
 __version__: str = _core.__version__
@@ -47,12 +49,14 @@ __all__ = [
     "OpenError",
     "ParameterError",
     "ParameterTypeError",
+    "RecordNotFoundError",
     "SchemaError",
     "SqlError",
     "StrataError",
     "Transaction",
     "TransactionError",
     "UniqueConstraintError",
+    "ValidationError",
     "__version__",
     "connect",
     "connect_async",

@@ -185,6 +185,28 @@ def format_command(schema_path: Path | None, check: bool) -> None:
     console.print(f"Formatted {path}")
 
 
+@main.command()
+@schema_option
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The module to write. Default: strata_client.py beside the schema.",
+)
+def generate(schema_path: Path | None, output: Path | None) -> None:
+    """Write a typed Python module: models, repositories and TypedDict inputs."""
+    from strata.codegen import write_module
+
+    try:
+        path = find_schema(schema_path)
+        schema = load_schema_file(path)
+    except StrataError as exc:
+        _fail(exc)
+    target = output or path.parent / "strata_client.py"
+    write_module(schema, path, target)
+    console.print(f"Wrote {target}")
+
+
 @main.group()
 def migrate() -> None:
     """Migrations, as Prisma's `prisma migrate` runs them."""

@@ -9,8 +9,12 @@ from typing import TYPE_CHECKING, Self
 
 from strata import _core
 from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
+from strata.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from strata.client import Client, Repository
+    from strata.client.codecs import DateTimeFormat
+    from strata.client.models import ModelClasses
     from strata.health import Health
     from strata.migrate.commands import Migrator
 
@@ -23,6 +27,7 @@ def connect(
     schema: str | os.PathLike[str] | None = None,
     busy_timeout: float | None = None,
     readers: int | None = None,
+    datetime_format: str = "iso8601",
 ) -> Database:
     """Open the database at ``url`` (see `strata.config` for the accepted forms).
 
@@ -30,8 +35,16 @@ def connect(
     ``schema`` is the Prisma schema file the database follows (by default the project's,
     see `strata.migrate.commands.find_schema`). ``busy_timeout`` (seconds) bounds how long
     a write waits for the lock; ``readers`` is the most reader connections opened at once.
-    Both override the URL's parameters.
+    Both override the URL's parameters. ``datetime_format`` is how the client writes
+    DateTime values: ``"iso8601"`` (Prisma 7's driver adapters) or ``"unixepoch-ms"``
+    (Prisma's native driver); see `strata.client.codecs.DATETIME_FORMATS`.
     """
+    checked_format: DateTimeFormat = "iso8601"
+    if datetime_format != checked_format:
+        # Only then: the client's modules stay unimported for code that never uses them.
+        from strata.client.codecs import check_datetime_format
+
+        checked_format = check_datetime_format(datetime_format)
     target = resolve(url)
     timeout = busy_timeout if busy_timeout is not None else target.busy_timeout
     pool = readers if readers is not None else target.readers
@@ -42,6 +55,7 @@ def connect(
     )
     db.url = target.url
     db.schema_path = None if schema is None else Path(schema)
+    db.datetime_format = checked_format
     return db
 
 
@@ -61,6 +75,7 @@ class Database(_core.Engine):
 
     url: str
     schema_path: Path | None
+    datetime_format: DateTimeFormat
 
     def __init__(
         self,
@@ -72,6 +87,9 @@ class Database(_core.Engine):
         # The core opened the database in __new__; this only records where it came from.
         self.url = path
         self.schema_path = None
+        self.datetime_format = "iso8601"
+        self._client: Client | None = None
+        self._model_classes: ModelClasses | None = None
 
     def health(self) -> Health:
         """Connected, latency, SQLite version, migration state and pending migrations."""
@@ -93,6 +111,48 @@ class Database(_core.Engine):
         from strata.migrate.commands import Migrator
 
         return Migrator(self, self.schema_path)
+
+    @property
+    def client(self) -> Client:
+        """The typed client for the schema (`strata.client.Client`). The schema file is read
+        the first time this is used: ``schema=`` given to `connect`, else the project's
+        (see `strata.migrate.commands.find_schema`)."""
+        if self._client is None:
+            from strata.client import Client
+            from strata.migrate.commands import find_schema
+            from strata.schema import load_schema_file
+
+            schema = load_schema_file(find_schema(self.schema_path))
+            self._client = Client(self, schema, self.datetime_format, self._model_classes)
+        return self._client
+
+    def use_model_classes(self, classes: ModelClasses) -> None:
+        """Build records from these classes (a module written by `strata generate`) instead
+        of classes built at run time."""
+        self._model_classes = classes
+        self._client = None
+
+    def model(self, name: str) -> Repository:
+        """The repository of model ``name``: ``db.model("User")`` is ``db.user``."""
+        return self.client.repository(name)
+
+    def __getattr__(self, name: str) -> Repository:
+        # Only reached for names the handle does not have: ``db.media_request`` is the
+        # MediaRequest repository. A model whose name clashes with a method (a model
+        # `Transaction` and ``db.transaction()``) is reached through `model`.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            client = self.client
+        except ConfigurationError as error:  # no schema: no repositories (keeps hasattr safe)
+            raise AttributeError(f"no attribute {name!r}: {error}") from error
+        repository = client.attributes.get(name)
+        if repository is None:
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}, and the schema "
+                f"has no model called that (repositories: {', '.join(client.attributes)})"
+            )
+        return repository
 
     def __enter__(self) -> Self:
         return self

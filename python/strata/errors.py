@@ -29,11 +29,13 @@ __all__ = [
     "OpenError",
     "ParameterError",
     "ParameterTypeError",
+    "RecordNotFoundError",
     "SchemaError",
     "SqlError",
     "StrataError",
     "TransactionError",
     "UniqueConstraintError",
+    "ValidationError",
 ]
 
 
@@ -62,6 +64,42 @@ class SchemaError(StrataError, ValueError):
         count = len(self.diagnostics)
         summary = f"{count} error{'s' if count != 1 else ''} in the schema"
         super().__init__(summary + "\n\n" + "\n\n".join(str(d) for d in self.diagnostics))
+
+
+class ValidationError(StrataError, ValueError):
+    """A client call was given something the schema does not allow: an unknown model, field
+    or operator, a value of the wrong type, an enum value that does not exist. It is raised
+    before any SQL runs, so nothing was written.
+
+    ``model`` and ``field`` name where the problem is (either may be None), ``expected``
+    says what would have been accepted.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        field: str | None = None,
+        expected: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.model = model
+        self.field = field
+        self.expected = expected
+
+
+class RecordNotFoundError(StrataError):
+    """The record an operation needs does not exist (Prisma P2025): ``update``, ``delete``,
+    a nested ``connect``, or a ``find_*_or_raise``. ``model`` and ``where`` say what was
+    looked for."""
+
+    code = "P2025"
+
+    def __init__(self, model: str, where: object) -> None:
+        super().__init__(f"No {model} record found for where={where!r}")
+        self.model = model
+        self.where = where
 
 
 class MigrationError(StrataError):
@@ -125,11 +163,14 @@ class ConstraintError(DatabaseError):
     """A constraint rejected the write, and the statement was rolled back.
 
     ``table`` and ``columns`` name the constraint's table and columns when SQLite or the
-    schema tell them.
+    schema tell them. When the write came from a model repository (``db.user.create``),
+    ``model`` and ``fields`` name them in the schema's terms as well.
     """
 
     table: str | None = None
     columns: list[str]
+    model: str | None = None
+    fields: list[str] | None = None
 
     def __init__(self, *args: object) -> None:
         super().__init__(*args)

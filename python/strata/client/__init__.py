@@ -1,0 +1,31 @@
+"""The typed client: pydantic models and Prisma-style repositories built from the schema.
+
+``db.user.find_unique(where={"id": 1})``: `strata.Database` builds a `Client` the first
+time a repository is used. The package's modules follow the way a call travels:
+
+* `models`: the pydantic and enum classes;
+* `codecs`: each field's conversion between Python and SQLite, and input validation;
+* `defaults`: ids and timestamps generated at create (cuid, uuid, nanoid, ulid, now);
+* `meta`: what the client resolved from the schema: columns, unique keys, relation joins;
+* `where`: ``where`` and ``order_by`` compiled to SQL;
+* `relations`: ``include`` / ``select`` and loading related records;
+* `writes`: create and update with nested writes;
+* `aggregates`: ``aggregate`` and ``group_by``;
+* `repository`: the public methods, one repository per model;
+* `client`: ties them to a database.
+"""
+
+from strata.client.client import Client
+from strata.client.codecs import DATETIME_FORMATS, DateTimeFormat
+from strata.client.models import ModelClasses, build_models
+from strata.client.repository import Page, Repository
+
+__all__ = [
+    "DATETIME_FORMATS",
+    "Client",
+    "DateTimeFormat",
+    "ModelClasses",
+    "Page",
+    "Repository",
+    "build_models",
+]

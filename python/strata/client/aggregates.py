@@ -1,0 +1,286 @@
+"""``aggregate`` and ``group_by``, computed by SQLite, returned in Prisma's shape.
+
+The keyword arguments are Prisma's without the underscore: ``count=``, ``avg=``, ``sum=``,
+``min=``, ``max=``, each a dict of field names (``{"price": True}``); ``count`` also takes
+``True`` (the number of rows) or ``{"_all": True, "email": True}`` (rows, and non-NULL
+emails). Results use Prisma's keys::
+
+    db.job.aggregate(avg={"progress": True}, count=True)
+    # {"_avg": {"progress": 42.5}, "_count": 10}
+
+Types: ``_count`` is an int; ``_avg`` a float (a Decimal for Decimal fields); ``_sum`` has
+the field's type (int, float or Decimal); ``_min`` and ``_max`` are decoded like the field.
+Averages and sums of an empty set are None. Decimal sums and averages are computed by SQLite
+in double precision, as on Prisma's SQLite provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from strata.client.codecs import describe_value
+from strata.client.where import SqlBuilder
+from strata.errors import ValidationError
+
+if TYPE_CHECKING:
+    from strata.client.client import Client
+    from strata.client.meta import ModelMeta
+
+__all__ = ["AggregateSpec", "aggregate", "group_by"]
+
+_FUNCTIONS = {"_count": "COUNT", "_avg": "AVG", "_sum": "SUM", "_min": "MIN", "_max": "MAX"}
+_NUMERIC = frozenset({"Int", "BigInt", "Float", "Decimal"})
+_ORDERED = _NUMERIC | {"String", "DateTime", "Boolean"}
+_HAVING_OPERATORS = {"equals": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+class AggregateSpec:
+    """The aggregates asked for, as SQL expressions and how to read each result back."""
+
+    def __init__(self, meta: ModelMeta, alias: str, **requested: Any) -> None:
+        self.meta = meta
+        self.alias = alias
+        #: (result key, field or "_all" or None for a bare count, SQL expression)
+        self.columns: list[tuple[str, str | None, str]] = []
+        for key, value in requested.items():
+            if value is None or value is False:
+                continue
+            result_key = f"_{key}"
+            if key == "count" and value is True:
+                self.columns.append((result_key, None, "COUNT(*)"))
+                continue
+            if not isinstance(value, Mapping):
+                raise ValidationError(
+                    f"{meta.name}: {key}= takes a dict of fields, got {describe_value(value)}",
+                    model=meta.name,
+                    expected="{'field': True}",
+                )
+            for name, wanted in value.items():
+                if wanted is not True:
+                    continue
+                self.columns.append((result_key, name, self.expression(result_key, name)))
+
+    def expression(self, result_key: str, name: str) -> str:
+        """The SQL for one aggregate of one field, checked against the field's type."""
+        meta = self.meta
+        if result_key == "_count" and name == "_all":
+            return "COUNT(*)"
+        field = meta.scalar(name)
+        allowed = {
+            "_count": True,
+            "_avg": field.type in _NUMERIC,
+            "_sum": field.type in _NUMERIC,
+            "_min": field.type in _ORDERED or field.is_enum,
+            "_max": field.type in _ORDERED or field.is_enum,
+        }
+        if not allowed[result_key] or (field.list and result_key != "_count"):
+            raise ValidationError(
+                f"{meta.name}.{name}: {result_key} does not apply to a {field.type} field",
+                model=meta.name,
+                field=name,
+                expected="a numeric field"
+                if result_key in ("_avg", "_sum")
+                else "an ordered field",
+            )
+        return f"{_FUNCTIONS[result_key]}({self.alias}.{meta.column(name)})"
+
+    def read(self, values: Sequence[Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for (key, name, _), value in zip(self.columns, values, strict=True):
+            if name is None:
+                result[key] = value
+            else:
+                result.setdefault(key, {})[name] = self._decode(key, name, value)
+        return result
+
+    def _decode(self, key: str, name: str, value: Any) -> Any:
+        if key == "_count" or value is None:
+            return value
+        field = self.meta.scalars[name]
+        if key == "_avg":
+            return Decimal(str(value)) if field.type == "Decimal" else float(value)
+        if key == "_sum" and field.type == "Float":
+            return float(value)
+        return self.meta.codecs[name].decode(value)
+
+
+def aggregate(
+    client: Client, meta: ModelMeta, where: Mapping[str, Any] | None, **requested: Any
+) -> dict[str, Any]:
+    builder = SqlBuilder(client.metas)
+    spec = AggregateSpec(meta, "t0", **requested)
+    if not spec.columns:
+        raise ValidationError(
+            f"{meta.name}: aggregate needs at least one of count=, avg=, sum=, min=, max=",
+            model=meta.name,
+            expected="count=, avg=, sum=, min= or max=",
+        )
+    columns = ", ".join(c[2] for c in spec.columns)
+    condition = builder.where(meta, "t0", where)
+    rows = client.query(
+        f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition}", builder.params
+    )
+    return spec.read(rows[0])
+
+
+def group_by(
+    client: Client,
+    meta: ModelMeta,
+    by: Sequence[str],
+    where: Mapping[str, Any] | None,
+    having: Mapping[str, Any] | None,
+    order_by: Any,
+    skip: int | None,
+    take: int | None,
+    **requested: Any,
+) -> list[dict[str, Any]]:
+    if isinstance(by, str):
+        by = [by]
+    if not by:
+        raise ValidationError(
+            f"{meta.name}: group_by needs by=[field, ...]", model=meta.name, expected="fields"
+        )
+    for name in by:
+        meta.scalar(name)
+    builder = SqlBuilder(client.metas)
+    spec = AggregateSpec(meta, "t0", **requested)
+    grouped = ", ".join(f"t0.{meta.column(n)}" for n in by)
+    columns = ", ".join([grouped, *(c[2] for c in spec.columns)])
+    sql = f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {builder.where(meta, 't0', where)}"
+    sql += f" GROUP BY {grouped}"
+    if having:
+        sql += f" HAVING {_having(builder, spec, by, having)}"
+    order = _group_order(builder, spec, by, order_by)
+    if order:
+        sql += f" ORDER BY {', '.join(order)}"
+    if take is not None or skip:
+        sql += f" LIMIT {builder.bind(-1 if take is None else take)}"
+        sql += f" OFFSET {builder.bind(skip or 0)}"
+    results = []
+    codecs = [meta.codecs[n] for n in by]
+    for row in client.query(sql, builder.params):
+        record = {n: codec.decode(v) for n, codec, v in zip(by, codecs, row, strict=False)}
+        record.update(spec.read(row[len(by) :]))
+        results.append(record)
+    return results
+
+
+def _having(
+    builder: SqlBuilder, spec: AggregateSpec, by: Sequence[str], having: Mapping[str, Any]
+) -> str:
+    """``{"field": {"_avg": {"gt": 5}}}`` filters on aggregates; a plain filter on a
+    grouped field filters groups by their value; AND / OR / NOT combine them."""
+    meta = spec.meta
+    parts = []
+    for key, value in having.items():
+        if key in ("AND", "OR", "NOT"):
+            items = [value] if isinstance(value, Mapping) else list(value)
+            inner = [f"({_having(builder, spec, by, item)})" for item in items]
+            if key == "AND":
+                parts.append(" AND ".join(inner) or "1")
+            elif key == "OR":
+                parts.append(f"({' OR '.join(inner)})" if inner else "0")
+            else:
+                parts.append(" AND ".join(f"NOT {c}" for c in inner) or "1")
+            continue
+        meta.scalar(key)
+        if isinstance(value, Mapping) and set(value) <= set(_FUNCTIONS):
+            for function, filters in value.items():
+                expression = spec.expression(function, key)
+                parts.append(_aggregate_filter(builder, spec, function, key, expression, filters))
+        elif key in by:
+            parts.append(builder.where(meta, "t0", {key: value}))
+        else:
+            raise ValidationError(
+                f"{meta.name}.{key}: having filters a field in by= or an aggregate "
+                "({'_avg': {'gt': 1}})",
+                model=meta.name,
+                field=key,
+                expected="a grouped field or an aggregate filter",
+            )
+    return " AND ".join(parts) or "1"
+
+
+def _aggregate_filter(
+    builder: SqlBuilder,
+    spec: AggregateSpec,
+    function: str,
+    name: str,
+    expression: str,
+    filters: Any,
+) -> str:
+    meta = spec.meta
+    if not isinstance(filters, Mapping) or not set(filters) <= {
+        *_HAVING_OPERATORS,
+        "not",
+        "in",
+        "not_in",
+    }:
+        raise ValidationError(
+            f"{meta.name}.{name}: {function} takes a filter with equals, not, in, not_in, lt, "
+            f"lte, gt, gte; got {describe_value(filters)}",
+            model=meta.name,
+            field=name,
+            expected="a comparison filter",
+        )
+
+    def encode(value: Any) -> Any:
+        if function in ("_count", "_avg"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValidationError(
+                    f"{meta.name}.{name}: {function} compares with numbers, got "
+                    f"{describe_value(value)}",
+                    model=meta.name,
+                    field=name,
+                    expected="a number",
+                )
+            return value
+        return meta.codecs[name].to_sql_element(value)
+
+    parts = []
+    for operator, operand in filters.items():
+        if operator in _HAVING_OPERATORS:
+            parts.append(
+                f"{expression} {_HAVING_OPERATORS[operator]} {builder.bind(encode(operand))}"
+            )
+        elif operator == "not":
+            parts.append(f"{expression} != {builder.bind(encode(operand))}")
+        else:
+            placeholders = ", ".join(builder.bind(encode(v)) for v in operand)
+            negation = "NOT " if operator == "not_in" else ""
+            parts.append(f"{expression} {negation}IN ({placeholders or 'NULL'})")
+    return " AND ".join(parts) or "1"
+
+
+def _group_order(
+    builder: SqlBuilder, spec: AggregateSpec, by: Sequence[str], order_by: Any
+) -> list[str]:
+    """Order groups by a grouped field (``{"status": "asc"}``) or an aggregate
+    (``{"_count": {"id": "desc"}}``, ``{"_avg": {"price": "asc"}}``)."""
+    meta = spec.meta
+    items = [] if order_by is None else [order_by] if isinstance(order_by, Mapping) else order_by
+    terms = []
+    for item in items:
+        for key, direction in item.items():
+            if key in _FUNCTIONS and isinstance(direction, Mapping):
+                for name, inner in direction.items():
+                    if inner not in ("asc", "desc"):
+                        raise ValidationError(
+                            f"{meta.name}.{name}: order must be 'asc' or 'desc'",
+                            model=meta.name,
+                            field=name,
+                            expected="'asc' or 'desc'",
+                        )
+                    terms.append(f"{spec.expression(key, name)} {inner.upper()}")
+            elif key in by:
+                terms.extend(builder.order_by(meta, "t0", {key: direction}))
+            else:
+                raise ValidationError(
+                    f"{meta.name}.{key}: group_by orders by a field in by= or an aggregate",
+                    model=meta.name,
+                    field=key,
+                    expected=f"one of {list(by)} or _count/_avg/_sum/_min/_max",
+                )
+    return terms

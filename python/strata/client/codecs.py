@@ -1,0 +1,453 @@
+"""Converting field values between Python and SQLite: the one place that knows how each
+kind of field is stored.
+
+Every scalar field gets a `Codec`. ``to_sql`` checks a value from the user and turns it into
+something SQLite binds, raising `strata.ValidationError` (naming the model, the field and
+what was expected) before any SQL runs. ``from_sql`` turns what SQLite returns back into
+Python; it is None where the stored value already is the Python value, so reading a row
+skips those columns entirely.
+
+How each Prisma type is stored on SQLite (the DDL is Prisma's, see `strata.dialects.sqlite`):
+
+============  ==================  ======================================================
+Prisma type   Python              SQLite
+============  ==================  ======================================================
+String        str                 TEXT
+Boolean       bool                0 / 1 in a BOOLEAN column
+Int           int (32-bit)        INTEGER (32-bit as in Prisma and on PostgreSQL)
+BigInt        int (64-bit)        INTEGER
+Float         float               REAL (NaN is refused: SQLite would store NULL)
+Decimal       decimal.Decimal     bound as text into a DECIMAL column, where NUMERIC
+                                  affinity stores it as an INTEGER (whole numbers in 64
+                                  bits) or a REAL: exact up to 15 significant digits.
+                                  Longer values would be rounded, silently, so they are
+                                  refused. Reads go through ``Decimal(str(value))``
+DateTime      aware datetime, UTC see `DATETIME_FORMATS`
+Json          any JSON value      JSON text (``JSON.stringify``'s compact form) in a JSONB
+                                  column; NUMERIC affinity turns ``123`` into an integer,
+                                  so reads parse only text
+Bytes         bytes               BLOB
+enum          the enum's member   the value's database name (``@map``) as TEXT
+String[] ...  list                a JSON array as TEXT (a strata extension on SQLite)
+============  ==================  ======================================================
+
+A Json field's ``None`` is JSON ``null``: an optional column stores it as SQL NULL (Prisma's
+``DbNull``), a required one as the text ``null``. Both read back as None.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import Enum, StrEnum
+from typing import Any, Literal, get_args
+
+from strata.errors import ValidationError
+from strata.schema import ir
+
+__all__ = [
+    "DATETIME_FORMATS",
+    "ENCODE_ERRORS",
+    "Codec",
+    "DateTimeFormat",
+    "build_codecs",
+    "describe_value",
+    "parse_datetime",
+]
+
+DateTimeFormat = Literal["iso8601", "unixepoch-ms"]
+
+#: How DateTime values are written; ``strata.connect(..., datetime_format=...)`` picks one.
+#: Reads accept both, and the ``YYYY-MM-DD HH:MM:SS`` text SQLite's CURRENT_TIMESTAMP writes,
+#: whatever the setting: Prisma versions and drivers have written all three.
+DATETIME_FORMATS: Mapping[DateTimeFormat, str] = {
+    # The default: what Prisma 7's SQLite driver adapters write. Fixed width and always UTC,
+    # so text order is time order and SQL comparisons and ORDER BY work on the column.
+    "iso8601": "ISO 8601 text with milliseconds and offset: 2026-11-22T09:30:00.000+00:00",
+    # What Prisma's native (Rust engine) SQLite driver writes.
+    "unixepoch-ms": "integer milliseconds since 1970-01-01T00:00:00Z: 1795339800000",
+}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
+
+Encoder = Callable[[Any], Any]
+Decoder = Callable[[Any], Any]
+
+
+class _Invalid(Exception):
+    """Raised by an encoder; `Codec.to_sql` turns it into a ValidationError."""
+
+
+#: What an encoder raises for a value it refuses.
+ENCODE_ERRORS = (_Invalid, TypeError, ValueError, OverflowError, InvalidOperation)
+
+
+def describe_value(value: object) -> str:
+    """``int 5``, ``str 'x'``: how error messages show what they were given."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+class Codec:
+    """Converts one field's values. ``expected`` describes accepted input for errors."""
+
+    __slots__ = ("_bindable", "_encode", "expected", "field", "from_sql", "model", "optional")
+
+    def __init__(
+        self,
+        model: str,
+        field: str,
+        expected: str,
+        encode: Encoder,
+        decode: Decoder | None,
+        optional: bool,
+        bindable: Callable[[Sequence[Any]], bool] | None = None,
+    ) -> None:
+        self.model = model
+        self.field = field
+        self.expected = expected
+        self._encode = encode
+        #: None when SQLite already returns the Python value.
+        self.from_sql = decode
+        self.optional = optional
+        self._bindable = bindable
+
+    def to_sql(self, value: object) -> Any:
+        """The value to bind for ``value``; None only for an optional field."""
+        if value is None and self.optional:
+            return None
+        try:
+            return self._encode(value)
+        except ENCODE_ERRORS:
+            raise self.error(value) from None
+
+    def to_sql_element(self, value: object) -> Any:
+        """Like `to_sql` for a value compared with the column (a filter operand), where None
+        is never meant: the caller handles NULL tests itself."""
+        try:
+            return self._encode(value)
+        except ENCODE_ERRORS:
+            raise self.error(value) from None
+
+    def to_sql_column(self, values: Sequence[Any]) -> Sequence[Any]:
+        """`to_sql` for many values at once (a column of `create_many`). When every value
+        already is what SQLite stores (str for String, in-range int for Int...), checked
+        in bulk at C speed, the values are returned as they are."""
+        if self._bindable is not None and self._bindable(values):
+            return values
+        return [self.to_sql(value) for value in values]
+
+    def decode(self, value: object) -> Any:
+        return value if value is None or self.from_sql is None else self.from_sql(value)
+
+    def error(self, value: object) -> ValidationError:
+        return ValidationError(
+            f"{self.model}.{self.field}: expected {self.expected}, got {describe_value(value)}",
+            model=self.model,
+            field=self.field,
+            expected=self.expected,
+        )
+
+
+# -- DateTime --------------------------------------------------------------------------------
+
+
+def parse_datetime(value: object) -> datetime:
+    """A stored DateTime as an aware UTC datetime. Accepts integer Unix milliseconds,
+    ``YYYY-MM-DD HH:MM:SS[.fff]`` (CURRENT_TIMESTAMP's form, which is UTC) and RFC 3339 /
+    ISO 8601 text with an offset or ``Z``."""
+    if type(value) is str:
+        parsed = datetime.fromisoformat(value)  # 3.11: handles "Z", offsets and a space
+        if parsed.tzinfo is UTC:
+            return parsed
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)  # text without an offset is UTC in SQLite
+        return parsed.astimezone(UTC)
+    if isinstance(value, int):
+        return _EPOCH + value * _MILLISECOND
+    if isinstance(value, float):
+        return _EPOCH + timedelta(milliseconds=value)
+    raise TypeError(f"cannot read {describe_value(value)} as a DateTime")
+
+
+def _aware(value: object) -> datetime:
+    # Naive datetimes are refused rather than guessed: datetime.now() is local time, and
+    # storing it as UTC would shift every such value by the machine's offset.
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise _Invalid
+    return value
+
+
+def _iso8601(value: object) -> str:
+    return _aware(value).astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _unixepoch_ms(value: object) -> int:
+    return (_aware(value) - _EPOCH) // _MILLISECOND
+
+
+_DATETIME_WRITERS: dict[DateTimeFormat, Encoder] = {
+    "iso8601": _iso8601,
+    "unixepoch-ms": _unixepoch_ms,
+}
+
+
+def check_datetime_format(name: str) -> DateTimeFormat:
+    if name not in get_args(DateTimeFormat):
+        from strata.errors import ConfigurationError
+
+        choices = ", ".join(repr(n) for n in get_args(DateTimeFormat))
+        raise ConfigurationError(f"datetime_format must be one of {choices}, not {name!r}")
+    return name  # type: ignore[return-value]
+
+
+# -- scalars ---------------------------------------------------------------------------------
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise _Invalid
+    return value
+
+
+def _integer(low: int, high: int) -> Encoder:
+    def encode(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Invalid
+        return value
+
+    return encode
+
+
+def _float(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise _Invalid
+    return float(value)
+
+
+def _boolean(value: object) -> int:
+    if not isinstance(value, bool):
+        raise _Invalid
+    return int(value)
+
+
+def _decimal(value: object) -> str:
+    if isinstance(value, bool):
+        raise _Invalid
+    if isinstance(value, float):
+        value = repr(value)  # the float's shortest text, not its binary expansion
+    if isinstance(value, int | str):
+        value = Decimal(value)
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise _Invalid
+    text = format(value, "f")  # plain digits: no exponent for SQLite to misread
+    # SQLite turns the text into a 64-bit integer when it is whole and fits, else into a
+    # double. Refuse what the double would round: money must not change on the way in.
+    whole = value == value.to_integral_value()
+    if not (whole and _INT64[0] <= value <= _INT64[1]) and Decimal(repr(float(text))) != value:
+        raise _Invalid
+    return text
+
+
+def _read_decimal(value: object) -> Decimal:
+    return Decimal(str(value))
+
+
+def _json(value: object) -> str:
+    # JSON.stringify's compact form, as Prisma writes it. NaN and Infinity are not JSON.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+_json_decoder = json.JSONDecoder()
+
+
+def _parse_json(text: str) -> Any:
+    # raw_decode is the C scanner without decode()'s whitespace regexes, three times
+    # faster on short values. JSON as Prisma and this module write it has no surrounding
+    # whitespace; anything else takes the full path, which also raises for invalid text.
+    try:
+        value, end = _json_decoder.raw_decode(text)
+    except ValueError:
+        return _json_decoder.decode(text)
+    return value if end == len(text) else _json_decoder.decode(text)
+
+
+def _read_json(value: object) -> object:
+    return _parse_json(value) if isinstance(value, str) else value
+
+
+def _bytes(value: object) -> bytes:
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise _Invalid
+    return bytes(value)
+
+
+def _bindable(type_name: str, optional: bool) -> Callable[[Sequence[Any]], bool] | None:
+    """A bulk check that a column of values needs no conversion, for the types whose
+    Python values SQLite stores as they are; None for the others."""
+    native: dict[str, set[type]] = {
+        "String": {str},
+        "Int": {int},
+        "BigInt": {int},
+        "Float": {float, int},
+        "Boolean": {bool},  # the core binds True/False as 1/0
+        "Bytes": {bytes},
+    }
+    accepted = native.get(type_name)
+    if accepted is None:
+        return None
+    if optional:
+        accepted = accepted | {type(None)}
+    limits = {"Int": _INT32, "BigInt": _INT64}.get(type_name)
+
+    def bindable(values: Sequence[Any]) -> bool:
+        types = set(map(type, values))
+        if not types <= accepted:
+            return False
+        if limits is None and type_name != "Float":
+            return True
+        present = [v for v in values if v is not None] if type(None) in types else values
+        if not present:
+            return True
+        if limits is not None:
+            return bool(limits[0] <= min(present) and max(present) <= limits[1])
+        return not any(map(math.isnan, present))
+
+    return bindable
+
+
+_SCALARS: dict[str, tuple[str, Encoder, Decoder | None]] = {
+    "String": ("a str", _string, None),
+    "Boolean": ("a bool", _boolean, bool),
+    "Int": ("an int in the 32-bit range", _integer(*_INT32), None),
+    "BigInt": ("an int in the 64-bit range", _integer(*_INT64), None),
+    "Float": ("a float or int (not NaN)", _float, None),
+    "Decimal": (
+        "a finite Decimal, int, float or numeric str that SQLite stores exactly "
+        "(a 64-bit integer, or at most 15 significant digits)",
+        _decimal,
+        _read_decimal,
+    ),
+    "Json": ("a JSON-serialisable value", _json, _read_json),
+    "Bytes": ("bytes", _bytes, None),
+}
+
+
+def _enum_codec(enum: ir.Enum, cls: type[StrEnum]) -> tuple[str, Encoder, Decoder | None]:
+    to_db = {value.name: value.db_name for value in enum.values}
+    from_db = {value.db_name: cls[value.name] for value in enum.values}
+
+    def encode(value: object) -> str:
+        # Members of another enum are refused even when a name matches.
+        if isinstance(value, Enum) and not isinstance(value, cls):
+            raise _Invalid
+        if not isinstance(value, str) or value not in to_db:
+            raise _Invalid
+        return to_db[value]
+
+    def decode(value: object) -> StrEnum:
+        try:
+            return from_db[value]  # type: ignore[index]
+        except KeyError:
+            raise ValidationError(
+                f"the database holds {value!r}, which is not a value of enum {enum.name}",
+                expected=f"one of {sorted(from_db)}",
+            ) from None
+
+    names = ", ".join(to_db)
+    return f"a {enum.name} member or one of its names ({names})", encode, decode
+
+
+# -- scalar lists ----------------------------------------------------------------------------
+# A list is stored as one JSON array. Each element goes through its scalar encoder and is
+# then made JSON-friendly: booleans stay booleans, bytes become base64 text.
+
+
+def _list_codec(
+    element: tuple[str, Encoder, Decoder | None], type_name: str
+) -> tuple[str, Encoder, Decoder | None]:
+    expected, encode_one, decode_one = element
+    if type_name == "Boolean":
+        encode_one, decode_one = _boolean_json, None
+    elif type_name == "Bytes":
+        encode_one, decode_one = _bytes_json, _read_bytes_json
+    elif type_name == "Json":
+        encode_one, decode_one = _json_value, None
+
+    def encode(value: object) -> str:
+        if not isinstance(value, list | tuple):
+            raise _Invalid
+        return _json([encode_one(item) for item in value])
+
+    def decode(value: Any) -> list[object]:
+        items: list[object] = _parse_json(value) if isinstance(value, str) else list(value)
+        if decode_one is None:
+            return items
+        return [None if item is None else decode_one(item) for item in items]
+
+    return f"a list of {expected.removeprefix('a ').removeprefix('an ')}", encode, decode
+
+
+def _boolean_json(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid
+    return value
+
+
+def _bytes_json(value: object) -> str:
+    return base64.b64encode(_bytes(value)).decode("ascii")
+
+
+def _read_bytes_json(value: object) -> bytes:
+    return base64.b64decode(str(value))
+
+
+def _json_value(value: object) -> object:
+    _json(value)  # checks it is serialisable
+    return value
+
+
+# -- building --------------------------------------------------------------------------------
+
+
+def build_codec(
+    model: str,
+    field: ir.ScalarField,
+    enums: Mapping[str, tuple[ir.Enum, type[StrEnum]]],
+    datetime_format: DateTimeFormat,
+) -> Codec:
+    kind: tuple[str, Encoder, Decoder | None]
+    if field.is_enum:
+        enum, cls = enums[field.type]
+        kind = _enum_codec(enum, cls)
+    elif field.type == "DateTime":
+        kind = ("an aware datetime", _DATETIME_WRITERS[datetime_format], parse_datetime)
+    else:
+        kind = _SCALARS[field.type]
+    if field.list:
+        kind = _list_codec(kind, field.type)
+    expected, encode, decode = kind
+    bindable = None if field.list or field.is_enum else _bindable(field.type, field.optional)
+    return Codec(model, field.name, expected, encode, decode, field.optional, bindable)
+
+
+def build_codecs(
+    model: ir.Model,
+    enums: Mapping[str, tuple[ir.Enum, type[StrEnum]]],
+    datetime_format: DateTimeFormat,
+) -> dict[str, Codec]:
+    """A codec for every scalar field the client reads and writes."""
+    return {
+        field.name: build_codec(model.name, field, enums, datetime_format)
+        for field in model.scalar_fields
+        if not field.ignored and field.unsupported is None
+    }

@@ -1,0 +1,270 @@
+"""``include`` and ``select``: which fields a read returns, and loading related records.
+
+Related records are loaded one query per relation per level, never one per parent row: the
+parents' keys are collected and the related rows fetched with ``WHERE key IN (...)`` (in
+chunks of `CHUNK` keys, well under SQLite's bound-variable limit), then grouped back onto
+their parents. ``take``/``skip`` inside an include apply per parent, with
+``ROW_NUMBER() OVER (PARTITION BY key ...)``. Implicit many-to-many relations join through
+their ``_AToB`` table in the same single query.
+
+``include`` returns model instances with the included relation attributes filled (a list,
+or a record or None); ``select`` returns plain dicts holding only what was selected, since
+a partial record is not a valid instance of its model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from strata.client.codecs import Codec, describe_value
+from strata.client.where import SqlBuilder
+from strata.dialects.sqlite import quote
+from strata.errors import ValidationError
+
+if TYPE_CHECKING:
+    from strata.client.client import Client
+    from strata.client.meta import ModelMeta, RelationLink
+
+__all__ = ["CHUNK", "RelationArgs", "Selection", "load_relations", "parse_selection"]
+
+#: Parent keys per relation query. SQLite allows 32766 bound variables (999 before 3.32);
+#: a nested ``where`` adds its own, so stay far below either.
+CHUNK = 500
+
+_RELATION_ARGS = frozenset({"where", "order_by", "take", "skip", "include", "select"})
+
+
+@dataclass
+class RelationArgs:
+    """What to load for one relation: its filter, order and window, and nested shape."""
+
+    link: RelationLink
+    selection: Selection
+    where: Mapping[str, Any] | None = None
+    order_by: Any = None
+    take: int | None = None
+    skip: int | None = None
+
+
+@dataclass
+class Selection:
+    """The shape of the records one read returns."""
+
+    meta: ModelMeta
+    #: Scalar fields to read: what is returned plus the keys relations need.
+    columns: tuple[str, ...]
+    relations: dict[str, RelationArgs] = field(default_factory=dict)
+    #: With ``select``: the fields returned, as dicts. None: model instances.
+    selected: tuple[str, ...] | None = None
+
+    @property
+    def as_dicts(self) -> bool:
+        return self.selected is not None
+
+
+def _flag(meta: ModelMeta, name: str, value: Any, argument: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValidationError(
+        f"{meta.name}.{name}: {argument} takes True/False for a scalar field, got "
+        f"{describe_value(value)}",
+        model=meta.name,
+        field=name,
+        expected="True or False",
+    )
+
+
+def parse_selection(
+    client: Client,
+    meta: ModelMeta,
+    include: Mapping[str, Any] | None,
+    select: Mapping[str, Any] | None,
+) -> Selection:
+    if include is not None and select is not None:
+        raise ValidationError(
+            f"{meta.name}: use include or select, not both at the same level",
+            model=meta.name,
+            expected="include= or select=",
+        )
+    relations: dict[str, RelationArgs] = {}
+    selected: list[str] | None = None
+    chosen = include if include is not None else select
+    if chosen is not None and not isinstance(chosen, Mapping):
+        raise ValidationError(
+            f"{meta.name}: include/select take a dict, got {describe_value(chosen)}",
+            model=meta.name,
+            expected="a dict of field names",
+        )
+    if select is not None:
+        selected = []
+    for name, value in (chosen or {}).items():
+        if name in meta.relations:
+            if value is False:
+                continue
+            relations[name] = _relation_args(client, meta, meta.relations[name], value)
+            if selected is not None:
+                selected.append(name)
+        elif name in meta.scalars and selected is not None:
+            if _flag(meta, name, value, "select"):
+                selected.append(name)
+        else:
+            kind = "relation" if include is not None else "field"
+            raise meta.unknown_field(name, kind)
+    if selected is None:
+        columns = tuple(meta.scalars)
+    else:
+        needed = [n for n in selected if n in meta.scalars]
+        for args in relations.values():
+            needed.extend(f for f in args.link.source_fields if f not in needed)
+        columns = tuple(needed)
+    return Selection(meta, columns, relations, None if selected is None else tuple(selected))
+
+
+def _relation_args(client: Client, meta: ModelMeta, link: RelationLink, value: Any) -> RelationArgs:
+    target = client.metas[link.target]
+    if value is True:
+        return RelationArgs(link, parse_selection(client, target, None, None))
+    if not isinstance(value, Mapping) or not set(value) <= _RELATION_ARGS:
+        raise ValidationError(
+            f"{meta.name}.{link.name}: takes True or a dict with "
+            f"{', '.join(sorted(_RELATION_ARGS))}, got {describe_value(value)}",
+            model=meta.name,
+            field=link.name,
+            expected="True or {'where': ..., 'order_by': ..., 'include': ...}",
+        )
+    if not link.many and set(value) - {"include", "select"}:
+        raise ValidationError(
+            f"{meta.name}.{link.name}: a to-one relation takes only include/select",
+            model=meta.name,
+            field=link.name,
+            expected="{'include': ...} or {'select': ...}",
+        )
+    for window in ("take", "skip"):
+        amount = value.get(window)
+        if amount is not None and (not isinstance(amount, int) or amount < 0):
+            raise ValidationError(
+                f"{meta.name}.{link.name}: {window} in an include takes an int >= 0",
+                model=meta.name,
+                field=link.name,
+                expected="an int >= 0",
+            )
+    return RelationArgs(
+        link,
+        parse_selection(client, target, value.get("include"), value.get("select")),
+        where=value.get("where"),
+        order_by=value.get("order_by"),
+        take=value.get("take"),
+        skip=value.get("skip"),
+    )
+
+
+def finish(selection: Selection, records: list[dict[str, Any]]) -> list[Any]:
+    """The records as the caller gets them: model instances, or dicts with only the
+    selected keys."""
+    if selection.selected is not None:
+        keys = selection.selected
+        return [{key: record[key] for key in keys} for record in records]
+    reader = selection.meta.reader(selection.columns)
+    return [reader.model(record) for record in records]
+
+
+def load_relations(client: Client, selection: Selection, records: list[dict[str, Any]]) -> None:
+    """Fill each record's requested relations, one query per relation (per chunk)."""
+    for name, args in selection.relations.items():
+        link = args.link
+        keys = list(
+            dict.fromkeys(
+                key
+                for record in records
+                if None not in (key := tuple(record[f] for f in link.source_fields))
+            )
+        )
+        related: dict[tuple[Any, ...], list[Any]] = {}
+        for start in range(0, len(keys), CHUNK):
+            for key, child in _fetch_related(client, args, keys[start : start + CHUNK]):
+                related.setdefault(key, []).append(child)
+        for record in records:
+            children = related.get(tuple(record[f] for f in link.source_fields), [])
+            record[name] = children if link.many else (children[0] if children else None)
+
+
+def _fetch_related(
+    client: Client, args: RelationArgs, keys: list[tuple[Any, ...]]
+) -> list[tuple[tuple[Any, ...], Any]]:
+    """The related records for a chunk of parent keys, each with its parent's key."""
+    link, selection = args.link, args.selection
+    target = selection.meta
+    # The child's own grouping key must be read even if not selected.
+    columns = selection.columns
+    if link.kind == "direct":
+        columns = columns + tuple(f for f in link.target_fields if f not in columns)
+    builder = SqlBuilder(client.metas)
+    alias = "t0"
+    column_sql = ", ".join(f"{alias}.{target.column(c)}" for c in columns)
+    if link.kind == "m2m":
+        join = builder.alias()
+        parent = f"{join}.{quote(link.join_source or '')}"
+        rows_from = (
+            f"FROM {quote(link.join_table or '')} AS {join} "
+            f"JOIN {target.table_sql} AS {alias} "
+            f"ON {alias}.{quote(link.target_columns[0])} = {join}.{quote(link.join_target or '')}"
+        )
+        parent_columns = [parent]
+    else:
+        rows_from = f"FROM {target.table_sql} AS {alias}"
+        parent_columns = [f"{alias}.{quote(c)}" for c in link.target_columns]
+    # Keys are decoded values (parents' fields); bind them encoded, as the column holds them.
+    key_codecs = [client.metas[link.source].codecs[f] for f in link.source_fields]
+    key_sql = _key_match(builder, parent_columns, keys, key_codecs)
+    condition = builder.where(target, alias, args.where)
+    order = builder.order_by(target, alias, args.order_by)
+    select_parent = ", ".join(parent_columns) if link.kind == "m2m" else ""
+    head = f"SELECT {select_parent + ', ' if select_parent else ''}{column_sql}"
+    body = f"{rows_from} WHERE {key_sql} AND ({condition})"
+    if args.take is not None or args.skip:
+        # Per-parent windows: number each parent's children in order, keep the window.
+        partition = ", ".join(parent_columns)
+        ordering = ", ".join(order) or partition
+        sql = (
+            f"SELECT * FROM ({head}, ROW_NUMBER() OVER (PARTITION BY {partition} "
+            f"ORDER BY {ordering}) AS _rn {body}) WHERE _rn > ?"
+        )
+        builder.params.append(args.skip or 0)
+        if args.take is not None:
+            sql += " AND _rn <= ?"
+            builder.params.append((args.skip or 0) + args.take)
+        sql += " ORDER BY _rn"
+        trim = 1
+    else:
+        sql = f"{head} {body}" + (f" ORDER BY {', '.join(order)}" if order else "")
+        trim = 0
+    rows = client.query(sql, builder.params)
+    reader = target.reader(columns)
+    children: list[dict[str, Any]] = []
+    parents: list[tuple[Any, ...]] = []
+    for row in rows:
+        if trim:
+            row = row[:-trim]
+        if link.kind == "m2m":
+            parents.append((key_codecs[0].decode(row[0]),))
+            row = row[1:]
+        values = reader.values(row)
+        if link.kind == "direct":
+            parents.append(tuple(values[f] for f in link.target_fields))
+        children.append(values)
+    load_relations(client, selection, children)
+    return list(zip(parents, finish(selection, children), strict=True))
+
+
+def _key_match(
+    builder: SqlBuilder, columns: list[str], keys: list[tuple[Any, ...]], codecs: list[Codec]
+) -> str:
+    """``col IN (?, ...)``, or ``(a, b) IN (VALUES (?, ?), ...)`` for compound keys."""
+    for key in keys:
+        builder.params.extend(c.to_sql_element(v) for c, v in zip(codecs, key, strict=True))
+    if len(columns) == 1:
+        return f"{columns[0]} IN ({', '.join('?' for _ in keys)})"
+    row = "(" + ", ".join("?" for _ in columns) + ")"
+    return f"({', '.join(columns)}) IN (VALUES {', '.join(row for _ in keys)})"

@@ -1,0 +1,616 @@
+"""One repository per model (``db.user``, ``db.media_request``): Prisma Client's model
+methods, in snake_case.
+
+Reads build one SELECT for the model and one more per included relation and level (see
+`strata.client.relations`). Writes use ``INSERT/UPDATE/DELETE ... RETURNING`` so the
+returned record is what the database holds; a write with nested writes runs in one
+transaction (a savepoint inside an open one). Every argument is checked against the schema
+before any SQL runs: a bad one raises `strata.ValidationError` and nothing is written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
+
+from strata.client import aggregates, writes
+from strata.client.codecs import Codec, describe_value
+from strata.client.relations import Selection, finish, load_relations, parse_selection
+from strata.client.where import SqlBuilder
+from strata.errors import RecordNotFoundError, ValidationError
+
+if TYPE_CHECKING:
+    from strata.client.client import Client
+    from strata.client.meta import ModelMeta
+
+__all__ = ["Page", "Repository"]
+
+Where = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of `Repository.paginate`: the records and where they sit in the whole."""
+
+    items: list[Any]
+    page: int
+    per_page: int
+    total: int
+    total_pages: int
+
+
+def _count_argument(meta: ModelMeta, name: str, value: Any, minimum: int = 0) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or value < minimum
+    ):
+        raise ValidationError(
+            f"{meta.name}: {name} takes an int >= {minimum}, got {describe_value(value)}",
+            model=meta.name,
+            expected=f"an int >= {minimum}",
+        )
+
+
+class Repository:
+    """Queries and writes for one model. Records come back as instances of the model's
+    pydantic class (``db.user.model``), or as dicts when ``select`` is given."""
+
+    def __init__(self, client: Client, meta: ModelMeta) -> None:
+        self._client = client
+        self._meta = meta
+        #: find_unique by plain values: the SQL, the codecs of its parameters and the row
+        #: reader, by the where keys.
+        self._lookups: dict[
+            tuple[str, ...], tuple[str, list[Codec], Callable[[tuple[Any, ...]], Any]]
+        ] = {}
+        self._query = client.db.query_raw
+
+    @property
+    def model(self) -> type[Any]:
+        """The model's pydantic class."""
+        return self._meta.cls
+
+    def __repr__(self) -> str:
+        return f"<strata Repository {self._meta.name}>"
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def find_unique(
+        self,
+        where: Where,
+        *,
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+    ) -> Any | None:
+        """The record matching a unique criterion (the id, a ``@unique`` field, or a
+        compound key such as ``{"userId_name": {"userId": u, "name": n}}``), or None."""
+        # The hot path: a lookup by plain values, whose SQL depends only on the where keys,
+        # so it is built once (in _find_unique) and each call only encodes the values. A
+        # value the codec refuses (None, a filter dict) takes the general path, which
+        # handles it or reports it.
+        if include is None and select is None and type(where) is dict:
+            lookup = self._lookups.get(tuple(where))
+            if lookup is not None:
+                sql, codecs, record = lookup
+                try:
+                    params = [codec.to_sql_element(where[codec.field]) for codec in codecs]
+                except ValidationError:
+                    pass
+                else:
+                    rows = self._query(sql, *params, as_tuples=True)
+                    return record(rows[0]) if rows else None
+        return self._find_unique(where, include, select)
+
+    def _find_unique(
+        self, where: Where, include: Mapping[str, Any] | None, select: Mapping[str, Any] | None
+    ) -> Any | None:
+        meta = self._meta
+        flat = writes.unique_where(meta, where)
+        plain = (
+            include is None
+            and select is None
+            and tuple(flat) == tuple(where)
+            and all(v is not None and not isinstance(v, Mapping) for v in flat.values())
+        )
+        if plain and all(meta.scalars[k].type != "Json" and not meta.scalars[k].list for k in flat):
+            builder = SqlBuilder(self._client.metas)
+            condition = builder.where(meta, "t0", flat)
+            sql = f"{self._select_sql(meta.columns)} WHERE {condition} LIMIT 1"
+            codecs = [meta.codecs[k] for k in flat]
+            self._lookups[tuple(flat)] = (sql, codecs, meta.full_reader.record)
+        found = self._read(flat, include=include, select=select, take=1)
+        return found[0] if found else None
+
+    def find_unique_or_raise(
+        self,
+        where: Where,
+        *,
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Like `find_unique`, raising `strata.RecordNotFoundError` (P2025) for no record."""
+        found = self.find_unique(where, include=include, select=select)
+        if found is None:
+            raise RecordNotFoundError(self._meta.name, where)
+        return found
+
+    def find_first(
+        self,
+        where: Where | None = None,
+        *,
+        order_by: Any = None,
+        skip: int | None = None,
+        cursor: Where | None = None,
+        distinct: Sequence[str] | None = None,
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+    ) -> Any | None:
+        found = self.find_many(
+            where,
+            order_by=order_by,
+            skip=skip,
+            take=1,
+            cursor=cursor,
+            distinct=distinct,
+            include=include,
+            select=select,
+        )
+        return found[0] if found else None
+
+    def find_first_or_raise(
+        self,
+        where: Where | None = None,
+        *,
+        order_by: Any = None,
+        skip: int | None = None,
+        cursor: Where | None = None,
+        distinct: Sequence[str] | None = None,
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+    ) -> Any:
+        found = self.find_first(
+            where,
+            order_by=order_by,
+            skip=skip,
+            cursor=cursor,
+            distinct=distinct,
+            include=include,
+            select=select,
+        )
+        if found is None:
+            raise RecordNotFoundError(self._meta.name, where)
+        return found
+
+    def find_many(
+        self,
+        where: Where | None = None,
+        *,
+        order_by: Any = None,
+        skip: int | None = None,
+        take: int | None = None,
+        cursor: Where | None = None,
+        distinct: Sequence[str] | None = None,
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        """Records matching ``where``, in ``order_by`` order.
+
+        ``skip``/``take`` page through them; a negative ``take`` takes from the end (in
+        the same order). ``cursor`` (a unique where) starts at that record, included.
+        ``distinct`` keeps the first record of each combination of the listed fields;
+        ``skip`` and ``take`` then count distinct records."""
+        return self._read(
+            where,
+            order_by=order_by,
+            skip=skip,
+            take=take,
+            cursor=cursor,
+            distinct=distinct,
+            include=include,
+            select=select,
+        )
+
+    def _select_sql(self, columns: tuple[str, ...]) -> str:
+        meta = self._meta
+        column_sql = ", ".join(f"t0.{meta.column(c)}" for c in columns)
+        return f"SELECT {column_sql} FROM {meta.table_sql} AS t0"
+
+    def _read(
+        self,
+        where: Where | None,
+        *,
+        order_by: Any = None,
+        skip: int | None = None,
+        take: int | None = None,
+        cursor: Where | None = None,
+        distinct: Sequence[str] | None = None,
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        meta = self._meta
+        _count_argument(meta, "skip", skip)
+        if take is not None and (isinstance(take, bool) or not isinstance(take, int)):
+            raise ValidationError(
+                f"{meta.name}: take takes an int, got {describe_value(take)}",
+                model=meta.name,
+                expected="an int",
+            )
+        selection = parse_selection(self._client, meta, include, select)
+        distinct_fields = list(distinct or ())
+        for name in distinct_fields:
+            meta.scalar(name)
+        columns = selection.columns + tuple(
+            f for f in distinct_fields if f not in selection.columns
+        )
+        builder = SqlBuilder(self._client.metas)
+        conditions = [builder.where(meta, "t0", where)]
+        backwards = take is not None and take < 0
+        order = builder.order_by(meta, "t0", order_by, reverse=backwards)
+        if cursor is not None or backwards:
+            # A cursor or a backwards take needs a total order: end with the primary key.
+            sorted_fields = _order_fields(order_by)
+            order += builder.order_by(
+                meta,
+                "t0",
+                [{f: "asc"} for f in meta.primary_key if f not in sorted_fields],
+                reverse=backwards,
+            )
+        if cursor is not None:
+            conditions.append(self._cursor_condition(builder, order_by, cursor, backwards))
+        sql = f"{self._select_sql(columns)} WHERE {' AND '.join(conditions)}"
+        if order:
+            sql += f" ORDER BY {', '.join(order)}"
+        limit = None if take is None else abs(take)
+        if not distinct_fields and (limit is not None or skip):
+            sql += f" LIMIT {builder.bind(-1 if limit is None else limit)}"
+            sql += f" OFFSET {builder.bind(skip or 0)}"
+        rows = self._client.query(sql, builder.params)
+        reader = meta.reader(columns)
+        records = [reader.values(row) for row in rows]
+        if distinct_fields:
+            # Prisma also applies distinct after the query, then the window.
+            seen: set[tuple[Any, ...]] = set()
+            unique = []
+            for record in records:
+                key = tuple(_hashable(record[f]) for f in distinct_fields)
+                if key not in seen:
+                    seen.add(key)
+                    unique.append(record)
+            end = None if limit is None else (skip or 0) + limit
+            records = unique[skip or 0 : end]
+        if backwards:
+            records.reverse()
+        return self._finish(selection, records)
+
+    def _finish(self, selection: Selection, records: list[dict[str, Any]]) -> list[Any]:
+        load_relations(self._client, selection, records)
+        return finish(selection, records)
+
+    def _cursor_condition(
+        self, builder: SqlBuilder, order_by: Any, cursor: Where, backwards: bool
+    ) -> str:
+        """Rows at or after the cursor record in the sort order: a lexicographic
+        comparison with the cursor row's values, read by subqueries."""
+        meta = self._meta
+        cursor_where = writes.unique_where(meta, cursor)
+        keys: list[tuple[str, bool]] = []
+        for item in (
+            [] if order_by is None else [order_by] if isinstance(order_by, Mapping) else order_by
+        ):
+            for name, direction in item.items():
+                if name not in meta.scalars:
+                    raise ValidationError(
+                        f"{meta.name}: a cursor needs order_by on scalar fields, got {name!r}",
+                        model=meta.name,
+                        field=name,
+                        expected="order_by on scalar fields",
+                    )
+                sort = direction.get("sort") if isinstance(direction, Mapping) else direction
+                keys.append((name, (sort == "desc") != backwards))
+        sorted_fields = {name for name, _ in keys}
+        keys += [(f, backwards) for f in meta.primary_key if f not in sorted_fields]
+        alternatives = []
+        for index, (name, descending) in enumerate(keys):
+            terms = []
+            for earlier, _ in keys[:index]:
+                value = self._cursor_value(builder, earlier, cursor_where)
+                terms.append(f"t0.{meta.column(earlier)} = {value}")
+            operator = "<" if descending else ">"
+            if index == len(keys) - 1:
+                operator += "="  # the cursor record itself is included
+            value = self._cursor_value(builder, name, cursor_where)
+            terms.append(f"t0.{meta.column(name)} {operator} {value}")
+            alternatives.append("(" + " AND ".join(terms) + ")")
+        return "(" + " OR ".join(alternatives) + ")"
+
+    def _cursor_value(self, builder: SqlBuilder, name: str, cursor_where: Where) -> str:
+        meta = self._meta
+        condition = builder.where(meta, "c", cursor_where)
+        return f"(SELECT c.{meta.column(name)} FROM {meta.table_sql} AS c WHERE {condition})"
+
+    def count(self, where: Where | None = None) -> int:
+        builder = SqlBuilder(self._client.metas)
+        condition = builder.where(self._meta, "t0", where)
+        rows = self._client.query(
+            f"SELECT COUNT(*) FROM {self._meta.table_sql} AS t0 WHERE {condition}", builder.params
+        )
+        return int(rows[0][0])
+
+    def aggregate(
+        self,
+        where: Where | None = None,
+        *,
+        count: bool | Mapping[str, bool] | None = None,
+        avg: Mapping[str, bool] | None = None,
+        sum: Mapping[str, bool] | None = None,
+        min: Mapping[str, bool] | None = None,
+        max: Mapping[str, bool] | None = None,
+    ) -> dict[str, Any]:
+        """Prisma's ``aggregate``: ``count=``/``avg=``/``sum=``/``min=``/``max=`` give
+        ``_count``/``_avg``/``_sum``/``_min``/``_max`` (see `strata.client.aggregates`)."""
+        return aggregates.aggregate(
+            self._client, self._meta, where, count=count, avg=avg, sum=sum, min=min, max=max
+        )
+
+    def group_by(
+        self,
+        by: Sequence[str],
+        *,
+        where: Where | None = None,
+        having: Where | None = None,
+        order_by: Any = None,
+        skip: int | None = None,
+        take: int | None = None,
+        count: bool | Mapping[str, bool] | None = None,
+        avg: Mapping[str, bool] | None = None,
+        sum: Mapping[str, bool] | None = None,
+        min: Mapping[str, bool] | None = None,
+        max: Mapping[str, bool] | None = None,
+    ) -> list[dict[str, Any]]:
+        """One dict per group: the ``by`` fields' values and the aggregates asked for."""
+        _count_argument(self._meta, "skip", skip)
+        _count_argument(self._meta, "take", take)
+        return aggregates.group_by(
+            self._client,
+            self._meta,
+            by,
+            where,
+            having,
+            order_by,
+            skip,
+            take,
+            count=count,
+            avg=avg,
+            sum=sum,
+            min=min,
+            max=max,
+        )
+
+    def paginate(
+        self,
+        page: int = 1,
+        per_page: int = 20,
+        *,
+        where: Where | None = None,
+        order_by: Any = None,
+        include: Mapping[str, Any] | None = None,
+    ) -> Page:
+        """Page ``page`` (from 1) of ``per_page`` records, with the total count."""
+        _count_argument(self._meta, "page", page, 1)
+        _count_argument(self._meta, "per_page", per_page, 1)
+        total = self.count(where)
+        items = self.find_many(
+            where, order_by=order_by, skip=(page - 1) * per_page, take=per_page, include=include
+        )
+        return Page(items, page, per_page, total, math.ceil(total / per_page))
+
+    # -- writes ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self, nested: bool) -> Iterator[None]:
+        """Constraint errors named in schema terms; a transaction when the write has more
+        than one statement."""
+        with self._client.naming_constraints():
+            if nested:
+                with self._client.db.transaction():
+                    yield
+            else:
+                yield
+
+    def _returned(
+        self,
+        record: dict[str, Any],
+        include: Mapping[str, Any] | None,
+        select: Mapping[str, Any] | None,
+    ) -> Any:
+        meta = self._meta
+        if include is None and select is None:
+            reader = meta.full_reader
+            return reader.model(record)
+        selection = parse_selection(self._client, meta, include, select)
+        return self._finish(selection, [record])[0]
+
+    def create(
+        self,
+        data: Mapping[str, Any],
+        *,
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Insert a record, with nested ``create``/``connect``/``connect_or_create`` on
+        relation fields, all in one transaction; returns it as stored."""
+        nested = self._has_relations(data)
+        with self._writing(nested or include is not None or select is not None):
+            record = writes.create_record(self._client, self._meta, data)
+            return self._returned(record, include, select)
+
+    def create_many(
+        self, data: Sequence[Mapping[str, Any]], *, skip_duplicates: bool = False
+    ) -> dict[str, int]:
+        """Insert many records with one prepared statement, the rows bound in the core.
+        Scalar fields only. ``skip_duplicates`` skips rows that conflict with a unique
+        constraint. Returns ``{"count": rows inserted}``."""
+        meta = self._meta
+        if isinstance(data, Mapping) or not isinstance(data, Sequence):
+            raise ValidationError(
+                f"{meta.name}: create_many takes a list of dicts, got {describe_value(data)}",
+                model=meta.name,
+                expected="a list of dicts",
+            )
+        statements = []
+        for given, rows in _rows_by_fields(meta, data).items():
+            encoder = writes.RowEncoder(meta, given)
+            statements.append((encoder.names, encoder.encode_many(rows)))
+        conflict = " ON CONFLICT DO NOTHING" if skip_duplicates else ""
+        count = 0
+        with self._writing(len(statements) > 1):
+            for names, rows in statements:
+                sql = writes.insert_sql(meta, names, conflict)
+                count += self._client.db.execute_many_raw(sql, rows)
+        return {"count": count}
+
+    def update(
+        self,
+        where: Where,
+        data: Mapping[str, Any],
+        *,
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Update the record matching a unique ``where``; `strata.RecordNotFoundError`
+        (P2025) if there is none. ``data`` takes values, ``{"increment": n}`` and the
+        other atomic operations, and nested writes (see `strata.client.writes`)."""
+        nested = self._has_relations(data)
+        with self._writing(nested or include is not None or select is not None):
+            record = writes.update_record(self._client, self._meta, where, data)
+            return self._returned(record, include, select)
+
+    def update_many(self, where: Where | None = None, *, data: Mapping[str, Any]) -> dict[str, int]:
+        """Update every record matching ``where`` (scalar fields only); ``{"count": n}``."""
+        meta = self._meta
+        if self._has_relations(data):
+            raise ValidationError(
+                f"{meta.name}: update_many takes scalar fields only",
+                model=meta.name,
+                expected="scalar fields",
+            )
+        for name in data:
+            meta.scalar(name)
+        builder = SqlBuilder(self._client.metas)
+        assignments = writes.encode_update(meta, data, builder)
+        condition = builder.where(meta, "t0", where)
+        if not assignments:
+            return {"count": self.count(where)}
+        with self._writing(False):
+            count = self._client.execute(
+                f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {condition}",
+                builder.params,
+            )
+        return {"count": count}
+
+    def upsert(
+        self,
+        where: Where,
+        *,
+        create: Mapping[str, Any],
+        update: Mapping[str, Any],
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Update the record matching ``where``, or create it if there is none."""
+        meta = self._meta
+        flat = writes.unique_where(meta, where)
+        with self._writing(True):
+            builder = SqlBuilder(self._client.metas)
+            condition = builder.where(meta, "t0", flat)
+            exists = self._client.query(
+                f"SELECT 1 FROM {meta.table_sql} AS t0 WHERE {condition} LIMIT 1", builder.params
+            )
+            if exists:
+                record = writes.update_record(self._client, meta, where, update)
+            else:
+                record = writes.create_record(self._client, meta, create)
+            return self._returned(record, include, select)
+
+    def delete(
+        self,
+        where: Where,
+        *,
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Delete the record matching a unique ``where`` and return it;
+        `strata.RecordNotFoundError` (P2025) if there is none."""
+        meta = self._meta
+        flat = writes.unique_where(meta, where)
+        with self._writing(include is not None or select is not None):
+            returned = None
+            if include is not None or select is not None:
+                # What the record was, with its relations, before they cascade away.
+                returned = self._read(flat, include=include, select=select, take=1)
+                if not returned:
+                    raise RecordNotFoundError(meta.name, where)
+            builder = SqlBuilder(self._client.metas)
+            condition = builder.where(meta, "t0", flat)
+            rows = self._client.query(
+                f"DELETE FROM {meta.table_sql} AS t0 WHERE {condition}" + writes.returning(meta),
+                builder.params,
+            )
+            if not rows:
+                raise RecordNotFoundError(meta.name, where)
+            if returned is not None:
+                return returned[0]
+            reader = meta.full_reader
+            return reader.model(reader.values(rows[0]))
+
+    def delete_many(self, where: Where | None = None) -> dict[str, int]:
+        """Delete every record matching ``where``; ``{"count": n}``."""
+        builder = SqlBuilder(self._client.metas)
+        condition = builder.where(self._meta, "t0", where)
+        with self._writing(False):
+            count = self._client.execute(
+                f"DELETE FROM {self._meta.table_sql} AS t0 WHERE {condition}", builder.params
+            )
+        return {"count": count}
+
+    def _has_relations(self, data: Any) -> bool:
+        return isinstance(data, Mapping) and any(k in self._meta.relations for k in data)
+
+
+def _rows_by_fields(
+    meta: ModelMeta, items: Sequence[Mapping[str, Any]]
+) -> dict[tuple[str, ...], list[tuple[Any, ...]]]:
+    """The values of create_many's records, grouped by the fields they give (one INSERT
+    statement per group), each record a tuple in its group's field order."""
+    if items and isinstance(items[0], Mapping):
+        given = tuple(items[0])
+        size = len(given)
+        try:
+            # Usually every record gives the same fields: that is checked, and the values
+            # taken, at C speed. A record with other fields raises KeyError here.
+            if size > 1 and all(map(size.__eq__, map(len, items))):
+                return {given: list(map(itemgetter(*given), items))}
+        except (KeyError, TypeError):
+            pass
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise ValidationError(
+                f"{meta.name}: create_many takes dicts, got {describe_value(item)}",
+                model=meta.name,
+                expected="a dict per record",
+            )
+        groups.setdefault(tuple(item), []).append(tuple(item.values()))
+    return groups
+
+
+def _order_fields(order_by: Any) -> set[str]:
+    items = [] if order_by is None else [order_by] if isinstance(order_by, Mapping) else order_by
+    return {name for item in items if isinstance(item, Mapping) for name in item}
+
+
+def _hashable(value: Any) -> Any:
+    return repr(value) if isinstance(value, list | dict) else value

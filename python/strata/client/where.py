@@ -1,0 +1,338 @@
+"""``where`` and ``order_by`` arguments compiled to SQL, with Prisma Client's semantics.
+
+A `SqlBuilder` collects the bound parameters of one statement and hands out table aliases
+(``t0`` for the statement's own table, ``t1``... for subqueries). Column names come from
+the model metadata and are quoted; every value is a ``?`` parameter encoded by the field's
+codec, so a bad value fails with `strata.ValidationError` before the statement runs.
+
+Filters follow SQL's three-valued logic, as Prisma's do on every database: a comparison with
+a NULL column is unknown, so ``{"name": {"not": "x"}}`` does not match rows whose name is
+NULL. Use ``None`` (``{"name": None}``, ``{"name": {"not": None}}``) to test for NULL.
+
+String filters: ``contains``, ``starts_with`` and ``ends_with`` are case-sensitive and use
+``instr``/``substr`` (SQLite's LIKE ignores ASCII case). With ``mode="insensitive"`` they
+use ``LIKE ? ESCAPE '\\'`` with ``%``, ``_`` and ``\\`` in the value escaped, and the other
+operators compare ``lower()`` of both sides. Without the ICU extension SQLite folds ASCII
+letters only, so "insensitive" means ASCII-case-insensitive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from strata.client.codecs import describe_value
+from strata.dialects.sqlite import quote
+from strata.errors import ValidationError
+
+if TYPE_CHECKING:
+    from strata.client.meta import ModelMeta, RelationLink
+
+__all__ = ["SqlBuilder"]
+
+_COMPARISONS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+_STRING_OPERATORS = frozenset({"contains", "starts_with", "ends_with"})
+_OPERATORS = frozenset({"equals", "not", "in", "not_in", "mode", *_COMPARISONS, *_STRING_OPERATORS})
+#: Types whose values have a meaningful order in SQLite (Json, Bytes and lists do not).
+_ORDERED = frozenset({"String", "Int", "BigInt", "Float", "Decimal", "DateTime"})
+
+
+def _like_pattern(value: str, prefix: str, suffix: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{prefix}{escaped}{suffix}"
+
+
+class SqlBuilder:
+    """The parameters and aliases of one statement under construction."""
+
+    def __init__(self, metas: Mapping[str, ModelMeta]) -> None:
+        self.metas = metas
+        self.params: list[Any] = []
+        self._aliases = 0
+
+    def alias(self) -> str:
+        self._aliases += 1
+        return f"t{self._aliases}"
+
+    def bind(self, value: Any) -> str:
+        self.params.append(value)
+        return "?"
+
+    # -- where -------------------------------------------------------------------------------
+
+    def where(self, meta: ModelMeta, alias: str, where: Mapping[str, Any] | None) -> str:
+        """The condition for ``where``, or ``"1"`` when there is none."""
+        if where is None:
+            return "1"
+        if not isinstance(where, Mapping):
+            raise ValidationError(
+                f"{meta.name}: where must be a dict, got {describe_value(where)}",
+                model=meta.name,
+                expected="a dict of field filters",
+            )
+        parts = [self._condition(meta, alias, key, value) for key, value in where.items()]
+        return " AND ".join(parts) if parts else "1"
+
+    def _condition(self, meta: ModelMeta, alias: str, key: str, value: Any) -> str:
+        if key in ("AND", "OR", "NOT"):
+            return self._logical(meta, alias, key, value)
+        if key in meta.scalars:
+            column = f"{alias}.{meta.column(key)}"
+            if isinstance(value, Mapping):
+                return self._field_filter(meta, key, column, value)
+            return self._equals(meta, key, column, value, insensitive=False)
+        if key in meta.relations:
+            return self._relation_filter(meta, alias, meta.relations[key], value)
+        raise meta.unknown_field(key)
+
+    def _logical(self, meta: ModelMeta, alias: str, key: str, value: Any) -> str:
+        items = [value] if isinstance(value, Mapping) else value
+        if not isinstance(items, Sequence) or isinstance(items, str):
+            raise ValidationError(
+                f"{meta.name}: {key} takes a dict or a list of dicts, got {describe_value(value)}",
+                model=meta.name,
+                expected="a dict or a list of dicts",
+            )
+        conditions = [f"({self.where(meta, alias, item)})" for item in items]
+        if key == "AND":
+            return " AND ".join(conditions) if conditions else "1"
+        if key == "OR":
+            return f"({' OR '.join(conditions)})" if conditions else "0"
+        # NOT: every condition must be false (Prisma's NOT).
+        return " AND ".join(f"NOT {c}" for c in conditions) if conditions else "1"
+
+    def _equals(
+        self, meta: ModelMeta, name: str, column: str, value: Any, *, insensitive: bool
+    ) -> str:
+        if value is None:
+            return f"{column} IS NULL"
+        encoded = meta.codecs[name].to_sql_element(value)
+        if insensitive:
+            return f"{column} LIKE {self.bind(_like_pattern(encoded, '', ''))} ESCAPE '\\'"
+        return f"{column} = {self.bind(encoded)}"
+
+    def _field_filter(
+        self, meta: ModelMeta, name: str, column: str, filters: Mapping[str, Any]
+    ) -> str:
+        field = meta.scalars[name]
+        codec = meta.codecs[name]
+        unknown = set(filters) - _OPERATORS
+        if unknown:
+            operators = ", ".join(sorted(_OPERATORS))
+            raise ValidationError(
+                f"{meta.name}.{name}: unknown filter operator(s) {sorted(unknown)} "
+                f"(operators: {operators})",
+                model=meta.name,
+                field=name,
+                expected=f"one of {operators}",
+            )
+        mode = filters.get("mode", "default")
+        if mode not in ("default", "insensitive"):
+            raise ValidationError(
+                f"{meta.name}.{name}: mode must be 'default' or 'insensitive', got {mode!r}",
+                model=meta.name,
+                field=name,
+                expected="'default' or 'insensitive'",
+            )
+        is_string = field.type == "String" and not field.list
+        insensitive = mode == "insensitive"
+        if insensitive and not is_string:
+            raise self._not_for(meta, name, "mode='insensitive'", "String fields")
+        # Comparisons on lower() of both sides when insensitive.
+        compared = f"lower({column})" if insensitive else column
+        parts = []
+        for operator, operand in filters.items():
+            if operator == "mode":
+                continue
+            if operator == "equals":
+                parts.append(self._equals(meta, name, column, operand, insensitive=insensitive))
+            elif operator == "not":
+                if isinstance(operand, Mapping):
+                    parts.append(f"NOT ({self._field_filter(meta, name, column, operand)})")
+                elif operand is None:
+                    parts.append(f"{column} IS NOT NULL")
+                else:
+                    equals = self._equals(meta, name, column, operand, insensitive=insensitive)
+                    parts.append(f"NOT ({equals})")
+            elif operator in ("in", "not_in"):
+                if not isinstance(operand, Sequence) or isinstance(operand, str | bytes):
+                    raise ValidationError(
+                        f"{meta.name}.{name}: {operator} takes a list, got "
+                        f"{describe_value(operand)}",
+                        model=meta.name,
+                        field=name,
+                        expected="a list of values",
+                    )
+                if not operand:
+                    parts.append("0" if operator == "in" else "1")
+                    continue
+                wrap = "lower(?)" if insensitive else "?"
+                placeholders = ", ".join(wrap for _ in operand)
+                self.params.extend(codec.to_sql_element(item) for item in operand)
+                negation = "NOT " if operator == "not_in" else ""
+                parts.append(f"{compared} {negation}IN ({placeholders})")
+            elif operator in _COMPARISONS:
+                if field.type not in _ORDERED or field.list:
+                    raise self._not_for(meta, name, operator, "ordered scalar fields")
+                wrap = "lower(?)" if insensitive else "?"
+                self.params.append(codec.to_sql_element(operand))
+                parts.append(f"{compared} {_COMPARISONS[operator]} {wrap}")
+            else:  # contains, starts_with, ends_with
+                if not is_string:
+                    raise self._not_for(meta, name, operator, "String fields")
+                text = codec.to_sql_element(operand)
+                parts.append(self._string_filter(column, operator, text, insensitive))
+        return " AND ".join(parts) if parts else "1"
+
+    def _string_filter(self, column: str, operator: str, text: str, insensitive: bool) -> str:
+        if insensitive:
+            pattern = _like_pattern(
+                text,
+                "" if operator == "starts_with" else "%",
+                "" if operator == "ends_with" else "%",
+            )
+            return f"{column} LIKE {self.bind(pattern)} ESCAPE '\\'"
+        if operator == "contains":
+            return f"instr({column}, {self.bind(text)}) > 0"
+        if operator == "starts_with":
+            # instr finds the first occurrence, so position 1 means "starts with".
+            return f"instr({column}, {self.bind(text)}) = 1"
+        # ends_with: the tail as long as the value. With an empty value the tail starts past
+        # the end and is '', which matches, as it should.
+        length = f"length({self.bind(text)})"
+        return f"substr({column}, length({column}) - {length} + 1) = {self.bind(text)}"
+
+    @staticmethod
+    def _not_for(meta: ModelMeta, name: str, operator: str, allowed: str) -> ValidationError:
+        field = meta.scalars[name]
+        kind = f"{field.type}[]" if field.list else field.type
+        return ValidationError(
+            f"{meta.name}.{name}: {operator} is only for {allowed}, and {name} is {kind}",
+            model=meta.name,
+            field=name,
+            expected=f"an operator {kind} supports",
+        )
+
+    # -- relation filters --------------------------------------------------------------------
+
+    def related_rows(self, link: RelationLink, source_alias: str, target_alias: str) -> str:
+        """``FROM ... WHERE <join>`` selecting the target rows related to one source row."""
+        target = self.metas[link.target]
+        if link.kind == "m2m":
+            join = self.alias()
+            target_id = quote(link.target_columns[0])
+            return (
+                f"FROM {quote(link.join_table or '')} AS {join} "
+                f"JOIN {target.table_sql} AS {target_alias} "
+                f"ON {target_alias}.{target_id} = {join}.{quote(link.join_target or '')} "
+                f"WHERE {join}.{quote(link.join_source or '')} = "
+                f"{source_alias}.{quote(link.source_columns[0])}"
+            )
+        join = link.join(source_alias, target_alias)
+        return f"FROM {target.table_sql} AS {target_alias} WHERE {join}"
+
+    def _relation_filter(self, meta: ModelMeta, alias: str, link: RelationLink, value: Any) -> str:
+        target = self.metas[link.target]
+        allowed = ("some", "every", "none") if link.many else ("is", "is_not")
+        if not link.many and (value is None or not set(value) <= set(allowed)):
+            # {"author": {...}} and {"author": None} are shorthands for is.
+            value = {"is": value}
+        if not isinstance(value, Mapping) or not value or not set(value) <= set(allowed):
+            raise ValidationError(
+                f"{meta.name}.{link.name}: a relation filter takes {', '.join(allowed)}, "
+                f"got {describe_value(value)}",
+                model=meta.name,
+                field=link.name,
+                expected=f"a dict with {' / '.join(allowed)}",
+            )
+        parts = []
+        for operator, nested in value.items():
+            inner = self.alias()
+            rows = self.related_rows(link, alias, inner)
+            if nested is None:
+                if operator not in ("is", "is_not"):
+                    raise ValidationError(
+                        f"{meta.name}.{link.name}: {operator} takes a where dict, not None",
+                        model=meta.name,
+                        field=link.name,
+                        expected="a where dict",
+                    )
+                exists = f"EXISTS (SELECT 1 {rows})"
+                parts.append(f"NOT {exists}" if operator == "is" else exists)
+                continue
+            condition = self.where(target, inner, nested)
+            if operator == "every":
+                # No related row for which the condition is not true.
+                parts.append(f"NOT EXISTS (SELECT 1 {rows} AND NOT IFNULL(({condition}), 0))")
+            elif operator in ("none", "is_not"):
+                parts.append(f"NOT EXISTS (SELECT 1 {rows} AND ({condition}))")
+            else:  # some, is
+                parts.append(f"EXISTS (SELECT 1 {rows} AND ({condition}))")
+        return " AND ".join(parts)
+
+    # -- order by ----------------------------------------------------------------------------
+
+    def order_by(
+        self, meta: ModelMeta, alias: str, order_by: Any, *, reverse: bool = False
+    ) -> list[str]:
+        """``ORDER BY`` terms for ``{"field": "asc"}``, ``{"field": {"sort": "desc",
+        "nulls": "last"}}``, ``{"relation": {"field": "asc"}}`` (to-one), or a list."""
+        if order_by is None:
+            return []
+        items = [order_by] if isinstance(order_by, Mapping) else order_by
+        if not isinstance(items, Sequence) or isinstance(items, str):
+            raise ValidationError(
+                f"{meta.name}: order_by takes a dict or a list of dicts",
+                model=meta.name,
+                expected="{'field': 'asc' | 'desc'} or a list of them",
+            )
+        terms = []
+        for item in items:
+            if not isinstance(item, Mapping):
+                raise ValidationError(
+                    f"{meta.name}: order_by entries are dicts, got {describe_value(item)}",
+                    model=meta.name,
+                    expected="{'field': 'asc' | 'desc'}",
+                )
+            for name, direction in item.items():
+                expression, suffix = self._order_term(meta, alias, name, direction, reverse)
+                terms.append(f"{expression} {suffix}")
+        return terms
+
+    def _order_term(
+        self, meta: ModelMeta, alias: str, name: str, direction: Any, reverse: bool
+    ) -> tuple[str, str]:
+        """The expression to sort on, and its ``ASC``/``DESC`` (and ``NULLS``) suffix."""
+        if name in meta.relations and isinstance(direction, Mapping):
+            link = meta.relations[name]
+            if link.many or len(direction) != 1:
+                raise ValidationError(
+                    f"{meta.name}.{name}: order by a relation takes one field of a to-one relation",
+                    model=meta.name,
+                    field=name,
+                    expected="{'relation': {'field': 'asc'}} on a to-one relation",
+                )
+            inner = self.alias()
+            target = self.metas[link.target]
+            ((field, nested_direction),) = direction.items()
+            expression, suffix = self._order_term(target, inner, field, nested_direction, reverse)
+            # The related row's value as a scalar subquery.
+            return f"(SELECT {expression} {self.related_rows(link, alias, inner)})", suffix
+        meta.scalar(name)
+        nulls = None
+        if isinstance(direction, Mapping):
+            nulls = direction.get("nulls")
+            direction = direction.get("sort")
+        if direction not in ("asc", "desc") or nulls not in (None, "first", "last"):
+            raise ValidationError(
+                f"{meta.name}.{name}: order must be 'asc' or 'desc' (and nulls 'first' or "
+                f"'last'), got {direction!r}",
+                model=meta.name,
+                field=name,
+                expected="'asc' | 'desc' | {'sort': ..., 'nulls': 'first' | 'last'}",
+            )
+        if reverse:
+            direction = "desc" if direction == "asc" else "asc"
+            nulls = {"first": "last", "last": "first"}.get(nulls or "")
+        suffix = direction.upper() + (f" NULLS {nulls.upper()}" if nulls else "")
+        return f"{alias}.{meta.column(name)}", suffix
