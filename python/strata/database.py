@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from strata import _core
 from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from strata.health import Health
     from strata.migrate.commands import Migrator
 
-__all__ = ["Database", "connect"]
+__all__ = ["ClientView", "Database", "connect"]
 
 
 def connect(
@@ -132,6 +132,29 @@ class Database(_core.Engine):
         self._model_classes = classes
         self._client = None
 
+    def scoped(self, **scope: Any) -> ClientView:
+        """A view of the database confined to one tenant: ``db.scoped(userId=u)``.
+
+        On every model with those fields, reads, updates and deletes see only matching
+        rows (another tenant's row is as good as missing: RecordNotFoundError), creates
+        write the values, and a create that names another value is refused. Models
+        without the fields are unaffected.
+        """
+        unknown = [f for f in scope if not any(f in m.scalars for m in self.client.metas.values())]
+        if unknown:
+            from strata.errors import ValidationError
+
+            raise ValidationError(
+                f"no model has a field {unknown[0]!r} to scope by",
+                field=unknown[0],
+                expected="a field of at least one model",
+            )
+        return ClientView(self.client.derive(scope=scope))
+
+    def with_deleted(self) -> ClientView:
+        """A view in which soft-deleted rows are visible again."""
+        return ClientView(self.client.derive(include_deleted=True))
+
     def model(self, name: str) -> Repository:
         """The repository of model ``name``: ``db.model("User")`` is ``db.user``."""
         return self.client.repository(name)
@@ -168,3 +191,29 @@ class Database(_core.Engine):
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<strata.Database {self.path!r} ({state})>"
+
+
+class ClientView:
+    """Repositories of a client view (`Database.scoped`, `Database.with_deleted`):
+    ``view.project.find_many()``, ``view.model("Project")``. Statements run on the same
+    database handle, so ``with db.transaction():`` covers them too."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def model(self, name: str) -> Repository:
+        return self._client.repository(name)
+
+    def scoped(self, **scope: Any) -> ClientView:
+        return ClientView(self._client.derive(scope=scope))
+
+    def with_deleted(self) -> ClientView:
+        return ClientView(self._client.derive(include_deleted=True))
+
+    def __getattr__(self, name: str) -> Repository:
+        repository = self._client.attributes.get(name)
+        if repository is None:
+            raise AttributeError(
+                f"no repository {name!r} (repositories: {', '.join(self._client.attributes)})"
+            )
+        return repository

@@ -109,7 +109,7 @@ class AggregateSpec:
 def aggregate(
     client: Client, meta: ModelMeta, where: Mapping[str, Any] | None, **requested: Any
 ) -> dict[str, Any]:
-    builder = SqlBuilder(client.metas)
+    builder = client.sql()
     spec = AggregateSpec(meta, "t0", **requested)
     if not spec.columns:
         raise ValidationError(
@@ -144,7 +144,7 @@ def group_by(
         )
     for name in by:
         meta.scalar(name)
-    builder = SqlBuilder(client.metas)
+    builder = client.sql()
     spec = AggregateSpec(meta, "t0", **requested)
     grouped = ", ".join(f"t0.{meta.column(n)}" for n in by)
     columns = ", ".join([grouped, *(c[2] for c in spec.columns)])

@@ -200,7 +200,7 @@ def _fetch_related(
     columns = selection.columns
     if link.kind == "direct":
         columns = columns + tuple(f for f in link.target_fields if f not in columns)
-    builder = SqlBuilder(client.metas)
+    builder = client.sql()
     alias = "t0"
     column_sql = ", ".join(f"{alias}.{target.column(c)}" for c in columns)
     if link.kind == "m2m":

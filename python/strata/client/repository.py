@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -116,11 +117,14 @@ class Repository:
             and all(v is not None and not isinstance(v, Mapping) for v in flat.values())
         )
         if plain and all(meta.scalars[k].type != "Json" and not meta.scalars[k].list for k in flat):
-            builder = SqlBuilder(self._client.metas)
+            builder = self._client.sql()
             condition = builder.where(meta, "t0", flat)
-            sql = f"{self._select_sql(meta.columns)} WHERE {condition} LIMIT 1"
-            codecs = [meta.codecs[k] for k in flat]
-            self._lookups[tuple(flat)] = (sql, codecs, meta.full_reader.record)
+            # A scoped or soft-deleting view adds parameters of its own; those lookups
+            # take the general path.
+            if len(builder.params) == len(flat):
+                sql = f"{self._select_sql(meta.columns)} WHERE {condition} LIMIT 1"
+                codecs = [meta.codecs[k] for k in flat]
+                self._lookups[tuple(flat)] = (sql, codecs, meta.full_reader.record)
         found = self._read(flat, include=include, select=select, take=1)
         return found[0] if found else None
 
@@ -245,7 +249,7 @@ class Repository:
         columns = selection.columns + tuple(
             f for f in distinct_fields if f not in selection.columns
         )
-        builder = SqlBuilder(self._client.metas)
+        builder = self._client.sql()
         conditions = [builder.where(meta, "t0", where)]
         backwards = take is not None and take < 0
         order = builder.order_by(meta, "t0", order_by, reverse=backwards)
@@ -332,7 +336,7 @@ class Repository:
         return f"(SELECT c.{meta.column(name)} FROM {meta.table_sql} AS c WHERE {condition})"
 
     def count(self, where: Where | None = None) -> int:
-        builder = SqlBuilder(self._client.metas)
+        builder = self._client.sql()
         condition = builder.where(self._meta, "t0", where)
         rows = self._client.query(
             f"SELECT COUNT(*) FROM {self._meta.table_sql} AS t0 WHERE {condition}", builder.params
@@ -460,6 +464,8 @@ class Repository:
                 model=meta.name,
                 expected="a list of dicts",
             )
+        if self._client.scope:
+            data = [self._stamped(item) for item in data]
         statements = []
         for given, rows in _rows_by_fields(meta, data).items():
             encoder = writes.RowEncoder(meta, given)
@@ -499,7 +505,8 @@ class Repository:
             )
         for name in data:
             meta.scalar(name)
-        builder = SqlBuilder(self._client.metas)
+        self._client.check_update(meta, data)
+        builder = self._client.sql()
         assignments = writes.encode_update(meta, data, builder)
         condition = builder.where(meta, "t0", where)
         if not assignments:
@@ -524,7 +531,7 @@ class Repository:
         meta = self._meta
         flat = writes.unique_where(meta, where)
         with self._writing(True):
-            builder = SqlBuilder(self._client.metas)
+            builder = self._client.sql()
             condition = builder.where(meta, "t0", flat)
             exists = self._client.query(
                 f"SELECT 1 FROM {meta.table_sql} AS t0 WHERE {condition} LIMIT 1", builder.params
@@ -543,8 +550,14 @@ class Repository:
         select: Mapping[str, Any] | None = None,
     ) -> Any:
         """Delete the record matching a unique ``where`` and return it;
-        `strata.RecordNotFoundError` (P2025) if there is none."""
+        `strata.RecordNotFoundError` (P2025) if there is none. On a soft-deleting model
+        (``/// @strata.softDelete``) the record is marked deleted instead."""
         meta = self._meta
+        deleted_field = self._client.soft_delete.get(meta.name)
+        if deleted_field is not None:
+            return self.update(
+                where, {deleted_field: datetime.now(UTC)}, include=include, select=select
+            )
         flat = writes.unique_where(meta, where)
         with self._writing(include is not None or select is not None):
             returned = None
@@ -553,7 +566,7 @@ class Repository:
                 returned = self._read(flat, include=include, select=select, take=1)
                 if not returned:
                     raise RecordNotFoundError(meta.name, where)
-            builder = SqlBuilder(self._client.metas)
+            builder = self._client.sql()
             condition = builder.where(meta, "t0", flat)
             rows = self._client.query(
                 f"DELETE FROM {meta.table_sql} AS t0 WHERE {condition}" + writes.returning(meta),
@@ -567,14 +580,25 @@ class Repository:
             return reader.model(reader.values(rows[0]))
 
     def delete_many(self, where: Where | None = None) -> dict[str, int]:
-        """Delete every record matching ``where``; ``{"count": n}``."""
-        builder = SqlBuilder(self._client.metas)
+        """Delete every record matching ``where``; ``{"count": n}``. On a soft-deleting
+        model the records are marked deleted instead."""
+        deleted_field = self._client.soft_delete.get(self._meta.name)
+        if deleted_field is not None:
+            return self.update_many(where, data={deleted_field: datetime.now(UTC)})
+        builder = self._client.sql()
         condition = builder.where(self._meta, "t0", where)
         with self._writing(False):
             count = self._client.execute(
                 f"DELETE FROM {self._meta.table_sql} AS t0 WHERE {condition}", builder.params
             )
         return {"count": count}
+
+    def _stamped(self, item: Any) -> Any:
+        if not isinstance(item, Mapping):
+            return item  # _rows_by_fields reports it
+        stamped = dict(item)
+        self._client.stamp(self._meta, stamped)
+        return stamped
 
     def _has_relations(self, data: Any) -> bool:
         return isinstance(data, Mapping) and any(k in self._meta.relations for k in data)

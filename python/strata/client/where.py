@@ -18,7 +18,7 @@ letters only, so "insensitive" means ASCII-case-insensitive.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from strata.client.codecs import describe_value
@@ -45,10 +45,17 @@ def _like_pattern(value: str, prefix: str, suffix: str) -> str:
 class SqlBuilder:
     """The parameters and aliases of one statement under construction."""
 
-    def __init__(self, metas: Mapping[str, ModelMeta]) -> None:
+    def __init__(
+        self,
+        metas: Mapping[str, ModelMeta],
+        implicit: Callable[[ModelMeta], Mapping[str, Any] | None] | None = None,
+    ) -> None:
         self.metas = metas
         self.params: list[Any] = []
         self._aliases = 0
+        #: The filter a client applies to every row set of a model whatever the caller
+        #: asks (a tenant scope, hiding soft-deleted rows): see `Client.implicit_where`.
+        self._implicit = implicit
 
     def alias(self) -> str:
         self._aliases += 1
@@ -61,7 +68,20 @@ class SqlBuilder:
     # -- where -------------------------------------------------------------------------------
 
     def where(self, meta: ModelMeta, alias: str, where: Mapping[str, Any] | None) -> str:
-        """The condition for ``where``, or ``"1"`` when there is none."""
+        """The condition for ``where`` on the model's rows, with the client's implicit
+        filter for the model added; ``"1"`` when there is neither."""
+        condition = self._user_where(meta, alias, where)
+        return self._with_implicit(meta, alias, condition)
+
+    def _with_implicit(self, meta: ModelMeta, alias: str, condition: str) -> str:
+        implicit = self._implicit(meta) if self._implicit else None
+        if not implicit:
+            return condition
+        scoped = self._user_where(meta, alias, implicit)
+        return scoped if condition == "1" else f"({condition}) AND ({scoped})"
+
+    def _user_where(self, meta: ModelMeta, alias: str, where: Mapping[str, Any] | None) -> str:
+        """The condition for ``where`` alone."""
         if where is None:
             return "1"
         if not isinstance(where, Mapping):
@@ -93,7 +113,7 @@ class SqlBuilder:
                 model=meta.name,
                 expected="a dict or a list of dicts",
             )
-        conditions = [f"({self.where(meta, alias, item)})" for item in items]
+        conditions = [f"({self._user_where(meta, alias, item)})" for item in items]
         if key == "AND":
             return " AND ".join(conditions) if conditions else "1"
         if key == "OR":
@@ -216,20 +236,25 @@ class SqlBuilder:
     # -- relation filters --------------------------------------------------------------------
 
     def related_rows(self, link: RelationLink, source_alias: str, target_alias: str) -> str:
-        """``FROM ... WHERE <join>`` selecting the target rows related to one source row."""
+        """``FROM ... WHERE <join>`` selecting the target rows related to one source row,
+        limited to those the client's implicit filter lets it see: a row of another
+        tenant, or a soft-deleted one, is no related row at all."""
         target = self.metas[link.target]
         if link.kind == "m2m":
             join = self.alias()
             target_id = quote(link.target_columns[0])
-            return (
+            rows = (
                 f"FROM {quote(link.join_table or '')} AS {join} "
                 f"JOIN {target.table_sql} AS {target_alias} "
                 f"ON {target_alias}.{target_id} = {join}.{quote(link.join_target or '')} "
                 f"WHERE {join}.{quote(link.join_source or '')} = "
                 f"{source_alias}.{quote(link.source_columns[0])}"
             )
-        join = link.join(source_alias, target_alias)
-        return f"FROM {target.table_sql} AS {target_alias} WHERE {join}"
+        else:
+            join = link.join(source_alias, target_alias)
+            rows = f"FROM {target.table_sql} AS {target_alias} WHERE {join}"
+        visible = self._with_implicit(target, target_alias, "1")
+        return rows if visible == "1" else f"{rows} AND ({visible})"
 
     def _relation_filter(self, meta: ModelMeta, alias: str, link: RelationLink, value: Any) -> str:
         target = self.metas[link.target]
@@ -260,7 +285,7 @@ class SqlBuilder:
                 exists = f"EXISTS (SELECT 1 {rows})"
                 parts.append(f"NOT {exists}" if operator == "is" else exists)
                 continue
-            condition = self.where(target, inner, nested)
+            condition = self._user_where(target, inner, nested)
             if operator == "every":
                 # No related row for which the condition is not true.
                 parts.append(f"NOT EXISTS (SELECT 1 {rows} AND NOT IFNULL(({condition}), 0))")

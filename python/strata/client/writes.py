@@ -90,7 +90,7 @@ def find_key(
 ) -> tuple[Any, ...]:
     """The values of ``fields`` of the record matching a unique ``where``, or
     RecordNotFoundError (P2025)."""
-    builder = SqlBuilder(client.metas)
+    builder = client.sql()
     condition = builder.where(meta, "t0", unique_where(meta, where))
     columns = ", ".join(f"t0.{meta.column(f)}" for f in fields)
     rows = client.query(
@@ -237,6 +237,7 @@ def _split(
 def create_record(client: Client, meta: ModelMeta, data: Any) -> dict[str, Any]:
     """Insert one record and its nested writes; returns the new row, decoded."""
     scalars, nested = _split(meta, data, _CREATE_OPERATIONS)
+    client.stamp(meta, scalars)
     before = {n: ops for n, ops in nested.items() if meta.relations[n].holds_fk}
     for name, operations in before.items():
         scalars.update(_resolve_parent(client, meta, meta.relations[name], operations))
@@ -337,7 +338,7 @@ def _connect_child(
     if link.kind == "m2m":
         _link(client, link, parent_key, find_key(client, target, where, link.target_fields))
         return
-    builder = SqlBuilder(client.metas)
+    builder = client.sql()
     assignments = ", ".join(
         f"{target.column(f)} = {builder.bind(target.codecs[f].to_sql(v))}"
         for f, v in zip(link.target_fields, parent_key, strict=True)
@@ -371,7 +372,7 @@ def _unlink(
 ) -> None:
     """Remove the link to the related record matching ``where`` (all of them when None):
     clear its foreign key, or delete the join-table row."""
-    builder = SqlBuilder(client.metas)
+    builder = client.sql()
     if link.kind == "m2m":
         sql = (
             f"DELETE FROM {quote(link.join_table or '')} "
@@ -443,12 +444,13 @@ def update_record(client: Client, meta: ModelMeta, where: Any, data: Any) -> dic
     updated row, decoded. RecordNotFoundError (P2025) when there is no such record."""
     flat_where = unique_where(meta, where)
     scalars, nested = _split(meta, data, _UPDATE_OPERATIONS)
+    client.check_update(meta, scalars)
     for name, operations in nested.items():
         link = meta.relations[name]
         if link.holds_fk:
             resolved = _resolve_parent(client, meta, link, operations)
             scalars.update({f: {"set": v} for f, v in resolved.items()})
-    builder = SqlBuilder(client.metas)
+    builder = client.sql()
     assignments = encode_update(meta, scalars, builder)
     condition = builder.where(meta, "t0", flat_where)
     if assignments:
