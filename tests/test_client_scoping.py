@@ -108,6 +108,8 @@ def test_soft_delete_needs_an_optional_datetime_field(tmp_path: Path) -> None:
         'datasource db {\n  provider = "sqlite"\n}\n\n'
         "/// @strata.softDelete\nmodel Note {\n  id Int @id\n}\n"
     )
-    with strata.connect(tmp_path / "n.db", schema=schema) as db:
-        with pytest.raises(strata.ValidationError, match="deletedAt DateTime"):
-            db.model("Note")
+    with (
+        strata.connect(tmp_path / "n.db", schema=schema) as db,
+        pytest.raises(strata.ValidationError, match="deletedAt DateTime"),
+    ):
+        db.model("Note")
