@@ -84,3 +84,20 @@ def test_errors_surface_from_awaits(tmp_path: Path) -> None:
             await adb.query_raw("SELECT 1")
 
     run(main())
+
+
+def test_repositories_are_awaitable(tmp_path: Path) -> None:
+    schema = Path(__file__).resolve().parents[1] / "schema" / "music_api.prisma"
+
+    async def main() -> None:
+        async with await connect_async(tmp_path / "m.db", schema=schema) as adb:
+            await adb.migrate.push()
+            created = await adb.api_key.create(data={"key": "k1", "name": "ci"})
+            assert created.key == "k1"
+            async with adb.transaction() as tx:
+                await tx.api_key.create(data={"key": "k2", "name": "ci"})
+            keys = await adb.api_key.find_many(order_by={"key": "asc"})
+            assert [k.key for k in keys] == ["k1", "k2"]
+            assert await adb.api_key.count() == 2
+
+    run(main())

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 import click
+import pytest
 
 from strata.cli import main
 
@@ -30,3 +33,20 @@ def test_every_command_is_documented_with_an_example() -> None:
         assert rows, f"{path} is missing from the README's command table"
         example = rows[0].rsplit("|", 2)[-2]
         assert f"`{path}" in example, f"{path} has no example"
+
+
+def test_the_readme_client_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tour is code a reader will paste; it has to work as printed."""
+    section = README.split("## The client", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "schema").mkdir()
+    shutil.copyfile(
+        Path(__file__).resolve().parents[1] / "schema" / "medianest.prisma",
+        tmp_path / "schema" / "medianest.prisma",
+    )
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {}
+    exec(compile("import strata\n" + code, "README.md", "exec"), namespace)
+    db = namespace["db"]
+    assert db.user.count() == 1
+    db.close()
