@@ -14,7 +14,8 @@ a partial record is not a valid instance of its model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -174,20 +175,24 @@ def load_relations(client: Client, selection: Selection, records: list[dict[str,
     """Fill each record's requested relations, one query per relation (per chunk)."""
     for name, args in selection.relations.items():
         link = args.link
-        keys = list(
-            dict.fromkeys(
-                key
-                for record in records
-                if None not in (key := tuple(record[f] for f in link.source_fields))
-            )
-        )
+        key_of = _key_function(link.source_fields)
+        keys = list(dict.fromkeys(key for record in records if None not in (key := key_of(record))))
         related: dict[tuple[Any, ...], list[Any]] = {}
         for start in range(0, len(keys), CHUNK):
             for key, child in _fetch_related(client, args, keys[start : start + CHUNK]):
                 related.setdefault(key, []).append(child)
         for record in records:
-            children = related.get(tuple(record[f] for f in link.source_fields), [])
+            children = related.get(key_of(record)) or []
             record[name] = children if link.many else (children[0] if children else None)
+
+
+def _key_function(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A record's key for ``fields``, always a tuple (a relation may join on several
+    fields). itemgetter builds it in C, which matters at tens of thousands of records."""
+    getter = operator.itemgetter(*fields)
+    if len(fields) == 1:
+        return lambda record: (getter(record),)
+    return getter
 
 
 def _fetch_related(
