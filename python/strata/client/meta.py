@@ -171,6 +171,27 @@ class ModelMeta:
         except KeyError:
             raise self.unknown_field(name) from None
 
+    @cached_property
+    def record_key(self) -> tuple[str, ...]:
+        """The fields that find one row again: the primary key, or else the first unique
+        criterion of required fields."""
+        for fields in self.uniques.values():
+            if all(not self.scalars[f].optional for f in fields):
+                return fields
+        raise ValidationError(
+            f"{self.name} has no primary key or unique criterion of required fields",
+            model=self.name,
+            expected="a model with an @id",
+        )
+
+    def key_where(self, fields: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+        """A unique ``where`` for the row whose ``fields``, a unique criterion, hold
+        ``values``: a compound key goes under its name, as `unique_where` expects."""
+        if len(fields) == 1:
+            return {fields[0]: values[0]}
+        name = next(n for n, f in self.uniques.items() if set(f) == set(fields))
+        return {name: dict(zip(fields, values, strict=True))}
+
     def unknown_field(self, name: str, kind: str = "field") -> ValidationError:
         fields = ", ".join([*self.scalars, *self.relations])
         return ValidationError(

@@ -10,6 +10,17 @@ their ``_AToB`` table in the same single query.
 ``include`` returns model instances with the included relation attributes filled (a list,
 or a record or None); ``select`` returns plain dicts holding only what was selected, since
 a partial record is not a valid instance of its model.
+
+``_count`` in an include or select (``{"_count": True}`` for every list relation, or
+``{"_count": {"select": {"posts": True, "tags": {"where": {...}}}}}``) gives each record a
+``_count`` dict, ``{"posts": 3, ...}``, counting the related rows the client sees. The
+counts of one level take one more query: the parents' rows again, by primary key, with one
+correlated ``COUNT(*)`` subquery per counted relation. That handles direct and many-to-many
+relations, per-relation wheres and the implicit filters with the same `SqlBuilder` code as
+relation filters, and adds nothing to the main SELECT, which windows and ``distinct``
+shape. On a model instance the counts are pydantic's extra data (``__pydantic_extra__``):
+``record._count`` reads them and ``repr`` shows them, but ``model_dump`` leaves them out,
+since ``_count`` is no field of the model.
 """
 
 from __future__ import annotations
@@ -34,6 +45,8 @@ __all__ = ["CHUNK", "RelationArgs", "Selection", "load_relations", "parse_select
 #: a nested ``where`` adds its own, so stay far below either.
 CHUNK = 500
 
+#: The include/select key for relation counts, as in Prisma Client.
+COUNT = "_count"
 _RELATION_ARGS = frozenset({"where", "order_by", "take", "skip", "include", "select"})
 
 
@@ -59,6 +72,8 @@ class Selection:
     relations: dict[str, RelationArgs] = field(default_factory=dict)
     #: With ``select``: the fields returned, as dicts. None: model instances.
     selected: tuple[str, ...] | None = None
+    #: ``_count``: the list relations counted, each with its where (or None).
+    counts: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)
 
     @property
     def as_dicts(self) -> bool:
@@ -100,8 +115,16 @@ def parse_selection(
         )
     if select is not None:
         selected = []
+    counts: dict[str, Mapping[str, Any] | None] = {}
     for name, value in (chosen or {}).items():
-        if name in meta.relations:
+        if name == COUNT:
+            counts = _count_args(meta, value)
+            for counted, where in counts.items():
+                # Compiled here only to refuse a bad where before the read's first query.
+                client.sql().count_related(meta.relations[counted], "t0", where)
+            if counts and selected is not None:
+                selected.append(name)
+        elif name in meta.relations:
             if value is False:
                 continue
             relations[name] = _relation_args(client, meta, meta.relations[name], value)
@@ -119,8 +142,58 @@ def parse_selection(
         needed = [n for n in selected if n in meta.scalars]
         for args in relations.values():
             needed.extend(f for f in args.link.source_fields if f not in needed)
+        if counts:
+            needed.extend(f for f in meta.record_key if f not in needed)
         columns = tuple(needed)
-    return Selection(meta, columns, relations, None if selected is None else tuple(selected))
+    return Selection(
+        meta, columns, relations, None if selected is None else tuple(selected), counts
+    )
+
+
+def _count_args(meta: ModelMeta, value: Any) -> dict[str, Mapping[str, Any] | None]:
+    """The relations ``_count`` asks for, each with its where."""
+    expected = "True or {'select': {'relation': True | {'where': ...}}}"
+    if value is True or value is False:
+        return {n: None for n, link in meta.relations.items() if link.many} if value else {}
+    if not isinstance(value, Mapping) or set(value) != {"select"}:
+        raise ValidationError(
+            f"{meta.name}: {COUNT} takes {expected}, got {describe_value(value)}",
+            model=meta.name,
+            field=COUNT,
+            expected=expected,
+        )
+    chosen = value["select"]
+    if not isinstance(chosen, Mapping):
+        raise ValidationError(
+            f"{meta.name}: {COUNT}'s select takes a dict, got {describe_value(chosen)}",
+            model=meta.name,
+            field=COUNT,
+            expected=expected,
+        )
+    counts: dict[str, Mapping[str, Any] | None] = {}
+    for name, argument in chosen.items():
+        link = meta.relations.get(name)
+        if link is None or not link.many:
+            raise ValidationError(
+                f"{meta.name}.{name}: {COUNT} counts list relations, and {name} is not one "
+                f"(list relations: {', '.join(n for n, r in meta.relations.items() if r.many)})",
+                model=meta.name,
+                field=name,
+                expected="a list relation",
+            )
+        if argument is True:
+            counts[name] = None
+        elif isinstance(argument, Mapping) and set(argument) == {"where"}:
+            counts[name] = argument["where"]
+        elif argument is not False:
+            raise ValidationError(
+                f"{meta.name}.{name}: {COUNT} takes True or {{'where': ...}} per relation, got "
+                f"{describe_value(argument)}",
+                model=meta.name,
+                field=name,
+                expected="True or {'where': ...}",
+            )
+    return counts
 
 
 def _relation_args(client: Client, meta: ModelMeta, link: RelationLink, value: Any) -> RelationArgs:
@@ -168,7 +241,16 @@ def finish(selection: Selection, records: list[dict[str, Any]]) -> list[Any]:
         keys = selection.selected
         return [{key: record[key] for key in keys} for record in records]
     reader = selection.meta.reader(selection.columns)
-    return [reader.model(record) for record in records]
+    if not selection.counts:
+        return [reader.model(record) for record in records]
+    instances = []
+    for record in records:
+        counts = record.pop(COUNT)
+        instance = reader.model(record)
+        # Not a declared field: pydantic's extra data, read as `record._count`.
+        object.__setattr__(instance, "__pydantic_extra__", {COUNT: counts})
+        instances.append(instance)
+    return instances
 
 
 def load_relations(client: Client, selection: Selection, records: list[dict[str, Any]]) -> None:
@@ -184,6 +266,40 @@ def load_relations(client: Client, selection: Selection, records: list[dict[str,
         for record in records:
             children = related.get(key_of(record)) or []
             record[name] = children if link.many else (children[0] if children else None)
+    if selection.counts:
+        _load_counts(client, selection, records)
+
+
+def _load_counts(client: Client, selection: Selection, records: list[dict[str, Any]]) -> None:
+    """Set each record's ``_count``: one query per chunk of records (see the module
+    docstring)."""
+    meta = selection.meta
+    key_fields = meta.record_key
+    key_of = _key_function(key_fields)
+    keys = list(dict.fromkeys(key_of(record) for record in records))
+    names = tuple(selection.counts)
+    found: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    width = len(key_fields)
+    for start in range(0, len(keys), CHUNK):
+        builder = client.sql()
+        counted = ", ".join(
+            builder.count_related(meta.relations[name], "t0", where)
+            for name, where in selection.counts.items()
+        )
+        key_columns = [f"t0.{meta.column(f)}" for f in key_fields]
+        codecs = [meta.codecs[f] for f in key_fields]
+        match = _key_match(builder, key_columns, keys[start : start + CHUNK], codecs)
+        rows = client.query(
+            f"SELECT {', '.join(key_columns)}, {counted} FROM {meta.table_sql} AS t0 WHERE {match}",
+            builder.params,
+        )
+        reader = meta.reader(key_fields)
+        for row in rows:
+            key = key_of(reader.values(row[:width]))
+            found[key] = tuple(row[width:])
+    zero = (0,) * len(names)
+    for record in records:
+        record[COUNT] = dict(zip(names, found.get(key_of(record), zero), strict=True))
 
 
 def _key_function(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:

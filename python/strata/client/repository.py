@@ -6,6 +6,15 @@ Reads build one SELECT for the model and one more per included relation and leve
 returned record is what the database holds; a write with nested writes runs in one
 transaction (a savepoint inside an open one). Every argument is checked against the schema
 before any SQL runs: a bad one raises `strata.ValidationError` and nothing is written.
+(Data nested inside a nested write is checked as it is written; the transaction then rolls
+back whatever that write had done.)
+
+Relation counts: ``include={"_count": True}`` (every list relation) or
+``{"_count": {"select": {"posts": True | {"where": ...}}}}``, in ``include`` or ``select``
+at any level, cost one more query per level and count what this client sees (scope, soft
+delete). A dict from ``select`` gets a ``"_count"`` key; a model instance, whose class
+declares no such field, carries the dict as pydantic extra data, so ``record._count`` is
+``{"posts": 3}`` while ``model_dump()`` leaves it out.
 """
 
 from __future__ import annotations
@@ -444,8 +453,8 @@ class Repository:
         include: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Insert a record, with nested ``create``/``connect``/``connect_or_create`` on
-        relation fields, all in one transaction; returns it as stored."""
+        """Insert a record, with nested ``create``/``connect``/``connect_or_create``/
+        ``create_many`` on relation fields, all in one transaction; returns it as stored."""
         nested = self._has_relations(data)
         with self._writing(nested or include is not None or select is not None):
             record = writes.create_record(self._client, self._meta, data)
@@ -488,7 +497,8 @@ class Repository:
     ) -> Any:
         """Update the record matching a unique ``where``; `strata.RecordNotFoundError`
         (P2025) if there is none. ``data`` takes values, ``{"increment": n}`` and the
-        other atomic operations, and nested writes (see `strata.client.writes`)."""
+        other atomic operations, ``{"push": ...}`` on scalar lists, and nested writes,
+        including updates and deletes of related records (see `strata.client.writes`)."""
         nested = self._has_relations(data)
         with self._writing(nested or include is not None or select is not None):
             record = writes.update_record(self._client, self._meta, where, data)

@@ -14,6 +14,12 @@ String filters: ``contains``, ``starts_with`` and ``ends_with`` are case-sensiti
 use ``LIKE ? ESCAPE '\\'`` with ``%``, ``_`` and ``\\`` in the value escaped, and the other
 operators compare ``lower()`` of both sides. Without the ICU extension SQLite folds ASCII
 letters only, so "insensitive" means ASCII-case-insensitive.
+
+Scalar lists (``String[]``...) are stored as JSON arrays (see `strata.client.codecs`) and take
+Prisma's list filters: ``has`` (an element), ``has_every`` and ``has_some`` (a list),
+``is_empty`` (a bool) and ``equals`` (the whole list, in order). Elements are compared with
+``json_each``; the operand is encoded by the field's own codec as a JSON array, so each
+element is checked and stored-form exactly as the column's elements are.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ __all__ = ["SqlBuilder"]
 _COMPARISONS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 _STRING_OPERATORS = frozenset({"contains", "starts_with", "ends_with"})
 _OPERATORS = frozenset({"equals", "not", "in", "not_in", "mode", *_COMPARISONS, *_STRING_OPERATORS})
+_LIST_OPERATORS = frozenset({"equals", "has", "has_every", "has_some", "is_empty"})
 #: Types whose values have a meaningful order in SQLite (Json, Bytes and lists do not).
 _ORDERED = frozenset({"String", "Int", "BigInt", "Float", "Decimal", "DateTime"})
 
@@ -136,6 +143,8 @@ class SqlBuilder:
     ) -> str:
         field = meta.scalars[name]
         codec = meta.codecs[name]
+        if field.list:
+            return self._list_filter(meta, name, column, filters)
         unknown = set(filters) - _OPERATORS
         if unknown:
             operators = ", ".join(sorted(_OPERATORS))
@@ -204,6 +213,48 @@ class SqlBuilder:
                 parts.append(self._string_filter(column, operator, text, insensitive))
         return " AND ".join(parts) if parts else "1"
 
+    def _list_filter(
+        self, meta: ModelMeta, name: str, column: str, filters: Mapping[str, Any]
+    ) -> str:
+        """A scalar list's filters (see the module docstring)."""
+        codec = meta.codecs[name]
+        unknown = set(filters) - _LIST_OPERATORS
+        if unknown:
+            operators = ", ".join(sorted(_LIST_OPERATORS))
+            raise ValidationError(
+                f"{meta.name}.{name}: unknown list filter operator(s) {sorted(unknown)} "
+                f"(operators: {operators})",
+                model=meta.name,
+                field=name,
+                expected=f"one of {operators}",
+            )
+        # The elements of the column, as json_each gives them (NULL is no elements).
+        elements = f"SELECT value FROM json_each({column})"
+        parts = []
+        for operator, operand in filters.items():
+            if operator == "is_empty":
+                if not isinstance(operand, bool):
+                    raise ValidationError(
+                        f"{meta.name}.{name}: is_empty takes True or False, got "
+                        f"{describe_value(operand)}",
+                        model=meta.name,
+                        field=name,
+                        expected="True or False",
+                    )
+                emptiness = "= 0" if operand else "> 0"
+                parts.append(f"IFNULL(json_array_length({column}), 0) {emptiness}")
+            elif operator == "equals":
+                parts.append(self._equals(meta, name, column, operand, insensitive=False))
+            else:
+                # has x is has_some [x]; the codec refuses a wrong element or a non-list.
+                wanted = [operand] if operator == "has" else operand
+                given = f"SELECT value FROM json_each({self.bind(codec.to_sql_element(wanted))})"
+                if operator == "has_every":
+                    parts.append(f"NOT EXISTS ({given} WHERE value NOT IN ({elements}))")
+                else:
+                    parts.append(f"EXISTS ({elements} WHERE value IN ({given}))")
+        return " AND ".join(parts) if parts else "1"
+
     def _string_filter(self, column: str, operator: str, text: str, insensitive: bool) -> str:
         if insensitive:
             pattern = _like_pattern(
@@ -255,6 +306,17 @@ class SqlBuilder:
             rows = f"FROM {target.table_sql} AS {target_alias} WHERE {join}"
         visible = self._with_implicit(target, target_alias, "1")
         return rows if visible == "1" else f"{rows} AND ({visible})"
+
+    def count_related(
+        self, link: RelationLink, source_alias: str, where: Mapping[str, Any] | None
+    ) -> str:
+        """A scalar subquery counting the related rows of one source row that the client
+        sees and that match ``where``: what a record's ``_count`` reports."""
+        target = self.metas[link.target]
+        inner = self.alias()
+        rows = self.related_rows(link, source_alias, inner)
+        condition = self._user_where(target, inner, where)
+        return f"(SELECT COUNT(*) {rows} AND ({condition}))"
 
     def _relation_filter(self, meta: ModelMeta, alias: str, link: RelationLink, value: Any) -> str:
         target = self.metas[link.target]

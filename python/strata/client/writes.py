@@ -5,7 +5,17 @@
 * in ``create`` and ``update``: ``create`` (a dict or a list), ``connect`` (a unique where,
   or a list), ``connect_or_create`` (``{"where": ..., "create": ...}``, or a list);
 * in ``update`` only: ``disconnect`` (True for a to-one relation, unique wheres for a list)
-  and ``set`` (the complete new list of related records, by unique where).
+  and ``set`` (the complete new list of related records, by unique where);
+* ``create_many`` (``{"data": [...], "skip_duplicates": bool}``) on a one-to-many relation;
+* in ``update`` only, on the related records themselves: ``update`` (``{"where": ...,
+  "data": ...}`` or a list for a list relation, the data for a to-one), ``update_many``
+  (``{"where": filter, "data": scalars}`` or a list), ``delete`` (True for a to-one
+  relation, unique wheres for a list), ``delete_many`` (filters) and ``upsert``
+  (``{"where": ..., "create": ..., "update": ...}`` or a list; to-one: no where).
+
+Those last operations touch only records related to this one, and only those the client
+sees (its implicit filters): a unique where naming another record is RecordNotFoundError,
+as for a top-level update. ``delete`` on a soft-deleting model marks the record deleted.
 
 The order follows the foreign key. When this record holds it (``Job.user``), the related
 record is found or created first and its key written into this row. When the related rows
@@ -13,16 +23,17 @@ hold it (``User.jobs``) or a join table does (many-to-many), they are written af
 row exists. The caller runs the whole thing inside one transaction.
 
 Scalar updates take a value or ``{"set": value}``; numeric fields also take ``increment``,
-``decrement``, ``multiply`` and ``divide``, applied by SQLite to the stored value so
-concurrent updates do not lose each other's changes. A Json field's dict is its value.
+``decrement``, ``multiply`` and ``divide``, and scalar lists ``push`` (an element or a
+list), applied by SQLite to the stored value so concurrent updates do not lose each other's
+changes. A Json field's dict is its value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from strata.client.codecs import describe_value
+from strata.client.codecs import Codec, describe_value
 from strata.client.defaults import now
 from strata.client.where import SqlBuilder
 from strata.dialects.sqlite import quote
@@ -37,8 +48,16 @@ __all__ = ["RowEncoder", "create_record", "unique_where", "update_record"]
 
 _ATOMIC = {"increment": "+", "decrement": "-", "multiply": "*", "divide": "/"}
 _NUMERIC = frozenset({"Int", "BigInt", "Float", "Decimal"})
-_CREATE_OPERATIONS = frozenset({"create", "connect", "connect_or_create"})
-_UPDATE_OPERATIONS = _CREATE_OPERATIONS | {"disconnect", "set"}
+_CREATE_OPERATIONS = frozenset({"create", "connect", "connect_or_create", "create_many"})
+#: Nested operations on the related records themselves, which must belong to this one.
+_OWNED_OPERATIONS = frozenset({"update", "update_many", "delete", "delete_many", "upsert"})
+_UPDATE_OPERATIONS = _CREATE_OPERATIONS | _OWNED_OPERATIONS | {"disconnect", "set"}
+#: The keys of one item of each owned operation: a list relation's, then a to-one's.
+_ITEM_KEYS: dict[str, tuple[frozenset[str] | None, frozenset[str] | None]] = {
+    "update": (frozenset({"where", "data"}), None),
+    "update_many": (frozenset({"where", "data"}), None),
+    "upsert": (frozenset({"where", "create", "update"}), frozenset({"create", "update"})),
+}
 
 
 def _invalid(meta: ModelMeta, field: str | None, message: str, expected: str) -> ValidationError:
@@ -231,7 +250,55 @@ def _split(
             isinstance(v, Sequence) and not isinstance(v, str) for v in operations.values()
         ):
             raise _invalid(meta, name, "is a to-one relation: give one record", "a dict")
+        for operation, argument in operations.items():
+            _check_operation(meta, link, operation, argument)
+        if link.holds_fk and len(operations) > 1 and operations.keys() & _OWNED_OPERATIONS:
+            raise _invalid(meta, name, "takes one nested operation", "one operation")
     return scalars, nested
+
+
+def _check_operation(meta: ModelMeta, link: RelationLink, operation: str, argument: Any) -> None:
+    """The shape of one of the newer nested operations, checked before any SQL runs (the
+    nested data itself is checked when it is written, inside the transaction)."""
+    if operation in ("create_many", "update_many", "delete_many") and not link.many:
+        raise _invalid(meta, link.name, f"{operation} is for list relations", "update / delete")
+    if operation == "create_many":
+        if link.kind == "m2m":
+            raise _invalid(
+                meta, link.name, "create_many is not for many-to-many relations", "create"
+            )
+        expected = "{'data': [dict, ...], 'skip_duplicates': bool}"
+        rows = argument.get("data") if isinstance(argument, Mapping) else None
+        if (
+            not isinstance(argument, Mapping)
+            or not set(argument) <= {"data", "skip_duplicates"}
+            or not isinstance(rows, Sequence)
+            or isinstance(rows, str)
+            or not all(isinstance(row, Mapping) for row in rows)
+        ):
+            raise _invalid(
+                meta,
+                link.name,
+                f"create_many takes {expected}, got {describe_value(argument)}",
+                expected,
+            )
+    elif operation == "delete" and not link.many:
+        if not isinstance(argument, bool):
+            raise _invalid(meta, link.name, "delete takes True on a to-one relation", "True")
+        if link.holds_fk and not link.optional:
+            raise _invalid(meta, link.name, "is required and cannot be deleted", "update")
+    elif operation in _OWNED_OPERATIONS:
+        keys = _ITEM_KEYS.get(operation, (None, None))[0 if link.many else 1]
+        items = _as_list(argument) if link.many else [argument]
+        for item in items:
+            if not isinstance(item, Mapping) or (keys is not None and set(item) != keys):
+                expected = "a dict" if keys is None else "{" + ", ".join(sorted(keys)) + "}"
+                raise _invalid(
+                    meta,
+                    link.name,
+                    f"{operation} takes {expected}, got {describe_value(item)}",
+                    expected,
+                )
 
 
 def create_record(client: Client, meta: ModelMeta, data: Any) -> dict[str, Any]:
@@ -330,6 +397,178 @@ def _write_children(
             _connect_child(client, link, target, parent_key, argument["where"])
         except RecordNotFoundError:
             _write_children(client, meta, link, parent, {"create": [argument["create"]]})
+    if "create_many" in operations:
+        argument = operations["create_many"]
+        client.repositories[target.name].create_many(
+            [{**row, **back_reference} for row in argument["data"]],
+            skip_duplicates=bool(argument.get("skip_duplicates", False)),
+        )
+    _write_owned(client, meta, link, parent, operations)
+
+
+def _write_owned(
+    client: Client,
+    meta: ModelMeta,
+    link: RelationLink,
+    parent: dict[str, Any],
+    operations: dict[str, Any],
+) -> None:
+    """``update``, ``update_many``, ``upsert``, ``delete`` and ``delete_many`` of the
+    records related to ``parent`` through a relation whose key they (or a join table) hold.
+    A to-one relation's operations act on its one related record, if any."""
+    target = client.metas[link.target]
+    parent_key = tuple(parent[f] for f in link.source_fields)
+
+    def mine(where: Any) -> Callable[[SqlBuilder], str]:
+        return lambda builder: _owned(builder, link, target, parent_key, where)
+
+    def unique(where: Any) -> Any:
+        # A list relation names the record; a to-one relation has only the one.
+        return unique_where(target, where) if link.many else None
+
+    def missing(where: Any) -> RecordNotFoundError:
+        return RecordNotFoundError(target.name, where or {f"{meta.name}.{link.name}": parent_key})
+
+    items: dict[str, list[Any]] = {
+        name: _as_list(operations[name]) if link.many else [operations[name]]
+        for name in ("update", "upsert", "update_many", "delete", "delete_many")
+        if name in operations
+    }
+    for item in items.get("update", []):
+        where, data = (item["where"], item["data"]) if link.many else (None, item)
+        found = _find_owned(client, target, mine(unique(where)))
+        if found is None:
+            raise missing(where)
+        update_record(client, target, found, data)
+    for item in items.get("upsert", []):
+        found = _find_owned(client, target, mine(unique(item.get("where"))))
+        if found is None:
+            _write_children(client, meta, link, parent, {"create": [item["create"]]})
+        else:
+            update_record(client, target, found, item["update"])
+    for item in items.get("update_many", []):
+        _update_rows(client, target, item["data"], mine(item["where"]))
+    for item in items.get("delete", []):
+        if item is False:
+            continue
+        if not _delete_rows(client, target, mine(unique(item))):
+            raise missing(item if link.many else None)
+    for item in items.get("delete_many", []):
+        _delete_rows(client, target, mine(item))
+
+
+def _owned(
+    builder: SqlBuilder,
+    link: RelationLink,
+    target: ModelMeta,
+    parent_key: tuple[Any, ...],
+    where: Any,
+) -> str:
+    """The condition for rows of ``target`` (as ``t0``) related to the parent whose key is
+    ``parent_key`` and matching ``where``, with the client's implicit filter."""
+    if link.kind == "m2m":
+        join = builder.alias()
+        belongs = (
+            f"EXISTS (SELECT 1 FROM {quote(link.join_table or '')} AS {join} "
+            f"WHERE {join}.{quote(link.join_source or '')} = {builder.bind(parent_key[0])} "
+            f"AND {join}.{quote(link.join_target or '')} = t0.{quote(link.target_columns[0])})"
+        )
+    else:
+        belongs = " AND ".join(
+            f"t0.{target.column(f)} = {builder.bind(target.codecs[f].to_sql(v))}"
+            for f, v in zip(link.target_fields, parent_key, strict=True)
+        )
+    return f"{belongs} AND ({builder.where(target, 't0', where)})"
+
+
+def _find_owned(
+    client: Client, meta: ModelMeta, condition: Callable[[SqlBuilder], str]
+) -> dict[str, Any] | None:
+    """A unique where for the one row ``condition`` picks, if there is one."""
+    builder = client.sql()
+    fields = meta.record_key
+    columns = ", ".join(f"t0.{meta.column(f)}" for f in fields)
+    rows = client.query(
+        f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition(builder)} LIMIT 1",
+        builder.params,
+    )
+    if not rows:
+        return None
+    values = meta.reader(fields).values(rows[0])
+    return meta.key_where(fields, tuple(values[f] for f in fields))
+
+
+def _update_rows(
+    client: Client, meta: ModelMeta, data: Any, condition: Callable[[SqlBuilder], str]
+) -> int:
+    """``update_many`` of the rows ``condition`` picks: scalar fields only."""
+    if not isinstance(data, Mapping):
+        raise _invalid(meta, None, f"data must be a dict, got {describe_value(data)}", "a dict")
+    for name in data:
+        meta.scalar(name)
+    client.check_update(meta, data)
+    builder = client.sql()
+    assignments = encode_update(meta, data, builder)
+    if not assignments:
+        return 0
+    return client.execute(
+        f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {condition(builder)}",
+        builder.params,
+    )
+
+
+def _delete_rows(client: Client, meta: ModelMeta, condition: Callable[[SqlBuilder], str]) -> int:
+    """Delete the rows ``condition`` picks, or on a soft-deleting model mark them deleted
+    (as `Repository.delete` does); the number of rows."""
+    builder = client.sql()
+    deleted = client.soft_delete.get(meta.name)
+    if deleted is None:
+        sql = f"DELETE FROM {meta.table_sql} AS t0 WHERE {condition(builder)}"
+    else:
+        # The SET value comes first in the statement, so it is bound first.
+        stamp = builder.bind(meta.codecs[deleted].to_sql(now()))
+        sql = f"UPDATE {meta.table_sql} AS t0 SET {meta.column(deleted)} = {stamp} WHERE "
+        sql += condition(builder)
+    return client.execute(sql, builder.params)
+
+
+def _write_parent(
+    client: Client, meta: ModelMeta, link: RelationLink, where: Any, operations: dict[str, Any]
+) -> tuple[dict[str, Any], Callable[[], None] | None]:
+    """``update``, ``upsert`` or ``delete`` of the record this one's foreign key points at
+    (the one operation `_split` allows). Returns the key values to store in this row, and
+    for ``delete`` what to run once this row no longer points at the record."""
+    ((operation, argument),) = operations.items()
+    target = client.metas[link.target]
+    current = find_key(client, meta, where, link.source_fields)
+    key_where = None if None in current else target.key_where(link.target_fields, current)
+    if operation == "upsert":
+        if key_where is not None:
+            try:
+                find_key(client, target, key_where, link.target_fields)
+            except RecordNotFoundError:
+                pass
+            else:
+                update_record(client, target, key_where, argument["update"])
+                return {}, None
+        created = create_record(client, target, argument["create"])
+        return {
+            s: created[t] for s, t in zip(link.source_fields, link.target_fields, strict=True)
+        }, None
+    if key_where is None:
+        raise RecordNotFoundError(target.name, {link.name: None})
+    if operation == "update":
+        update_record(client, target, key_where, argument)
+        return {}, None
+    if operation == "delete" and argument:
+
+        def delete() -> None:
+            condition = unique_where(target, key_where)
+            if not _delete_rows(client, target, lambda b: b.where(target, "t0", condition)):
+                raise RecordNotFoundError(target.name, key_where)
+
+        return dict.fromkeys(link.source_fields), delete
+    return {}, None
 
 
 def _connect_child(
@@ -413,7 +652,8 @@ def encode_update(meta: ModelMeta, data: Mapping[str, Any], builder: SqlBuilder)
         field = meta.scalars[name]
         codec = meta.codecs[name]
         column = meta.column(name)
-        if isinstance(value, Mapping) and field.type != "Json":
+        # A Json field's dict is its value; a Json list's value is a list.
+        if isinstance(value, Mapping) and (field.type != "Json" or field.list):
             if len(value) != 1:
                 raise _invalid(
                     meta, name, "takes one operation", "{'set': ...} or {'increment': n}"
@@ -424,8 +664,15 @@ def encode_update(meta: ModelMeta, data: Mapping[str, Any], builder: SqlBuilder)
             elif operation in _ATOMIC and field.type in _NUMERIC and not field.list:
                 operand_sql = builder.bind(codec.to_sql_element(operand))
                 assignments.append(f"{column} = {column} {_ATOMIC[operation]} {operand_sql}")
+            elif operation == "push" and field.list:
+                assignments.append(f"{column} = {_push(builder, column, codec, operand)}")
             else:
-                allowed = "set, " + ", ".join(_ATOMIC) if field.type in _NUMERIC else "set"
+                if field.list:
+                    allowed = "set, push"
+                elif field.type in _NUMERIC:
+                    allowed = "set, " + ", ".join(_ATOMIC)
+                else:
+                    allowed = "set"
                 raise _invalid(
                     meta, name, f"unknown update operation {operation!r}", f"one of {allowed}"
                 )
@@ -439,16 +686,36 @@ def encode_update(meta: ModelMeta, data: Mapping[str, Any], builder: SqlBuilder)
     return assignments
 
 
+def _push(builder: SqlBuilder, column: str, codec: Codec, operand: Any) -> str:
+    """The list in ``column`` with ``operand`` (an element or a list of them) appended, in
+    SQL, so that concurrent pushes do not lose each other's elements. The operand is encoded
+    as a JSON array by the field's codec; ``->`` hands each element to json_insert as JSON,
+    whatever its type, and ``$[#]`` appends it."""
+    items = list(operand) if isinstance(operand, list | tuple) else [operand]
+    encoded = codec.to_sql_element(items)
+    if not items:
+        return column
+    # Each element is read from the one encoded array, bound once per use.
+    appended = ", ".join(f"'$[#]', {builder.bind(encoded)} -> {i}" for i in range(len(items)))
+    return f"json_insert(IFNULL({column}, '[]'), {appended})"
+
+
 def update_record(client: Client, meta: ModelMeta, where: Any, data: Any) -> dict[str, Any]:
     """Update the record matching a unique ``where`` and run nested writes; returns the
     updated row, decoded. RecordNotFoundError (P2025) when there is no such record."""
     flat_where = unique_where(meta, where)
     scalars, nested = _split(meta, data, _UPDATE_OPERATIONS)
     client.check_update(meta, scalars)
+    after = []
     for name, operations in nested.items():
         link = meta.relations[name]
         if link.holds_fk:
-            resolved = _resolve_parent(client, meta, link, operations)
+            if operations.keys() & _OWNED_OPERATIONS:
+                resolved, then = _write_parent(client, meta, link, flat_where, operations)
+                if then is not None:
+                    after.append(then)
+            else:
+                resolved = _resolve_parent(client, meta, link, operations)
             scalars.update({f: {"set": v} for f, v in resolved.items()})
     builder = client.sql()
     assignments = encode_update(meta, scalars, builder)
@@ -465,6 +732,8 @@ def update_record(client: Client, meta: ModelMeta, where: Any, data: Any) -> dic
     if not rows:
         raise RecordNotFoundError(meta.name, where)
     record = meta.full_reader.values(rows[0])
+    for then in after:
+        then()
     for name, operations in nested.items():
         link = meta.relations[name]
         if not link.holds_fk:
