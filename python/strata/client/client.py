@@ -134,13 +134,7 @@ class Client:
                 continue
             given = data.setdefault(field, value)
             if given != value:
-                raise ValidationError(
-                    f"{meta.name}.{field}: this client is scoped to {field}={value!r} and "
-                    f"cannot write {given!r}",
-                    model=meta.name,
-                    field=field,
-                    expected=repr(value),
-                )
+                raise _out_of_scope(meta, field, value, f"cannot write {given!r}")
 
     def check_update(self, meta: ModelMeta, data: Mapping[str, Any]) -> None:
         """Refuse an update that would move a row out of the view's scope."""
@@ -150,13 +144,7 @@ class Client:
             given = data[field]
             new = given.get("set") if isinstance(given, Mapping) else given
             if new != value:
-                raise ValidationError(
-                    f"{meta.name}.{field}: this client is scoped to {field}={value!r} and "
-                    f"cannot change it to {new!r}",
-                    model=meta.name,
-                    field=field,
-                    expected=repr(value),
-                )
+                raise _out_of_scope(meta, field, value, f"cannot change it to {new!r}")
 
     def _check_parent_visible(self, meta: ModelMeta, parent: str, data: dict[str, Any]) -> None:
         link = meta.relations[parent]
@@ -204,3 +192,12 @@ class Client:
                     fields = ", ".join(error.fields)
                     error.args = (f"{error.args[0]} (model {meta.name}, fields: {fields})",)
             raise
+
+
+def _out_of_scope(meta: ModelMeta, field: str, value: Any, what: str) -> ValidationError:
+    return ValidationError(
+        f"{meta.name}.{field}: this client is scoped to {field}={value!r} and {what}",
+        model=meta.name,
+        field=field,
+        expected=repr(value),
+    )
