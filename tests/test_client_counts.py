@@ -204,6 +204,7 @@ def test_writes_return_counts(blog: strata.Database) -> None:
         ({"_count": {"select": {"profile": True}}}, r"Author\.profile: _count counts list"),
         ({"_count": {"select": {"nope": True}}}, r"Author\.nope: _count counts list"),
         ({"_count": "yes"}, r"Author: _count takes True or"),
+        ({"profile": {"include": {"_count": True}}}, r"Profile: _count counts list relations"),
         ({"_count": {"posts": True}}, r"Author: _count takes True or"),
         ({"_count": {"select": {"posts": {"take": 1}}}}, r"Author\.posts: _count takes True"),
         ({"_count": {"select": {"posts": {"where": {"nope": 1}}}}}, r"Post has no field 'nope'"),

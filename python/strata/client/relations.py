@@ -14,13 +14,13 @@ a partial record is not a valid instance of its model.
 ``_count`` in an include or select (``{"_count": True}`` for every list relation, or
 ``{"_count": {"select": {"posts": True, "tags": {"where": {...}}}}}``) gives each record a
 ``_count`` dict, ``{"posts": 3, ...}``, counting the related rows the client sees. The
-counts of one level take one more query: the parents' rows again, by primary key, with one
-correlated ``COUNT(*)`` subquery per counted relation. That handles direct and many-to-many
-relations, per-relation wheres and the implicit filters with the same `SqlBuilder` code as
-relation filters, and adds nothing to the main SELECT, which windows and ``distinct``
-shape. On a model instance the counts are pydantic's extra data (``__pydantic_extra__``):
-``record._count`` reads them and ``repr`` shows them, but ``model_dump`` leaves them out,
-since ``_count`` is no field of the model.
+counts of one level take one more query (per `CHUNK` records): the records' rows again, by
+primary key, with one correlated ``COUNT(*)`` subquery per counted relation. That handles
+direct and many-to-many relations, per-relation wheres and the implicit filters with the
+same `SqlBuilder` code as relation filters, and adds nothing to the main SELECT, which
+windows and ``distinct`` shape. On a model instance the counts are pydantic's extra data
+(``__pydantic_extra__``): ``record._count`` reads them and ``repr`` shows them, but
+``model_dump`` leaves them out, since ``_count`` is no field of the model.
 """
 
 from __future__ import annotations
@@ -153,8 +153,20 @@ def parse_selection(
 def _count_args(meta: ModelMeta, value: Any) -> dict[str, Mapping[str, Any] | None]:
     """The relations ``_count`` asks for, each with its where."""
     expected = "True or {'select': {'relation': True | {'where': ...}}}"
-    if value is True or value is False:
-        return {n: None for n, link in meta.relations.items() if link.many} if value else {}
+    counts: dict[str, Mapping[str, Any] | None]
+    if value is True:
+        counts = {n: None for n, link in meta.relations.items() if link.many}
+        if not counts:
+            # Prisma Client offers no _count here; silently returning none would hide it.
+            raise ValidationError(
+                f"{meta.name}: {COUNT} counts list relations, and {meta.name} has none",
+                model=meta.name,
+                field=COUNT,
+                expected="a model with a list relation",
+            )
+        return counts
+    if value is False:
+        return {}
     if not isinstance(value, Mapping) or set(value) != {"select"}:
         raise ValidationError(
             f"{meta.name}: {COUNT} takes {expected}, got {describe_value(value)}",
@@ -170,7 +182,7 @@ def _count_args(meta: ModelMeta, value: Any) -> dict[str, Mapping[str, Any] | No
             field=COUNT,
             expected=expected,
         )
-    counts: dict[str, Mapping[str, Any] | None] = {}
+    counts = {}
     for name, argument in chosen.items():
         link = meta.relations.get(name)
         if link is None or not link.many:
