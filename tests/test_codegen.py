@@ -30,6 +30,7 @@ admins: list[User] = client.user.find_many(
     take=10,
     include={"mediaRequests": {"take": 5}},
 )
+counted = client.user.find_many(include={"_count": True})
 found = client.user.find_unique(where={"plexId": "p1"})
 email: str | None = found.email if found else None
 client.user.update(where={"id": user.id}, data={"plexUsername": "alice"})
@@ -110,3 +111,29 @@ def test_generated_client_returns_generated_classes(tmp_path: Path, monkeypatch:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("medianest_client", None)
     assert module_path.exists()
+
+
+def test_every_seed_schema_generates_a_module_that_type_checks(tmp_path: Path) -> None:
+    from strata.codegen import write_module
+    from strata.schema import load_schema_file
+
+    names = sorted(p.stem for p in SCHEMAS.glob("*.prisma"))
+    for name in names:
+        write_module(
+            load_schema_file(SCHEMAS / f"{name}.prisma"), SCHEMAS, tmp_path / f"{name}_db.py"
+        )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            *(f"{n}_db.py" for n in names),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout

@@ -97,7 +97,7 @@ def _field_python(field: ir.ScalarField) -> str:
 
 def _filter_for(field: ir.ScalarField) -> str:
     if field.list:
-        return _field_python(field)
+        return f"{_field_python(field)} | ScalarListFilter"
     kind = f"{field.type}Enum" if field.is_enum else field.type
     return f"{_field_python(field)} | {kind}Filter | None"
 
@@ -195,11 +195,15 @@ def _model_inputs(model: ir.Model) -> str:
             f.name,
             _field_python(f)
             + (" | NumberOperation" if f.type in numeric else "")
+            + (" | ListOperation" if f.list else "")
             + (" | None" if f.optional else ""),
         )
         for f in scalars
     ] + [(rel.name, "dict[str, Any]") for rel in relations]
     include = [(rel.name, f"bool | {rel.target}FindManyArgs") for rel in relations]
+    if any(rel.list for rel in relations):
+        # Relation counts: {"_count": True} or {"_count": {"select": {"posts": True}}}.
+        include.append(("_count", "bool | dict[str, Any]"))
     select = [(f.name, "bool") for f in scalars] + include
     find_many = [
         ("where", f"{name}WhereInput"),
@@ -343,6 +347,13 @@ def _client(schema: ir.Schema, models: list[ir.Model]) -> str:
 NumberOperation = TypedDict(
     "NumberOperation",
     {{"set": Any, "increment": Any, "decrement": Any, "multiply": Any, "divide": Any}},
+    total=False,
+)
+ListOperation = TypedDict("ListOperation", {{"set": list[Any], "push": Any}}, total=False)
+ScalarListFilter = TypedDict(
+    "ScalarListFilter",
+    {{"has": Any, "has_every": list[Any], "has_some": list[Any], "is_empty": bool,
+      "equals": list[Any]}},
     total=False,
 )
 
