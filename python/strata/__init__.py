@@ -29,6 +29,7 @@ from strata.errors import (
     TransactionError,
     UniqueConstraintError,
     ValidationError,
+    ValueTooLongError,
 )
 
 __version__: str = _core.__version__
@@ -57,6 +58,7 @@ __all__ = [
     "TransactionError",
     "UniqueConstraintError",
     "ValidationError",
+    "ValueTooLongError",
     "__version__",
     "connect",
     "connect_async",

@@ -36,6 +36,7 @@ __all__ = [
     "TransactionError",
     "UniqueConstraintError",
     "ValidationError",
+    "ValueTooLongError",
 ]
 
 
@@ -87,6 +88,21 @@ class ValidationError(StrataError, ValueError):
         self.model = model
         self.field = field
         self.expected = expected
+
+
+class ValueTooLongError(StrataError, ValueError):
+    """A string is longer than its column allows (``@db.VarChar(n)``; Prisma P2000). Raised
+    before any SQL runs, since SQLite itself does not enforce declared lengths."""
+
+    code = "P2000"
+
+    def __init__(self, model: str, field: str, limit: int, length: int) -> None:
+        super().__init__(
+            f"{model}.{field}: the value is {length} characters long; the column allows {limit}"
+        )
+        self.model = model
+        self.field = field
+        self.limit = limit
 
 
 class RecordNotFoundError(StrataError):

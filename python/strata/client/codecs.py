@@ -46,7 +46,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from typing import Any, Literal, get_args
 
-from strata.errors import ValidationError
+from strata.errors import ValidationError, ValueTooLongError
 from strata.schema import ir
 
 __all__ = [
@@ -127,6 +127,8 @@ class Codec:
             return None
         try:
             return self._encode(value)
+        except ValueTooLongError:
+            raise  # already names the model and field, with Prisma's code
         except ENCODE_ERRORS:
             raise self.error(value) from None
 
@@ -437,7 +439,31 @@ def build_codec(
         kind = _list_codec(kind, field.type)
     expected, encode, decode = kind
     bindable = None if field.list or field.is_enum else _bindable(field.type, field.optional)
+    limit = _length_limit(field)
+    if limit is not None:
+        encode = _limited(model, field.name, limit, encode)
+        bindable = None  # the bulk path would skip the length check
     return Codec(model, field.name, expected, encode, decode, field.optional, bindable)
+
+
+def _length_limit(field: ir.ScalarField) -> int | None:
+    """The character limit of ``@db.VarChar(n)`` / ``@db.Char(n)`` (PostgreSQL schemas).
+    SQLite does not enforce declared lengths, so the client does, as Prisma's P2000."""
+    if field.type != "String" or field.list or field.native_type is None:
+        return None
+    name, arguments = field.native_type
+    if name in ("VarChar", "Char") and arguments and arguments[0].isdigit():
+        return int(arguments[0])
+    return None
+
+
+def _limited(model: str, field: str, limit: int, encode: Encoder) -> Encoder:
+    def check(value: object) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            raise ValueTooLongError(model, field, limit, len(value))
+        return encode(value)
+
+    return check
 
 
 def build_codecs(

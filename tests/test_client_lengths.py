@@ -1,0 +1,38 @@
+"""@db.VarChar(n) limits, enforced by the client as Prisma's P2000 (SQLite does not)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import strata
+
+SCHEMA = """datasource db {
+  provider = "postgresql"
+}
+
+model Tag {
+  id   Int    @id @default(autoincrement())
+  code String @db.VarChar(5)
+  name String @db.Text
+}
+"""
+
+
+def test_value_too_long_is_p2000_and_writes_nothing(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(SCHEMA)
+    with strata.connect(tmp_path / "t.db", schema=schema) as db:
+        db.migrate.push()
+        db.tag.create(data={"code": "abcde", "name": "x" * 1000})
+        with pytest.raises(strata.ValueTooLongError) as caught:
+            db.tag.create(data={"code": "abcdef", "name": "y"})
+        assert caught.value.code == "P2000"
+        assert (caught.value.model, caught.value.field, caught.value.limit) == ("Tag", "code", 5)
+        with pytest.raises(strata.ValueTooLongError):
+            db.tag.create_many(data=[{"code": "ok", "name": "a"}, {"code": "toolong", "name": "b"}])
+        with pytest.raises(strata.ValueTooLongError):
+            db.tag.update(where={"id": 1}, data={"code": "sixsix"})
+        assert db.tag.count() == 1
+        assert db.tag.find_unique(where={"id": 1}).code == "abcde"  # type: ignore[union-attr]
