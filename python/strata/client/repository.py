@@ -481,10 +481,10 @@ class Repository:
             statements.append((encoder.names, encoder.encode_many(rows)))
         conflict = " ON CONFLICT DO NOTHING" if skip_duplicates else ""
         count = 0
-        with self._writing(len(statements) > 1):
+        # Multi-row statements run in one transaction, so a failing row rolls back all.
+        with self._writing(True):
             for names, rows in statements:
-                sql = writes.insert_sql(meta, names, conflict)
-                count += self._client.db.execute_many_raw(sql, rows)
+                count += writes.insert_many(self._client, meta, names, rows, conflict)
         return {"count": count}
 
     def update(

@@ -30,6 +30,7 @@ changes. A Json field's dict is its value.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -204,12 +205,49 @@ def _default_kind(field: ir.ScalarField) -> str | None:
     return None if field.default is None else field.default.kind
 
 
-def insert_sql(meta: ModelMeta, names: Sequence[str], conflict: str = "") -> str:
+def insert_sql(meta: ModelMeta, names: Sequence[str], conflict: str = "", rows: int = 1) -> str:
+    """``INSERT INTO t (names) VALUES (?, ...)``, with ``rows`` value tuples."""
     if not names:
         return f"INSERT INTO {meta.table_sql} DEFAULT VALUES"
     columns = ", ".join(meta.column(n) for n in names)
-    placeholders = ", ".join("?" for _ in names)
-    return f"INSERT INTO {meta.table_sql} ({columns}) VALUES ({placeholders}){conflict}"
+    placeholders = "(" + ", ".join("?" for _ in names) + ")"
+    values = ", ".join([placeholders] * rows)
+    return f"INSERT INTO {meta.table_sql} ({columns}) VALUES {values}{conflict}"
+
+
+#: Rows per statement in `insert_many`. One statement inserting many rows halves SQLite's
+#: own cost per row against one statement per row (measured on a table with an index and
+#: a foreign key); past about a hundred the gain flattens.
+ROWS_PER_INSERT = 100
+#: SQLite's default limit on bound parameters in one statement (SQLITE_MAX_VARIABLE_NUMBER).
+_MAX_PARAMETERS = 32_766
+
+
+def insert_many(
+    client: Client,
+    meta: ModelMeta,
+    names: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    conflict: str,
+) -> int:
+    """Insert encoded ``rows`` in the caller's transaction: full batches as multi-row
+    INSERTs, the remainder one row per statement. Returns the number inserted."""
+    if not names:
+        return client.db.execute_many_raw(insert_sql(meta, names, conflict), rows)
+    per_statement = max(1, min(ROWS_PER_INSERT, _MAX_PARAMETERS // len(names)))
+    whole = len(rows) - len(rows) % per_statement
+    count = 0
+    if whole:
+        batches = (
+            tuple(itertools.chain.from_iterable(rows[start : start + per_statement]))
+            for start in range(0, whole, per_statement)
+        )
+        count += client.db.execute_many_raw(
+            insert_sql(meta, names, conflict, per_statement), batches
+        )
+    if whole < len(rows):
+        count += client.db.execute_many_raw(insert_sql(meta, names, conflict), rows[whole:])
+    return count
 
 
 def returning(meta: ModelMeta) -> str:
