@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import strata
+from support import Traced
 
 SEEDS = Path(__file__).resolve().parent.parent / "schema"
 
@@ -47,18 +48,6 @@ model Tag {
   posts Post[]
 }
 """
-
-
-class Traced:
-    """The statements a database runs."""
-
-    def __init__(self, db: strata.Database) -> None:
-        self.sql: list[str] = []
-        db.set_tracer(lambda sql, params: self.sql.append(sql))
-
-    def take(self) -> list[str]:
-        taken, self.sql[:] = list(self.sql), []
-        return taken
 
 
 @pytest.fixture

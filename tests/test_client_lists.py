@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import strata
+from support import Traced
 
 RENDER = Path(__file__).resolve().parent.parent / "schema" / "render_manager.prisma"
 
@@ -27,18 +28,6 @@ model Sample {
   notes Json[]
 }
 """
-
-
-class Traced:
-    """The statements a database runs."""
-
-    def __init__(self, db: strata.Database) -> None:
-        self.sql: list[str] = []
-        db.set_tracer(lambda sql, params: self.sql.append(sql))
-
-    def take(self) -> list[str]:
-        taken, self.sql[:] = list(self.sql), []
-        return taken
 
 
 @pytest.fixture
