@@ -49,6 +49,22 @@ def _like_pattern(value: str, prefix: str, suffix: str) -> str:
     return f"{prefix}{escaped}{suffix}"
 
 
+def _check_operators(
+    meta: ModelMeta, name: str, filters: Mapping[str, Any], allowed: frozenset[str], kind: str
+) -> None:
+    """Refuse operators a field does not take, before any SQL is built."""
+    unknown = set(filters) - allowed
+    if unknown:
+        operators = ", ".join(sorted(allowed))
+        raise ValidationError(
+            f"{meta.name}.{name}: unknown {kind} operator(s) {sorted(unknown)} "
+            f"(operators: {operators})",
+            model=meta.name,
+            field=name,
+            expected=f"one of {operators}",
+        )
+
+
 class SqlBuilder:
     """The parameters and aliases of one statement under construction."""
 
@@ -145,16 +161,7 @@ class SqlBuilder:
         codec = meta.codecs[name]
         if field.list:
             return self._list_filter(meta, name, column, filters)
-        unknown = set(filters) - _OPERATORS
-        if unknown:
-            operators = ", ".join(sorted(_OPERATORS))
-            raise ValidationError(
-                f"{meta.name}.{name}: unknown filter operator(s) {sorted(unknown)} "
-                f"(operators: {operators})",
-                model=meta.name,
-                field=name,
-                expected=f"one of {operators}",
-            )
+        _check_operators(meta, name, filters, _OPERATORS, "filter")
         mode = filters.get("mode", "default")
         if mode not in ("default", "insensitive"):
             raise ValidationError(
@@ -218,16 +225,7 @@ class SqlBuilder:
     ) -> str:
         """A scalar list's filters (see the module docstring)."""
         codec = meta.codecs[name]
-        unknown = set(filters) - _LIST_OPERATORS
-        if unknown:
-            operators = ", ".join(sorted(_LIST_OPERATORS))
-            raise ValidationError(
-                f"{meta.name}.{name}: unknown list filter operator(s) {sorted(unknown)} "
-                f"(operators: {operators})",
-                model=meta.name,
-                field=name,
-                expected=f"one of {operators}",
-            )
+        _check_operators(meta, name, filters, _LIST_OPERATORS, "list filter")
         # The elements of the column, as json_each gives them (NULL is no elements).
         elements = f"SELECT value FROM json_each({column})"
         parts = []
