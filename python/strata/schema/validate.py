@@ -1165,6 +1165,23 @@ def _read_model_attributes(ctx: _Context, model: _Model) -> None:
     _read_block_attributes(ctx, model)
 
 
+def _dispatch(
+    ctx: _Context,
+    target: _T,
+    attribute: Attribute,
+    readers: Mapping[str, Callable[[_Context, _T, Attribute, _Args], None]],
+) -> None:
+    """Run the reader registered for ``attribute`` on ``target``, with its arguments
+    checked, or report the attribute as unknown."""
+    reader = readers.get(attribute.name)
+    if reader is None:
+        _unknown_attribute(ctx, attribute)
+        return
+    args = _Args(ctx, attribute)
+    reader(ctx, target, attribute, args)
+    args.finish()
+
+
 def _read_scalar_field_attributes(ctx: _Context, field_: _Field) -> None:
     attributes = _single_attributes(ctx, field_.node.attributes, ())
     native = [a for a in attributes if "." in a.name]
@@ -1177,13 +1194,7 @@ def _read_scalar_field_attributes(ctx: _Context, field_: _Field) -> None:
             elif attribute is native[0]:
                 _unknown_attribute(ctx, attribute)
             continue
-        reader = _SCALAR_FIELD_ATTRIBUTES.get(attribute.name)
-        if reader is None:
-            _unknown_attribute(ctx, attribute)
-            continue
-        args = _Args(ctx, attribute)
-        reader(ctx, field_, attribute, args)
-        args.finish()
+        _dispatch(ctx, field_, attribute, _SCALAR_FIELD_ATTRIBUTES)
 
 
 def _read_relation_field_attributes(ctx: _Context, field_: _Field) -> None:
@@ -1191,13 +1202,7 @@ def _read_relation_field_attributes(ctx: _Context, field_: _Field) -> None:
     # `@relation` first: the message for a misplaced `@unique` mentions its fields.
     attributes.sort(key=lambda a: a.name != "relation")
     for attribute in attributes:
-        reader = _RELATION_FIELD_ATTRIBUTES.get(attribute.name)
-        if reader is None:
-            _unknown_attribute(ctx, attribute)
-            continue
-        args = _Args(ctx, attribute)
-        reader(ctx, field_, attribute, args)
-        args.finish()
+        _dispatch(ctx, field_, attribute, _RELATION_FIELD_ATTRIBUTES)
 
 
 # --- scalar field attributes ---------------------------------------------------------------
@@ -1677,13 +1682,7 @@ def _read_block_attributes(ctx: _Context, model: _Model) -> None:
     # @@ignore first: an ignored model may have an id on optional fields.
     attributes.sort(key=lambda a: a.name != "ignore")
     for attribute in attributes:
-        reader = _BLOCK_ATTRIBUTES.get(attribute.name)
-        if reader is None:
-            _unknown_attribute(ctx, attribute)
-            continue
-        args = _Args(ctx, attribute)
-        reader(ctx, model, attribute, args)
-        args.finish()
+        _dispatch(ctx, model, attribute, _BLOCK_ATTRIBUTES)
     _check_id_field_arity(ctx, model)
 
 
