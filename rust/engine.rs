@@ -278,6 +278,66 @@ impl Engine {
         outcome
     }
 
+    /// Run `f` on the writer inside a write transaction: a `BEGIN IMMEDIATE` ... `COMMIT` of
+    /// its own, or a savepoint when the calling thread already has a transaction open, so
+    /// that the work joins it. When `f` fails, its writes are rolled back and the error is
+    /// returned. The hot paths (job claims, rate-limit hits, bulk inserts) are built on this:
+    /// one call, one lock acquisition, no Python in between.
+    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let state = self.lock_writer_for(current_thread_token())?;
+        let conn = state.conn.as_ref().ok_or(Error::Closed)?;
+        let nested = state.depth > 0;
+        let (open, keep, discard) = if nested {
+            ("SAVEPOINT strata_write", "RELEASE strata_write", "ROLLBACK TO strata_write")
+        } else {
+            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        };
+        control(conn, open).map_err(|e| self.busy_or(e))?;
+        match f(conn) {
+            Ok(value) => match control(conn, keep) {
+                Ok(()) => Ok(value),
+                Err(err) => {
+                    let _ = control(conn, discard);
+                    Err(self.busy_or(err))
+                }
+            },
+            Err(err) => {
+                let _ = control(conn, discard);
+                if nested {
+                    let _ = control(conn, "RELEASE strata_write");
+                }
+                Err(self.busy_or(err))
+            }
+        }
+    }
+
+    /// Run `f` on a connection that sees everything committed: a pooled reader, or the
+    /// writer when the calling thread has a transaction open (so it sees its own writes) or
+    /// the engine has no readers (an in-memory database).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if !self.in_transaction() {
+            if let Some(reader) = self.readers.acquire()? {
+                return f(&reader);
+            }
+        }
+        self.with_writer(|conn, _| f(conn))
+    }
+
+    /// A new read-only connection that belongs to the caller alone. Per-connection state
+    /// such as `PRAGMA data_version` (which changes when another connection commits) needs
+    /// one connection polled over time, which a pooled reader cannot promise.
+    pub fn dedicated_reader(&self) -> Result<Conn> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        if self.path == ":memory:" {
+            return Err(Error::Transaction(
+                "an in-memory database has one connection; use a file for this".into(),
+            ));
+        }
+        self.readers.open_reader()
+    }
+
     /// Close every connection. A transaction still open is rolled back. Later calls raise
     /// `Error::Closed`; closing twice is harmless.
     pub fn close(&self) {
@@ -935,5 +995,71 @@ mod tests {
         assert!(matches!(db.query("SELECT 1", &[]), Err(Error::Closed)));
         assert!(matches!(db.begin(), Err(Error::Closed)));
         db.close();
+    }
+
+    fn count(db: &Engine) -> Value {
+        db.query("SELECT count(*) FROM t", &[]).unwrap().rows[0][0].clone()
+    }
+
+    #[test]
+    fn write_commits_its_own_transaction_and_rolls_back_on_failure() {
+        let (_dir, path) = temp_db("write-own");
+        let db = engine(&path);
+        db.execute("CREATE TABLE t (x INTEGER UNIQUE)", &[]).unwrap();
+        db.write(|conn| {
+            conn.execute("INSERT INTO t VALUES (1)", [])
+                .map_err(|e| Error::from_sqlite(e, ""))
+        })
+        .unwrap();
+        let failed = db.write(|conn| {
+            conn.execute("INSERT INTO t VALUES (2)", [])
+                .and_then(|_| conn.execute("INSERT INTO t VALUES (1)", []))
+                .map_err(|e| Error::from_sqlite(e, ""))
+        });
+        assert!(matches!(failed, Err(Error::Constraint { .. })));
+        assert_eq!(count(&db), Value::Integer(1));
+        assert!(!db.in_transaction());
+        // The writer is usable afterwards: no transaction was left open.
+        db.execute("INSERT INTO t VALUES (3)", &[]).unwrap();
+    }
+
+    #[test]
+    fn write_joins_the_callers_transaction_as_a_savepoint() {
+        let (_dir, path) = temp_db("write-nested");
+        let db = engine(&path);
+        db.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+        db.begin().unwrap();
+        db.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+        let failed: Result<()> = db.write(|conn| {
+            conn.execute("INSERT INTO t VALUES (2)", [])
+                .map_err(|e| Error::from_sqlite(e, ""))?;
+            Err(Error::Transaction("abandon".into()))
+        });
+        assert!(failed.is_err());
+        db.write(|conn| {
+            conn.execute("INSERT INTO t VALUES (3)", [])
+                .map_err(|e| Error::from_sqlite(e, ""))
+        })
+        .unwrap();
+        // Only the failed savepoint was undone; the outer transaction decides the rest.
+        assert_eq!(count(&db), Value::Integer(2));
+        db.rollback().unwrap();
+        assert_eq!(count(&db), Value::Integer(0));
+    }
+
+    #[test]
+    fn dedicated_reader_sees_commits_through_data_version() {
+        let (_dir, path) = temp_db("data-version");
+        let db = engine(&path);
+        db.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+        let reader = db.dedicated_reader().unwrap();
+        let version = |conn: &Connection| -> i64 {
+            conn.query_row("PRAGMA data_version", [], |row| row.get(0))
+                .unwrap()
+        };
+        let before = version(&reader);
+        assert_eq!(version(&reader), before);
+        db.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+        assert_ne!(version(&reader), before);
     }
 }

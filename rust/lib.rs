@@ -9,7 +9,7 @@
 //! * `error`: the one error type, and its one conversion into Python exceptions;
 //! * `py_engine`: the Python class over `engine`.
 
-mod busy;
+pub mod busy;
 pub mod engine;
 pub mod error;
 pub mod library;

@@ -179,6 +179,12 @@ impl PyEngine {
 }
 
 impl PyEngine {
+    /// The engine, for the core's other Python classes (queue, rate limiter, ingest), which
+    /// are bound to a database handle and share its connections.
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     fn trace(&self, py: Python<'_>, sql: &str, params: &Bound<'_, PyAny>) -> PyResult<()> {
         // Cloned out of the lock, so a tracer may itself call set_tracer.
         let tracer = self.tracer.read().as_ref().map(|t| t.clone_ref(py));
