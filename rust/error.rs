@@ -48,6 +48,14 @@ pub enum Error {
     },
     /// The SQL could not be prepared: a syntax error, an unknown table or column.
     Sql { message: String, sql: String },
+    /// Input that the schema does not allow, found by the core before any SQL ran
+    /// (Python's `ValidationError`).
+    Invalid {
+        message: String,
+        model: Option<String>,
+        field: Option<String>,
+        expected: String,
+    },
     /// A constraint rejected the write. The statement was rolled back.
     Constraint {
         kind: ConstraintKind,
@@ -66,6 +74,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// Invalid input described by a message alone.
+    #[must_use]
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::Invalid {
+            message: message.into(),
+            model: None,
+            field: None,
+            expected: String::new(),
+        }
+    }
+
     /// Classify an error that `SQLite` returned for `sql`. Constraint errors are refined
     /// further by the engine, which can look at the schema.
     #[must_use]
@@ -165,7 +184,9 @@ impl fmt::Display for Error {
                 f,
                 "parameter {position} does not fit in SQLite's signed 64-bit INTEGER"
             ),
-            Error::Transaction(message) | Error::Sqlite { message, .. } => f.write_str(message),
+            Error::Transaction(message)
+            | Error::Sqlite { message, .. }
+            | Error::Invalid { message, .. } => f.write_str(message),
             Error::Busy { waited, holder } => write!(
                 f,
                 "database is locked: {holder} held the write lock for longer than the busy \
@@ -224,6 +245,7 @@ fn exception_class_name(err: &Error) -> &'static str {
         Error::Transaction(_) => "TransactionError",
         Error::Busy { .. } => "BusyError",
         Error::Sql { .. } => "SqlError",
+        Error::Invalid { .. } => "ValidationError",
         Error::Constraint { kind, .. } => match kind {
             ConstraintKind::Unique => "UniqueConstraintError",
             ConstraintKind::ForeignKey => "ForeignKeyError",
@@ -257,6 +279,16 @@ fn build_exception(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
             }
         }
         Error::Sql { sql, .. } => exc.setattr("sql", sql)?,
+        Error::Invalid {
+            model,
+            field,
+            expected,
+            ..
+        } => {
+            exc.setattr("model", model)?;
+            exc.setattr("field", field)?;
+            exc.setattr("expected", expected)?;
+        }
         Error::Open { path, .. } => exc.setattr("path", path)?,
         Error::Sqlite {
             code,

@@ -7,12 +7,16 @@
 //! * `busy`: how a connection waits for a lock held by another process;
 //! * `library`: which `SQLite` library the process runs, for `strata doctor`;
 //! * `error`: the one error type, and its one conversion into Python exceptions;
-//! * `py_engine`: the Python class over `engine`.
+//! * `bulk`: many rows into one table, as multi-row `INSERT`s;
+//! * `py_engine`: the Python class over `engine`;
+//! * `py_bulk`: converting Python rows for `bulk` (`create_many`, metric ingest).
 
+pub mod bulk;
 pub mod busy;
 pub mod engine;
 pub mod error;
 pub mod library;
+mod py_bulk;
 mod py_engine;
 
 use pyo3::prelude::*;
@@ -43,8 +47,10 @@ fn loaded_sqlite_copies(py: Python<'_>) -> Vec<String> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_engine::PyEngine>()?;
     m.add_class::<py_engine::PyTransaction>()?;
+    m.add_class::<py_bulk::PyBulkInsert>()?;
     m.add_function(wrap_pyfunction!(sqlite_library, m)?)?;
     m.add_function(wrap_pyfunction!(loaded_sqlite_copies, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("BULK_ROWS_PER_STATEMENT", bulk::ROWS_PER_STATEMENT)?;
     Ok(())
 }

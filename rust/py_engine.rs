@@ -185,7 +185,12 @@ impl PyEngine {
         &self.engine
     }
 
-    fn trace(&self, py: Python<'_>, sql: &str, params: &Bound<'_, PyAny>) -> PyResult<()> {
+    pub(crate) fn trace(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        params: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         // Cloned out of the lock, so a tracer may itself call set_tracer.
         let tracer = self.tracer.read().as_ref().map(|t| t.clone_ref(py));
         if let Some(tracer) = tracer {
@@ -274,7 +279,7 @@ fn row_to_values(row: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
     Ok(values)
 }
 
-fn to_value(value: &Bound<'_, PyAny>, position: usize) -> Result<Value> {
+pub(crate) fn to_value(value: &Bound<'_, PyAny>, position: usize) -> Result<Value> {
     if value.is_none() {
         Ok(Value::Null)
     } else if let Ok(text) = value.cast_exact::<PyString>() {

@@ -30,8 +30,9 @@ def test_value_too_long_is_p2000_and_writes_nothing(tmp_path: Path) -> None:
             db.tag.create(data={"code": "abcdef", "name": "y"})
         assert caught.value.code == "P2000"
         assert (caught.value.model, caught.value.field, caught.value.limit) == ("Tag", "code", 5)
-        with pytest.raises(strata.ValueTooLongError):
+        with pytest.raises(strata.ValueTooLongError) as caught:
             db.tag.create_many(data=[{"code": "ok", "name": "a"}, {"code": "toolong", "name": "b"}])
+        assert caught.value.row == 1  # type: ignore[attr-defined]
         with pytest.raises(strata.ValueTooLongError):
             db.tag.update(where={"id": 1}, data={"code": "sixsix"})
         assert db.tag.count() == 1

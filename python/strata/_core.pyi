@@ -5,9 +5,18 @@ from typing import Any, Literal, TypedDict, final, overload
 
 from typing_extensions import disjoint_base
 
-__all__ = ["Engine", "Transaction", "__version__", "loaded_sqlite_copies", "sqlite_library"]
+__all__ = [
+    "BULK_ROWS_PER_STATEMENT",
+    "BulkInsert",
+    "Engine",
+    "Transaction",
+    "__version__",
+    "loaded_sqlite_copies",
+    "sqlite_library",
+]
 
 __version__: str
+BULK_ROWS_PER_STATEMENT: int
 
 # A value SQLite can bind: NULL, INTEGER (64-bit), REAL, TEXT or BLOB.
 SqlValue = None | bool | int | float | str | bytes | bytearray
@@ -64,6 +73,38 @@ class Transaction:
         _exc_value: BaseException | None,
         _traceback: TracebackType | None,
     ) -> bool: ...
+
+# (field, quoted column, fast-path kind, its options, nullable, missing rule, to_sql)
+BulkColumn = tuple[str, str, str, Any, bool, Any, Callable[[Any], Any]]
+
+@final
+class BulkInsert:
+    def __new__(
+        cls,
+        db: Engine,
+        model: str,
+        table: str,
+        columns: list[BulkColumn],
+        unknown_field: Callable[[str], BaseException],
+    ) -> BulkInsert: ...
+    def insert_rows(
+        self,
+        rows: Iterable[Any],
+        *,
+        now: SqlValue = None,
+        skip_duplicates: bool = False,
+        atomic: bool = True,
+        chunk_rows: int = 4096,
+    ) -> int: ...
+    def insert_columns(
+        self,
+        columns: dict[str, Any],
+        *,
+        now: SqlValue = None,
+        skip_duplicates: bool = False,
+        atomic: bool = True,
+        chunk_rows: int = 4096,
+    ) -> int: ...
 
 def sqlite_library() -> LibraryInfo: ...
 def loaded_sqlite_copies() -> list[str]: ...

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from strata.client.bulk import BulkWriter
 from strata.client.codecs import DateTimeFormat
 from strata.client.meta import ModelMeta, build_meta, snake_case
 from strata.client.models import ModelClasses, build_models
@@ -78,6 +79,8 @@ class Client:
         self.scope: dict[str, Any] = {}
         #: Whether soft-deleted rows are visible (``db.with_deleted()``).
         self.include_deleted = False
+        # Shared with derived views: the writers depend only on the schema and database.
+        self._bulk_writers: dict[str, BulkWriter] = {}
         self._build_repositories()
 
     def _build_repositories(self) -> None:
@@ -97,6 +100,13 @@ class Client:
             view.include_deleted = include_deleted
         view._build_repositories()
         return view
+
+    def bulk_writer(self, meta: ModelMeta) -> BulkWriter:
+        """The core's bulk inserter for ``meta``'s rows, built on first use."""
+        writer = self._bulk_writers.get(meta.name)
+        if writer is None:
+            writer = self._bulk_writers[meta.name] = BulkWriter(self.db, meta)
+        return writer
 
     # -- the view's rules --------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
@@ -54,6 +54,7 @@ __all__ = [
     "ENCODE_ERRORS",
     "Codec",
     "DateTimeFormat",
+    "FastPath",
     "build_codecs",
     "describe_value",
     "parse_datetime",
@@ -79,6 +80,11 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 Encoder = Callable[[Any], Any]
 Decoder = Callable[[Any], Any]
+#: A conversion the core does without calling ``to_sql`` (rust/py_bulk.rs, ``Kind``): its
+#: name and its options (a text length limit, an int range, an enum's name map). It must
+#: accept exactly what ``to_sql`` accepts and store the same value; whatever it does not
+#: accept goes through ``to_sql``.
+FastPath = tuple[str, Any]
 
 
 class _Invalid(Exception):
@@ -100,7 +106,7 @@ def describe_value(value: object) -> str:
 class Codec:
     """Converts one field's values. ``expected`` describes accepted input for errors."""
 
-    __slots__ = ("_bindable", "_encode", "expected", "field", "from_sql", "model", "optional")
+    __slots__ = ("_encode", "expected", "fast_path", "field", "from_sql", "model", "optional")
 
     def __init__(
         self,
@@ -110,7 +116,7 @@ class Codec:
         encode: Encoder,
         decode: Decoder | None,
         optional: bool,
-        bindable: Callable[[Sequence[Any]], bool] | None = None,
+        fast_path: FastPath = ("python", None),
     ) -> None:
         self.model = model
         self.field = field
@@ -119,7 +125,9 @@ class Codec:
         #: None when SQLite already returns the Python value.
         self.from_sql = decode
         self.optional = optional
-        self._bindable = bindable
+        #: How the core converts this field's values itself in bulk inserts
+        #: (`strata.client.bulk`), leaving the rest to ``to_sql``.
+        self.fast_path = fast_path
 
     def to_sql(self, value: object) -> Any:
         """The value to bind for ``value``; None only for an optional field."""
@@ -139,14 +147,6 @@ class Codec:
             return self._encode(value)
         except ENCODE_ERRORS:
             raise self.error(value) from None
-
-    def to_sql_column(self, values: Sequence[Any]) -> Sequence[Any]:
-        """`to_sql` for many values at once (a column of `create_many`). When every value
-        already is what SQLite stores (str for String, in-range int for Int...), checked
-        in bulk at C speed, the values are returned as they are."""
-        if self._bindable is not None and self._bindable(values):
-            return values
-        return [self.to_sql(value) for value in values]
 
     def decode(self, value: object) -> Any:
         return value if value is None or self.from_sql is None else self.from_sql(value)
@@ -293,40 +293,6 @@ def _bytes(value: object) -> bytes:
     return bytes(value)
 
 
-def _bindable(type_name: str, optional: bool) -> Callable[[Sequence[Any]], bool] | None:
-    """A bulk check that a column of values needs no conversion, for the types whose
-    Python values SQLite stores as they are; None for the others."""
-    native: dict[str, set[type]] = {
-        "String": {str},
-        "Int": {int},
-        "BigInt": {int},
-        "Float": {float, int},
-        "Boolean": {bool},  # the core binds True/False as 1/0
-        "Bytes": {bytes},
-    }
-    accepted = native.get(type_name)
-    if accepted is None:
-        return None
-    if optional:
-        accepted = accepted | {type(None)}
-    limits = {"Int": _INT32, "BigInt": _INT64}.get(type_name)
-
-    def bindable(values: Sequence[Any]) -> bool:
-        types = set(map(type, values))
-        if not types <= accepted:
-            return False
-        if limits is None and type_name != "Float":
-            return True
-        present = [v for v in values if v is not None] if type(None) in types else values
-        if not present:
-            return True
-        if limits is not None:
-            return bool(limits[0] <= min(present) and max(present) <= limits[1])
-        return not any(map(math.isnan, present))
-
-    return bindable
-
-
 _SCALARS: dict[str, tuple[str, Encoder, Decoder | None]] = {
     "String": ("a str", _string, None),
     "Boolean": ("a bool", _boolean, bool),
@@ -438,12 +404,34 @@ def build_codec(
     if field.list:
         kind = _list_codec(kind, field.type)
     expected, encode, decode = kind
-    bindable = None if field.list or field.is_enum else _bindable(field.type, field.optional)
     limit = _length_limit(field)
     if limit is not None:
         encode = _limited(model, field.name, limit, encode)
-        bindable = None  # the bulk path would skip the length check
-    return Codec(model, field.name, expected, encode, decode, field.optional, bindable)
+    fast_path = _fast_path(field, enums, datetime_format, limit)
+    return Codec(model, field.name, expected, encode, decode, field.optional, fast_path)
+
+
+def _fast_path(
+    field: ir.ScalarField,
+    enums: Mapping[str, tuple[ir.Enum, type[StrEnum]]],
+    datetime_format: DateTimeFormat,
+    limit: int | None,
+) -> FastPath:
+    if field.list:
+        return ("python", None)
+    if field.is_enum:
+        return ("enum", {value.name: value.db_name for value in enums[field.type][0].values})
+    if field.type == "DateTime":
+        return (f"datetime-{datetime_format}", None)
+    simple: dict[str, FastPath] = {
+        "String": ("text", limit),
+        "Int": ("int", _INT32),
+        "BigInt": ("int", _INT64),
+        "Float": ("float", None),
+        "Boolean": ("bool", None),
+        "Bytes": ("bytes", None),
+    }
+    return simple.get(field.type, ("python", None))
 
 
 def _length_limit(field: ir.ScalarField) -> int | None:

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from strata.client import aggregates, writes
@@ -463,9 +462,10 @@ class Repository:
     def create_many(
         self, data: Sequence[Mapping[str, Any]], *, skip_duplicates: bool = False
     ) -> dict[str, int]:
-        """Insert many records with one prepared statement, the rows bound in the core.
-        Scalar fields only. ``skip_duplicates`` skips rows that conflict with a unique
-        constraint. Returns ``{"count": rows inserted}``."""
+        """Insert many records through the core's bulk path (`strata.client.bulk`): every
+        row or none. Scalar fields only; records may give different fields.
+        ``skip_duplicates`` skips rows that conflict with a unique constraint. Returns
+        ``{"count": rows inserted}``."""
         meta = self._meta
         if isinstance(data, Mapping) or not isinstance(data, Sequence):
             raise ValidationError(
@@ -475,16 +475,10 @@ class Repository:
             )
         if self._client.scope:
             data = [self._stamped(item) for item in data]
-        statements = []
-        for given, rows in _rows_by_fields(meta, data).items():
-            encoder = writes.RowEncoder(meta, given)
-            statements.append((encoder.names, encoder.encode_many(rows)))
-        conflict = " ON CONFLICT DO NOTHING" if skip_duplicates else ""
-        count = 0
-        # Multi-row statements run in one transaction, so a failing row rolls back all.
-        with self._writing(True):
-            for names, rows in statements:
-                count += writes.insert_many(self._client, meta, names, rows, conflict)
+        writer = self._client.bulk_writer(meta)
+        with self._writing(False):
+            # One transaction (or a savepoint in the caller's): a failing row undoes all.
+            count = writer.insert_rows(data, skip_duplicates=skip_duplicates)
         return {"count": count}
 
     def update(
@@ -612,33 +606,6 @@ class Repository:
 
     def _has_relations(self, data: Any) -> bool:
         return isinstance(data, Mapping) and any(k in self._meta.relations for k in data)
-
-
-def _rows_by_fields(
-    meta: ModelMeta, items: Sequence[Mapping[str, Any]]
-) -> dict[tuple[str, ...], list[tuple[Any, ...]]]:
-    """The values of create_many's records, grouped by the fields they give (one INSERT
-    statement per group), each record a tuple in its group's field order."""
-    if items and isinstance(items[0], Mapping):
-        given = tuple(items[0])
-        size = len(given)
-        try:
-            # Usually every record gives the same fields: that is checked, and the values
-            # taken, at C speed. A record with other fields raises KeyError here.
-            if size > 1 and all(map(size.__eq__, map(len, items))):
-                return {given: list(map(itemgetter(*given), items))}
-        except (KeyError, TypeError):
-            pass
-    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-    for item in items:
-        if not isinstance(item, Mapping):
-            raise ValidationError(
-                f"{meta.name}: create_many takes dicts, got {describe_value(item)}",
-                model=meta.name,
-                expected="a dict per record",
-            )
-        groups.setdefault(tuple(item), []).append(tuple(item.values()))
-    return groups
 
 
 def _order_fields(order_by: Any) -> set[str]:

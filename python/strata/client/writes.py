@@ -30,9 +30,8 @@ changes. A Json field's dict is its value.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from strata.client.codecs import Codec, describe_value
 from strata.client.defaults import now
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
     from strata.client.client import Client
     from strata.client.meta import ModelMeta, RelationLink
 
-__all__ = ["RowEncoder", "create_record", "unique_where", "update_record"]
+__all__ = ["RowEncoder", "create_record", "missing_rule", "unique_where", "update_record"]
 
 _ATOMIC = {"increment": "+", "decrement": "-", "multiply": "*", "divide": "/"}
 _NUMERIC = frozenset({"Int", "BigInt", "Float", "Decimal"})
@@ -124,15 +123,39 @@ def find_key(
 # -- create ----------------------------------------------------------------------------------
 
 
-class RowEncoder:
-    """Encodes new rows that give one fixed set of fields, adding the client-side
-    defaults: generated ids, and the current time for ``@default(now())`` and
-    ``@updatedAt`` fields. Built once per set of fields, so `create_many` checks unknown
-    and missing fields once, not per row.
+#: What a new row gets for a field it does not give (see `missing_rule`).
+MissingRule = (
+    Literal["omit", "required", "now"] | Callable[[], object] | tuple[Literal["value"], Any]
+)
 
-    Required fields without a value or a database default are an error here, not a NOT
-    NULL failure later. A scalar list without a value is empty.
+
+def missing_rule(meta: ModelMeta, name: str) -> MissingRule:
+    """What a created row gets for the field ``name`` when the data leaves it out:
+
+    * ``"now"``: the current time (``@default(now())`` and ``@updatedAt``);
+    * a generator: a client-side default such as cuid or uuid, one value per row;
+    * ``("value", v)``: the stored value ``v`` (an empty scalar list);
+    * ``"omit"``: nothing; the database applies its default, or NULL;
+    * ``"required"``: an error; the field has neither a value nor a default.
+
+    `RowEncoder` (``create``) and `strata.client.bulk` (``create_many``) both follow it.
     """
+    field = meta.scalars[name]
+    if field.updated_at or _default_kind(field) == "now":
+        return "now"
+    if name in meta.generated:
+        return meta.generated[name]
+    if field.list and field.default is None:
+        return ("value", meta.codecs[name].to_sql([]))
+    if field.optional or field.list or field.default is not None:
+        return "omit"
+    return "required"
+
+
+class RowEncoder:
+    """Encodes a new row that gives one set of fields, adding what `missing_rule` says for
+    the others. Required fields without a value or a database default are an error here,
+    not a NOT NULL failure later."""
 
     def __init__(self, meta: ModelMeta, given: tuple[str, ...]) -> None:
         for name in given:
@@ -140,114 +163,45 @@ class RowEncoder:
                 raise meta.unknown_field(name)
         self.meta = meta
         self._given = given
-        missing = [n for n in meta.scalars if n not in given]
-        self._stamped = tuple(
-            n
-            for n in missing
-            if meta.scalars[n].updated_at or _default_kind(meta.scalars[n]) == "now"
-        )
-        self._generated = tuple(
-            (meta.codecs[n].to_sql, meta.generated[n])
-            for n in missing
-            if n in meta.generated and n not in self._stamped
-        )
-        self._empty_lists = tuple(
-            meta.codecs[n].to_sql([])
-            for n in missing
-            if meta.scalars[n].list and meta.scalars[n].default is None
-        )
-        for name in missing:
-            field = meta.scalars[name]
-            if not (field.optional or field.list or field.default or field.updated_at):
+        rules = {n: missing_rule(meta, n) for n in meta.scalars if n not in given}
+        for name, rule in rules.items():
+            if rule == "required":
                 raise _invalid(meta, name, "is required", f"a value for {name}")
-        generated = (n for n in missing if n in meta.generated and n not in self._stamped)
-        empty_lists = (
-            n for n in missing if meta.scalars[n].list and meta.scalars[n].default is None
+        self._generated = tuple(
+            (n, meta.codecs[n].to_sql, rule) for n, rule in rules.items() if callable(rule)
         )
+        self._stamped = tuple(n for n, rule in rules.items() if rule == "now")
+        self._fixed = tuple((n, rule[1]) for n, rule in rules.items() if isinstance(rule, tuple))
         #: The columns of every encoded row, in order.
-        self.names = (*given, *generated, *self._stamped, *empty_lists)
-
-    def _extras(self) -> tuple[Any, ...]:
-        """The values of one row's fields that were not given, in `names` order."""
-        current = now()
-        return (
-            *(to_sql(generate()) for to_sql, generate in self._generated),
-            *(self.meta.codecs[n].to_sql(current) for n in self._stamped),
-            *self._empty_lists,
+        self.names = (
+            *given,
+            *(n for n, _, _ in self._generated),
+            *self._stamped,
+            *(n for n, _ in self._fixed),
         )
 
     def encode(self, item: Mapping[str, Any]) -> tuple[Any, ...]:
         """One row's parameters."""
         codecs = self.meta.codecs
-        return (*(codecs[n].to_sql(item[n]) for n in self._given), *self._extras())
-
-    def encode_many(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """Many rows' parameters, from tuples of the given fields' values. Each column is
-        checked and converted as a whole (see `Codec.to_sql_column`), so rows of plain
-        values pass through without a Python-level step per value."""
-        if self._given:
-            columns = list(zip(*rows, strict=True))
-            converted = [
-                self.meta.codecs[name].to_sql_column(column)
-                for name, column in zip(self._given, columns, strict=True)
-            ]
-            if any(new is not old for new, old in zip(converted, columns, strict=True)):
-                rows = list(zip(*converted, strict=True))
-        if not (self._generated or self._stamped or self._empty_lists):
-            return rows
-        if self._generated:  # ids differ per row
-            return [row + self._extras() for row in rows]
-        extras = self._extras()  # one timestamp for every row
-        return [row + extras for row in rows]
+        current = now()
+        return (
+            *(codecs[n].to_sql(item[n]) for n in self._given),
+            *(to_sql(generate()) for _, to_sql, generate in self._generated),
+            *(codecs[n].to_sql(current) for n in self._stamped),
+            *(value for _, value in self._fixed),
+        )
 
 
 def _default_kind(field: ir.ScalarField) -> str | None:
     return None if field.default is None else field.default.kind
 
 
-def insert_sql(meta: ModelMeta, names: Sequence[str], conflict: str = "", rows: int = 1) -> str:
-    """``INSERT INTO t (names) VALUES (?, ...)``, with ``rows`` value tuples."""
+def insert_sql(meta: ModelMeta, names: Sequence[str]) -> str:
+    """``INSERT INTO t (names) VALUES (?, ...)`` for one row."""
     if not names:
         return f"INSERT INTO {meta.table_sql} DEFAULT VALUES"
     columns = ", ".join(meta.column(n) for n in names)
-    placeholders = "(" + ", ".join("?" for _ in names) + ")"
-    values = ", ".join([placeholders] * rows)
-    return f"INSERT INTO {meta.table_sql} ({columns}) VALUES {values}{conflict}"
-
-
-#: Rows per statement in `insert_many`. One statement inserting many rows halves SQLite's
-#: own cost per row against one statement per row (measured on a table with an index and
-#: a foreign key); past about a hundred the gain flattens.
-ROWS_PER_INSERT = 100
-#: SQLite's default limit on bound parameters in one statement (SQLITE_MAX_VARIABLE_NUMBER).
-_MAX_PARAMETERS = 32_766
-
-
-def insert_many(
-    client: Client,
-    meta: ModelMeta,
-    names: Sequence[str],
-    rows: list[tuple[Any, ...]],
-    conflict: str,
-) -> int:
-    """Insert encoded ``rows`` in the caller's transaction: full batches as multi-row
-    INSERTs, the remainder one row per statement. Returns the number inserted."""
-    if not names:
-        return client.db.execute_many_raw(insert_sql(meta, names, conflict), rows)
-    per_statement = max(1, min(ROWS_PER_INSERT, _MAX_PARAMETERS // len(names)))
-    whole = len(rows) - len(rows) % per_statement
-    count = 0
-    if whole:
-        batches = (
-            tuple(itertools.chain.from_iterable(rows[start : start + per_statement]))
-            for start in range(0, whole, per_statement)
-        )
-        count += client.db.execute_many_raw(
-            insert_sql(meta, names, conflict, per_statement), batches
-        )
-    if whole < len(rows):
-        count += client.db.execute_many_raw(insert_sql(meta, names, conflict), rows[whole:])
-    return count
+    return f"INSERT INTO {meta.table_sql} ({columns}) VALUES ({', '.join('?' for _ in names)})"
 
 
 def returning(meta: ModelMeta) -> str:

@@ -1,0 +1,88 @@
+"""Many rows into one table in one call: `create_many`, and metric ingest.
+
+The core does the work (rust/py_bulk.rs): it reads each row's values straight from the
+Python objects, converts the common types itself, and writes multi-row INSERTs with the
+GIL released. This module describes a model's fields to it once, from the same codecs and
+default rules that single-row ``create`` uses, so both paths accept the same values and
+store the same bytes:
+
+* each field's fast path (`Codec.fast_path`) and its ``to_sql``, which decides, and raises
+  the field's `ValidationError` for, everything the fast path does not accept;
+* what a row that leaves the field out gets (`strata.client.writes.missing_rule`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from strata import _core
+from strata.client.defaults import now
+from strata.client.writes import missing_rule
+
+if TYPE_CHECKING:
+    from strata.client.meta import ModelMeta
+    from strata.database import Database
+
+__all__ = ["BulkWriter"]
+
+
+class BulkWriter:
+    """Inserts rows of one model through the core. Built once per model and database."""
+
+    def __init__(self, db: Database, meta: ModelMeta) -> None:
+        columns: list[_core.BulkColumn] = []
+        for name, codec in meta.codecs.items():
+            kind, options = codec.fast_path
+            columns.append(
+                (
+                    name,
+                    meta.column(name),
+                    kind,
+                    options,
+                    codec.optional,
+                    missing_rule(meta, name),
+                    codec.to_sql,
+                )
+            )
+        # The encoded current time is needed only by models with now() / @updatedAt fields.
+        self._stamp = next(
+            (meta.codecs[n].to_sql for n in meta.scalars if missing_rule(meta, n) == "now"), None
+        )
+        self._core = _core.BulkInsert(db, meta.name, meta.table_sql, columns, meta.unknown_field)
+
+    def _now(self) -> Any:
+        return None if self._stamp is None else self._stamp(now())
+
+    def insert_rows(
+        self,
+        rows: Any,
+        *,
+        skip_duplicates: bool = False,
+        atomic: bool = True,
+        chunk_rows: int = 4096,
+    ) -> int:
+        """Insert an iterable of dicts; see `strata._core.BulkInsert.insert_rows`."""
+        return self._core.insert_rows(
+            rows,
+            now=self._now(),
+            skip_duplicates=skip_duplicates,
+            atomic=atomic,
+            chunk_rows=chunk_rows,
+        )
+
+    def insert_columns(
+        self,
+        columns: dict[str, Any],
+        *,
+        skip_duplicates: bool = False,
+        atomic: bool = True,
+        chunk_rows: int = 4096,
+    ) -> int:
+        """Insert a dict of equal-length sequences; see `strata._core.BulkInsert`."""
+        return self._core.insert_columns(
+            columns,
+            now=self._now(),
+            skip_duplicates=skip_duplicates,
+            atomic=atomic,
+            chunk_rows=chunk_rows,
+        )

@@ -1,0 +1,659 @@
+//! The Python face of bulk inserts: `strata._core.BulkInsert`.
+//!
+//! Python describes a model's columns once (`strata.client.bulk`); each call then converts
+//! rows straight from Python objects into `SQLite` values and writes them, a chunk at a
+//! time, with the GIL released for the writing. Conversion follows the client's codecs
+//! (`strata/client/codecs.py`) exactly: the common types are checked and converted here,
+//! and anything else (a Decimal, a Json value, an enum member, a value the fast check
+//! refuses) goes through the field's Python encoder, which either converts it or raises the
+//! `ValidationError` that names the model, the field and what was expected. An error is
+//! tagged with the index of the row that caused it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyBytes, PyDateAccess, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString,
+    PyTimeAccess, PyTzInfo, PyTzInfoAccess,
+};
+use rusqlite::types::Value;
+
+use crate::bulk::{Run, Target};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::py_engine::{to_value, PyEngine};
+
+/// How a column's value is checked and converted on the fast path.
+enum Kind {
+    Text {
+        max_chars: Option<usize>,
+    },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Float,
+    Bool,
+    Bytes,
+    /// Member name to stored (`@map`) name.
+    Enum(HashMap<String, String>),
+    DateTimeIso,
+    DateTimeMs,
+    /// Always through the field's Python encoder.
+    Python,
+}
+
+/// What a row that leaves the column out gets.
+enum Missing {
+    /// Nothing is written: the database applies the column's default (or NULL).
+    Omit,
+    /// The field is required and has no default.
+    Required,
+    /// The call's current time (`@default(now())`, `@updatedAt`), encoded once per call.
+    Now,
+    /// A value generated per row (cuid, uuid, ...), through this callable.
+    Generate(Py<PyAny>),
+    /// A fixed, already encoded value (an empty scalar list).
+    Value(Value),
+}
+
+struct Column {
+    field: Py<PyString>,
+    kind: Kind,
+    nullable: bool,
+    missing: Missing,
+    /// The codec's `to_sql`: converts a value or raises the field's `ValidationError`.
+    encode: Py<PyAny>,
+}
+
+#[pyclass(name = "BulkInsert", module = "strata._core", frozen)]
+pub struct PyBulkInsert {
+    db: Py<PyEngine>,
+    engine: Arc<Engine>,
+    model: String,
+    columns: Vec<Column>,
+    /// Quoted table and column names, in `columns` order.
+    table: String,
+    column_sql: Vec<String>,
+    /// `unknown_field(name)` returns the `ValidationError` for a field the model lacks.
+    unknown_field: Py<PyAny>,
+}
+
+/// One column as Python describes it; see `PyBulkInsert::new`.
+type ColumnSpec<'py> = (
+    Bound<'py, PyString>,
+    String,
+    String,
+    Bound<'py, PyAny>,
+    bool,
+    Bound<'py, PyAny>,
+    Py<PyAny>,
+);
+
+#[pymethods]
+impl PyBulkInsert {
+    /// `columns`: one `(field, column_sql, kind, options, nullable, missing, encode)` tuple
+    /// per scalar field, where `kind` names the fast path (see `Kind`), `options` is the
+    /// text limit, the int range or the enum's name map, and `missing` is `"omit"`,
+    /// `"required"`, `"now"`, a callable, or `("value", v)`.
+    #[new]
+    #[pyo3(signature = (db, model, table, columns, unknown_field))]
+    fn new(
+        db: &Bound<'_, PyEngine>,
+        model: String,
+        table: String,
+        columns: &Bound<'_, PyList>,
+        unknown_field: Py<PyAny>,
+    ) -> PyResult<Self> {
+        let mut parsed = Vec::with_capacity(columns.len());
+        let mut column_sql = Vec::with_capacity(columns.len());
+        for spec in columns.iter() {
+            let (field, sql, kind, options, nullable, missing, encode): ColumnSpec<'_> =
+                spec.extract()?;
+            parsed.push(Column {
+                field: field.unbind(),
+                kind: parse_kind(&kind, &options)?,
+                nullable,
+                missing: parse_missing(&missing)?,
+                encode,
+            });
+            column_sql.push(sql);
+        }
+        Ok(PyBulkInsert {
+            db: db.clone().unbind(),
+            engine: Arc::clone(db.get().engine()),
+            model,
+            columns: parsed,
+            table,
+            column_sql,
+            unknown_field,
+        })
+    }
+
+    /// Insert `rows` (an iterable of dicts of field values) and return how many were
+    /// inserted. `now` is the encoded current time for fields that default to it.
+    ///
+    /// With `atomic` (the default, what `create_many` uses) every row is inserted or none
+    /// is: the whole call is one transaction, or a savepoint in the caller's. Without it,
+    /// each chunk of `chunk_rows` rows commits on its own, so memory and lock time stay
+    /// bounded for streams of any size (the default 4096 rows is where converting more
+    /// per GIL acquisition stops paying); a failure rolls back only its chunk, and the error
+    /// carries `committed`, the number of rows written before it.
+    #[pyo3(signature = (rows, *, now = None, skip_duplicates = false, atomic = true, chunk_rows = 4096))]
+    fn insert_rows(
+        &self,
+        py: Python<'_>,
+        rows: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+        skip_duplicates: bool,
+        atomic: bool,
+        chunk_rows: usize,
+    ) -> PyResult<u64> {
+        let call = self.prepare_call(py, rows, now, skip_duplicates)?;
+        let mut source = rows.try_iter()?.enumerate();
+        self.write_chunks(py, &call, atomic, chunk_rows, |runs, limit| {
+            let mut taken = 0;
+            for (index, row) in source.by_ref() {
+                self.convert_row(&call, &row?, index, runs)?;
+                taken += 1;
+                if taken == limit {
+                    break;
+                }
+            }
+            Ok(taken)
+        })
+    }
+
+    /// Insert columnar data: `columns` maps field names to equal-length sequences (lists,
+    /// tuples, or anything with `len` and indexing). Fields not given are treated as left
+    /// out of every row. Same transaction options as `insert_rows`.
+    #[pyo3(signature = (columns, *, now = None, skip_duplicates = false, atomic = true, chunk_rows = 4096))]
+    fn insert_columns(
+        &self,
+        py: Python<'_>,
+        columns: &Bound<'_, PyDict>,
+        now: Option<&Bound<'_, PyAny>>,
+        skip_duplicates: bool,
+        atomic: bool,
+        chunk_rows: usize,
+    ) -> PyResult<u64> {
+        let call = self.prepare_call(py, columns.as_any(), now, skip_duplicates)?;
+        let mut given: Vec<Option<Bound<'_, PyAny>>> = Vec::with_capacity(self.columns.len());
+        let mut length: Option<(usize, Bound<'_, PyString>)> = None;
+        for column in &self.columns {
+            let field = column.field.bind(py);
+            let values = columns.get_item(field)?;
+            if let Some(values) = &values {
+                let size = values.len()?;
+                match &length {
+                    Some((expected, first)) if *expected != size => {
+                        return Err(self.invalid(
+                            Some(field),
+                            format!(
+                                "every column must have the same length: {first} has \
+                                 {expected} values, {field} has {size}"
+                            ),
+                            "columns of equal length",
+                        ));
+                    }
+                    None => length = Some((size, field.clone())),
+                    Some(_) => {}
+                }
+            }
+            given.push(values);
+        }
+        if given.iter().flatten().count() != columns.len() {
+            if let Some(err) = self.unknown_key(&columns.keys()) {
+                return Err(err);
+            }
+        }
+        let total = length.map_or(0, |(size, _)| size);
+        let mut next = 0;
+        self.write_chunks(py, &call, atomic, chunk_rows, |runs, limit| {
+            let end = total.min(next + limit);
+            for index in next..end {
+                self.convert_column_row(py, &call, &given, index, runs)?;
+            }
+            let taken = end - next;
+            next = end;
+            Ok(taken)
+        })
+    }
+}
+
+/// What stays the same for every row of one call.
+struct Call {
+    target: Target,
+    now: Value,
+}
+
+impl PyBulkInsert {
+    fn prepare_call(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+        skip_duplicates: bool,
+    ) -> PyResult<Call> {
+        let target = Target {
+            table: self.table.clone(),
+            columns: self.column_sql.clone(),
+            skip_duplicates,
+        };
+        // The tracer sees one entry per call: the single-row form of the statement.
+        let all: Vec<usize> = (0..self.columns.len()).collect();
+        self.db.get().trace(py, &target.sql(&all, 1), data)?;
+        let now = match now {
+            Some(value) => to_value(value, 0)?,
+            None => Value::Null,
+        };
+        Ok(Call { target, now })
+    }
+
+    /// Convert chunks with `fill(runs, limit)` (which returns how many rows it converted)
+    /// and write each with the GIL released, until a chunk comes back empty.
+    fn write_chunks(
+        &self,
+        py: Python<'_>,
+        call: &Call,
+        atomic: bool,
+        chunk_rows: usize,
+        mut fill: impl FnMut(&mut Vec<Run>, usize) -> PyResult<usize>,
+    ) -> PyResult<u64> {
+        if chunk_rows == 0 {
+            return Err(Error::invalid("chunk_rows must be at least 1").into());
+        }
+        let engine = &self.engine;
+        if atomic {
+            py.detach(|| engine.begin())?;
+        }
+        let mut written = 0;
+        let outcome = (|| -> PyResult<()> {
+            loop {
+                let mut runs = Vec::new();
+                let taken = fill(&mut runs, chunk_rows)?;
+                if taken == 0 {
+                    return Ok(());
+                }
+                written += py.detach(|| engine.write(|conn| call.target.insert(conn, &runs)))?;
+                if taken < chunk_rows {
+                    return Ok(());
+                }
+            }
+        })();
+        match outcome {
+            Ok(()) => {
+                if atomic {
+                    py.detach(|| engine.commit())?;
+                }
+                Ok(written)
+            }
+            Err(err) => {
+                if atomic {
+                    // The original error is what the caller needs, not a failed rollback's.
+                    let _ = py.detach(|| engine.rollback());
+                } else {
+                    let _ = err.value(py).setattr(intern!(py, "committed"), written);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    fn convert_row(
+        &self,
+        call: &Call,
+        row: &Bound<'_, PyAny>,
+        index: usize,
+        runs: &mut Vec<Run>,
+    ) -> PyResult<()> {
+        let py = row.py();
+        let dict = if let Ok(dict) = row.cast::<PyDict>() {
+            dict.clone()
+        } else if let Ok(mapping) = row.cast::<PyMapping>() {
+            PyDict::from_sequence(mapping.items()?.as_any())?
+        } else {
+            return Err(at_row(
+                self.invalid(
+                    None,
+                    format!("each record must be a dict, got {}", describe(row)),
+                    "a dict per record",
+                ),
+                index,
+            ));
+        };
+        let mut present = Vec::with_capacity(self.columns.len());
+        let mut values = Vec::with_capacity(self.columns.len());
+        let mut found = 0;
+        // A field the model lacks is reported before a bad or missing value in the same
+        // row: a misspelt name otherwise shows up as the real field being "required".
+        let mut first_error = None;
+        for (position, column) in self.columns.iter().enumerate() {
+            let value = match dict.get_item(column.field.bind(py))? {
+                Some(value) => {
+                    found += 1;
+                    if first_error.is_some() {
+                        continue;
+                    }
+                    Self::convert(column, &value).map(Some)
+                }
+                None if first_error.is_some() => continue,
+                None => self.missing_value(py, column, call),
+            };
+            match value {
+                Ok(Some(value)) => {
+                    values.push(value);
+                    present.push(position);
+                }
+                Ok(None) => {}
+                Err(err) => first_error = Some(err),
+            }
+        }
+        if found != dict.len() {
+            if let Some(err) = self.unknown_key(&dict.keys()) {
+                return Err(at_row(err, index));
+            }
+        }
+        if let Some(err) = first_error {
+            return Err(at_row(err, index));
+        }
+        push_row(runs, present, values);
+        Ok(())
+    }
+
+    fn convert_column_row(
+        &self,
+        py: Python<'_>,
+        call: &Call,
+        given: &[Option<Bound<'_, PyAny>>],
+        index: usize,
+        runs: &mut Vec<Run>,
+    ) -> PyResult<()> {
+        let mut present = Vec::with_capacity(self.columns.len());
+        let mut values = Vec::with_capacity(self.columns.len());
+        for (position, (column, source)) in self.columns.iter().zip(given).enumerate() {
+            let value = match source {
+                Some(source) => Some(
+                    source
+                        .get_item(index)
+                        .and_then(|value| Self::convert(column, &value))
+                        .map_err(|e| at_row(e, index))?,
+                ),
+                None => self
+                    .missing_value(py, column, call)
+                    .map_err(|e| at_row(e, index))?,
+            };
+            if let Some(value) = value {
+                values.push(value);
+                present.push(position);
+            }
+        }
+        push_row(runs, present, values);
+        Ok(())
+    }
+
+    /// The error for the first of `keys` that is not a field of the model, if any.
+    fn unknown_key(&self, keys: &Bound<'_, PyList>) -> Option<PyErr> {
+        let py = keys.py();
+        let unknown = keys.iter().find(|key| {
+            !self
+                .columns
+                .iter()
+                .any(|c| key.eq(c.field.bind(py)).unwrap_or(false))
+        })?;
+        Some(match self.unknown_field.bind(py).call1((unknown,)) {
+            Ok(exception) => PyErr::from_value(exception),
+            Err(err) => err,
+        })
+    }
+
+    fn missing_value(
+        &self,
+        py: Python<'_>,
+        column: &Column,
+        call: &Call,
+    ) -> PyResult<Option<Value>> {
+        Ok(match &column.missing {
+            Missing::Omit => None,
+            Missing::Now => Some(call.now.clone()),
+            Missing::Value(value) => Some(value.clone()),
+            Missing::Generate(generate) => {
+                Some(Self::convert(column, generate.bind(py).call0()?.as_any())?)
+            }
+            Missing::Required => {
+                let field = column.field.bind(py);
+                return Err(self.invalid(
+                    Some(field),
+                    format!("{}.{field}: is required", self.model),
+                    &format!("a value for {field}"),
+                ));
+            }
+        })
+    }
+
+    /// One value, checked and converted; the field's Python encoder decides whatever the
+    /// fast path does not accept.
+    fn convert(column: &Column, value: &Bound<'_, PyAny>) -> PyResult<Value> {
+        if value.is_none() && column.nullable {
+            return Ok(Value::Null);
+        }
+        if let Some(converted) = fast_convert(&column.kind, value) {
+            return Ok(converted);
+        }
+        let encoded = column.encode.bind(value.py()).call1((value,))?;
+        Ok(to_value(&encoded, 0)?)
+    }
+
+    fn invalid(
+        &self,
+        field: Option<&Bound<'_, PyString>>,
+        message: String,
+        expected: &str,
+    ) -> PyErr {
+        let message = if message.starts_with(&self.model) {
+            message
+        } else {
+            format!("{}: {message}", self.model)
+        };
+        Error::Invalid {
+            message,
+            model: Some(self.model.clone()),
+            field: field.map(ToString::to_string),
+            expected: expected.to_owned(),
+        }
+        .into()
+    }
+}
+
+/// Append a converted row, starting a new run when it gives other columns than the last.
+fn push_row(runs: &mut Vec<Run>, present: Vec<usize>, values: Vec<Value>) {
+    match runs.last_mut() {
+        Some(run) if run.present == present => {
+            run.values.extend(values);
+            run.rows += 1;
+        }
+        _ => runs.push(Run {
+            present,
+            values,
+            rows: 1,
+        }),
+    }
+}
+
+/// The stored value for the common cases, or None to defer to the Python encoder (which
+/// converts what it accepts and raises the field's error for the rest).
+fn fast_convert(kind: &Kind, value: &Bound<'_, PyAny>) -> Option<Value> {
+    match kind {
+        Kind::Text { max_chars } => {
+            let text = value.cast::<PyString>().ok()?.to_str().ok()?;
+            match max_chars {
+                Some(limit) if text.chars().count() > *limit => None,
+                _ => Some(Value::Text(text.to_owned())),
+            }
+        }
+        Kind::Int { min, max } => {
+            let number: i64 = value.cast_exact::<PyInt>().ok()?.extract().ok()?;
+            (*min..=*max)
+                .contains(&number)
+                .then_some(Value::Integer(number))
+        }
+        Kind::Float => {
+            if let Ok(number) = value.cast_exact::<PyFloat>() {
+                let number = number.value();
+                (!number.is_nan()).then_some(Value::Real(number))
+            } else {
+                let number: i64 = value.cast_exact::<PyInt>().ok()?.extract().ok()?;
+                #[allow(clippy::cast_precision_loss)] // Python's float(int) rounds the same way
+                Some(Value::Real(number as f64))
+            }
+        }
+        Kind::Bool => value
+            .cast_exact::<PyBool>()
+            .ok()
+            .map(|flag| Value::Integer(i64::from(flag.is_true()))),
+        Kind::Bytes => value
+            .cast_exact::<PyBytes>()
+            .ok()
+            .map(|bytes| Value::Blob(bytes.as_bytes().to_vec())),
+        Kind::Enum(names) => {
+            let name = value.cast_exact::<PyString>().ok()?.to_str().ok()?;
+            names.get(name).map(|stored| Value::Text(stored.clone()))
+        }
+        Kind::DateTimeIso => utc_parts(value).map(|t| Value::Text(t.iso8601())),
+        Kind::DateTimeMs => utc_parts(value).map(|t| Value::Integer(t.unix_ms())),
+        Kind::Python => None,
+    }
+}
+
+/// A datetime whose tzinfo is `datetime.timezone.utc` itself; others (naive, another
+/// offset, another tzinfo class) take the Python encoder, which converts or refuses them.
+struct UtcTime {
+    year: i32,
+    month: u8,
+    day: u8,
+    hour: u8,
+    minute: u8,
+    second: u8,
+    millisecond: u32,
+}
+
+fn utc_parts(value: &Bound<'_, PyAny>) -> Option<UtcTime> {
+    let datetime = value.cast_exact::<PyDateTime>().ok()?;
+    let tzinfo = datetime.get_tzinfo()?;
+    let utc = PyTzInfo::utc(value.py()).ok()?;
+    if !tzinfo.is(&*utc) {
+        return None;
+    }
+    Some(UtcTime {
+        year: datetime.get_year(),
+        month: datetime.get_month(),
+        day: datetime.get_day(),
+        hour: datetime.get_hour(),
+        minute: datetime.get_minute(),
+        second: datetime.get_second(),
+        // Truncated, as isoformat(timespec="milliseconds") and the ms encoder do.
+        millisecond: datetime.get_microsecond() / 1000,
+    })
+}
+
+impl UtcTime {
+    /// `2026-11-22T09:30:00.000+00:00`, what `codecs._iso8601` writes.
+    fn iso8601(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+00:00",
+            self.year, self.month, self.day, self.hour, self.minute, self.second, self.millisecond
+        )
+    }
+
+    /// Milliseconds since the Unix epoch, what `codecs._unixepoch_ms` writes.
+    fn unix_ms(&self) -> i64 {
+        let seconds = days_from_civil(self.year, self.month, self.day) * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second);
+        seconds * 1000 + i64::from(self.millisecond)
+    }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i32, month: u8, day: u8) -> i64 {
+    let year = i64::from(year) - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+fn parse_kind(kind: &str, options: &Bound<'_, PyAny>) -> PyResult<Kind> {
+    Ok(match kind {
+        "text" => Kind::Text {
+            max_chars: options.extract()?,
+        },
+        "int" => {
+            let (min, max) = options.extract()?;
+            Kind::Int { min, max }
+        }
+        "float" => Kind::Float,
+        "bool" => Kind::Bool,
+        "bytes" => Kind::Bytes,
+        "enum" => Kind::Enum(options.extract()?),
+        "datetime-iso8601" => Kind::DateTimeIso,
+        "datetime-unixepoch-ms" => Kind::DateTimeMs,
+        "python" => Kind::Python,
+        other => {
+            return Err(Error::invalid(format!("unknown column kind {other:?}")).into());
+        }
+    })
+}
+
+fn parse_missing(missing: &Bound<'_, PyAny>) -> PyResult<Missing> {
+    if let Ok(name) = missing.extract::<String>() {
+        return match name.as_str() {
+            "omit" => Ok(Missing::Omit),
+            "required" => Ok(Missing::Required),
+            "now" => Ok(Missing::Now),
+            other => Err(Error::invalid(format!("unknown missing-value rule {other:?}")).into()),
+        };
+    }
+    if missing.is_callable() {
+        return Ok(Missing::Generate(missing.clone().unbind()));
+    }
+    let (tag, value): (String, Bound<'_, PyAny>) = missing.extract()?;
+    if tag != "value" {
+        return Err(Error::invalid(format!("unknown missing-value rule {tag:?}")).into());
+    }
+    Ok(Missing::Value(to_value(&value, 0)?))
+}
+
+fn describe(value: &Bound<'_, PyAny>) -> String {
+    let name = value
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |name| name.to_string());
+    let text = value
+        .repr()
+        .map_or_else(|_| "?".to_owned(), |r| r.to_string());
+    let text = match text.char_indices().nth(57) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    };
+    format!("{name} {text}")
+}
+
+/// Tag an error with the index of the row that caused it: `row` for code, and the message
+/// for people.
+fn at_row(err: PyErr, row: usize) -> PyErr {
+    Python::attach(|py| {
+        let value = err.value(py);
+        let _ = value.setattr(intern!(py, "row"), row);
+        if let Ok(message) = value.str() {
+            let _ = value.setattr(intern!(py, "args"), (format!("row {row}: {message}"),));
+        }
+    });
+    err
+}
