@@ -549,6 +549,17 @@ fn collect_rows(
     params: &[Value],
 ) -> Result<Rows> {
     bind(stmt, params)?;
+    collect_bound(conn, stmt, sql, params)
+}
+
+/// Step a statement whose parameters are already bound and collect its rows. `params`
+/// only serves to explain a foreign-key failure.
+pub(crate) fn collect_bound(
+    conn: &Connection,
+    stmt: &mut Statement<'_>,
+    sql: &str,
+    params: &[Value],
+) -> Result<Rows> {
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let width = columns.len();
     let mut out = Vec::new();

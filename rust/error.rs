@@ -56,6 +56,9 @@ pub enum Error {
         field: Option<String>,
         expected: String,
     },
+    /// A fenced queue call whose claim is no longer current: the lease expired and the
+    /// job was claimed again, or the job was cancelled (`cancelled`), finished or deleted.
+    LeaseLost { cancelled: bool, message: String },
     /// A constraint rejected the write. The statement was rolled back.
     Constraint {
         kind: ConstraintKind,
@@ -186,7 +189,8 @@ impl fmt::Display for Error {
             ),
             Error::Transaction(message)
             | Error::Sqlite { message, .. }
-            | Error::Invalid { message, .. } => f.write_str(message),
+            | Error::Invalid { message, .. }
+            | Error::LeaseLost { message, .. } => f.write_str(message),
             Error::Busy { waited, holder } => write!(
                 f,
                 "database is locked: {holder} held the write lock for longer than the busy \
@@ -246,6 +250,10 @@ fn exception_class_name(err: &Error) -> &'static str {
         Error::Busy { .. } => "BusyError",
         Error::Sql { .. } => "SqlError",
         Error::Invalid { .. } => "ValidationError",
+        Error::LeaseLost {
+            cancelled: true, ..
+        } => "JobCancelledError",
+        Error::LeaseLost { .. } => "LeaseLostError",
         Error::Constraint { kind, .. } => match kind {
             ConstraintKind::Unique => "UniqueConstraintError",
             ConstraintKind::ForeignKey => "ForeignKeyError",

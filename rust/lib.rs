@@ -8,8 +8,11 @@
 //! * `library`: which `SQLite` library the process runs, for `strata doctor`;
 //! * `error`: the one error type, and its one conversion into Python exceptions;
 //! * `bulk`: many rows into one table, as multi-row `INSERT`s;
+//! * `time`: stored timestamps and the clock the hot paths read;
+//! * `queue`: job claims with leases and fencing tokens;
 //! * `py_engine`: the Python class over `engine`;
-//! * `py_bulk`: converting Python rows for `bulk` (`create_many`, metric ingest).
+//! * `py_bulk`: converting Python rows for `bulk` (`create_many`, metric ingest);
+//! * `py_queue`: the Python classes over `queue`.
 
 pub mod bulk;
 pub mod busy;
@@ -18,6 +21,9 @@ pub mod error;
 pub mod library;
 mod py_bulk;
 mod py_engine;
+mod py_queue;
+pub mod queue;
+pub mod time;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -48,6 +54,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_engine::PyEngine>()?;
     m.add_class::<py_engine::PyTransaction>()?;
     m.add_class::<py_bulk::PyBulkInsert>()?;
+    m.add_class::<py_queue::PyQueue>()?;
+    m.add_class::<py_queue::PyHeartbeat>()?;
     m.add_function(wrap_pyfunction!(sqlite_library, m)?)?;
     m.add_function(wrap_pyfunction!(loaded_sqlite_copies, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

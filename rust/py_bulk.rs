@@ -24,6 +24,7 @@ use crate::bulk::{Run, Target};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::py_engine::{to_value, PyEngine};
+use crate::time::UtcTime;
 
 /// How a column's value is checked and converted on the fast path.
 enum Kind {
@@ -527,18 +528,9 @@ fn fast_convert(kind: &Kind, value: &Bound<'_, PyAny>) -> Option<Value> {
     }
 }
 
-/// A datetime whose tzinfo is `datetime.timezone.utc` itself; others (naive, another
-/// offset, another tzinfo class) take the Python encoder, which converts or refuses them.
-struct UtcTime {
-    year: i32,
-    month: u8,
-    day: u8,
-    hour: u8,
-    minute: u8,
-    second: u8,
-    millisecond: u32,
-}
-
+/// The parts of a datetime whose tzinfo is `datetime.timezone.utc` itself; others (naive,
+/// another offset, another tzinfo class) take the Python encoder, which converts or
+/// refuses them.
 fn utc_parts(value: &Bound<'_, PyAny>) -> Option<UtcTime> {
     let datetime = value.cast_exact::<PyDateTime>().ok()?;
     let tzinfo = datetime.get_tzinfo()?;
@@ -556,37 +548,6 @@ fn utc_parts(value: &Bound<'_, PyAny>) -> Option<UtcTime> {
         // Truncated, as isoformat(timespec="milliseconds") and the ms encoder do.
         millisecond: datetime.get_microsecond() / 1000,
     })
-}
-
-impl UtcTime {
-    /// `2026-11-22T09:30:00.000+00:00`, what `codecs._iso8601` writes.
-    fn iso8601(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+00:00",
-            self.year, self.month, self.day, self.hour, self.minute, self.second, self.millisecond
-        )
-    }
-
-    /// Milliseconds since the Unix epoch, what `codecs._unixepoch_ms` writes.
-    fn unix_ms(&self) -> i64 {
-        let seconds = days_from_civil(self.year, self.month, self.day) * 86_400
-            + i64::from(self.hour) * 3600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second);
-        seconds * 1000 + i64::from(self.millisecond)
-    }
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i32, month: u8, day: u8) -> i64 {
-    let year = i64::from(year) - i64::from(month <= 2);
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 fn parse_kind(kind: &str, options: &Bound<'_, PyAny>) -> PyResult<Kind> {

@@ -17,6 +17,8 @@ from strata.errors import (
     DatabaseError,
     ForeignKeyError,
     InterfaceError,
+    JobCancelledError,
+    LeaseLostError,
     MigrationError,
     NullConstraintError,
     OpenError,
@@ -35,6 +37,7 @@ from strata.errors import (
 __version__: str = _core.__version__
 
 __all__ = [
+    "WORKER",
     "AsyncDatabase",
     "BusyError",
     "CheckConstraintError",
@@ -45,6 +48,8 @@ __all__ = [
     "DatabaseError",
     "ForeignKeyError",
     "InterfaceError",
+    "JobCancelledError",
+    "LeaseLostError",
     "MigrationError",
     "NullConstraintError",
     "OpenError",
@@ -63,3 +68,13 @@ __all__ = [
     "connect",
     "connect_async",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The queue module pulls in the client; importing it only when used keeps
+    # `import strata` light for code that only runs raw SQL.
+    if name == "WORKER":
+        from strata.queue import WORKER
+
+        return WORKER
+    raise AttributeError(f"module 'strata' has no attribute {name!r}")

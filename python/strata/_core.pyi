@@ -9,6 +9,8 @@ __all__ = [
     "BULK_ROWS_PER_STATEMENT",
     "BulkInsert",
     "Engine",
+    "Heartbeat",
+    "Queue",
     "Transaction",
     "__version__",
     "loaded_sqlite_copies",
@@ -105,6 +107,46 @@ class BulkInsert:
         atomic: bool = True,
         chunk_rows: int = 4096,
     ) -> int: ...
+
+@final
+class Queue:
+    def __new__(
+        cls,
+        db: Engine,
+        *,
+        reap: str,
+        claim: str,
+        why: str,
+        heartbeat: str,
+        constants: dict[str, SqlValue],
+        datetime_format: str,
+        order: list[tuple[int, bool]],
+    ) -> Queue: ...
+    def claim(self, worker: str, limit: int, lease: float) -> list[tuple[Any, ...]]: ...
+    def settle(
+        self,
+        sql: str,
+        id: SqlValue,
+        token: int,
+        *,
+        lease: float = 0.0,
+        delay: float = 0.0,
+        params: dict[str, SqlValue] | None = None,
+    ) -> tuple[Any, ...]: ...
+    def run(
+        self, sql: str, params: dict[str, SqlValue] | None = None, *, write: bool = True
+    ) -> list[tuple[Any, ...]]: ...
+    def notify(self) -> None: ...
+    def wait(self, timeout: float) -> bool: ...
+    def now_ms(self) -> int: ...
+    def shift_clock(self, seconds: float) -> None: ...
+    def heartbeat(self, id: SqlValue, token: int, lease: float, every: float) -> Heartbeat: ...
+
+@final
+class Heartbeat:
+    @property
+    def state(self) -> str: ...
+    def stop(self) -> str: ...
 
 def sqlite_library() -> LibraryInfo: ...
 def loaded_sqlite_copies() -> list[str]: ...

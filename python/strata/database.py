@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from strata.client.models import ModelClasses
     from strata.health import Health
     from strata.migrate.commands import Migrator
+    from strata.queue import Queue
 
 __all__ = ["ClientView", "Database", "connect"]
 
@@ -176,6 +177,13 @@ class Database(_core.Engine):
                 f"has no model called that (repositories: {', '.join(client.attributes)})"
             )
         return repository
+
+    def queue(self, model: str, **binding: Any) -> Queue:
+        """A job queue over ``model``; see `strata.queue.Queue` for the binding (``ready=``,
+        ``claimed=``, ``done=``, ``failed=``, ``order_by=``, ``lease=``, ...)."""
+        from strata.queue import Queue
+
+        return Queue(self, model, **binding)
 
     def __enter__(self) -> Self:
         return self

@@ -24,6 +24,8 @@ __all__ = [
     "DatabaseError",
     "ForeignKeyError",
     "InterfaceError",
+    "JobCancelledError",
+    "LeaseLostError",
     "MigrationError",
     "NullConstraintError",
     "OpenError",
@@ -103,6 +105,17 @@ class ValueTooLongError(StrataError, ValueError):
         self.model = model
         self.field = field
         self.limit = limit
+
+
+class LeaseLostError(StrataError):
+    """A queue call named a claim that is no longer current: its lease expired and the job
+    was claimed by another worker, or it was already settled or deleted. Nothing was
+    changed, so a worker presumed dead cannot overwrite the job's new owner."""
+
+
+class JobCancelledError(LeaseLostError):
+    """The job was cancelled while this worker held it; stop working on it. Raised by
+    ``heartbeat`` and ``progress`` (and by any other call naming the old claim)."""
 
 
 class RecordNotFoundError(StrataError):

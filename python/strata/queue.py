@@ -1,0 +1,932 @@
+"""A job queue bound to a model of the user's schema: priority claims with leases and
+fencing tokens, run by the Rust core (rust/queue.rs).
+
+    q = db.queue("Job",
+                 ready={"status": "QUEUED"}, claimed={"status": "RENDERING"},
+                 done={"status": "COMPLETED"}, failed={"status": "FAILED"},
+                 order_by=[{"priority": "desc"}, {"submittedAt": "asc"}],
+                 lease=timedelta(seconds=60), max_attempts=5)
+    for claim in q.claim("node-7", limit=8):
+        q.complete(claim, data={"outputPath": "/renders/a.mov"})
+
+strata creates no table of its own (docs/ARCHITECTURE.md, decision 4): a job's state is the
+model's own fields, and the lease is kept in four more, which the binding checks for and,
+when they are missing, prints for the user to add:
+
+* ``leaseExpiresAt DateTime?``: when a claimed job's lease runs out. On a ready job it is
+  the time the job becomes claimable: a delayed enqueue (``run_at``) or a retry's backoff;
+* ``leaseToken Int @default(0)``: the fencing token. Each claim adds one, and a call that
+  names an older token changes nothing and raises `strata.LeaseLostError`;
+* ``workerId String?``: who holds, or last held, the job;
+* ``attempts Int @default(0)``: claims so far. A job whose worker keeps dying is failed
+  once it reaches ``max_attempts``.
+
+Optional fields are used when the model has them: ``error``/``errorMessage`` (a failure's
+text), ``progress`` and ``logs`` (`Queue.progress`), ``startedAt`` and ``completedAt``
+(stamped on claim and on completion; `Queue.purge` needs the latter), and ``uniqueKey``
+(`Queue.enqueue`'s deduplication). ``fields=`` renames any of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from strata import _core
+from strata.client.codecs import describe_value, parse_datetime
+from strata.errors import LeaseLostError, ValidationError
+
+if TYPE_CHECKING:
+    from strata.client.meta import ModelMeta
+    from strata.database import Database
+
+__all__ = ["WORKER", "Claim", "Queue", "QueueStats", "default_backoff"]
+
+
+class _Worker:
+    def __repr__(self) -> str:
+        return "strata.WORKER"
+
+
+#: In ``claimed=``, stands for the claiming worker's id: ``{"providerId": WORKER}``.
+WORKER: Any = _Worker()
+
+#: The lease bookkeeping fields: role, default name, and the schema line to add.
+_LEASE_FIELDS = {
+    "lease_expires_at": ("leaseExpiresAt", "DateTime?"),
+    "lease_token": ("leaseToken", "Int       @default(0)"),
+    "worker_id": ("workerId", "String?"),
+    "attempts": ("attempts", "Int       @default(0)"),
+}
+#: Optional fields: role, the names tried by default, and the accepted types.
+_OPTIONAL_FIELDS = {
+    "error": (("error", "errorMessage", "lastError"), ("String",)),
+    "progress": (("progress",), ("Int", "Float")),
+    "logs": (("logs",), ("String",)),
+    "started_at": (("startedAt",), ("DateTime",)),
+    "finished_at": (("completedAt", "finishedAt"), ("DateTime",)),
+    "unique_key": (("uniqueKey",), ("String",)),
+}
+_STATES = ("ready", "claimed", "done", "failed", "cancelled")
+MAX_CLAIM = 10_000
+#: Rows deleted per transaction by `Queue.purge`: short enough that workers waiting for
+#: the write lock are not held up noticeably.
+PURGE_BATCH = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One claimed job: the record as claimed, and the fencing token that the calls which
+    settle it must present."""
+
+    record: Any
+    token: int
+    id: Any
+    worker: str
+
+    @property
+    def attempt(self) -> int:
+        """1 for the first claim of the job, 2 for its first retry..."""
+        return int(getattr(self.record, "attempts", 0))
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    #: Jobs in each state the binding names (``ready`` counts delayed jobs too).
+    counts: dict[str, int]
+    #: Ready jobs whose ``run_at`` or retry backoff has not come yet.
+    delayed: int
+    #: Claimed jobs whose lease ran out: their worker is presumed dead.
+    expired_leases: int
+    #: How long the oldest claimable job has waited, when the model has a creation time.
+    oldest_ready_age: timedelta | None
+
+
+def default_backoff(attempt: int) -> timedelta:
+    """Exponential: 1 s after the first attempt, doubling, at most 10 minutes."""
+    return timedelta(seconds=min(600, 2 ** max(0, attempt - 1)))
+
+
+class Queue:
+    """A queue over one model. Build it with `strata.Database.queue`."""
+
+    def __init__(
+        self,
+        db: Database,
+        model: str,
+        *,
+        ready: Mapping[str, Any],
+        claimed: Mapping[str, Any],
+        done: Mapping[str, Any],
+        failed: Mapping[str, Any],
+        cancelled: Mapping[str, Any] | None = None,
+        order_by: Sequence[Mapping[str, str]] | Mapping[str, str] | None = None,
+        lease: timedelta | float = timedelta(seconds=60),
+        max_attempts: int = 5,
+        backoff: Callable[[int], timedelta] = default_backoff,
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
+        client = db.client
+        if model not in client.metas:
+            raise ValidationError(
+                f"the schema has no model {model!r} (its models: {', '.join(client.metas)})",
+                model=model,
+                expected="a model of the schema",
+            )
+        meta = client.metas[model]
+        self._db = db
+        self._meta = meta
+        self.model = model
+        self.lease = _seconds(lease, "lease")
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ValidationError(
+                f"max_attempts must be an int of at least 1, got {describe_value(max_attempts)}",
+                model=model,
+                expected="an int >= 1",
+            )
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self._fields = self._bind_fields(fields or {})
+        if len(meta.primary_key) != 1:
+            raise ValidationError(
+                f"{model}: a queue's model needs a single-field @id",
+                model=model,
+                expected="a single-field @id",
+            )
+        self._id = meta.primary_key[0]
+        states = {
+            "ready": ready,
+            "claimed": claimed,
+            "done": done,
+            "failed": failed,
+            "cancelled": cancelled,
+        }
+        self._states = {name: dict(s) for name, s in states.items() if s is not None}
+        self._constants: dict[str, Any] = {":max_attempts": max_attempts}
+        self._conditions: dict[str, str] = {}
+        self._sets: dict[str, dict[str, str]] = {}
+        for name, state in self._states.items():
+            self._bind_state(name, state)
+        if self._conditions["ready"] == self._conditions["claimed"]:
+            raise ValidationError(
+                f"{model}: ready and claimed must differ, or claimed jobs would be claimed again",
+                model=model,
+                expected="different ready and claimed values",
+            )
+        self._order = self._bind_order(order_by)
+        self._settle_sql: dict[Any, str] = {}
+        self._core = _core.Queue(
+            db,
+            reap=self._reap_sql(),
+            claim=self._claim_sql(),
+            why=self._why_sql(),
+            heartbeat=self._fenced(f"{self._col('lease_expires_at')} = :expires"),
+            constants=self._constants,
+            datetime_format=db.datetime_format,
+            order=[(meta.columns.index(field), descending) for field, descending in self._order],
+        )
+        advice = self.index_advice()
+        if advice is not None:
+            warnings.warn(
+                f"{model}: claims would sort the ready jobs on every call; add {advice} to "
+                f"model {model} (strata doctor shows this too)",
+                stacklevel=3,
+            )
+
+    # -- binding ---------------------------------------------------------------------------
+
+    def _bind_fields(self, names: Mapping[str, str]) -> dict[str, str]:
+        meta = self._meta
+        unknown = set(names) - set(_LEASE_FIELDS) - set(_OPTIONAL_FIELDS)
+        if unknown:
+            roles = ", ".join([*_LEASE_FIELDS, *_OPTIONAL_FIELDS])
+            raise ValidationError(
+                f"fields= names unknown roles {sorted(unknown)} (roles: {roles})",
+                model=meta.name,
+                expected="known roles",
+            )
+        bound: dict[str, str] = {}
+        missing = []
+        expected_types = {
+            "lease_expires_at": "DateTime",
+            "lease_token": "Int",
+            "worker_id": "String",
+            "attempts": "Int",
+        }
+        for role, (default, line) in _LEASE_FIELDS.items():
+            name = names.get(role, default)
+            field = meta.scalars.get(name)
+            if field is None:
+                missing.append(f"  {name:<15}{line}")
+            elif field.type != expected_types[role] or field.list:
+                raise ValidationError(
+                    f"{meta.name}.{name} keeps the queue's {role} and must be "
+                    f"{line.split()[0]}, not {field.type}{'[]' if field.list else ''}",
+                    model=meta.name,
+                    field=name,
+                    expected=line.split()[0],
+                )
+            else:
+                bound[role] = name
+        if missing:
+            lines = "\n".join(missing)
+            raise ValidationError(
+                f"{meta.name} lacks the fields a queue keeps its leases in. Add them to "
+                f"model {meta.name} in the schema, then migrate:\n\n{lines}\n",
+                model=meta.name,
+                expected="the queue's lease fields",
+            )
+        for role, (defaults, types) in _OPTIONAL_FIELDS.items():
+            candidates = (names[role],) if role in names else defaults
+            for name in candidates:
+                field = meta.scalars.get(name)
+                if field is not None and field.type in types and not field.list:
+                    bound[role] = name
+                    break
+            else:
+                if role in names:
+                    raise meta.unknown_field(names[role])
+        return bound
+
+    def _bind_state(self, name: str, state: dict[str, Any]) -> None:
+        meta = self._meta
+        if not state:
+            raise ValidationError(
+                f"{meta.name}: the {name} state needs at least one field value",
+                model=meta.name,
+                expected="a dict of field values",
+            )
+        conditions, sets = [], {}
+        for index, (field, value) in enumerate(state.items()):
+            if field not in meta.scalars:
+                raise meta.unknown_field(field)
+            if field in {self._fields[role] for role in _LEASE_FIELDS}:
+                raise ValidationError(
+                    f"{meta.name}.{field} is queue bookkeeping and cannot be part of a state",
+                    model=meta.name,
+                    field=field,
+                    expected="a field of the job itself",
+                )
+            column = meta.column(field)
+            if value is WORKER:
+                if name != "claimed" or meta.scalars[field].type != "String":
+                    raise ValidationError(
+                        f"{meta.name}.{field}: WORKER is for String fields of the claimed state",
+                        model=meta.name,
+                        field=field,
+                        expected="a value",
+                    )
+                sets[field] = ":worker"
+                continue
+            parameter = f":{name}_{index}"
+            self._constants[parameter] = meta.codecs[field].to_sql(value)
+            sets[field] = parameter
+            conditions.append(f"{column} IS NULL" if value is None else f"{column} = {parameter}")
+        self._conditions[name] = " AND ".join(conditions) or "1"
+        self._sets[name] = sets
+
+    def _bind_order(
+        self, order_by: Sequence[Mapping[str, str]] | Mapping[str, str] | None
+    ) -> list[tuple[str, bool]]:
+        meta = self._meta
+        items = [order_by] if isinstance(order_by, Mapping) else list(order_by or [])
+        order = []
+        for item in items:
+            for field, direction in item.items():
+                if field not in meta.scalars:
+                    raise meta.unknown_field(field)
+                if direction not in ("asc", "desc"):
+                    raise ValidationError(
+                        f"{meta.name}.{field}: order must be 'asc' or 'desc', got {direction!r}",
+                        model=meta.name,
+                        field=field,
+                        expected="'asc' or 'desc'",
+                    )
+                order.append((field, direction == "desc"))
+        if self._id not in (field for field, _ in order):
+            order.append((self._id, False))  # a total order: ties go to the oldest id
+        return order
+
+    # -- SQL -------------------------------------------------------------------------------
+
+    def _col(self, role: str) -> str:
+        return self._meta.column(self._fields[role])
+
+    def _assign(self, state: str) -> list[str]:
+        return [f"{self._meta.column(f)} = {p}" for f, p in self._sets[state].items()]
+
+    def _order_sql(self, prefix: str = "") -> str:
+        return ", ".join(
+            f"{prefix}{i if prefix else self._meta.column(f)} {'DESC' if d else 'ASC'}"
+            for i, (f, d) in enumerate(self._order)
+        )
+
+    def _claim_sql(self) -> str:
+        table = self._meta.table_sql
+        lease, token = self._col("lease_expires_at"), self._col("lease_token")
+        worker, attempts = self._col("worker_id"), self._col("attempts")
+        keys = ", ".join(
+            [
+                "rowid AS k",
+                *(f"{self._meta.column(f)} AS o{i}" for i, (f, _) in enumerate(self._order)),
+            ]
+        )
+        order, outer_order = self._order_sql(), self._order_sql("o")
+        ready = (
+            f"SELECT {keys} FROM {table} WHERE {self._conditions['ready']} "
+            f"AND ({lease} IS NULL OR {lease} <= :now) ORDER BY {order} LIMIT :limit"
+        )
+        expired = (
+            f"SELECT {keys} FROM {table} WHERE {self._conditions['claimed']} "
+            f"AND {lease} <= :now AND {attempts} < :max_attempts ORDER BY {order} LIMIT :limit"
+        )
+        sets = [
+            *self._assign("claimed"),
+            f"{token} = {token} + 1",
+            f"{worker} = :worker",
+            f"{lease} = :expires",
+            f"{attempts} = {attempts} + 1",
+        ]
+        if "started_at" in self._fields:
+            sets.append(f"{self._col('started_at')} = :now")
+        return (
+            f"UPDATE {table} SET {', '.join(sets)} WHERE rowid IN (SELECT k FROM ("
+            f"SELECT * FROM ({ready}) UNION ALL SELECT * FROM ({expired}) "
+            f"ORDER BY {outer_order} LIMIT :limit)) RETURNING {self._returning()}"
+        )
+
+    def _reap_sql(self) -> str:
+        lease, attempts = self._col("lease_expires_at"), self._col("attempts")
+        sets = [*self._assign("failed"), f"{lease} = NULL"]
+        if "error" in self._fields:
+            self._constants[":reaped"] = (
+                f"the lease expired on each of its {self.max_attempts} attempts; "
+                "its workers were presumed dead"
+            )
+            sets.append(f"{self._col('error')} = :reaped")
+        if "finished_at" in self._fields:
+            sets.append(f"{self._col('finished_at')} = :now")
+        return (
+            f"UPDATE {self._meta.table_sql} SET {', '.join(sets)} WHERE "
+            f"{self._conditions['claimed']} AND {lease} <= :now AND {attempts} >= :max_attempts"
+        )
+
+    def _why_sql(self) -> str:
+        cancelled = self._conditions.get("cancelled", "0")
+        return (
+            f"SELECT CASE WHEN {cancelled} THEN 1 ELSE 0 END FROM {self._meta.table_sql} "
+            f"WHERE {self._meta.column(self._id)} = :id"
+        )
+
+    def _returning(self) -> str:
+        return ", ".join(self._meta.column(n) for n in self._meta.columns)
+
+    def _fenced(self, assignments: str, returning: str | None = None) -> str:
+        """An UPDATE that applies only while the claim's token is current."""
+        meta = self._meta
+        return (
+            f"UPDATE {meta.table_sql} SET {assignments} WHERE {meta.column(self._id)} = :id "
+            f"AND {self._col('lease_token')} = :token AND {self._conditions['claimed']} "
+            f"RETURNING {returning or self._col('lease_expires_at')}"
+        )
+
+    def _data_sets(self, data: Mapping[str, Any], params: dict[str, Any]) -> list[str]:
+        meta = self._meta
+        sets = []
+        bookkeeping = {self._fields[r] for r in _LEASE_FIELDS}
+        for index, (field, value) in enumerate(data.items()):
+            if field not in meta.scalars:
+                raise meta.unknown_field(field)
+            if field in bookkeeping:
+                raise ValidationError(
+                    f"{meta.name}.{field} is queue bookkeeping; the queue sets it",
+                    model=meta.name,
+                    field=field,
+                    expected="a field of the job itself",
+                )
+            params[f":data_{index}"] = meta.codecs[field].to_sql(value)
+            sets.append(f"{meta.column(field)} = :data_{index}")
+        return sets
+
+    # -- claiming and settling -------------------------------------------------------------
+
+    def claim(self, worker: str, limit: int = 1) -> list[Claim]:
+        """Claim up to ``limit`` jobs for ``worker``, in the queue's order: ready jobs that
+        are due, and jobs whose lease expired. One call into the core, one transaction."""
+        if not isinstance(worker, str) or not worker:
+            raise ValidationError(
+                f"worker must be a non-empty str, got {describe_value(worker)}",
+                model=self.model,
+                expected="a worker id",
+            )
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_CLAIM:
+            raise ValidationError(
+                f"limit must be an int from 1 to {MAX_CLAIM}, got {describe_value(limit)}",
+                model=self.model,
+                expected=f"1 to {MAX_CLAIM}",
+            )
+        rows = self._core.claim(worker, limit, self.lease)
+        return [self._claim(row, worker) for row in rows]
+
+    def _claim(self, row: tuple[Any, ...], worker: str) -> Claim:
+        record = self._meta.full_reader.record(row)
+        fields = self._fields
+        return Claim(
+            record=record,
+            token=getattr(record, fields["lease_token"]),
+            id=getattr(record, self._id),
+            worker=worker,
+        )
+
+    def _settle(
+        self,
+        claim: Claim,
+        key: Any,
+        build: Callable[[], str],
+        params: dict[str, Any] | None = None,
+        *,
+        delay: float = 0.0,
+        record: bool = True,
+    ) -> Any:
+        if not isinstance(claim, Claim):
+            raise ValidationError(
+                f"expected a Claim from claim(), got {describe_value(claim)}",
+                model=self.model,
+                expected="a Claim",
+            )
+        sql = self._settle_sql.get(key)
+        if sql is None:
+            sql = self._settle_sql[key] = build()
+        id_value = self._meta.codecs[self._id].to_sql(claim.id)
+        row = self._core.settle(
+            sql, id_value, claim.token, lease=self.lease, delay=delay, params=params
+        )
+        return self._meta.full_reader.record(row) if record else row
+
+    def complete(self, claim: Claim, data: Mapping[str, Any] | None = None) -> Any:
+        """Move the job to the done state, writing ``data`` too; returns the record.
+        `LeaseLostError` if the claim is stale, and then nothing changes."""
+        data = dict(data or {})
+        params: dict[str, Any] = {}
+        sets = self._data_sets(data, params)  # validates before any SQL runs
+
+        def build() -> str:
+            assignments = [*self._assign("done"), f"{self._col('lease_expires_at')} = NULL"]
+            if "finished_at" in self._fields:
+                assignments.append(f"{self._col('finished_at')} = :now")
+            return self._fenced(", ".join([*assignments, *sets]), self._returning())
+
+        return self._settle(claim, ("complete", tuple(data)), build, params)
+
+    def fail(
+        self,
+        claim: Claim,
+        error: str | BaseException | None = None,
+        *,
+        retry_in: timedelta | float | None = None,
+        final: bool = False,
+    ) -> Any:
+        """Record a failed attempt. Until ``max_attempts`` (or with ``final``), the job goes
+        back to ready, claimable again after ``retry_in`` (default: `default_backoff`).
+        After that it moves to the failed state. The error's text is kept when the model has
+        an error field. Returns the record."""
+        delay = (
+            self.backoff(claim.attempt).total_seconds()
+            if retry_in is None
+            else _seconds(retry_in, "retry_in", allow_zero=True)
+        )
+        params: dict[str, Any] = {":final": int(final)}
+        if error is not None and "error" in self._fields:
+            params[":error"] = (
+                error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+            )
+
+        def build() -> str:
+            meta = self._meta
+            exhausted = f"({self._col('attempts')} >= :max_attempts OR :final)"
+            failed, ready = self._sets["failed"], self._sets["ready"]
+            assignments = []
+            for field in dict.fromkeys([*failed, *ready]):
+                column = meta.column(field)
+                assignments.append(
+                    f"{column} = CASE WHEN {exhausted} THEN {failed.get(field, column)} "
+                    f"ELSE {ready.get(field, column)} END"
+                )
+            lease = self._col("lease_expires_at")
+            assignments.append(f"{lease} = CASE WHEN {exhausted} THEN NULL ELSE :retry_at END")
+            if ":error" in params:
+                assignments.append(f"{self._col('error')} = :error")
+            if "finished_at" in self._fields:
+                finished = self._col("finished_at")
+                assignments.append(
+                    f"{finished} = CASE WHEN {exhausted} THEN :now ELSE {finished} END"
+                )
+            return self._fenced(", ".join(assignments), self._returning())
+
+        return self._settle(claim, ("fail", ":error" in params), build, params, delay=delay)
+
+    def release(self, claim: Claim) -> Any:
+        """Give the job back unfinished (a worker shutting down): ready again at once, and
+        this attempt does not count."""
+
+        def build() -> str:
+            attempts = self._col("attempts")
+            assignments = [
+                *self._assign("ready"),
+                f"{self._col('lease_expires_at')} = NULL",
+                f"{attempts} = {attempts} - 1",
+            ]
+            return self._fenced(", ".join(assignments), self._returning())
+
+        return self._settle(claim, "release", build)
+
+    def heartbeat(self, claim: Claim) -> None:
+        """Extend the claim's lease by the queue's lease. `JobCancelledError` when the job
+        was cancelled (stop working on it), `LeaseLostError` when the lease was lost."""
+        self._settle(
+            claim,
+            "heartbeat",
+            lambda: self._fenced(f"{self._col('lease_expires_at')} = :expires"),
+            record=False,
+        )
+
+    def progress(self, claim: Claim, pct: float, logs: str | None = None) -> None:
+        """Record progress (and append ``logs`` to the logs field), extending the lease.
+        Raises like `heartbeat` when the job was cancelled or the lease lost."""
+        if "progress" not in self._fields:
+            raise _missing_optional(self._meta, "progress", "progress Int @default(0)")
+        if logs is not None and "logs" not in self._fields:
+            raise _missing_optional(self._meta, "logs", "logs String?")
+        progress_type = self._meta.scalars[self._fields["progress"]].type
+        value = self._meta.codecs[self._fields["progress"]].to_sql(
+            round(pct) if progress_type == "Int" and isinstance(pct, float) else pct
+        )
+        params: dict[str, Any] = {":progress": value}
+        if logs is not None:
+            params[":logs"] = logs
+
+        def build() -> str:
+            assignments = [
+                f"{self._col('progress')} = :progress",
+                f"{self._col('lease_expires_at')} = :expires",
+            ]
+            if logs is not None:
+                column = self._col("logs")
+                assignments.append(f"{column} = coalesce({column}, '') || :logs")
+            return self._fenced(", ".join(assignments))
+
+        self._settle(claim, ("progress", logs is not None), build, params, record=False)
+
+    @contextlib.contextmanager
+    def working(self, claim: Claim, every: float | None = None) -> Iterator[_core.Heartbeat]:
+        """Keep the claim's lease alive from a Rust thread while the block runs, whatever
+        the block does with the GIL. The yielded heartbeat's ``state`` turns to
+        ``"cancelled"`` or ``"lost"`` if the job is cancelled or the lease lost."""
+        interval = self.lease / 3 if every is None else _seconds(every, "every")
+        id_value = self._meta.codecs[self._id].to_sql(claim.id)
+        beat = self._core.heartbeat(id_value, claim.token, self.lease, interval)
+        try:
+            yield beat
+        finally:
+            beat.stop()
+
+    # -- enqueueing ------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        data: Mapping[str, Any],
+        *,
+        run_at: datetime | timedelta | None = None,
+        unique_key: str | None = None,
+    ) -> Any:
+        """Create a ready job from ``data`` (the model's fields; the ready state's values are
+        added) and return its record. ``run_at`` (a time, or a delay) holds it back until
+        then. With ``unique_key``, while a ready or claimed job has the same key, that job
+        is returned instead and nothing is created."""
+        row = self._new_row(data, run_at)
+        if unique_key is None:
+            record = self._db.model(self.model).create(data=row)
+        else:
+            row[self._unique_field()] = unique_key
+            with self._db.transaction():
+                existing = self._active_with_keys([unique_key])
+                if existing:
+                    return self._db.model(self.model).find_unique_or_raise(
+                        where={self._id: existing[unique_key]}
+                    )
+                record = self._db.model(self.model).create(data=row)
+        self._core.notify()
+        return record
+
+    def enqueue_many(
+        self,
+        data: Sequence[Mapping[str, Any]],
+        *,
+        run_at: datetime | timedelta | None = None,
+    ) -> int:
+        """Create many ready jobs through the core's bulk insert, in one transaction;
+        returns how many were created. Rows that give the unique-key field are skipped when
+        a ready or claimed job (or an earlier row) has the same key."""
+        rows = [self._new_row(item, run_at) for item in data]
+        key_field = self._fields.get("unique_key")
+        with self._db.transaction():
+            if key_field is not None and any(key_field in row for row in rows):
+                keys = [row[key_field] for row in rows if row.get(key_field) is not None]
+                taken = set(self._active_with_keys(keys))
+                kept = []
+                for row in rows:
+                    key = row.get(key_field)
+                    if key is None or key not in taken:
+                        kept.append(row)
+                        if key is not None:
+                            taken.add(key)
+                rows = kept
+            count = self._db.model(self.model).create_many(data=rows)["count"]
+        self._core.notify()
+        return int(count)
+
+    def _new_row(
+        self, data: Mapping[str, Any], run_at: datetime | timedelta | None
+    ) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise ValidationError(
+                f"{self.model}: a job's data must be a dict, got {describe_value(data)}",
+                model=self.model,
+                expected="a dict",
+            )
+        bookkeeping = {self._fields[r] for r in _LEASE_FIELDS}
+        clash = bookkeeping & set(data)
+        if clash:
+            raise ValidationError(
+                f"{self.model}.{sorted(clash)[0]} is queue bookkeeping; the queue sets it",
+                model=self.model,
+                field=sorted(clash)[0],
+                expected="a field of the job itself",
+            )
+        row = {**data, **self._states["ready"]}
+        if run_at is not None:
+            row[self._fields["lease_expires_at"]] = self._time(run_at)
+        return row
+
+    def _unique_field(self) -> str:
+        if "unique_key" not in self._fields:
+            raise _missing_optional(self._meta, "unique_key", "uniqueKey String?")
+        return self._fields["unique_key"]
+
+    def _active_with_keys(self, keys: Sequence[str]) -> dict[str, Any]:
+        """Ready or claimed jobs holding any of ``keys``: key to id."""
+        if not keys:
+            return {}
+        column = self._meta.column(self._unique_field())
+        found: dict[str, Any] = {}
+        # Bounded batches: SQLite limits the bound parameters of one statement.
+        for start in range(0, len(keys), 500):
+            batch = keys[start : start + 500]
+            params: dict[str, Any] = {f":key_{i}": key for i, key in enumerate(batch)}
+            rows = self._core.run(
+                f"SELECT {column}, {self._meta.column(self._id)} FROM {self._meta.table_sql} "
+                f"WHERE {column} IN ({', '.join(params)}) AND (({self._conditions['ready']}) "
+                f"OR ({self._conditions['claimed']}))",
+                params,
+            )
+            found.update(dict(rows))
+        return found
+
+    # -- waiting and working ---------------------------------------------------------------
+
+    def wait_and_claim(
+        self, worker: str, *, limit: int = 1, timeout: float | None = None
+    ) -> list[Claim]:
+        """Claim, or wait until a job may be claimable and claim then; [] after
+        ``timeout`` seconds. Waiting polls `PRAGMA data_version` on a reader, which changes
+        when any process commits, and never touches the write lock; delayed jobs and
+        expired leases are rechecked at least every half second."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            claims = self.claim(worker, limit)
+            if claims:
+                return claims
+            remaining = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if remaining <= 0:
+                return []
+            self._core.wait(remaining)
+
+    def run(
+        self,
+        handler: Callable[[Claim], Mapping[str, Any] | None],
+        *,
+        worker: str,
+        concurrency: int = 1,
+        exit_when_idle: bool = False,
+        stop: threading.Event | None = None,
+    ) -> int:
+        """Work jobs until stopped: each thread claims one job at a time and calls
+        ``handler(claim)`` inside `working`. What the handler returns is written with
+        `complete`; an exception is recorded with `fail`. Stops on SIGTERM or SIGINT (when
+        called from the main thread), when ``stop`` is set, or, with ``exit_when_idle``,
+        when nothing is claimable; the job in hand is finished first. Returns the number
+        of jobs handled."""
+        stop = stop or threading.Event()
+        handled = [0] * concurrency
+        previous: dict[signal.Signals, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, lambda *_: stop.set())
+
+        def loop(index: int) -> None:
+            name = worker if concurrency == 1 else f"{worker}/{index}"
+            while not stop.is_set():
+                claims = self.wait_and_claim(name, timeout=0.5)
+                if not claims:
+                    if exit_when_idle:
+                        return
+                    continue
+                self._handle(handler, claims[0])
+                handled[index] += 1
+
+        try:
+            threads = [
+                threading.Thread(target=loop, args=(i,), name=f"strata-worker-{i}")
+                for i in range(concurrency)
+            ]
+            for thread in threads:
+                thread.start()
+            while any(t.is_alive() for t in threads):
+                for thread in threads:
+                    thread.join(timeout=0.2)
+        finally:
+            for signum, handler_before in previous.items():
+                signal.signal(signum, handler_before)
+        return sum(handled)
+
+    def _handle(self, handler: Callable[[Claim], Mapping[str, Any] | None], claim: Claim) -> None:
+        try:
+            with self.working(claim):
+                result = handler(claim)
+        except LeaseLostError:
+            return  # cancelled or lost: the job is someone else's business now
+        except Exception as error:  # the handler's failure is the job's, not the loop's
+            with contextlib.suppress(LeaseLostError):
+                self.fail(claim, error)
+            return
+        with contextlib.suppress(LeaseLostError):
+            self.complete(claim, result)
+
+    # -- inspection and cleanup ------------------------------------------------------------
+
+    def cancel(self, id: Any) -> bool:
+        """Cancel a ready or running job; True if it was cancelled, False if it had already
+        finished. A running job's worker learns of it at its next heartbeat or progress
+        call (`JobCancelledError`). `strata.RecordNotFoundError` if there is no such job."""
+        if "cancelled" not in self._states:
+            raise ValidationError(
+                f"{self.model}: this queue has no cancelled state; pass cancelled={{...}}",
+                model=self.model,
+                expected="a cancelled state",
+            )
+        meta = self._meta
+        token = self._col("lease_token")
+        sets = [
+            *self._assign("cancelled"),
+            f"{token} = {token} + 1",
+            f"{self._col('lease_expires_at')} = NULL",
+        ]
+        rows = self._core.run(
+            f"UPDATE {meta.table_sql} SET {', '.join(sets)} WHERE {meta.column(self._id)} = :id "
+            f"AND (({self._conditions['ready']}) OR ({self._conditions['claimed']})) "
+            f"RETURNING {meta.column(self._id)}",
+            {":id": meta.codecs[self._id].to_sql(id)},
+        )
+        if rows:
+            return True
+        self._db.model(self.model).find_unique_or_raise(where={self._id: id})
+        return False
+
+    def stats(self) -> QueueStats:
+        """Jobs per state, delayed jobs, expired leases and the oldest claimable job's age."""
+        table, lease = self._meta.table_sql, self._col("lease_expires_at")
+        ready, claimed = self._conditions["ready"], self._conditions["claimed"]
+        counts = [
+            f"(SELECT count(*) FROM {table} WHERE {condition})"
+            for condition in self._conditions.values()
+        ]
+        created = self._created_field()
+        oldest = (
+            f"(SELECT min({self._meta.column(created)}) FROM {table} WHERE {ready} "
+            f"AND ({lease} IS NULL OR {lease} <= :now))"
+            if created
+            else "NULL"
+        )
+        (row,) = self._core.run(
+            f"SELECT {', '.join(counts)}, "
+            f"(SELECT count(*) FROM {table} WHERE {ready} AND {lease} > :now), "
+            f"(SELECT count(*) FROM {table} WHERE {claimed} AND {lease} <= :now), {oldest}",
+            write=False,
+        )
+        *state_counts, delayed, expired, first = row
+        age = None if first is None else self.now() - parse_datetime(first)
+        return QueueStats(
+            counts=dict(zip(self._conditions, state_counts, strict=True)),
+            delayed=delayed,
+            expired_leases=expired,
+            oldest_ready_age=age,
+        )
+
+    def purge(self, completed_before: datetime | timedelta, *, include_failed: bool = False) -> int:
+        """Delete finished jobs whose completion time is before ``completed_before`` (a
+        time, or an age), in batches of `PURGE_BATCH`, each its own transaction so that
+        workers are never held up for long. Returns how many were deleted."""
+        if "finished_at" not in self._fields:
+            raise _missing_optional(self._meta, "finished_at", "completedAt DateTime?")
+        if self._db.in_transaction:
+            raise ValidationError(
+                "purge() commits batch by batch; call it outside a transaction",
+                model=self.model,
+                expected="no open transaction",
+            )
+        cutoff = (
+            self.now() - completed_before
+            if isinstance(completed_before, timedelta)
+            else completed_before
+        )
+        states = [self._conditions["done"]]
+        if include_failed:
+            states.append(self._conditions["failed"])
+        table = self._meta.table_sql
+        finished = self._col("finished_at")
+        sql = (
+            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE "
+            f"({' OR '.join(f'({s})' for s in states)}) AND {finished} < :cutoff "
+            f"LIMIT {PURGE_BATCH}) RETURNING 1"
+        )
+        params = {":cutoff": self._meta.codecs[self._fields["finished_at"]].to_sql(cutoff)}
+        total = 0
+        while True:
+            deleted = len(self._core.run(sql, params))
+            total += deleted
+            if deleted < PURGE_BATCH:
+                return total
+
+    def index_advice(self) -> str | None:
+        """The ``@@index`` line the claim needs to find ready jobs in order without sorting
+        them all, or None when the schema already has a suitable index."""
+        plan = self._core.run(f"EXPLAIN QUERY PLAN {self._claim_sql()}", write=False)
+        details = " ".join(str(row[-1]) for row in plan)
+        if "USE TEMP B-TREE" not in details:
+            return None
+        fields = [f for f in self._states["ready"] if self._states["ready"][f] is not None]
+        for field, descending in self._order:
+            if field not in fields:
+                fields.append(f"{field}(sort: Desc)" if descending else field)
+        return f"@@index([{', '.join(fields)}])"
+
+    def now(self) -> datetime:
+        """The queue's clock: what leases, delays and ages are measured against."""
+        return datetime.fromtimestamp(self._core.now_ms() / 1000, UTC)
+
+    def _time(self, value: datetime | timedelta) -> datetime:
+        if isinstance(value, timedelta):
+            return self.now() + value
+        return value
+
+    def _created_field(self) -> str | None:
+        for name, field in self._meta.scalars.items():
+            if (
+                field.type == "DateTime"
+                and field.default is not None
+                and field.default.kind == "now"
+            ):
+                return name
+        return None
+
+
+def _seconds(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds != seconds:
+        raise ValidationError(
+            f"{name} must be a timedelta or seconds, got {describe_value(value)}",
+            expected="a timedelta",
+        )
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValidationError(
+            f"{name} must be {'at least' if allow_zero else 'more than'} zero, got {value!r}",
+            expected="a positive duration",
+        )
+    return float(seconds)
+
+
+def _missing_optional(meta: ModelMeta, role: str, line: str) -> ValidationError:
+    return ValidationError(
+        f"{meta.name} has no {role.replace('_', ' ')} field for this call. Add it to model "
+        f"{meta.name} in the schema, then migrate (or name yours with fields={{{role!r}: ...}}):"
+        f"\n\n  {line}\n",
+        model=meta.name,
+        expected=line,
+    )

@@ -1,0 +1,199 @@
+//! The Python face of the job queue: `strata._core.Queue` and `strata._core.Heartbeat`.
+//! `strata/queue.py` builds the statements from the validated binding; see `queue.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use rusqlite::types::Value;
+
+use crate::engine::Rows;
+use crate::error::Error;
+use crate::py_engine::{rows_to_python, to_value, PyEngine};
+use crate::queue::{BeatState, Heartbeat, Queue, Statements};
+use crate::time::Format;
+
+#[pyclass(name = "Queue", module = "strata._core", frozen)]
+pub struct PyQueue {
+    queue: Arc<Queue>,
+}
+
+#[pymethods]
+impl PyQueue {
+    /// `constants` maps the statements' binding parameters (`:ready_status`, ...) to their
+    /// stored values; `order` lists (returned column, descending) for sorting claims.
+    #[new]
+    #[pyo3(signature = (db, *, reap, claim, why, heartbeat, constants, datetime_format, order))]
+    #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
+    fn new(
+        db: &Bound<'_, PyEngine>,
+        reap: String,
+        claim: String,
+        why: String,
+        heartbeat: String,
+        constants: &Bound<'_, PyDict>,
+        datetime_format: &str,
+        order: Vec<(usize, bool)>,
+    ) -> PyResult<Self> {
+        let constants = named_values(constants)?;
+        let statements = Statements {
+            reap,
+            claim,
+            why,
+            heartbeat,
+        };
+        let format = Format::parse(datetime_format)?;
+        let engine = Arc::clone(db.get().engine());
+        Ok(PyQueue {
+            queue: Arc::new(Queue::new(engine, statements, constants, format, order)),
+        })
+    }
+
+    /// Claim up to `limit` jobs for `worker`, leased for `lease` seconds; the claimed rows
+    /// as tuples in the statement's RETURNING order, sorted by the queue's order.
+    fn claim<'py>(
+        &self,
+        py: Python<'py>,
+        worker: &str,
+        limit: i64,
+        lease: f64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let lease_ms = milliseconds(lease)?;
+        let rows = py.detach(|| self.queue.claim(worker, limit, lease_ms))?;
+        rows_to_python(py, rows, true)
+    }
+
+    /// Run the fenced statement `sql` for the claim (`id`, `token`) and return the row it
+    /// returns; raises `LeaseLostError` or `JobCancelledError` when the claim is stale.
+    /// `lease` sets `:expires`, `delay` sets `:retry_at`; `params` binds the rest.
+    #[pyo3(signature = (sql, id, token, *, lease = 0.0, delay = 0.0, params = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn settle<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        id: &Bound<'py, PyAny>,
+        token: i64,
+        lease: f64,
+        delay: f64,
+        params: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let id = to_value(id, 0)?;
+        let (lease_ms, delay_ms) = (milliseconds(lease)?, milliseconds(delay)?);
+        let params = params.map(named_values).transpose()?.unwrap_or_default();
+        let rows: Rows = py.detach(|| {
+            self.queue
+                .settle(sql, &id, token, lease_ms, delay_ms, &params)
+        })?;
+        let row = rows_to_python(py, rows, true)?.get_item(0)?;
+        Ok(row.cast_into::<PyTuple>()?)
+    }
+
+    /// Run another statement of the binding with its named parameters, in a write
+    /// transaction when `write`; the rows as tuples.
+    #[pyo3(signature = (sql, params = None, *, write = true))]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        params: Option<&Bound<'py, PyDict>>,
+        write: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let params = params.map(named_values).transpose()?.unwrap_or_default();
+        let rows = py.detach(|| self.queue.run(sql, &params, write))?;
+        rows_to_python(py, rows, true)
+    }
+
+    /// Wake this process's waiting workers.
+    fn notify(&self) {
+        self.queue.notify();
+    }
+
+    /// Block (without the GIL) until another connection commits, `notify` is called or
+    /// `timeout` seconds pass; whether something changed.
+    fn wait(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let timeout = Duration::from_millis(u64::try_from(milliseconds(timeout)?).unwrap_or(0));
+        Ok(py.detach(|| self.queue.wait(timeout))?)
+    }
+
+    /// The queue's clock, in Unix milliseconds.
+    fn now_ms(&self) -> i64 {
+        self.queue.clock.now_ms()
+    }
+
+    /// Move the queue's clock by `seconds` (tests: expire a lease without sleeping).
+    fn shift_clock(&self, seconds: f64) -> PyResult<()> {
+        self.queue.clock.shift(signed_milliseconds(seconds)?);
+        Ok(())
+    }
+
+    /// Start a thread renewing the lease of (`id`, `token`) for `lease` seconds every
+    /// `every` seconds.
+    fn heartbeat(
+        &self,
+        id: &Bound<'_, PyAny>,
+        token: i64,
+        lease: f64,
+        every: f64,
+    ) -> PyResult<PyHeartbeat> {
+        let id = to_value(id, 0)?;
+        let every = Duration::from_millis(u64::try_from(milliseconds(every)?).unwrap_or(1).max(1));
+        let beat = Heartbeat::start(Arc::clone(&self.queue), id, token, milliseconds(lease)?, every);
+        Ok(PyHeartbeat {
+            beat: parking_lot::Mutex::new(beat),
+        })
+    }
+}
+
+#[pyclass(name = "Heartbeat", module = "strata._core", frozen)]
+pub struct PyHeartbeat {
+    beat: parking_lot::Mutex<Heartbeat>,
+}
+
+#[pymethods]
+impl PyHeartbeat {
+    /// "running", "stopped", "cancelled" (the job was cancelled) or "lost" (the lease).
+    #[getter]
+    fn state(&self) -> &'static str {
+        state_name(self.beat.lock().state())
+    }
+
+    /// Stop renewing and wait for the thread; returns the final state.
+    fn stop(&self, py: Python<'_>) -> &'static str {
+        state_name(py.detach(|| self.beat.lock().stop()))
+    }
+}
+
+fn state_name(state: BeatState) -> &'static str {
+    match state {
+        BeatState::Running => "running",
+        BeatState::Stopped => "stopped",
+        BeatState::Cancelled => "cancelled",
+        BeatState::Lost => "lost",
+    }
+}
+
+fn named_values(values: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Value)>> {
+    values
+        .iter()
+        .map(|(name, value)| Ok((name.extract::<String>()?, to_value(&value, 0)?)))
+        .collect()
+}
+
+fn signed_milliseconds(seconds: f64) -> PyResult<i64> {
+    if !seconds.is_finite() || seconds.abs() > 1e12 {
+        return Err(Error::invalid(format!("{seconds} is not a usable number of seconds")).into());
+    }
+    // In range: checked just above.
+    #[allow(clippy::cast_possible_truncation)]
+    Ok((seconds * 1000.0).round() as i64)
+}
+
+fn milliseconds(seconds: f64) -> PyResult<i64> {
+    let ms = signed_milliseconds(seconds)?;
+    if ms < 0 {
+        return Err(Error::invalid(format!("{seconds} seconds: a duration cannot be negative")).into());
+    }
+    Ok(ms)
+}

@@ -1,0 +1,433 @@
+//! Job claiming with leases and fencing tokens, bound to a model of the user's schema.
+//!
+//! Python (`strata/queue.py`) validates the binding against the schema and writes the SQL
+//! once, with named parameters; this module runs it. Each operation is one call and one
+//! write transaction, and the time is read only after the write lock is held, so a lease
+//! is never stamped with a time older than the lock it was taken under.
+//!
+//! * **Claim**: `UPDATE ... WHERE id IN (SELECT ... ORDER BY ... LIMIT n) RETURNING ...`.
+//!   The subquery takes ready jobs whose not-before time has passed and claimed jobs whose
+//!   lease ran out (their worker died), in the queue's order. Every claim adds one to the
+//!   job's lease token and its attempts.
+//! * **Fencing**: `complete`, `fail`, `heartbeat`, `progress` and `release` name the token
+//!   they were given. A statement that matches no row means the job moved on (its lease
+//!   expired and another worker claimed it, or it was cancelled), and the call fails with
+//!   `LeaseLost` instead of overwriting the new owner's work.
+//! * **Waiting**: a dedicated reader polls `PRAGMA data_version`, which changes when any
+//!   other connection commits, so an idle worker notices new jobs from any process without
+//!   taking the write lock. Enqueues in this process also wake it at once.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use rusqlite::types::Value;
+use rusqlite::{Connection, Statement};
+
+use crate::busy::Conn;
+use crate::engine::{collect_bound, Engine, Rows};
+use crate::error::{Error, Result};
+use crate::time::{Clock, Format};
+
+/// The statements of one binding, with named parameters. Besides the binding's constants,
+/// the core binds `:now`, `:expires` (now + lease), `:retry_at` (now + delay), `:worker`,
+/// `:limit`, `:id` and `:token` wherever a statement names them.
+#[derive(Debug, Clone)]
+pub struct Statements {
+    /// Moves claimed jobs whose lease expired and that used up their attempts to the
+    /// failed state, so that a job that kills its workers is not claimed forever.
+    pub reap: String,
+    /// The claim itself; returns the claimed rows.
+    pub claim: String,
+    /// For a fenced statement that matched nothing: one row with 1 when the job was
+    /// cancelled, 0 otherwise; no row when the job no longer exists.
+    pub why: String,
+    /// The heartbeat: extends the lease of one claim.
+    pub heartbeat: String,
+}
+
+pub struct Queue {
+    engine: Arc<Engine>,
+    statements: Statements,
+    /// The binding's values (`:ready_status` ...), bound wherever a statement names them.
+    constants: Vec<(String, Value)>,
+    format: Format,
+    /// How claimed rows are sorted before they are returned: (column, descending). The
+    /// UPDATE's RETURNING clause has no order of its own.
+    order: Vec<(usize, bool)>,
+    pub clock: Clock,
+    wake: Wake,
+}
+
+/// How a worker waits for work without polling the write lock.
+#[derive(Default)]
+struct Wake {
+    /// Bumped by `notify`; waiters compare it with what they saw.
+    generation: Mutex<u64>,
+    notified: Condvar,
+    /// The reader whose `data_version` is polled, and the version last seen.
+    watcher: Mutex<Option<(Conn, i64)>>,
+}
+
+/// The first poll of `data_version` comes soon after a wait starts; later ones back off
+/// to this, which bounds both the latency of noticing a job from another process and the
+/// cost of an idle worker (a few hundred cheap reads per second at most).
+const MAX_POLL: Duration = Duration::from_millis(20);
+
+impl Queue {
+    pub fn new(
+        engine: Arc<Engine>,
+        statements: Statements,
+        constants: Vec<(String, Value)>,
+        format: Format,
+        order: Vec<(usize, bool)>,
+    ) -> Queue {
+        Queue {
+            engine,
+            statements,
+            constants,
+            format,
+            order,
+            clock: Clock::default(),
+            wake: Wake::default(),
+        }
+    }
+
+    #[must_use]
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Claim up to `limit` jobs for `worker` with a lease of `lease_ms`.
+    pub fn claim(&self, worker: &str, limit: i64, lease_ms: i64) -> Result<Rows> {
+        let worker = Value::Text(worker.to_owned());
+        self.engine.write(|conn| {
+            let now = self.clock.now_ms();
+            let times = self.times(now, lease_ms, 0);
+            let extra = [(":worker", &worker), (":limit", &Value::Integer(limit))];
+            let mut reap = prepare(conn, &self.statements.reap)?;
+            self.bind(&mut reap, &times, &extra)?;
+            collect_bound(conn, &mut reap, &self.statements.reap, &[])?;
+            drop(reap);
+
+            let mut claim = prepare(conn, &self.statements.claim)?;
+            self.bind(&mut claim, &times, &extra)?;
+            let mut rows = collect_bound(conn, &mut claim, &self.statements.claim, &[])?;
+            rows.rows.sort_by(|a, b| self.compare(a, b));
+            Ok(rows)
+        })
+    }
+
+    /// Run a fenced statement for the claim (`id`, `token`) and return the row it
+    /// returned. When it matches nothing, say why: cancelled, or the lease was lost.
+    pub fn settle(
+        &self,
+        sql: &str,
+        id: &Value,
+        token: i64,
+        lease_ms: i64,
+        delay_ms: i64,
+        params: &[(String, Value)],
+    ) -> Result<Rows> {
+        self.engine.write(|conn| {
+            let now = self.clock.now_ms();
+            let times = self.times(now, lease_ms, delay_ms);
+            let token = Value::Integer(token);
+            let mut extra: Vec<(&str, &Value)> = vec![(":id", id), (":token", &token)];
+            extra.extend(params.iter().map(|(name, value)| (name.as_str(), value)));
+            let mut stmt = prepare(conn, sql)?;
+            self.bind(&mut stmt, &times, &extra)?;
+            let rows = collect_bound(conn, &mut stmt, sql, &[])?;
+            if !rows.rows.is_empty() {
+                return Ok(rows);
+            }
+            drop(stmt);
+            Err(self.why(conn, id))
+        })
+    }
+
+    /// Run one of the binding's other statements (enqueue checks, cancel, stats, purge)
+    /// with the same named parameters: in a write transaction when `write`, else on a
+    /// reader.
+    pub fn run(&self, sql: &str, params: &[(String, Value)], write: bool) -> Result<Rows> {
+        let run = |conn: &Connection| {
+            let times = self.times(self.clock.now_ms(), 0, 0);
+            let extra: Vec<(&str, &Value)> =
+                params.iter().map(|(name, value)| (name.as_str(), value)).collect();
+            let mut stmt = prepare(conn, sql)?;
+            self.bind(&mut stmt, &times, &extra)?;
+            collect_bound(conn, &mut stmt, sql, &[])
+        };
+        if write {
+            self.engine.write(run)
+        } else {
+            self.engine.read(run)
+        }
+    }
+
+    fn why(&self, conn: &Connection, id: &Value) -> Error {
+        let sql = &self.statements.why;
+        let answer = prepare(conn, sql).and_then(|mut stmt| {
+            self.bind(&mut stmt, &[], &[(":id", id)])?;
+            let rows = collect_bound(conn, &mut stmt, sql, &[])?;
+            Ok(rows.rows.into_iter().next())
+        });
+        match answer {
+            Ok(Some(row)) if row.first() == Some(&Value::Integer(1)) => Error::LeaseLost {
+                cancelled: true,
+                message: "the job was cancelled; stop working on it".into(),
+            },
+            Ok(Some(_)) => Error::LeaseLost {
+                cancelled: false,
+                message: "the lease on this job was lost: it expired and the job was claimed \
+                          again, or it was completed, failed or released with this token already"
+                    .into(),
+            },
+            Ok(None) => Error::LeaseLost {
+                cancelled: false,
+                message: "the job no longer exists".into(),
+            },
+            Err(err) => err,
+        }
+    }
+
+    /// Wake this process's waiters (an enqueue here; other processes are seen through
+    /// `data_version`).
+    pub fn notify(&self) {
+        *self.wake.generation.lock() += 1;
+        self.wake.notified.notify_all();
+    }
+
+    /// Block until another connection commits, `notify` is called, or `timeout` passes.
+    /// Returns whether something changed. Never takes the write lock.
+    pub fn wait(&self, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        let mut generation = self.wake.generation.lock();
+        let seen = *generation;
+        let mut poll = Duration::from_millis(1);
+        loop {
+            if *generation != seen {
+                return Ok(true);
+            }
+            if self.data_version_changed()? {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            let pause = poll.min(deadline - now);
+            self.wake.notified.wait_for(&mut generation, pause);
+            poll = (poll * 2).min(MAX_POLL);
+        }
+    }
+
+    fn data_version_changed(&self) -> Result<bool> {
+        let mut watcher = self.wake.watcher.lock();
+        if watcher.is_none() {
+            let conn = self.engine.dedicated_reader()?;
+            let version = data_version(&conn)?;
+            *watcher = Some((conn, version));
+            return Ok(false);
+        }
+        let (conn, seen) = watcher.as_mut().expect("opened above");
+        let version = data_version(conn)?;
+        let changed = version != *seen;
+        *seen = version;
+        Ok(changed)
+    }
+
+    fn times(&self, now: i64, lease_ms: i64, delay_ms: i64) -> [(&'static str, Value); 3] {
+        [
+            (":now", self.format.value(now)),
+            (":expires", self.format.value(now.saturating_add(lease_ms))),
+            (":retry_at", self.format.value(now.saturating_add(delay_ms))),
+        ]
+    }
+
+    fn bind(
+        &self,
+        stmt: &mut Statement<'_>,
+        times: &[(&str, Value)],
+        extra: &[(&str, &Value)],
+    ) -> Result<()> {
+        let constants = self.constants.iter().map(|(name, value)| (name.as_str(), value));
+        let times = times.iter().map(|(name, value)| (*name, value));
+        for (name, value) in constants.chain(times).chain(extra.iter().copied()) {
+            if let Some(index) = stmt
+                .parameter_index(name)
+                .map_err(|e| Error::from_sqlite(e, name))?
+            {
+                stmt.raw_bind_parameter(index, value)
+                    .map_err(|e| Error::from_sqlite(e, name))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn compare(&self, a: &[Value], b: &[Value]) -> CmpOrdering {
+        for &(column, descending) in &self.order {
+            let ordering = compare_values(&a[column], &b[column]);
+            if ordering != CmpOrdering::Equal {
+                return if descending {
+                    ordering.reverse()
+                } else {
+                    ordering
+                };
+            }
+        }
+        CmpOrdering::Equal
+    }
+}
+
+/// `SQLite`'s order across storage classes: NULL, numbers, text, blobs.
+fn compare_values(a: &Value, b: &Value) -> CmpOrdering {
+    fn class(value: &Value) -> u8 {
+        match value {
+            Value::Null => 0,
+            Value::Integer(_) | Value::Real(_) => 1,
+            Value::Text(_) => 2,
+            Value::Blob(_) => 3,
+        }
+    }
+    #[allow(clippy::cast_precision_loss)] // the comparison SQLite itself makes
+    match (a, b) {
+        (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
+        (Value::Integer(x), Value::Real(y)) => (*x as f64).total_cmp(y),
+        (Value::Real(x), Value::Integer(y)) => x.total_cmp(&(*y as f64)),
+        (Value::Real(x), Value::Real(y)) => x.total_cmp(y),
+        (Value::Text(x), Value::Text(y)) => x.cmp(y),
+        (Value::Blob(x), Value::Blob(y)) => x.cmp(y),
+        _ => class(a).cmp(&class(b)),
+    }
+}
+
+fn data_version(conn: &Connection) -> Result<i64> {
+    conn.query_row("PRAGMA data_version", [], |row| row.get(0))
+        .map_err(|e| Error::from_sqlite(e, "PRAGMA data_version"))
+}
+
+fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<rusqlite::CachedStatement<'c>> {
+    conn.prepare_cached(sql)
+        .map_err(|e| Error::from_sqlite(e, sql))
+}
+
+/// A heartbeat thread keeping one claim's lease alive, independent of the GIL: a worker
+/// busy in a long C call (a render, a model step) still holds its lease.
+pub struct Heartbeat {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    state: Arc<AtomicU8>,
+}
+
+/// What a heartbeat thread found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeatState {
+    Running = 0,
+    Stopped = 1,
+    Cancelled = 2,
+    Lost = 3,
+}
+
+impl Heartbeat {
+    /// Renew the lease (`lease_ms`) of (`id`, `token`) every `every`, until stopped or
+    /// until the claim is cancelled or lost. Transient failures (a busy database) are
+    /// retried at the next beat.
+    pub fn start(queue: Arc<Queue>, id: Value, token: i64, lease_ms: i64, every: Duration) -> Self {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let state = Arc::new(AtomicU8::new(BeatState::Running as u8));
+        let shared = Arc::clone(&state);
+        let thread = std::thread::Builder::new()
+            .name("strata-heartbeat".into())
+            .spawn(move || loop {
+                match stopped.recv_timeout(every) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+                        shared.store(BeatState::Stopped as u8, Ordering::Release);
+                        return;
+                    }
+                }
+                let sql = queue.statements.heartbeat.clone();
+                match queue.settle(&sql, &id, token, lease_ms, 0, &[]) {
+                    Err(Error::LeaseLost { cancelled, .. }) => {
+                        let found = if cancelled {
+                            BeatState::Cancelled
+                        } else {
+                            BeatState::Lost
+                        };
+                        shared.store(found as u8, Ordering::Release);
+                        return;
+                    }
+                    Err(Error::Closed) => return,
+                    Ok(_) | Err(_) => {}
+                }
+            })
+            .ok();
+        Heartbeat {
+            stop: Some(stop),
+            thread,
+            state,
+        }
+    }
+
+    #[must_use]
+    pub fn state(&self) -> BeatState {
+        match self.state.load(Ordering::Acquire) {
+            0 => BeatState::Running,
+            2 => BeatState::Cancelled,
+            3 => BeatState::Lost,
+            _ => BeatState::Stopped,
+        }
+    }
+
+    /// Stop the thread and wait for it. Idempotent.
+    pub fn stop(&mut self) -> BeatState {
+        let found = self.state();
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        if found == BeatState::Running {
+            BeatState::Stopped
+        } else {
+            found
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_order_as_sqlite_orders_them() {
+        let mut values = vec![
+            Value::Text("b".into()),
+            Value::Integer(2),
+            Value::Null,
+            Value::Real(1.5),
+            Value::Text("a".into()),
+        ];
+        values.sort_by(compare_values);
+        assert_eq!(
+            values,
+            vec![
+                Value::Null,
+                Value::Real(1.5),
+                Value::Integer(2),
+                Value::Text("a".into()),
+                Value::Text("b".into()),
+            ]
+        );
+    }
+}

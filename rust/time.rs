@@ -1,0 +1,190 @@
+//! UTC timestamps as the client stores them, and the clock the hot paths read.
+//!
+//! A `DateTime` field is stored either as ISO 8601 text with milliseconds and a `+00:00`
+//! offset (`2026-11-22T09:30:00.000+00:00`, fixed width, so text order is time order) or as
+//! integer Unix milliseconds; `strata/client/codecs.py` documents both. The core writes
+//! timestamps itself when it bulk-inserts rows and when it stamps leases, and must produce
+//! exactly the bytes the Python codecs produce.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::types::Value;
+
+use crate::error::{Error, Result};
+
+/// How a database stores `DateTime` values (`strata.connect(..., datetime_format=)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Iso8601,
+    UnixMs,
+}
+
+impl Format {
+    pub fn parse(name: &str) -> Result<Format> {
+        match name {
+            "iso8601" => Ok(Format::Iso8601),
+            "unixepoch-ms" => Ok(Format::UnixMs),
+            other => Err(Error::invalid(format!(
+                "unknown datetime format {other:?}; expected \"iso8601\" or \"unixepoch-ms\""
+            ))),
+        }
+    }
+
+    /// The stored form of `ms` milliseconds since the Unix epoch.
+    #[must_use]
+    pub fn value(self, ms: i64) -> Value {
+        match self {
+            Format::Iso8601 => Value::Text(UtcTime::from_unix_ms(ms).iso8601()),
+            Format::UnixMs => Value::Integer(ms),
+        }
+    }
+}
+
+/// A UTC calendar time with millisecond precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtcTime {
+    pub year: i32,
+    pub month: u8,
+    pub day: u8,
+    pub hour: u8,
+    pub minute: u8,
+    pub second: u8,
+    pub millisecond: u32,
+}
+
+impl UtcTime {
+    #[must_use]
+    pub fn from_unix_ms(ms: i64) -> UtcTime {
+        let days = ms.div_euclid(86_400_000);
+        let of_day = ms.rem_euclid(86_400_000);
+        let (year, month, day) = civil_from_days(days);
+        // The casts cannot truncate: each value is bounded by the remainders above.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        UtcTime {
+            year,
+            month,
+            day,
+            hour: (of_day / 3_600_000) as u8,
+            minute: (of_day / 60_000 % 60) as u8,
+            second: (of_day / 1000 % 60) as u8,
+            millisecond: (of_day % 1000) as u32,
+        }
+    }
+
+    /// `2026-11-22T09:30:00.000+00:00`, what `codecs._iso8601` writes.
+    #[must_use]
+    pub fn iso8601(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+00:00",
+            self.year, self.month, self.day, self.hour, self.minute, self.second, self.millisecond
+        )
+    }
+
+    /// Milliseconds since the Unix epoch, what `codecs._unixepoch_ms` writes.
+    #[must_use]
+    pub fn unix_ms(&self) -> i64 {
+        let seconds = days_from_civil(self.year, self.month, self.day) * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second);
+        seconds * 1000 + i64::from(self.millisecond)
+    }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i32, month: u8, day: u8) -> i64 {
+    let year = i64::from(year) - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let shifted_month = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * shifted_month + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The inverse of `days_from_civil`.
+fn civil_from_days(days: i64) -> (i32, u8, u8) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    // In range for every timestamp a DateTime can hold (years 1 to 9999).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    (year as i32, month as u8, day as u8)
+}
+
+/// The wall clock the hot paths read, in Unix milliseconds. Tests shift it to make leases
+/// expire without sleeping; the shift belongs to one clock, so one process's tests do not
+/// move another's time.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    #[must_use]
+    pub fn now_ms(&self) -> i64 {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+            + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Move this clock by `ms` (negative: backwards) from now on.
+    pub fn shift(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_the_calendar() {
+        for ms in [
+            0,
+            -1,
+            1_795_339_800_123,
+            -62_135_596_800_000,  // 0001-01-01
+            253_402_300_799_999, // 9999-12-31T23:59:59.999
+            951_782_400_000,     // 2000-02-29
+        ] {
+            assert_eq!(UtcTime::from_unix_ms(ms).unix_ms(), ms, "{ms}");
+        }
+    }
+
+    #[test]
+    fn formats_like_the_python_codecs() {
+        assert_eq!(
+            Format::Iso8601.value(1_795_339_800_123),
+            Value::Text("2026-11-22T09:30:00.123+00:00".into())
+        );
+        assert_eq!(
+            Format::Iso8601.value(-1),
+            Value::Text("1969-12-31T23:59:59.999+00:00".into())
+        );
+        assert_eq!(Format::UnixMs.value(42), Value::Integer(42));
+    }
+
+    #[test]
+    fn a_clock_can_be_shifted() {
+        let clock = Clock::default();
+        let before = clock.now_ms();
+        clock.shift(60_000);
+        assert!(clock.now_ms() >= before + 60_000);
+    }
+}
