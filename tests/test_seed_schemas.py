@@ -16,12 +16,11 @@ SCHEMAS = Path(__file__).resolve().parents[1] / "schema"
 
 # One realistic next change per system: (model, lines added to it, the step it needs).
 EVOLUTIONS = {
-    # The job queue binding (lease bookkeeping) arrives: required columns with defaults,
-    # which SQLite's ALTER TABLE cannot add, so the table is redefined.
+    # Per-job retry limits arrive: a required column with a default, which SQLite's
+    # ALTER TABLE cannot add, so the table is redefined.
     "render_manager": (
         "Job",
-        "  leaseExpiresAt DateTime?\n  leaseToken Int @default(0)\n  workerId String?\n"
-        "  attempts Int @default(0)\n",
+        "  retryLimit Int @default(3)\n  retryNote String?\n",
         "-- RedefineTables",
     ),
     "medianest": ("ActivityLog", "  durationMs Int?\n", "-- AlterTable"),
@@ -78,6 +77,6 @@ def test_render_manager_evolution_keeps_jobs(tmp_path: Path) -> None:
         model, lines, _ = EVOLUTIONS["render_manager"]
         text = schema_file.read_text()
         schema_file.write_text(text.replace(f"model {model} {{\n", f"model {model} {{\n" + lines))
-        db.migrate.dev("lease")
-        rows = db.query_raw('SELECT count(*) AS n, sum("attempts") AS a FROM "Job"')
-        assert rows == [{"n": 500, "a": 0}]
+        db.migrate.dev("retries")
+        rows = db.query_raw('SELECT count(*) AS n, sum("retryLimit") AS a FROM "Job"')
+        assert rows == [{"n": 500, "a": 1500}]

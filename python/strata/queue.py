@@ -310,8 +310,7 @@ class Queue:
                         expected="'asc' or 'desc'",
                     )
                 order.append((field, direction == "desc"))
-        if self._id not in (field for field, _ in order):
-            order.append((self._id, False))  # a total order: ties go to the oldest id
+        # Ties keep index order, which for equal keys is insertion order.
         return order
 
     # -- SQL -------------------------------------------------------------------------------
@@ -332,17 +331,8 @@ class Queue:
         table = self._meta.table_sql
         lease, token = self._col("lease_expires_at"), self._col("lease_token")
         worker, attempts = self._col("worker_id"), self._col("attempts")
-        keys = ", ".join(
-            [
-                "rowid AS k",
-                *(f"{self._meta.column(f)} AS o{i}" for i, (f, _) in enumerate(self._order)),
-            ]
-        )
-        order, outer_order = self._order_sql(), self._order_sql("o")
-        ready = (
-            f"SELECT {keys} FROM {table} WHERE {self._conditions['ready']} "
-            f"AND ({lease} IS NULL OR {lease} <= :now) ORDER BY {order} LIMIT :limit"
-        )
+        keys, order, outer_order = self._keys_sql(), self._order_sql(), self._order_sql("o")
+        ready = self._ready_sql()
         expired = (
             f"SELECT {keys} FROM {table} WHERE {self._conditions['claimed']} "
             f"AND {lease} <= :now AND {attempts} < :max_attempts ORDER BY {order} LIMIT :limit"
@@ -360,6 +350,19 @@ class Queue:
             f"UPDATE {table} SET {', '.join(sets)} WHERE rowid IN (SELECT k FROM ("
             f"SELECT * FROM ({ready}) UNION ALL SELECT * FROM ({expired}) "
             f"ORDER BY {outer_order} LIMIT :limit)) RETURNING {self._returning()}"
+        )
+
+    def _keys_sql(self) -> str:
+        columns = (f"{self._meta.column(f)} AS o{i}" for i, (f, _) in enumerate(self._order))
+        return ", ".join(["rowid AS k", *columns])
+
+    def _ready_sql(self) -> str:
+        """The due ready jobs, in order: the part of the claim that must use an index."""
+        lease = self._col("lease_expires_at")
+        return (
+            f"SELECT {self._keys_sql()} FROM {self._meta.table_sql} WHERE "
+            f"{self._conditions['ready']} AND ({lease} IS NULL OR {lease} <= :now) "
+            f"ORDER BY {self._order_sql()} LIMIT :limit"
         )
 
     def _reap_sql(self) -> str:
@@ -877,7 +880,7 @@ class Queue:
     def index_advice(self) -> str | None:
         """The ``@@index`` line the claim needs to find ready jobs in order without sorting
         them all, or None when the schema already has a suitable index."""
-        plan = self._core.run(f"EXPLAIN QUERY PLAN {self._claim_sql()}", write=False)
+        plan = self._core.run(f"EXPLAIN QUERY PLAN {self._ready_sql()}", write=False)
         details = " ".join(str(row[-1]) for row in plan)
         if "USE TEMP B-TREE" not in details:
             return None
@@ -890,6 +893,12 @@ class Queue:
     def now(self) -> datetime:
         """The queue's clock: what leases, delays and ages are measured against."""
         return datetime.fromtimestamp(self._core.now_ms() / 1000, UTC)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the queue's clock forward (or back, with a negative value): tests make
+        leases expire and delays pass without sleeping. Only this process's queue object
+        sees the shift."""
+        self._core.shift_clock(seconds)
 
     def _time(self, value: datetime | timedelta) -> datetime:
         if isinstance(value, timedelta):
