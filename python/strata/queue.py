@@ -174,7 +174,7 @@ class Queue:
         self._sets: dict[str, dict[str, str]] = {}
         for name, state in self._states.items():
             self._bind_state(name, state)
-        if self._conditions["ready"] == self._conditions["claimed"]:
+        if self._matches("ready") == self._matches("claimed"):
             raise ValidationError(
                 f"{model}: ready and claimed must differ, or claimed jobs would be claimed again",
                 model=model,
@@ -291,6 +291,14 @@ class Queue:
             conditions.append(f"{column} IS NULL" if value is None else f"{column} = {parameter}")
         self._conditions[name] = " AND ".join(conditions) or "1"
         self._sets[name] = sets
+
+    def _matches(self, state: str) -> dict[str, Any]:
+        """The stored values a row in ``state`` has (what its condition tests)."""
+        return {
+            field: self._constants[parameter]
+            for field, parameter in self._sets[state].items()
+            if parameter != ":worker"
+        }
 
     def _bind_order(
         self, order_by: Sequence[Mapping[str, str]] | Mapping[str, str] | None

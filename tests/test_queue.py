@@ -1,0 +1,466 @@
+"""The job queue on the render-manager seed: claims in priority order, leases, fencing,
+retries, cancellation, delayed and unique jobs, and the binding's errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import strata
+from strata.queue import Claim, Queue
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "schema"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Any:
+    database = strata.connect(tmp_path / "render.db", schema=SCHEMAS / "render_manager.prisma")
+    database.migrate.push()
+    database.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": ["alice"]})
+    yield database
+    database.close()
+
+
+def bind(db: Any, **overrides: Any) -> Queue:
+    binding: dict[str, Any] = {
+        "ready": {"status": "QUEUED"},
+        "claimed": {"status": "RENDERING"},
+        "done": {"status": "COMPLETED"},
+        "failed": {"status": "FAILED"},
+        "cancelled": {"status": "CANCELLED"},
+        "order_by": [{"priority": "desc"}, {"submittedAt": "asc"}],
+        "lease": timedelta(seconds=60),
+        "max_attempts": 3,
+    }
+    return db.queue("Job", **{**binding, **overrides})
+
+
+def job(**fields: Any) -> dict[str, Any]:
+    return {
+        "userId": "u1",
+        "projectPath": "/p/a.aep",
+        "source": "bravo",
+        "macUsername": "alice",
+        "fileTimestamp": datetime(2026, 11, 22, tzinfo=UTC),
+        "nexrenderConfig": {"template": "a"},
+        **fields,
+    }
+
+
+def stored(db: Any, id: str) -> Any:
+    return db.job.find_unique_or_raise(where={"id": id})
+
+
+# -- claiming ------------------------------------------------------------------------------
+
+
+def test_claims_follow_priority_then_submission(db: Any) -> None:
+    q = bind(db)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    for n, priority in enumerate([1, 5, 3, 5, 0]):
+        q.enqueue(job(priority=priority, projectPath=f"/p/{n}", submittedAt=base + timedelta(n)))
+    claims = q.claim("w1", limit=3)
+    assert [(c.record.priority, c.record.projectPath) for c in claims] == [
+        (5, "/p/1"),
+        (5, "/p/3"),
+        (3, "/p/2"),
+    ]
+    for claim in claims:
+        assert claim.record.status.name == "RENDERING"
+        assert claim.record.workerId == "w1"
+        assert claim.token == 1
+        assert claim.attempt == 1
+        assert claim.record.startedAt is not None
+    assert [c.record.priority for c in q.claim("w2", limit=10)] == [1, 0]
+    assert q.claim("w3") == []
+
+
+def test_only_ready_jobs_are_claimed(db: Any) -> None:
+    q = bind(db)
+    db.job.create_many(data=[job(status="PENDING"), job(status="VALIDATING"), job(status="FAILED")])
+    assert q.claim("w", limit=10) == []
+
+
+def test_a_delayed_job_is_not_claimed_early(db: Any) -> None:
+    q = bind(db)
+    q.enqueue(job(projectPath="/later"), run_at=timedelta(seconds=30))
+    q.enqueue(job(projectPath="/at"), run_at=q.now() + timedelta(seconds=90))
+    assert q.claim("w", limit=5) == []
+    assert q.stats().delayed == 2
+    q.advance_clock(31)
+    (later,) = q.claim("w", limit=5)
+    assert later.record.projectPath == "/later"
+    q.complete(later)
+    q.advance_clock(60)
+    assert [c.record.projectPath for c in q.claim("w", limit=5)] == ["/at"]
+
+
+# -- fencing -------------------------------------------------------------------------------
+
+
+def test_complete_writes_the_data_and_the_done_state(db: Any) -> None:
+    q = bind(db)
+    q.enqueue(job())
+    (claim,) = q.claim("w")
+    record = q.complete(claim, data={"outputPath": "/renders/a.mov"})
+    assert record.status.name == "COMPLETED"
+    assert record.outputPath == "/renders/a.mov"
+    assert record.completedAt is not None
+    assert record.leaseExpiresAt is None
+
+
+def test_an_expired_lease_is_reclaimed_and_the_old_token_is_fenced_off(db: Any) -> None:
+    q = bind(db)
+    q.enqueue(job())
+    (first,) = q.claim("dead-worker")
+    assert q.claim("other") == []  # the lease still holds
+    q.advance_clock(61)
+    (second,) = q.claim("other")
+    assert second.id == first.id
+    assert second.token == first.token + 1
+    assert second.attempt == 2
+    before = stored(db, first.id)
+    for late in (
+        lambda: q.complete(first, data={"outputPath": "/stale"}),
+        lambda: q.fail(first, "stale"),
+        lambda: q.heartbeat(first),
+        lambda: q.progress(first, 50),
+        lambda: q.release(first),
+    ):
+        with pytest.raises(strata.LeaseLostError):
+            late()
+    assert stored(db, first.id) == before  # nothing the stale worker did landed
+    assert q.complete(second).status.name == "COMPLETED"
+
+
+def test_settling_twice_is_refused(db: Any) -> None:
+    q = bind(db)
+    q.enqueue(job())
+    (claim,) = q.claim("w")
+    q.complete(claim)
+    with pytest.raises(strata.LeaseLostError, match="lease on this job was lost"):
+        q.complete(claim)
+
+
+def test_heartbeat_and_progress_extend_the_lease(db: Any) -> None:
+    q = bind(db)
+    q.enqueue(job())
+    (claim,) = q.claim("w")
+    q.advance_clock(50)
+    q.heartbeat(claim)
+    q.advance_clock(50)
+    q.progress(claim, 40.4, logs="frame 1\n")
+    q.progress(claim, 80, logs="frame 2\n")
+    q.advance_clock(50)
+    assert q.claim("thief") == []  # 150 s after the claim, but renewed at 100 s
+    record = stored(db, claim.id)
+    assert (record.progress, record.logs) == (80, "frame 1\nframe 2\n")
+
+
+def test_a_heartbeat_thread_keeps_a_long_job(db: Any) -> None:
+    q = bind(db, lease=timedelta(seconds=0.3))
+    q.enqueue(job())
+    (claim,) = q.claim("w")
+    with q.working(claim, every=0.05) as beat:
+        # The GIL is held by a busy loop, not released: the beat runs in Rust anyway.
+        deadline = time.monotonic() + 0.8
+        while time.monotonic() < deadline:
+            pass
+        assert beat.state == "running"
+        assert q.claim("thief") == []
+    assert beat.state == "stopped"
+    q.complete(claim)
+
+
+# -- failure, retries and cancellation -----------------------------------------------------
+
+
+def test_fail_retries_with_backoff_then_fails_for_good(db: Any) -> None:
+    q = bind(db)
+    q.enqueue(job())
+    for attempt in (1, 2):
+        (claim,) = q.claim("w")
+        assert claim.attempt == attempt
+        record = q.fail(claim, RuntimeError(f"crash {attempt}"))
+        assert record.status.name == "QUEUED"
+        assert record.error == f"RuntimeError: crash {attempt}"
+        assert q.claim("w") == []  # backing off: 1 s, then 2 s
+        q.advance_clock(2 ** (attempt - 1) + 0.01)
+    (claim,) = q.claim("w")
+    record = q.fail(claim, "out of memory")
+    assert record.status.name == "FAILED"
+    assert record.error == "out of memory"
+    assert record.attempts == 3
+    q.advance_clock(3600)
+    assert q.claim("w") == []
+
+
+def test_a_final_failure_skips_the_retries(db: Any) -> None:
+    q = bind(db)
+    q.enqueue(job())
+    (claim,) = q.claim("w")
+    assert q.fail(claim, "bad project file", final=True).status.name == "FAILED"
+
+
+def test_a_job_whose_workers_keep_dying_is_failed(db: Any) -> None:
+    q = bind(db)
+    created = q.enqueue(job())
+    for _ in range(3):
+        assert len(q.claim("doomed")) == 1
+        q.advance_clock(61)
+    assert q.claim("w") == []
+    record = stored(db, created.id)
+    assert record.status.name == "FAILED"
+    assert "presumed dead" in record.error
+
+
+def test_release_gives_the_job_back_without_counting_the_attempt(db: Any) -> None:
+    q = bind(db)
+    q.enqueue(job())
+    (claim,) = q.claim("w")
+    assert q.release(claim).attempts == 0
+    (again,) = q.claim("w2")
+    assert again.attempt == 1
+
+
+def test_cancel_a_ready_job_and_a_running_one(db: Any) -> None:
+    q = bind(db)
+    ready = q.enqueue(job(priority=0))
+    q.enqueue(job(priority=9))
+    (running,) = q.claim("w")
+    assert q.cancel(ready.id) is True
+    assert q.cancel(running.id) is True
+    with pytest.raises(strata.JobCancelledError):
+        q.heartbeat(running)
+    with pytest.raises(strata.JobCancelledError):
+        q.progress(running, 10)
+    with pytest.raises(strata.LeaseLostError):  # JobCancelledError is a LeaseLostError
+        q.complete(running)
+    assert stored(db, running.id).status.name == "CANCELLED"
+    assert q.cancel(running.id) is False  # already finished
+    assert q.claim("w") == []
+    with pytest.raises(strata.RecordNotFoundError):
+        q.cancel("no-such-job")
+
+
+def test_the_heartbeat_thread_sees_a_cancellation(db: Any) -> None:
+    q = bind(db)
+    q.enqueue(job())
+    (claim,) = q.claim("w")
+    with q.working(claim, every=0.02) as beat:
+        q.cancel(claim.id)
+        deadline = time.monotonic() + 2
+        while beat.state == "running" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert beat.state == "cancelled"
+
+
+# -- enqueueing ----------------------------------------------------------------------------
+
+
+def test_unique_keys_deduplicate_while_a_job_is_active(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.prisma"
+    text = (SCHEMAS / "render_manager.prisma").read_text()
+    attempts = "  attempts       Int       @default(0)\n"
+    schema.write_text(text.replace(attempts, attempts + "  uniqueKey      String?\n"))
+    with strata.connect(tmp_path / "u.db", schema=schema) as db:
+        db.migrate.push()
+        db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
+        q = bind(db)
+        first = q.enqueue(job(), unique_key="render:/p/a.aep")
+        assert q.enqueue(job(priority=7), unique_key="render:/p/a.aep").id == first.id
+        (claim,) = q.claim("w")
+        assert q.enqueue(job(), unique_key="render:/p/a.aep").id == first.id  # running
+        q.complete(claim)
+        assert q.enqueue(job(), unique_key="render:/p/a.aep").id != first.id  # done: new job
+        count = q.enqueue_many(
+            [job(uniqueKey="render:/p/a.aep"), job(uniqueKey="k2"), job(uniqueKey="k2"), job()]
+        )
+        assert count == 2  # the active key and the repeated k2 are skipped
+        assert db.job.count() == 4
+
+
+def test_enqueue_many_is_bulk_and_wakes_waiters(db: Any) -> None:
+    q = bind(db)
+    got: list[list[Claim]] = []
+    waiter = threading.Thread(target=lambda: got.append(q.wait_and_claim("w", timeout=5)))
+    waiter.start()
+    time.sleep(0.1)
+    assert q.enqueue_many([job(priority=n) for n in range(500)]) == 500
+    waiter.join()
+    assert [c.record.priority for c in got[0]] == [499]
+    assert q.stats().counts["ready"] == 499
+
+
+def test_wait_and_claim_times_out(db: Any) -> None:
+    q = bind(db)
+    started = time.monotonic()
+    assert q.wait_and_claim("w", timeout=0.3) == []
+    assert 0.25 < time.monotonic() - started < 2
+
+
+def test_run_works_jobs_until_idle(db: Any) -> None:
+    q = bind(db)
+    q.enqueue_many([job(priority=n) for n in range(20)])
+
+    def render(claim: Claim) -> dict[str, Any] | None:
+        if claim.record.priority == 13:
+            raise ValueError("corrupt frame")
+        return {"outputPath": f"/out/{claim.record.priority}.mov"}
+
+    handled = q.run(render, worker="node", concurrency=2, exit_when_idle=True)
+    assert handled == 20
+    done = db.job.find_many(where={"status": "COMPLETED"})
+    assert len(done) == 19
+    assert all(r.outputPath == f"/out/{r.priority}.mov" for r in done)
+    failed = db.job.find_unique_or_raise(where={"id": db.job.find_first(where={"priority": 13}).id})
+    assert failed.status.name == "QUEUED"  # retried later
+    assert failed.error == "ValueError: corrupt frame"
+
+
+# -- inspection and cleanup ----------------------------------------------------------------
+
+
+def test_stats_count_states_and_measure_the_wait(db: Any) -> None:
+    q = bind(db)
+    q.enqueue_many([job(submittedAt=q.now() - timedelta(minutes=5)), job(), job()])
+    claims = q.claim("w", limit=2)
+    q.complete(claims[0])
+    q.advance_clock(61)
+    stats = q.stats()
+    assert stats.counts == {"ready": 1, "claimed": 1, "done": 1, "failed": 0, "cancelled": 0}
+    assert stats.expired_leases == 1
+    assert stats.oldest_ready_age is not None
+    assert stats.oldest_ready_age >= timedelta(seconds=60)
+
+
+def test_purge_deletes_old_finished_jobs_in_batches(db: Any) -> None:
+    q = bind(db)
+    q.enqueue_many([job() for _ in range(2_500)])
+    for claim in q.claim("w", limit=2_500):
+        q.complete(claim)
+    q.enqueue(job())
+    assert q.purge(completed_before=timedelta(hours=1)) == 0
+    q.advance_clock(2 * 3600)
+    assert q.purge(completed_before=timedelta(hours=1)) == 2_500
+    assert db.job.count() == 1
+
+
+# -- binding errors: raised before any SQL runs --------------------------------------------
+
+
+def test_missing_lease_fields_print_the_lines_to_add(tmp_path: Path) -> None:
+    schema = SCHEMAS / "music_api.prisma"
+    with (
+        strata.connect(tmp_path / "m.db", schema=schema) as db,
+        pytest.raises(strata.ValidationError) as caught,
+    ):
+        db.queue(
+            "ApiKey",
+            ready={"active": True},
+            claimed={"active": False},
+            done={"active": False},
+            failed={"active": False},
+        )
+    message = str(caught.value)
+    assert "leaseExpiresAt DateTime?" in message
+    assert "leaseToken     Int       @default(0)" in message
+    assert "workerId       String?" in message
+    assert "attempts       Int       @default(0)" in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"ready": {"status": "WAITING"}}, "expected a JobStatus member"),
+        ({"claimed": {"stauts": "RENDERING"}}, "has no field 'stauts'"),
+        ({"claimed": {"status": "QUEUED"}}, "ready and claimed must differ"),
+        ({"lease": timedelta(0)}, "lease must be more than zero"),
+        ({"lease": -5}, "lease must be more than zero"),
+        ({"max_attempts": 0}, "max_attempts must be an int of at least 1"),
+        ({"order_by": [{"priority": "up"}]}, "order must be 'asc' or 'desc'"),
+        ({"ready": {"leaseToken": 0}}, "queue bookkeeping"),
+        ({"fields": {"lease_token": "version"}}, "lacks the fields"),
+    ],
+)
+def test_bad_bindings_are_refused(db: Any, overrides: dict[str, Any], match: str) -> None:
+    with pytest.raises(strata.ValidationError, match=match):
+        bind(db, **overrides)
+
+
+def test_an_unknown_model_is_refused(db: Any) -> None:
+    with pytest.raises(strata.ValidationError, match="no model 'Jobs'"):
+        db.queue("Jobs", ready={}, claimed={}, done={}, failed={})
+
+
+@pytest.mark.parametrize("limit", [0, -1, 10_001, 2.5, True])
+def test_claim_limits_are_checked(db: Any, limit: Any) -> None:
+    q = bind(db)
+    q.enqueue(job())
+    with pytest.raises(strata.ValidationError, match="limit must be an int from 1 to 10000"):
+        q.claim("w", limit=limit)
+    assert q.stats().counts["claimed"] == 0
+
+
+def test_bad_completion_data_changes_nothing(db: Any) -> None:
+    q = bind(db)
+    q.enqueue(job())
+    (claim,) = q.claim("w")
+    with pytest.raises(strata.ValidationError, match="has no field 'outptuPath'"):
+        q.complete(claim, data={"outptuPath": "/x"})
+    with pytest.raises(strata.ValidationError, match="queue bookkeeping"):
+        q.complete(claim, data={"leaseToken": 99})
+    assert stored(db, claim.id).status.name == "RENDERING"
+    q.complete(claim)
+
+
+def test_the_claimed_state_can_name_the_worker(tmp_path: Path) -> None:
+    with strata.connect(tmp_path / "g.db", schema=SCHEMAS / "gpu_marketplace.prisma") as db:
+        db.migrate.push()
+        user = db.user.create(data={"qubicAddress": "Q" * 60})
+        provider = {
+            "id": "provider-7",
+            "workerId": "rig-7",
+            "userId": user.id,
+            "type": "BROWSER",
+            "gpuModel": "A100",
+            "gpuVramGb": 80,
+            "pricePerHour": 2,
+        }
+        db.provider.create(data=provider)
+        q = db.queue(
+            "Job",
+            ready={"status": "PENDING", "providerId": None},
+            claimed={"status": "ASSIGNED", "providerId": strata.WORKER},
+            done={"status": "COMPLETED"},
+            failed={"status": "FAILED"},
+            order_by={"createdAt": "asc"},
+        )
+        q.enqueue({"userId": user.id, "estimatedCost": 3, "inputData": {}})
+        (claim,) = q.claim("provider-7")
+        assert claim.record.providerId == "provider-7"
+        assert claim.record.status.name == "ASSIGNED"
+
+
+def test_index_advice_names_the_missing_index(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.prisma"
+    text = (SCHEMAS / "render_manager.prisma").read_text()
+    schema.write_text(text.replace("  @@index([status, priority(sort: Desc), submittedAt])\n", ""))
+    with strata.connect(tmp_path / "i.db", schema=schema) as db:
+        db.migrate.push()
+        with pytest.warns(
+            UserWarning, match=r"@@index\(\[status, priority\(sort: Desc\), submittedAt\]\)"
+        ):
+            q = bind(db)
+        assert q.index_advice() == "@@index([status, priority(sort: Desc), submittedAt])"
+    with strata.connect(tmp_path / "j.db", schema=SCHEMAS / "render_manager.prisma") as db:
+        db.migrate.push()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert bind(db).index_advice() is None
