@@ -1,0 +1,203 @@
+"""The queue's concurrency claims, proven with real processes and SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import strata
+
+pytestmark = pytest.mark.slow
+
+SCHEMA = Path(__file__).resolve().parents[1] / "schema" / "render_manager.prisma"
+JOBS = 20_000
+PROCESSES = 4
+
+BINDING: dict[str, Any] = {
+    "ready": {"status": "QUEUED"},
+    "claimed": {"status": "RENDERING"},
+    "done": {"status": "COMPLETED"},
+    "failed": {"status": "FAILED"},
+    "order_by": [{"priority": "desc"}, {"submittedAt": "asc"}],
+}
+
+
+def seeded(path: Path, jobs: int) -> None:
+    with strata.connect(path, schema=SCHEMA) as db:
+        db.migrate.push()
+        db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
+        q = db.queue("Job", **BINDING)
+        q.enqueue_many(
+            [
+                {
+                    "id": f"job-{n:05}",
+                    "userId": "u1",
+                    "projectPath": f"/p/{n}.aep",
+                    "source": "bravo",
+                    "macUsername": "alice",
+                    "fileTimestamp": datetime(2026, 11, 22, tzinfo=UTC),
+                    "nexrenderConfig": {},
+                    "priority": n % 10,
+                }
+                for n in range(jobs)
+            ]
+        )
+
+
+def claim_and_complete(path: str, worker: str, out: str, start: Any) -> None:
+    """Claim in batches and complete each job, recording what this worker completed."""
+    completed = []
+    with strata.connect(path, schema=SCHEMA, busy_timeout=60) as db:
+        q = db.queue("Job", **BINDING)
+        start.wait()
+        while True:
+            claims = q.claim(worker, limit=16)
+            if not claims:
+                break
+            for claim in claims:
+                q.complete(claim, data={"outputPath": f"/out/{worker}"})
+                completed.append(claim.id)
+    Path(out).write_text(json.dumps(completed))
+
+
+def test_every_job_is_completed_exactly_once_by_four_processes(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    seeded(path, JOBS)
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    outputs = [tmp_path / f"worker-{n}.json" for n in range(PROCESSES)]
+    workers = [
+        context.Process(
+            target=claim_and_complete, args=(str(path), f"w{n}", str(outputs[n]), start)
+        )
+        for n in range(PROCESSES)
+    ]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(timeout=600)
+    # A nonzero exit code means an exception (e.g. "database is locked") escaped a worker.
+    assert [worker.exitcode for worker in workers] == [0] * PROCESSES
+    done = [json.loads(out.read_text()) for out in outputs]
+    every = [job for ids in done for job in ids]
+    assert len(every) == JOBS
+    assert len(set(every)) == JOBS
+    assert all(ids for ids in done), "every process got some of the work"
+    with strata.connect(path, schema=SCHEMA) as db:
+        rows = db.query_raw(
+            'SELECT status, count(*), min("leaseToken"), max("leaseToken") FROM "Job" '
+            "GROUP BY status",
+            as_tuples=True,
+        )
+        assert rows == [("COMPLETED", JOBS, 1, 1)]  # each claimed once, by one worker
+        for n, ids in enumerate(done):
+            owners = db.query_raw(
+                'SELECT DISTINCT "outputPath" FROM "Job" WHERE "workerId" = ?', f"w{n}"
+            )
+            assert owners == [{"outputPath": f"/out/w{n}"}]
+            assert len(ids) == db.job.count(where={"workerId": f"w{n}"})
+
+
+HOLDING_WORKER = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import timedelta
+    import strata
+    from test_queue_processes import BINDING, SCHEMA
+    db = strata.connect(sys.argv[1], schema=SCHEMA)
+    q = db.queue("Job", **{**BINDING, "lease": timedelta(seconds=float(sys.argv[2]))})
+    claims = q.claim("doomed", limit=3)
+    print(" ".join(f"{c.id}:{c.token}" for c in claims), flush=True)
+    time.sleep(600)  # "rendering", until SIGKILL
+    """
+)
+
+
+def test_a_killed_workers_jobs_are_reclaimed_and_its_late_completion_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "jobs.db"
+    seeded(path, 5)
+    lease = 1.0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLDING_WORKER, str(path), str(lease)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert child.stdout is not None
+    held = dict(item.split(":") for item in child.stdout.readline().split())
+    assert len(held) == 3
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+    with strata.connect(path, schema=SCHEMA) as db:
+        q = db.queue("Job", **BINDING)
+        others = q.claim("survivor", limit=10)
+        assert {c.id for c in others}.isdisjoint(held)  # still leased to the dead worker
+        for claim in others:
+            q.complete(claim)
+        time.sleep(lease + 0.2)
+        reclaimed = q.claim("survivor", limit=10)
+        assert {c.id for c in reclaimed} == set(held)
+        assert all(c.token == int(held[c.id]) + 1 for c in reclaimed)
+        assert all(c.attempt == 2 for c in reclaimed)
+
+        # The dead worker's completion arrives late, with its token: refused, unchanged.
+        stale = reclaimed[0]
+        late = strata.queue.Claim(
+            record=stale.record, token=int(held[stale.id]), id=stale.id, worker="doomed"
+        )
+        before = db.job.find_unique(where={"id": stale.id})
+        with pytest.raises(strata.LeaseLostError):
+            q.complete(late, data={"outputPath": "/from/the/dead"})
+        assert db.job.find_unique(where={"id": stale.id}) == before
+        for claim in reclaimed:
+            q.complete(claim)
+        assert db.job.count(where={"status": "COMPLETED"}) == 5
+        assert db.query_raw("PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+
+
+def enqueue_later(path: str, delay: float) -> None:
+    time.sleep(delay)
+    with strata.connect(path, schema=SCHEMA) as db:
+        db.queue("Job", **BINDING).enqueue(
+            {
+                "userId": "u1",
+                "projectPath": "/p/late.aep",
+                "source": "plugin",
+                "macUsername": "bob",
+                "fileTimestamp": datetime(2026, 11, 22, tzinfo=UTC),
+                "nexrenderConfig": {},
+            }
+        )
+
+
+def test_a_waiting_worker_wakes_for_a_job_from_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    seeded(path, 0)
+    context = multiprocessing.get_context("spawn")
+    producer = context.Process(target=enqueue_later, args=(str(path), 0.5))
+    with strata.connect(path, schema=SCHEMA) as db:
+        q = db.queue("Job", **BINDING)
+        producer.start()
+        started = time.monotonic()
+        claims = q.wait_and_claim("w", timeout=30)
+        waited = time.monotonic() - started
+        producer.join()
+    assert [c.record.projectPath for c in claims] == ["/p/late.aep"]
+    assert waited < 10
+    assert timedelta(seconds=waited) > timedelta(0)
