@@ -288,7 +288,11 @@ impl Engine {
         let conn = state.conn.as_ref().ok_or(Error::Closed)?;
         let nested = state.depth > 0;
         let (open, keep, discard) = if nested {
-            ("SAVEPOINT strata_write", "RELEASE strata_write", "ROLLBACK TO strata_write")
+            (
+                "SAVEPOINT strata_write",
+                "RELEASE strata_write",
+                "ROLLBACK TO strata_write",
+            )
         } else {
             ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
         };
@@ -1005,7 +1009,8 @@ mod tests {
     fn write_commits_its_own_transaction_and_rolls_back_on_failure() {
         let (_dir, path) = temp_db("write-own");
         let db = engine(&path);
-        db.execute("CREATE TABLE t (x INTEGER UNIQUE)", &[]).unwrap();
+        db.execute("CREATE TABLE t (x INTEGER UNIQUE)", &[])
+            .unwrap();
         db.write(|conn| {
             conn.execute("INSERT INTO t VALUES (1)", [])
                 .map_err(|e| Error::from_sqlite(e, ""))

@@ -41,6 +41,9 @@ pub enum Error {
     /// `db.transaction()` used in a way that cannot work (commit without begin, a raw
     /// BEGIN/COMMIT in the SQL, ...).
     Transaction(String),
+    /// A call's arguments break its contract (a rate limit of 0, a key of the wrong type,
+    /// an unknown rule). Raised before any SQL writes, so nothing was written.
+    Validation(String),
     /// The write lock was not obtained within the busy timeout.
     Busy {
         waited: Duration,
@@ -165,7 +168,9 @@ impl fmt::Display for Error {
                 f,
                 "parameter {position} does not fit in SQLite's signed 64-bit INTEGER"
             ),
-            Error::Transaction(message) | Error::Sqlite { message, .. } => f.write_str(message),
+            Error::Transaction(message)
+            | Error::Validation(message)
+            | Error::Sqlite { message, .. } => f.write_str(message),
             Error::Busy { waited, holder } => write!(
                 f,
                 "database is locked: {holder} held the write lock for longer than the busy \
@@ -222,6 +227,7 @@ fn exception_class_name(err: &Error) -> &'static str {
         Error::ParameterCount { .. } | Error::IntegerOverflow { .. } => "ParameterError",
         Error::ParameterType { .. } => "ParameterTypeError",
         Error::Transaction(_) => "TransactionError",
+        Error::Validation(_) => "ValidationError",
         Error::Busy { .. } => "BusyError",
         Error::Sql { .. } => "SqlError",
         Error::Constraint { kind, .. } => match kind {

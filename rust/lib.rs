@@ -7,13 +7,17 @@
 //! * `busy`: how a connection waits for a lock held by another process;
 //! * `library`: which `SQLite` library the process runs, for `strata doctor`;
 //! * `error`: the one error type, and its one conversion into Python exceptions;
-//! * `py_engine`: the Python class over `engine`.
+//! * `ratelimit`: the rate limiter (algorithms, denial cache, clock), in plain Rust;
+//! * `py_engine`: the Python class over `engine`;
+//! * `py_ratelimit`: the Python classes over `ratelimit`.
 
 pub mod busy;
 pub mod engine;
 pub mod error;
 pub mod library;
 mod py_engine;
+mod py_ratelimit;
+pub mod ratelimit;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -43,6 +47,8 @@ fn loaded_sqlite_copies(py: Python<'_>) -> Vec<String> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_engine::PyEngine>()?;
     m.add_class::<py_engine::PyTransaction>()?;
+    m.add_class::<py_ratelimit::PyRateLimiter>()?;
+    m.add_class::<py_ratelimit::PyDecision>()?;
     m.add_function(wrap_pyfunction!(sqlite_library, m)?)?;
     m.add_function(wrap_pyfunction!(loaded_sqlite_copies, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
