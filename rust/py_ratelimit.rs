@@ -154,8 +154,10 @@ impl PyRateLimiter {
 
     /// Count one hit of `cost` against the key's limit, and say whether it is allowed. A
     /// denied hit is not counted. The limit is `limit` per `window` seconds, or the
-    /// SystemConfig row named by `rule`.
+    /// `SystemConfig` row named by `rule`.
     #[pyo3(signature = (*key, limit = None, window = None, cost = None, algorithm = None, rule = None))]
+    // The Python signature is the contract; PyO3 maps each keyword to an argument.
+    #[allow(clippy::too_many_arguments)]
     fn hit(
         &self,
         py: Python<'_>,
@@ -183,6 +185,7 @@ impl PyRateLimiter {
 
     /// What `hit` would answer now, without counting anything.
     #[pyo3(signature = (*key, limit = None, window = None, cost = None, algorithm = None, rule = None))]
+    #[allow(clippy::too_many_arguments)]
     fn peek(
         &self,
         py: Python<'_>,
@@ -391,7 +394,7 @@ fn key_part(value: &Bound<'_, PyAny>, kind: KeyKind, index: usize) -> Result<Key
     }))
 }
 
-/// An int argument (not a bool, not a float), as ValidationError rather than TypeError:
+/// An int argument (not a bool, not a float), as `ValidationError` rather than `TypeError`:
 /// bad limits are a validation failure in the limiter's contract.
 fn whole_number(value: &Bound<'_, PyAny>, name: &str) -> Result<i64> {
     if value.is_instance_of::<PyInt>() && !value.is_instance_of::<PyBool>() {

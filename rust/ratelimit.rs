@@ -172,7 +172,7 @@ impl Limits {
 #[derive(Debug, Clone)]
 pub enum LimitSource {
     Given(Limits),
-    /// A SystemConfig key whose JSON value is `{"limit": n, "window": seconds}`; the cost.
+    /// A `SystemConfig` key whose JSON value is `{"limit": n, "window": seconds}`; the cost.
     Rule(String, i64),
 }
 
@@ -289,13 +289,12 @@ fn sliding_allowed_at(previous: i64, current: i64, start: i64, limits: Limits) -
         let floor = room / i128::from(before);
         Some((w - floor).max(0))
     };
-    let at = match first_elapsed(previous, current) {
-        Some(elapsed) => i128::from(start) + elapsed,
+    let at = if let Some(elapsed) = first_elapsed(previous, current) {
+        i128::from(start) + elapsed
+    } else {
         // The current window is full: in the next one, this window becomes the previous.
-        None => {
-            let elapsed = first_elapsed(current, 0).unwrap_or(w);
-            i128::from(start) + w + elapsed
-        }
+        let elapsed = first_elapsed(current, 0).unwrap_or(w);
+        i128::from(start) + w + elapsed
     };
     i64::try_from(at).unwrap_or(i64::MAX)
 }
@@ -406,9 +405,11 @@ impl Family {
 
 /// Denials by family, then by key: the inner map is looked up with the borrowed key slice,
 /// so a cached answer copies no key.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 struct DenialCache {
-    families: HashMap<Family, HashMap<Vec<KeyPart>, Known>>,
+    families: FastMap<Family, FastMap<Vec<KeyPart>, Known>>,
     len: usize,
 }
 
@@ -719,12 +720,11 @@ impl Limiter {
         engine.read(|conn| {
             let limits = self.resolve(conn, source)?;
             let now = self.clock.now_ns();
-            let mut decision = match algorithm {
-                Algorithm::Gcra => decide_gcra(self.read_tat(conn, key)?, now, limits).0,
-                _ => {
-                    let state = self.read_window(conn, key, now, limits.window_ns)?;
-                    decide_window(algorithm, state, now, limits)
-                }
+            let mut decision = if algorithm == Algorithm::Gcra {
+                decide_gcra(self.read_tat(conn, key)?, now, limits).0
+            } else {
+                let state = self.read_window(conn, key, now, limits.window_ns)?;
+                decide_window(algorithm, state, now, limits)
             };
             // The decision describes the state after the hit; a peek reports the state as it
             // stands. Both counts are linear in the hit's cost, so taking it back is exact.
@@ -774,7 +774,7 @@ impl Limiter {
                     .map_err(|e| Error::from_sqlite(e, &self.sql.cleanup))
             })?;
             total += deleted as u64;
-            if (deleted as i64) < batch {
+            if i64::try_from(deleted).is_ok_and(|deleted| deleted < batch) {
                 return Ok(total);
             }
         }
@@ -823,9 +823,8 @@ impl Limiter {
                 "rule {name:?} must hold {{\"limit\": <int>, \"window\": <seconds>}}"
             ))
         };
-        let limit = match row.0 {
-            Value::Integer(limit) => limit,
-            _ => return Err(malformed()),
+        let Value::Integer(limit) = row.0 else {
+            return Err(malformed());
         };
         let window_ms = match row.1 {
             Value::Integer(seconds) => seconds.checked_mul(1000).ok_or_else(malformed)?,
@@ -985,7 +984,6 @@ impl Limiter {
             }
         }
         bind(&guard)?;
-        drop(bind);
         let mut rows = stmt.raw_query();
         let returned = match rows.next() {
             Ok(Some(row)) => row.get::<_, i64>(0).map_err(sql_error)?,
@@ -1250,7 +1248,9 @@ mod tests {
         };
         assert!(!decide_window(Algorithm::Sliding, state, 30 * S, l).allowed);
         assert!(!decide_window(Algorithm::Sliding, state, 60 * S, l).allowed);
-        assert!(decide_window(Algorithm::Sliding, state, 61 * S, l).allowed);
+        // 6 s in, 10 * 54 / 60 = 9: one hit fits again.
+        assert!(!decide_window(Algorithm::Sliding, state, 65 * S, l).allowed);
+        assert!(decide_window(Algorithm::Sliding, state, 66 * S, l).allowed);
     }
 
     #[test]

@@ -123,12 +123,16 @@ def test_medianest_rate_limit_model_works_as_it_is(tmp_path: Path) -> None:
     rl.set_clock(T0 + 15 * SECOND)
     for expected in (1, 2):
         decision = rl.hit("user-42", "/api/media", limit=100, window=60)
-        assert decision.allowed and decision.count == expected and decision.remaining == 100 - expected
+        assert decision.allowed
+        assert decision.count == expected
+        assert decision.remaining == 100 - expected
     assert decision.reset_at == datetime(2026, 11, 22, 9, 31, tzinfo=UTC)
     # The row reads back through the normal client, as a Prisma app would read it.
     (record,) = db.rate_limit.find_many()
-    assert record.userId == "user-42" and record.endpoint == "/api/media"
-    assert record.requestCount == 2 and record.ipAddress is None
+    assert record.userId == "user-42"
+    assert record.endpoint == "/api/media"
+    assert record.requestCount == 2
+    assert record.ipAddress is None
     assert record.windowStart == datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
     assert uuid.UUID(record.id).version == 4  # the model's own @default(uuid())
     raw = db.query_raw('SELECT "windowStart" FROM "rate_limits"', as_tuples=True)
@@ -151,9 +155,7 @@ def test_medianest_ip_keys_need_the_unique_line_the_error_prints(tmp_path: Path)
 
 def test_a_missing_model_error_prints_the_model_to_add(sdb: strata.Database) -> None:
     with pytest.raises(ValidationError) as error:
-        sdb.rate_limiter(
-            "ApiLimit", key=["ip", "route"], count="hits", window_start="windowStart"
-        )
+        sdb.rate_limiter("ApiLimit", key=["ip", "route"], count="hits", window_start="windowStart")
     message = str(error.value)
     assert "model ApiLimit {" in message
     assert "  @@unique([ip, route, windowStart])" in message
@@ -163,7 +165,11 @@ def test_a_missing_model_error_prints_the_model_to_add(sdb: strata.Database) -> 
 @pytest.mark.parametrize(
     ("model", "options", "needle"),
     [
-        ("NoUnique", {"count": "count", "window_start": "windowStart"}, "@@unique([key, windowStart])"),
+        (
+            "NoUnique",
+            {"count": "count", "window_start": "windowStart"},
+            "@@unique([key, windowStart])",
+        ),
         ("Strict", {"count": "count", "window_start": "windowStart"}, "Strict.owner is required"),
         ("Hit", {"count": "endpoint", "window_start": "windowStart"}, "endpoint Int @default(0)"),
         ("Hit", {"count": "missing", "window_start": "windowStart"}, "has no field 'missing'"),
@@ -188,7 +194,9 @@ def test_compound_primary_key_and_int_keys(sdb: strata.Database) -> None:
         rl.hit(2**40, limit=2, window=1)
     with pytest.raises(ValidationError, match="an int"):
         rl.hit("7", limit=2, window=1)
-    assert rows(sdb, "Tenant") == [{"tenant": 7, "start": "2026-11-22T09:30:00.000+00:00", "hits": 2}]
+    assert rows(sdb, "Tenant") == [
+        {"tenant": 7, "start": "2026-11-22T09:30:00.000+00:00", "hits": 2}
+    ]
 
 
 def test_client_generated_fields_are_filled(sdb: strata.Database) -> None:
@@ -197,7 +205,8 @@ def test_client_generated_fields_are_filled(sdb: strata.Database) -> None:
     rl.set_clock(T0 + 2 * SECOND)
     rl.hit("a", "/x", limit=5, window=60)
     (row,) = rows(sdb)
-    assert row["id"].startswith("c") and len(row["id"]) == 25  # cuid()
+    assert row["id"].startswith("c")
+    assert len(row["id"]) == 25
     assert row["createdAt"] == "2026-11-22T09:30:00.000+00:00"
     assert row["updatedAt"] == "2026-11-22T09:30:02.000+00:00"  # @updatedAt moves on update
     assert row["note"] is None
@@ -327,7 +336,7 @@ def test_bad_input_is_refused_and_nothing_is_written(
 
 @pytest.mark.parametrize(
     "hostile",
-    ["it's \"quoted\"; DROP TABLE Hit; --", "nul\0inside", "x" * 10_240, "ünïcødé ✓", ""],
+    ['it\'s "quoted"; DROP TABLE Hit; --', "nul\0inside", "x" * 10_240, "ünïcødé ✓", ""],
 )
 def test_hostile_keys_are_stored_and_matched_exactly(sdb: strata.Database, hostile: str) -> None:
     rl = limiter(sdb)
@@ -350,7 +359,8 @@ def test_rules_come_from_system_config_and_follow_its_changes(sdb: strata.Databa
     rl = limiter(sdb)
     hits = [rl.hit("k", "/e", rule="rate_limit.api.default") for _ in range(3)]
     assert [h.allowed for h in hits] == [True, True, False]
-    assert hits[0].limit == 2 and hits[0].reset_at == datetime(2026, 11, 22, 9, 31, tzinfo=UTC)
+    assert hits[0].limit == 2
+    assert hits[0].reset_at == datetime(2026, 11, 22, 9, 31, tzinfo=UTC)
     # Raising the limit applies to the next hit, even one the cache had denied.
     config.update(
         where={"key": "rate_limit.api.default"}, data={"value": {"limit": 3, "window": 60}}
@@ -427,7 +437,8 @@ def test_threads_share_one_limiter(sdb: strata.Database) -> None:
         thread.join()
     assert errors == []
     counts = [r["requestCount"] for r in rows(sdb)]
-    assert len(counts) == 200 and set(counts) == {3}
+    assert len(counts) == 200
+    assert set(counts) == {3}
 
 
 # -- algorithms against a pure-Python model --------------------------------------------------

@@ -135,7 +135,8 @@ def bind(
             f"conflict-handling upsert counts each hit; add this line to the model:\n\n"
             f"  @@unique([{', '.join(unique)}])",
             model=model,
-            expected="a unique constraint on the key" + (" and window start" if tat is None else ""),
+            expected="a unique constraint on the key"
+            + (" and window start" if tat is None else ""),
         )
     id_column, id_factory, created, updated = _filled_fields(meta, set(expected_types))
     spec: dict[str, Any] = {
@@ -163,9 +164,7 @@ def _unique_columns(meta: ModelMeta, fields: tuple[str, ...]) -> list[str] | Non
     constraint's order, as ``ON CONFLICT`` names it), or None."""
     candidates = [*meta.model.uniques]
     if meta.model.primary_key is not None:
-        candidates.append(
-            ir.Index(columns=meta.model.primary_key.columns, unique=True, db_name="")
-        )
+        candidates.append(ir.Index(columns=meta.model.primary_key.columns, unique=True, db_name=""))
     for index in candidates:
         if {c.field for c in index.columns} == set(fields) and len(index.columns) == len(fields):
             return [meta.column(c.field) for c in index.columns]
