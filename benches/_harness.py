@@ -62,6 +62,9 @@ class Suite:
     baseline: str  # what strata is compared with, for the table header
     # Builds the suite's benchmarks; the flag asks for the quick (CI-sized) variant.
     benchmarks: Callable[[bool], list[Benchmark]]
+    # Figures that are not ratios (a throughput, a latency), printed after the table and
+    # kept in the JSON results; the flag asks for the quick variant.
+    extras: Callable[[bool], dict[str, float]] | None = None
 
 
 @dataclass(frozen=True)

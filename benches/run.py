@@ -23,11 +23,12 @@ from typing import Any
 import client
 import engine
 import migrate
+import ratelimit
 import strata
 from _harness import Result, Suite, print_table, run_suite
 
 # Later suites (ORM queries, analytics, ...) are added here.
-SUITES: list[Suite] = [engine.SUITE, migrate.SUITE, client.SUITE]
+SUITES: list[Suite] = [engine.SUITE, migrate.SUITE, client.SUITE, ratelimit.SUITE]
 
 DEFAULT_JSON = Path(__file__).resolve().parent.parent / "bench-results.json"
 
@@ -61,6 +62,7 @@ def main() -> None:
 
     started = time.perf_counter()
     results: list[Result] = []
+    extras: dict[str, float] = {}
     for suite in SUITES:
         if args.suite and suite.name not in args.suite:
             continue
@@ -68,6 +70,12 @@ def main() -> None:
         suite_results = run_suite(suite, args.quick)
         print_table(suite, suite_results)
         results += suite_results
+        if suite.extras is not None:
+            figures = suite.extras(args.quick)
+            print(f"\n{suite.name} (informational, absolute figures):")
+            for name, value in figures.items():
+                print(f"  {name:<32} {value:>14,.1f}")
+            extras |= {f"{suite.name}.{name}": value for name, value in figures.items()}
     seconds = time.perf_counter() - started
 
     below = [r.name for r in results if not r.meets_target]
@@ -81,6 +89,7 @@ def main() -> None:
     report["details"] = {
         "environment": _environment(args.quick, seconds),
         "results": {r.name: r.details() for r in results},
+        "extras": extras,
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.json} ({seconds:.0f} s)")

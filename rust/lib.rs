@@ -10,9 +10,11 @@
 //! * `bulk`: many rows into one table, as multi-row `INSERT`s;
 //! * `time`: stored timestamps and the clock the hot paths read;
 //! * `queue`: job claims with leases and fencing tokens;
+//! * `ratelimit`: the rate limiter (algorithms, denial cache), in plain Rust;
 //! * `py_engine`: the Python class over `engine`;
 //! * `py_bulk`: converting Python rows for `bulk` (`create_many`, metric ingest);
-//! * `py_queue`: the Python classes over `queue`.
+//! * `py_queue`: the Python classes over `queue`;
+//! * `py_ratelimit`: the Python classes over `ratelimit`.
 
 pub mod bulk;
 pub mod busy;
@@ -22,7 +24,9 @@ pub mod library;
 mod py_bulk;
 mod py_engine;
 mod py_queue;
+mod py_ratelimit;
 pub mod queue;
+pub mod ratelimit;
 pub mod time;
 
 use pyo3::prelude::*;
@@ -56,6 +60,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_bulk::PyBulkInsert>()?;
     m.add_class::<py_queue::PyQueue>()?;
     m.add_class::<py_queue::PyHeartbeat>()?;
+    m.add_class::<py_ratelimit::PyRateLimiter>()?;
+    m.add_class::<py_ratelimit::PyDecision>()?;
     m.add_function(wrap_pyfunction!(sqlite_library, m)?)?;
     m.add_function(wrap_pyfunction!(loaded_sqlite_copies, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

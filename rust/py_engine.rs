@@ -328,7 +328,11 @@ fn value_to_python(py: Python<'_>, value: Value) -> PyResult<Bound<'_, PyAny>> {
     })
 }
 
-pub(crate) fn rows_to_python(py: Python<'_>, rows: Rows, as_tuples: bool) -> PyResult<Bound<'_, PyList>> {
+pub(crate) fn rows_to_python(
+    py: Python<'_>,
+    rows: Rows,
+    as_tuples: bool,
+) -> PyResult<Bound<'_, PyList>> {
     let Rows { columns, rows } = rows;
     let out = PyList::empty(py);
     if as_tuples {

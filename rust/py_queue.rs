@@ -139,7 +139,13 @@ impl PyQueue {
     ) -> PyResult<PyHeartbeat> {
         let id = to_value(id, 0)?;
         let every = Duration::from_millis(u64::try_from(milliseconds(every)?).unwrap_or(1).max(1));
-        let beat = Heartbeat::start(Arc::clone(&self.queue), id, token, milliseconds(lease)?, every);
+        let beat = Heartbeat::start(
+            Arc::clone(&self.queue),
+            id,
+            token,
+            milliseconds(lease)?,
+            every,
+        );
         Ok(PyHeartbeat {
             beat: parking_lot::Mutex::new(beat),
         })
@@ -193,7 +199,9 @@ fn signed_milliseconds(seconds: f64) -> PyResult<i64> {
 fn milliseconds(seconds: f64) -> PyResult<i64> {
     let ms = signed_milliseconds(seconds)?;
     if ms < 0 {
-        return Err(Error::invalid(format!("{seconds} seconds: a duration cannot be negative")).into());
+        return Err(
+            Error::invalid(format!("{seconds} seconds: a duration cannot be negative")).into(),
+        );
     }
     Ok(ms)
 }

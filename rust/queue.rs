@@ -156,8 +156,10 @@ impl Queue {
     pub fn run(&self, sql: &str, params: &[(String, Value)], write: bool) -> Result<Rows> {
         let run = |conn: &Connection| {
             let times = self.times(self.clock.now_ms(), 0, 0);
-            let extra: Vec<(&str, &Value)> =
-                params.iter().map(|(name, value)| (name.as_str(), value)).collect();
+            let extra: Vec<(&str, &Value)> = params
+                .iter()
+                .map(|(name, value)| (name.as_str(), value))
+                .collect();
             let mut stmt = prepare(conn, sql)?;
             self.bind(&mut stmt, &times, &extra)?;
             collect_bound(conn, &mut stmt, sql, &[])
@@ -255,7 +257,10 @@ impl Queue {
         times: &[(&str, Value)],
         extra: &[(&str, &Value)],
     ) -> Result<()> {
-        let constants = self.constants.iter().map(|(name, value)| (name.as_str(), value));
+        let constants = self
+            .constants
+            .iter()
+            .map(|(name, value)| (name.as_str(), value));
         let times = times.iter().map(|(name, value)| (*name, value));
         for (name, value) in constants.chain(times).chain(extra.iter().copied()) {
             if let Some(index) = stmt

@@ -1,5 +1,6 @@
 # Type stub for the compiled extension (rust/). `make stubtest` checks it against the build.
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypedDict, final, overload
 
@@ -8,9 +9,11 @@ from typing_extensions import disjoint_base
 __all__ = [
     "BULK_ROWS_PER_STATEMENT",
     "BulkInsert",
+    "Decision",
     "Engine",
     "Heartbeat",
     "Queue",
+    "RateLimiter",
     "Transaction",
     "__version__",
     "loaded_sqlite_copies",
@@ -147,6 +150,86 @@ class Heartbeat:
     @property
     def state(self) -> str: ...
     def stop(self) -> str: ...
+
+# A key value of a rate limiter: str for a String field (an int becomes its decimal text),
+# int for an Int or BigInt field.
+KeyValue = str | int
+
+class RateLimiterSpec(TypedDict):
+    table: str
+    keys: list[str]
+    key_types: list[Literal["text", "int32", "int64"]]
+    conflict: list[str]
+    count: str | None
+    window_start: str | None
+    tat: str | None
+    id: str | None
+    created: list[str]
+    updated: list[str]
+    datetime_format: Literal["iso8601", "unixepoch-ms"]
+    config: dict[str, str] | None
+
+@final
+class Decision:
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def remaining(self) -> int: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def reset_at(self) -> datetime: ...
+    @property
+    def reset_at_ns(self) -> int: ...
+    @property
+    def retry_after(self) -> float: ...
+    def __bool__(self) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@disjoint_base
+class RateLimiter:
+    def __new__(
+        cls,
+        engine: Engine,
+        spec: RateLimiterSpec | dict[str, Any],
+        id_factory: Callable[[], object] | None = None,
+    ) -> RateLimiter: ...
+    def hit(
+        self,
+        *key: KeyValue,
+        limit: int | None = None,
+        window: float | None = None,
+        cost: int | None = None,
+        algorithm: Literal["fixed", "sliding", "gcra"] | None = None,
+        rule: str | None = None,
+    ) -> Decision: ...
+    def peek(
+        self,
+        *key: KeyValue,
+        limit: int | None = None,
+        window: float | None = None,
+        cost: int | None = None,
+        algorithm: Literal["fixed", "sliding", "gcra"] | None = None,
+        rule: str | None = None,
+    ) -> Decision: ...
+    def reset(self, *key: KeyValue) -> int: ...
+    def cleanup(self, *, older_than: float, batch: int = 1000) -> int: ...
+    def set_clock(self, ns: int | None) -> None: ...
+    @property
+    def clock(self) -> int | None: ...
+    @property
+    def upsert_sql(self) -> str: ...
+    def _native_loop(
+        self,
+        *key: KeyValue,
+        n: int,
+        limit: int,
+        window: float,
+        algorithm: Literal["fixed", "sliding", "gcra"] | None = None,
+    ) -> float: ...
 
 def sqlite_library() -> LibraryInfo: ...
 def loaded_sqlite_copies() -> list[str]: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from strata.health import Health
     from strata.migrate.commands import Migrator
     from strata.queue import Queue
+    from strata.ratelimit import RateLimiter
 
 __all__ = ["ClientView", "Database", "connect"]
 
@@ -159,6 +161,26 @@ class Database(_core.Engine):
     def model(self, name: str) -> Repository:
         """The repository of model ``name``: ``db.model("User")`` is ``db.user``."""
         return self.client.repository(name)
+
+    def rate_limiter(
+        self,
+        model: str,
+        *,
+        key: Sequence[str],
+        count: str | None = None,
+        window_start: str | None = None,
+        tat: str | None = None,
+        config: str | None = "SystemConfig",
+    ) -> RateLimiter:
+        """A rate limiter that counts in ``model``, keyed by the fields ``key``:
+        ``db.rate_limiter("RateLimit", key=["userId", "endpoint"], count="requestCount",
+        window_start="windowStart")``, then ``rl.hit("user-42", "/api", limit=100,
+        window=60)``. See `strata.ratelimit`."""
+        from strata.ratelimit import bind
+
+        return bind(
+            self, model, key=key, count=count, window_start=window_start, tat=tat, config=config
+        )
 
     def __getattr__(self, name: str) -> Repository:
         # Only reached for names the handle does not have: ``db.media_request`` is the
