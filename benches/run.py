@@ -23,12 +23,19 @@ from typing import Any
 import client
 import engine
 import migrate
+import queue_bench
 import ratelimit
 import strata
 from _harness import Result, Suite, print_table, run_suite
 
 # Later suites (ORM queries, analytics, ...) are added here.
-SUITES: list[Suite] = [engine.SUITE, migrate.SUITE, client.SUITE, ratelimit.SUITE]
+SUITES: list[Suite] = [
+    engine.SUITE,
+    migrate.SUITE,
+    client.SUITE,
+    queue_bench.SUITE,
+    ratelimit.SUITE,
+]
 
 DEFAULT_JSON = Path(__file__).resolve().parent.parent / "bench-results.json"
 

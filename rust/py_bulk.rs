@@ -134,7 +134,8 @@ impl PyBulkInsert {
     }
 
     /// Insert `rows` (an iterable of dicts of field values) and return how many were
-    /// inserted. `now` is the encoded current time for fields that default to it.
+    /// inserted. `now` is the encoded current time for fields that default to it;
+    /// `defaults` gives values (checked like any other) for fields rows leave out.
     ///
     /// With `atomic` (the default, what `create_many` uses) every row is inserted or none
     /// is: the whole call is one transaction, or a savepoint in the caller's. Without it,
@@ -142,17 +143,19 @@ impl PyBulkInsert {
     /// bounded for streams of any size (the default 4096 rows is where converting more
     /// per GIL acquisition stops paying); a failure rolls back only its chunk, and the error
     /// carries `committed`, the number of rows written before it.
-    #[pyo3(signature = (rows, *, now = None, skip_duplicates = false, atomic = true, chunk_rows = 4096))]
+    #[pyo3(signature = (rows, *, now = None, defaults = None, skip_duplicates = false, atomic = true, chunk_rows = 4096))]
+    #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
     fn insert_rows(
         &self,
         py: Python<'_>,
         rows: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
+        defaults: Option<&Bound<'_, PyDict>>,
         skip_duplicates: bool,
         atomic: bool,
         chunk_rows: usize,
     ) -> PyResult<u64> {
-        let call = self.prepare_call(py, rows, now, skip_duplicates)?;
+        let call = self.prepare_call(py, rows, now, defaults, skip_duplicates)?;
         let mut source = rows.try_iter()?.enumerate();
         self.write_chunks(py, &call, atomic, chunk_rows, |runs, limit| {
             let mut taken = 0;
@@ -170,17 +173,19 @@ impl PyBulkInsert {
     /// Insert columnar data: `columns` maps field names to equal-length sequences (lists,
     /// tuples, or anything with `len` and indexing). Fields not given are treated as left
     /// out of every row. Same transaction options as `insert_rows`.
-    #[pyo3(signature = (columns, *, now = None, skip_duplicates = false, atomic = true, chunk_rows = 4096))]
+    #[pyo3(signature = (columns, *, now = None, defaults = None, skip_duplicates = false, atomic = true, chunk_rows = 4096))]
+    #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
     fn insert_columns(
         &self,
         py: Python<'_>,
         columns: &Bound<'_, PyDict>,
         now: Option<&Bound<'_, PyAny>>,
+        defaults: Option<&Bound<'_, PyDict>>,
         skip_duplicates: bool,
         atomic: bool,
         chunk_rows: usize,
     ) -> PyResult<u64> {
-        let call = self.prepare_call(py, columns.as_any(), now, skip_duplicates)?;
+        let call = self.prepare_call(py, columns.as_any(), now, defaults, skip_duplicates)?;
         let mut given: Vec<Option<Bound<'_, PyAny>>> = Vec::with_capacity(self.columns.len());
         let mut length: Option<(usize, Bound<'_, PyString>)> = None;
         for column in &self.columns {
@@ -228,6 +233,8 @@ impl PyBulkInsert {
 struct Call {
     target: Target,
     now: Value,
+    /// Per column: the value for rows that leave the field out, given for this call.
+    defaults: Vec<Option<Value>>,
 }
 
 impl PyBulkInsert {
@@ -236,6 +243,7 @@ impl PyBulkInsert {
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
+        defaults: Option<&Bound<'_, PyDict>>,
         skip_duplicates: bool,
     ) -> PyResult<Call> {
         let target = Target {
@@ -250,7 +258,26 @@ impl PyBulkInsert {
             Some(value) => to_value(value, 0)?,
             None => Value::Null,
         };
-        Ok(Call { target, now })
+        let mut fixed = vec![None; self.columns.len()];
+        if let Some(defaults) = defaults {
+            for (field, value) in defaults.iter() {
+                let position = self
+                    .columns
+                    .iter()
+                    .position(|c| field.eq(c.field.bind(py)).unwrap_or(false));
+                let Some(position) = position else {
+                    return Err(PyErr::from_value(
+                        self.unknown_field.bind(py).call1((field,))?,
+                    ));
+                };
+                fixed[position] = Some(Self::convert(&self.columns[position], &value)?);
+            }
+        }
+        Ok(Call {
+            target,
+            now,
+            defaults: fixed,
+        })
     }
 
     /// Convert chunks with `fill(runs, limit)` (which returns how many rows it converted)
@@ -341,7 +368,7 @@ impl PyBulkInsert {
                     Self::convert(column, &value).map(Some)
                 }
                 None if first_error.is_some() => continue,
-                None => self.missing_value(py, column, call),
+                None => self.missing_value(py, position, call),
             };
             match value {
                 Ok(Some(value)) => {
@@ -383,7 +410,7 @@ impl PyBulkInsert {
                         .map_err(|e| at_row(e, index))?,
                 ),
                 None => self
-                    .missing_value(py, column, call)
+                    .missing_value(py, position, call)
                     .map_err(|e| at_row(e, index))?,
             };
             if let Some(value) = value {
@@ -413,9 +440,13 @@ impl PyBulkInsert {
     fn missing_value(
         &self,
         py: Python<'_>,
-        column: &Column,
+        position: usize,
         call: &Call,
     ) -> PyResult<Option<Value>> {
+        if let Some(value) = &call.defaults[position] {
+            return Ok(Some(value.clone()));
+        }
+        let column = &self.columns[position];
         Ok(match &column.missing {
             Missing::Omit => None,
             Missing::Now => Some(call.now.clone()),

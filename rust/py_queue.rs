@@ -22,23 +22,25 @@ pub struct PyQueue {
 #[pymethods]
 impl PyQueue {
     /// `constants` maps the statements' binding parameters (`:ready_status`, ...) to their
-    /// stored values; `order` lists (returned column, descending) for sorting claims.
+    /// stored values; `order` lists (returned column, descending) for sorting claims;
+    /// claims look for expired leases at most every `recover_every` seconds.
     #[new]
-    #[pyo3(signature = (db, *, reap, claim, why, heartbeat, constants, datetime_format, order))]
+    #[pyo3(signature = (db, *, recover, claim, why, heartbeat, constants, datetime_format, order, recover_every))]
     #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
     fn new(
         db: &Bound<'_, PyEngine>,
-        reap: String,
+        recover: String,
         claim: String,
         why: String,
         heartbeat: String,
         constants: &Bound<'_, PyDict>,
         datetime_format: &str,
         order: Vec<(usize, bool)>,
+        recover_every: f64,
     ) -> PyResult<Self> {
         let constants = named_values(constants)?;
         let statements = Statements {
-            reap,
+            recover,
             claim,
             why,
             heartbeat,
@@ -46,7 +48,14 @@ impl PyQueue {
         let format = Format::parse(datetime_format)?;
         let engine = Arc::clone(db.get().engine());
         Ok(PyQueue {
-            queue: Arc::new(Queue::new(engine, statements, constants, format, order)),
+            queue: Arc::new(Queue::new(
+                engine,
+                statements,
+                constants,
+                format,
+                order,
+                milliseconds(recover_every)?,
+            )),
         })
     }
 
@@ -88,6 +97,62 @@ impl PyQueue {
         })?;
         let row = rows_to_python(py, rows, true)?.get_item(0)?;
         Ok(row.cast_into::<PyTuple>()?)
+    }
+
+    /// `settle` for many (`id`, `token`) claims in one transaction: for each, the row it
+    /// returned, or None when that claim was stale.
+    #[pyo3(signature = (sql, claims, *, lease = 0.0, params = None))]
+    fn settle_many<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        claims: Vec<(Bound<'py, PyAny>, i64)>,
+        lease: f64,
+        params: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let claims = claims
+            .iter()
+            .map(|(id, token)| Ok((to_value(id, 0)?, *token)))
+            .collect::<PyResult<Vec<_>>>()?;
+        let lease_ms = milliseconds(lease)?;
+        let params = params.map(named_values).transpose()?.unwrap_or_default();
+        let rows = py.detach(|| self.queue.settle_many(sql, &claims, lease_ms, &params))?;
+        let out = PyList::empty(py);
+        for row in rows {
+            match row {
+                Some(values) => {
+                    let rows = Rows {
+                        columns: Vec::new(),
+                        rows: vec![values],
+                    };
+                    out.append(rows_to_python(py, rows, true)?.get_item(0)?)?;
+                }
+                None => out.append(py.None())?,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The benchmarks' native ceiling: `rounds` of claiming `batch` jobs and completing
+    /// them with `complete_sql`, in Rust. Returns (jobs completed, seconds taken).
+    #[pyo3(signature = (worker, batch, rounds, complete_sql, columns, lease))]
+    fn _native_loop(
+        &self,
+        py: Python<'_>,
+        worker: &str,
+        batch: i64,
+        rounds: usize,
+        complete_sql: &str,
+        columns: (usize, usize),
+        lease: f64,
+    ) -> PyResult<(usize, f64)> {
+        let lease_ms = milliseconds(lease)?;
+        let started = std::time::Instant::now();
+        let done = py.detach(|| {
+            self.queue
+                .native_loop(worker, batch, rounds, complete_sql, columns, lease_ms)
+        })?;
+        Ok((done, started.elapsed().as_secs_f64()))
     }
 
     /// Run another statement of the binding with its named parameters, in a write

@@ -5,10 +5,13 @@
 //! write transaction, and the time is read only after the write lock is held, so a lease
 //! is never stamped with a time older than the lock it was taken under.
 //!
-//! * **Claim**: `UPDATE ... WHERE id IN (SELECT ... ORDER BY ... LIMIT n) RETURNING ...`.
-//!   The subquery takes ready jobs whose not-before time has passed and claimed jobs whose
-//!   lease ran out (their worker died), in the queue's order. Every claim adds one to the
-//!   job's lease token and its attempts.
+//! * **Claim**: `UPDATE ... WHERE id IN (SELECT ... ORDER BY ... LIMIT n) RETURNING ...`,
+//!   taking ready jobs whose not-before time has passed, in the queue's order. Every claim
+//!   adds one to the job's lease token and its attempts. In the same transaction, and at
+//!   most every `recover_every`, a first statement returns jobs whose lease ran out (their
+//!   worker died) to the ready state, where they compete by priority like any other. Doing
+//!   that on every claim would cost a scan of the claimed jobs per call; a lease is
+//!   measured in seconds or minutes, so noticing its end a moment later changes nothing.
 //! * **Fencing**: `complete`, `fail`, `heartbeat`, `progress` and `release` name the token
 //!   they were given. A statement that matches no row means the job moved on (its lease
 //!   expired and another worker claimed it, or it was cancelled), and the call fails with
@@ -18,7 +21,7 @@
 //!   taking the write lock. Enqueues in this process also wake it at once.
 
 use std::cmp::Ordering as CmpOrdering;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -38,10 +41,12 @@ use crate::time::{Clock, Format};
 /// `:limit`, `:id` and `:token` wherever a statement names them.
 #[derive(Debug, Clone)]
 pub struct Statements {
-    /// Moves claimed jobs whose lease expired and that used up their attempts to the
-    /// failed state, so that a job that kills its workers is not claimed forever.
-    pub reap: String,
-    /// The claim itself; returns the claimed rows.
+    /// Recovers claimed jobs whose lease expired (their worker is presumed dead): back to
+    /// the ready state, or to the failed state once they used up their attempts, so that
+    /// a job that kills its workers is not claimed forever.
+    pub recover: String,
+    /// The claim itself: the first ready jobs that are due, in the queue's order; returns
+    /// the claimed rows.
     pub claim: String,
     /// For a fenced statement that matched nothing: one row with 1 when the job was
     /// cancelled, 0 otherwise; no row when the job no longer exists.
@@ -61,6 +66,9 @@ pub struct Queue {
     order: Vec<(usize, bool)>,
     pub clock: Clock,
     wake: Wake,
+    /// How often claims look for expired leases, and when they last did (queue clock).
+    recover_every_ms: i64,
+    last_recovery_ms: AtomicI64,
 }
 
 /// How a worker waits for work without polling the write lock.
@@ -85,6 +93,7 @@ impl Queue {
         constants: Vec<(String, Value)>,
         format: Format,
         order: Vec<(usize, bool)>,
+        recover_every_ms: i64,
     ) -> Queue {
         Queue {
             engine,
@@ -94,6 +103,8 @@ impl Queue {
             order,
             clock: Clock::default(),
             wake: Wake::default(),
+            recover_every_ms,
+            last_recovery_ms: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -109,10 +120,15 @@ impl Queue {
             let now = self.clock.now_ms();
             let times = self.times(now, lease_ms, 0);
             let extra = [(":worker", &worker), (":limit", &Value::Integer(limit))];
-            let mut reap = prepare(conn, &self.statements.reap)?;
-            self.bind(&mut reap, &times, &extra)?;
-            collect_bound(conn, &mut reap, &self.statements.reap, &[])?;
-            drop(reap);
+            let last = self.last_recovery_ms.load(Ordering::Relaxed);
+            // A clock moved backwards (tests shift it) also triggers a recovery.
+            if now.saturating_sub(last) >= self.recover_every_ms || now < last {
+                let sql = &self.statements.recover;
+                let mut recover = prepare(conn, sql)?;
+                self.bind(&mut recover, &times, &extra)?;
+                collect_bound(conn, &mut recover, sql, &[])?;
+                self.last_recovery_ms.store(now, Ordering::Relaxed);
+            }
 
             let mut claim = prepare(conn, &self.statements.claim)?;
             self.bind(&mut claim, &times, &extra)?;
@@ -148,6 +164,67 @@ impl Queue {
             drop(stmt);
             Err(self.why(conn, id))
         })
+    }
+
+    /// `settle` for many claims in one transaction: each claim's returned row, or `None`
+    /// where the claim was stale (that claim changes nothing; the others still apply).
+    pub fn settle_many(
+        &self,
+        sql: &str,
+        claims: &[(Value, i64)],
+        lease_ms: i64,
+        params: &[(String, Value)],
+    ) -> Result<Vec<Option<Vec<Value>>>> {
+        self.engine.write(|conn| {
+            let times = self.times(self.clock.now_ms(), lease_ms, 0);
+            let mut stmt = prepare(conn, sql)?;
+            let mut out = Vec::with_capacity(claims.len());
+            for (id, token) in claims {
+                let token = Value::Integer(*token);
+                let mut extra: Vec<(&str, &Value)> = vec![(":id", id), (":token", &token)];
+                extra.extend(params.iter().map(|(name, value)| (name.as_str(), value)));
+                self.bind(&mut stmt, &times, &extra)?;
+                out.push(
+                    collect_bound(conn, &mut stmt, sql, &[])?
+                        .rows
+                        .into_iter()
+                        .next(),
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    /// The native ceiling for benchmarks: `rounds` times, claim `batch` jobs and complete
+    /// them all with `complete_sql`, exactly as the Python calls do, without Python in
+    /// between. Returns how many jobs were completed.
+    pub fn native_loop(
+        &self,
+        worker: &str,
+        batch: i64,
+        rounds: usize,
+        complete_sql: &str,
+        (id_column, token_column): (usize, usize),
+        lease_ms: i64,
+    ) -> Result<usize> {
+        let mut completed = 0;
+        for _ in 0..rounds {
+            let claimed = self.claim(worker, batch, lease_ms)?;
+            let claims: Vec<(Value, i64)> = claimed
+                .rows
+                .into_iter()
+                .map(|row| {
+                    let token = match row[token_column] {
+                        Value::Integer(token) => token,
+                        _ => 0,
+                    };
+                    (row[id_column].clone(), token)
+                })
+                .collect();
+            let done = self.settle_many(complete_sql, &claims, lease_ms, &[])?;
+            completed += done.iter().flatten().count();
+        }
+        Ok(completed)
     }
 
     /// Run one of the binding's other statements (enqueue checks, cancel, stats, purge)

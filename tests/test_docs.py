@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
 
+import strata
 from strata.cli import main
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -49,4 +51,40 @@ def test_the_readme_client_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     exec(compile("import strata\n" + code, "README.md", "exec"), namespace)
     db = namespace["db"]
     assert db.user.count() == 1
+    db.close()
+
+
+def test_the_readme_render_worker_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    section = README.split("## Job queue", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 16  # the promised 15 lines, and the import
+    (tmp_path / "schema").mkdir()
+    shutil.copyfile(
+        Path(__file__).resolve().parents[1] / "schema" / "render_manager.prisma",
+        tmp_path / "schema" / "render_manager.prisma",
+    )
+    monkeypatch.chdir(tmp_path)
+    # The worker runs against a database that the application migrated and filled.
+    with strata.connect("render.db", schema="schema/render_manager.prisma") as db:
+        db.migrate.push()
+        db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
+        for priority in range(3):
+            db.job.create(
+                data={
+                    "userId": "u1",
+                    "projectPath": f"/p/{priority}.aep",
+                    "source": "bravo",
+                    "macUsername": "alice",
+                    "fileTimestamp": datetime(2026, 11, 22, tzinfo=UTC),
+                    "nexrenderConfig": {},
+                    "priority": priority,
+                    "status": "QUEUED",
+                }
+            )
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    db = namespace["db"]
+    done = db.job.find_many(where={"status": "COMPLETED"})
+    assert len(done) == 3
+    assert all(job.progress == 100 and job.logs.count("frame") == 5 for job in done)
     db.close()

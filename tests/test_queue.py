@@ -139,6 +139,17 @@ def test_an_expired_lease_is_reclaimed_and_the_old_token_is_fenced_off(db: Any) 
     assert q.complete(second).status.name == "COMPLETED"
 
 
+def test_complete_many_completes_the_current_claims_and_returns_the_stale(db: Any) -> None:
+    q = bind(db)
+    q.enqueue_many([job(priority=n) for n in range(5)])
+    claims = q.claim("w", limit=5)
+    q.complete(claims[1])
+    lost = q.complete_many(claims, data={"outputPath": "/batch"})
+    assert lost == [claims[1]]
+    assert db.job.count(where={"status": "COMPLETED", "outputPath": "/batch"}) == 4
+    assert db.job.count(where={"status": "COMPLETED"}) == 5
+
+
 def test_settling_twice_is_refused(db: Any) -> None:
     q = bind(db)
     q.enqueue(job())

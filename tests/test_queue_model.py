@@ -70,15 +70,15 @@ class QueueMachine(RuleBasedStateMachine):
     # -- the reference -----------------------------------------------------------------
 
     def expected_claims(self, limit: int) -> list[str]:
-        for job in self.model.values():  # reap jobs whose workers kept dying
-            expired = job.state == "RENDERING" and job.expires is not None
-            if expired and job.expires <= self.now and job.attempts >= MAX_ATTEMPTS:  # type: ignore[operator]
-                job.state, job.expires = "FAILED", None
+        for job in self.model.values():
+            # Expired leases: the job goes back to ready, or fails after its last attempt.
+            if job.state == "RENDERING" and job.expires is not None and job.expires <= self.now:
+                job.state = "FAILED" if job.attempts >= MAX_ATTEMPTS else "QUEUED"
+                job.expires, job.not_before = None, self.now
         due = [
             (job_id, job)
             for job_id, job in self.model.items()
-            if (job.state == "QUEUED" and (job.not_before is None or job.not_before <= self.now))
-            or (job.state == "RENDERING" and job.expires is not None and job.expires <= self.now)
+            if job.state == "QUEUED" and (job.not_before is None or job.not_before <= self.now)
         ]
         due.sort(key=lambda item: (-item[1].priority, item[1].seq))
         return [job_id for job_id, _ in due[:limit]]

@@ -97,6 +97,7 @@ class BulkInsert:
         rows: Iterable[Any],
         *,
         now: SqlValue = None,
+        defaults: dict[str, Any] | None = None,
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
@@ -106,6 +107,7 @@ class BulkInsert:
         columns: dict[str, Any],
         *,
         now: SqlValue = None,
+        defaults: dict[str, Any] | None = None,
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
@@ -117,13 +119,14 @@ class Queue:
         cls,
         db: Engine,
         *,
-        reap: str,
+        recover: str,
         claim: str,
         why: str,
         heartbeat: str,
         constants: dict[str, SqlValue],
         datetime_format: str,
         order: list[tuple[int, bool]],
+        recover_every: float,
     ) -> Queue: ...
     def claim(self, worker: str, limit: int, lease: float) -> list[tuple[Any, ...]]: ...
     def settle(
@@ -136,6 +139,23 @@ class Queue:
         delay: float = 0.0,
         params: dict[str, SqlValue] | None = None,
     ) -> tuple[Any, ...]: ...
+    def settle_many(
+        self,
+        sql: str,
+        claims: list[tuple[SqlValue, int]],
+        *,
+        lease: float = 0.0,
+        params: dict[str, SqlValue] | None = None,
+    ) -> list[tuple[Any, ...] | None]: ...
+    def _native_loop(
+        self,
+        worker: str,
+        batch: int,
+        rounds: int,
+        complete_sql: str,
+        columns: tuple[int, int],
+        lease: float,
+    ) -> tuple[int, float]: ...
     def run(
         self, sql: str, params: dict[str, SqlValue] | None = None, *, write: bool = True
     ) -> list[tuple[Any, ...]]: ...

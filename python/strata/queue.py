@@ -181,16 +181,22 @@ class Queue:
                 expected="different ready and claimed values",
             )
         self._order = self._bind_order(order_by)
+        #: Fields a job's data may not set: the lease bookkeeping and the state fields.
+        self._reserved = frozenset(
+            [*(self._fields[role] for role in _LEASE_FIELDS), *self._states["ready"]]
+        )
         self._settle_sql: dict[Any, str] = {}
         self._core = _core.Queue(
             db,
-            reap=self._reap_sql(),
+            recover=self._recover_sql(),
             claim=self._claim_sql(),
             why=self._why_sql(),
             heartbeat=self._fenced(f"{self._col('lease_expires_at')} = :expires"),
             constants=self._constants,
             datetime_format=db.datetime_format,
             order=[(meta.columns.index(field), descending) for field, descending in self._order],
+            # Expired leases are looked for at most this often (see rust/queue.rs).
+            recover_every=min(1.0, self.lease / 4),
         )
         advice = self.index_advice()
         if advice is not None:
@@ -329,22 +335,9 @@ class Queue:
     def _assign(self, state: str) -> list[str]:
         return [f"{self._meta.column(f)} = {p}" for f, p in self._sets[state].items()]
 
-    def _order_sql(self, prefix: str = "") -> str:
-        return ", ".join(
-            f"{prefix}{i if prefix else self._meta.column(f)} {'DESC' if d else 'ASC'}"
-            for i, (f, d) in enumerate(self._order)
-        )
-
     def _claim_sql(self) -> str:
-        table = self._meta.table_sql
         lease, token = self._col("lease_expires_at"), self._col("lease_token")
         worker, attempts = self._col("worker_id"), self._col("attempts")
-        keys, order, outer_order = self._keys_sql(), self._order_sql(), self._order_sql("o")
-        ready = self._ready_sql()
-        expired = (
-            f"SELECT {keys} FROM {table} WHERE {self._conditions['claimed']} "
-            f"AND {lease} <= :now AND {attempts} < :max_attempts ORDER BY {order} LIMIT :limit"
-        )
         sets = [
             *self._assign("claimed"),
             f"{token} = {token} + 1",
@@ -355,38 +348,57 @@ class Queue:
         if "started_at" in self._fields:
             sets.append(f"{self._col('started_at')} = :now")
         return (
-            f"UPDATE {table} SET {', '.join(sets)} WHERE rowid IN (SELECT k FROM ("
-            f"SELECT * FROM ({ready}) UNION ALL SELECT * FROM ({expired}) "
-            f"ORDER BY {outer_order} LIMIT :limit)) RETURNING {self._returning()}"
+            f"UPDATE {self._meta.table_sql} SET {', '.join(sets)} WHERE rowid IN "
+            f"({self._ready_sql()}) RETURNING {self._returning()}"
         )
-
-    def _keys_sql(self) -> str:
-        columns = (f"{self._meta.column(f)} AS o{i}" for i, (f, _) in enumerate(self._order))
-        return ", ".join(["rowid AS k", *columns])
 
     def _ready_sql(self) -> str:
         """The due ready jobs, in order: the part of the claim that must use an index."""
         lease = self._col("lease_expires_at")
+        order = ", ".join(
+            f"{self._meta.column(field)} {'DESC' if descending else 'ASC'}"
+            for field, descending in self._order
+        )
         return (
-            f"SELECT {self._keys_sql()} FROM {self._meta.table_sql} WHERE "
-            f"{self._conditions['ready']} AND ({lease} IS NULL OR {lease} <= :now) "
-            f"ORDER BY {self._order_sql()} LIMIT :limit"
+            f"SELECT rowid FROM {self._meta.table_sql} WHERE {self._conditions['ready']} "
+            f"AND ({lease} IS NULL OR {lease} <= :now) ORDER BY {order} LIMIT :limit"
         )
 
-    def _reap_sql(self) -> str:
+    def _retry_or_fail(self, exhausted: str) -> list[str]:
+        """Assignments that move a claimed job to the failed state when ``exhausted`` (an
+        SQL condition) holds, else back to the ready state, claimable from ``:retry_at``."""
+        meta = self._meta
+        failed, ready = self._sets["failed"], self._sets["ready"]
+        assignments = []
+        for field in dict.fromkeys([*failed, *ready]):
+            column = meta.column(field)
+            assignments.append(
+                f"{column} = CASE WHEN {exhausted} THEN {failed.get(field, column)} "
+                f"ELSE {ready.get(field, column)} END"
+            )
+        lease = self._col("lease_expires_at")
+        assignments.append(f"{lease} = CASE WHEN {exhausted} THEN NULL ELSE :retry_at END")
+        if "finished_at" in self._fields:
+            finished = self._col("finished_at")
+            assignments.append(f"{finished} = CASE WHEN {exhausted} THEN :now ELSE {finished} END")
+        return assignments
+
+    def _recover_sql(self) -> str:
+        """Claimed jobs whose lease ran out: ready again, or failed after their last
+        attempt (the error says why)."""
         lease, attempts = self._col("lease_expires_at"), self._col("attempts")
-        sets = [*self._assign("failed"), f"{lease} = NULL"]
+        exhausted = f"{attempts} >= :max_attempts"
+        sets = self._retry_or_fail(exhausted)
         if "error" in self._fields:
-            self._constants[":reaped"] = (
+            self._constants[":presumed_dead"] = (
                 f"the lease expired on each of its {self.max_attempts} attempts; "
                 "its workers were presumed dead"
             )
-            sets.append(f"{self._col('error')} = :reaped")
-        if "finished_at" in self._fields:
-            sets.append(f"{self._col('finished_at')} = :now")
+            error = self._col("error")
+            sets.append(f"{error} = CASE WHEN {exhausted} THEN :presumed_dead ELSE {error} END")
         return (
             f"UPDATE {self._meta.table_sql} SET {', '.join(sets)} WHERE "
-            f"{self._conditions['claimed']} AND {lease} <= :now AND {attempts} >= :max_attempts"
+            f"{self._conditions['claimed']} AND {lease} <= :now"
         )
 
     def _why_sql(self) -> str:
@@ -487,14 +499,40 @@ class Queue:
         data = dict(data or {})
         params: dict[str, Any] = {}
         sets = self._data_sets(data, params)  # validates before any SQL runs
+        return self._settle(
+            claim, ("complete", tuple(data)), lambda: self._complete_sql(sets), params
+        )
 
-        def build() -> str:
-            assignments = [*self._assign("done"), f"{self._col('lease_expires_at')} = NULL"]
-            if "finished_at" in self._fields:
-                assignments.append(f"{self._col('finished_at')} = :now")
-            return self._fenced(", ".join([*assignments, *sets]), self._returning())
+    def complete_many(
+        self, claims: Sequence[Claim], data: Mapping[str, Any] | None = None
+    ) -> list[Claim]:
+        """`complete` for many claims in one call and one transaction (the same ``data``
+        for each). A stale claim changes nothing and is returned; the rest complete."""
+        for claim in claims:
+            if not isinstance(claim, Claim):
+                raise ValidationError(
+                    f"expected Claims from claim(), got {describe_value(claim)}",
+                    model=self.model,
+                    expected="a Claim",
+                )
+        data = dict(data or {})
+        params: dict[str, Any] = {}
+        sets = self._data_sets(data, params)
+        key = ("complete", tuple(data))
+        sql = self._settle_sql.get(key)
+        if sql is None:
+            sql = self._settle_sql[key] = self._complete_sql(sets)
+        to_sql = self._meta.codecs[self._id].to_sql
+        rows = self._core.settle_many(
+            sql, [(to_sql(c.id), c.token) for c in claims], lease=self.lease, params=params
+        )
+        return [claim for claim, row in zip(claims, rows, strict=True) if row is None]
 
-        return self._settle(claim, ("complete", tuple(data)), build, params)
+    def _complete_sql(self, data_sets: list[str]) -> str:
+        assignments = [*self._assign("done"), f"{self._col('lease_expires_at')} = NULL"]
+        if "finished_at" in self._fields:
+            assignments.append(f"{self._col('finished_at')} = :now")
+        return self._fenced(", ".join([*assignments, *data_sets]), self._returning())
 
     def fail(
         self,
@@ -520,25 +558,10 @@ class Queue:
             )
 
         def build() -> str:
-            meta = self._meta
             exhausted = f"({self._col('attempts')} >= :max_attempts OR :final)"
-            failed, ready = self._sets["failed"], self._sets["ready"]
-            assignments = []
-            for field in dict.fromkeys([*failed, *ready]):
-                column = meta.column(field)
-                assignments.append(
-                    f"{column} = CASE WHEN {exhausted} THEN {failed.get(field, column)} "
-                    f"ELSE {ready.get(field, column)} END"
-                )
-            lease = self._col("lease_expires_at")
-            assignments.append(f"{lease} = CASE WHEN {exhausted} THEN NULL ELSE :retry_at END")
+            assignments = self._retry_or_fail(exhausted)
             if ":error" in params:
                 assignments.append(f"{self._col('error')} = :error")
-            if "finished_at" in self._fields:
-                finished = self._col("finished_at")
-                assignments.append(
-                    f"{finished} = CASE WHEN {exhausted} THEN :now ELSE {finished} END"
-                )
             return self._fenced(", ".join(assignments), self._returning())
 
         return self._settle(claim, ("fail", ":error" in params), build, params, delay=delay)
@@ -645,8 +668,15 @@ class Queue:
         """Create many ready jobs through the core's bulk insert, in one transaction;
         returns how many were created. Rows that give the unique-key field are skipped when
         a ready or claimed job (or an earlier row) has the same key."""
-        rows = [self._new_row(item, run_at) for item in data]
+        reserved = self._reserved
+        for index, item in enumerate(data):
+            if not isinstance(item, Mapping) or not reserved.isdisjoint(item):
+                self._check_job_data(item, index)
+        defaults = dict(self._states["ready"])
+        if run_at is not None:
+            defaults[self._fields["lease_expires_at"]] = self._time(run_at)
         key_field = self._fields.get("unique_key")
+        rows: Sequence[Mapping[str, Any]] = data
         with self._db.transaction():
             if key_field is not None and any(key_field in row for row in rows):
                 keys = [row[key_field] for row in rows if row.get(key_field) is not None]
@@ -659,32 +689,38 @@ class Queue:
                         if key is not None:
                             taken.add(key)
                 rows = kept
-            count = self._db.model(self.model).create_many(data=rows)["count"]
+            writer = self._db.client.bulk_writer(self._meta)
+            with self._db.client.naming_constraints():
+                count = writer.insert_rows(rows, defaults=defaults)
         self._core.notify()
-        return int(count)
+        return count
 
     def _new_row(
         self, data: Mapping[str, Any], run_at: datetime | timedelta | None
     ) -> dict[str, Any]:
-        if not isinstance(data, Mapping):
-            raise ValidationError(
-                f"{self.model}: a job's data must be a dict, got {describe_value(data)}",
-                model=self.model,
-                expected="a dict",
-            )
-        bookkeeping = {self._fields[r] for r in _LEASE_FIELDS}
-        clash = bookkeeping & set(data)
-        if clash:
-            raise ValidationError(
-                f"{self.model}.{sorted(clash)[0]} is queue bookkeeping; the queue sets it",
-                model=self.model,
-                field=sorted(clash)[0],
-                expected="a field of the job itself",
-            )
+        self._check_job_data(data)
         row = {**data, **self._states["ready"]}
         if run_at is not None:
             row[self._fields["lease_expires_at"]] = self._time(run_at)
         return row
+
+    def _check_job_data(self, data: Any, row: int | None = None) -> None:
+        """A job's data may not set the queue's bookkeeping or the state fields."""
+        where = "" if row is None else f"row {row}: "
+        if not isinstance(data, Mapping):
+            raise ValidationError(
+                f"{where}{self.model}: a job's data must be a dict, got {describe_value(data)}",
+                model=self.model,
+                expected="a dict",
+            )
+        clash = sorted(self._reserved.intersection(data))
+        if clash:
+            raise ValidationError(
+                f"{where}{self.model}.{clash[0]} is set by the queue (bookkeeping or state)",
+                model=self.model,
+                field=clash[0],
+                expected="a field of the job itself",
+            )
 
     def _unique_field(self) -> str:
         if "unique_key" not in self._fields:

@@ -57,14 +57,17 @@ class BulkWriter:
         self,
         rows: Any,
         *,
+        defaults: dict[str, Any] | None = None,
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
     ) -> int:
-        """Insert an iterable of dicts; see `strata._core.BulkInsert.insert_rows`."""
+        """Insert an iterable of dicts; ``defaults`` gives values for fields the rows
+        leave out. See `strata._core.BulkInsert.insert_rows`."""
         return self._core.insert_rows(
             rows,
             now=self._now(),
+            defaults=defaults,
             skip_duplicates=skip_duplicates,
             atomic=atomic,
             chunk_rows=chunk_rows,
@@ -74,6 +77,7 @@ class BulkWriter:
         self,
         columns: dict[str, Any],
         *,
+        defaults: dict[str, Any] | None = None,
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
@@ -82,6 +86,7 @@ class BulkWriter:
         return self._core.insert_columns(
             columns,
             now=self._now(),
+            defaults=defaults,
             skip_duplicates=skip_duplicates,
             atomic=atomic,
             chunk_rows=chunk_rows,
