@@ -475,3 +475,33 @@ def test_index_advice_names_the_missing_index(tmp_path: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert bind(db).index_advice() is None
+
+
+def test_doctor_recommends_the_claim_index_for_declared_queues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from strata.cli import main
+
+    schema = tmp_path / "schema.prisma"
+    text = (SCHEMAS / "render_manager.prisma").read_text()
+    schema.write_text(text.replace("  @@index([status, priority(sort: Desc), submittedAt])\n", ""))
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.strata]\nurl = "file:./app.db"\nschema = "schema.prisma"\n\n'
+        "[tool.strata.queues.Job]\n"
+        'ready = { status = "QUEUED" }\nclaimed = { status = "RENDERING" }\n'
+        'done = { status = "COMPLETED" }\nfailed = { status = "FAILED" }\n'
+        'order_by = [{ priority = "desc" }, { submittedAt = "asc" }]\nlease = 120\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    with strata.connect() as db:
+        db.migrate.push()
+        with pytest.warns(UserWarning, match="claims would sort"):
+            q = db.queue("Job")  # the binding comes from pyproject.toml
+        assert q.lease == 120
+    result = CliRunner().invoke(main, ["doctor"])
+    output = " ".join(result.output.split())  # rich wraps long lines
+    assert "advice: queue Job" in output
+    assert "@@index([status, priority(sort: Desc), submittedAt])" in output
+    assert result.exit_code == 0

@@ -8,6 +8,7 @@ from typing import NoReturn, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
@@ -97,7 +98,9 @@ def render_diagnosis(report: Diagnosis) -> None:
         console.print(pragmas)
 
     for warning in report.warnings:
-        console.print(f"[bold red]warning:[/] {warning}")
+        console.print(f"[bold red]warning:[/] {escape(warning)}")
+    for advice in report.advice:
+        console.print(f"[bold yellow]advice:[/] {escape(advice)}")
     if not report.warnings:
         console.print(
             "[green]ok:[/] one SQLite library in this process, shared with Python's sqlite3"

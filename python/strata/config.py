@@ -23,6 +23,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from strata.errors import ConfigurationError
@@ -69,6 +70,30 @@ def default_url(start: Path | None = None) -> tuple[str, Path] | None:
                 raise ConfigurationError(f"{pyproject}: [tool.strata] url must be a string")
             return url, folder
     return None
+
+
+def project_settings() -> tuple[dict[str, Any], Path]:
+    """``[tool.strata]`` from the nearest pyproject.toml, and that file's directory."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                settings = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigurationError(f"cannot read {pyproject}: {exc}") from exc
+            return settings.get("tool", {}).get("strata", {}), folder
+    return {}, here
+
+
+def queue_bindings() -> dict[str, dict[str, Any]]:
+    """Queue bindings declared under ``[tool.strata.queues.<Model>]``, by model: the
+    arguments of `strata.Database.queue` (``lease`` in seconds). `strata doctor` checks
+    each one's claim against the schema's indexes."""
+    queues = project_settings()[0].get("queues", {})
+    if not isinstance(queues, dict) or not all(isinstance(q, dict) for q in queues.values()):
+        raise ConfigurationError("[tool.strata.queues] must hold one table per model")
+    return queues
 
 
 def resolve(url: str | os.PathLike[str] | None, base_dir: Path | None = None) -> Target:

@@ -202,10 +202,12 @@ class Database(_core.Engine):
 
     def queue(self, model: str, **binding: Any) -> Queue:
         """A job queue over ``model``; see `strata.queue.Queue` for the binding (``ready=``,
-        ``claimed=``, ``done=``, ``failed=``, ``order_by=``, ``lease=``, ...)."""
+        ``claimed=``, ``done=``, ``failed=``, ``order_by=``, ``lease=``, ...). Arguments not
+        given come from ``[tool.strata.queues.<model>]`` in pyproject.toml, if present."""
+        from strata.config import queue_bindings
         from strata.queue import Queue
 
-        return Queue(self, model, **binding)
+        return Queue(self, model, **{**queue_bindings().get(model, {}), **binding})
 
     def __enter__(self) -> Self:
         return self

@@ -40,6 +40,9 @@ class Diagnosis:
     settings: dict[str, object] = field(default_factory=dict)
     database: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Improvements that are not faults (a queue's claim without its index); shown, but
+    #: they do not fail the check.
+    advice: list[str] = field(default_factory=list)
 
 
 def _option_values(options: list[str]) -> dict[str, str | None]:
@@ -106,4 +109,23 @@ def diagnose(db: Database | None = None) -> Diagnosis:
         report.settings = dict(db.settings())
         if report.settings.get("journal_mode") not in ("wal", "memory"):
             report.warnings.append("the database is not in WAL mode: readers will block the writer")
+        report.advice += _queue_advice(db)
     return report
+
+
+def _queue_advice(db: Database) -> list[str]:
+    """For each queue declared in pyproject.toml, the index its claim lacks, if any."""
+    import warnings
+
+    from strata.config import queue_bindings
+
+    advice = []
+    for model in queue_bindings():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the advice is collected here instead
+            index = db.queue(model).index_advice()
+        if index is not None:
+            advice.append(
+                f"queue {model}: each claim sorts the ready jobs; add {index} to model {model}"
+            )
+    return advice

@@ -17,12 +17,11 @@ import os
 import shlex
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import strata
-from strata.config import default_url, resolve
+from strata.config import default_url, project_settings, resolve
 from strata.database import Database
 from strata.dialects.sqlite import SqliteDialect, introspect, quote
 from strata.errors import ConfigurationError, MigrationError
@@ -35,17 +34,6 @@ from strata.schema import ir, load_schema_file
 __all__ = ["Migrator", "Status", "find_schema", "render_warnings"]
 
 
-def _project_settings() -> tuple[dict[str, object], Path]:
-    """``[tool.strata]`` from the nearest pyproject.toml, and that file's directory."""
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file():
-            settings = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            return settings.get("tool", {}).get("strata", {}), folder
-    return {}, here
-
-
 def find_schema(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The schema file: ``explicit``, else ``[tool.strata] schema``, else ``./schema.prisma``,
     else ``./prisma/schema.prisma`` (Prisma's lookup order)."""
@@ -54,7 +42,7 @@ def find_schema(explicit: str | os.PathLike[str] | None = None) -> Path:
         if not path.is_file():
             raise ConfigurationError(f"no schema file at {path}")
         return path
-    settings, folder = _project_settings()
+    settings, folder = project_settings()
     configured = settings.get("schema")
     if isinstance(configured, str):
         return find_schema(folder / configured)
@@ -330,7 +318,7 @@ class Migrator:
 
     def seed(self, *, required: bool = True) -> bool:
         """Run ``[tool.strata] seed`` (a shell command) with DATABASE_URL set to this database."""
-        settings, folder = _project_settings()
+        settings, folder = project_settings()
         command = settings.get("seed")
         if not isinstance(command, str):
             if required:
