@@ -52,7 +52,7 @@ lint: ## Formatters and linters: cargo fmt, clippy, ruff, mypy, the stub check
 test: install lint ## Everything CI runs: lint, Rust tests, Python tests, quick benchmarks
 	LD_LIBRARY_PATH=$(LIBPYTHON_DIR) cargo test --quiet
 	$(BIN)/pytest
-	$(BIN)/python benches/run.py --quick
+	$(BIN)/python benches/run.py --quick --floors benches/floors.toml
 
 .PHONY: bench
 bench: install ## Full benchmarks: ratios against baselines measured in the same run

@@ -1,11 +1,13 @@
 """Run strata's benchmark suites and record each figure as a ratio against its baseline.
 
-    python benches/run.py [--quick] [--json PATH]
+    python benches/run.py [--quick] [--json PATH] [--floors benches/floors.toml]
 
 ``--quick`` shrinks every workload so that the run fits in CI (`make test`); the full run
-is `make bench`. The JSON file maps each result name to its ratio (above 1.0: strata is
-faster) and keeps everything else under "details". A ratio below its target is flagged in
-the table, but the exit status stays 0: the benchmarks report, they do not gate.
+is `make bench`. ``--floors benches/floors.toml`` makes the run fail when a ratio falls
+below its floor there: CI's guard against performance regressions, with no absolute time
+involved. The JSON file maps each result name to its ratio (above 1.0: strata is
+faster) and keeps everything else under "details". A ratio below its issue's target is
+flagged in the table; only a floor fails the run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import platform
 import sqlite3
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,12 @@ def main() -> None:
         "--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})"
     )
     parser.add_argument(
+        "--floors",
+        type=Path,
+        help="fail (exit 1) when a ratio falls below its floor in this TOML file "
+        "(benches/floors.toml; CI passes it)",
+    )
+    parser.add_argument(
         "--suite",
         action="append",
         choices=[s.name for s in SUITES],
@@ -100,6 +109,30 @@ def main() -> None:
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.json} ({seconds:.0f} s)")
+    if args.floors is not None:
+        failures = check_floors({r.name: r.ratio for r in results}, args.floors)
+        for failure in failures:
+            print(f"FLOOR: {failure}")
+        if failures:
+            sys.exit(1)
+        print(f"every ratio is at or above its floor in {args.floors.name}")
+
+
+def check_floors(ratios: dict[str, float], path: Path) -> list[str]:
+    """What is wrong against the floors file: a ratio below its floor, or a ratio without
+    one (a new benchmark must say what it guards)."""
+    floors: dict[str, dict[str, float]] = tomllib.loads(path.read_text(encoding="utf-8"))
+    failures = []
+    for name, ratio in sorted(ratios.items()):
+        entry = floors.get(name)
+        if entry is None:
+            failures.append(f"{name} has no floor in {path.name}")
+        elif ratio < entry["floor"]:
+            failures.append(
+                f"{name} = {ratio:.2f}, below its floor {entry['floor']:.2f} "
+                f"(the issue's target: {entry.get('target', 'none')})"
+            )
+    return failures
 
 
 if __name__ == "__main__":
