@@ -8,16 +8,24 @@
 //! * `library`: which `SQLite` library the process runs, for `strata doctor`;
 //! * `error`: the one error type, and its one conversion into Python exceptions;
 //! * `bulk`: many rows into one table, as multi-row `INSERT`s;
+//! * `timestamp`: DateTime values in every stored format, as epoch milliseconds;
+//! * `metrics`: metric aggregation in `(series, time)` order, and rollups;
+//! * `arrow_export`: query results as Arrow record batches and C streams;
 //! * `py_engine`: the Python class over `engine`;
-//! * `py_bulk`: converting Python rows for `bulk` (`create_many`, metric ingest).
+//! * `py_bulk`: converting Python rows for `bulk` (`create_many`, metric ingest);
+//! * `py_metrics`: the Python classes over `metrics` and `arrow_export`.
 
+pub mod arrow_export;
 pub mod bulk;
 pub mod busy;
 pub mod engine;
 pub mod error;
 pub mod library;
+pub mod metrics;
 mod py_bulk;
 mod py_engine;
+mod py_metrics;
+pub mod timestamp;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -48,6 +56,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_engine::PyEngine>()?;
     m.add_class::<py_engine::PyTransaction>()?;
     m.add_class::<py_bulk::PyBulkInsert>()?;
+    m.add_class::<py_metrics::PyAggregator>()?;
+    m.add_class::<py_metrics::PyArrowStream>()?;
+    m.add_function(wrap_pyfunction!(py_metrics::ingest_ceiling, m)?)?;
     m.add_function(wrap_pyfunction!(sqlite_library, m)?)?;
     m.add_function(wrap_pyfunction!(loaded_sqlite_copies, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -24,6 +24,7 @@ use crate::bulk::{Run, Target};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::py_engine::{to_value, PyEngine};
+use crate::timestamp::days_from_civil;
 
 /// How a column's value is checked and converted on the fast path.
 enum Kind {
@@ -575,18 +576,6 @@ impl UtcTime {
             + i64::from(self.second);
         seconds * 1000 + i64::from(self.millisecond)
     }
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i32, month: u8, day: u8) -> i64 {
-    let year = i64::from(year) - i64::from(month <= 2);
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 fn parse_kind(kind: &str, options: &Bound<'_, PyAny>) -> PyResult<Kind> {
