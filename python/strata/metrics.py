@@ -213,7 +213,11 @@ class Metrics:
     def _columns(self, chunk: Mapping[str, Any]) -> dict[str, Any]:
         """Columns as sequences the core indexes, checked for equal length here so that
         the error can name the short column and the first row it lacks."""
-        columns = {name: _plain(values) for name, values in chunk.items()}
+        scalars = self._meta.scalars
+        columns = {
+            name: _plain(values, name in scalars and scalars[name].type in ("Int", "BigInt"))
+            for name, values in chunk.items()
+        }
         lengths = {name: _sized(self.model, name, values) for name, values in columns.items()}
         if len(set(lengths.values())) > 1:
             longest = max(lengths, key=lengths.__getitem__)
@@ -629,17 +633,25 @@ def _arrow_columns_duckdb(data: Any, chunk_rows: int) -> Iterator[dict[str, Any]
         duck.close()
 
 
-def _plain(values: Any) -> Any:
+def _plain(values: Any, integer: bool) -> Any:
     """numpy and pandas columns as lists of Python values the core converts; datetime64
-    (which has no time zone) is read as UTC, numpy's own convention."""
+    (which has no time zone) is read as UTC, numpy's own convention.
+
+    An integer column with a gap arrives as a float array (numpy has no integer NaN):
+    for an ``integer`` field its whole numbers become ints again, and a NaN is left for
+    the field's codec to refuse, naming its row."""
     dtype = getattr(values, "dtype", None)
     if dtype is None or not hasattr(values, "tolist"):
         return values
-    if getattr(dtype, "kind", None) == "M":
+    kind = getattr(dtype, "kind", None)
+    if kind == "M":
         millis = values.astype("datetime64[ms]").astype("int64").tolist()
         nat = -(2**63)
         return [None if ms == nat else _EPOCH + timedelta(milliseconds=ms) for ms in millis]
-    return values.tolist()
+    plain = values.tolist()
+    if kind == "f" and integer:
+        return [int(v) if v.is_integer() else v for v in plain]
+    return plain
 
 
 def _sized(model: str, name: str, values: Any) -> int:
