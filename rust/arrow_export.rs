@@ -1,14 +1,14 @@
-//! Query results as Arrow record batches, for DuckDB and anything else that reads the Arrow
+//! Query results as Arrow record batches, for `DuckDB` and anything else that reads the Arrow
 //! C stream interface.
 //!
-//! DuckDB must never open the `SQLite` file itself (its sqlite extension carries a second
+//! `DuckDB` must never open the `SQLite` file itself (its sqlite extension carries a second
 //! copy of `SQLite`: docs/ARCHITECTURE.md, decision 1), so the core reads the rows and hands
 //! them over as Arrow. A [`QueryStream`] runs its query on a thread of its own, on a pooled
 //! reader, and passes finished batches through a channel of two: reading `SQLite` and
-//! DuckDB's scan overlap, memory stays at a few batches whatever the table's size, and a
+//! `DuckDB`'s scan overlap, memory stays at a few batches whatever the table's size, and a
 //! consumer that stops early (a `LIMIT`) ends the query, because the next send fails.
 //!
-//! Nothing runs until the first batch is asked for: DuckDB opens a stream several times
+//! Nothing runs until the first batch is asked for: `DuckDB` opens a stream several times
 //! while it binds a query, only to read its schema.
 
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -38,7 +38,7 @@ pub enum Kind {
     Boolean,
     Utf8,
     Binary,
-    /// A DateTime in any stored format, as milliseconds in UTC.
+    /// A `DateTime` in any stored format, as milliseconds in UTC.
     Timestamp,
 }
 
@@ -176,7 +176,10 @@ impl Batches {
     }
 
     /// Append a row of values, one per column.
-    pub fn push<'v>(&mut self, values: impl IntoIterator<Item = ValueRef<'v>>) -> Result<(), Error> {
+    pub fn push<'v>(
+        &mut self,
+        values: impl IntoIterator<Item = ValueRef<'v>>,
+    ) -> Result<(), Error> {
         for (index, value) in values.into_iter().enumerate() {
             if self.builders[index].push(value).is_none() {
                 return Err(Error::invalid(format!(
@@ -339,12 +342,19 @@ mod tests {
             ],
         )
         .unwrap();
-        push_values(&mut batches, &[Value::Real(4.0), Value::Null, Value::Integer(7)]).unwrap();
+        push_values(
+            &mut batches,
+            &[Value::Real(4.0), Value::Null, Value::Integer(7)],
+        )
+        .unwrap();
         assert!(push_values(&mut batches, &[Value::Real(4.5), Value::Null, Value::Null]).is_err());
         let batch = batches.finish().unwrap();
         assert_eq!(batch.num_rows(), 2);
-        assert_eq!(batch.column(0).as_primitive::<Int64Type>().values(), &[3, 4]);
-        assert_eq!(batch.column(1).as_primitive::<Float64Type>().value(0), 2.0);
+        assert_eq!(
+            batch.column(0).as_primitive::<Int64Type>().values(),
+            &[3, 4]
+        );
+        assert!((batch.column(1).as_primitive::<Float64Type>().value(0) - 2.0).abs() < 1e-12);
         assert!(batch.column(1).is_null(1));
         assert_eq!(
             batch

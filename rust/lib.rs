@@ -8,7 +8,7 @@
 //! * `library`: which `SQLite` library the process runs, for `strata doctor`;
 //! * `error`: the one error type, and its one conversion into Python exceptions;
 //! * `bulk`: many rows into one table, as multi-row `INSERT`s;
-//! * `timestamp`: DateTime values in every stored format, as epoch milliseconds;
+//! * `timestamp`: `DateTime` values in every stored format, as epoch milliseconds;
 //! * `metrics`: metric aggregation in `(series, time)` order, and rollups;
 //! * `arrow_export`: query results as Arrow record batches and C streams;
 //! * `py_engine`: the Python class over `engine`;

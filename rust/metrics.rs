@@ -8,7 +8,7 @@
 //!
 //! Statistics per `(series, bucket)` and value: `count` (non-NULL values), `sum`, `avg`,
 //! `min` and `max` are exact; percentiles are exact too: the bucket's values are kept and
-//! interpolated linearly between the two nearest ranks, which is DuckDB's `quantile_cont`
+//! interpolated linearly between the two nearest ranks, which is `DuckDB`'s `quantile_cont`
 //! and numpy's default, so the three agree. NULL values are skipped, as in SQL: a bucket
 //! whose values are all NULL has count 0 and NULL for the rest.
 //!
@@ -192,7 +192,13 @@ impl Accumulator {
         }
     }
 
-    fn merge(&mut self, count: ValueRef<'_>, sum: ValueRef<'_>, min: ValueRef<'_>, max: ValueRef<'_>) {
+    fn merge(
+        &mut self,
+        count: ValueRef<'_>,
+        sum: ValueRef<'_>,
+        min: ValueRef<'_>,
+        max: ValueRef<'_>,
+    ) {
         if let ValueRef::Integer(n) = count {
             self.count += n;
         }
@@ -225,8 +231,9 @@ impl Accumulator {
         match stat {
             Stat::Count => Value::Integer(self.count),
             Stat::Sum if !self.summed => Value::Null,
-            Stat::Sum if exact => i64::try_from(self.sum_int)
-                .map_or_else(|_| whole(self.sum), Value::Integer),
+            Stat::Sum if exact => {
+                i64::try_from(self.sum_int).map_or_else(|_| whole(self.sum), Value::Integer)
+            }
             Stat::Sum => Value::Real(self.sum),
             #[allow(clippy::cast_precision_loss)]
             Stat::Avg if exact => Value::Real(self.sum_int as f64 / self.count as f64),
@@ -240,7 +247,7 @@ impl Accumulator {
                     return Value::Null;
                 }
                 // Sorted once per bucket; a second percentile finds it sorted already.
-                if !samples.is_sorted_by(|a, b| a <= b) {
+                if !samples.windows(2).all(|pair| pair[0] <= pair[1]) {
                     samples.sort_unstable_by(f64::total_cmp);
                 }
                 Value::Real(quantile_sorted(samples, q))
@@ -250,7 +257,7 @@ impl Accumulator {
 }
 
 /// The `q` quantile of sorted `samples`, interpolated linearly between the two nearest
-/// ranks (DuckDB's `quantile_cont`, numpy's default `linear` method).
+/// ranks (`DuckDB`'s `quantile_cont`, numpy's default `linear` method).
 pub fn quantile_sorted(samples: &[f64], q: f64) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     let position = q * (samples.len() - 1) as f64;
@@ -288,7 +295,10 @@ fn same(current: &Value, value: ValueRef<'_>) -> bool {
 
 /// The SQL that streams the rows `request` needs, in `(series, time)` order.
 pub fn select_sql(source: &Source, condition: &str) -> String {
-    let mut columns = vec![format!("t0.{}", source.series), format!("t0.{}", source.time)];
+    let mut columns = vec![
+        format!("t0.{}", source.series),
+        format!("t0.{}", source.time),
+    ];
     for input in &source.inputs {
         columns.extend(input.columns().into_iter().map(|c| format!("t0.{c}")));
     }
@@ -338,18 +348,19 @@ pub fn aggregate(
     bind(&mut stmt, request.params)?;
     let mut accumulators: Vec<Accumulator> = (0..source.inputs.len())
         .map(|index| {
-            Accumulator::new(request.outputs.iter().any(|&(i, stat)| {
-                i == index && matches!(stat, Stat::Quantile(_))
-            }))
+            Accumulator::new(
+                request
+                    .outputs
+                    .iter()
+                    .any(|&(i, stat)| i == index && matches!(stat, Stat::Quantile(_))),
+            )
         })
         .collect();
     let finish = |series: &Value, start_ms: i64, accumulators: &mut [Accumulator]| {
         let values = request
             .outputs
             .iter()
-            .map(|&(index, stat)| {
-                accumulators[index].finish(stat, source.inputs[index].integer())
-            })
+            .map(|&(index, stat)| accumulators[index].finish(stat, source.inputs[index].integer()))
             .collect();
         for accumulator in accumulators.iter_mut() {
             accumulator.reset();
@@ -407,28 +418,45 @@ pub fn aggregate(
                 open = Some((crate::engine::owned_value(series), start, time));
             }
         }
-        let mut column = 2;
-        for (input, accumulator) in source.inputs.iter().zip(accumulators.iter_mut()) {
-            match input {
-                Input::Raw { column: name, .. } => {
-                    let value = get(column)?;
-                    if matches!(value, ValueRef::Text(_) | ValueRef::Blob(_)) {
-                        return Err(not_a_number(source, name, value));
-                    }
-                    accumulator.sample(value);
-                    column += 1;
-                }
-                Input::Partial { .. } => {
-                    accumulator.merge(get(column)?, get(column + 1)?, get(column + 2)?, get(column + 3)?);
-                    column += 4;
-                }
-            }
-        }
+        accumulate_row(source, row, &sql, &mut accumulators)?;
     }
     if let Some((current, bucket, _)) = &open {
         emit(finish(current, *bucket, &mut accumulators))?;
     }
     Ok(read)
+}
+
+/// Add one row's values (from column 2 on) to the open bucket's accumulators.
+fn accumulate_row(
+    source: &Source,
+    row: &rusqlite::Row<'_>,
+    sql: &str,
+    accumulators: &mut [Accumulator],
+) -> Result<()> {
+    let get = |index: usize| row.get_ref(index).map_err(|e| Error::from_sqlite(e, sql));
+    let mut column = 2;
+    for (input, accumulator) in source.inputs.iter().zip(accumulators.iter_mut()) {
+        match input {
+            Input::Raw { column: name, .. } => {
+                let value = get(column)?;
+                if matches!(value, ValueRef::Text(_) | ValueRef::Blob(_)) {
+                    return Err(not_a_number(source, name, value));
+                }
+                accumulator.sample(value);
+                column += 1;
+            }
+            Input::Partial { .. } => {
+                accumulator.merge(
+                    get(column)?,
+                    get(column + 1)?,
+                    get(column + 2)?,
+                    get(column + 3)?,
+                );
+                column += 4;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn not_a_number(source: &Source, column: &str, value: ValueRef<'_>) -> Error {
@@ -447,7 +475,7 @@ pub struct RollupTarget {
     pub series: String,
     pub bucket: String,
     pub columns: Vec<String>,
-    /// How the target's bucket column stores DateTimes.
+    /// How the target's bucket column stores `DateTime` values.
     pub format: Format,
 }
 
@@ -594,7 +622,10 @@ mod tests {
             (1, Stat::Min),
         ];
         let buckets = run(&conn, 60_000, &outputs);
-        let values: Vec<_> = buckets.iter().map(|b| (b.start_ms, b.values.clone())).collect();
+        let values: Vec<_> = buckets
+            .iter()
+            .map(|b| (b.start_ms, b.values.clone()))
+            .collect();
         assert_eq!(
             values,
             vec![
@@ -641,19 +672,30 @@ mod tests {
         for (i, v) in [5.0, 1.0, 3.0, 2.0, 4.0].into_iter().enumerate() {
             insert(&conn, "a", i64::try_from(i).unwrap(), Some(v), None);
         }
-        let buckets = run(&conn, 60_000, &[(0, Stat::Quantile(0.5)), (0, Stat::Quantile(0.95))]);
+        let buckets = run(
+            &conn,
+            60_000,
+            &[(0, Stat::Quantile(0.5)), (0, Stat::Quantile(0.95))],
+        );
         assert_eq!(buckets[0].values, vec![Value::Real(3.0), Value::Real(4.8)]);
     }
 
     #[test]
     fn rollup_rewrites_from_the_watermark() {
         let conn = memory();
-        let outputs = [(0, Stat::Count), (0, Stat::Sum), (0, Stat::Min), (0, Stat::Max)];
+        let outputs = [
+            (0, Stat::Count),
+            (0, Stat::Sum),
+            (0, Stat::Min),
+            (0, Stat::Max),
+        ];
         let target = RollupTarget {
             table: "r".into(),
             series: "s".into(),
             bucket: "b".into(),
-            columns: ["v_count", "v_sum", "v_min", "v_max"].map(String::from).to_vec(),
+            columns: ["v_count", "v_sum", "v_min", "v_max"]
+                .map(String::from)
+                .to_vec(),
             format: Format::Iso8601,
         };
         let request = Request {

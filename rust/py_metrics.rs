@@ -3,7 +3,7 @@
 //!
 //! `strata/metrics.py` checks a binding against the schema once and describes it here as
 //! quoted identifiers; each aggregation or rollup is then one call that runs with the GIL
-//! released. `strata/analytics.py` builds an `ArrowStream` per table for DuckDB.
+//! released. `strata/analytics.py` builds an `ArrowStream` per table for `DuckDB`.
 
 use std::ffi::CStr;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use crate::metrics::{self, Bucket, Input, Request, RollupTarget, Source, Stat};
 use crate::py_engine::{to_values, value_to_python, PyEngine};
 use crate::timestamp::{self, Format};
 
-/// The capsule name the Arrow PyCapsule interface requires.
+/// The capsule name the Arrow `PyCapsule` interface requires.
 const STREAM_CAPSULE: &CStr = c"arrow_array_stream";
 
 /// One value's columns as Python gives them: `("raw", [column], integer)` or
@@ -41,7 +41,7 @@ pub struct PyAggregator {
 #[pymethods]
 impl PyAggregator {
     /// `table`, `series` and `time` are quoted identifiers; `time_format` is how the
-    /// database stores DateTimes (`"iso8601"` or `"unixepoch-ms"`) and `series_kind` the
+    /// database stores `DateTime` values (`"iso8601"` or `"unixepoch-ms"`) and `series_kind` the
     /// Arrow type of the series column (see `ArrowStream.query`).
     #[new]
     #[pyo3(signature = (db, table, series, time, inputs, time_format, series_kind))]
@@ -56,20 +56,24 @@ impl PyAggregator {
     ) -> PyResult<Self> {
         let inputs = inputs
             .into_iter()
-            .map(|(kind, columns, integer)| match (kind.as_str(), columns.as_slice()) {
-                ("raw", [column]) => Ok(Input::Raw {
-                    column: column.clone(),
-                    integer,
-                }),
-                ("partial", [count, sum, min, max]) => Ok(Input::Partial {
-                    count: count.clone(),
-                    sum: sum.clone(),
-                    min: min.clone(),
-                    max: max.clone(),
-                    integer,
-                }),
-                _ => Err(Error::invalid(format!("bad value input {kind:?} {columns:?}"))),
-            })
+            .map(
+                |(kind, columns, integer)| match (kind.as_str(), columns.as_slice()) {
+                    ("raw", [column]) => Ok(Input::Raw {
+                        column: column.clone(),
+                        integer,
+                    }),
+                    ("partial", [count, sum, min, max]) => Ok(Input::Partial {
+                        count: count.clone(),
+                        sum: sum.clone(),
+                        min: min.clone(),
+                        max: max.clone(),
+                        integer,
+                    }),
+                    _ => Err(Error::invalid(format!(
+                        "bad value input {kind:?} {columns:?}"
+                    ))),
+                },
+            )
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PyAggregator {
             engine: Arc::clone(db.get().engine()),
@@ -234,9 +238,9 @@ enum StreamSource {
     Memory(SchemaRef, Vec<RecordBatch>),
 }
 
-/// Rows as an Arrow C stream (`__arrow_c_stream__`), for DuckDB, pyarrow, polars. Every
+/// Rows as an Arrow C stream (`__arrow_c_stream__`), for `DuckDB`, pyarrow, polars. Every
 /// call starts a new stream: a query runs again on a pooled reader, a result in memory is
-/// handed out again, so DuckDB can scan a view registered over it any number of times.
+/// handed out again, so `DuckDB` can scan a view registered over it any number of times.
 #[pyclass(name = "ArrowStream", module = "strata._core", frozen)]
 pub struct PyArrowStream {
     source: StreamSource,
@@ -257,7 +261,12 @@ impl PyArrowStream {
     ) -> PyResult<Self> {
         let columns = columns
             .into_iter()
-            .map(|(name, kind)| Ok(Column { name, kind: parse_kind(&kind)? }))
+            .map(|(name, kind)| {
+                Ok(Column {
+                    name,
+                    kind: parse_kind(&kind)?,
+                })
+            })
             .collect::<PyResult<Vec<_>>>()?;
         Ok(PyArrowStream {
             source: StreamSource::Query(Arc::new(Query {
@@ -279,7 +288,7 @@ impl PyArrowStream {
             .collect()
     }
 
-    /// A new stream in a capsule, per the Arrow PyCapsule interface. A requested schema
+    /// A new stream in a capsule, per the Arrow `PyCapsule` interface. A requested schema
     /// is not applied: the columns' types are fixed by the schema file.
     #[pyo3(signature = (requested_schema = None))]
     fn __arrow_c_stream__<'py>(
@@ -360,7 +369,8 @@ pub fn ingest_ceiling(
                 run.values.push(format.encode(start_ms + step * step_ms));
                 for k in 2..width {
                     #[allow(clippy::cast_precision_loss)]
-                    run.values.push(Value::Real(((i * 7 + k * 13) % 1000) as f64 / 10.0));
+                    run.values
+                        .push(Value::Real(((i * 7 + k * 13) % 1000) as f64 / 10.0));
                 }
             }
             written += engine.write(|conn| target.insert(conn, std::slice::from_ref(&run)))?;

@@ -1,15 +1,15 @@
-//! DateTime values as the core stores and reads them: milliseconds since the Unix epoch.
+//! `DateTime` values as the core stores and reads them: milliseconds since the Unix epoch.
 //!
-//! The client writes DateTime fields in one of two formats (`strata/client/codecs.py`,
+//! The client writes `DateTime` fields in one of two formats (`strata/client/codecs.py`,
 //! `DATETIME_FORMATS`): ISO 8601 text with milliseconds and an offset
 //! (`2026-11-22T09:30:00.000+00:00`), or integer Unix milliseconds. Prisma versions also
-//! wrote `YYYY-MM-DD HH:MM:SS` (SQLite's `CURRENT_TIMESTAMP`, which is UTC), so reads accept
+//! wrote `YYYY-MM-DD HH:MM:SS` (`SQLite`'s `CURRENT_TIMESTAMP`, which is UTC), so reads accept
 //! all three, as `codecs.parse_datetime` does. Bulk ingest, metric bucketing and the Arrow
 //! export all go through this one module.
 
 use rusqlite::types::{Value, ValueRef};
 
-/// How a DateTime column is written (the client's `datetime_format`).
+/// How a `DateTime` column is written (the client's `datetime_format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Iso8601,
@@ -102,8 +102,8 @@ pub fn iso8601(ms: i64) -> String {
     )
 }
 
-/// A stored DateTime as milliseconds since the epoch, or None for NULL and for values that
-/// are not a DateTime in any format the client reads.
+/// A stored `DateTime` as milliseconds since the epoch, or None for NULL and for values that
+/// are not a `DateTime` in any format the client reads.
 pub fn read(value: ValueRef<'_>) -> Option<i64> {
     match value {
         ValueRef::Integer(ms) => Some(ms),
@@ -236,7 +236,12 @@ mod tests {
             parse_text(b"2026-11-22"),
             Some(expected - 9 * 3_600_000 - 30 * 60_000 - 123)
         );
-        for bad in ["2026-13-01", "2026-11-22T09", "yesterday", "2026-11-22T09:30:00+0"] {
+        for bad in [
+            "2026-13-01",
+            "2026-11-22T09",
+            "yesterday",
+            "2026-11-22T09:30:00+0",
+        ] {
             assert_eq!(parse_text(bad.as_bytes()), None, "{bad}");
         }
     }

@@ -97,15 +97,17 @@ def test_duckdb_matches_sqlite_on_random_data(
     db = strata.connect(tmp_path_factory.mktemp("duck") / "t.db")
     try:
         db.execute_script(
-            'CREATE TABLE "t" ("g" INTEGER, "v" INTEGER, "x" REAL); '
-            'CREATE TABLE "u" ("id" INTEGER)'
+            'CREATE TABLE "t" ("g" INTEGER, "v" INTEGER, "x" REAL); CREATE TABLE "u" ("id" INTEGER)'
         )
         db.execute_many_raw(
             'INSERT INTO "t" VALUES (?, ?, ?)',
             [(i % 3, v, None if v is None else v / 7) for i, v in enumerate(durations)],
         )
         stream = _core.ArrowStream.query(
-            db, 'SELECT "g", "v", "x" FROM "t"', (), [("g", "int64"), ("v", "int64"), ("x", "float64")]
+            db,
+            'SELECT "g", "v", "x" FROM "t"',
+            (),
+            [("g", "int64"), ("v", "int64"), ("x", "float64")],
         )
         duck = duckdb.connect()
         duck.register("t", stream)
@@ -288,6 +290,11 @@ def test_gpu_utilisation_agrees_with_the_core(tmp_path: Path) -> None:
             assert row[3:] == pytest.approx(
                 (c["gpuUsage_avg"], c["gpuUsage_max"], c["gpuUsage_p95"])
             )
+        # The seed declares a rollup model for its metrics.
+        minutes = metrics.aggregate("1m", values=["gpuUsage"], stats=["count"])
+        assert metrics.rollup(into="ProviderMetricRollup", every="1m") == len(minutes)
+        rolled = db.query_raw('SELECT sum("gpuUsage_count") AS n FROM "ProviderMetricRollup"')
+        assert rolled == [{"n": count}]
     finally:
         db.close()
 

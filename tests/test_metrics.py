@@ -303,9 +303,7 @@ def stored(db: strata.Database) -> list[tuple[Any, ...]]:
     )
 
 
-def test_ingest_accepts_columns_rows_numpy_and_arrow(
-    db: strata.Database, samples: Metrics
-) -> None:
+def test_ingest_accepts_columns_rows_numpy_and_arrow(db: strata.Database, samples: Metrics) -> None:
     at = [T0, T0 + timedelta(seconds=1)]
     assert samples.ingest({"host": ["a", "a"], "at": at, "cpu": [1.0, None]}) == 2
     assert samples.ingest([{"host": "b", "at": T0, "mem": 7, "level": "warn"}]) == 1

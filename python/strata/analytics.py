@@ -140,7 +140,7 @@ def export_parquet(
             path = target / f"{table}.parquet"
             duck.execute(f"COPY (SELECT * FROM {_quote(table)}) TO ? (FORMAT parquet)", [str(path)])
             if progress is not None:
-                counted = duck.execute(f"SELECT count(*) FROM read_parquet(?)", [str(path)])
+                counted = duck.execute("SELECT count(*) FROM read_parquet(?)", [str(path)])
                 row = counted.fetchone()
                 progress(table, 0 if row is None else int(row[0]))
             written.append(path)

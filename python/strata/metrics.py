@@ -416,7 +416,9 @@ class Metrics:
         target = rollup.meta
         values = [self._values[name] for name in rollup.values]
         outputs = [(index, stat) for index in range(len(values)) for stat in ROLLUP_STATS]
-        columns = [target.column(f"{value.name}_{stat}") for value in values for stat in ROLLUP_STATS]
+        columns = [
+            target.column(f"{value.name}_{stat}") for value in values for stat in ROLLUP_STATS
+        ]
         return self._aggregator(values).rollup(
             every_ms,
             outputs,
@@ -603,7 +605,7 @@ def _arrow_columns(data: Any, chunk_rows: int) -> Iterator[dict[str, Any]]:
     pyarrow does the conversion when it is installed. Without it, DuckDB (a dependency of
     strata) reads Arrow streams; Arrow arrays need pyarrow."""
     try:
-        import pyarrow as pa
+        import pyarrow as pa  # type: ignore[import-untyped]
     except ImportError:
         yield from _arrow_columns_duckdb(data, chunk_rows)
         return
