@@ -57,6 +57,21 @@ class Benchmark:
 
 
 @dataclass(frozen=True)
+class Check:
+    """A figure that is not a ratio but a bound, such as a peak memory size."""
+
+    name: str  # stable key in the JSON results, after the suite's name
+    label: str
+    value: float
+    unit: str
+    limit: float  # the value must stay at or below it
+
+    @property
+    def ok(self) -> bool:
+        return self.value <= self.limit
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str  # prefix of the suite's result names
     baseline: str  # what strata is compared with, for the table header
@@ -65,6 +80,8 @@ class Suite:
     # Figures that are not ratios (a throughput, a latency), printed after the table and
     # kept in the JSON results; the flag asks for the quick variant.
     extras: Callable[[bool], dict[str, float]] | None = None
+    # Measures the suite's bounds (not ratios), if it has any; same flag.
+    checks: Callable[[bool], list[Check]] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +176,25 @@ def run_suite(suite: Suite, quick: bool) -> list[Result]:
         results.append(measure(name, bench))
         print(f" {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return results
+
+
+def run_checks(suite: Suite, quick: bool) -> list[Check]:
+    if suite.checks is None:
+        return []
+    print(f"  {suite.name} checks ...", end="", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    checks = suite.checks(quick)
+    print(f" {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return checks
+
+
+def print_checks(suite: Suite, checks: Iterable[Check]) -> None:
+    for check in checks:
+        status = "ok" if check.ok else "<<< ABOVE LIMIT"
+        print(
+            f"  {check.label}: {check.value:.1f} {check.unit} "
+            f"(limit {check.limit:.0f} {check.unit}) {status}"
+        )
 
 
 def format_ns(ns: float) -> str:

@@ -25,19 +25,21 @@ from typing import Any
 
 import client
 import engine
+import metrics
 import migrate
 import queue_bench
 import ratelimit
 import strata
-from _harness import Result, Suite, print_table, run_suite
+from _harness import Check, Result, Suite, print_checks, print_table, run_checks, run_suite
 
-# Later suites (ORM queries, analytics, ...) are added here.
+# Later suites are added here.
 SUITES: list[Suite] = [
     engine.SUITE,
     migrate.SUITE,
     client.SUITE,
     queue_bench.SUITE,
     ratelimit.SUITE,
+    metrics.SUITE,
 ]
 
 DEFAULT_JSON = Path(__file__).resolve().parent.parent / "bench-results.json"
@@ -79,12 +81,15 @@ def main() -> None:
     started = time.perf_counter()
     results: list[Result] = []
     extras: dict[str, float] = {}
+    checks: list[tuple[str, Check]] = []
     for suite in SUITES:
         if args.suite and suite.name not in args.suite:
             continue
         print(f"{suite.name}:", file=sys.stderr)
         suite_results = run_suite(suite, args.quick)
+        suite_checks = run_checks(suite, args.quick)
         print_table(suite, suite_results)
+        print_checks(suite, suite_checks)
         results += suite_results
         if suite.extras is not None:
             figures = suite.extras(args.quick)
@@ -92,25 +97,37 @@ def main() -> None:
             for name, value in figures.items():
                 print(f"  {name:<32} {value:>14,.1f}")
             extras |= {f"{suite.name}.{name}": value for name, value in figures.items()}
+        checks += [(f"{suite.name}.{check.name}", check) for check in suite_checks]
     seconds = time.perf_counter() - started
 
     below = [r.name for r in results if not r.meets_target]
+    below += [name for name, check in checks if not check.ok]
     print()
     if below:
-        print(f"BELOW TARGET ({len(below)} of {len(results)}): {', '.join(below)}")
+        print(f"BELOW TARGET ({len(below)} of {len(results) + len(checks)}): {', '.join(below)}")
     else:
         print("every figure with a target meets it")
 
     report: dict[str, Any] = {r.name: r.ratio for r in results}
+    report.update({name: check.value for name, check in checks})
     report["details"] = {
         "environment": _environment(args.quick, seconds),
         "results": {r.name: r.details() for r in results},
         "extras": extras,
+        "checks": {
+            name: {"label": c.label, "value": c.value, "unit": c.unit, "limit": c.limit}
+            for name, c in checks
+        },
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.json} ({seconds:.0f} s)")
     if args.floors is not None:
         failures = check_floors({r.name: r.ratio for r in results}, args.floors)
+        failures += [
+            f"{name} = {c.value:.1f} {c.unit}, above its limit {c.limit}"
+            for name, c in checks
+            if not c.ok
+        ]
         for failure in failures:
             print(f"FLOOR: {failure}")
         if failures:

@@ -497,7 +497,7 @@ fn ensure_transaction_state(conn: &Connection, depth: u32) -> Result<()> {
     Ok(())
 }
 
-fn bind(stmt: &mut Statement<'_>, params: &[Value]) -> Result<()> {
+pub(crate) fn bind(stmt: &mut Statement<'_>, params: &[Value]) -> Result<()> {
     let expected = stmt.parameter_count();
     if expected != params.len() {
         return Err(Error::ParameterCount {
@@ -591,7 +591,7 @@ pub(crate) fn collect_bound(
 
 /// `SQLite` does not enforce UTF-8 in TEXT; invalid bytes are replaced rather than failing
 /// the whole query.
-fn owned_value(value: rusqlite::types::ValueRef<'_>) -> Value {
+pub(crate) fn owned_value(value: rusqlite::types::ValueRef<'_>) -> Value {
     use rusqlite::types::ValueRef;
     match value {
         ValueRef::Null => Value::Null,

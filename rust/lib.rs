@@ -8,21 +8,27 @@
 //! * `library`: which `SQLite` library the process runs, for `strata doctor`;
 //! * `error`: the one error type, and its one conversion into Python exceptions;
 //! * `bulk`: many rows into one table, as multi-row `INSERT`s;
-//! * `time`: stored timestamps and the clock the hot paths read;
+//! * `time`: stored timestamps (written and read in every format) and the hot paths' clock;
 //! * `queue`: job claims with leases and fencing tokens;
 //! * `ratelimit`: the rate limiter (algorithms, denial cache), in plain Rust;
+//! * `metrics`: metric aggregation in `(series, time)` order, and rollups;
+//! * `arrow_export`: query results as Arrow record batches and C streams;
 //! * `py_engine`: the Python class over `engine`;
 //! * `py_bulk`: converting Python rows for `bulk` (`create_many`, metric ingest);
 //! * `py_queue`: the Python classes over `queue`;
-//! * `py_ratelimit`: the Python classes over `ratelimit`.
+//! * `py_ratelimit`: the Python classes over `ratelimit`;
+//! * `py_metrics`: the Python classes over `metrics` and `arrow_export`.
 
+pub mod arrow_export;
 pub mod bulk;
 pub mod busy;
 pub mod engine;
 pub mod error;
 pub mod library;
+pub mod metrics;
 mod py_bulk;
 mod py_engine;
+mod py_metrics;
 mod py_queue;
 mod py_ratelimit;
 pub mod queue;
@@ -62,6 +68,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_queue::PyHeartbeat>()?;
     m.add_class::<py_ratelimit::PyRateLimiter>()?;
     m.add_class::<py_ratelimit::PyDecision>()?;
+    m.add_class::<py_metrics::PyAggregator>()?;
+    m.add_class::<py_metrics::PyArrowStream>()?;
+    m.add_function(wrap_pyfunction!(py_metrics::ingest_ceiling, m)?)?;
     m.add_function(wrap_pyfunction!(sqlite_library, m)?)?;
     m.add_function(wrap_pyfunction!(loaded_sqlite_copies, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

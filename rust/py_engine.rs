@@ -252,7 +252,7 @@ impl PyTransaction {
 
 /// Convert positional parameters. Exact-type checks come first: they are the common case
 /// and cost a pointer comparison each.
-fn to_values(params: &Bound<'_, PyTuple>) -> Result<Vec<Value>> {
+pub(crate) fn to_values(params: &Bound<'_, PyTuple>) -> Result<Vec<Value>> {
     params
         .iter()
         .enumerate()
@@ -318,7 +318,7 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
         .map_or_else(|_| "?".to_owned(), |name| name.to_string())
 }
 
-fn value_to_python(py: Python<'_>, value: Value) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn value_to_python(py: Python<'_>, value: Value) -> PyResult<Bound<'_, PyAny>> {
     Ok(match value {
         Value::Null => py.None().into_bound(py),
         Value::Integer(number) => number.into_pyobject(py)?.into_any(),

@@ -136,6 +136,7 @@ impl PyQueue {
     /// The benchmarks' native ceiling: `rounds` of claiming `batch` jobs and completing
     /// them with `complete_sql`, in Rust. Returns (jobs completed, seconds taken).
     #[pyo3(signature = (worker, batch, rounds, complete_sql, columns, lease))]
+    #[allow(clippy::too_many_arguments)] // a benchmark hook, called from one place
     fn _native_loop(
         &self,
         py: Python<'_>,

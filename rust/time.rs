@@ -3,13 +3,15 @@
 //! A `DateTime` field is stored either as ISO 8601 text with milliseconds and a `+00:00`
 //! offset (`2026-11-22T09:30:00.000+00:00`, fixed width, so text order is time order) or as
 //! integer Unix milliseconds; `strata/client/codecs.py` documents both. The core writes
-//! timestamps itself when it bulk-inserts rows and when it stamps leases, and must produce
-//! exactly the bytes the Python codecs produce.
+//! timestamps itself (bulk inserts, leases, rollups) and must produce exactly the bytes the
+//! Python codecs produce. Prisma versions also wrote `YYYY-MM-DD HH:MM:SS` (`SQLite`'s
+//! `CURRENT_TIMESTAMP`, which is UTC), so reads (`read`) accept all three, as
+//! `codecs.parse_datetime` does. Metric bucketing and the Arrow export read through here.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 
 use crate::error::{Error, Result};
 
@@ -125,6 +127,119 @@ fn civil_from_days(days: i64) -> (i32, u8, u8) {
     (year as i32, month as u8, day as u8)
 }
 
+/// A stored `DateTime` as milliseconds since the epoch, or None for NULL and for values that
+/// are not a `DateTime` in any format the client reads.
+pub fn read(value: ValueRef<'_>) -> Option<i64> {
+    match value {
+        ValueRef::Integer(ms) => Some(ms),
+        // Truncated toward negative infinity, like timedelta(milliseconds=...) floors.
+        #[allow(clippy::cast_possible_truncation)]
+        ValueRef::Real(ms) if ms.is_finite() => Some(ms.floor() as i64),
+        ValueRef::Text(text) => parse_text(text),
+        _ => None,
+    }
+}
+
+/// Parse `YYYY-MM-DD`, optionally followed by `T` or a space and `HH:MM[:SS[.fff...]]`, and
+/// an offset (`Z`, `+HH:MM`, `-HHMM`); text without an offset is UTC, as in `SQLite`.
+pub fn parse_text(text: &[u8]) -> Option<i64> {
+    let mut cursor = Cursor { text, at: 0 };
+    let year = cursor.digits(4)?;
+    cursor.expect(b'-')?;
+    let month = cursor.digits(2)?;
+    cursor.expect(b'-')?;
+    let day = cursor.digits(2)?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let (mut hour, mut minute, mut second, mut millis) = (0, 0, 0, 0);
+    if matches!(cursor.peek(), Some(b'T' | b't' | b' ')) {
+        cursor.at += 1;
+        hour = cursor.digits(2)?;
+        cursor.expect(b':')?;
+        minute = cursor.digits(2)?;
+        if cursor.peek() == Some(b':') {
+            cursor.at += 1;
+            second = cursor.digits(2)?;
+            if cursor.peek() == Some(b'.') {
+                cursor.at += 1;
+                // Milliseconds from the first three digits; further digits are truncated.
+                let mut scale = 100;
+                let start = cursor.at;
+                while let Some(digit) = cursor.peek().filter(u8::is_ascii_digit) {
+                    millis += i64::from(digit - b'0') * scale;
+                    scale /= 10;
+                    cursor.at += 1;
+                }
+                if cursor.at == start {
+                    return None;
+                }
+            }
+        }
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let offset_minutes = match cursor.peek() {
+        None => 0,
+        Some(b'Z' | b'z') => {
+            cursor.at += 1;
+            0
+        }
+        Some(sign @ (b'+' | b'-')) => {
+            cursor.at += 1;
+            let hours = cursor.digits(2)?;
+            if cursor.peek() == Some(b':') {
+                cursor.at += 1;
+            }
+            let minutes = cursor.digits(2)?;
+            let total = hours * 60 + minutes;
+            if sign == b'-' {
+                -total
+            } else {
+                total
+            }
+        }
+        Some(_) => return None,
+    };
+    if cursor.at != text.len() {
+        return None;
+    }
+    // Ranges were checked above, so the narrowing casts cannot truncate.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let days = days_from_civil(year as i32, month as u8, day as u8);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    Some(seconds * 1000 + millis)
+}
+
+struct Cursor<'a> {
+    text: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.at).copied()
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    fn digits(&mut self, count: usize) -> Option<i64> {
+        let slice = self.text.get(self.at..self.at + count)?;
+        let mut number = 0;
+        for &digit in slice {
+            if !digit.is_ascii_digit() {
+                return None;
+            }
+            number = number * 10 + i64::from(digit - b'0');
+        }
+        self.at += count;
+        Some(number)
+    }
+}
+
 /// The wall clock the hot paths read, in Unix milliseconds. Tests shift it to make leases
 /// expire without sleeping; the shift belongs to one clock, so one process's tests do not
 /// move another's time.
@@ -178,6 +293,48 @@ mod tests {
             Value::Text("1969-12-31T23:59:59.999+00:00".into())
         );
         assert_eq!(Format::UnixMs.value(42), Value::Integer(42));
+    }
+
+    #[test]
+    fn reads_every_format_the_client_reads() {
+        let expected = 1_795_339_800_123;
+        for text in [
+            "2026-11-22T09:30:00.123+00:00",
+            "2026-11-22T09:30:00.123Z",
+            "2026-11-22 09:30:00.123",
+            "2026-11-22T10:30:00.123456+01:00",
+            "2026-11-22T04:00:00.123-0530",
+        ] {
+            assert_eq!(parse_text(text.as_bytes()), Some(expected), "{text}");
+        }
+        assert_eq!(read(ValueRef::Integer(expected)), Some(expected));
+        assert_eq!(
+            parse_text(b"2026-11-22"),
+            Some(expected - 9 * 3_600_000 - 30 * 60_000 - 123)
+        );
+        for bad in [
+            "2026-13-01",
+            "2026-11-22T09",
+            "yesterday",
+            "2026-11-22T09:30:00+0",
+        ] {
+            assert_eq!(parse_text(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        for ms in [0, 1_795_339_800_123, -1, -86_400_001, 253_402_300_799_999] {
+            assert_eq!(
+                parse_text(UtcTime::from_unix_ms(ms).iso8601().as_bytes()),
+                Some(ms),
+                "{ms}"
+            );
+        }
+        assert_eq!(
+            UtcTime::from_unix_ms(1_795_339_800_000).iso8601(),
+            "2026-11-22T09:30:00.000+00:00"
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@ from typing_extensions import disjoint_base
 
 __all__ = [
     "BULK_ROWS_PER_STATEMENT",
+    "Aggregator",
+    "ArrowStream",
     "BulkInsert",
     "Decision",
     "Engine",
@@ -16,6 +18,7 @@ __all__ = [
     "RateLimiter",
     "Transaction",
     "__version__",
+    "ingest_ceiling",
     "loaded_sqlite_copies",
     "sqlite_library",
 ]
@@ -251,5 +254,79 @@ class RateLimiter:
         algorithm: Literal["fixed", "sliding", "gcra"] | None = None,
     ) -> float: ...
 
+# ("raw", [column], integer) or ("partial", [count, sum, min, max], integer)
+AggregateInput = tuple[str, list[str], bool]
+
+@final
+class Aggregator:
+    def __new__(
+        cls,
+        db: Engine,
+        table: str,
+        series: str,
+        time: str,
+        inputs: list[AggregateInput],
+        time_format: str,
+        series_kind: str,
+    ) -> Aggregator: ...
+    @overload
+    def aggregate(
+        self,
+        every_ms: int,
+        outputs: list[tuple[int, str]],
+        names: list[str],
+        series_name: str,
+        condition: str,
+        params: tuple[SqlValue, ...],
+        *,
+        arrow: Literal[False] = False,
+    ) -> list[dict[str, Any]]: ...
+    @overload
+    def aggregate(
+        self,
+        every_ms: int,
+        outputs: list[tuple[int, str]],
+        names: list[str],
+        series_name: str,
+        condition: str,
+        params: tuple[SqlValue, ...],
+        *,
+        arrow: bool,
+    ) -> list[dict[str, Any]] | ArrowStream: ...
+    def rollup(
+        self,
+        every_ms: int,
+        outputs: list[tuple[int, str]],
+        target_table: str,
+        target_series: str,
+        target_bucket: str,
+        target_columns: list[str],
+        target_format: str,
+        *,
+        lookback_ms: int = 0,
+    ) -> int: ...
+
+@final
+class ArrowStream:
+    @staticmethod
+    def query(
+        db: Engine, sql: str, params: tuple[SqlValue, ...], columns: list[tuple[str, str]]
+    ) -> ArrowStream: ...
+    @property
+    def column_names(self) -> list[str]: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> Any: ...
+
+def ingest_ceiling(
+    db: Engine,
+    table: str,
+    columns: list[str],
+    rows: int,
+    series: int,
+    *,
+    chunk_rows: int = 10_000,
+    start_ms: int = 0,
+    step_ms: int = 1000,
+    time_format: str = "iso8601",
+) -> int: ...
 def sqlite_library() -> LibraryInfo: ...
 def loaded_sqlite_copies() -> list[str]: ...

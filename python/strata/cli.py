@@ -399,3 +399,121 @@ def demo(database: Path, fresh: bool) -> None:
         run(database, fresh=fresh, console=console)
     except StrataError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+# -- analytics ------------------------------------------------------------------------------
+
+
+def _project_db(schema_path: Path | None) -> strata.Database:
+    try:
+        return project_database(find_schema(schema_path))
+    except StrataError as exc:
+        _fail(exc)
+
+
+def _print_result(title: str | None, columns: list[str], rows: list[tuple[object, ...]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("NULL" if value is None else str(value) for value in row))
+    console.print(table)
+    console.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
+
+
+@main.command()
+@click.argument("sql", required=False)
+@click.option(
+    "--query",
+    "query_name",
+    metavar="NAME",
+    help="Run a ready-made query instead of SQL (names below).",
+)
+@click.option(
+    "--tables",
+    "-t",
+    multiple=True,
+    help="Make only this model or table a view (repeatable). Default: every table.",
+)
+@schema_option
+def analytics(
+    sql: str | None, query_name: str | None, tables: tuple[str, ...], schema_path: Path | None
+) -> None:
+    """Run SQL in DuckDB over the schema's tables and print the result as a table.
+
+    Tables are views named after the table (and the model), fed by Arrow streams from the
+    core: DuckDB never opens the SQLite file. Ready-made queries: request-latency,
+    request-latency-by-status, error-rate, gpu-utilisation.
+    """
+    # DuckDB is imported here, not with the CLI: it takes longer than every other command.
+    import duckdb
+
+    from strata.analytics import QUERIES, run_query
+
+    if (sql is None) == (query_name is None):
+        raise click.UsageError("give either SQL or --query NAME")
+    db = _project_db(schema_path)
+    try:
+        if query_name is not None:
+            columns, rows = run_query(db, query_name)
+            _print_result(QUERIES[query_name].description, columns, rows)
+            return
+        assert sql is not None
+        duck = db.analytics(list(tables) or None)
+        try:
+            result = duck.execute(sql)
+            columns = [d[0] for d in result.description or ()]
+            _print_result(None, columns, result.fetchall() if columns else [])
+        finally:
+            duck.close()
+    except StrataError as exc:
+        _fail(exc)
+    except duckdb.Error as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        db.close()
+
+
+@main.group()
+def export() -> None:
+    """Write the database's tables out for other tools."""
+
+
+@export.command("parquet")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--tables",
+    "-t",
+    multiple=True,
+    help="Export only this model or table (repeatable). Default: every table.",
+)
+@schema_option
+def export_parquet_command(
+    directory: Path, tables: tuple[str, ...], schema_path: Path | None
+) -> None:
+    """Write one Parquet file per table into DIRECTORY, for DuckDB outside the app."""
+    from strata.analytics import export_parquet
+
+    db = _project_db(schema_path)
+    try:
+        names = list(tables) or [meta.model.table for meta in db.client.metas.values()]
+        with Progress(
+            TextColumn("exporting {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("tables", total=len(names))
+            written: list[tuple[str, int]] = []
+
+            def advance(table: str, rows: int) -> None:
+                written.append((table, rows))
+                progress.update(task, advance=1, description=table)
+
+            export_parquet(db, directory, names, progress=advance)
+        for table, rows in written:
+            console.print(f"{directory / (table + '.parquet')}: {rows} rows")
+    except StrataError as exc:
+        _fail(exc)
+    finally:
+        db.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -13,10 +13,14 @@ from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
 from strata.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    import duckdb
+
+    from strata.analytics import TableSpec
     from strata.client import Client, Repository
     from strata.client.codecs import DateTimeFormat
     from strata.client.models import ModelClasses
     from strata.health import Health
+    from strata.metrics import Metrics
     from strata.migrate.commands import Migrator
     from strata.queue import Queue
     from strata.ratelimit import RateLimiter
@@ -181,6 +185,26 @@ class Database(_core.Engine):
         return bind(
             self, model, key=key, count=count, window_start=window_start, tat=tat, config=config
         )
+
+    def metrics(self, model: str, *, series: str, time: str) -> Metrics:
+        """Model ``model`` as a metric series: ``series`` names the field that tells series
+        apart (a provider, a service), ``time`` the DateTime field of each sample. Ingest,
+        aggregation, rollups and retention: see `strata.metrics.Metrics`."""
+        from strata.metrics import Metrics
+
+        return Metrics(self, model, series=series, time=time)
+
+    def analytics(
+        self, tables: Sequence[str] | Mapping[str, TableSpec] | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """A new in-memory DuckDB connection in which the schema's tables (or ``tables``:
+        model or table names, or a dict of them to ``{"columns": [...], "where": {...}}``
+        pushed down into the export) are views, queryable by table name. Each scan reads
+        a fresh Arrow stream from the core; DuckDB never opens the SQLite file. See
+        `strata.analytics`."""
+        from strata.analytics import connect_duckdb
+
+        return connect_duckdb(self, tables)
 
     def __getattr__(self, name: str) -> Repository:
         # Only reached for names the handle does not have: ``db.media_request`` is the

@@ -75,8 +75,13 @@ class ValidationError(StrataError, ValueError):
     before any SQL runs, so nothing was written.
 
     ``model`` and ``field`` name where the problem is (either may be None), ``expected``
-    says what would have been accepted.
+    says what would have been accepted. Bulk writes (``create_many``, metric ingest) also
+    set ``row``, the index of the offending row, and, when chunks commit on their own,
+    ``committed``, the number of rows written before the failing chunk.
     """
+
+    row: int | None
+    committed: int | None
 
     def __init__(
         self,
@@ -85,11 +90,15 @@ class ValidationError(StrataError, ValueError):
         model: str | None = None,
         field: str | None = None,
         expected: str = "",
+        row: int | None = None,
+        committed: int | None = None,
     ) -> None:
         super().__init__(message)
         self.model = model
         self.field = field
         self.expected = expected
+        self.row = row
+        self.committed = committed
 
 
 class ValueTooLongError(StrataError, ValueError):

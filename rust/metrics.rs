@@ -1,0 +1,728 @@
+//! Metric aggregation and rollups, in plain Rust.
+//!
+//! [`aggregate`] reads one model's rows in `(series, time)` order, which the
+//! `@@index([series, time])` that metric models carry hands out without a sort, and keeps
+//! one bucket open at a time: every row either joins the open bucket or closes it. Memory is
+//! one bucket's worth whatever the table's size, and no temporary b-tree is built, which is
+//! where `SQLite`'s own `GROUP BY` over a computed bucket spends its time.
+//!
+//! Statistics per `(series, bucket)` and value: `count` (non-NULL values), `sum`, `avg`,
+//! `min` and `max` are exact; percentiles are exact too: the bucket's values are kept and
+//! interpolated linearly between the two nearest ranks, which is `DuckDB`'s `quantile_cont`
+//! and numpy's default, so the three agree. NULL values are skipped, as in SQL: a bucket
+//! whose values are all NULL has count 0 and NULL for the rest.
+//!
+//! A rollup model stores `count`, `sum`, `min` and `max` per bucket, which merge exactly, so
+//! the same code aggregates a rollup into a coarser one ([`Input::Partial`]).
+//! [`rollup`] keeps one up to date from its watermark: the latest bucket it holds.
+
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::Connection;
+
+use crate::bulk::{Run, Target};
+use crate::engine::bind;
+use crate::error::{Error, Result};
+use crate::time::{self, Format};
+
+/// Where a value's samples come from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// One quoted column of raw samples.
+    Raw { column: String, integer: bool },
+    /// A rollup's partial aggregates, merged: quoted `count`, `sum`, `min`, `max` columns.
+    Partial {
+        count: String,
+        sum: String,
+        min: String,
+        max: String,
+        integer: bool,
+    },
+}
+
+impl Input {
+    fn integer(&self) -> bool {
+        match self {
+            Input::Raw { integer, .. } | Input::Partial { integer, .. } => *integer,
+        }
+    }
+
+    fn columns(&self) -> Vec<&str> {
+        match self {
+            Input::Raw { column, .. } => vec![column],
+            Input::Partial {
+                count,
+                sum,
+                min,
+                max,
+                ..
+            } => vec![count, sum, min, max],
+        }
+    }
+}
+
+/// One statistic of one value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stat {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    /// An exact percentile, as a fraction (0.95 for p95).
+    Quantile(f64),
+}
+
+impl Stat {
+    /// `count`, `sum`, `avg`, `min`, `max`, `p50`, `p95`, `p99`.
+    pub fn parse(name: &str) -> Option<Stat> {
+        Some(match name {
+            "count" => Stat::Count,
+            "sum" => Stat::Sum,
+            "avg" => Stat::Avg,
+            "min" => Stat::Min,
+            "max" => Stat::Max,
+            "p50" => Stat::Quantile(0.50),
+            "p95" => Stat::Quantile(0.95),
+            "p99" => Stat::Quantile(0.99),
+            _ => return None,
+        })
+    }
+}
+
+/// The model whose rows are aggregated. Identifiers are quoted and come from the validated
+/// schema (`strata/metrics.py`), never from data.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub table: String,
+    pub series: String,
+    pub time: String,
+    pub inputs: Vec<Input>,
+}
+
+/// One aggregation: the bucket width, the statistics and a filter.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub every_ms: i64,
+    /// (index into `Source::inputs`, statistic), in output order.
+    pub outputs: &'a [(usize, Stat)],
+    /// A condition on the table aliased `t0`, built by Python with `?` placeholders; `"1"`
+    /// for none.
+    pub condition: &'a str,
+    pub params: &'a [Value],
+}
+
+/// One `(series, bucket)` and its statistics in `Request::outputs` order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    pub series: Value,
+    pub start_ms: i64,
+    pub values: Vec<Value>,
+}
+
+/// The running statistics of one value in the open bucket.
+#[derive(Debug, Clone)]
+struct Accumulator {
+    count: i64,
+    /// The exact sum while every value was an integer (`all_integers`); `sum` otherwise.
+    sum_int: i128,
+    all_integers: bool,
+    sum: f64,
+    /// Whether a sum was seen at all (a partial's sum may be NULL while its count is not).
+    summed: bool,
+    min: f64,
+    max: f64,
+    /// The samples themselves, kept only when a percentile of this value is asked for.
+    samples: Option<Vec<f64>>,
+}
+
+impl Accumulator {
+    fn new(keep_samples: bool) -> Self {
+        Accumulator {
+            count: 0,
+            sum_int: 0,
+            all_integers: true,
+            sum: 0.0,
+            summed: false,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            samples: keep_samples.then(Vec::new),
+        }
+    }
+
+    fn reset(&mut self) {
+        let samples = self.samples.take().map(|mut s| {
+            s.clear();
+            s
+        });
+        *self = Accumulator {
+            samples,
+            ..Accumulator::new(false)
+        };
+    }
+
+    fn add_sum(&mut self, value: ValueRef<'_>) -> Option<f64> {
+        let number = match value {
+            ValueRef::Integer(n) => {
+                self.sum_int += i128::from(n);
+                #[allow(clippy::cast_precision_loss)] // what SQLite's own avg() does
+                let number = n as f64;
+                number
+            }
+            ValueRef::Real(x) => {
+                // A float in an integer column (written by other software): the float sum
+                // takes over from here on.
+                self.all_integers = false;
+                x
+            }
+            _ => return None,
+        };
+        self.sum += number;
+        self.summed = true;
+        Some(number)
+    }
+
+    fn sample(&mut self, value: ValueRef<'_>) {
+        if let Some(x) = self.add_sum(value) {
+            self.count += 1;
+            self.min = self.min.min(x);
+            self.max = self.max.max(x);
+            if let Some(samples) = &mut self.samples {
+                samples.push(x);
+            }
+        }
+    }
+
+    fn merge(
+        &mut self,
+        count: ValueRef<'_>,
+        sum: ValueRef<'_>,
+        min: ValueRef<'_>,
+        max: ValueRef<'_>,
+    ) {
+        if let ValueRef::Integer(n) = count {
+            self.count += n;
+        }
+        self.add_sum(sum);
+        if let Some(x) = number(min) {
+            self.min = self.min.min(x);
+        }
+        if let Some(x) = number(max) {
+            self.max = self.max.max(x);
+        }
+    }
+
+    fn finish(&mut self, stat: Stat, integer: bool) -> Value {
+        if self.count == 0 {
+            return match stat {
+                Stat::Count => Value::Integer(0),
+                _ => Value::Null,
+            };
+        }
+        let exact = integer && self.all_integers;
+        let whole = |x: f64| {
+            // Values of an integer column come back as integers.
+            #[allow(clippy::cast_possible_truncation)]
+            if integer && x.fract() == 0.0 && x.abs() < 9.2e18 {
+                Value::Integer(x as i64)
+            } else {
+                Value::Real(x)
+            }
+        };
+        match stat {
+            Stat::Count => Value::Integer(self.count),
+            Stat::Sum if !self.summed => Value::Null,
+            Stat::Sum if exact => {
+                i64::try_from(self.sum_int).map_or_else(|_| whole(self.sum), Value::Integer)
+            }
+            Stat::Sum => Value::Real(self.sum),
+            #[allow(clippy::cast_precision_loss)]
+            Stat::Avg if exact => Value::Real(self.sum_int as f64 / self.count as f64),
+            #[allow(clippy::cast_precision_loss)]
+            Stat::Avg => Value::Real(self.sum / self.count as f64),
+            Stat::Min => whole(self.min),
+            Stat::Max => whole(self.max),
+            Stat::Quantile(q) => {
+                let samples = self.samples.as_mut().expect("kept for percentiles");
+                if samples.is_empty() {
+                    return Value::Null;
+                }
+                // Sorted once per bucket; a second percentile finds it sorted already.
+                if !samples.windows(2).all(|pair| pair[0] <= pair[1]) {
+                    samples.sort_unstable_by(f64::total_cmp);
+                }
+                Value::Real(quantile_sorted(samples, q))
+            }
+        }
+    }
+}
+
+/// The `q` quantile of sorted `samples`, interpolated linearly between the two nearest
+/// ranks (`DuckDB`'s `quantile_cont`, numpy's default `linear` method).
+pub fn quantile_sorted(samples: &[f64], q: f64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let position = q * (samples.len() - 1) as f64;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (low, high) = (position.floor() as usize, position.ceil() as usize);
+    let (a, b) = (samples[low], samples[high]);
+    #[allow(clippy::cast_precision_loss)]
+    let fraction = position - low as f64;
+    if fraction == 0.0 {
+        a
+    } else {
+        a + (b - a) * fraction
+    }
+}
+
+fn number(value: ValueRef<'_>) -> Option<f64> {
+    match value {
+        #[allow(clippy::cast_precision_loss)]
+        ValueRef::Integer(n) => Some(n as f64),
+        ValueRef::Real(x) => Some(x),
+        _ => None,
+    }
+}
+
+fn same(current: &Value, value: ValueRef<'_>) -> bool {
+    match (current, value) {
+        (Value::Null, ValueRef::Null) => true,
+        (Value::Integer(a), ValueRef::Integer(b)) => *a == b,
+        (Value::Real(a), ValueRef::Real(b)) => a.to_bits() == b.to_bits(),
+        (Value::Text(a), ValueRef::Text(b)) => a.as_bytes() == b,
+        (Value::Blob(a), ValueRef::Blob(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The SQL that streams the rows `request` needs, in `(series, time)` order.
+pub fn select_sql(source: &Source, condition: &str) -> String {
+    let mut columns = vec![
+        format!("t0.{}", source.series),
+        format!("t0.{}", source.time),
+    ];
+    for input in &source.inputs {
+        columns.extend(input.columns().into_iter().map(|c| format!("t0.{c}")));
+    }
+    format!(
+        "SELECT {} FROM {} AS t0 WHERE t0.{time} IS NOT NULL AND ({condition}) \
+         ORDER BY t0.{series}, t0.{time}",
+        columns.join(", "),
+        source.table,
+        time = source.time,
+        series = source.series,
+    )
+}
+
+/// Check a request against its source before any row is read.
+pub fn check(source: &Source, request: &Request<'_>) -> Result<()> {
+    if request.every_ms <= 0 {
+        return Err(Error::invalid("the bucket width must be positive"));
+    }
+    for &(index, stat) in request.outputs {
+        let input = source
+            .inputs
+            .get(index)
+            .ok_or_else(|| Error::invalid(format!("no value number {index}")))?;
+        if matches!(stat, Stat::Quantile(_)) && matches!(input, Input::Partial { .. }) {
+            return Err(Error::invalid(
+                "percentiles cannot be computed from a rollup's count, sum, min and max; \
+                 aggregate the raw model instead",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Stream `source`'s rows through buckets of `request.every_ms` and hand each finished
+/// `(series, bucket)` to `emit`, in `(series, bucket)` order. Returns the rows read.
+pub fn aggregate(
+    conn: &Connection,
+    source: &Source,
+    request: &Request<'_>,
+    mut emit: impl FnMut(Bucket) -> Result<()>,
+) -> Result<u64> {
+    check(source, request)?;
+    let sql = select_sql(source, request.condition);
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(|e| Error::from_sqlite(e, &sql))?;
+    bind(&mut stmt, request.params)?;
+    let mut accumulators: Vec<Accumulator> = (0..source.inputs.len())
+        .map(|index| {
+            Accumulator::new(
+                request
+                    .outputs
+                    .iter()
+                    .any(|&(i, stat)| i == index && matches!(stat, Stat::Quantile(_))),
+            )
+        })
+        .collect();
+    let finish = |series: &Value, start_ms: i64, accumulators: &mut [Accumulator]| {
+        let values = request
+            .outputs
+            .iter()
+            .map(|&(index, stat)| accumulators[index].finish(stat, source.inputs[index].integer()))
+            .collect();
+        for accumulator in accumulators.iter_mut() {
+            accumulator.reset();
+        }
+        Bucket {
+            series: series.clone(),
+            start_ms,
+            values,
+        }
+    };
+
+    let mut open: Option<(Value, i64, i64)> = None; // series, bucket start, last time
+    let mut read = 0;
+    let mut rows = stmt.raw_query();
+    loop {
+        let row = match rows.next() {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
+            Err(err) => return Err(Error::from_sqlite(err, &sql)),
+        };
+        read += 1;
+        let get = |index: usize| row.get_ref(index).map_err(|e| Error::from_sqlite(e, &sql));
+        let series = get(0)?;
+        let time_value = get(1)?;
+        let Some(time) = time::read(time_value) else {
+            return Err(Error::invalid(format!(
+                "{}.{} holds {:?}, which is not a DateTime",
+                source.table,
+                source.time,
+                crate::engine::owned_value(time_value)
+            )));
+        };
+        let start = time.div_euclid(request.every_ms) * request.every_ms;
+        match &mut open {
+            Some((current, bucket, last)) if same(current, series) => {
+                if time < *last {
+                    // ORDER BY sorts the stored form. One format throughout sorts as time
+                    // does; a column mixing text and integer DateTimes does not.
+                    return Err(Error::invalid(format!(
+                        "{}.{} is not in time order within a series: the column mixes \
+                         DateTime formats (text and integer milliseconds)",
+                        source.table, source.time
+                    )));
+                }
+                *last = time;
+                if start != *bucket {
+                    emit(finish(current, *bucket, &mut accumulators))?;
+                    *bucket = start;
+                }
+            }
+            _ => {
+                if let Some((current, bucket, _)) = &open {
+                    emit(finish(current, *bucket, &mut accumulators))?;
+                }
+                open = Some((crate::engine::owned_value(series), start, time));
+            }
+        }
+        accumulate_row(source, row, &sql, &mut accumulators)?;
+    }
+    if let Some((current, bucket, _)) = &open {
+        emit(finish(current, *bucket, &mut accumulators))?;
+    }
+    Ok(read)
+}
+
+/// Add one row's values (from column 2 on) to the open bucket's accumulators.
+fn accumulate_row(
+    source: &Source,
+    row: &rusqlite::Row<'_>,
+    sql: &str,
+    accumulators: &mut [Accumulator],
+) -> Result<()> {
+    let get = |index: usize| row.get_ref(index).map_err(|e| Error::from_sqlite(e, sql));
+    let mut column = 2;
+    for (input, accumulator) in source.inputs.iter().zip(accumulators.iter_mut()) {
+        match input {
+            Input::Raw { column: name, .. } => {
+                let value = get(column)?;
+                if matches!(value, ValueRef::Text(_) | ValueRef::Blob(_)) {
+                    return Err(not_a_number(source, name, value));
+                }
+                accumulator.sample(value);
+                column += 1;
+            }
+            Input::Partial { .. } => {
+                accumulator.merge(
+                    get(column)?,
+                    get(column + 1)?,
+                    get(column + 2)?,
+                    get(column + 3)?,
+                );
+                column += 4;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn not_a_number(source: &Source, column: &str, value: ValueRef<'_>) -> Error {
+    Error::invalid(format!(
+        "{}.{column} holds {:?}, which is not a number",
+        source.table,
+        crate::engine::owned_value(value)
+    ))
+}
+
+/// A rollup model: where [`rollup`] writes `count`, `sum`, `min` and `max` per bucket.
+#[derive(Debug, Clone)]
+pub struct RollupTarget {
+    pub table: String,
+    /// Quoted columns: the series, the bucket start, then one per output of the request.
+    pub series: String,
+    pub bucket: String,
+    pub columns: Vec<String>,
+    /// How the target's bucket column stores `DateTime` values.
+    pub format: Format,
+}
+
+/// Bring `target` up to date from `source`, on `conn` inside the caller's write
+/// transaction (`Engine::write`), so that the watermark, the re-aggregation and the writes
+/// see one state of the database.
+///
+/// The watermark is the latest bucket the target holds, less `lookback_ms` (for samples
+/// that arrive late). That bucket may have been written while it was still filling, so it
+/// and everything after it are deleted and aggregated again from the source; earlier
+/// buckets are final. Returns the number of buckets written.
+pub fn rollup(
+    conn: &Connection,
+    source: &Source,
+    source_format: Format,
+    request: &Request<'_>,
+    target: &RollupTarget,
+    lookback_ms: i64,
+) -> Result<u64> {
+    let watermark_sql = format!("SELECT max({}) FROM {}", target.bucket, target.table);
+    let latest: Option<i64> = conn
+        .query_row(&watermark_sql, [], |row| Ok(time::read(row.get_ref(0)?)))
+        .map_err(|e| Error::from_sqlite(e, &watermark_sql))?;
+    let every = request.every_ms;
+    let from = latest.map(|ms| (ms - lookback_ms).div_euclid(every) * every);
+
+    let mut condition = request.condition.to_owned();
+    let mut params = request.params.to_vec();
+    if let Some(from) = from {
+        let delete = format!("DELETE FROM {} WHERE {} >= ?", target.table, target.bucket);
+        conn.execute(&delete, [target.format.value(from)])
+            .map_err(|e| Error::from_sqlite(e, &delete))?;
+        condition = format!("({condition}) AND t0.{} >= ?", source.time);
+        params.push(source_format.value(from));
+    }
+    let mut columns = vec![target.series.clone(), target.bucket.clone()];
+    columns.extend(target.columns.iter().cloned());
+    let width = columns.len();
+    let insert = Target {
+        table: target.table.clone(),
+        columns,
+        skip_duplicates: false,
+    };
+    let present: Vec<usize> = (0..width).collect();
+    let mut pending = Run {
+        present: present.clone(),
+        values: Vec::new(),
+        rows: 0,
+    };
+    let mut written = 0;
+    let scoped = Request {
+        condition: &condition,
+        params: &params,
+        ..*request
+    };
+    aggregate(conn, source, &scoped, |bucket| {
+        pending.values.push(bucket.series);
+        pending.values.push(target.format.value(bucket.start_ms));
+        pending.values.extend(bucket.values);
+        pending.rows += 1;
+        if pending.rows == 4096 {
+            written += insert.insert(conn, std::slice::from_ref(&pending))?;
+            pending.values.clear();
+            pending.rows = 0;
+        }
+        Ok(())
+    })?;
+    if pending.rows > 0 {
+        written += insert.insert(conn, &[pending])?;
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE m (s TEXT, t TEXT, v REAL, n INTEGER);
+             CREATE TABLE r (s TEXT, b TEXT, v_count INTEGER, v_sum REAL, v_min REAL, v_max REAL);",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn source() -> Source {
+        Source {
+            table: "m".into(),
+            series: "s".into(),
+            time: "t".into(),
+            inputs: vec![
+                Input::Raw {
+                    column: "v".into(),
+                    integer: false,
+                },
+                Input::Raw {
+                    column: "n".into(),
+                    integer: true,
+                },
+            ],
+        }
+    }
+
+    fn insert(conn: &Connection, s: &str, seconds: i64, v: Option<f64>, n: Option<i64>) {
+        conn.execute(
+            "INSERT INTO m VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![
+                s,
+                time::UtcTime::from_unix_ms(seconds * 1000).iso8601(),
+                v,
+                n
+            ],
+        )
+        .unwrap();
+    }
+
+    fn run(conn: &Connection, every_ms: i64, outputs: &[(usize, Stat)]) -> Vec<Bucket> {
+        let mut out = Vec::new();
+        let request = Request {
+            every_ms,
+            outputs,
+            condition: "1",
+            params: &[],
+        };
+        aggregate(conn, &source(), &request, |b| {
+            out.push(b);
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn buckets_per_series_with_nulls_and_integers() {
+        let conn = memory();
+        insert(&conn, "a", 0, Some(1.0), Some(1));
+        insert(&conn, "a", 30, Some(3.0), Some(2));
+        insert(&conn, "a", 61, None, None);
+        insert(&conn, "b", 5, Some(-2.5), Some(-7));
+        let outputs = [
+            (0, Stat::Count),
+            (0, Stat::Avg),
+            (0, Stat::Max),
+            (1, Stat::Sum),
+            (1, Stat::Min),
+        ];
+        let buckets = run(&conn, 60_000, &outputs);
+        let values: Vec<_> = buckets
+            .iter()
+            .map(|b| (b.start_ms, b.values.clone()))
+            .collect();
+        assert_eq!(
+            values,
+            vec![
+                (
+                    0,
+                    vec![
+                        Value::Integer(2),
+                        Value::Real(2.0),
+                        Value::Real(3.0),
+                        Value::Integer(3),
+                        Value::Integer(1)
+                    ]
+                ),
+                (
+                    60_000,
+                    vec![
+                        Value::Integer(0),
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        Value::Null
+                    ]
+                ),
+                (
+                    0,
+                    vec![
+                        Value::Integer(1),
+                        Value::Real(-2.5),
+                        Value::Real(-2.5),
+                        Value::Integer(-7),
+                        Value::Integer(-7)
+                    ]
+                ),
+            ]
+        );
+        assert_eq!(buckets[2].series, Value::Text("b".into()));
+    }
+
+    #[test]
+    fn percentiles_interpolate_between_ranks() {
+        assert!((quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.5) - 2.5).abs() < 1e-12);
+        assert!((quantile_sorted(&[7.0], 0.99) - 7.0).abs() < 1e-12);
+        let conn = memory();
+        for (i, v) in [5.0, 1.0, 3.0, 2.0, 4.0].into_iter().enumerate() {
+            insert(&conn, "a", i64::try_from(i).unwrap(), Some(v), None);
+        }
+        let buckets = run(
+            &conn,
+            60_000,
+            &[(0, Stat::Quantile(0.5)), (0, Stat::Quantile(0.95))],
+        );
+        assert_eq!(buckets[0].values, vec![Value::Real(3.0), Value::Real(4.8)]);
+    }
+
+    #[test]
+    fn rollup_rewrites_from_the_watermark() {
+        let conn = memory();
+        let outputs = [
+            (0, Stat::Count),
+            (0, Stat::Sum),
+            (0, Stat::Min),
+            (0, Stat::Max),
+        ];
+        let target = RollupTarget {
+            table: "r".into(),
+            series: "s".into(),
+            bucket: "b".into(),
+            columns: ["v_count", "v_sum", "v_min", "v_max"]
+                .map(String::from)
+                .to_vec(),
+            format: Format::Iso8601,
+        };
+        let request = Request {
+            every_ms: 60_000,
+            outputs: &outputs,
+            condition: "1",
+            params: &[],
+        };
+        insert(&conn, "a", 0, Some(1.0), None);
+        insert(&conn, "a", 70, Some(2.0), None);
+        let written = rollup(&conn, &source(), Format::Iso8601, &request, &target, 0).unwrap();
+        assert_eq!(written, 2);
+        insert(&conn, "a", 80, Some(4.0), None);
+        insert(&conn, "a", 130, Some(8.0), None);
+        // The last bucket (60 s) is rewritten with the late sample; the first stays.
+        let written = rollup(&conn, &source(), Format::Iso8601, &request, &target, 0).unwrap();
+        assert_eq!(written, 2);
+        let rows: Vec<(i64, f64)> = conn
+            .prepare("SELECT v_count, v_sum FROM r ORDER BY b")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(rows, vec![(1, 1.0), (2, 6.0), (1, 8.0)]);
+    }
+}
