@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -58,16 +60,59 @@ def test_doctor_fails_with_a_second_sqlite_copy(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_twice_and_fresh(tmp_path: Path) -> None:
+def test_demo_runs_resumes_and_starts_fresh(tmp_path: Path) -> None:
     runner = CliRunner()
     database = tmp_path / "demo.db"
-    for arguments in (["demo", "--db", str(database)], ["demo", "--db", str(database), "--fresh"]):
-        result = runner.invoke(main, arguments)
+    arguments = ["demo", "--db", str(database), "--jobs", "3000"]
+    for run in (arguments, arguments, [*arguments, "--fresh"]):
+        result = runner.invoke(main, run)
         assert result.exit_code == 0, result.output
-        # Rich wraps the title (it holds the tmp path) to the table's width.
-        assert "jobs by priority" in " ".join(result.output.split())
+        output = " ".join(result.output.split())
+        assert "jobs submitted │ 3,000" in output
+    assert "killed render process" in output  # the fresh run killed one worker again
+    schema = Path(strata.__file__).resolve().parents[2] / "schema" / "render_manager.prisma"
+    with strata.connect(database, schema=schema) as db:
+        assert db.job.count() == 3_000
+        assert db.job.count(where={"status": {"not_in": ["COMPLETED", "FAILED"]}}) == 0
+        assert db.api_token.count() == 2  # the seed is idempotent
+        assert db.node_metric_rollup.count() > 0
+    report = (tmp_path / "strata-demo-report.html").read_text()
+    assert "<svg" in report
+    assert "3,000 jobs" in report
+
+
+def test_demo_refuses_a_read_only_directory() -> None:
+    """Permission checks do not apply to root, so the demo runs as an unprivileged user."""
+    folder = tempfile.mkdtemp(prefix="strata-demo-ro-")
+    try:
+        os.chmod(folder, 0o555)
+        script = (
+            # Imported first: the unprivileged user may not read the interpreter's files.
+            "import os, sys, strata.demo\n"
+            "from strata.cli import main\n"
+            + ("os.setgid(65534); os.setuid(65534)\n" if os.geteuid() == 0 else "")
+            + f"os.chdir({folder!r})\n"
+            "sys.argv = ['strata', 'demo']\n"
+            "main()\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        message = " ".join(result.stderr.split())
+        assert "the directory is read-only" in message
+        assert "Traceback" not in result.stderr
+        assert os.listdir(folder) == []  # nothing was written
+    finally:
+        subprocess.run(["rm", "-rf", folder], check=False)
+
+
+def test_demo_refuses_a_database_of_another_schema(tmp_path: Path) -> None:
+    database = tmp_path / "other.db"
     with strata.connect(database) as db:
-        assert db.query_raw('SELECT count(*) AS n FROM "Job"') == [{"n": 10_000}]
-        assert db.query_raw('SELECT count(*) AS n FROM "Job" WHERE "status" = ?', "CANCELLED") == [
-            {"n": 0}
-        ]
+        db.execute_script("CREATE TABLE invoices (id INTEGER PRIMARY KEY);")
+    result = CliRunner().invoke(main, ["demo", "--db", str(database)])
+    assert result.exit_code == 1
+    assert "another schema" in " ".join(result.output.split())
+    with strata.connect(database) as db:  # left as it was
+        assert db.query_raw("SELECT name FROM sqlite_master", as_tuples=True) == [("invoices",)]

@@ -391,12 +391,22 @@ def db_seed(schema_path: Path | None) -> None:
     help="Where to write the demo database.",
 )
 @click.option("--fresh", is_flag=True, help="Delete the demo database first.")
-def demo(database: Path, fresh: bool) -> None:
-    """Run the end-to-end demo on a SQLite file in the working directory."""
+@click.option(
+    "--jobs",
+    default=50_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many render jobs to submit.",
+)
+def demo(database: Path, fresh: bool, jobs: int) -> None:
+    """Run a render farm end to end on one SQLite file (by default in the working
+    directory): rate-limited submission, validator and render processes (one of them
+    killed), metrics, and a DuckDB report written to strata-demo-report.html. A second run
+    resumes; --fresh starts over."""
     from strata.demo import run
 
     try:
-        run(database, fresh=fresh, console=console)
+        run(database, fresh=fresh, console=console, jobs=jobs)
     except StrataError as exc:
         raise click.ClickException(str(exc)) from exc
 

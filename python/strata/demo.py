@@ -1,69 +1,377 @@
-"""`strata demo`: the first thing a new user runs.
+"""`strata demo`: a render farm on one SQLite file, end to end.
 
-For now it exercises the foundation: open a database file, create a table, write through
-transactions (including a nested block that rolls back), read it back, and show
-`strata doctor`. Later stages grow this into the full render-manager run.
+The render-manager schema is migrated into ``./strata-demo.db`` and seeded with idempotent
+upserts. Then, on the embedded default alone:
+
+1. two API clients, "bravo" and "plugin", submit 50,000 jobs through the rate limiter,
+   each under its own limit; refused submissions wait the ``retry_after`` and try again
+   (on a simulated clock, so that minutes of traffic pass in seconds);
+2. two validator processes move jobs from PENDING through VALIDATING to QUEUED, and four
+   render processes claim them by priority, report progress, and complete or fail them,
+   with retries. One render process is killed with SIGKILL along the way; its jobs are
+   claimed again once their leases run out;
+3. while rendering, each node reports a hardware sample per simulated second through bulk
+   ingest (over a million in all), rolled up to one-minute buckets;
+4. DuckDB, fed by Arrow streams from the core, computes the report, which is printed and
+   written to ``strata-demo-report.html``.
+
+A second run resumes where the first stopped (after Ctrl-C, say); ``--fresh`` starts over.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import random
+import signal
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import strata
-from strata.doctor import diagnose
+from strata.demo_report import Report, write_html
+from strata.errors import ConfigurationError
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS "Job" (
-    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    "name" TEXT NOT NULL,
-    "priority" INTEGER NOT NULL DEFAULT 0,
-    "status" TEXT NOT NULL DEFAULT 'QUEUED'
-);
-"""
+JOBS = 50_000
+SCHEMA = Path(__file__).resolve().parents[2] / "schema" / "render_manager.prisma"
+#: Submissions each API client may make per (simulated) minute.
+LIMITS = {"bravo": 2_400, "plugin": 1_500}
+VALIDATORS = 2
+RENDERERS = 4
+NODES_PER_RENDERER = 12
+#: Real seconds: short, so that the killed renderer's jobs come back within the demo.
+LEASE = 3.0
+#: A render fails this often; it is retried, up to MAX_ATTEMPTS.
+FAILURE_RATE = 0.03
+MAX_ATTEMPTS = 3
+#: Where the simulated timeline of the metrics starts.
+EPOCH = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
-JOBS = 10_000
 
-
-def run(database: Path, *, fresh: bool, console: Console) -> None:
+def run(database: Path, *, fresh: bool, console: Console, jobs: int = JOBS) -> Report:
+    """Run the demo on ``database`` and return its report."""
+    directory = database.resolve().parent
+    if not os.access(directory, os.W_OK):
+        raise ConfigurationError(
+            f"cannot write {database.name} in {directory}: the directory is read-only. Run "
+            "the demo from a directory you can write to, or pass --db PATH."
+        )
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
+    started = time.perf_counter()
+    with strata.connect(database, schema=SCHEMA) as db:
+        _check_schema(db, database)
+        db.migrate.push()
+        _seed(db)
+        version = strata._core.sqlite_library()["version"]
+        console.print(f"[bold]strata demo[/] on {database} (SQLite {version})")
+        with Progress(
+            TextColumn("{task.description:<28}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            refusals = _submit(db, jobs, progress)
+            _work(db, jobs, progress)
+            _roll_up(db, progress)
+        report = Report.collect(db, wall_seconds=time.perf_counter() - started, refusals=refusals)
+    html = database.with_name("strata-demo-report.html")
+    write_html(report, html)
+    _print_summary(report, console)
+    console.print(f"report written to {html}")
+    return report
 
-    with strata.connect(database) as db:
-        db.execute_script(_DDL)
-        started = time.perf_counter()
-        with db.transaction():
-            db.execute_many_raw(
-                'INSERT INTO "Job" ("name", "priority") VALUES (?, ?)',
-                ((f"shot-{n:05d}", n % 5) for n in range(JOBS)),
+
+# -- setting up ------------------------------------------------------------------------------
+
+
+def _check_schema(db: strata.Database, database: Path) -> None:
+    """Refuse a database that holds another application's tables: pushing the render
+    manager's schema onto it would rewrite them."""
+    tables = {
+        row[0]
+        for row in db.query_raw(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            as_tuples=True,
+        )
+    }
+    ours = {"User", "Job", "ApiToken"}
+    if tables and not ours <= tables:
+        raise ConfigurationError(
+            f"{database} holds tables of another schema ({', '.join(sorted(tables)[:5])}); "
+            "the demo will not change them. Pass --fresh to start over, or --db PATH."
+        )
+
+
+def _seed(db: strata.Database) -> None:
+    """API tokens and users, as the render manager's seed creates them: upserts, so a
+    second run changes nothing."""
+    for client in LIMITS:
+        db.api_token.upsert(
+            where={"clientName": client},
+            create={"clientName": client, "token": f"demo-token-{client}"},
+            update={},
+        )
+    for name in ("alice", "bob", "carol"):
+        db.user.upsert(
+            where={"email": f"{name}@studio.example"},
+            create={"email": f"{name}@studio.example", "macUsernames": [name]},
+            update={},
+        )
+
+
+# -- 1. submitting through the rate limiter ---------------------------------------------------
+
+
+def _submit(db: strata.Database, total: int, progress: Progress) -> dict[str, int]:
+    """Submit jobs until ``total`` exist, alternating the two API clients; returns the
+    refusals per client."""
+    limiter = db.rate_limiter(
+        "RateLimit",
+        key=["clientName", "endpoint"],
+        count="requestCount",
+        window_start="windowStart",
+    )
+    users = [u.id for u in db.user.find_many(order_by={"email": "asc"})]
+    existing = db.job.count()
+    task = progress.add_task("submit (rate-limited)", total=total, completed=existing)
+    rng = random.Random(existing)
+    refusals = dict.fromkeys(LIMITS, 0)
+    refused_rows: list[dict[str, Any]] = []
+    clock = {client: EPOCH + timedelta(milliseconds=existing * 10) for client in LIMITS}
+    batch: list[dict[str, Any]] = []
+    for number in range(existing, total):
+        client = "bravo" if number % 5 < 3 else "plugin"
+        while True:
+            limiter.set_clock(clock[client])
+            decision = limiter.hit(client, "/api/jobs", limit=LIMITS[client], window=60)
+            if decision.allowed:
+                break
+            refusals[client] += 1
+            refused_rows.append(
+                {
+                    "clientName": client,
+                    "refusedAt": clock[client],
+                    "retryAfter": decision.retry_after,
+                }
             )
-            try:
-                with db.transaction():  # a savepoint: its writes vanish with it
-                    db.execute_raw('UPDATE "Job" SET "status" = ?', "CANCELLED")
-                    raise RuntimeError("changed our mind")
-            except RuntimeError:
-                pass
-        elapsed = time.perf_counter() - started
-
-        by_priority = db.query_raw(
-            'SELECT "priority", "status", count(*) AS "jobs" FROM "Job" '
-            'GROUP BY "priority", "status" ORDER BY "priority" DESC'
+            clock[client] += timedelta(seconds=decision.retry_after)  # wait as told
+        clock[client] += timedelta(milliseconds=rng.randint(5, 40))
+        batch.append(
+            {
+                "userId": users[number % len(users)],
+                "projectPath": f"/projects/{client}/shot-{number:05d}.aep",
+                "source": client,
+                "macUsername": ("alice", "bob", "carol")[number % 3],
+                "fileTimestamp": clock[client],
+                "nexrenderConfig": {"template": f"t{number % 7}", "frames": 24 + number % 96},
+                "priority": rng.choice((0, 0, 0, 1, 1, 2, 5)),
+                "status": "PENDING",
+            }
         )
-        table = Table(title=f"{database}: jobs by priority", title_justify="left")
-        for column in ("priority", "status", "jobs"):
-            table.add_column(column, justify="right" if column != "status" else "left")
-        for row in by_priority:
-            table.add_row(str(row["priority"]), row["status"], f"{row['jobs']:,}")
-        console.print(table)
-        console.print(
-            f"wrote {JOBS:,} jobs in one transaction in {elapsed * 1000:.1f} ms; "
-            "the nested block's UPDATE was rolled back to its savepoint"
-        )
+        if len(batch) == 2_000 or number == total - 1:
+            db.job.create_many(data=batch)
+            progress.advance(task, len(batch))
+            batch = []
+    if refused_rows:
+        db.rate_limit_refusal.create_many(data=refused_rows)
+    return {client: db.rate_limit_refusal.count(where={"clientName": client}) for client in LIMITS}
 
-        from strata.cli import render_diagnosis
 
-        render_diagnosis(diagnose(db))
+# -- 2. validating and rendering in worker processes -------------------------------------------
+
+
+def _validation_queue(db: strata.Database) -> Any:
+    return db.queue(
+        "Job",
+        ready={"status": "PENDING"},
+        claimed={"status": "VALIDATING"},
+        done={"status": "QUEUED"},
+        failed={"status": "FAILED"},
+        order_by=[{"priority": "desc"}, {"submittedAt": "asc"}],
+        lease=timedelta(seconds=LEASE),
+        fields={"attempts": "validationAttempts"},
+    )
+
+
+def _render_queue(db: strata.Database) -> Any:
+    return db.queue(
+        "Job",
+        ready={"status": "QUEUED"},
+        claimed={"status": "RENDERING"},
+        done={"status": "COMPLETED"},
+        failed={"status": "FAILED"},
+        cancelled={"status": "CANCELLED"},
+        order_by=[{"priority": "desc"}, {"submittedAt": "asc"}],
+        lease=timedelta(seconds=LEASE),
+        max_attempts=MAX_ATTEMPTS,
+    )
+
+
+def _quiet_worker() -> list[bool]:
+    """Workers leave Ctrl-C to the parent, which asks them to stop with SIGTERM; they
+    finish the batch in hand first. The returned flag turns true on SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stopping = [False]
+    signal.signal(signal.SIGTERM, lambda *_: stopping.__setitem__(0, True))
+    return stopping
+
+
+def validate_jobs(path: str, name: str) -> None:
+    stopping = _quiet_worker()
+    with strata.connect(path, schema=SCHEMA, busy_timeout=30) as db:
+        queue = _validation_queue(db)
+        while not stopping[0]:
+            claims = queue.wait_and_claim(name, limit=64, timeout=1.0)
+            if not claims:
+                if db.job.count(where={"status": {"in": ["PENDING", "VALIDATING"]}}) == 0:
+                    return
+                continue
+            queue.complete_many(claims, data={"lastValidationAt": queue.now()})
+
+
+def render_jobs(path: str, index: int) -> None:
+    stopping = _quiet_worker()
+    rng = random.Random(1000 + index)
+    nodes = [f"node-{index}{n:02d}" for n in range(NODES_PER_RENDERER)]
+    # Each node's own simulated clock: a render of d seconds moves it d seconds on.
+    node_clock = dict.fromkeys(nodes, 0)
+    with strata.connect(path, schema=SCHEMA, busy_timeout=30) as db:
+        queue = _render_queue(db)
+        metrics = db.metrics("NodeMetric", series="node", time="timestamp")
+        while not stopping[0]:
+            claims = queue.wait_and_claim(f"render-{index}", limit=8, timeout=1.0)
+            if not claims:
+                if db.job.count(where={"status": {"not_in": list(TERMINAL)}}) == 0:
+                    return
+                continue
+            samples: dict[str, list[Any]] = {
+                "node": [],
+                "timestamp": [],
+                "gpuUsage": [],
+                "gpuTemp": [],
+                "cpuUsage": [],
+            }
+            for position, claim in enumerate(claims):
+                node = nodes[(position + rng.randrange(len(nodes))) % len(nodes)]
+                frames = claim.record.nexrenderConfig.get("frames", 48)
+                seconds = 6 + frames // 5 + rng.randrange(6)
+                load = 70 + 25 * rng.random()
+                start = node_clock[node]
+                for second in range(seconds):
+                    samples["node"].append(node)
+                    samples["timestamp"].append(EPOCH + timedelta(seconds=start + second))
+                    samples["gpuUsage"].append(min(100.0, load + rng.gauss(0, 4)))
+                    samples["gpuTemp"].append(55 + load / 4 + rng.gauss(0, 1.5))
+                    samples["cpuUsage"].append(20 + 30 * rng.random())
+                node_clock[node] = start + seconds
+                try:
+                    queue.progress(claim, 50, logs=f"{node}: rendering {frames} frames\n")
+                    if rng.random() < FAILURE_RATE:
+                        queue.fail(claim, "GPU out of memory", retry_in=0.2)
+                    else:
+                        queue.complete(claim, data={"outputPath": f"/renders/{claim.id}.mov"})
+                except strata.LeaseLostError:
+                    continue  # cancelled, or taken over after a stall: not ours any more
+            metrics.ingest(samples)
+
+
+@dataclass
+class _Crew:
+    processes: list[multiprocessing.process.BaseProcess]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            process.join(timeout=30)
+
+
+def _work(db: strata.Database, total: int, progress: Progress) -> None:
+    if _all_done(_counts(db)):
+        return  # an earlier run finished everything
+    context = multiprocessing.get_context("spawn")
+    path = db.path
+    validators = [
+        context.Process(target=validate_jobs, args=(path, f"validator-{n}"))
+        for n in range(VALIDATORS)
+    ]
+    renderers = [context.Process(target=render_jobs, args=(path, n)) for n in range(RENDERERS)]
+    crew = _Crew([*validators, *renderers])
+    validated = progress.add_task(f"validate ({VALIDATORS} processes)", total=total)
+    rendered = progress.add_task(f"render ({RENDERERS} processes)", total=total)
+    victim, killed = renderers[0], False
+    for process in crew.processes:
+        process.start()
+    try:
+        # Workers exit once every job is settled; the killed one never comes back, and
+        # the others reclaim its jobs when their leases run out.
+        while any(p.is_alive() for p in crew.processes):
+            time.sleep(0.25)
+            counts = _counts(db)
+            finished = sum(counts.get(s, 0) for s in TERMINAL)
+            waiting = counts.get("PENDING", 0) + counts.get("VALIDATING", 0)
+            progress.update(validated, completed=total - waiting)
+            progress.update(rendered, completed=finished)
+            if not killed and finished > total // 4 and victim.pid is not None:
+                os.kill(victim.pid, signal.SIGKILL)  # mid-run: it holds claimed jobs
+                killed = True
+                progress.console.print(
+                    f"killed render process {victim.pid} with SIGKILL; its jobs come back "
+                    f"when their {LEASE:.0f} s leases run out"
+                )
+    except KeyboardInterrupt:
+        crew.stop()
+        progress.console.print("stopped: run `strata demo` again to resume, or add --fresh")
+        raise
+    crew.stop()
+
+
+def _counts(db: strata.Database) -> dict[str, int]:
+    rows = db.query_raw('SELECT status, count(*) FROM "Job" GROUP BY status', as_tuples=True)
+    return dict(rows)
+
+
+def _all_done(counts: dict[str, int]) -> bool:
+    return bool(counts) and all(status in TERMINAL for status in counts)
+
+
+# -- 3. metrics rollup ------------------------------------------------------------------------
+
+
+def _roll_up(db: strata.Database, progress: Progress) -> None:
+    task = progress.add_task("roll up metrics (1 min)", total=1)
+    db.metrics("NodeMetric", series="node", time="timestamp").rollup(
+        into="NodeMetricRollup", every="1m"
+    )
+    progress.advance(task)
+
+
+# -- 4. the report ----------------------------------------------------------------------------
+
+
+def _print_summary(report: Report, console: Console) -> None:
+    table = Table(title="strata demo: the render farm's run", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for label, value in report.summary_rows():
+        table.add_row(label, value)
+    console.print(table)
+    by_priority = Table(
+        title="queue wait and render time by priority (seconds)", title_justify="left"
+    )
+    for column in ("priority", "jobs", "wait p50", "wait p95", "render p50", "render p95"):
+        by_priority.add_column(column, justify="right")
+    for row in report.by_priority:
+        by_priority.add_row(*(f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" for v in row))
+    console.print(by_priority)
