@@ -19,11 +19,16 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: system-deps
-system-deps: ## Install libsqlite3-dev with apt-get if it is missing
+system-deps: ## Install libsqlite3-dev (and chromium, for a test) with apt-get if missing
 	@dpkg -s libsqlite3-dev >/dev/null 2>&1 || { \
 		echo "installing libsqlite3-dev"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q libsqlite3-dev pkg-config; }
+	@# The demo's HTML report is checked by rendering it in headless Chromium (tests/test_cli.py).
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
 	@rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
 $(BIN)/python:

@@ -76,9 +76,28 @@ def test_demo_runs_resumes_and_starts_fresh(tmp_path: Path) -> None:
         assert db.job.count(where={"status": {"not_in": ["COMPLETED", "FAILED"]}}) == 0
         assert db.api_token.count() == 2  # the seed is idempotent
         assert db.node_metric_rollup.count() > 0
-    report = (tmp_path / "strata-demo-report.html").read_text()
-    assert "<svg" in report
-    assert "3,000 jobs" in report
+    report = tmp_path / "strata-demo-report.html"
+    assert "<svg" in report.read_text()
+    assert "3,000 jobs" in report.read_text()
+    # It renders: headless Chromium (installed by `make system-deps`) takes a screenshot,
+    # and the page is not blank (a blank page compresses to a few kilobytes).
+    screenshot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--screenshot={screenshot}",
+            "--window-size=1200,1400",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert screenshot.stat().st_size > 40_000
 
 
 def test_demo_refuses_a_read_only_directory() -> None:
