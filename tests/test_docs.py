@@ -88,3 +88,17 @@ def test_the_readme_render_worker_runs(tmp_path: Path, monkeypatch: pytest.Monke
     assert len(done) == 3
     assert all(job.progress == 100 and job.logs.count("frame") == 5 for job in done)
     db.close()
+
+
+def test_the_readme_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    section = README.split("## A tour", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 30
+    shutil.copytree(Path(__file__).resolve().parents[1] / "schema", tmp_path / "schema")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    db = namespace["db"]
+    assert db.job.count(where={"status": "COMPLETED"}) == 1
+    assert namespace["hit"].remaining == 99
+    db.close()
