@@ -332,6 +332,13 @@ def test_cli_migrate_flow(cli_project: Project) -> None:
     assert code == 0, out
 
 
+def test_cli_migrate_diff_refuses_a_missing_database(cli_project: Project) -> None:
+    code, out = invoke("migrate", "diff", "--from-url", "file:./typo.db", "--to-empty")
+    assert code == 1
+    assert "no database at" in out
+    assert not Path("typo.db").exists()  # a diff only reads: nothing was created
+
+
 def test_cli_migrate_diff(cli_project: Project) -> None:
     code, out = invoke(
         "migrate", "diff", "--from-empty", "--to-schema", "schema.prisma", "--script"

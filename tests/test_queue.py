@@ -505,3 +505,23 @@ def test_doctor_recommends_the_claim_index_for_declared_queues(
     assert "advice: queue Job" in output
     assert "@@index([status, priority(sort: Desc), submittedAt])" in output
     assert result.exit_code == 0
+
+
+def test_doctor_reports_a_broken_queue_binding_instead_of_crashing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from strata.cli import main
+
+    shutil_copy = (SCHEMAS / "render_manager.prisma").read_text()
+    (tmp_path / "schema.prisma").write_text(shutil_copy)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.strata]\nurl = "file:./app.db"\nschema = "schema.prisma"\n\n'
+        '[tool.strata.queues.Job]\nready = { status = "WAITING" }\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["doctor"])
+    output = " ".join(result.output.split())
+    assert "queue Job: the binding in pyproject.toml fails" in output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

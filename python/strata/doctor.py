@@ -114,16 +114,22 @@ def diagnose(db: Database | None = None) -> Diagnosis:
 
 
 def _queue_advice(db: Database) -> list[str]:
-    """For each queue declared in pyproject.toml, the index its claim lacks, if any."""
+    """For each queue declared in pyproject.toml, the index its claim lacks, if any, or
+    why the binding cannot be checked."""
     import warnings
 
     from strata.config import queue_bindings
+    from strata.errors import StrataError
 
     advice = []
     for model in queue_bindings():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the advice is collected here instead
-            index = db.queue(model).index_advice()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the advice is collected here instead
+                index = db.queue(model).index_advice()
+        except (StrataError, TypeError) as error:  # TypeError: a binding missing arguments
+            advice.append(f"queue {model}: the binding in pyproject.toml fails: {error}")
+            continue
         if index is not None:
             advice.append(
                 f"queue {model}: each claim sorts the ready jobs; add {index} to model {model}"

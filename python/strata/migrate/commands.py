@@ -465,6 +465,10 @@ def read_source(kind: str, value: str | None) -> SqlSchema:
         with strata.connect(":memory:") as scratch:
             return Migrator(scratch, migrations=value).shadow()
     if kind == "url":
+        target = resolve(value)
+        # A diff only reads: a mistyped path must not leave an empty database behind.
+        if not target.in_memory and not Path(target.path).exists():
+            raise ConfigurationError(f"no database at {target.path} (from {value!r})")
         with strata.connect(value) as db:
             return introspect(db)
     raise ConfigurationError(f"unknown diff source {kind!r}")
