@@ -17,9 +17,10 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::py_engine::PyEngine;
 use crate::ratelimit::{
-    seconds_to_ms, utc_fields, Algorithm, ConfigSpec, DateTimeFormat, Decision, KeyPart,
-    LimitSource, Limiter, Limits, Shape, Spec,
+    seconds_to_ms, Algorithm, ConfigSpec, Decision, KeyPart, LimitSource, Limiter, Limits, Shape,
+    Spec,
 };
+use crate::time::{Format, UtcTime};
 
 /// How a key field's Python values become key parts.
 #[derive(Debug, Clone, Copy)]
@@ -122,15 +123,7 @@ impl PyRateLimiter {
             id: optional("id")?,
             created: item("created")?.extract()?,
             updated: item("updated")?.extract()?,
-            datetime_format: match item("datetime_format")?.extract::<String>()?.as_str() {
-                "iso8601" => DateTimeFormat::Iso8601,
-                "unixepoch-ms" => DateTimeFormat::UnixMs,
-                other => {
-                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                        "unknown datetime format {other:?}"
-                    )))
-                }
-            },
+            datetime_format: Format::parse(&item("datetime_format")?.extract::<String>()?)?,
             config,
         };
         if spec.keys.len() != key_kinds.len() {
@@ -465,18 +458,17 @@ impl PyDecision {
     #[getter]
     fn reset_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDateTime>> {
         let ns = self.0.reset_at_ns;
-        let (year, month, day, hour, minute, second, _) = utc_fields(ns.div_euclid(1_000_000));
+        let t = UtcTime::from_unix_ms(ns.div_euclid(1_000_000));
         let micros = u32::try_from(ns.rem_euclid(1_000_000_000) / 1000).unwrap_or(0);
-        let small = |v: i64| u8::try_from(v).unwrap_or(0);
         let utc = PyTzInfo::utc(py)?.to_owned();
         PyDateTime::new(
             py,
-            i32::try_from(year).map_err(|_| Error::invalid("reset_at is out of range"))?,
-            small(month),
-            small(day),
-            small(hour),
-            small(minute),
-            small(second),
+            t.year,
+            t.month,
+            t.day,
+            t.hour,
+            t.minute,
+            t.second,
             micros,
             Some(&utc),
         )

@@ -32,6 +32,7 @@ use rusqlite::{Connection, ToSql};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::time::{self, Format};
 
 const NANOS_PER_MILLI: i64 = 1_000_000;
 /// The most keys the denial cache holds. Past it, expired entries are swept, and if none
@@ -57,15 +58,6 @@ impl ToSql for KeyPart {
             KeyPart::Int(number) => ToSqlOutput::Borrowed(ValueRef::Integer(*number)),
         })
     }
-}
-
-/// How `DateTime` columns are written (`strata.client.codecs.DATETIME_FORMATS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DateTimeFormat {
-    /// `2026-11-22T09:30:00.000+00:00`
-    Iso8601,
-    /// integer milliseconds since the Unix epoch
-    UnixMs,
 }
 
 /// What the rows of the bound model hold (see the module comment).
@@ -100,7 +92,7 @@ pub struct Spec {
     pub created: Vec<String>,
     /// `@updatedAt` columns: set on insert and on every update.
     pub updated: Vec<String>,
-    pub datetime_format: DateTimeFormat,
+    pub datetime_format: Format,
     pub config: Option<ConfigSpec>,
 }
 
@@ -996,10 +988,7 @@ impl Limiter {
     }
 
     fn encode_datetime(&self, ms: i64) -> Value {
-        match self.spec.datetime_format {
-            DateTimeFormat::UnixMs => Value::Integer(ms),
-            DateTimeFormat::Iso8601 => Value::Text(format_iso8601(ms)),
-        }
+        self.spec.datetime_format.value(ms)
     }
 }
 
@@ -1021,132 +1010,13 @@ pub fn seconds_to_ms(seconds: f64) -> Option<i64> {
     (ms.is_finite() && ms.abs() < 9.0e15).then_some(ms as i64)
 }
 
-// -- DateTime text -----------------------------------------------------------------------
-// Howard Hinnant's days-from-civil algorithms: exact for the proleptic Gregorian calendar.
-
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Milliseconds since the epoch as UTC calendar fields: year, month, day, hour, minute,
-/// second, millisecond.
-pub fn utc_fields(ms: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    let (year, month, day) = civil_from_days(days);
-    (
-        year,
-        month,
-        day,
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000,
-    )
-}
-
-/// `2026-11-22T09:30:00.000+00:00`: what `strata.client.codecs` writes for "iso8601"
-/// (Python's `isoformat(timespec="milliseconds")` of a UTC datetime).
-pub fn format_iso8601(ms: i64) -> String {
-    let (year, month, day, hour, minute, second, milli) = utc_fields(ms);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}+00:00")
-}
-
-/// A stored `DateTime` as milliseconds since the epoch. Accepts what
-/// `strata.client.codecs.parse_datetime` accepts: integer milliseconds, and
-/// `YYYY-MM-DD[T ]HH:MM:SS[.fff...][Z|±HH:MM]` text (no offset means UTC).
+/// A stored window start as milliseconds since the epoch, in any format the client reads.
 pub fn decode_datetime_ms(value: ValueRef<'_>) -> Result<i64> {
-    let bad = |shown: String| {
+    time::read(value).ok_or_else(|| {
         Error::invalid(format!(
-            "the window start {shown} is not a DateTime this limiter can read"
+            "the window start {value:?} is not a DateTime this limiter can read"
         ))
-    };
-    match value {
-        ValueRef::Integer(ms) => Ok(ms),
-        ValueRef::Text(bytes) => {
-            let text = std::str::from_utf8(bytes).map_err(|_| bad(format!("{bytes:?}")))?;
-            parse_iso8601_ms(text).ok_or_else(|| bad(format!("{text:?}")))
-        }
-        other => Err(bad(format!("{other:?}"))),
-    }
-}
-
-fn parse_iso8601_ms(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = b.get(range)?;
-        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(part).ok()?.parse().ok()
-    };
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    let mut rest = &b[19..];
-    let mut millis = 0;
-    if rest.first() == Some(&b'.') {
-        let count = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if count == 0 {
-            return None;
-        }
-        let fraction = &rest[1..=count];
-        for (i, digit) in fraction.iter().take(3).enumerate() {
-            millis += i64::from(digit - b'0') * [100, 10, 1][i];
-        }
-        rest = &rest[1 + count..];
-    }
-    let offset_minutes = match rest {
-        [] | [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let parse = |a: u8, b: u8| i64::from(a - b'0') * 10 + i64::from(b - b'0');
-            if ![h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            let minutes = parse(*h1, *h2) * 60 + parse(*m1, *m2);
-            if *sign == b'-' {
-                -minutes
-            } else {
-                minutes
-            }
-        }
-        _ => return None,
-    };
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    Some(seconds * 1000 + millis)
+    })
 }
 
 #[cfg(test)]
@@ -1158,26 +1028,6 @@ mod tests {
     }
 
     const S: i64 = 1_000_000_000;
-
-    #[test]
-    fn datetime_text_round_trips_and_matches_python() {
-        // datetime(2026, 11, 22, 9, 30, tzinfo=UTC).isoformat(timespec="milliseconds")
-        let ms = 1_795_339_800_000;
-        assert_eq!(format_iso8601(ms), "2026-11-22T09:30:00.000+00:00");
-        assert_eq!(parse_iso8601_ms("2026-11-22T09:30:00.000+00:00"), Some(ms));
-        assert_eq!(parse_iso8601_ms("2026-11-22 09:30:00"), Some(ms));
-        assert_eq!(parse_iso8601_ms("2026-11-22T10:30:00.000+01:00"), Some(ms));
-        assert_eq!(
-            parse_iso8601_ms("2026-11-22T09:30:00.123456Z"),
-            Some(ms + 123)
-        );
-        assert_eq!(format_iso8601(-1), "1969-12-31T23:59:59.999+00:00");
-        for ms in [0, 951_782_400_000, 4_102_444_800_123, -62_135_596_800_000] {
-            assert_eq!(parse_iso8601_ms(&format_iso8601(ms)), Some(ms), "{ms}");
-        }
-        assert_eq!(parse_iso8601_ms("2026-11-22"), None);
-        assert_eq!(parse_iso8601_ms("2026-13-22T09:30:00"), None);
-    }
 
     #[test]
     fn bad_limits_are_refused() {
@@ -1323,7 +1173,7 @@ mod tests {
                 id: Some("id".into()),
                 created: vec![],
                 updated: vec![],
-                datetime_format: DateTimeFormat::Iso8601,
+                datetime_format: Format::Iso8601,
                 config: None,
             })
             .unwrap();
