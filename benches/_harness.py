@@ -14,6 +14,7 @@ and `print_table` shows the results.
 from __future__ import annotations
 
 import gc
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -238,3 +239,24 @@ def print_table(suite: Suite, results: Iterable[Result]) -> None:
         print("  ".join(cells).rstrip())
         if index == 0:
             print("  ".join("-" * w for w in widths[:-1]))
+
+
+def schema_ddl(db: Any) -> str:
+    """The CREATE statements of a strata database, to give a peer the same tables."""
+    rows = db.query_raw(
+        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+        "AND name NOT LIKE '_prisma%'",
+        as_tuples=True,
+    )
+    return ";\n".join(sql for (sql,) in rows) + ";"
+
+
+def sqlite3_peer(path: Path, ddl: str) -> sqlite3.Connection:
+    """A Python ``sqlite3`` connection set up as strata sets up its own (WAL, synchronous
+    NORMAL, foreign keys), in autocommit mode so that each side's transactions are its
+    own, holding the tables ``ddl`` creates."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    conn.executescript(ddl)
+    return conn

@@ -30,7 +30,7 @@ from sqlalchemy.orm import (
 )
 
 import strata
-from _harness import Benchmark, Side, Suite
+from _harness import Benchmark, Side, Suite, schema_ddl
 
 BENCH_SCHEMA = """datasource db {
   provider = "sqlite"
@@ -107,14 +107,6 @@ def _strata(tmp: Path) -> Iterator[strata.Database]:
         db.close()
 
 
-def _ddl(db: strata.Database) -> str:
-    rows = db.query_raw(
-        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'",
-        as_tuples=True,
-    )
-    return ";\n".join(sql for (sql,) in rows) + ";"
-
-
 @contextmanager
 def _sqlalchemy(tmp: Path, ddl: str) -> Iterator[Any]:
     """A SQLAlchemy engine on its own file, holding the same tables and rows."""
@@ -154,7 +146,7 @@ def _keys(n: int) -> Iterator[int]:
 def _find_unique_vs_sqlite3(tmp: Path) -> Iterator[tuple[Side, Side]]:
     with _strata(tmp) as db:
         conn = sqlite3.connect(tmp / "sqlite3.db")
-        conn.executescript(_ddl(db))
+        conn.executescript(schema_ddl(db))
         conn.executemany('INSERT INTO "Author" VALUES (?, ?, ?, ?)', _authors())
         conn.commit()
         conn.execute("PRAGMA journal_mode = WAL")
@@ -177,7 +169,7 @@ def _find_unique_vs_sqlite3(tmp: Path) -> Iterator[tuple[Side, Side]]:
 
 @contextmanager
 def _find_unique_vs_sqlalchemy(tmp: Path) -> Iterator[tuple[Side, Side]]:
-    with _strata(tmp) as db, _sqlalchemy(tmp, _ddl(db)) as engine:
+    with _strata(tmp) as db, _sqlalchemy(tmp, schema_ddl(db)) as engine:
         authors = db.model("Author")
 
         def with_strata(n: int) -> None:
@@ -198,7 +190,7 @@ def _find_unique_vs_sqlalchemy(tmp: Path) -> Iterator[tuple[Side, Side]]:
 def _create_many(rows: int) -> Callable[[Path], AbstractContextManager[tuple[Side, Side]]]:
     @contextmanager
     def setup(tmp: Path) -> Iterator[tuple[Side, Side]]:
-        with _strata(tmp) as db, _sqlalchemy(tmp, _ddl(db)) as engine:
+        with _strata(tmp) as db, _sqlalchemy(tmp, schema_ddl(db)) as engine:
             posts = db.model("Post")
             # The same list of dicts for both sides, built once, outside the timing.
             data = [
@@ -234,7 +226,7 @@ def _create_many(rows: int) -> Callable[[Path], AbstractContextManager[tuple[Sid
 
 @contextmanager
 def _find_many_include(tmp: Path) -> Iterator[tuple[Side, Side]]:
-    with _strata(tmp) as db, _sqlalchemy(tmp, _ddl(db)) as engine:
+    with _strata(tmp) as db, _sqlalchemy(tmp, schema_ddl(db)) as engine:
         posts = db.model("Post")
         rows = AUTHORS * POSTS_PER_AUTHOR
 

@@ -31,7 +31,7 @@ from typing import Any
 import sqlite_utils
 
 import strata
-from _harness import Benchmark, Check, Side, Suite
+from _harness import Benchmark, Check, Side, Suite, schema_ddl, sqlite3_peer
 
 SERIES = 200
 VALUES = ("cpuUsage", "ramUsage", "gpuUsage", "gpuTemperature", "gpuPowerW")
@@ -92,23 +92,6 @@ def _strata(path: Path) -> Iterator[strata.Database]:
         db.close()
 
 
-def _ddl(db: strata.Database) -> str:
-    rows = db.query_raw(
-        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
-        "AND name NOT LIKE '_prisma%'",
-        as_tuples=True,
-    )
-    return ";\n".join(sql for (sql,) in rows) + ";"
-
-
-def _sqlite3(path: Path, ddl: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(ddl)
-    return conn
-
-
 def _clear_strata(db: strata.Database) -> None:
     db.execute_raw(f"DELETE FROM {TABLE}")
     db.execute_raw(CHECKPOINT)
@@ -151,7 +134,7 @@ def _ingest(peer: str, rows: int) -> Any:
 
                     yield mine, Side(ceiling, lambda: _clear_strata(other))
                 return
-            conn = _sqlite3(tmp / f"{peer}.db", _ddl(db))
+            conn = sqlite3_peer(tmp / f"{peer}.db", schema_ddl(db))
             tuples = _tuples(columns)
             try:
                 if peer == "sqlite3":

@@ -20,7 +20,6 @@ latency of one claim call with four processes at once.
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import strata
-from _harness import Benchmark, Side, Suite
+from _harness import Benchmark, Side, Suite, schema_ddl, sqlite3_peer
 from strata.queue import Queue
 
 SCHEMA = """datasource db {
@@ -107,14 +106,6 @@ def _strata_loop(db: strata.Database, q: Queue, n: int) -> Side:
     return Side(run, _refill(db, q, n))
 
 
-def _ddl(db: strata.Database) -> str:
-    rows = db.query_raw(
-        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'",
-        as_tuples=True,
-    )
-    return ";\n".join(sql for (sql,) in rows) + ";"
-
-
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
@@ -129,10 +120,7 @@ def _vs_sqlite3(size: int) -> Callable[[Path], Any]:
     @contextmanager
     def setup(tmp: Path) -> Iterator[tuple[Side, Side]]:
         with _queue(tmp) as (db, q):
-            conn = sqlite3.connect(tmp / "sqlite3.db", isolation_level=None)
-            for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
-                conn.execute(f"PRAGMA {pragma}")
-            conn.executescript(_ddl(db))
+            conn = sqlite3_peer(tmp / "sqlite3.db", schema_ddl(db))
             constants = dict(q._constants)
             recover, claim_sql = q._recover_sql(), q._claim_sql()
             complete_sql = q._complete_sql([])
@@ -288,10 +276,7 @@ def _enqueue_vs_executemany(size: int) -> Callable[[Path], Any]:
     def setup(tmp: Path) -> Iterator[tuple[Side, Side]]:
         with _queue(tmp) as (db, q):
             jobs = _jobs(size)
-            conn = sqlite3.connect(tmp / "sqlite3.db", isolation_level=None)
-            for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
-                conn.execute(f"PRAGMA {pragma}")
-            conn.executescript(_ddl(db))
+            conn = sqlite3_peer(tmp / "sqlite3.db", schema_ddl(db))
             now = _iso(datetime.now(UTC))
             # The baseline gets its parameter tuples ready-made: only the insert is timed.
             rows = [(j["payload"], j["priority"], "QUEUED", now) for j in jobs]

@@ -18,7 +18,6 @@ path's absolute rate.
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
 import statistics
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import strata
-from _harness import Benchmark, Side, Suite
+from _harness import Benchmark, Side, Suite, schema_ddl, sqlite3_peer
 
 SCHEMA = """datasource db {
   provider = "sqlite"
@@ -71,14 +70,6 @@ def _limiter(tmp: Path, name: str = "strata") -> Iterator[tuple[strata.Database,
         db.close()
 
 
-def _ddl(db: strata.Database) -> str:
-    rows = db.query_raw(
-        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'",
-        as_tuples=True,
-    )
-    return ";\n".join(sql for (sql,) in rows) + ";"
-
-
 def _strata_allowed(db: strata.Database, rl: Any) -> Side:
     hit = rl.hit
 
@@ -96,11 +87,7 @@ def _strata_allowed(db: strata.Database, rl: Any) -> Side:
 @contextmanager
 def _vs_sqlite3(tmp: Path) -> Iterator[tuple[Side, Side]]:
     with _limiter(tmp) as (db, rl):
-        conn = sqlite3.connect(tmp / "sqlite3.db", isolation_level=None)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.executescript(_ddl(db))
+        conn = sqlite3_peer(tmp / "sqlite3.db", schema_ddl(db))
         state_sql = (
             'SELECT "windowStart", "requestCount" FROM "RateLimit" WHERE "userId" = ?1 '
             'AND "endpoint" = ?2 ORDER BY "windowStart" DESC LIMIT 2'
