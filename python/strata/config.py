@@ -55,26 +55,19 @@ def default_url(start: Path | None = None) -> tuple[str, Path] | None:
     from_env = os.environ.get("DATABASE_URL")
     if from_env:
         return from_env, Path.cwd()
-    directory = (start or Path.cwd()).resolve()
-    for folder in (directory, *directory.parents):
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file():
-            try:
-                settings = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigurationError(f"cannot read {pyproject}: {exc}") from exc
-            url = settings.get("tool", {}).get("strata", {}).get("url")
-            if url is None:
-                return None
-            if not isinstance(url, str):
-                raise ConfigurationError(f"{pyproject}: [tool.strata] url must be a string")
-            return url, folder
-    return None
+    settings, folder = project_settings(start)
+    url = settings.get("url")
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{folder / 'pyproject.toml'}: [tool.strata] url must be a string")
+    return url, folder
 
 
-def project_settings() -> tuple[dict[str, Any], Path]:
-    """``[tool.strata]`` from the nearest pyproject.toml, and that file's directory."""
-    here = Path.cwd().resolve()
+def project_settings(start: Path | None = None) -> tuple[dict[str, Any], Path]:
+    """``[tool.strata]`` from the nearest pyproject.toml at or above ``start`` (the working
+    directory by default), and that file's directory."""
+    here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
