@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,52 @@ def test_demo_refuses_a_database_of_another_schema(tmp_path: Path) -> None:
     assert "another schema" in " ".join(result.output.split())
     with strata.connect(database) as db:  # left as it was
         assert db.query_raw("SELECT name FROM sqlite_master", as_tuples=True) == [("invoices",)]
+
+
+@pytest.mark.slow
+def test_demo_stops_cleanly_on_ctrl_c_and_the_next_run_resumes(tmp_path: Path) -> None:
+    database = tmp_path / "demo.db"
+    strata_command = str(Path(sys.executable).parent / "strata")
+    command = [strata_command, "demo", "--db", str(database), "--jobs", "4000"]
+    # Its own process group, as a terminal's foreground job: Ctrl-C reaches every process.
+    demo = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    schema = Path(strata.__file__).resolve().parents[2] / "schema" / "render_manager.prisma"
+    deadline = time.monotonic() + 120
+    started_rendering = False
+    while time.monotonic() < deadline and not started_rendering:
+        time.sleep(0.2)
+        if database.exists():
+            with strata.connect(database, schema=schema) as db:
+                started_rendering = db.job.count(where={"status": "COMPLETED"}) > 0
+    assert started_rendering
+    os.killpg(demo.pid, signal.SIGINT)
+    output, _ = demo.communicate(timeout=120)
+    assert demo.returncode != 0
+    assert "run `strata demo` again to resume" in " ".join(output.split())
+    with strata.connect(database, schema=schema) as db:
+        left = db.job.count(where={"status": {"not_in": ["COMPLETED", "FAILED"]}})
+    assert left > 0  # it really stopped part-way
+    # No worker outlived the demo: its process group empties (multiprocessing's resource
+    # tracker notices its parent is gone a moment later).
+    deadline = time.monotonic() + 10
+    while _group_alive(demo.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _group_alive(demo.pid), subprocess.run(
+        ["ps", "-o", "pid,pgid,args", "-g", str(demo.pid)], capture_output=True, text=True
+    ).stdout
+
+    resumed = CliRunner().invoke(main, ["demo", "--db", str(database), "--jobs", "4000"])
+    assert resumed.exit_code == 0, resumed.output
+    with strata.connect(database, schema=schema) as db:
+        assert db.job.count() == 4_000
+        assert db.job.count(where={"status": {"not_in": ["COMPLETED", "FAILED"]}}) == 0
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
