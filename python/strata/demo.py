@@ -57,6 +57,11 @@ TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
 def run(database: Path, *, fresh: bool, console: Console, jobs: int = JOBS) -> Report:
     """Run the demo on ``database`` and return its report."""
+    if not SCHEMA.is_file():
+        raise ConfigurationError(
+            f"the demo runs on {SCHEMA.name}, which ships in the repository's schema/ folder "
+            "and is not installed with the package; run it from a source checkout (make demo)"
+        )
     directory = database.resolve().parent
     if not os.access(directory, os.W_OK):
         raise ConfigurationError(
