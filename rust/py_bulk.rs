@@ -16,7 +16,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyBytes, PyDateAccess, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString,
-    PyTimeAccess, PyTzInfo, PyTzInfoAccess,
+    PyTimeAccess, PyTuple, PyTzInfo, PyTzInfoAccess,
 };
 use rusqlite::types::Value;
 
@@ -157,10 +157,12 @@ impl PyBulkInsert {
     ) -> PyResult<u64> {
         let call = self.prepare_call(py, rows, now, defaults, skip_duplicates)?;
         let mut source = rows.try_iter()?.enumerate();
+        let mut row_buffer = RowBuffer::default();
         self.write_chunks(py, &call, atomic, chunk_rows, |runs, limit| {
             let mut taken = 0;
             for (index, row) in source.by_ref() {
-                self.convert_row(&call, &row?, index, runs)?;
+                self.convert_row(&call, &row?, index, &mut row_buffer)?;
+                row_buffer.push_into(runs);
                 taken += 1;
                 if taken == limit {
                     break;
@@ -216,11 +218,15 @@ impl PyBulkInsert {
             }
         }
         let total = length.map_or(0, |(size, _)| size);
+        let given: Vec<Option<Source<'_>>> =
+            given.into_iter().map(|g| g.map(Source::new)).collect();
         let mut next = 0;
+        let mut row_buffer = RowBuffer::default();
         self.write_chunks(py, &call, atomic, chunk_rows, |runs, limit| {
             let end = total.min(next + limit);
             for index in next..end {
-                self.convert_column_row(py, &call, &given, index, runs)?;
+                self.convert_column_row(py, &call, &given, index, &mut row_buffer)?;
+                row_buffer.push_into(runs);
             }
             let taken = end - next;
             next = end;
@@ -335,7 +341,7 @@ impl PyBulkInsert {
         call: &Call,
         row: &Bound<'_, PyAny>,
         index: usize,
-        runs: &mut Vec<Run>,
+        buffer: &mut RowBuffer,
     ) -> PyResult<()> {
         let py = row.py();
         let dict = if let Ok(dict) = row.cast::<PyDict>() {
@@ -352,8 +358,7 @@ impl PyBulkInsert {
                 index,
             ));
         };
-        let mut present = Vec::with_capacity(self.columns.len());
-        let mut values = Vec::with_capacity(self.columns.len());
+        let RowBuffer { present, values } = buffer;
         let mut found = 0;
         // A field the model lacks is reported before a bad or missing value in the same
         // row: a misspelt name otherwise shows up as the real field being "required".
@@ -387,7 +392,6 @@ impl PyBulkInsert {
         if let Some(err) = first_error {
             return Err(at_row(err, index));
         }
-        push_row(runs, present, values);
         Ok(())
     }
 
@@ -395,17 +399,16 @@ impl PyBulkInsert {
         &self,
         py: Python<'_>,
         call: &Call,
-        given: &[Option<Bound<'_, PyAny>>],
+        given: &[Option<Source<'_>>],
         index: usize,
-        runs: &mut Vec<Run>,
+        buffer: &mut RowBuffer,
     ) -> PyResult<()> {
-        let mut present = Vec::with_capacity(self.columns.len());
-        let mut values = Vec::with_capacity(self.columns.len());
+        let RowBuffer { present, values } = buffer;
         for (position, (column, source)) in self.columns.iter().zip(given).enumerate() {
             let value = match source {
                 Some(source) => Some(
                     source
-                        .get_item(index)
+                        .get(index)
                         .and_then(|value| Self::convert(column, &value))
                         .map_err(|e| at_row(e, index))?,
                 ),
@@ -418,7 +421,6 @@ impl PyBulkInsert {
                 present.push(position);
             }
         }
-        push_row(runs, present, values);
         Ok(())
     }
 
@@ -499,18 +501,59 @@ impl PyBulkInsert {
     }
 }
 
-/// Append a converted row, starting a new run when it gives other columns than the last.
-fn push_row(runs: &mut Vec<Run>, present: Vec<usize>, values: Vec<Value>) {
-    match runs.last_mut() {
-        Some(run) if run.present == present => {
-            run.values.extend(values);
-            run.rows += 1;
+/// One converted row, reused from row to row so that converting allocates nothing per row
+/// in the common case of rows that give the same columns.
+#[derive(Default)]
+struct RowBuffer {
+    present: Vec<usize>,
+    values: Vec<Value>,
+}
+
+impl RowBuffer {
+    /// Move the row into `runs`, starting a new run when it gives other columns than the
+    /// last, and leave the buffer empty.
+    fn push_into(&mut self, runs: &mut Vec<Run>) {
+        match runs.last_mut() {
+            Some(run) if run.present == self.present => {
+                run.values.append(&mut self.values);
+                run.rows += 1;
+            }
+            _ => runs.push(Run {
+                present: self.present.clone(),
+                values: std::mem::take(&mut self.values),
+                rows: 1,
+            }),
         }
-        _ => runs.push(Run {
-            present,
-            values,
-            rows: 1,
-        }),
+        self.present.clear();
+        self.values.clear();
+    }
+}
+
+/// A column of `insert_columns`: lists and tuples are read by index directly; anything
+/// else through the sequence protocol.
+enum Source<'py> {
+    List(Bound<'py, PyList>),
+    Tuple(Bound<'py, PyTuple>),
+    Other(Bound<'py, PyAny>),
+}
+
+impl<'py> Source<'py> {
+    fn new(values: Bound<'py, PyAny>) -> Self {
+        match values.cast_into::<PyList>() {
+            Ok(list) => Source::List(list),
+            Err(err) => match err.into_inner().cast_into::<PyTuple>() {
+                Ok(tuple) => Source::Tuple(tuple),
+                Err(err) => Source::Other(err.into_inner()),
+            },
+        }
+    }
+
+    fn get(&self, index: usize) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            Source::List(list) => list.get_item(index),
+            Source::Tuple(tuple) => tuple.get_item(index),
+            Source::Other(values) => values.get_item(index),
+        }
     }
 }
 
