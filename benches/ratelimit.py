@@ -51,6 +51,15 @@ BIG = 2**31 - 1  # a limit no sample reaches: every hit is allowed
 CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
 
 
+def _bind(db: strata.Database) -> Any:
+    """The limiter every side of the suite uses, on the fixed clock."""
+    rl = db.rate_limiter(
+        "RateLimit", key=["userId", "endpoint"], count="requestCount", window_start="windowStart"
+    )
+    rl.set_clock(NOW_NS)
+    return rl
+
+
 @contextmanager
 def _limiter(tmp: Path, name: str = "strata") -> Iterator[tuple[strata.Database, Any]]:
     schema = tmp / "schema.prisma"
@@ -58,13 +67,7 @@ def _limiter(tmp: Path, name: str = "strata") -> Iterator[tuple[strata.Database,
     db = strata.connect(tmp / f"{name}.db", schema=schema)
     try:
         db.migrate.push()
-        rl = db.rate_limiter(
-            "RateLimit",
-            key=["userId", "endpoint"],
-            count="requestCount",
-            window_start="windowStart",
-        )
-        rl.set_clock(NOW_NS)
+        rl = _bind(db)
         yield db, rl
     finally:
         db.close()
@@ -170,13 +173,7 @@ PROCESSES = 4
 
 def _worker(path: str, schema: str, hits: int, start: Any, results: Any) -> None:
     with strata.connect(path, schema=schema, busy_timeout=60) as db:
-        rl = db.rate_limiter(
-            "RateLimit",
-            key=["userId", "endpoint"],
-            count="requestCount",
-            window_start="windowStart",
-        )
-        rl.set_clock(NOW_NS)
+        rl = _bind(db)
         rl.hit("warm-up", "/", limit=BIG, window=60)
         latencies = []
         clock = time.perf_counter_ns
