@@ -243,7 +243,7 @@ def print_table(suite: Suite, results: Iterable[Result]) -> None:
 
 def schema_ddl(db: Any) -> str:
     """The CREATE statements of a strata database, to give a peer the same tables."""
-    rows = db.query_raw(
+    rows = db.query_raw_(
         "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
         "AND name NOT LIKE '_prisma%'",
         as_tuples=True,

@@ -95,16 +95,16 @@ def _strata(tmp: Path) -> Iterator[strata.Database]:
     schema.write_text(BENCH_SCHEMA)
     db = strata.connect(tmp / "strata.db", schema=schema)
     try:
-        db.migrate.push()
-        db.execute_many_raw(
+        db.migrate_.push()
+        db.execute_many_raw_(
             'INSERT INTO "Author" ("id", "name", "email", "score") VALUES (?, ?, ?, ?)', _authors()
         )
-        db.execute_many_raw(
+        db.execute_many_raw_(
             'INSERT INTO "Post" ("title", "views", "authorId") VALUES (?, ?, ?)', _posts()
         )
         yield db
     finally:
-        db.close()
+        db.close_()
 
 
 @contextmanager
@@ -118,7 +118,7 @@ def _sqlalchemy(tmp: Path, ddl: str) -> Iterator[Any]:
         'INSERT INTO "Post" ("title", "views", "authorId") VALUES (?, ?, ?)', _posts()
     )
     setup.commit()
-    setup.close()
+    setup.close_()
     engine = create_engine(f"sqlite:///{path}")
 
     @event.listens_for(engine, "connect")
@@ -150,7 +150,7 @@ def _find_unique_vs_sqlite3(tmp: Path) -> Iterator[tuple[Side, Side]]:
         conn.executemany('INSERT INTO "Author" VALUES (?, ?, ?, ?)', _authors())
         conn.commit()
         conn.execute("PRAGMA journal_mode = WAL")
-        authors = db.model("Author")
+        authors = db.model_("Author")
         query = 'SELECT "id", "name", "email", "score" FROM "Author" WHERE "id" = ?'
 
         def with_strata(n: int) -> None:
@@ -170,7 +170,7 @@ def _find_unique_vs_sqlite3(tmp: Path) -> Iterator[tuple[Side, Side]]:
 @contextmanager
 def _find_unique_vs_sqlalchemy(tmp: Path) -> Iterator[tuple[Side, Side]]:
     with _strata(tmp) as db, _sqlalchemy(tmp, schema_ddl(db)) as engine:
-        authors = db.model("Author")
+        authors = db.model_("Author")
 
         def with_strata(n: int) -> None:
             for key in _keys(n):
@@ -191,7 +191,7 @@ def _create_many(rows: int) -> Callable[[Path], AbstractContextManager[tuple[Sid
     @contextmanager
     def setup(tmp: Path) -> Iterator[tuple[Side, Side]]:
         with _strata(tmp) as db, _sqlalchemy(tmp, schema_ddl(db)) as engine:
-            posts = db.model("Post")
+            posts = db.model_("Post")
             # The same list of dicts for both sides, built once, outside the timing.
             data = [
                 {"title": f"new {i}", "views": i, "authorId": 1 + i % AUTHORS} for i in range(rows)
@@ -205,8 +205,8 @@ def _create_many(rows: int) -> Callable[[Path], AbstractContextManager[tuple[Sid
                     connection.execute(insert(Post.__table__), data)
 
             def reset_strata() -> None:
-                db.execute_raw('DELETE FROM "Post" WHERE "title" LIKE ?', "new %")
-                db.execute_raw("PRAGMA wal_checkpoint(TRUNCATE)")
+                db.execute_raw_('DELETE FROM "Post" WHERE "title" LIKE ?', "new %")
+                db.execute_raw_("PRAGMA wal_checkpoint(TRUNCATE)")
 
             def reset_sqlalchemy() -> None:
                 # A checkpoint cannot run inside SQLAlchemy's implicit transaction; a plain
@@ -227,7 +227,7 @@ def _create_many(rows: int) -> Callable[[Path], AbstractContextManager[tuple[Sid
 @contextmanager
 def _find_many_include(tmp: Path) -> Iterator[tuple[Side, Side]]:
     with _strata(tmp) as db, _sqlalchemy(tmp, schema_ddl(db)) as engine:
-        posts = db.model("Post")
+        posts = db.model_("Post")
         rows = AUTHORS * POSTS_PER_AUTHOR
 
         def with_strata(n: int) -> None:

@@ -4,7 +4,7 @@ Both sides use the same SQLite library (strata links the system libsqlite3, whic
 ``sqlite3`` module loads too; run.py records both versions), a file of their own in the same
 temporary directory, and the same pragmas: WAL, ``synchronous=NORMAL``, foreign keys on.
 The ``sqlite3`` connection runs in autocommit mode (``isolation_level=None``) with explicit
-``BEGIN IMMEDIATE``/``COMMIT``, which is the SQL strata's ``db.transaction()`` sends, so the
+``BEGIN IMMEDIATE``/``COMMIT``, which is the SQL strata's ``db.transaction_()`` sends, so the
 two sides run the same statements and any difference is the cost of getting them from
 Python to SQLite and back.
 """
@@ -42,7 +42,7 @@ def _databases(tmp: Path, schema: str) -> Iterator[tuple[strata.Database, sqlite
             conn.execute(pragma)
         # A comparison is only fair while both sides are configured alike; fail loudly if
         # either drifts (a change to strata's defaults, a file system that refuses WAL).
-        got = db.settings()
+        got = db.settings_()
         strata_config = (got["journal_mode"], got["synchronous"], got["foreign_keys"])
         sqlite3_config = (
             conn.execute("PRAGMA journal_mode").fetchone()[0],
@@ -55,11 +55,11 @@ def _databases(tmp: Path, schema: str) -> Iterator[tuple[strata.Database, sqlite
                 f"want {expected} on both sides; strata has {strata_config}, "
                 f"sqlite3 has {sqlite3_config}"
             )
-        db.execute_script(schema)
+        db.execute_script_(schema)
         conn.executescript(schema)
         yield db, conn
     finally:
-        db.close()
+        db.close_()
         conn.close()
 
 
@@ -75,8 +75,8 @@ def _insert_in_transaction(tmp: Path) -> Iterator[tuple[Side, Side]]:
 
         def with_strata(n: int) -> None:
             for i in range(n):
-                with db.transaction():
-                    db.execute_raw(INSERT_EVENT, i % 16, i * 0.5)
+                with db.transaction_():
+                    db.execute_raw_(INSERT_EVENT, i % 16, i * 0.5)
 
         def with_sqlite3(n: int) -> None:
             for i in range(n):
@@ -85,7 +85,7 @@ def _insert_in_transaction(tmp: Path) -> Iterator[tuple[Side, Side]]:
                 conn.execute("COMMIT")
 
         yield (
-            Side(with_strata, reset=lambda: db.execute_raw(CHECKPOINT)),
+            Side(with_strata, reset=lambda: db.execute_raw_(CHECKPOINT)),
             Side(with_sqlite3, reset=lambda: conn.execute(CHECKPOINT)),
         )
 
@@ -114,12 +114,12 @@ def _user_databases(tmp: Path) -> Iterator[tuple[strata.Database, sqlite3.Connec
     schema = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, age INTEGER, score REAL)"
     insert = "INSERT INTO users (id, name, age, score) VALUES (?, ?, ?, ?)"
     with _databases(tmp, schema) as (db, conn):
-        db.execute_many_raw(insert, _users())
+        db.execute_many_raw_(insert, _users())
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(insert, _users())
         conn.execute("COMMIT")
         # Move the rows into the database files, so that no lookup searches the WAL.
-        db.execute_raw(CHECKPOINT)
+        db.execute_raw_(CHECKPOINT)
         conn.execute(CHECKPOINT)
         yield db, conn
 
@@ -142,12 +142,13 @@ def _sqlite3_lookups(conn: sqlite3.Connection) -> Side:
 def _select_tuples(tmp: Path) -> Iterator[tuple[Side, Side]]:
     with _user_databases(tmp) as (db, conn):
         _check_same_rows(
-            db.query_raw(SELECT_USER, 1, as_tuples=True), conn.execute(SELECT_USER, (1,)).fetchall()
+            db.query_raw_(SELECT_USER, 1, as_tuples=True),
+            conn.execute(SELECT_USER, (1,)).fetchall(),
         )
 
         def with_strata(n: int) -> None:
             for key in _keys(n):
-                db.query_raw(SELECT_USER, key, as_tuples=True)
+                db.query_raw_(SELECT_USER, key, as_tuples=True)
 
         yield Side(with_strata), _sqlite3_lookups(conn)
 
@@ -163,11 +164,11 @@ def _dict_factory(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any
 def _select_dicts(tmp: Path) -> Iterator[tuple[Side, Side]]:
     with _user_databases(tmp) as (db, conn):
         conn.row_factory = _dict_factory
-        _check_same_rows(db.query_raw(SELECT_USER, 1), conn.execute(SELECT_USER, (1,)).fetchall())
+        _check_same_rows(db.query_raw_(SELECT_USER, 1), conn.execute(SELECT_USER, (1,)).fetchall())
 
         def with_strata(n: int) -> None:
             for key in _keys(n):
-                db.query_raw(SELECT_USER, key)
+                db.query_raw_(SELECT_USER, key)
 
         yield Side(with_strata), _sqlite3_lookups(conn)
 
@@ -195,15 +196,15 @@ def _execute_many(tmp: Path) -> Iterator[tuple[Side, Side]]:
 
         # Every sample starts from an empty table and an empty WAL.
         def reset_strata() -> None:
-            db.execute_raw("DELETE FROM samples")
-            db.execute_raw(CHECKPOINT)
+            db.execute_raw_("DELETE FROM samples")
+            db.execute_raw_(CHECKPOINT)
 
         def reset_sqlite3() -> None:
             conn.execute("DELETE FROM samples")
             conn.execute(CHECKPOINT)
 
         yield (
-            Side(lambda n: db.execute_many_raw(INSERT_SAMPLE, _samples(n)), reset_strata),
+            Side(lambda n: db.execute_many_raw_(INSERT_SAMPLE, _samples(n)), reset_strata),
             Side(with_sqlite3, reset_sqlite3),
         )
 

@@ -86,15 +86,15 @@ def _strata(path: Path) -> Iterator[strata.Database]:
     schema.write_text(SCHEMA)
     db = strata.connect(path, schema=schema)
     try:
-        db.migrate.push()
+        db.migrate_.push()
         yield db
     finally:
-        db.close()
+        db.close_()
 
 
 def _clear_strata(db: strata.Database) -> None:
-    db.execute_raw(f"DELETE FROM {TABLE}")
-    db.execute_raw(CHECKPOINT)
+    db.execute_raw_(f"DELETE FROM {TABLE}")
+    db.execute_raw_(CHECKPOINT)
 
 
 def _clear_sqlite3(conn: sqlite3.Connection) -> None:
@@ -109,7 +109,7 @@ def _ingest(peer: str, rows: int) -> Any:
     @contextmanager
     def setup(tmp: Path) -> Iterator[tuple[Side, Side]]:
         with _strata(tmp / "strata.db") as db:
-            metrics = db.metrics("Metric", series="providerId", time="timestamp")
+            metrics = db.metrics_("Metric", series="providerId", time="timestamp")
             columns = _columns(rows)
 
             def with_strata(n: int) -> None:
@@ -178,7 +178,7 @@ def _filled(tmp: Path, rows: int) -> Iterator[strata.Database]:
             start_ms=int(START.timestamp() * 1000),
             step_ms=1000,
         )
-        db.execute_raw(CHECKPOINT)
+        db.execute_raw_(CHECKPOINT)
         yield db
 
 
@@ -198,7 +198,7 @@ def _aggregate(peer: str, rows: int) -> Any:
     @contextmanager
     def setup(tmp: Path) -> Iterator[tuple[Side, Side]]:
         with _filled(tmp, rows) as db:
-            metrics = db.metrics("Metric", series="providerId", time="timestamp")
+            metrics = db.metrics_("Metric", series="providerId", time="timestamp")
             buckets = SERIES * -(-(rows // SERIES) // 60)
 
             def with_strata(n: int) -> None:
@@ -208,7 +208,7 @@ def _aggregate(peer: str, rows: int) -> Any:
                 assert len(out) == buckets
 
             if peer == "sqlite":
-                conn = sqlite3.connect(db.path)
+                conn = sqlite3.connect(db.path_)
                 try:
 
                     def group_by(n: int) -> None:
@@ -218,7 +218,7 @@ def _aggregate(peer: str, rows: int) -> Any:
                 finally:
                     conn.close()
             else:
-                duck = db.analytics(
+                duck = db.analytics_(
                     {"Metric": {"columns": ["providerId", "timestamp", "gpuUsage"]}}
                 )
                 try:
@@ -237,8 +237,8 @@ def _export(rows: int) -> Any:
     @contextmanager
     def setup(tmp: Path) -> Iterator[tuple[Side, Side]]:
         with _filled(tmp, rows) as db:
-            duck = db.analytics(["Metric"])
-            conn = sqlite3.connect(db.path)
+            duck = db.analytics_(["Metric"])
+            conn = sqlite3.connect(db.path_)
             try:
 
                 def into_duckdb(n: int) -> None:
@@ -267,7 +267,7 @@ directory, rows = Path(sys.argv[1]), int(sys.argv[2])
 schema = directory / "schema.prisma"
 schema.write_text(sys.argv[3])
 db = strata.connect(directory / "rss.db", schema=schema)
-db.migrate.push()
+db.migrate_.push()
 start = datetime(2026, 11, 22, tzinfo=UTC)
 
 def chunks(size=10_000):
@@ -279,9 +279,9 @@ def chunks(size=10_000):
             **{v: [i % 100 / 1.5 for i in ids] for v in sys.argv[4].split(",")},
         }
 
-written = db.metrics("Metric", series="providerId", time="timestamp").ingest(chunks())
+written = db.metrics_("Metric", series="providerId", time="timestamp").ingest(chunks())
 assert written == rows, written
-db.close()
+db.close_()
 # VmHWM, the peak resident size of this process image. Not getrusage's ru_maxrss: Linux
 # carries that over from the parent across the fork and exec that started this process.
 status = Path("/proc/self/status").read_text()

@@ -110,9 +110,9 @@ def _redefinition(rows: int) -> Callable[[Path], AbstractContextManager[tuple[Si
         conn.execute("PRAGMA synchronous = NORMAL")
 
         def reset_strata() -> None:
-            db.execute_script('DROP TABLE IF EXISTS "Gadget"; ' + OLD_TABLE)
-            db.execute_raw(FILL.format(rows=rows))
-            db.execute_raw("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute_script_('DROP TABLE IF EXISTS "Gadget"; ' + OLD_TABLE)
+            db.execute_raw_(FILL.format(rows=rows))
+            db.execute_raw_("PRAGMA wal_checkpoint(TRUNCATE)")
 
         def reset_sqlite3() -> None:
             conn.executescript(
@@ -136,7 +136,7 @@ def _redefinition(rows: int) -> Callable[[Path], AbstractContextManager[tuple[Si
         try:
             yield Side(with_strata, reset_strata), Side(with_sqlite3, reset_sqlite3)
         finally:
-            db.close()
+            db.close_()
             conn.close()
 
     return setup

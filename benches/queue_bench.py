@@ -80,17 +80,17 @@ def _queue(tmp: Path, name: str = "strata") -> Iterator[tuple[strata.Database, Q
     schema.write_text(SCHEMA)
     db = strata.connect(tmp / f"{name}.db", schema=schema)
     try:
-        db.migrate.push()
-        yield db, db.queue("Job", **BINDING)
+        db.migrate_.push()
+        yield db, db.queue_("Job", **BINDING)
     finally:
-        db.close()
+        db.close_()
 
 
 def _refill(db: strata.Database, q: Queue, n: int) -> Callable[[], None]:
     def reset() -> None:
-        db.execute_raw('DELETE FROM "Job"')
+        db.execute_raw_('DELETE FROM "Job"')
         q.enqueue_many(_jobs(n))
-        db.execute_raw(CHECKPOINT)
+        db.execute_raw_(CHECKPOINT)
 
     return reset
 
@@ -112,7 +112,7 @@ def _iso(moment: datetime) -> str:
 
 def _columns(db: strata.Database) -> tuple[int, int]:
     """Where the id and the lease token sit in a claimed row."""
-    columns = db.client.metas["Job"].columns
+    columns = db.client_.metas["Job"].columns
     return columns.index("id"), columns.index("leaseToken")
 
 
@@ -154,10 +154,10 @@ def _vs_sqlite3(size: int) -> Callable[[Path], Any]:
 
             def reset() -> None:
                 conn.execute('DELETE FROM "Job"')
-                with db.transaction():  # the same rows, encoded by strata, copied over
+                with db.transaction_():  # the same rows, encoded by strata, copied over
                     q.enqueue_many(_jobs(size))
-                    rows = db.query_raw('SELECT * FROM "Job"', as_tuples=True)
-                    db.execute_raw('DELETE FROM "Job"')
+                    rows = db.query_raw_('SELECT * FROM "Job"', as_tuples=True)
+                    db.execute_raw_('DELETE FROM "Job"')
                 conn.executemany(
                     f'INSERT INTO "Job" VALUES ({", ".join("?" * len(rows[0]))})', rows
                 )
@@ -294,8 +294,8 @@ def _enqueue_vs_executemany(size: int) -> Callable[[Path], Any]:
                 conn.execute("COMMIT")
 
             def reset_strata() -> None:
-                db.execute_raw('DELETE FROM "Job"')
-                db.execute_raw(CHECKPOINT)
+                db.execute_raw_('DELETE FROM "Job"')
+                db.execute_raw_(CHECKPOINT)
 
             def reset_sqlite3() -> None:
                 conn.execute('DELETE FROM "Job"')
@@ -314,7 +314,7 @@ def _enqueue_vs_executemany(size: int) -> Callable[[Path], Any]:
 
 def _worker(path: str, schema: str, ready: Any, start: Any, results: Any) -> None:
     with strata.connect(path, schema=schema, busy_timeout=60) as db:
-        q = db.queue("Job", **BINDING)
+        q = db.queue_("Job", **BINDING)
         latencies = []
         done = 0
         clock = time.perf_counter_ns
@@ -348,7 +348,7 @@ class _Crew:
             self.context.Process(
                 target=_worker,
                 args=(
-                    db.path,
+                    db.path_,
                     str(self.tmp / "schema.prisma"),
                     self.ready,
                     self.start,

@@ -53,7 +53,7 @@ CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
 
 def _bind(db: strata.Database) -> Any:
     """The limiter every side of the suite uses, on the fixed clock."""
-    rl = db.rate_limiter(
+    rl = db.rate_limiter_(
         "RateLimit", key=["userId", "endpoint"], count="requestCount", window_start="windowStart"
     )
     rl.set_clock(NOW_NS)
@@ -66,11 +66,11 @@ def _limiter(tmp: Path, name: str = "strata") -> Iterator[tuple[strata.Database,
     schema.write_text(SCHEMA)
     db = strata.connect(tmp / f"{name}.db", schema=schema)
     try:
-        db.migrate.push()
+        db.migrate_.push()
         rl = _bind(db)
         yield db, rl
     finally:
-        db.close()
+        db.close_()
 
 
 def _strata_allowed(db: strata.Database, rl: Any) -> Side:
@@ -82,7 +82,7 @@ def _strata_allowed(db: strata.Database, rl: Any) -> Side:
 
     def reset() -> None:
         rl.reset("user-42", "/api/media")
-        db.execute_raw(CHECKPOINT)
+        db.execute_raw_(CHECKPOINT)
 
     return Side(run, reset)
 
@@ -195,7 +195,7 @@ def four_processes(quick: bool) -> dict[str, float]:
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
         with _limiter(Path(tmp)) as (db, _):
-            path = db.path
+            path = db.path_
         start, results = context.Event(), context.Queue()
         workers = [
             context.Process(

@@ -55,23 +55,24 @@ impl PyEngine {
     }
 
     /// The database file's path, or ":memory:".
-    #[getter]
+    #[getter(path_)]
     fn path(&self) -> &str {
         self.engine.path()
     }
 
-    #[getter]
+    #[getter(closed_)]
     fn closed(&self) -> bool {
         self.engine.is_closed()
     }
 
     /// Whether the calling thread has a transaction open.
-    #[getter]
+    #[getter(in_transaction_)]
     fn in_transaction(&self) -> bool {
         self.engine.in_transaction()
     }
 
     /// Run one statement and return the number of rows it changed.
+    #[pyo3(name = "execute_raw_")]
     #[pyo3(signature = (sql, *params))]
     fn execute_raw(&self, py: Python<'_>, sql: &str, params: &Bound<'_, PyTuple>) -> PyResult<u64> {
         self.trace(py, sql, params.as_any())?;
@@ -80,6 +81,7 @@ impl PyEngine {
     }
 
     /// Run a query and return its rows as dicts (column name to value), or as tuples.
+    #[pyo3(name = "query_raw_")]
     #[pyo3(signature = (sql, *params, as_tuples = false))]
     fn query_raw<'py>(
         &self,
@@ -97,6 +99,7 @@ impl PyEngine {
     /// Run one statement for each parameter sequence in `rows`, atomically: inside the
     /// caller's transaction if one is open, else in a transaction of its own. Returns the
     /// total number of rows changed.
+    #[pyo3(name = "execute_many_raw_")]
     fn execute_many_raw(
         &self,
         py: Python<'_>,
@@ -136,6 +139,7 @@ impl PyEngine {
     }
 
     /// Run `;`-separated statements without parameters.
+    #[pyo3(name = "execute_script_")]
     fn execute_script(&self, py: Python<'_>, sql: &str) -> PyResult<()> {
         self.trace(py, sql, &PyTuple::empty(py))?;
         Ok(py.detach(|| self.engine.execute_script(sql))?)
@@ -145,6 +149,7 @@ impl PyEngine {
     /// the outermost block, a savepoint for nested ones. It commits when the block ends
     /// normally and rolls back when it raises. `with db.transaction() as tx:` gives back
     /// the database handle, whose statements on this thread join the transaction.
+    #[pyo3(name = "transaction_")]
     fn transaction(slf: &Bound<'_, Self>) -> PyTransaction {
         PyTransaction {
             db: slf.clone().into_any().unbind(),
@@ -156,11 +161,13 @@ impl PyEngine {
     /// Install `tracer(sql, params)`, called before every statement sent through this
     /// handle (for `execute_many_raw`, once, with the row iterable), or remove it with None.
     /// Tests use it to count statements; applications to log them.
+    #[pyo3(name = "set_tracer_")]
     fn set_tracer(&self, tracer: Option<Py<PyAny>>) {
         *self.tracer.write() = tracer;
     }
 
     /// The pragmas in force on the writer connection.
+    #[pyo3(name = "settings_")]
     fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let settings = py.detach(|| self.engine.settings())?;
         let out = PyDict::new(py);
@@ -173,6 +180,7 @@ impl PyEngine {
     }
 
     /// Close every connection, rolling back an open transaction. Idempotent.
+    #[pyo3(name = "close_")]
     fn close(&self, py: Python<'_>) {
         py.detach(|| self.engine.close());
     }

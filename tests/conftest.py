@@ -37,7 +37,7 @@ def open_db(db_path: Path) -> Iterator[Callable[..., strata.Database]]:
 
     yield opener
     for db in opened:
-        db.close()
+        db.close_()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ class Traced:
 
     def __init__(self, db: strata.Database) -> None:
         self.sql: list[str] = []
-        db.set_tracer(lambda sql, params: self.sql.append(sql))
+        db.set_tracer_(lambda sql, params: self.sql.append(sql))
 
     def take(self) -> list[str]:
         """The statements recorded since the last call."""

@@ -19,11 +19,11 @@ def run(coroutine: object) -> object:
 def test_awaitable_raw_sql(tmp_path: Path) -> None:
     async def main() -> list[dict[str, object]]:
         async with await connect_async(tmp_path / "a.db") as adb:
-            await adb.execute_raw("CREATE TABLE t (a INTEGER)")
-            await adb.execute_many_raw("INSERT INTO t VALUES (?)", [(n,) for n in range(100)])
-            assert adb.path == str(tmp_path / "a.db")
+            await adb.execute_raw_("CREATE TABLE t (a INTEGER)")
+            await adb.execute_many_raw_("INSERT INTO t VALUES (?)", [(n,) for n in range(100)])
+            assert adb.path_ == str(tmp_path / "a.db")
             results = await asyncio.gather(
-                *(adb.query_raw("SELECT count(*) AS n FROM t WHERE a >= ?", k) for k in range(10))
+                *(adb.query_raw_("SELECT count(*) AS n FROM t WHERE a >= ?", k) for k in range(10))
             )
             return [r[0] for r in results]
 
@@ -43,7 +43,7 @@ def test_the_loop_stays_responsive_during_a_long_query(tmp_path: Path) -> None:
 
             task = asyncio.create_task(ticker())
             started = time.perf_counter()
-            await adb.query_raw(
+            await adb.query_raw_(
                 "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000)"
                 " SELECT count(*) FROM c"
             )
@@ -59,17 +59,17 @@ def test_the_loop_stays_responsive_during_a_long_query(tmp_path: Path) -> None:
 def test_async_transaction_commits_and_rolls_back(tmp_path: Path) -> None:
     async def main() -> None:
         async with await connect_async(tmp_path / "c.db") as adb:
-            await adb.execute_raw("CREATE TABLE t (a INTEGER)")
-            async with adb.transaction() as tx:
-                await tx.execute_raw("INSERT INTO t VALUES (1)")
+            await adb.execute_raw_("CREATE TABLE t (a INTEGER)")
+            async with adb.transaction_() as tx:
+                await tx.execute_raw_("INSERT INTO t VALUES (1)")
                 # The transaction's own reads see its write; other tasks' reads do not.
-                assert await tx.query_raw("SELECT count(*) AS n FROM t") == [{"n": 1}]
-                assert await adb.query_raw("SELECT count(*) AS n FROM t") == [{"n": 0}]
+                assert await tx.query_raw_("SELECT count(*) AS n FROM t") == [{"n": 1}]
+                assert await adb.query_raw_("SELECT count(*) AS n FROM t") == [{"n": 0}]
             with pytest.raises(ZeroDivisionError):
-                async with adb.transaction() as tx:
-                    await tx.execute_raw("INSERT INTO t VALUES (2)")
+                async with adb.transaction_() as tx:
+                    await tx.execute_raw_("INSERT INTO t VALUES (2)")
                     _ = 1 / 0
-            assert await adb.query_raw("SELECT a FROM t", as_tuples=True) == [(1,)]
+            assert await adb.query_raw_("SELECT a FROM t", as_tuples=True) == [(1,)]
 
     run(main())
 
@@ -78,10 +78,10 @@ def test_errors_surface_from_awaits(tmp_path: Path) -> None:
     async def main() -> None:
         adb = await connect_async(tmp_path / "d.db")
         with pytest.raises(strata.SqlError):
-            await adb.query_raw("SELEC 1")
-        await adb.close()
+            await adb.query_raw_("SELEC 1")
+        await adb.close_()
         with pytest.raises(strata.ClosedError):
-            await adb.query_raw("SELECT 1")
+            await adb.query_raw_("SELECT 1")
 
     run(main())
 
@@ -91,10 +91,10 @@ def test_repositories_are_awaitable(tmp_path: Path) -> None:
 
     async def main() -> None:
         async with await connect_async(tmp_path / "m.db", schema=schema) as adb:
-            await adb.migrate.push()
+            await adb.migrate_.push()
             created = await adb.api_key.create(data={"key": "k1", "name": "ci"})
             assert created.key == "k1"
-            async with adb.transaction() as tx:
+            async with adb.transaction_() as tx:
                 await tx.api_key.create(data={"key": "k2", "name": "ci"})
             keys = await adb.api_key.find_many(order_by={"key": "asc"})
             assert [k.key for k in keys] == ["k1", "k2"]

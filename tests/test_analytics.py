@@ -32,7 +32,7 @@ def seed_db(directory: Path, name: str) -> strata.Database:
     schema = directory / "schema.prisma"
     shutil.copyfile(SCHEMAS / f"{name}.prisma", schema)
     db = strata.connect(directory / "app.db", schema=schema)
-    db.migrate.push()
+    db.migrate_.push()
     return db
 
 
@@ -40,7 +40,7 @@ def seed_db(directory: Path, name: str) -> strata.Database:
 def music(tmp_path: Path) -> Iterator[strata.Database]:
     db = seed_db(tmp_path, "music_api")
     yield db
-    db.close()
+    db.close_()
 
 
 def request_logs(count: int) -> dict[str, list[Any]]:
@@ -57,7 +57,7 @@ def request_logs(count: int) -> dict[str, list[Any]]:
 
 
 def ingest_logs(db: strata.Database, count: int) -> None:
-    db.metrics("RequestLog", series="path", time="createdAt").ingest(request_logs(count))
+    db.metrics_("RequestLog", series="path", time="createdAt").ingest(request_logs(count))
 
 
 # The same SQL, run by SQLite (through the core) and by DuckDB (over the export).
@@ -76,8 +76,8 @@ COMPARABLE = [
 @pytest.mark.parametrize("sql", COMPARABLE)
 def test_duckdb_answers_as_sqlite_does(music: strata.Database, sql: str) -> None:
     ingest_logs(music, 2000)
-    expected = music.query_raw(sql, as_tuples=True)
-    duck = music.analytics()
+    expected = music.query_raw_(sql, as_tuples=True)
+    duck = music.analytics_()
     try:
         actual = duck.execute(sql).fetchall()
     finally:
@@ -96,10 +96,10 @@ def test_duckdb_matches_sqlite_on_random_data(
 ) -> None:
     db = strata.connect(tmp_path_factory.mktemp("duck") / "t.db")
     try:
-        db.execute_script(
+        db.execute_script_(
             'CREATE TABLE "t" ("g" INTEGER, "v" INTEGER, "x" REAL); CREATE TABLE "u" ("id" INTEGER)'
         )
-        db.execute_many_raw(
+        db.execute_many_raw_(
             'INSERT INTO "t" VALUES (?, ?, ?)',
             [(i % 3, v, None if v is None else v / 7) for i, v in enumerate(durations)],
         )
@@ -117,15 +117,15 @@ def test_duckdb_matches_sqlite_on_random_data(
         )
         got = duck.execute(sql).fetchall()
         duck.close()
-        want = db.query_raw(sql, as_tuples=True)
+        want = db.query_raw_(sql, as_tuples=True)
         assert [tuple(pytest.approx(v) for v in row) for row in want] == got
     finally:
-        db.close()
+        db.close_()
 
 
 def test_views_are_requeryable_and_see_new_commits(music: strata.Database) -> None:
     ingest_logs(music, 10)
-    duck = music.analytics(["RequestLog"])
+    duck = music.analytics_(["RequestLog"])
     try:
         assert duck.execute("SELECT count(*) FROM request_logs").fetchall() == [(10,)]
         assert duck.execute("SELECT count(*) FROM RequestLog").fetchall() == [(10,)]
@@ -139,13 +139,13 @@ def test_views_are_requeryable_and_see_new_commits(music: strata.Database) -> No
 def test_columns_and_filters_are_pushed_into_the_export(music: strata.Database) -> None:
     ingest_logs(music, 400)
     statements: list[str] = []
-    music.set_tracer(lambda sql, params: statements.append(sql))
+    music.set_tracer_(lambda sql, params: statements.append(sql))
     stream = table_stream(music, "RequestLog", ["path", "duration"], {"statusCode": {"gte": 500}})
     table = pa.table(stream)
     assert table.column_names == ["path", "duration"]
-    expected = music.query_raw('SELECT count(*) AS n FROM request_logs WHERE "statusCode" >= 500')
+    expected = music.query_raw_('SELECT count(*) AS n FROM request_logs WHERE "statusCode" >= 500')
     assert table.num_rows == expected[0]["n"]
-    duck = music.analytics({"RequestLog": {"columns": ["path"], "where": {"path": "/search"}}})
+    duck = music.analytics_({"RequestLog": {"columns": ["path"], "where": {"path": "/search"}}})
     try:
         assert duck.execute("SELECT DISTINCT path FROM request_logs").fetchall() == [("/search",)]
         columns = duck.execute("DESCRIBE request_logs").fetchall()
@@ -155,12 +155,12 @@ def test_columns_and_filters_are_pushed_into_the_export(music: strata.Database) 
     with pytest.raises(ValidationError, match="has no field 'nope'"):
         table_stream(music, "RequestLog", ["nope"])
     with pytest.raises(ValidationError, match="no model or table 'Nope'"):
-        music.analytics(["Nope"])
+        music.analytics_(["Nope"])
 
 
 def test_duckdb_never_opens_the_sqlite_file(music: strata.Database) -> None:
     ingest_logs(music, 10)
-    duck = music.analytics()
+    duck = music.analytics_()
     try:
         duck.execute("SELECT count(*) FROM request_logs").fetchall()
         paths = [row[0] for row in duck.execute("SELECT path FROM duckdb_databases()").fetchall()]
@@ -181,8 +181,8 @@ def test_streams_work_without_pyarrow(tmp_path: Path) -> None:
         "sys.modules['pyarrow'] = None\n"
         "import strata\n"
         f"db = strata.connect({str(tmp_path / 't.db')!r})\n"
-        "db.execute_script('CREATE TABLE t (x INTEGER)')\n"
-        "db.execute_many_raw('INSERT INTO t VALUES (?)', [(i,) for i in range(100000)])\n"
+        "db.execute_script_('CREATE TABLE t (x INTEGER)')\n"
+        "db.execute_many_raw_('INSERT INTO t VALUES (?)', [(i,) for i in range(100000)])\n"
         "import duckdb\n"
         "duck = duckdb.connect()\n"
         "duck.register('t', strata._core.ArrowStream.query(db, 'SELECT x FROM t', (), "
@@ -201,7 +201,7 @@ def test_streams_work_without_pyarrow(tmp_path: Path) -> None:
 
 def test_an_abandoned_scan_stops_the_query_and_frees_the_reader(music: strata.Database) -> None:
     ingest_logs(music, 200_000 // 100)
-    duck = music.analytics(["RequestLog"])
+    duck = music.analytics_(["RequestLog"])
     try:
         for _ in range(20):  # more scans than the reader pool holds connections
             assert len(duck.execute("SELECT * FROM request_logs LIMIT 3").fetchall()) == 3
@@ -212,14 +212,14 @@ def test_an_abandoned_scan_stops_the_query_and_frees_the_reader(music: strata.Da
 def test_errors_in_a_stream_reach_duckdb(tmp_path: Path) -> None:
     db = strata.connect(tmp_path / "t.db")
     try:
-        db.execute_script("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('not a number')")
+        db.execute_script_("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('not a number')")
         duck = duckdb.connect()
         duck.register("t", _core.ArrowStream.query(db, "SELECT x FROM t", (), [("x", "int64")]))
         with pytest.raises(duckdb.Error, match="cannot be exported"):
             duck.execute("SELECT * FROM t").fetchall()
         duck.close()
     finally:
-        db.close()
+        db.close_()
 
 
 # -- ready-made queries -----------------------------------------------------------------
@@ -227,7 +227,7 @@ def test_errors_in_a_stream_reach_duckdb(tmp_path: Path) -> None:
 
 def test_request_latency_percentiles(music: strata.Database) -> None:
     logs = request_logs(1000)
-    music.metrics("RequestLog", series="path", time="createdAt").ingest(logs)
+    music.metrics_("RequestLog", series="path", time="createdAt").ingest(logs)
     columns, rows = run_query(music, "request-latency")
     assert columns == ["path", "requests", "p50", "p95", "p99"]
     for path, requests, p50, p95, p99 in rows:
@@ -242,9 +242,9 @@ def test_request_latency_percentiles(music: strata.Database) -> None:
 def test_error_rate_per_service_per_hour(tmp_path: Path) -> None:
     db = seed_db(tmp_path, "medianest")
     try:
-        db.execute_script("PRAGMA foreign_keys = OFF")  # services are not the point here
+        db.execute_script_("PRAGMA foreign_keys = OFF")  # services are not the point here
         statuses = ["up", "up", "down", "degraded"]
-        history = db.metrics("ServiceStatusHistory", series="serviceId", time="checkedAt")
+        history = db.metrics_("ServiceStatusHistory", series="serviceId", time="checkedAt")
         history.ingest(
             {
                 "serviceId": [1] * 8,
@@ -260,14 +260,14 @@ def test_error_rate_per_service_per_hour(tmp_path: Path) -> None:
             (T0 + timedelta(hours=2), 2, 0.5, 0.5),
         ]
     finally:
-        db.close()
+        db.close_()
 
 
 def test_gpu_utilisation_agrees_with_the_core(tmp_path: Path) -> None:
     db = seed_db(tmp_path, "gpu_marketplace")
     try:
-        db.execute_script("PRAGMA foreign_keys = OFF")  # providers are not the point here
-        metrics = db.metrics("ProviderMetric", series="providerId", time="timestamp")
+        db.execute_script_("PRAGMA foreign_keys = OFF")  # providers are not the point here
+        metrics = db.metrics_("ProviderMetric", series="providerId", time="timestamp")
         count = 600
         metrics.ingest(
             {
@@ -293,10 +293,10 @@ def test_gpu_utilisation_agrees_with_the_core(tmp_path: Path) -> None:
         # The seed declares a rollup model for its metrics.
         minutes = metrics.aggregate("1m", values=["gpuUsage"], stats=["count"])
         assert metrics.rollup(into="ProviderMetricRollup", every="1m") == len(minutes)
-        rolled = db.query_raw('SELECT sum("gpuUsage_count") AS n FROM "ProviderMetricRollup"')
+        rolled = db.query_raw_('SELECT sum("gpuUsage_count") AS n FROM "ProviderMetricRollup"')
         assert rolled == [{"n": count}]
     finally:
-        db.close()
+        db.close_()
 
 
 def test_every_ready_query_is_described() -> None:
@@ -344,7 +344,7 @@ def test_cli_analytics_and_parquet_export(
         ).fetchall()
     finally:
         duck.close()
-    assert counted == music.query_raw(
+    assert counted == music.query_raw_(
         "SELECT count(*), sum(duration) FROM request_logs", as_tuples=True
     )
     result = runner.invoke(

@@ -131,12 +131,12 @@ def test_demo_refuses_a_read_only_directory() -> None:
 def test_demo_refuses_a_database_of_another_schema(tmp_path: Path) -> None:
     database = tmp_path / "other.db"
     with strata.connect(database) as db:
-        db.execute_script("CREATE TABLE invoices (id INTEGER PRIMARY KEY);")
+        db.execute_script_("CREATE TABLE invoices (id INTEGER PRIMARY KEY);")
     result = CliRunner().invoke(main, ["demo", "--db", str(database)])
     assert result.exit_code == 1
     assert "another schema" in " ".join(result.output.split())
     with strata.connect(database) as db:  # left as it was
-        assert db.query_raw("SELECT name FROM sqlite_master", as_tuples=True) == [("invoices",)]
+        assert db.query_raw_("SELECT name FROM sqlite_master", as_tuples=True) == [("invoices",)]
 
 
 @pytest.mark.slow

@@ -58,16 +58,16 @@ def db(tmp_path: Path) -> Any:
     schema = tmp_path / "schema.prisma"
     schema.write_text(SCHEMA)
     database = strata.connect(tmp_path / "bulk.db", schema=schema)
-    database.migrate.push()
+    database.migrate_.push()
     yield database
-    database.close()
+    database.close_()
 
 
 def stored(db: Any, table: str) -> list[tuple[Any, ...]]:
     """The raw stored rows, without the columns whose values differ by design (ids and
     timestamps generated per call)."""
     columns = "name, small, big, ratio, flag, price, meta, blob, tier, tags, at"
-    return db.query_raw(f'SELECT {columns} FROM "{table}" ORDER BY name', as_tuples=True)
+    return db.query_raw_(f'SELECT {columns} FROM "{table}" ORDER BY name', as_tuples=True)
 
 
 @pytest.mark.parametrize("count", [0, 1, PER_STATEMENT, 2 * PER_STATEMENT + 37])
@@ -84,7 +84,7 @@ def test_a_bad_row_anywhere_writes_nothing(db: Any) -> None:
     with pytest.raises(strata.UniqueConstraintError):
         db.item.create_many(data=data)
     assert db.item.count() == 0
-    assert not db.in_transaction
+    assert not db.in_transaction_
     assert db.item.create_many(data=data, skip_duplicates=True) == {"count": 249}
 
 
@@ -102,7 +102,7 @@ def test_rows_may_give_different_fields(db: Any) -> None:
 
 
 def test_inside_a_transaction_it_joins_it(db: Any) -> None:
-    with pytest.raises(RuntimeError), db.transaction():
+    with pytest.raises(RuntimeError), db.transaction_():
         db.item.create_many(data=[{"sku": "x"}])
         assert db.item.count() == 1
         raise RuntimeError("roll back")
@@ -142,7 +142,7 @@ def test_bulk_and_single_create_store_the_same_bytes(tmp_path: Path, datetime_fo
     schema = tmp_path / "schema.prisma"
     schema.write_text(SCHEMA)
     db = strata.connect(tmp_path / "same.db", schema=schema, datetime_format=datetime_format)
-    db.migrate.push()
+    db.migrate_.push()
     variants = [
         VALUES,
         {**VALUES, "name": "m", "at": datetime(2026, 11, 22, 9, 30, 1, 123456, tzinfo=UTC)},
@@ -153,7 +153,7 @@ def test_bulk_and_single_create_store_the_same_bytes(tmp_path: Path, datetime_fo
             "at": datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=5))),
         },
         # An enum member rather than its name, and every default.
-        {"name": "p", "tier": db.client.classes.enums["Tier"].PRO},
+        {"name": "p", "tier": db.client_.classes.enums["Tier"].PRO},
         {"name": "q"},
     ]
     for item in variants:
@@ -162,7 +162,7 @@ def test_bulk_and_single_create_store_the_same_bytes(tmp_path: Path, datetime_fo
     db.everything.delete_many()
     db.everything.create_many(data=variants)
     assert stored(db, "Everything") == single
-    db.close()
+    db.close_()
 
 
 class Other(enum.StrEnum):
@@ -224,7 +224,7 @@ def test_hostile_strings_are_values_not_sql(db: Any) -> None:
 
 
 def writer(db: Any, model: str) -> BulkWriter:
-    return db.client.bulk_writer(db.client.metas[model])
+    return db.client_.bulk_writer(db.client_.metas[model])
 
 
 def test_columns_insert_like_rows(db: Any) -> None:
@@ -251,7 +251,7 @@ def test_unatomic_chunks_commit_alone_and_report_what_was_committed(db: Any) -> 
     # Chunks [0, 300) and [300, 600) committed; the failing chunk [600, 900) did not.
     assert caught.value.committed == 600
     assert db.item.count() == 600
-    assert not db.in_transaction
+    assert not db.in_transaction_
 
 
 @given(
@@ -264,7 +264,7 @@ def test_any_chunking_inserts_the_same_rows(
     schema = path / "schema.prisma"
     schema.write_text(SCHEMA)
     with strata.connect(path / "c.db", schema=schema) as db:
-        db.migrate.push()
+        db.migrate_.push()
         data = [{"sku": f"s{i}", "qty": v} for i, v in enumerate(values)]
         assert writer(db, "Item").insert_rows(data, chunk_rows=chunk, atomic=False) == len(values)
         assert [r.qty for r in db.item.find_many(order_by={"id": "asc"})] == values

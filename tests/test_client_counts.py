@@ -55,7 +55,7 @@ def blog(tmp_path: Path) -> Iterator[strata.Database]:
     schema = tmp_path / "schema.prisma"
     schema.write_text(BLOG)
     with strata.connect(tmp_path / "blog.db", schema=schema) as db:
-        db.migrate.push()
+        db.migrate_.push()
         for label in ("python", "sql", "rust"):
             db.tag.create(data={"label": label})
         # ann: 0 posts, ben: 1, cat: 2; post n has n+1 tags; every other post published.
@@ -145,7 +145,7 @@ def test_counts_skip_soft_deleted_rows(blog: strata.Database) -> None:
     blog.post.delete(where={"id": blog.post.find_first_or_raise(where={"title": "cat-0"}).id})
     cat = blog.author.find_first_or_raise(where={"name": "cat"}, include={"_count": True})
     assert cat._count == {"posts": 1}
-    everything = blog.with_deleted().author.find_first_or_raise(
+    everything = blog.with_deleted_().author.find_first_or_raise(
         where={"name": "cat"}, include={"_count": True}
     )
     assert everything._count == {"posts": 2}
@@ -155,7 +155,7 @@ def test_counts_skip_soft_deleted_rows(blog: strata.Database) -> None:
 
 def test_counts_respect_a_scoped_view(tmp_path: Path) -> None:
     with strata.connect(tmp_path / "video.db", schema=SEEDS / "video_machine.prisma") as db:
-        db.migrate.push()
+        db.migrate_.push()
         for user, projects in (("alice", 2), ("bob", 3)):
             db.user.create(data={"id": user, "email": f"{user}@x.io"})
             for n in range(projects):
@@ -164,7 +164,7 @@ def test_counts_respect_a_scoped_view(tmp_path: Path) -> None:
                 )
         counts = {u.id: u._count["projects"] for u in db.user.find_many(include={"_count": True})}
         assert counts == {"alice": 2, "bob": 3}
-        alice = db.scoped(userId="alice")
+        alice = db.scoped_(userId="alice")
         counts = {
             u.id: u._count
             for u in alice.user.find_many(include={"_count": {"select": {"projects": True}}})

@@ -29,13 +29,13 @@ def seed(tmp_path: Path) -> Iterator[Seed]:
 
     def open_seed(name: str) -> strata.Database:
         db = strata.connect(tmp_path / f"{name}.db", schema=SEEDS / f"{name}.prisma")
-        db.migrate.push()
+        db.migrate_.push()
         opened.append(db)
         return db
 
     yield open_seed
     for db in opened:
-        db.close()
+        db.close_()
 
 
 def at(day: int, hour: int = 0) -> datetime:
@@ -45,7 +45,7 @@ def at(day: int, hour: int = 0) -> datetime:
 def statements(db: strata.Database) -> list[str]:
     """Records every statement the database runs from now on."""
     seen: list[str] = []
-    db.set_tracer(lambda sql, params: seen.append(sql))
+    db.set_tracer_(lambda sql, params: seen.append(sql))
     return seen
 
 
@@ -54,22 +54,22 @@ def statements(db: strata.Database) -> list[str]:
 
 def test_repositories_are_named_in_snake_case(seed: Seed) -> None:
     db = seed("medianest")
-    assert db.media_request is db.model("MediaRequest")
-    assert db.you_tube_download is db.model("YouTubeDownload")
-    assert db.service_status_history is db.model("ServiceStatusHistory")
+    assert db.media_request is db.model_("MediaRequest")
+    assert db.you_tube_download is db.model_("YouTubeDownload")
+    assert db.service_status_history is db.model_("ServiceStatusHistory")
     with pytest.raises(AttributeError, match="no model"):
         _ = db.no_such_model
     with pytest.raises(strata.ValidationError, match="no model 'Nope'"):
-        db.model("Nope")
+        db.model_("Nope")
 
 
 def test_a_model_named_like_a_method_is_reached_through_model(seed: Seed) -> None:
     db = seed("gpu_marketplace")
     user = db.user.create(data={"qubicAddress": "Q1"})
-    payments = db.model("Transaction")
+    payments = db.model_("Transaction")
     payment = payments.create(data={"userId": user.id, "type": "PAYMENT", "amount": Decimal("9.5")})
     assert payment.amount == Decimal("9.5")
-    assert callable(db.transaction)
+    assert callable(db.transaction_)
 
 
 # -- create and defaults ---------------------------------------------------------------------

@@ -24,7 +24,7 @@ def test_value_too_long_is_p2000_and_writes_nothing(tmp_path: Path) -> None:
     schema = tmp_path / "schema.prisma"
     schema.write_text(SCHEMA)
     with strata.connect(tmp_path / "t.db", schema=schema) as db:
-        db.migrate.push()
+        db.migrate_.push()
         db.tag.create(data={"code": "abcde", "name": "x" * 1000})
         with pytest.raises(strata.ValueTooLongError) as caught:
             db.tag.create(data={"code": "abcdef", "name": "y"})

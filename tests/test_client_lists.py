@@ -33,7 +33,7 @@ model Sample {
 @pytest.fixture
 def render(tmp_path: Path) -> Iterator[strata.Database]:
     with strata.connect(tmp_path / "render.db", schema=RENDER) as db:
-        db.migrate.push()
+        db.migrate_.push()
         for email, names in (
             ("a@x.io", ["ann", "al"]),
             ("b@x.io", ["ben"]),
@@ -49,7 +49,7 @@ def sample(tmp_path: Path) -> Iterator[strata.Database]:
     schema = tmp_path / "schema.prisma"
     schema.write_text(SAMPLE)
     with strata.connect(tmp_path / "sample.db", schema=schema) as db:
-        db.migrate.push()
+        db.migrate_.push()
         yield db
 
 

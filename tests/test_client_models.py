@@ -53,7 +53,7 @@ def sample_db(tmp_path: Path, **options: Any) -> strata.Database:
     schema = tmp_path / "schema.prisma"
     schema.write_text(SAMPLE)
     db = strata.connect(tmp_path / "sample.db", schema=schema, **options)
-    db.migrate.push()
+    db.migrate_.push()
     return db
 
 
@@ -61,11 +61,11 @@ def sample_db(tmp_path: Path, **options: Any) -> strata.Database:
 def db(tmp_path: Path) -> Any:
     database = sample_db(tmp_path)
     yield database
-    database.close()
+    database.close_()
 
 
 def raw(db: strata.Database, column: str) -> list[Any]:
-    return [row[0] for row in db.query_raw(f'SELECT "{column}" FROM "Sample"', as_tuples=True)]
+    return [row[0] for row in db.query_raw_(f'SELECT "{column}" FROM "Sample"', as_tuples=True)]
 
 
 # -- classes ---------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def test_records_from_queries_equal_validated_instances(db: strata.Database) -> 
 def test_datetime_reads_every_stored_format(
     db: strata.Database, stored: Any, expected: datetime
 ) -> None:
-    db.execute_raw(
+    db.execute_raw_(
         'INSERT INTO "Sample" ("at", "tags", "counts") VALUES (?, ?, ?)', stored, "[]", "[]"
     )
     (found,) = db.sample.find_many()
@@ -181,12 +181,12 @@ def test_naive_datetimes_are_refused_and_nothing_is_written(db: strata.Database)
 
 def test_now_and_updated_at_are_set_by_the_client(tmp_path: Path) -> None:
     with strata.connect(tmp_path / "m.db", schema=SEEDS / "music_api.prisma") as db:
-        db.migrate.push()
+        db.migrate_.push()
         before = datetime.now(UTC) - timedelta(seconds=1)
         key = db.api_key.create(data={"key": "k1", "name": "one"})
         assert before <= key.createdAt <= datetime.now(UTC)
         assert key.updatedAt == key.createdAt
-        stored = db.query_raw('SELECT "createdAt" FROM "api_keys"', as_tuples=True)[0][0]
+        stored = db.query_raw_('SELECT "createdAt" FROM "api_keys"', as_tuples=True)[0][0]
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", stored)
         updated = db.api_key.update(where={"key": "k1"}, data={"name": "renamed"})
         assert updated.updatedAt >= key.updatedAt
@@ -225,7 +225,7 @@ def test_json_null_in_optional_and_required_fields(db: strata.Database) -> None:
     assert created.doc is None
     assert created.payload is None
     # Optional: SQL NULL (Prisma's DbNull); required: the JSON text null.
-    assert db.query_raw('SELECT "doc" IS NULL, "payload" FROM "Sample"', as_tuples=True) == [
+    assert db.query_raw_('SELECT "doc" IS NULL, "payload" FROM "Sample"', as_tuples=True) == [
         (1, "null")
     ]
     assert db.sample.find_many(where={"doc": None}) == [created]
@@ -302,7 +302,7 @@ def test_bigint_int_float_boolean_bytes(db: strata.Database) -> None:
 
 
 def test_enums_store_their_database_name_and_read_back_members(db: strata.Database) -> None:
-    size = db.client.classes.enums["Size"]
+    size = db.client_.classes.enums["Size"]
     created = db.sample.create(data={"size": size.LARGE})
     assert created.size is size.LARGE
     db.sample.create(data={"size": "SMALL"})

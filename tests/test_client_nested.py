@@ -57,7 +57,7 @@ def blog(tmp_path: Path) -> Iterator[strata.Database]:
     schema = tmp_path / "schema.prisma"
     schema.write_text(BLOG)
     with strata.connect(tmp_path / "blog.db", schema=schema) as db:
-        db.migrate.push()
+        db.migrate_.push()
         for name in ("ann", "ben"):
             db.author.create(
                 data={
@@ -87,7 +87,7 @@ def blog(tmp_path: Path) -> Iterator[strata.Database]:
 def snapshot(db: strata.Database) -> dict[str, Any]:
     """Every row of every table, to show that nothing changed."""
     return {
-        table: db.query_raw(f'SELECT * FROM "{table}" ORDER BY 1, 2')
+        table: db.query_raw_(f'SELECT * FROM "{table}" ORDER BY 1, 2')
         for table in ("Author", "Profile", "Post", "Tag", "_PostToTag")
     }
 
@@ -355,7 +355,7 @@ def test_to_one_relation_held_by_this_record(blog: strata.Database) -> None:
 @pytest.fixture
 def video(tmp_path: Path) -> Iterator[strata.Database]:
     with strata.connect(tmp_path / "video.db", schema=SEEDS / "video_machine.prisma") as db:
-        db.migrate.push()
+        db.migrate_.push()
         for user in ("alice", "bob"):
             db.user.create(data={"id": user, "email": f"{user}@x.io"})
             for n in range(2):
@@ -369,7 +369,7 @@ def test_nested_writes_respect_scope_and_soft_delete(video: strata.Database) -> 
     # Project is soft-deleting: a nested delete marks it.
     video.user.update(where={"id": "alice"}, data={"projects": {"delete": {"id": "alice-0"}}})
     assert video.project.find_unique(where={"id": "alice-0"}) is None
-    hidden = video.with_deleted().project.find_unique_or_raise(where={"id": "alice-0"})
+    hidden = video.with_deleted_().project.find_unique_or_raise(where={"id": "alice-0"})
     assert hidden.deletedAt is not None
     # A soft-deleted record is not there for a nested update or delete.
     with pytest.raises(strata.RecordNotFoundError):
@@ -382,9 +382,9 @@ def test_nested_writes_respect_scope_and_soft_delete(video: strata.Database) -> 
         data={"projects": {"update_many": {"where": {}, "data": {"title": "seen"}}}},
         include={"projects": True},
     ).projects == [video.project.find_unique_or_raise(where={"id": "alice-1"})]
-    assert video.with_deleted().project.find_unique_or_raise(where={"id": "alice-0"}).title == "t"
+    assert video.with_deleted_().project.find_unique_or_raise(where={"id": "alice-0"}).title == "t"
     # Alice's view sees bob's user row, but none of his projects.
-    alice = video.scoped(userId="alice")
+    alice = video.scoped_(userId="alice")
     alice.user.update(
         where={"id": "bob"},
         data={"projects": {"update_many": {"where": {}, "data": {"title": "hers"}}}},
@@ -427,7 +427,7 @@ def test_bad_nested_writes_are_refused_before_sql(
     where = {"author": {"id": 1}, "post": {"slug": "ann-0"}, "profile": {"authorId": 1}}[model]
     traced = Traced(blog)
     with pytest.raises(strata.ValidationError, match=message) as raised:
-        blog.model(model.capitalize()).update(where=where, data=data)
+        blog.model_(model.capitalize()).update(where=where, data=data)
     assert raised.value.model == model.capitalize()
     assert raised.value.field == next(iter(data))
     assert traced.take() == []

@@ -204,7 +204,7 @@ def items(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., An
     schema = folder / "schema.prisma"
     schema.write_text(SCHEMA)
     db = strata.connect(folder / "items.db", schema=schema)
-    db.migrate.push()
+    db.migrate_.push()
 
     def fill(rows: list[dict[str, Any]]) -> strata.Database:
         db.item.delete_many()
@@ -213,7 +213,7 @@ def items(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., An
         return db
 
     yield fill
-    db.close()
+    db.close_()
 
 
 def _sortable(pair: tuple[str | None, int | None]) -> tuple[bool, str, bool, int]:

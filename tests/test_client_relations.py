@@ -55,7 +55,7 @@ def blog(tmp_path: Path) -> Iterator[strata.Database]:
     schema = tmp_path / "schema.prisma"
     schema.write_text(BLOG)
     db = strata.connect(tmp_path / "blog.db", schema=schema)
-    db.migrate.push()
+    db.migrate_.push()
     tags = {label: db.tag.create(data={"label": label}) for label in ("python", "sql", "rust")}
     for n, name in enumerate(["ann", "ben", "cat"]):
         author = db.author.create(
@@ -72,13 +72,13 @@ def blog(tmp_path: Path) -> Iterator[strata.Database]:
             )
     db.post.create(data={"title": "orphan", "tags": {"connect": [{"id": tags["rust"].id}]}})
     yield db
-    db.close()
+    db.close_()
 
 
 @pytest.fixture
 def video(tmp_path: Path) -> Iterator[strata.Database]:
     db = strata.connect(tmp_path / "video.db", schema=SEEDS / "video_machine.prisma")
-    db.migrate.push()
+    db.migrate_.push()
     for u in range(3):
         user = db.user.create(data={"email": f"u{u}@x.io"})
         for p in range(2):
@@ -98,7 +98,7 @@ def video(tmp_path: Path) -> Iterator[strata.Database]:
                     }
                 )
     yield db
-    db.close()
+    db.close_()
 
 
 # -- one query per level ---------------------------------------------------------------------
@@ -283,16 +283,16 @@ def test_include_and_select_arguments_are_checked(blog: strata.Database) -> None
 
 
 def test_repositories_inside_a_transaction(blog: strata.Database) -> None:
-    with blog.transaction() as tx:
+    with blog.transaction_() as tx:
         author = tx.author.create(data={"name": "tx"})
         tx.post.create(data={"title": "in tx", "authorId": author.id})
-        assert tx.in_transaction
+        assert tx.in_transaction_
     assert blog.post.count({"author": {"name": "tx"}}) == 1
 
 
 def test_rollback_on_exception_leaves_nothing(blog: strata.Database) -> None:
     before = blog.author.count()
-    with pytest.raises(RuntimeError), blog.transaction() as tx:
+    with pytest.raises(RuntimeError), blog.transaction_() as tx:
         tx.author.create(data={"name": "doomed", "posts": {"create": [{"title": "doomed"}]}})
         raise RuntimeError("abort")
     assert blog.author.count() == before
@@ -300,9 +300,9 @@ def test_rollback_on_exception_leaves_nothing(blog: strata.Database) -> None:
 
 
 def test_nested_transaction_is_a_savepoint(blog: strata.Database) -> None:
-    with blog.transaction() as tx:
+    with blog.transaction_() as tx:
         tx.tag.create(data={"label": "kept"})
-        with pytest.raises(strata.UniqueConstraintError), tx.transaction() as inner:
+        with pytest.raises(strata.UniqueConstraintError), tx.transaction_() as inner:
             inner.tag.create(data={"label": "lost"})
             inner.tag.create(data={"label": "kept"})  # fails: the savepoint rolls back
     labels = {t.label for t in blog.tag.find_many()}
@@ -313,7 +313,7 @@ def test_nested_transaction_is_a_savepoint(blog: strata.Database) -> None:
 def test_a_failed_nested_write_inside_a_transaction_only_undoes_itself(
     blog: strata.Database,
 ) -> None:
-    with blog.transaction() as tx:
+    with blog.transaction_() as tx:
         tx.tag.create(data={"label": "first"})
         with pytest.raises(strata.RecordNotFoundError):
             tx.post.create(data={"title": "bad", "tags": {"connect": [{"label": "missing"}]}})

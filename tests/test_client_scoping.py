@@ -15,7 +15,7 @@ SCHEMA = Path(__file__).resolve().parents[1] / "schema" / "video_machine.prisma"
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[strata.Database]:
     with strata.connect(tmp_path / "video.db", schema=SCHEMA) as database:
-        database.migrate.push()
+        database.migrate_.push()
         for user in ("alice", "bob"):
             database.user.create(data={"id": user, "email": f"{user}@x.io"})
             for n in range(2):
@@ -34,7 +34,7 @@ def db(tmp_path: Path) -> Iterator[strata.Database]:
 
 
 def test_scoped_reads_see_only_the_tenant(db: strata.Database) -> None:
-    alice = db.scoped(userId="alice")
+    alice = db.scoped_(userId="alice")
     assert {p.id for p in alice.project.find_many()} == {"alice-p0", "alice-p1"}
     assert alice.project.count() == 2
     assert alice.project.find_unique(where={"id": "bob-p0"}) is None
@@ -50,7 +50,7 @@ def test_scoped_reads_see_only_the_tenant(db: strata.Database) -> None:
 
 
 def test_scoped_writes_cannot_touch_another_tenant(db: strata.Database) -> None:
-    alice = db.scoped(userId="alice")
+    alice = db.scoped_(userId="alice")
     with pytest.raises(strata.RecordNotFoundError):
         alice.project.update(where={"id": "bob-p0"}, data={"title": "mine now"})
     with pytest.raises(strata.RecordNotFoundError):
@@ -67,7 +67,7 @@ def test_scoped_writes_cannot_touch_another_tenant(db: strata.Database) -> None:
 
 
 def test_scoped_creates_are_stamped(db: strata.Database) -> None:
-    alice = db.scoped(userId="alice")
+    alice = db.scoped_(userId="alice")
     created = alice.project.create(data={"title": "new", "config": {"style": "noir"}})
     assert created.userId == "alice"
     assert alice.project.create_many(data=[{"title": "a", "config": {}}]) == {"count": 1}
@@ -79,7 +79,7 @@ def test_scoped_creates_are_stamped(db: strata.Database) -> None:
 
 def test_scoping_by_an_unknown_field_is_refused(db: strata.Database) -> None:
     with pytest.raises(strata.ValidationError, match="tenantId"):
-        db.scoped(tenantId="x")
+        db.scoped_(tenantId="x")
 
 
 def test_soft_delete_marks_and_hides(db: strata.Database) -> None:
@@ -88,10 +88,10 @@ def test_soft_delete_marks_and_hides(db: strata.Database) -> None:
     assert db.project.find_unique(where={"id": "alice-p0"}) is None
     assert db.project.count() == 3
     # The row is still there, and visible on request.
-    (row,) = db.query_raw('SELECT "deletedAt" FROM "projects" WHERE "id" = ?', "alice-p0")
+    (row,) = db.query_raw_('SELECT "deletedAt" FROM "projects" WHERE "id" = ?', "alice-p0")
     assert row["deletedAt"] is not None
-    assert db.with_deleted().project.find_unique(where={"id": "alice-p0"}) is not None
-    assert db.with_deleted().project.count() == 4
+    assert db.with_deleted_().project.find_unique(where={"id": "alice-p0"}) is not None
+    assert db.with_deleted_().project.count() == 4
     # Deleting it again finds nothing to delete.
     with pytest.raises(strata.RecordNotFoundError):
         db.project.delete(where={"id": "alice-p0"})
@@ -99,7 +99,7 @@ def test_soft_delete_marks_and_hides(db: strata.Database) -> None:
     assert db.project.count() == 1
     # Scenes are not soft-deleting: their delete is a real one.
     assert db.scene.delete_many(where={"projectId": "alice-p1"}) == {"count": 1}
-    assert db.query_raw('SELECT count(*) AS n FROM "scenes"') == [{"n": 3}]
+    assert db.query_raw_('SELECT count(*) AS n FROM "scenes"') == [{"n": 3}]
 
 
 def test_soft_delete_needs_an_optional_datetime_field(tmp_path: Path) -> None:
@@ -112,4 +112,4 @@ def test_soft_delete_needs_an_optional_datetime_field(tmp_path: Path) -> None:
         strata.connect(tmp_path / "n.db", schema=schema) as db,
         pytest.raises(strata.ValidationError, match="deletedAt DateTime"),
     ):
-        db.model("Note")
+        db.model_("Note")

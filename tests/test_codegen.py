@@ -100,7 +100,7 @@ def test_generated_client_returns_generated_classes(tmp_path: Path, monkeypatch:
 
         module = importlib.import_module("medianest_client")
         with strata.connect(tmp_path / "app.db", schema=tmp_path / "schema.prisma") as db:
-            db.migrate.push()
+            db.migrate_.push()
             client = module.Client(db)
             created = client.user.create(data={"plexId": "p1", "plexUsername": "al"})
             assert isinstance(created, module.User)

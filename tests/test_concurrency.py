@@ -28,18 +28,18 @@ def increment_counter(path: str, start: multiprocessing.synchronize.Event) -> No
     with strata.connect(path, busy_timeout=60) as db:
         start.wait()
         for _ in range(INCREMENTS):
-            with db.transaction():
-                (row,) = db.query_raw("SELECT n FROM counter WHERE id = 1", as_tuples=True)
-                db.execute_raw("UPDATE counter SET n = ? WHERE id = 1", row[0] + 1)
+            with db.transaction_():
+                (row,) = db.query_raw_("SELECT n FROM counter WHERE id = 1", as_tuples=True)
+                db.execute_raw_("UPDATE counter SET n = ? WHERE id = 1", row[0] + 1)
 
 
 def test_processes_increment_one_counter_exactly(db: strata.Database) -> None:
-    db.execute_script("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);")
-    db.execute_raw("INSERT INTO counter VALUES (1, 0)")
+    db.execute_script_("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);")
+    db.execute_raw_("INSERT INTO counter VALUES (1, 0)")
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     workers = [
-        context.Process(target=increment_counter, args=(db.path, start)) for _ in range(PROCESSES)
+        context.Process(target=increment_counter, args=(db.path_, start)) for _ in range(PROCESSES)
     ]
     for worker in workers:
         worker.start()
@@ -48,17 +48,17 @@ def test_processes_increment_one_counter_exactly(db: strata.Database) -> None:
         worker.join(timeout=300)
     # A nonzero exit code means an exception (e.g. "database is locked") escaped a worker.
     assert [worker.exitcode for worker in workers] == [0] * PROCESSES
-    assert db.query_raw("SELECT n FROM counter", as_tuples=True) == [(PROCESSES * INCREMENTS,)]
+    assert db.query_raw_("SELECT n FROM counter", as_tuples=True) == [(PROCESSES * INCREMENTS,)]
 
 
 def test_a_read_completes_while_another_thread_writes(db: strata.Database) -> None:
     """If the core held the GIL during the long INSERT, the main thread could not run."""
-    db.execute_script("CREATE TABLE big (n INTEGER); CREATE TABLE small (n INTEGER);")
-    db.execute_raw("INSERT INTO small VALUES (42)")
+    db.execute_script_("CREATE TABLE big (n INTEGER); CREATE TABLE small (n INTEGER);")
+    db.execute_raw_("INSERT INTO small VALUES (42)")
     writer_done = threading.Event()
 
     def long_write() -> None:
-        db.execute_raw(
+        db.execute_raw_(
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
             "INSERT INTO big SELECT x FROM c"
         )
@@ -69,12 +69,12 @@ def test_a_read_completes_while_another_thread_writes(db: strata.Database) -> No
     time.sleep(0.05)  # let the writer enter SQLite
     reads_during_write = 0
     while not writer_done.is_set():
-        assert db.query_raw("SELECT n FROM small", as_tuples=True) == [(42,)]
+        assert db.query_raw_("SELECT n FROM small", as_tuples=True) == [(42,)]
         if not writer_done.is_set():
             reads_during_write += 1
     writer.join()
     assert reads_during_write > 0
-    assert db.query_raw("SELECT count(*) AS n FROM big") == [{"n": 3_000_000}]
+    assert db.query_raw_("SELECT count(*) AS n FROM big") == [{"n": 3_000_000}]
 
 
 CRASHING_WRITER = textwrap.dedent(
@@ -83,8 +83,8 @@ CRASHING_WRITER = textwrap.dedent(
     db = strata.connect(sys.argv[1])
     batch = 0
     while True:
-        with db.transaction():
-            db.execute_many_raw(
+        with db.transaction_():
+            db.execute_many_raw_(
                 "INSERT INTO t (batch, n) VALUES (?, ?)", ((batch, n) for n in range(100))
             )
             if batch == int(sys.argv[2]):
@@ -102,7 +102,7 @@ def test_sigkill_mid_transaction_keeps_every_committed_row(
     db_path: Path, hold_at_batch: int
 ) -> None:
     with strata.connect(db_path) as db:
-        db.execute_raw("CREATE TABLE t (batch INTEGER NOT NULL, n INTEGER NOT NULL)")
+        db.execute_raw_("CREATE TABLE t (batch INTEGER NOT NULL, n INTEGER NOT NULL)")
     child = subprocess.Popen(
         [sys.executable, "-c", CRASHING_WRITER, str(db_path), str(hold_at_batch)],
         stdin=subprocess.PIPE,
@@ -136,4 +136,4 @@ def test_sigkill_mid_transaction_keeps_every_committed_row(
         assert sorted(batches) == committed == [0, 1, 2, 3, 4]
     # The lock died with the child: a new writer gets in at once.
     with strata.connect(db_path, busy_timeout=0) as db:
-        db.execute_raw("INSERT INTO t VALUES (-1, 0)")
+        db.execute_raw_("INSERT INTO t VALUES (-1, 0)")

@@ -57,8 +57,8 @@ def test_default_comes_from_database_url(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", "file:./from-env.db")
     with strata.connect() as db:
-        assert db.path == str(tmp_path / "from-env.db")
-        assert db.url == "file:./from-env.db"
+        assert db.path_ == str(tmp_path / "from-env.db")
+        assert db.url_ == "file:./from-env.db"
 
 
 def test_default_comes_from_pyproject_relative_to_it(
@@ -70,7 +70,7 @@ def test_default_comes_from_pyproject_relative_to_it(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path / "src")
     with strata.connect() as db:
-        assert db.path == str(tmp_path / "data" / "app.db")
+        assert db.path_ == str(tmp_path / "data" / "app.db")
 
 
 def test_no_default_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,10 +84,10 @@ def test_no_default_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_explicit_options_override_the_url(tmp_path: Path) -> None:
     url = f"file:{tmp_path}/x.db?socket_timeout=9&connection_limit=3"
     with strata.connect(url, busy_timeout=1.5, readers=1) as db:
-        assert db.settings()["busy_timeout"] == 1.5
-        assert db.settings()["readers"] == 1
+        assert db.settings_()["busy_timeout"] == 1.5
+        assert db.settings_()["readers"] == 1
 
 
 def test_pathlike_is_accepted(tmp_path: Path) -> None:
     with strata.connect(tmp_path / "p.db") as db:
-        assert os.path.exists(db.path)
+        assert os.path.exists(db.path_)

@@ -131,10 +131,10 @@ model Event {
     )
     assert '"id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT' in script
     with strata.connect(":memory:") as db:
-        db.execute_script(script)
-        db.execute_raw('INSERT INTO "Event" ("name") VALUES (?)', "a")
-        db.execute_raw('INSERT INTO "Event" ("name") VALUES (?)', "b")
-        assert db.query_raw('SELECT "id" FROM "Event"', as_tuples=True) == [(1,), (2,)]
+        db.execute_script_(script)
+        db.execute_raw_('INSERT INTO "Event" ("name") VALUES (?)', "a")
+        db.execute_raw_('INSERT INTO "Event" ("name") VALUES (?)', "b")
+        assert db.query_raw_('SELECT "id" FROM "Event"', as_tuples=True) == [(1,), (2,)]
 
 
 def test_dbgenerated_defaults_are_parenthesised() -> None:
@@ -150,9 +150,9 @@ model Token {
     )
     assert "DEFAULT (lower(hex(randomblob(16))))" in script
     with strata.connect(":memory:") as db:
-        db.execute_script(script)
-        db.execute_raw('INSERT INTO "Token" ("id") VALUES (1)')
-        (row,) = db.query_raw('SELECT "secret" FROM "Token"', as_tuples=True)
+        db.execute_script_(script)
+        db.execute_raw_('INSERT INTO "Token" ("id") VALUES (1)')
+        (row,) = db.query_raw_('SELECT "secret" FROM "Token"', as_tuples=True)
         assert len(row[0]) == 32
 
 

@@ -51,7 +51,7 @@ def test_the_readme_client_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     exec(compile("import strata\n" + code, "README.md", "exec"), namespace)
     db = namespace["db"]
     assert db.user.count() == 1
-    db.close()
+    db.close_()
 
 
 def test_the_readme_render_worker_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,7 +66,7 @@ def test_the_readme_render_worker_runs(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     # The worker runs against a database that the application migrated and filled.
     with strata.connect("render.db", schema="schema/render_manager.prisma") as db:
-        db.migrate.push()
+        db.migrate_.push()
         db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
         for priority in range(3):
             db.job.create(
@@ -87,7 +87,7 @@ def test_the_readme_render_worker_runs(tmp_path: Path, monkeypatch: pytest.Monke
     done = db.job.find_many(where={"status": "COMPLETED"})
     assert len(done) == 3
     assert all(job.progress == 100 and job.logs.count("frame") == 5 for job in done)
-    db.close()
+    db.close_()
 
 
 def test_the_readme_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,4 +101,4 @@ def test_the_readme_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     db = namespace["db"]
     assert db.job.count(where={"status": "COMPLETED"}) == 1
     assert namespace["hit"].remaining == 99
-    db.close()
+    db.close_()

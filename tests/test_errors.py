@@ -30,7 +30,7 @@ def assert_intact(path: Path, expected_rows: int) -> None:
 
 @pytest.fixture
 def seeded(db: strata.Database) -> strata.Database:
-    db.execute_script(
+    db.execute_script_(
         """
         CREATE TABLE "User" ("id" INTEGER PRIMARY KEY, "email" TEXT NOT NULL UNIQUE,
                              "age" INTEGER CHECK ("age" >= 0));
@@ -47,7 +47,7 @@ def seeded(db: strata.Database) -> strata.Database:
 
 def test_unique_violation(seeded: strata.Database) -> None:
     with pytest.raises(strata.UniqueConstraintError) as caught:
-        seeded.execute_raw('INSERT INTO "User" ("email") VALUES (?)', "a@x.io")
+        seeded.execute_raw_('INSERT INTO "User" ("email") VALUES (?)', "a@x.io")
     err = caught.value
     assert (err.table, err.columns, err.code) == ("User", ["email"], "P2002")
     assert str(err) == "Unique constraint failed on User.(email)"
@@ -56,13 +56,13 @@ def test_unique_violation(seeded: strata.Database) -> None:
 
 def test_primary_key_violation_is_a_unique_violation(seeded: strata.Database) -> None:
     with pytest.raises(strata.UniqueConstraintError) as caught:
-        seeded.execute_raw('INSERT INTO "User" ("id", "email") VALUES (1, ?)', "b@x.io")
+        seeded.execute_raw_('INSERT INTO "User" ("id", "email") VALUES (1, ?)', "b@x.io")
     assert caught.value.columns == ["id"]
 
 
 def test_foreign_key_violation_names_the_field(seeded: strata.Database) -> None:
     with pytest.raises(strata.ForeignKeyError) as caught:
-        seeded.execute_raw('INSERT INTO "Post" ("title", "authorId") VALUES (?, ?)', "x", 99)
+        seeded.execute_raw_('INSERT INTO "Post" ("title", "authorId") VALUES (?, ?)', "x", 99)
     err = caught.value
     assert (err.table, err.columns, err.code) == ("Post", ["authorId"], "P2003")
     assert (err.referenced_table, err.referenced_columns) == ("User", ["id"])
@@ -70,25 +70,25 @@ def test_foreign_key_violation_names_the_field(seeded: strata.Database) -> None:
 
 
 def test_deleting_a_referenced_parent_is_a_foreign_key_error(seeded: strata.Database) -> None:
-    with pytest.raises(strata.ForeignKeyError) as caught, seeded.transaction():
-        seeded.execute_raw('DELETE FROM "User" WHERE "id" = ?', 1)
+    with pytest.raises(strata.ForeignKeyError) as caught, seeded.transaction_():
+        seeded.execute_raw_('DELETE FROM "User" WHERE "id" = ?', 1)
     assert caught.value.table == "Post"
-    assert seeded.query_raw('SELECT count(*) AS n FROM "User"') == [{"n": 1}]
+    assert seeded.query_raw_('SELECT count(*) AS n FROM "User"') == [{"n": 1}]
 
 
 def test_foreign_key_probe_leaves_the_transaction_as_it_was(seeded: strata.Database) -> None:
-    with seeded.transaction():
-        seeded.execute_raw('INSERT INTO "User" ("id", "email") VALUES (2, ?)', "b@x.io")
+    with seeded.transaction_():
+        seeded.execute_raw_('INSERT INTO "User" ("id", "email") VALUES (2, ?)', "b@x.io")
         with pytest.raises(strata.ForeignKeyError):
-            seeded.execute_raw('INSERT INTO "Post" ("title", "authorId") VALUES (?, ?)', "x", 99)
-        assert seeded.in_transaction
-    assert seeded.query_raw('SELECT count(*) AS n FROM "User"') == [{"n": 2}]
-    assert seeded.query_raw('SELECT count(*) AS n FROM "Post"') == [{"n": 1}]
+            seeded.execute_raw_('INSERT INTO "Post" ("title", "authorId") VALUES (?, ?)', "x", 99)
+        assert seeded.in_transaction_
+    assert seeded.query_raw_('SELECT count(*) AS n FROM "User"') == [{"n": 2}]
+    assert seeded.query_raw_('SELECT count(*) AS n FROM "Post"') == [{"n": 1}]
 
 
 def test_null_violation(seeded: strata.Database) -> None:
     with pytest.raises(strata.NullConstraintError) as caught:
-        seeded.execute_raw('INSERT INTO "Post" ("title", "authorId") VALUES (NULL, 1)')
+        seeded.execute_raw_('INSERT INTO "Post" ("title", "authorId") VALUES (NULL, 1)')
     assert (caught.value.table, caught.value.columns, caught.value.code) == (
         "Post",
         ["title"],
@@ -98,7 +98,7 @@ def test_null_violation(seeded: strata.Database) -> None:
 
 def test_check_violation(seeded: strata.Database) -> None:
     with pytest.raises(strata.CheckConstraintError):
-        seeded.execute_raw('INSERT INTO "User" ("email", "age") VALUES (?, ?)', "c@x.io", -1)
+        seeded.execute_raw_('INSERT INTO "User" ("email", "age") VALUES (?, ?)', "c@x.io", -1)
 
 
 @pytest.mark.parametrize(
@@ -122,10 +122,10 @@ def test_check_violation(seeded: strata.Database) -> None:
 def test_bad_statements(
     seeded: strata.Database, sql: str, params: tuple[object, ...], error: type, message: str
 ) -> None:
-    for call in (seeded.execute_raw, seeded.query_raw):
+    for call in (seeded.execute_raw_, seeded.query_raw_):
         with pytest.raises(error, match=message):
             call(sql, *params)
-        assert not seeded.in_transaction
+        assert not seeded.in_transaction_
 
 
 def test_parameter_errors_subclass_builtin_errors() -> None:
@@ -136,38 +136,38 @@ def test_parameter_errors_subclass_builtin_errors() -> None:
 
 def test_sql_error_carries_the_statement(seeded: strata.Database) -> None:
     with pytest.raises(strata.SqlError) as caught:
-        seeded.query_raw("SELECT nope FROM t")
+        seeded.query_raw_("SELECT nope FROM t")
     assert caught.value.sql == "SELECT nope FROM t"
 
 
 def test_a_failed_statement_inside_a_transaction_keeps_earlier_work(
     seeded: strata.Database, db_path: Path
 ) -> None:
-    with seeded.transaction():
-        seeded.execute_raw("INSERT INTO t VALUES (2)")
+    with seeded.transaction_():
+        seeded.execute_raw_("INSERT INTO t VALUES (2)")
         with pytest.raises(strata.SqlError):
-            seeded.execute_raw("INSERT INTO nowhere VALUES (3)")
-    seeded.close()
+            seeded.execute_raw_("INSERT INTO nowhere VALUES (3)")
+    seeded.close_()
     assert_intact(db_path, 2)
 
 
 def test_errors_leave_no_transaction_open(seeded: strata.Database, db_path: Path) -> None:
     bad_calls: list[Callable[[], object]] = [
-        lambda: seeded.execute_raw('INSERT INTO "User" ("email") VALUES (?)', "a@x.io"),
-        lambda: seeded.execute_raw("SELECT ?", {1}),
-        lambda: seeded.execute_raw("SELEC"),
-        lambda: seeded.execute_many_raw("INSERT INTO t VALUES (?)", [(5,), (6, 7)]),
+        lambda: seeded.execute_raw_('INSERT INTO "User" ("email") VALUES (?)', "a@x.io"),
+        lambda: seeded.execute_raw_("SELECT ?", {1}),
+        lambda: seeded.execute_raw_("SELEC"),
+        lambda: seeded.execute_many_raw_("INSERT INTO t VALUES (?)", [(5,), (6, 7)]),
     ]
     for call in bad_calls:
         with pytest.raises(strata.StrataError):
             call()
-        assert not seeded.in_transaction
+        assert not seeded.in_transaction_
     # Another connection can take the write lock at once: nothing is held open.
     other = sqlite3.connect(db_path, timeout=0)
     other.execute("BEGIN IMMEDIATE")
     other.execute("ROLLBACK")
     other.close()
-    seeded.close()
+    seeded.close_()
     assert_intact(db_path, 1)
 
 
@@ -199,7 +199,7 @@ def test_unreadable_file() -> None:
         os.chmod(folder, 0o755)
         path = Path(folder) / "secret.db"
         with strata.connect(path) as db:
-            db.execute_raw("CREATE TABLE t (a)")
+            db.execute_raw_("CREATE TABLE t (a)")
         for suffix in ("-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         os.chmod(path, 0o000)

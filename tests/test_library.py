@@ -74,7 +74,7 @@ def test_a_second_copy_is_detected(tmp_path: Path) -> None:
 
 def test_doctor_reports_database_settings(db: strata.Database) -> None:
     report = diagnose(db)
-    assert report.database == db.path
+    assert report.database == db.path_
     assert report.settings["journal_mode"] == "wal"
     assert report.settings["synchronous"] == "NORMAL"
     assert report.compile_options["THREADSAFE"] is not None

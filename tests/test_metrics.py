@@ -84,7 +84,7 @@ def open_db(directory: Path, datetime_format: str = "iso8601") -> strata.Databas
     schema = directory / "schema.prisma"
     schema.write_text(SCHEMA)
     db = strata.connect(directory / "metrics.db", schema=schema, datetime_format=datetime_format)
-    db.migrate.push()
+    db.migrate_.push()
     return db
 
 
@@ -92,12 +92,12 @@ def open_db(directory: Path, datetime_format: str = "iso8601") -> strata.Databas
 def db(tmp_path: Path) -> Iterator[strata.Database]:
     database = open_db(tmp_path)
     yield database
-    database.close()
+    database.close_()
 
 
 @pytest.fixture
 def samples(db: strata.Database) -> Metrics:
-    return db.metrics("Sample", series="host", time="at")
+    return db.metrics_("Sample", series="host", time="at")
 
 
 @pytest.fixture(scope="module", params=["iso8601", "unixepoch-ms"])
@@ -106,8 +106,8 @@ def shared(
 ) -> Iterator[tuple[strata.Database, Metrics]]:
     """One database per DateTime format for the property tests, emptied per example."""
     database = open_db(tmp_path_factory.mktemp("metrics"), request.param)
-    yield database, database.metrics("Sample", series="host", time="at")
-    database.close()
+    yield database, database.metrics_("Sample", series="host", time="at")
+    database.close_()
 
 
 # -- a plain-Python reference ----------------------------------------------------------------
@@ -190,7 +190,7 @@ def test_aggregates_equal_a_python_reference(
     shared: tuple[strata.Database, Metrics], rows: list[dict[str, Any]], every: timedelta
 ) -> None:
     db, metrics = shared
-    db.execute_raw('DELETE FROM "Sample"')
+    db.execute_raw_('DELETE FROM "Sample"')
     metrics.ingest(rows)
     actual = metrics.aggregate(every=every, values=["cpu", "mem"], stats=STATS)
     assert_same(actual, reference(rows, every, ["cpu", "mem"], STATS))
@@ -201,7 +201,7 @@ def test_filters_equal_a_python_reference(
     shared: tuple[strata.Database, Metrics], rows: list[dict[str, Any]], since: int, span: int
 ) -> None:
     db, metrics = shared
-    db.execute_raw('DELETE FROM "Sample"')
+    db.execute_raw_('DELETE FROM "Sample"')
     metrics.ingest(rows)
     start, end = T0 + timedelta(seconds=since), T0 + timedelta(seconds=since + span)
     actual = metrics.aggregate(
@@ -286,19 +286,19 @@ def test_bad_aggregate_arguments_name_what_is_wrong(samples: Metrics) -> None:
 
 def test_binding_checks_fields(db: strata.Database) -> None:
     with pytest.raises(ValidationError, match="has no field 'nope'"):
-        db.metrics("Sample", series="nope", time="at")
+        db.metrics_("Sample", series="nope", time="at")
     with pytest.raises(ValidationError, match="must be a DateTime"):
-        db.metrics("Sample", series="host", time="cpu")
+        db.metrics_("Sample", series="host", time="cpu")
     with pytest.raises(ValidationError, match="no model 'Nope'"):
-        db.metrics("Nope", series="host", time="at")
-    assert db.metrics("Sample", series="host", time="at").values == ("cpu", "mem")
+        db.metrics_("Nope", series="host", time="at")
+    assert db.metrics_("Sample", series="host", time="at").values == ("cpu", "mem")
 
 
 # -- ingest ------------------------------------------------------------------------------
 
 
 def stored(db: strata.Database) -> list[tuple[Any, ...]]:
-    return db.query_raw(
+    return db.query_raw_(
         'SELECT "host", "at", "cpu", "mem", "level" FROM "Sample" ORDER BY "id"', as_tuples=True
     )
 
@@ -354,7 +354,7 @@ def test_a_generator_of_chunks_streams_and_commits_per_chunk(
         yield [{"host": "late", "at": T0, "mem": 1}]
 
     assert samples.ingest(chunks(), chunk_rows=30) == 501
-    assert db.query_raw('SELECT count(*) AS n FROM "Sample"') == [{"n": 501}]
+    assert db.query_raw_('SELECT count(*) AS n FROM "Sample"') == [{"n": 501}]
 
 
 def test_a_failed_chunk_rolls_back_alone_and_reports_what_was_committed(
@@ -373,7 +373,7 @@ def test_a_failed_chunk_rolls_back_alone_and_reports_what_was_committed(
     assert str(error).startswith("row 87: Sample.mem")
     # The first chunk (50 rows) and the second's rows 0-19 committed; rows 20-39 did not.
     assert error.committed == 70
-    assert db.query_raw('SELECT count(*) AS n FROM "Sample"') == [{"n": 70}]
+    assert db.query_raw_('SELECT count(*) AS n FROM "Sample"') == [{"n": 70}]
 
 
 @pytest.mark.parametrize(
@@ -417,7 +417,7 @@ def spread_rows(count: int, start: datetime, seconds: int) -> dict[str, list[Any
 
 def rollup_rows(db: strata.Database, model: str, values: tuple[str, ...]) -> list[dict[str, Any]]:
     columns = ", ".join(f'"{v}_{s}"' for v in values for s in ("count", "sum", "min", "max"))
-    rows = db.query_raw(f'SELECT "host", "bucket", {columns} FROM "{model}" ORDER BY 1, 2')
+    rows = db.query_raw_(f'SELECT "host", "bucket", {columns} FROM "{model}" ORDER BY 1, 2')
     for row in rows:
         row["bucket"] = parse_datetime(row["bucket"])
     return rows
@@ -447,7 +447,7 @@ def test_a_rollup_after_ingest_equals_the_raw_aggregate(
         samples, "1m", ("cpu", "mem")
     )
     # A rollup of the rollup (1m, then 1h) equals the hourly aggregate of the raw rows.
-    minutes = db.metrics("SampleRollup", series="host", time="bucket")
+    minutes = db.metrics_("SampleRollup", series="host", time="bucket")
     assert minutes.values == ("cpu", "mem")
     minutes.rollup(into="SampleHourly", every="1h")
     assert rollup_rows(db, "SampleHourly", ("cpu",)) == raw_aggregate(samples, "1h", ("cpu",))
@@ -481,9 +481,9 @@ def test_retention_never_deletes_rows_not_yet_rolled_up(
     shared: tuple[strata.Database, Metrics], batches: list[int], keep_minutes: int
 ) -> None:
     db, _ = shared
-    db.execute_raw('DELETE FROM "Sample"')
-    db.execute_raw('DELETE FROM "SampleRollup"')
-    metrics = db.metrics("Sample", series="host", time="at")
+    db.execute_raw_('DELETE FROM "Sample"')
+    db.execute_raw_('DELETE FROM "SampleRollup"')
+    metrics = db.metrics_("Sample", series="host", time="at")
     start = T0
     for number, count in enumerate(batches):
         metrics.ingest(spread_rows(count, start, 1800))
@@ -506,10 +506,10 @@ def test_retention_deletes_old_rolled_up_rows_in_batches(
     watermark = samples.watermark("SampleRollup")
     assert watermark is not None
     deleted = samples.retain(raw=timedelta(0), now=T0 + timedelta(days=1), batch_rows=64)
-    left = db.query_raw('SELECT count(*) AS n, min("at") AS first FROM "Sample"')[0]
+    left = db.query_raw_('SELECT count(*) AS n, min("at") AS first FROM "Sample"')[0]
     assert deleted + left["n"] == 600
     assert left["n"] > 0  # the watermark's bucket stays for the next rollup
     assert datetime.fromisoformat(left["first"]) >= watermark
     # Without any rollup, the horizon alone decides.
-    plain = db.metrics("Sample", series="host", time="at")
+    plain = db.metrics_("Sample", series="host", time="at")
     assert plain.retain(raw=timedelta(0), now=T0 + timedelta(days=1)) == left["n"]

@@ -79,7 +79,7 @@ def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 def test_dev_writes_prisma_layout_and_applies(project: Project) -> None:
     project.write_schema(V1)
     with project.connect() as db:
-        result = db.migrate.dev("init")
+        result = db.migrate_.dev("init")
     assert result.migration is not None
     assert result.migration.endswith("_init")
     assert len(result.migration) == len("20261122000000_init")
@@ -101,36 +101,36 @@ def test_dev_writes_prisma_layout_and_applies(project: Project) -> None:
     assert finished is not None
     assert steps == 1
     with project.connect() as db:
-        assert db.migrate.status().up_to_date
-        assert db.migrate.dev("again").migration is None
+        assert db.migrate_.status().up_to_date
+        assert db.migrate_.dev("again").migration is None
 
 
 def test_evolution_adds_a_column_then_redefines_keeping_data(project: Project) -> None:
     project.write_schema(V1)
     with project.connect() as db:
-        db.migrate.dev("init")
-        db.execute_raw('INSERT INTO "Author" ("email") VALUES (?)', "a@x.io")
-        db.execute_raw('INSERT INTO "Book" ("title", "authorId") VALUES (?, 1)', "Dune")
+        db.migrate_.dev("init")
+        db.execute_raw_('INSERT INTO "Author" ("email") VALUES (?)', "a@x.io")
+        db.execute_raw_('INSERT INTO "Book" ("title", "authorId") VALUES (?, 1)', "Dune")
         project.write_schema(V2)
-        added = db.migrate.dev("nickname")
+        added = db.migrate_.dev("nickname")
         assert added.script == '-- AlterTable\nALTER TABLE "Author" ADD COLUMN "nickname" TEXT;\n'
         # Dropping a column redefines the parent table: its children must survive, even
         # though they cascade on delete.
         project.write_schema(V1)
-        dropped = db.migrate.dev("drop_nickname")
+        dropped = db.migrate_.dev("drop_nickname")
         assert "-- RedefineTables" in dropped.script
-        assert db.query_raw('SELECT count(*) AS n FROM "Book"') == [{"n": 1}]
-        assert db.query_raw('SELECT "email" FROM "Author"') == [{"email": "a@x.io"}]
+        assert db.query_raw_('SELECT count(*) AS n FROM "Book"') == [{"n": 1}]
+        assert db.query_raw_('SELECT "email" FROM "Author"') == [{"email": "a@x.io"}]
     assert len(project.folders()) == 3
 
 
 def test_dev_warns_about_dropping_a_column_with_data(project: Project) -> None:
     project.write_schema(V2)
     with project.connect() as db:
-        db.migrate.dev("init")
-        db.execute_raw('INSERT INTO "Author" ("email", "nickname") VALUES (?, ?)', "a@x.io", "al")
+        db.migrate_.dev("init")
+        db.execute_raw_('INSERT INTO "Author" ("email", "nickname") VALUES (?, ?)', "a@x.io", "al")
         project.write_schema(V1)
-        result = db.migrate.dev("drop")
+        result = db.migrate_.dev("drop")
     assert result.script.startswith(
         "/*\n  Warnings:\n\n  - You are about to drop the column `nickname` on the `Author` "
         "table. All the data in the column will be lost.\n\n*/\n-- RedefineTables\n"
@@ -140,98 +140,98 @@ def test_dev_warns_about_dropping_a_column_with_data(project: Project) -> None:
 def test_required_column_without_default_on_data_is_refused(project: Project) -> None:
     project.write_schema(V1)
     with project.connect() as db:
-        db.migrate.dev("init")
-        db.execute_raw('INSERT INTO "Author" ("email") VALUES (?)', "a@x.io")
+        db.migrate_.dev("init")
+        db.execute_raw_('INSERT INTO "Author" ("email") VALUES (?)', "a@x.io")
         project.write_schema(
             V1.replace("  email String @unique\n", "  email String @unique\n  age Int\n")
         )
         with pytest.raises(strata.MigrationError, match="Added the required column `age`"):
-            db.migrate.dev("age")
+            db.migrate_.dev("age")
     assert len(project.folders()) == 1  # nothing written
 
 
 def test_deploy_and_status_on_a_second_database(project: Project, tmp_path: Path) -> None:
     project.write_schema(V1)
     with project.connect() as db:
-        db.migrate.dev("init")
+        db.migrate_.dev("init")
         project.write_schema(V2)
-        db.migrate.dev("nickname")
+        db.migrate_.dev("nickname")
     other = strata.connect(tmp_path / "prod.db", schema=project.schema)
     with other:
-        status = other.migrate.status()
+        status = other.migrate_.status()
         assert status.pending == project.folders()
         assert not status.up_to_date
-        assert other.migrate.deploy() == project.folders()
-        assert other.migrate.status().up_to_date
-        assert other.migrate.deploy() == []
+        assert other.migrate_.deploy() == project.folders()
+        assert other.migrate_.status().up_to_date
+        assert other.migrate_.deploy() == []
 
 
 def test_failed_migration_leaves_the_database_as_it_was(project: Project) -> None:
     """A unique index over duplicate data fails halfway; nothing of it remains."""
     project.write_schema(V1)
     with project.connect() as db:
-        db.migrate.dev("init")
-        db.execute_raw('INSERT INTO "Author" ("email") VALUES (?)', "a@x.io")
-        db.execute_raw('INSERT INTO "Book" ("title", "authorId") VALUES (?, 1)', "Dune")
-        db.execute_raw('INSERT INTO "Book" ("title", "authorId") VALUES (?, 1)', "Dune")
+        db.migrate_.dev("init")
+        db.execute_raw_('INSERT INTO "Author" ("email") VALUES (?)', "a@x.io")
+        db.execute_raw_('INSERT INTO "Book" ("title", "authorId") VALUES (?, 1)', "Dune")
+        db.execute_raw_('INSERT INTO "Book" ("title", "authorId") VALUES (?, 1)', "Dune")
         project.write_schema(
             V1.replace("  title    String\n", "  title    String @unique\n  pages    Int?\n")
         )
-        result = db.migrate.dev("unique_title", create_only=True)
+        result = db.migrate_.dev("unique_title", create_only=True)
         before = strata.dialects.sqlite.introspect(db)
         with pytest.raises(
             strata.MigrationError, match=r"Unique constraint failed on Book\.\(title\)"
         ):
-            db.migrate.deploy()
+            db.migrate_.deploy()
         assert strata.dialects.sqlite.introspect(db) == before
-        assert db.query_raw('SELECT count(*) AS n FROM "Book"') == [{"n": 2}]
-        status = db.migrate.status()
+        assert db.query_raw_('SELECT count(*) AS n FROM "Book"') == [{"n": 2}]
+        status = db.migrate_.status()
         assert status.failed == [result.migration]
         assert not status.up_to_date
         with pytest.raises(strata.MigrationError, match="failed earlier"):
-            db.migrate.deploy()
-        db.migrate.resolve(rolled_back=result.migration)
-        assert db.migrate.status().pending == [result.migration]
-        db.execute_raw('DELETE FROM "Book" WHERE "id" = 2')
-        assert db.migrate.deploy() == [result.migration]
-        assert db.migrate.status().up_to_date
+            db.migrate_.deploy()
+        db.migrate_.resolve(rolled_back=result.migration)
+        assert db.migrate_.status().pending == [result.migration]
+        db.execute_raw_('DELETE FROM "Book" WHERE "id" = 2')
+        assert db.migrate_.deploy() == [result.migration]
+        assert db.migrate_.status().up_to_date
 
 
 def test_drift_is_detected(project: Project) -> None:
     project.write_schema(V1)
     with project.connect() as db:
-        db.migrate.dev("init")
-        db.execute_raw('ALTER TABLE "Author" ADD COLUMN "sneaky" TEXT')
+        db.migrate_.dev("init")
+        db.execute_raw_('ALTER TABLE "Author" ADD COLUMN "sneaky" TEXT')
         project.write_schema(V2)
         with pytest.raises(strata.MigrationError, match="Drift detected"):
-            db.migrate.dev("nickname")
+            db.migrate_.dev("nickname")
     assert len(project.folders()) == 1
 
 
 def test_edited_migration_is_detected(project: Project) -> None:
     project.write_schema(V1)
     with project.connect() as db:
-        name = db.migrate.dev("init").migration
+        name = db.migrate_.dev("init").migration
         assert name is not None
         script = project.migrations / name / "migration.sql"
         script.write_text(script.read_text() + "\n-- edited\n")
-        assert db.migrate.status().edited == [name]
+        assert db.migrate_.status().edited == [name]
         with pytest.raises(strata.MigrationError, match="modified after it was applied"):
-            db.migrate.dev("next")
+            db.migrate_.dev("next")
 
 
 def test_reset_recreates_from_history(project: Project) -> None:
     project.write_schema(V1)
     with project.connect() as db:
-        db.migrate.dev("init")
-        db.execute_raw('INSERT INTO "Author" ("email") VALUES (?)', "a@x.io")
-        db.execute_raw('CREATE TABLE "stray" (x)')
+        db.migrate_.dev("init")
+        db.execute_raw_('INSERT INTO "Author" ("email") VALUES (?)', "a@x.io")
+        db.execute_raw_('CREATE TABLE "stray" (x)')
         with pytest.raises(strata.MigrationError, match="force"):
-            db.migrate.reset(force=False)
-        assert db.migrate.reset(force=True) == project.folders()
-        assert db.query_raw('SELECT count(*) AS n FROM "Author"') == [{"n": 0}]
-        assert not db.query_raw("SELECT 1 FROM sqlite_master WHERE name = 'stray'")
-        assert db.migrate.status().up_to_date
+            db.migrate_.reset(force=False)
+        assert db.migrate_.reset(force=True) == project.folders()
+        assert db.query_raw_('SELECT count(*) AS n FROM "Author"') == [{"n": 0}]
+        assert not db.query_raw_("SELECT 1 FROM sqlite_master WHERE name = 'stray'")
+        assert db.migrate_.status().up_to_date
 
 
 def test_prisma_written_history_is_applied_and_up_to_date(project: Project) -> None:
@@ -262,25 +262,25 @@ def test_prisma_written_history_is_applied_and_up_to_date(project: Project) -> N
         'CREATE UNIQUE INDEX "Author_email_key" ON "Author"("email");\n'
     )
     with project.connect() as db:
-        assert db.migrate.deploy() == ["20240101120000_init"]
-        assert db.migrate.status().up_to_date
+        assert db.migrate_.deploy() == ["20240101120000_init"]
+        assert db.migrate_.status().up_to_date
         # The schema and the history agree, so there is nothing to migrate.
-        assert db.migrate.dev("noop").migration is None
+        assert db.migrate_.dev("noop").migration is None
 
 
 def test_db_push_without_history(project: Project) -> None:
     project.write_schema(V1)
     with project.connect() as db:
-        changes = db.migrate.push()
+        changes = db.migrate_.push()
         assert changes
-        assert not db.query_raw("SELECT 1 FROM sqlite_master WHERE name = '_prisma_migrations'")
-        db.execute_raw('INSERT INTO "Author" ("email", "id") VALUES (?, 1)', "a@x.io")
+        assert not db.query_raw_("SELECT 1 FROM sqlite_master WHERE name = '_prisma_migrations'")
+        db.execute_raw_('INSERT INTO "Author" ("email", "id") VALUES (?, 1)', "a@x.io")
         project.write_schema(HEADER + "model Other {\n  id Int @id\n}\n")
         with pytest.raises(strata.MigrationError, match="accept-data-loss"):
-            db.migrate.push()
-        db.migrate.push(accept_data_loss=True)
+            db.migrate_.push()
+        db.migrate_.push(accept_data_loss=True)
         tables = {
-            r["name"] for r in db.query_raw("SELECT name FROM sqlite_master WHERE type = 'table'")
+            r["name"] for r in db.query_raw_("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         assert "Author" not in tables
         assert "Other" in tables
@@ -290,8 +290,8 @@ def test_malformed_schema_writes_nothing(project: Project) -> None:
     project.write_schema(HEADER + "model Broken {\n  id Int @id\n  name Strin\n")
     with project.connect() as db:
         with pytest.raises(strata.SchemaError):
-            db.migrate.dev("init")
-        assert db.query_raw("SELECT count(*) AS n FROM sqlite_master") == [{"n": 0}]
+            db.migrate_.dev("init")
+        assert db.query_raw_("SELECT count(*) AS n FROM sqlite_master") == [{"n": 0}]
     assert not project.migrations.exists()
 
 
@@ -395,7 +395,7 @@ def test_cli_db_seed(cli_project: Project) -> None:
     (cli_project.root / "seed.py").write_text(
         "import os, strata\n"
         "with strata.connect() as db:\n"
-        '    db.execute_raw(\'INSERT INTO "Author" ("email") VALUES (?) \'\n'
+        '    db.execute_raw_(\'INSERT INTO "Author" ("email") VALUES (?) \'\n'
         "                   'ON CONFLICT DO NOTHING', 'seed@x.io')\n"
     )
     (cli_project.root / "pyproject.toml").write_text('[tool.strata]\nseed = "python seed.py"\n')
@@ -428,17 +428,19 @@ def test_chunked_copy_reports_progress_and_copies_every_row(
     )
     reports: list[tuple[str, int, int]] = []
     with strata.connect(tmp_path / "copy.db") as db:
-        db.execute_raw('CREATE TABLE "T" ("id" INTEGER PRIMARY KEY, "v" TEXT NOT NULL, "old" TEXT)')
+        db.execute_raw_(
+            'CREATE TABLE "T" ("id" INTEGER PRIMARY KEY, "v" TEXT NOT NULL, "old" TEXT)'
+        )
         ids = [n * n for n in range(1, 60)]  # sparse rowids
-        db.execute_many_raw(
+        db.execute_many_raw_(
             'INSERT INTO "T" ("id", "v") VALUES (?, ?)', [(i, f"v{i}") for i in ids]
         )
         runner.apply_script(db, script, progress=lambda *report: reports.append(report))
-        assert db.query_raw('SELECT "id" FROM "T" ORDER BY "id"', as_tuples=True) == [
+        assert db.query_raw_('SELECT "id" FROM "T" ORDER BY "id"', as_tuples=True) == [
             (i,) for i in ids
         ]
-        assert [c["name"] for c in db.query_raw('PRAGMA table_info("T")')] == ["id", "v"]
-        assert db.settings()["foreign_keys"] is True
+        assert [c["name"] for c in db.query_raw_('PRAGMA table_info("T")')] == ["id", "v"]
+        assert db.settings_()["foreign_keys"] is True
     # Progress counts the rowid span (1 to 59 squared), which the copy walks in ranges.
     assert reports[0] == ("T", 0, 3481)
     assert reports[-1] == ("T", 3481, 3481)

@@ -25,7 +25,7 @@ sql_values = st.one_of(
 def shared_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[strata.Database]:
     path: Path = tmp_path_factory.mktemp("props") / "props.db"
     with strata.connect(path) as db:
-        db.execute_raw("CREATE TABLE kv (k INTEGER PRIMARY KEY, v)")
+        db.execute_raw_("CREATE TABLE kv (k INTEGER PRIMARY KEY, v)")
         yield db
 
 
@@ -33,9 +33,9 @@ def shared_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[strata.Datab
 def test_values_round_trip_through_a_table(
     shared_db: strata.Database, values: list[object]
 ) -> None:
-    shared_db.execute_raw("DELETE FROM kv")
-    shared_db.execute_many_raw("INSERT INTO kv VALUES (?, ?)", enumerate(values))
-    stored = [v for _, v in shared_db.query_raw("SELECT k, v FROM kv ORDER BY k", as_tuples=True)]
+    shared_db.execute_raw_("DELETE FROM kv")
+    shared_db.execute_many_raw_("INSERT INTO kv VALUES (?, ?)", enumerate(values))
+    stored = [v for _, v in shared_db.query_raw_("SELECT k, v FROM kv ORDER BY k", as_tuples=True)]
     assert len(stored) == len(values)
     for got, want in zip(stored, values, strict=True):
         if isinstance(want, float) and math.isinf(want):
@@ -63,8 +63,8 @@ def run_blocks(db: strata.Database, program: list[Step], model: list[int]) -> No
     for value, commit, children in program:
         snapshot = list(model)
         try:
-            with db.transaction():
-                db.execute_raw("INSERT INTO log VALUES (?)", value)
+            with db.transaction_():
+                db.execute_raw_("INSERT INTO log VALUES (?)", value)
                 model.append(value)
                 run_blocks(db, children, model)
                 if not commit:
@@ -79,9 +79,9 @@ def test_nested_transactions_match_a_model(
 ) -> None:
     path = tmp_path_factory.mktemp("nested") / "nested.db"
     with strata.connect(path) as db:
-        db.execute_raw("CREATE TABLE log (v INTEGER)")
+        db.execute_raw_("CREATE TABLE log (v INTEGER)")
         model: list[int] = []
         run_blocks(db, program, model)
-        assert not db.in_transaction
-        stored = [v for (v,) in db.query_raw("SELECT v FROM log ORDER BY rowid", as_tuples=True)]
+        assert not db.in_transaction_
+        stored = [v for (v,) in db.query_raw_("SELECT v FROM log ORDER BY rowid", as_tuples=True)]
         assert stored == model

@@ -21,10 +21,10 @@ SCHEMAS = Path(__file__).resolve().parents[1] / "schema"
 @pytest.fixture
 def db(tmp_path: Path) -> Any:
     database = strata.connect(tmp_path / "render.db", schema=SCHEMAS / "render_manager.prisma")
-    database.migrate.push()
+    database.migrate_.push()
     database.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": ["alice"]})
     yield database
-    database.close()
+    database.close_()
 
 
 def bind(db: Any, **overrides: Any) -> Queue:
@@ -38,7 +38,7 @@ def bind(db: Any, **overrides: Any) -> Queue:
         "lease": timedelta(seconds=60),
         "max_attempts": 3,
     }
-    return db.queue("Job", **{**binding, **overrides})
+    return db.queue_("Job", **{**binding, **overrides})
 
 
 def job(**fields: Any) -> dict[str, Any]:
@@ -281,7 +281,7 @@ def test_unique_keys_deduplicate_while_a_job_is_active(tmp_path: Path) -> None:
     attempts = "  attempts       Int       @default(0)\n"
     schema.write_text(text.replace(attempts, attempts + "  uniqueKey      String?\n"))
     with strata.connect(tmp_path / "u.db", schema=schema) as db:
-        db.migrate.push()
+        db.migrate_.push()
         db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
         q = bind(db)
         first = q.enqueue(job(), unique_key="render:/p/a.aep")
@@ -372,7 +372,7 @@ def test_missing_lease_fields_print_the_lines_to_add(tmp_path: Path) -> None:
         strata.connect(tmp_path / "m.db", schema=schema) as db,
         pytest.raises(strata.ValidationError) as caught,
     ):
-        db.queue(
+        db.queue_(
             "ApiKey",
             ready={"active": True},
             claimed={"active": False},
@@ -407,7 +407,7 @@ def test_bad_bindings_are_refused(db: Any, overrides: dict[str, Any], match: str
 
 def test_an_unknown_model_is_refused(db: Any) -> None:
     with pytest.raises(strata.ValidationError, match="no model 'Jobs'"):
-        db.queue("Jobs", ready={}, claimed={}, done={}, failed={})
+        db.queue_("Jobs", ready={}, claimed={}, done={}, failed={})
 
 
 @pytest.mark.parametrize("limit", [0, -1, 10_001, 2.5, True])
@@ -433,7 +433,7 @@ def test_bad_completion_data_changes_nothing(db: Any) -> None:
 
 def test_the_claimed_state_can_name_the_worker(tmp_path: Path) -> None:
     with strata.connect(tmp_path / "g.db", schema=SCHEMAS / "gpu_marketplace.prisma") as db:
-        db.migrate.push()
+        db.migrate_.push()
         user = db.user.create(data={"qubicAddress": "Q" * 60})
         provider = {
             "id": "provider-7",
@@ -445,7 +445,7 @@ def test_the_claimed_state_can_name_the_worker(tmp_path: Path) -> None:
             "pricePerHour": 2,
         }
         db.provider.create(data=provider)
-        q = db.queue(
+        q = db.queue_(
             "Job",
             ready={"status": "PENDING", "providerId": None},
             claimed={"status": "ASSIGNED", "providerId": strata.WORKER},
@@ -464,14 +464,14 @@ def test_index_advice_names_the_missing_index(tmp_path: Path) -> None:
     text = (SCHEMAS / "render_manager.prisma").read_text()
     schema.write_text(text.replace("  @@index([status, priority(sort: Desc), submittedAt])\n", ""))
     with strata.connect(tmp_path / "i.db", schema=schema) as db:
-        db.migrate.push()
+        db.migrate_.push()
         with pytest.warns(
             UserWarning, match=r"@@index\(\[status, priority\(sort: Desc\), submittedAt\]\)"
         ):
             q = bind(db)
         assert q.index_advice() == "@@index([status, priority(sort: Desc), submittedAt])"
     with strata.connect(tmp_path / "j.db", schema=SCHEMAS / "render_manager.prisma") as db:
-        db.migrate.push()
+        db.migrate_.push()
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert bind(db).index_advice() is None
@@ -496,9 +496,9 @@ def test_doctor_recommends_the_claim_index_for_declared_queues(
     )
     monkeypatch.chdir(tmp_path)
     with strata.connect() as db:
-        db.migrate.push()
+        db.migrate_.push()
         with pytest.warns(UserWarning, match="claims would sort"):
-            q = db.queue("Job")  # the binding comes from pyproject.toml
+            q = db.queue_("Job")  # the binding comes from pyproject.toml
         assert q.lease == 120
     result = CliRunner().invoke(main, ["doctor"])
     output = " ".join(result.output.split())  # rich wraps long lines

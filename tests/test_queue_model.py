@@ -47,9 +47,9 @@ class QueueMachine(RuleBasedStateMachine):
         super().__init__()
         self.directory = tempfile.TemporaryDirectory()
         self.db = strata.connect(Path(self.directory.name) / "q.db", schema=SCHEMA)
-        self.db.migrate.push()
+        self.db.migrate_.push()
         self.db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
-        self.q = self.db.queue(
+        self.q = self.db.queue_(
             "Job",
             ready={"status": "QUEUED"},
             claimed={"status": "RENDERING"},
@@ -64,7 +64,7 @@ class QueueMachine(RuleBasedStateMachine):
         self.model: dict[str, Job] = {}
 
     def teardown(self) -> None:
-        self.db.close()
+        self.db.close_()
         self.directory.cleanup()
 
     # -- the reference -----------------------------------------------------------------
@@ -174,7 +174,7 @@ class QueueMachine(RuleBasedStateMachine):
 
     @invariant()
     def every_job_matches_the_model(self) -> None:
-        rows = self.db.query_raw(
+        rows = self.db.query_raw_(
             'SELECT id, status, "leaseToken", attempts FROM "Job"', as_tuples=True
         )
         actual = {row[0]: row[1:] for row in rows}

@@ -35,9 +35,9 @@ BINDING: dict[str, Any] = {
 
 def seeded(path: Path, jobs: int) -> None:
     with strata.connect(path, schema=SCHEMA) as db:
-        db.migrate.push()
+        db.migrate_.push()
         db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
-        q = db.queue("Job", **BINDING)
+        q = db.queue_("Job", **BINDING)
         q.enqueue_many(
             [
                 {
@@ -59,7 +59,7 @@ def claim_and_complete(path: str, worker: str, out: str, start: Any) -> None:
     """Claim in batches and complete each job, recording what this worker completed."""
     completed = []
     with strata.connect(path, schema=SCHEMA, busy_timeout=60) as db:
-        q = db.queue("Job", **BINDING)
+        q = db.queue_("Job", **BINDING)
         start.wait()
         while True:
             claims = q.claim(worker, limit=16)
@@ -96,14 +96,14 @@ def test_every_job_is_completed_exactly_once_by_four_processes(tmp_path: Path) -
     assert len(set(every)) == JOBS
     assert all(ids for ids in done), "every process got some of the work"
     with strata.connect(path, schema=SCHEMA) as db:
-        rows = db.query_raw(
+        rows = db.query_raw_(
             'SELECT status, count(*), min("leaseToken"), max("leaseToken") FROM "Job" '
             "GROUP BY status",
             as_tuples=True,
         )
         assert rows == [("COMPLETED", JOBS, 1, 1)]  # each claimed once, by one worker
         for n, ids in enumerate(done):
-            owners = db.query_raw(
+            owners = db.query_raw_(
                 'SELECT DISTINCT "outputPath" FROM "Job" WHERE "workerId" = ?', f"w{n}"
             )
             assert owners == [{"outputPath": f"/out/w{n}"}]
@@ -117,7 +117,7 @@ HOLDING_WORKER = textwrap.dedent(
     import strata
     from test_queue_processes import BINDING, SCHEMA
     db = strata.connect(sys.argv[1], schema=SCHEMA)
-    q = db.queue("Job", **{**BINDING, "lease": timedelta(seconds=float(sys.argv[2]))})
+    q = db.queue_("Job", **{**BINDING, "lease": timedelta(seconds=float(sys.argv[2]))})
     claims = q.claim("doomed", limit=3)
     print(" ".join(f"{c.id}:{c.token}" for c in claims), flush=True)
     time.sleep(600)  # "rendering", until SIGKILL
@@ -145,7 +145,7 @@ def test_a_killed_workers_jobs_are_reclaimed_and_its_late_completion_refused(
     child.wait()
 
     with strata.connect(path, schema=SCHEMA) as db:
-        q = db.queue("Job", **BINDING)
+        q = db.queue_("Job", **BINDING)
         others = q.claim("survivor", limit=10)
         assert {c.id for c in others}.isdisjoint(held)  # still leased to the dead worker
         for claim in others:
@@ -168,13 +168,13 @@ def test_a_killed_workers_jobs_are_reclaimed_and_its_late_completion_refused(
         for claim in reclaimed:
             q.complete(claim)
         assert db.job.count(where={"status": "COMPLETED"}) == 5
-        assert db.query_raw("PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+        assert db.query_raw_("PRAGMA integrity_check") == [{"integrity_check": "ok"}]
 
 
 def enqueue_later(path: str, delay: float) -> None:
     time.sleep(delay)
     with strata.connect(path, schema=SCHEMA) as db:
-        db.queue("Job", **BINDING).enqueue(
+        db.queue_("Job", **BINDING).enqueue(
             {
                 "userId": "u1",
                 "projectPath": "/p/late.aep",
@@ -192,7 +192,7 @@ def test_a_waiting_worker_wakes_for_a_job_from_another_process(tmp_path: Path) -
     context = multiprocessing.get_context("spawn")
     producer = context.Process(target=enqueue_later, args=(str(path), 0.5))
     with strata.connect(path, schema=SCHEMA) as db:
-        q = db.queue("Job", **BINDING)
+        q = db.queue_("Job", **BINDING)
         producer.start()
         started = time.monotonic()
         claims = q.wait_and_claim("w", timeout=30)

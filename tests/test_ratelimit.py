@@ -87,7 +87,7 @@ def open_schema(path: Path, **options: Any) -> strata.Database:
     schema = path.parent / "schema.prisma"
     schema.write_text(SCHEMA)
     db = strata.connect(path, schema=schema, **options)
-    db.migrate.push()
+    db.migrate_.push()
     return db
 
 
@@ -95,11 +95,11 @@ def open_schema(path: Path, **options: Any) -> strata.Database:
 def sdb(tmp_path: Path) -> Any:
     db = open_schema(tmp_path / "rl.db")
     yield db
-    db.close()
+    db.close_()
 
 
 def limiter(db: strata.Database) -> strata.ratelimit.RateLimiter:
-    rl = db.rate_limiter(
+    rl = db.rate_limiter_(
         "Hit", key=["key", "endpoint"], count="requestCount", window_start="windowStart"
     )
     rl.set_clock(T0)
@@ -107,7 +107,7 @@ def limiter(db: strata.Database) -> strata.ratelimit.RateLimiter:
 
 
 def rows(db: strata.Database, table: str = "Hit") -> list[dict[str, Any]]:
-    return db.query_raw(f'SELECT * FROM "{table}" ORDER BY rowid')
+    return db.query_raw_(f'SELECT * FROM "{table}" ORDER BY rowid')
 
 
 # -- binding ---------------------------------------------------------------------------------
@@ -115,9 +115,9 @@ def rows(db: strata.Database, table: str = "Hit") -> list[dict[str, Any]]:
 
 def test_medianest_rate_limit_model_works_as_it_is(tmp_path: Path) -> None:
     db = strata.connect(tmp_path / "m.db", schema=ROOT / "schema" / "medianest.prisma")
-    db.migrate.push()
+    db.migrate_.push()
     db.user.create(data={"id": "user-42", "plexId": "p", "plexUsername": "u"})
-    rl = db.rate_limiter(
+    rl = db.rate_limiter_(
         "RateLimit", key=["userId", "endpoint"], count="requestCount", window_start="windowStart"
     )
     rl.set_clock(T0 + 15 * SECOND)
@@ -135,27 +135,27 @@ def test_medianest_rate_limit_model_works_as_it_is(tmp_path: Path) -> None:
     assert record.ipAddress is None
     assert record.windowStart == datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
     assert uuid.UUID(record.id).version == 4  # the model's own @default(uuid())
-    raw = db.query_raw('SELECT "windowStart" FROM "rate_limits"', as_tuples=True)
+    raw = db.query_raw_('SELECT "windowStart" FROM "rate_limits"', as_tuples=True)
     assert raw == [("2026-11-22T09:30:00.000+00:00",)]
-    db.close()
+    db.close_()
 
 
 def test_medianest_ip_keys_need_the_unique_line_the_error_prints(tmp_path: Path) -> None:
     db = strata.connect(tmp_path / "m.db", schema=ROOT / "schema" / "medianest.prisma")
     with pytest.raises(ValidationError) as error:
-        db.rate_limiter(
+        db.rate_limiter_(
             "RateLimit",
             key=["ipAddress", "endpoint"],
             count="requestCount",
             window_start="windowStart",
         )
     assert "  @@unique([ipAddress, endpoint, windowStart])" in str(error.value)
-    db.close()
+    db.close_()
 
 
 def test_a_missing_model_error_prints_the_model_to_add(sdb: strata.Database) -> None:
     with pytest.raises(ValidationError) as error:
-        sdb.rate_limiter("ApiLimit", key=["ip", "route"], count="hits", window_start="windowStart")
+        sdb.rate_limiter_("ApiLimit", key=["ip", "route"], count="hits", window_start="windowStart")
     message = str(error.value)
     assert "model ApiLimit {" in message
     assert "  @@unique([ip, route, windowStart])" in message
@@ -180,12 +180,12 @@ def test_binding_errors_say_what_to_change(
     sdb: strata.Database, model: str, options: dict[str, str], needle: str
 ) -> None:
     with pytest.raises(ValidationError) as error:
-        sdb.rate_limiter(model, key=["key"], **options)
+        sdb.rate_limiter_(model, key=["key"], **options)
     assert needle in str(error.value)
 
 
 def test_compound_primary_key_and_int_keys(sdb: strata.Database) -> None:
-    rl = sdb.rate_limiter("Tenant", key=["tenant"], count="hits", window_start="start")
+    rl = sdb.rate_limiter_("Tenant", key=["tenant"], count="hits", window_start="start")
     rl.set_clock(T0)
     assert rl.hit(7, limit=2, window=1).allowed
     assert rl.hit(7, limit=2, window=1).count == 2
@@ -218,8 +218,8 @@ def test_unixepoch_ms_databases_store_integer_window_starts(tmp_path: Path) -> N
     rl.hit("a", "/x", limit=5, window=60)
     (row,) = rows(db)
     assert row["windowStart"] == T0 // 10**6
-    assert db.model("Hit").find_many()[0].windowStart == datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
-    db.close()
+    assert db.model_("Hit").find_many()[0].windowStart == datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+    db.close_()
 
 
 # -- the fixed window --------------------------------------------------------------------------
@@ -347,14 +347,14 @@ def test_hostile_keys_are_stored_and_matched_exactly(sdb: strata.Database, hosti
         assert rl.hit(hostile[:3], "/e", limit=2, window=60).count == 1
     stored = [r["key"] for r in rows(sdb)]
     assert stored[0] == hostile
-    assert sdb.model("Hit").find_first(where={"key": hostile}).requestCount == 2
+    assert sdb.model_("Hit").find_first(where={"key": hostile}).requestCount == 2
 
 
 # -- rules from SystemConfig -----------------------------------------------------------------
 
 
 def test_rules_come_from_system_config_and_follow_its_changes(sdb: strata.Database) -> None:
-    config = sdb.model("SystemConfig")
+    config = sdb.model_("SystemConfig")
     config.create(data={"key": "rate_limit.api.default", "value": {"limit": 2, "window": 60}})
     rl = limiter(sdb)
     hits = [rl.hit("k", "/e", rule="rate_limit.api.default") for _ in range(3)]
@@ -384,11 +384,11 @@ def test_rules_come_from_system_config_and_follow_its_changes(sdb: strata.Databa
 def test_cached_denials_do_not_touch_sqlite(sdb: strata.Database, tmp_path: Path) -> None:
     """With another connection holding the write lock, only answers that need no SQLite
     can come back: cached denials do, everything else waits and fails with BusyError."""
-    db = strata.connect(sdb.path, schema=tmp_path / "schema.prisma", busy_timeout=0.05)
+    db = strata.connect(sdb.path_, schema=tmp_path / "schema.prisma", busy_timeout=0.05)
     rl = limiter(db)
     for _ in range(2):
         rl.hit("k", "/e", limit=1, window=60)
-    holder = sqlite3.connect(sdb.path, isolation_level=None)
+    holder = sqlite3.connect(sdb.path_, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
         for _ in range(100):
@@ -403,12 +403,12 @@ def test_cached_denials_do_not_touch_sqlite(sdb: strata.Database, tmp_path: Path
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-        db.close()
+        db.close_()
 
 
 def test_hits_inside_a_transaction_roll_back_and_are_not_cached(sdb: strata.Database) -> None:
     rl = limiter(sdb)
-    with pytest.raises(RuntimeError), sdb.transaction():
+    with pytest.raises(RuntimeError), sdb.transaction_():
         for _ in range(3):
             rl.hit("k", "/e", limit=2, window=60)
         raise RuntimeError("roll back")
@@ -506,7 +506,7 @@ HIT_STEPS = st.lists(
 def model_db(tmp_path_factory: pytest.TempPathFactory) -> Any:
     db = open_schema(tmp_path_factory.mktemp("model") / "model.db")
     yield db
-    db.close()
+    db.close_()
 
 
 _example = iter(range(10**9))
@@ -518,7 +518,7 @@ def test_each_algorithm_matches_the_python_model(
     model_db: strata.Database, algorithm: str, steps: list[tuple[int, int]], limit: int
 ) -> None:
     if algorithm == "gcra":
-        rl = model_db.rate_limiter("Bucket", key=["key"], tat="tat")
+        rl = model_db.rate_limiter_("Bucket", key=["key"], tat="tat")
     else:
         rl = limiter(model_db)
     key = (f"example-{next(_example)}",) + (() if algorithm == "gcra" else ("/e",))
@@ -534,7 +534,7 @@ def test_each_algorithm_matches_the_python_model(
         if not decision.allowed:
             assert decision.retry_after == (decision.reset_at_ns - now) / 1e9
     if algorithm == "gcra" and model.tat is not None:
-        stored = model_db.query_raw('SELECT tat FROM "Bucket" WHERE key = ?', key[0])
+        stored = model_db.query_raw_('SELECT tat FROM "Bucket" WHERE key = ?', key[0])
         assert stored == [{"tat": model.tat}]
 
 
@@ -601,9 +601,9 @@ def hammer(path: str, schema: str, start: Any, between: Any, results: Any) -> No
 def test_four_processes_admit_exactly_the_limit_per_window(sdb: strata.Database) -> None:
     context = multiprocessing.get_context("spawn")
     start, between, results = context.Event(), context.Barrier(PROCESSES), context.Queue()
-    schema = str(Path(sdb.path).parent / "schema.prisma")
+    schema = str(Path(sdb.path_).parent / "schema.prisma")
     workers = [
-        context.Process(target=hammer, args=(sdb.path, schema, start, between, results))
+        context.Process(target=hammer, args=(sdb.path_, schema, start, between, results))
         for _ in range(PROCESSES)
     ]
     for worker in workers:

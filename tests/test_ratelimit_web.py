@@ -42,7 +42,7 @@ def app(tmp_path: Path) -> Any:
 
     app.state.db = db
     yield app
-    db.close()
+    db.close_()
 
 
 def test_the_third_request_in_a_window_gets_429_with_retry_after(app: FastAPI) -> None:
@@ -65,7 +65,7 @@ def test_the_third_request_in_a_window_gets_429_with_retry_after(app: FastAPI) -
     # Another user, and a path the key function leaves out, are not affected.
     assert client.get("/media", headers={"x-user": "bob"}).status_code == 200
     assert all(client.get("/health").status_code == 200 for _ in range(5))
-    counts = app.state.db.query_raw('SELECT "key", "requestCount" FROM "Hit" ORDER BY "key"')
+    counts = app.state.db.query_raw_('SELECT "key", "requestCount" FROM "Hit" ORDER BY "key"')
     assert counts == [{"key": "ada", "requestCount": 2}, {"key": "bob", "requestCount": 1}]
 
 
@@ -80,7 +80,7 @@ def test_the_readme_fastapi_example_runs(tmp_path: Path, monkeypatch: pytest.Mon
     )
     monkeypatch.chdir(tmp_path)
     setup = strata.connect("file:./dev.db", schema="schema/schema.prisma")
-    setup.migrate.push()
+    setup.migrate_.push()
     setup.user.create(data={"id": "user-42", "plexId": "p", "plexUsername": "u"})
     setup.system_config.create(
         data={"key": "rate_limit.api.default", "value": {"limit": 3, "window": 60}}
@@ -92,5 +92,5 @@ def test_the_readme_fastapi_example_runs(tmp_path: Path, monkeypatch: pytest.Mon
         client.get("/api/media", headers={"x-user-id": "user-42"}).status_code for _ in range(4)
     ]
     assert codes == [200, 200, 200, 429]
-    namespace["db"].close()
-    setup.close()
+    namespace["db"].close_()
+    setup.close_()

@@ -35,38 +35,38 @@ def test_seed_schema_migrates_and_evolves(name: str, tmp_path: Path) -> None:
     schema_file = tmp_path / "schema.prisma"
     shutil.copyfile(SCHEMAS / f"{name}.prisma", schema_file)
     with strata.connect(tmp_path / "app.db", schema=schema_file) as db:
-        init = db.migrate.dev("init")
+        init = db.migrate_.dev("init")
         assert init.migration is not None
-        assert db.migrate.status().up_to_date
+        assert db.migrate_.status().up_to_date
 
         model, lines, expected_step = EVOLUTIONS[name]
         text = schema_file.read_text()
         opening = f"model {model} {{\n"
         assert opening in text
         schema_file.write_text(text.replace(opening, opening + lines, 1))
-        change = db.migrate.dev("next")
+        change = db.migrate_.dev("next")
         assert change.migration is not None
         assert expected_step in change.script
 
         # The database now holds exactly what the schema calls for.
         target = calculate(load_schema_file(schema_file), SqliteDialect())
         assert introspect(db).table(target.tables[0].name) == target.tables[0]
-        assert db.migrate.dev("nothing").migration is None
+        assert db.migrate_.dev("nothing").migration is None
 
 
 def test_render_manager_evolution_keeps_jobs(tmp_path: Path) -> None:
     schema_file = tmp_path / "schema.prisma"
     shutil.copyfile(SCHEMAS / "render_manager.prisma", schema_file)
     with strata.connect(tmp_path / "app.db", schema=schema_file) as db:
-        db.migrate.dev("init")
-        db.execute_raw(
+        db.migrate_.dev("init")
+        db.execute_raw_(
             'INSERT INTO "User" ("id", "email", "macUsernames", "updatedAt") VALUES (?, ?, ?, ?)',
             "u1",
             "a@x.io",
             '["alice"]',
             "2026-11-22 00:00:00",
         )
-        db.execute_many_raw(
+        db.execute_many_raw_(
             'INSERT INTO "Job" ("id", "userId", "projectPath", "source", "macUsername", '
             '"fileTimestamp", "nexrenderConfig", "priority") VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
             [
@@ -77,6 +77,6 @@ def test_render_manager_evolution_keeps_jobs(tmp_path: Path) -> None:
         model, lines, _ = EVOLUTIONS["render_manager"]
         text = schema_file.read_text()
         schema_file.write_text(text.replace(f"model {model} {{\n", f"model {model} {{\n" + lines))
-        db.migrate.dev("retries")
-        rows = db.query_raw('SELECT count(*) AS n, sum("retryLimit") AS a FROM "Job"')
+        db.migrate_.dev("retries")
+        rows = db.query_raw_('SELECT count(*) AS n, sum("retryLimit") AS a FROM "Job"')
         assert rows == [{"n": 500, "a": 1500}]

@@ -5,7 +5,7 @@ worker threads gives real concurrency: an event loop stays responsive while quer
 
 Transactions belong to threads in the core (a transaction is the calling thread's), while
 an event loop would hop between pool threads from one await to the next. So each
-`async with adb.transaction() as tx:` gets a thread of its own: every call made through
+`async with adb.transaction_() as tx:` gets a thread of its own: every call made through
 ``tx`` runs on that thread, inside the transaction, and other tasks' calls keep using the
 shared pool (and wait for the write lock like any other writer).
 """
@@ -25,7 +25,9 @@ from strata.database import Database, connect
 __all__ = ["AsyncDatabase", "AsyncTransaction", "connect_async"]
 
 #: Attributes whose values are plain data, returned as they are rather than as awaitables.
-_PLAIN = frozenset({"path", "url", "closed", "in_transaction", "schema_path"})
+_PLAIN = frozenset(
+    {"path_", "url_", "closed_", "in_transaction_", "schema_path_", "datetime_format_"}
+)
 
 
 class _Proxy:
@@ -65,12 +67,12 @@ class _Proxy:
 
 
 class AsyncTransaction:
-    """``async with adb.transaction() as tx:``: one transaction on a thread of its own."""
+    """``async with adb.transaction_() as tx:``: one transaction on a thread of its own."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strata-tx")
-        self._block = db.transaction()
+        self._block = db.transaction_()
 
     async def __aenter__(self) -> _Proxy:
         loop = asyncio.get_running_loop()
@@ -95,7 +97,9 @@ class AsyncTransaction:
 
 
 class AsyncDatabase(_Proxy):
-    """A `Database` whose methods (and whose repositories' methods) are awaitable."""
+    """A `Database` whose methods (and whose repositories' methods) are awaitable. As on
+    `Database`, models own the plain names (``adb.user``) and the handle's own names end
+    with an underscore (``adb.transaction_()``, ``adb.close_()``, ``adb.sync_``)."""
 
     __slots__ = ()
 
@@ -103,18 +107,18 @@ class AsyncDatabase(_Proxy):
         super().__init__(db, executor)
 
     @property
-    def sync(self) -> Database:
+    def sync_(self) -> Database:
         """The synchronous handle underneath."""
         db = self._target
         assert isinstance(db, Database)
         return db
 
-    def transaction(self) -> AsyncTransaction:
-        return AsyncTransaction(self.sync)
+    def transaction_(self) -> AsyncTransaction:
+        return AsyncTransaction(self.sync_)
 
-    async def close(self) -> None:
+    async def close_(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self.sync.close)
+        await loop.run_in_executor(self._executor, self.sync_.close_)
         if isinstance(self._executor, ThreadPoolExecutor):
             self._executor.shutdown(wait=False)
 
@@ -127,7 +131,7 @@ class AsyncDatabase(_Proxy):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.close()
+        await self.close_()
 
 
 async def connect_async(
@@ -140,5 +144,5 @@ async def connect_async(
     (default: the reader count plus one writer); other options are `connect`'s."""
     loop = asyncio.get_running_loop()
     db = await loop.run_in_executor(None, functools.partial(connect, url, **options))
-    size = workers or int(db.settings()["readers"]) + 1
+    size = workers or int(db.settings_()["readers"]) + 1
     return AsyncDatabase(db, ThreadPoolExecutor(max_workers=size, thread_name_prefix="strata"))

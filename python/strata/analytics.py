@@ -62,7 +62,7 @@ def table_stream(
     fields = list(meta.scalars) if columns is None else list(columns)
     for name in fields:
         meta.scalar(name)  # raises ValidationError naming the field
-    builder = db.client.sql()
+    builder = db.client_.sql()
     condition = builder.where(meta, "t0", where)
     selected = ", ".join(f"t0.{meta.column(name)}" for name in fields)
     sql = f"SELECT {selected} FROM {meta.table_sql} AS t0 WHERE {condition}"
@@ -95,7 +95,7 @@ def connect_duckdb(
 
 
 def _meta(db: Database, name: str) -> ModelMeta:
-    client = db.client
+    client = db.client_
     meta = client.metas.get(name)
     if meta is None:
         meta = next((m for m in client.metas.values() if m.model.table == name), None)
@@ -112,7 +112,7 @@ def _specs(
     db: Database, tables: Sequence[str] | Mapping[str, TableSpec] | None
 ) -> list[tuple[ModelMeta, TableSpec]]:
     if tables is None:
-        return [(meta, TableSpec()) for meta in db.client.metas.values()]
+        return [(meta, TableSpec()) for meta in db.client_.metas.values()]
     if isinstance(tables, str):
         tables = [tables]
     if isinstance(tables, Mapping):

@@ -55,7 +55,7 @@ def doctor(url: str | None) -> None:
         report = diagnose(db)
     finally:
         if db is not None:
-            db.close()
+            db.close_()
     render_diagnosis(report)
     if report.warnings:
         raise SystemExit(1)
@@ -469,7 +469,7 @@ def analytics(
             _print_result(QUERIES[query_name].description, columns, rows)
             return
         assert sql is not None
-        duck = db.analytics(list(tables) or None)
+        duck = db.analytics_(list(tables) or None)
         try:
             result = duck.execute(sql)
             columns = [d[0] for d in result.description or ()]
@@ -481,7 +481,7 @@ def analytics(
     except duckdb.Error as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        db.close()
+        db.close_()
 
 
 @main.group()
@@ -506,7 +506,7 @@ def export_parquet_command(
 
     db = _project_db(schema_path)
     try:
-        names = list(tables) or [meta.model.table for meta in db.client.metas.values()]
+        names = list(tables) or [meta.model.table for meta in db.client_.metas.values()]
         with Progress(
             TextColumn("exporting {task.description}"),
             BarColumn(),
@@ -526,4 +526,4 @@ def export_parquet_command(
     except StrataError as exc:
         _fail(exc)
     finally:
-        db.close()
+        db.close_()

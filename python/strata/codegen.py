@@ -336,7 +336,7 @@ def _client(schema: ir.Schema, models: list[ir.Model]) -> str:
         f"""
     @property
     def {snake_case(m.name)}(self) -> {m.name}Repository:
-        return {m.name}Repository(self.db.model({m.name!r}))
+        return {m.name}Repository(self.db_.model_({m.name!r}))
 """
         for m in models
     )
@@ -364,8 +364,8 @@ class Client:
     """Typed repositories over a database opened with this schema: ``Client(db).user``."""
 
     def __init__(self, db: strata.Database) -> None:
-        self.db = db
-        db.use_model_classes(CLASSES)
+        self.db_ = db
+        db.use_model_classes_(CLASSES)
 {properties}'''
 
 

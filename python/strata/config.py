@@ -81,7 +81,7 @@ def project_settings(start: Path | None = None) -> tuple[dict[str, Any], Path]:
 
 def queue_bindings() -> dict[str, dict[str, Any]]:
     """Queue bindings declared under ``[tool.strata.queues.<Model>]``, by model: the
-    arguments of `strata.Database.queue` (``lease`` in seconds). `strata doctor` checks
+    arguments of `strata.Database.queue_` (``lease`` in seconds). `strata doctor` checks
     each one's claim against the schema's indexes."""
     queues = project_settings()[0].get("queues", {})
     if not isinstance(queues, dict) or not all(isinstance(q, dict) for q in queues.values()):

@@ -60,29 +60,39 @@ def connect(
         busy_timeout=DEFAULT_BUSY_TIMEOUT if timeout is None else timeout,
         readers=DEFAULT_READERS if pool is None else pool,
     )
-    db.url = target.url
-    db.schema_path = None if schema is None else Path(schema)
-    db.datetime_format = checked_format
+    db.url_ = target.url
+    db.schema_path_ = None if schema is None else Path(schema)
+    db.datetime_format_ = checked_format
     return db
 
 
 class Database(_core.Engine):
     """A handle on one SQLite database, whose connections the Rust core owns.
 
+    **Models own the plain names; the handle's own names end with an underscore.** Every
+    model is reachable at its snake_case name (``db.media_request``, and ``db.transaction``
+    for a model called ``Transaction``), so every method and attribute of the handle itself
+    ends with ``_``, the way Prisma Client marks its own with ``$`` (``$transaction``,
+    ``$queryRaw``). Only a model whose snake_case name itself ends with an underscore and
+    equals one of the handle's names could clash; the client refuses such a schema when it
+    is built, naming the model.
+
     Raw SQL methods come straight from the core (`strata._core.Engine`):
-    ``execute_raw(sql, *params)`` returns the number of changed rows,
-    ``query_raw(sql, *params, as_tuples=False)`` returns rows as dicts or tuples,
-    ``execute_many_raw(sql, rows)`` runs one statement per parameter row atomically, and
-    ``execute_script(sql)`` runs several statements without parameters, and
-    ``transaction()`` opens a transaction block (`strata._core.Transaction`).
+    ``execute_raw_(sql, *params)`` returns the number of changed rows,
+    ``query_raw_(sql, *params, as_tuples=False)`` returns rows as dicts or tuples,
+    ``execute_many_raw_(sql, rows)`` runs one statement per parameter row atomically,
+    ``execute_script_(sql)`` runs several statements without parameters, and
+    ``transaction_()`` opens a transaction block (`strata._core.Transaction`);
+    ``path_``, ``closed_``, ``in_transaction_``, ``settings_()``, ``set_tracer_()`` and
+    ``close_()`` complete the set.
 
     The handle is safe to share between threads. A transaction belongs to the thread that
     opened it: that thread's statements join it, while other threads' writes wait for it.
     """
 
-    url: str
-    schema_path: Path | None
-    datetime_format: DateTimeFormat
+    url_: str
+    schema_path_: Path | None
+    datetime_format_: DateTimeFormat
 
     def __init__(
         self,
@@ -92,35 +102,35 @@ class Database(_core.Engine):
         readers: int = DEFAULT_READERS,
     ) -> None:
         # The core opened the database in __new__; this only records where it came from.
-        self.url = path
-        self.schema_path = None
-        self.datetime_format = "iso8601"
+        self.url_ = path
+        self.schema_path_ = None
+        self.datetime_format_ = "iso8601"
         self._client: Client | None = None
         self._model_classes: ModelClasses | None = None
 
-    def health(self) -> Health:
+    def health_(self) -> Health:
         """Connected, latency, SQLite version, migration state and pending migrations."""
         from strata.health import health
 
         return health(self)
 
-    def stats(self) -> dict[str, int]:
+    def stats_(self) -> dict[str, int]:
         """Row count per model (needs ``schema=``)."""
         from strata.health import stats
 
         return stats(self)
 
     @property
-    def migrate(self) -> Migrator:
-        """Prisma's migration commands for this database: ``db.migrate.dev("init")``,
+    def migrate_(self) -> Migrator:
+        """Prisma's migration commands for this database: ``db.migrate_.dev("init")``,
         ``.deploy()``, ``.status()``, ``.reset(force=True)``, ``.resolve(...)``,
         ``.push()``, ``.seed()``."""
         from strata.migrate.commands import Migrator
 
-        return Migrator(self, self.schema_path)
+        return Migrator(self, self.schema_path_)
 
     @property
-    def client(self) -> Client:
+    def client_(self) -> Client:
         """The typed client for the schema (`strata.client.Client`). The schema file is read
         the first time this is used: ``schema=`` given to `connect`, else the project's
         (see `strata.migrate.commands.find_schema`)."""
@@ -129,25 +139,25 @@ class Database(_core.Engine):
             from strata.migrate.commands import find_schema
             from strata.schema import load_schema_file
 
-            schema = load_schema_file(find_schema(self.schema_path))
-            self._client = Client(self, schema, self.datetime_format, self._model_classes)
+            schema = load_schema_file(find_schema(self.schema_path_))
+            self._client = Client(self, schema, self.datetime_format_, self._model_classes)
         return self._client
 
-    def use_model_classes(self, classes: ModelClasses) -> None:
+    def use_model_classes_(self, classes: ModelClasses) -> None:
         """Build records from these classes (a module written by `strata generate`) instead
         of classes built at run time."""
         self._model_classes = classes
         self._client = None
 
-    def scoped(self, **scope: Any) -> ClientView:
-        """A view of the database confined to one tenant: ``db.scoped(userId=u)``.
+    def scoped_(self, **scope: Any) -> ClientView:
+        """A view of the database confined to one tenant: ``db.scoped_(userId=u)``.
 
         On every model with those fields, reads, updates and deletes see only matching
         rows (another tenant's row is as good as missing: RecordNotFoundError), creates
         write the values, and a create that names another value is refused. Models
         without the fields are unaffected.
         """
-        unknown = [f for f in scope if not any(f in m.scalars for m in self.client.metas.values())]
+        unknown = [f for f in scope if not any(f in m.scalars for m in self.client_.metas.values())]
         if unknown:
             from strata.errors import ValidationError
 
@@ -156,17 +166,17 @@ class Database(_core.Engine):
                 field=unknown[0],
                 expected="a field of at least one model",
             )
-        return ClientView(self.client.derive(scope=scope))
+        return ClientView(self.client_.derive(scope=scope))
 
-    def with_deleted(self) -> ClientView:
+    def with_deleted_(self) -> ClientView:
         """A view in which soft-deleted rows are visible again."""
-        return ClientView(self.client.derive(include_deleted=True))
+        return ClientView(self.client_.derive(include_deleted=True))
 
-    def model(self, name: str) -> Repository:
-        """The repository of model ``name``: ``db.model("User")`` is ``db.user``."""
-        return self.client.repository(name)
+    def model_(self, name: str) -> Repository:
+        """The repository of model ``name``: ``db.model_("User")`` is ``db.user``."""
+        return self.client_.repository(name)
 
-    def rate_limiter(
+    def rate_limiter_(
         self,
         model: str,
         *,
@@ -177,7 +187,7 @@ class Database(_core.Engine):
         config: str | None = "SystemConfig",
     ) -> RateLimiter:
         """A rate limiter that counts in ``model``, keyed by the fields ``key``:
-        ``db.rate_limiter("RateLimit", key=["userId", "endpoint"], count="requestCount",
+        ``db.rate_limiter_("RateLimit", key=["userId", "endpoint"], count="requestCount",
         window_start="windowStart")``, then ``rl.hit("user-42", "/api", limit=100,
         window=60)``. See `strata.ratelimit`."""
         from strata.ratelimit import bind
@@ -186,7 +196,7 @@ class Database(_core.Engine):
             self, model, key=key, count=count, window_start=window_start, tat=tat, config=config
         )
 
-    def metrics(self, model: str, *, series: str, time: str) -> Metrics:
+    def metrics_(self, model: str, *, series: str, time: str) -> Metrics:
         """Model ``model`` as a metric series: ``series`` names the field that tells series
         apart (a provider, a service), ``time`` the DateTime field of each sample. Ingest,
         aggregation, rollups and retention: see `strata.metrics.Metrics`."""
@@ -194,7 +204,7 @@ class Database(_core.Engine):
 
         return Metrics(self, model, series=series, time=time)
 
-    def analytics(
+    def analytics_(
         self, tables: Sequence[str] | Mapping[str, TableSpec] | None = None
     ) -> duckdb.DuckDBPyConnection:
         """A new in-memory DuckDB connection in which the schema's tables (or ``tables``:
@@ -208,23 +218,19 @@ class Database(_core.Engine):
 
     def __getattr__(self, name: str) -> Repository:
         # Only reached for names the handle does not have: ``db.media_request`` is the
-        # MediaRequest repository. A model whose name clashes with a method (a model
-        # `Transaction` and ``db.transaction()``) is reached through `model`.
+        # MediaRequest repository.
         if name.startswith("_"):
             raise AttributeError(name)
         try:
-            client = self.client
+            client = self.client_
         except ConfigurationError as error:  # no schema: no repositories (keeps hasattr safe)
             raise AttributeError(f"no attribute {name!r}: {error}") from error
         repository = client.attributes.get(name)
         if repository is None:
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute {name!r}, and the schema "
-                f"has no model called that (repositories: {', '.join(client.attributes)})"
-            )
+            raise AttributeError(_missing_attribute(self, name, client.attributes))
         return repository
 
-    def queue(self, model: str, **binding: Any) -> Queue:
+    def queue_(self, model: str, **binding: Any) -> Queue:
         """A job queue over ``model``; see `strata.queue.Queue` for the binding (``ready=``,
         ``claimed=``, ``done=``, ``failed=``, ``order_by=``, ``lease=``, ...). Arguments not
         given come from ``[tool.strata.queues.<model>]`` in pyproject.toml, if present."""
@@ -242,34 +248,51 @@ class Database(_core.Engine):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.close()
+        self.close_()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        return f"<strata.Database {self.path!r} ({state})>"
+        state = "closed" if self.closed_ else "open"
+        return f"<strata.Database {self.path_!r} ({state})>"
 
 
 class ClientView:
-    """Repositories of a client view (`Database.scoped`, `Database.with_deleted`):
-    ``view.project.find_many()``, ``view.model("Project")``. Statements run on the same
-    database handle, so ``with db.transaction():`` covers them too."""
+    """Repositories of a client view (`Database.scoped_`, `Database.with_deleted_`):
+    ``view.project.find_many()``, ``view.model_("Project")``. As on `Database`, models own
+    the plain names and the view's own methods end with ``_``. Statements run on the same
+    database handle, so ``with db.transaction_():`` covers them too."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def model(self, name: str) -> Repository:
+    def model_(self, name: str) -> Repository:
         return self._client.repository(name)
 
-    def scoped(self, **scope: Any) -> ClientView:
+    def scoped_(self, **scope: Any) -> ClientView:
         return ClientView(self._client.derive(scope=scope))
 
-    def with_deleted(self) -> ClientView:
+    def with_deleted_(self) -> ClientView:
         return ClientView(self._client.derive(include_deleted=True))
 
     def __getattr__(self, name: str) -> Repository:
+        if name.startswith("_"):
+            raise AttributeError(name)
         repository = self._client.attributes.get(name)
         if repository is None:
-            raise AttributeError(
-                f"no repository {name!r} (repositories: {', '.join(self._client.attributes)})"
-            )
+            raise AttributeError(_missing_attribute(self, name, self._client.attributes))
         return repository
+
+
+def _missing_attribute(handle: object, name: str, models: Mapping[str, object]) -> str:
+    """Why ``handle.<name>`` does not exist, pointing at ``name_`` when the handle has it:
+    code written before the handle's own names took their underscore (or by habit from
+    other libraries) gets the new name instead of a bare AttributeError."""
+    kind = type(handle).__name__
+    if hasattr(type(handle), name + "_"):
+        return (
+            f"{kind!r} object has no attribute {name!r}: the handle's own methods end with "
+            f"an underscore so that models can use every plain name; use {name + '_'!r}"
+        )
+    return (
+        f"{kind!r} object has no attribute {name!r}, and the schema has no model called "
+        f"that (repositories: {', '.join(models)})"
+    )

@@ -74,7 +74,7 @@ def run(database: Path, *, fresh: bool, console: Console, jobs: int = JOBS) -> R
     started = time.perf_counter()
     with strata.connect(database, schema=SCHEMA) as db:
         _check_schema(db, database)
-        db.migrate.push()
+        db.migrate_.push()
         _seed(db)
         version = strata._core.sqlite_library()["version"]
         console.print(f"[bold]strata demo[/] on {database} (SQLite {version})")
@@ -104,7 +104,7 @@ def _check_schema(db: strata.Database, database: Path) -> None:
     manager's schema onto it would rewrite them."""
     tables = {
         row[0]
-        for row in db.query_raw(
+        for row in db.query_raw_(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
             as_tuples=True,
         )
@@ -140,7 +140,7 @@ def _seed(db: strata.Database) -> None:
 def _submit(db: strata.Database, total: int, progress: Progress) -> dict[str, int]:
     """Submit jobs until ``total`` exist, alternating the two API clients; returns the
     refusals per client."""
-    limiter = db.rate_limiter(
+    limiter = db.rate_limiter_(
         "RateLimit",
         key=["clientName", "endpoint"],
         count="requestCount",
@@ -196,7 +196,7 @@ def _submit(db: strata.Database, total: int, progress: Progress) -> dict[str, in
 
 
 def _validation_queue(db: strata.Database) -> Any:
-    return db.queue(
+    return db.queue_(
         "Job",
         ready={"status": "PENDING"},
         claimed={"status": "VALIDATING"},
@@ -209,7 +209,7 @@ def _validation_queue(db: strata.Database) -> Any:
 
 
 def _render_queue(db: strata.Database) -> Any:
-    return db.queue(
+    return db.queue_(
         "Job",
         ready={"status": "QUEUED"},
         claimed={"status": "RENDERING"},
@@ -252,7 +252,7 @@ def render_jobs(path: str, index: int) -> None:
     node_clock = dict.fromkeys(nodes, 0)
     with strata.connect(path, schema=SCHEMA, busy_timeout=30) as db:
         queue = _render_queue(db)
-        metrics = db.metrics("NodeMetric", series="node", time="timestamp")
+        metrics = db.metrics_("NodeMetric", series="node", time="timestamp")
         while not stopping[0]:
             claims = queue.wait_and_claim(f"render-{index}", limit=8, timeout=1.0)
             if not claims:
@@ -306,7 +306,7 @@ def _work(db: strata.Database, total: int, progress: Progress) -> None:
     if _all_done(_counts(db)):
         return  # an earlier run finished everything
     context = multiprocessing.get_context("spawn")
-    path = db.path
+    path = db.path_
     validators = [
         context.Process(target=validate_jobs, args=(path, f"validator-{n}"))
         for n in range(VALIDATORS)
@@ -343,7 +343,7 @@ def _work(db: strata.Database, total: int, progress: Progress) -> None:
 
 
 def _counts(db: strata.Database) -> dict[str, int]:
-    rows = db.query_raw('SELECT status, count(*) FROM "Job" GROUP BY status', as_tuples=True)
+    rows = db.query_raw_('SELECT status, count(*) FROM "Job" GROUP BY status', as_tuples=True)
     return dict(rows)
 
 
@@ -356,7 +356,7 @@ def _all_done(counts: dict[str, int]) -> bool:
 
 def _roll_up(db: strata.Database, progress: Progress) -> None:
     task = progress.add_task("roll up metrics (1 min)", total=1)
-    db.metrics("NodeMetric", series="node", time="timestamp").rollup(
+    db.metrics_("NodeMetric", series="node", time="timestamp").rollup(
         into="NodeMetricRollup", every="1m"
     )
     progress.advance(task)

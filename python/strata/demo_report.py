@@ -38,7 +38,7 @@ class Report:
     def collect(
         cls, db: strata.Database, *, wall_seconds: float, refusals: dict[str, int]
     ) -> Report:
-        duck = db.analytics(["Job", "NodeMetricRollup", "RateLimit"])
+        duck = db.analytics_(["Job", "NodeMetricRollup", "RateLimit"])
 
         def one(sql: str) -> tuple[Any, ...]:
             (row,) = duck.sql(sql).fetchall()

@@ -105,8 +105,8 @@ def diagnose(db: Database | None = None) -> Diagnosis:
             "(sqlite.org/howtocorrupt.html, section 2.3)."
         )
     if db is not None:
-        report.database = db.path
-        report.settings = dict(db.settings())
+        report.database = db.path_
+        report.settings = dict(db.settings_())
         if report.settings.get("journal_mode") not in ("wal", "memory"):
             report.warnings.append("the database is not in WAL mode: readers will block the writer")
         report.advice += _queue_advice(db)
@@ -126,7 +126,7 @@ def _queue_advice(db: Database) -> list[str]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the advice is collected here instead
-                index = db.queue(model).index_advice()
+                index = db.queue_(model).index_advice()
         except (StrataError, TypeError) as error:  # TypeError: a binding missing arguments
             advice.append(f"queue {model}: the binding in pyproject.toml fails: {error}")
             continue

@@ -162,7 +162,7 @@ class ParameterTypeError(ParameterError, TypeError):
 
 
 class TransactionError(InterfaceError):
-    """Transactions were misused, e.g. raw BEGIN/COMMIT instead of ``db.transaction()``."""
+    """Transactions were misused, e.g. raw BEGIN/COMMIT instead of ``db.transaction_()``."""
 
 
 class DatabaseError(StrataError):

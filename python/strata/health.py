@@ -1,4 +1,4 @@
-"""``db.health()`` and ``db.stats()``: what the seeds' health endpoints report.
+"""``db.health_()`` and ``db.stats_()``: what the seeds' health endpoints report.
 
 ``health`` answers "can this process use its database right now?": it round-trips a query,
 times it, and compares the migrations folder with ``_prisma_migrations``. It never raises
@@ -42,14 +42,14 @@ def health(db: Database) -> Health:
     version = _core.sqlite_library()["version"]
     started = time.perf_counter()
     try:
-        db.query_raw("SELECT 1")
+        db.query_raw_("SELECT 1")
     except StrataError as exc:
         return Health(False, None, version, "unknown", error=str(exc))
     latency = (time.perf_counter() - started) * 1000
-    if db.schema_path is None:
+    if db.schema_path_ is None:
         return Health(True, latency, version, "unknown")
     try:
-        status = db.migrate.status()
+        status = db.migrate_.status()
     except StrataError as exc:
         return Health(True, latency, version, "unknown", error=str(exc))
     if status.failed:
@@ -67,13 +67,13 @@ def stats(db: Database) -> dict[str, int]:
     """Rows per model, by Prisma model name. Needs the schema (``connect(schema=...)``)."""
     from strata.schema import load_schema_file
 
-    if db.schema_path is None:
+    if db.schema_path_ is None:
         raise StrataError("stats() needs the schema: connect with schema=PATH")
-    schema = load_schema_file(db.schema_path)
+    schema = load_schema_file(db.schema_path_)
     counts = {}
     for model in schema.models:
         if model.is_view:
             continue
-        ((count,),) = db.query_raw(f"SELECT count(*) FROM {quote(model.table)}", as_tuples=True)
+        ((count,),) = db.query_raw_(f"SELECT count(*) FROM {quote(model.table)}", as_tuples=True)
         counts[model.name] = int(count)
     return counts

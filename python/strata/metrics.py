@@ -1,7 +1,7 @@
 """Metrics on any model with a series, a time and numeric values: bulk ingest, aggregation,
 rollups and retention.
 
-``db.metrics("ProviderMetric", series="providerId", time="timestamp")`` checks the binding
+``db.metrics_("ProviderMetric", series="providerId", time="timestamp")`` checks the binding
 against the schema once. After that:
 
 * `Metrics.ingest` writes columnar data (a dict of equal-length sequences, numpy arrays,
@@ -89,10 +89,10 @@ class _Value:
 
 
 class Metrics:
-    """One model bound as a metric series. Build it with `Database.metrics`."""
+    """One model bound as a metric series. Build it with `Database.metrics_`."""
 
     def __init__(self, db: Database, model: str, *, series: str, time: str) -> None:
-        client = db.client
+        client = db.client_
         meta = client.metas.get(model)
         if meta is None:
             raise ValidationError(
@@ -363,7 +363,7 @@ class Metrics:
             meta.column(self.series),
             meta.column(self.time),
             inputs,
-            self._db.datetime_format,
+            self._db.datetime_format_,
             arrow_kind(meta.scalars[self.series]),
         )
 
@@ -374,7 +374,7 @@ class Metrics:
         until: datetime | None,
         series: Any,
     ) -> tuple[str, list[Any]]:
-        builder = self._db.client.sql()
+        builder = self._db.client_.sql()
         parts = [builder.where(self._meta, "t0", where)]
         time_column = f"t0.{self._meta.column(self.time)}"
         time_codec = self._meta.codecs[self.time]
@@ -401,7 +401,7 @@ class Metrics:
         DateTime`` and for each value it keeps ``<value>_count Int`` and ``<value>_sum``,
         ``_min``, ``_max`` (optional Floats); when the model or a field is missing, the
         error prints the lines to add. A rollup model is itself a metric model, so
-        ``db.metrics("ProviderMetricRollup", series="providerId", time="bucket")`` can
+        ``db.metrics_("ProviderMetricRollup", series="providerId", time="bucket")`` can
         roll it up again (1m, then 1h) and aggregate it (percentiles aside).
 
         The watermark is the latest bucket the rollup holds: that bucket and later ones
@@ -426,12 +426,12 @@ class Metrics:
             target.column(self.series),
             target.column("bucket"),
             columns,
-            self._db.datetime_format,
+            self._db.datetime_format_,
             lookback_ms=lookback_ms,
         )
 
     def _bind_rollup(self, into: str, every_ms: int, lookback_ms: int) -> _Rollup:
-        target = self._db.client.metas.get(into)
+        target = self._db.client_.metas.get(into)
         wanted = self._rollup_fields()
         if target is None:
             raise ValidationError(
@@ -491,10 +491,10 @@ class Metrics:
 
     def watermark(self, into: str) -> datetime | None:
         """The latest bucket the rollup model ``into`` holds, or None when it is empty."""
-        target = self._db.client.metas.get(into)
+        target = self._db.client_.metas.get(into)
         if target is None:
             raise ValidationError(f"the schema has no model {into!r}", model=into)
-        rows = self._db.query_raw(
+        rows = self._db.query_raw_(
             f"SELECT max({target.column('bucket')}) FROM {target.table_sql}", as_tuples=True
         )
         latest = rows[0][0]
@@ -538,7 +538,7 @@ class Metrics:
         )
         deleted = 0
         while True:
-            changed = self._db.execute_raw(sql, cutoff, batch_rows)
+            changed = self._db.execute_raw_(sql, cutoff, batch_rows)
             deleted += changed
             if changed < batch_rows:
                 return deleted

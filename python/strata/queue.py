@@ -1,7 +1,7 @@
 """A job queue bound to a model of the user's schema: priority claims with leases and
 fencing tokens, run by the Rust core (rust/queue.rs).
 
-    q = db.queue("Job",
+    q = db.queue_("Job",
                  ready={"status": "QUEUED"}, claimed={"status": "RENDERING"},
                  done={"status": "COMPLETED"}, failed={"status": "FAILED"},
                  order_by=[{"priority": "desc"}, {"submittedAt": "asc"}],
@@ -115,7 +115,7 @@ def default_backoff(attempt: int) -> timedelta:
 
 
 class Queue:
-    """A queue over one model. Build it with `strata.Database.queue`."""
+    """A queue over one model. Build it with `strata.Database.queue_`."""
 
     def __init__(
         self,
@@ -133,7 +133,7 @@ class Queue:
         backoff: Callable[[int], timedelta] = default_backoff,
         fields: Mapping[str, str] | None = None,
     ) -> None:
-        client = db.client
+        client = db.client_
         if model not in client.metas:
             raise ValidationError(
                 f"the schema has no model {model!r} (its models: {', '.join(client.metas)})",
@@ -193,7 +193,7 @@ class Queue:
             why=self._why_sql(),
             heartbeat=self._fenced(f"{self._col('lease_expires_at')} = :expires"),
             constants=self._constants,
-            datetime_format=db.datetime_format,
+            datetime_format=db.datetime_format_,
             order=[(meta.columns.index(field), descending) for field, descending in self._order],
             # Expired leases are looked for at most this often (see rust/queue.rs).
             recover_every=min(1.0, self.lease / 4),
@@ -646,16 +646,16 @@ class Queue:
         is returned instead and nothing is created."""
         row = self._new_row(data, run_at)
         if unique_key is None:
-            record = self._db.model(self.model).create(data=row)
+            record = self._db.model_(self.model).create(data=row)
         else:
             row[self._unique_field()] = unique_key
-            with self._db.transaction():
+            with self._db.transaction_():
                 existing = self._active_with_keys([unique_key])
                 if existing:
-                    return self._db.model(self.model).find_unique_or_raise(
+                    return self._db.model_(self.model).find_unique_or_raise(
                         where={self._id: existing[unique_key]}
                     )
-                record = self._db.model(self.model).create(data=row)
+                record = self._db.model_(self.model).create(data=row)
         self._core.notify()
         return record
 
@@ -677,7 +677,7 @@ class Queue:
             defaults[self._fields["lease_expires_at"]] = self._time(run_at)
         key_field = self._fields.get("unique_key")
         rows: Sequence[Mapping[str, Any]] = data
-        with self._db.transaction():
+        with self._db.transaction_():
             if key_field is not None and any(key_field in row for row in rows):
                 keys = [row[key_field] for row in rows if row.get(key_field) is not None]
                 taken = set(self._active_with_keys(keys))
@@ -689,8 +689,8 @@ class Queue:
                         if key is not None:
                             taken.add(key)
                 rows = kept
-            writer = self._db.client.bulk_writer(self._meta)
-            with self._db.client.naming_constraints():
+            writer = self._db.client_.bulk_writer(self._meta)
+            with self._db.client_.naming_constraints():
                 count = writer.insert_rows(rows, defaults=defaults)
         self._core.notify()
         return count
@@ -853,7 +853,7 @@ class Queue:
         )
         if rows:
             return True
-        self._db.model(self.model).find_unique_or_raise(where={self._id: id})
+        self._db.model_(self.model).find_unique_or_raise(where={self._id: id})
         return False
 
     def stats(self) -> QueueStats:
@@ -892,7 +892,7 @@ class Queue:
         workers are never held up for long. Returns how many were deleted."""
         if "finished_at" not in self._fields:
             raise _missing_optional(self._meta, "finished_at", "completedAt DateTime?")
-        if self._db.in_transaction:
+        if self._db.in_transaction_:
             raise ValidationError(
                 "purge() commits batch by batch; call it outside a transaction",
                 model=self.model,

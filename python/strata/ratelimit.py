@@ -1,6 +1,6 @@
 """Rate limiting on a model of the schema, counted exactly across processes by the Rust core.
 
-``db.rate_limiter(...)`` binds a limiter to a model; `bind` checks the model against the
+``db.rate_limiter_(...)`` binds a limiter to a model; `bind` checks the model against the
 schema and hands the core a spec of quoted names (docs/ARCHITECTURE.md, decisions 3 and 4).
 Each ``hit`` is then one call into Rust: one write transaction, one conditional upsert.
 
@@ -42,7 +42,7 @@ _KEY_TYPES = {"String": "text", "Int": "int32", "BigInt": "int64"}
 
 
 class RateLimiter(_core.RateLimiter):
-    """A rate limiter bound to one model; made by ``db.rate_limiter(...)``.
+    """A rate limiter bound to one model; made by ``db.rate_limiter_(...)``.
 
     ``hit(*key, limit=, window=, cost=1, algorithm=None, rule=None)`` counts a hit and
     returns a `Decision`; ``peek`` answers the same without counting; ``reset(*key)``
@@ -102,7 +102,7 @@ def bind(
             "give count= and window_start= (fixed and sliding windows), or tat= (gcra)",
             model=model,
         )
-    client = db.client
+    client = db.client_
     meta = client.metas.get(model)
     wanted = _template(model, key, count, window_start, tat)
     if meta is None:

@@ -3,7 +3,7 @@
 ```python
 app.add_middleware(
     RateLimitMiddleware,
-    limiter=db.rate_limiter("RateLimit", key=["userId", "endpoint"], ...),
+    limiter=db.rate_limiter_("RateLimit", key=["userId", "endpoint"], ...),
     key=lambda request: (request.headers["x-user-id"], request.url.path),
     rule="rate_limit.api.default",
 )

@@ -1,8 +1,8 @@
 """The typed client of one database: its schema's models, codecs and repositories.
 
 `strata.Database` creates one the first time a repository is used (``db.user``,
-``db.model("User")``); everything in it is derived from the schema once. Repositories run
-their statements on the database handle, so inside ``with db.transaction():`` they join
+``db.model_("User")``); everything in it is derived from the schema once. Repositories run
+their statements on the database handle, so inside ``with db.transaction_():`` they join
 the transaction like any other statement of that thread.
 """
 
@@ -20,7 +20,12 @@ from strata.client.meta import ModelMeta, build_meta, snake_case
 from strata.client.models import ModelClasses, build_models
 from strata.client.repository import Repository
 from strata.client.where import SqlBuilder
-from strata.errors import ConstraintError, RecordNotFoundError, ValidationError
+from strata.errors import (
+    ConfigurationError,
+    ConstraintError,
+    RecordNotFoundError,
+    ValidationError,
+)
 from strata.schema import ir
 
 if TYPE_CHECKING:
@@ -75,9 +80,9 @@ class Client:
             for model in schema.models
             if (field := soft_delete_field(model)) is not None
         }
-        #: Field values every row of this view has: ``db.scoped(userId=...)``.
+        #: Field values every row of this view has: ``db.scoped_(userId=...)``.
         self.scope: dict[str, Any] = {}
-        #: Whether soft-deleted rows are visible (``db.with_deleted()``).
+        #: Whether soft-deleted rows are visible (``db.with_deleted_()``).
         self.include_deleted = False
         # Shared with derived views: the writers depend only on the schema and database.
         self._bulk_writers: dict[str, BulkWriter] = {}
@@ -86,7 +91,7 @@ class Client:
     def _build_repositories(self) -> None:
         self.repositories = {name: Repository(self, meta) for name, meta in self.metas.items()}
         #: ``db.media_request`` -> the MediaRequest repository.
-        self.attributes = {snake_case(name): repo for name, repo in self.repositories.items()}
+        self.attributes = model_attributes(self.repositories)
         self._by_table = {meta.model.table: meta for meta in self.metas.values()}
 
     def derive(
@@ -181,10 +186,10 @@ class Client:
     # -- running statements ------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        return self.db.query_raw(sql, *params, as_tuples=True)
+        return self.db.query_raw_(sql, *params, as_tuples=True)
 
     def execute(self, sql: str, params: Sequence[Any]) -> int:
-        return self.db.execute_raw(sql, *params)
+        return self.db.execute_raw_(sql, *params)
 
     @contextmanager
     def naming_constraints(self) -> Iterator[None]:
@@ -202,6 +207,31 @@ class Client:
                     fields = ", ".join(error.fields)
                     error.args = (f"{error.args[0]} (model {meta.name}, fields: {fields})",)
             raise
+
+
+def model_attributes(repositories: Mapping[str, Repository]) -> dict[str, Repository]:
+    """Each model's repository under its snake_case name, the attribute it has on a database
+    handle. Those names must be unambiguous: handles keep every name ending with an
+    underscore for their own methods (`strata.Database`), and two models must not share one
+    name, or one of them would be silently unreachable."""
+    attributes: dict[str, Repository] = {}
+    owners: dict[str, str] = {}
+    for model, repository in repositories.items():
+        name = snake_case(model)
+        if name.endswith("_"):
+            raise ConfigurationError(
+                f"model {model} would be reached as {name!r}, but names ending with an "
+                "underscore belong to the database handle's own methods; rename the model "
+                "(keeping its table with @@map)"
+            )
+        if name in owners:
+            raise ConfigurationError(
+                f"models {owners[name]} and {model} would both be reached as {name!r}; "
+                "rename one of them (keeping its table with @@map)"
+            )
+        owners[name] = model
+        attributes[name] = repository
+    return attributes
 
 
 def _out_of_scope(meta: ModelMeta, field: str, value: Any, what: str) -> ValidationError:

@@ -75,7 +75,7 @@ class Repository:
         self._lookups: dict[
             tuple[str, ...], tuple[str, list[Codec], Callable[[tuple[Any, ...]], Any]]
         ] = {}
-        self._query = client.db.query_raw
+        self._query = client.db.query_raw_
 
     @property
     def model(self) -> type[Any]:
@@ -427,7 +427,7 @@ class Repository:
         than one statement."""
         with self._client.naming_constraints():
             if nested:
-                with self._client.db.transaction():
+                with self._client.db.transaction_():
                     yield
             else:
                 yield

@@ -238,7 +238,7 @@ class SqliteDialect:
 def introspect(db: Database) -> SqlSchema:
     """Read the tables of a live database back into a `SqlSchema`."""
     tables = []
-    names = db.query_raw(
+    names = db.query_raw_(
         "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY rowid", as_tuples=True
     )
     for name, create_sql in names:
@@ -249,7 +249,7 @@ def introspect(db: Database) -> SqlSchema:
 
 
 def _introspect_table(db: Database, name: str, create_sql: str) -> Table:
-    info = db.query_raw(f"PRAGMA table_info({quote(name)})")
+    info = db.query_raw_(f"PRAGMA table_info({quote(name)})")
     primary = tuple(row["name"] for row in sorted(info, key=lambda r: r["pk"]) if row["pk"])
     autoincrement = "AUTOINCREMENT" in create_sql.upper()
     columns = tuple(
@@ -264,12 +264,12 @@ def _introspect_table(db: Database, name: str, create_sql: str) -> Table:
     )
     foreign_keys = _introspect_foreign_keys(db, name, create_sql)
     indexes = []
-    for row in db.query_raw(f"PRAGMA index_list({quote(name)})"):
+    for row in db.query_raw_(f"PRAGMA index_list({quote(name)})"):
         if row["origin"] == "pk" or row["name"].startswith("sqlite_autoindex_"):
             continue
         index_columns = tuple(
             IndexColumn(c["name"], "DESC" if c["desc"] else None)
-            for c in db.query_raw(f"PRAGMA index_xinfo({quote(row['name'])})")
+            for c in db.query_raw_(f"PRAGMA index_xinfo({quote(row['name'])})")
             if c["key"]
         )
         indexes.append(Index(row["name"], index_columns, bool(row["unique"])))
@@ -277,7 +277,7 @@ def _introspect_table(db: Database, name: str, create_sql: str) -> Table:
     created = {
         index_name: position
         for position, (index_name,) in enumerate(
-            db.query_raw(
+            db.query_raw_(
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
                 "ORDER BY rowid",
                 name,
@@ -293,7 +293,7 @@ _CONSTRAINT_NAME = re.compile(r'CONSTRAINT\s+"((?:[^"]|"")+)"\s+FOREIGN\s+KEY\s*
 
 
 def _introspect_foreign_keys(db: Database, table: str, create_sql: str) -> tuple[ForeignKey, ...]:
-    rows = db.query_raw(f"PRAGMA foreign_key_list({quote(table)})")
+    rows = db.query_raw_(f"PRAGMA foreign_key_list({quote(table)})")
     grouped: dict[int, list[dict[str, object]]] = {}
     for row in rows:
         grouped.setdefault(int(row["id"]), []).append(row)

@@ -2,7 +2,7 @@
 
 `Migrator` holds what every command needs (the database, the schema file, the migrations
 folder) and each method is one command. The ``strata`` CLI is a thin layer over it; from
-Python, ``db.migrate`` gives one.
+Python, ``db.migrate_`` gives one.
 
 How ``dev`` decides what to write, as Prisma's schema engine does:
 
@@ -260,18 +260,18 @@ class Migrator:
         return applied
 
     def _drop_everything(self) -> None:
-        names = self.db.query_raw(
+        names = self.db.query_raw_(
             "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
             "AND type IN ('table', 'view')",
             as_tuples=True,
         )
-        self.db.execute_raw("PRAGMA foreign_keys = OFF")
+        self.db.execute_raw_("PRAGMA foreign_keys = OFF")
         try:
-            with self.db.transaction():
+            with self.db.transaction_():
                 for kind, name in names:
-                    self.db.execute_raw(f"DROP {kind.upper()} IF EXISTS {quote(name)}")
+                    self.db.execute_raw_(f"DROP {kind.upper()} IF EXISTS {quote(name)}")
         finally:
-            self.db.execute_raw("PRAGMA foreign_keys = ON")
+            self.db.execute_raw_("PRAGMA foreign_keys = ON")
 
     def resolve(self, *, applied: str | None = None, rolled_back: str | None = None) -> None:
         if (applied is None) == (rolled_back is None):
@@ -296,7 +296,7 @@ class Migrator:
             )
         if applied in state.applied:
             raise MigrationError(f"Migration `{applied}` is already recorded as applied.")
-        with self.db.transaction():
+        with self.db.transaction_():
             if applied in state.failed:
                 history.record_rolled_back(self.db, applied)
             row_id = history.record_start(self.db, local[applied])
@@ -327,7 +327,7 @@ class Migrator:
                     "pyproject.toml"
                 )
             return False
-        env = {**os.environ, "DATABASE_URL": f"file:{self.db.path}"}
+        env = {**os.environ, "DATABASE_URL": f"file:{self.db.path_}"}
         argv = shlex.split(command)
         if argv and argv[0] == "python":
             argv[0] = sys.executable
@@ -398,7 +398,7 @@ class Migrator:
 
     def _table_exists(self, table: str) -> bool:
         return bool(
-            self.db.query_raw(
+            self.db.query_raw_(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", table
             )
         )
@@ -406,7 +406,7 @@ class Migrator:
     def _count(self, table: str, condition: str = "1") -> int:
         if not self._table_exists(table):
             return 0
-        (row,) = self.db.query_raw(
+        (row,) = self.db.query_raw_(
             f"SELECT count(*) FROM {quote(table)} WHERE {condition}", as_tuples=True
         )
         return int(row[0])

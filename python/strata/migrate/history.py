@@ -147,12 +147,12 @@ def write_migration(folder: Path, name: str, script: str, provider: str) -> Loca
 
 
 def ensure_table(db: Database) -> None:
-    db.execute_raw(_CREATE_TABLE)
+    db.execute_raw_(_CREATE_TABLE)
 
 
 def has_table(db: Database) -> bool:
     return bool(
-        db.query_raw(
+        db.query_raw_(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'"
         )
     )
@@ -161,7 +161,7 @@ def has_table(db: Database) -> bool:
 def read_applied(db: Database) -> list[AppliedMigration]:
     if not has_table(db):
         return []
-    rows = db.query_raw(
+    rows = db.query_raw_(
         'SELECT "id", "migration_name", "checksum", "started_at", "finished_at", '
         '"rolled_back_at", "logs", "applied_steps_count" FROM "_prisma_migrations" '
         'ORDER BY "started_at", "migration_name"',
@@ -177,7 +177,7 @@ def now_ms() -> int:
 
 def record_start(db: Database, migration: LocalMigration) -> str:
     row_id = str(uuid.uuid4())
-    db.execute_raw(
+    db.execute_raw_(
         'INSERT INTO "_prisma_migrations" ("id", "checksum", "migration_name", "started_at", '
         '"applied_steps_count") VALUES (?, ?, ?, ?, 0)',
         row_id,
@@ -189,7 +189,7 @@ def record_start(db: Database, migration: LocalMigration) -> str:
 
 
 def record_finish(db: Database, row_id: str) -> None:
-    db.execute_raw(
+    db.execute_raw_(
         'UPDATE "_prisma_migrations" SET "finished_at" = ?, "applied_steps_count" = 1 '
         'WHERE "id" = ?',
         now_ms(),
@@ -198,11 +198,11 @@ def record_finish(db: Database, row_id: str) -> None:
 
 
 def record_failure(db: Database, row_id: str, logs: str) -> None:
-    db.execute_raw('UPDATE "_prisma_migrations" SET "logs" = ? WHERE "id" = ?', logs, row_id)
+    db.execute_raw_('UPDATE "_prisma_migrations" SET "logs" = ? WHERE "id" = ?', logs, row_id)
 
 
 def record_rolled_back(db: Database, name: str) -> int:
-    return db.execute_raw(
+    return db.execute_raw_(
         'UPDATE "_prisma_migrations" SET "rolled_back_at" = ? WHERE "migration_name" = ? '
         'AND "finished_at" IS NULL AND "rolled_back_at" IS NULL',
         now_ms(),

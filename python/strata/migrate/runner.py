@@ -80,9 +80,9 @@ def apply_script(db: Database, script: str, progress: ProgressCallback | None = 
     statements = list(split_statements(script))
     foreign_keys_off = any(_FOREIGN_KEYS_OFF.match(s) for s in statements)
     if foreign_keys_off:
-        db.execute_raw("PRAGMA foreign_keys = OFF")
+        db.execute_raw_("PRAGMA foreign_keys = OFF")
     try:
-        with db.transaction(), _fast_secure_delete(db):
+        with db.transaction_(), _fast_secure_delete(db):
             for statement in statements:
                 if _FOREIGN_KEY_PRAGMA.match(statement):
                     continue  # handled around the transaction, see the module docstring
@@ -91,26 +91,26 @@ def apply_script(db: Database, script: str, progress: ProgressCallback | None = 
                     if copy and progress:
                         _copy_in_chunks(db, statement, copy, progress)
                     else:
-                        db.execute_script(statement)
+                        db.execute_script_(statement)
                 except StrataError as exc:
                     raise MigrationError(f"{exc}\n\nwhile running:\n{statement}") from exc
             if foreign_keys_off:
                 _check_foreign_keys(db)
     finally:
         if foreign_keys_off:
-            db.execute_raw("PRAGMA foreign_keys = ON")
+            db.execute_raw_("PRAGMA foreign_keys = ON")
 
 
 @contextmanager
 def _fast_secure_delete(db: Database) -> Iterator[None]:
     """``secure_delete = FAST`` on the writer for the block (see the module docstring).
     Runs inside the transaction, where reads go to the writer connection."""
-    ((previous,),) = db.query_raw("PRAGMA secure_delete", as_tuples=True)
-    db.execute_raw("PRAGMA secure_delete = FAST")
+    ((previous,),) = db.query_raw_("PRAGMA secure_delete", as_tuples=True)
+    db.execute_raw_("PRAGMA secure_delete = FAST")
     try:
         yield
     finally:
-        db.execute_raw(f"PRAGMA secure_delete = {int(previous)}")
+        db.execute_raw_(f"PRAGMA secure_delete = {int(previous)}")
 
 
 def _copy_in_chunks(
@@ -122,12 +122,12 @@ def _copy_in_chunks(
     ends at once, where count(*) would read the whole table just to draw a bar."""
     source = copy.group("source")
     quoted_source = '"' + source + '"'
-    ((low, high),) = db.query_raw(
+    ((low, high),) = db.query_raw_(
         f"SELECT min(rowid), max(rowid) FROM {quoted_source}", as_tuples=True
     )
     span = 0 if low is None else high - low + 1
     if span < _CHUNKED_COPY_MIN_ROWS:
-        db.execute_script(statement)
+        db.execute_script_(statement)
         return
     columns = copy.group("columns")
     chunk = (
@@ -136,12 +136,12 @@ def _copy_in_chunks(
     )
     progress(source, 0, span)
     for start in range(low, high + 1, _COPY_CHUNK_ROWS):
-        db.execute_raw(chunk, start, start + _COPY_CHUNK_ROWS)
+        db.execute_raw_(chunk, start, start + _COPY_CHUNK_ROWS)
         progress(source, min(start + _COPY_CHUNK_ROWS, high + 1) - low, span)
 
 
 def _check_foreign_keys(db: Database) -> None:
-    violations = db.query_raw("PRAGMA foreign_key_check", as_tuples=True)
+    violations = db.query_raw_("PRAGMA foreign_key_check", as_tuples=True)
     if violations:
         table, rowid, parent, _ = violations[0]
         raise MigrationError(
