@@ -67,14 +67,19 @@ __all__ = [
     "__version__",
     "connect",
     "connect_async",
+    "deferred",
 ]
 
 
 def __getattr__(name: str) -> object:
-    # The queue module pulls in the client; importing it only when used keeps
-    # `import strata` light for code that only runs raw SQL.
+    # The queue module and the batch builder pull in the client; importing them only when
+    # used keeps `import strata` light for code that only runs raw SQL.
     if name == "WORKER":
         from strata.queue import WORKER
 
         return WORKER
+    if name == "deferred":
+        from strata.client.batch import deferred
+
+        return deferred
     raise AttributeError(f"module 'strata' has no attribute {name!r}")

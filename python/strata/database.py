@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -11,12 +12,14 @@ from typing import TYPE_CHECKING, Any, Self
 from strata import _core
 from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
 from strata.errors import ConfigurationError
+from strata.events import QUERY_LOGGER, QueryEvent, QueryEvents, log_query
 
 if TYPE_CHECKING:
     import duckdb
 
     from strata.analytics import TableSpec
     from strata.client import Client, Repository
+    from strata.client.batch import DeferredCall
     from strata.client.codecs import DateTimeFormat
     from strata.client.models import ModelClasses
     from strata.health import Health
@@ -97,6 +100,25 @@ class Database(_core.Engine):
         self.datetime_format = "iso8601"
         self._client: Client | None = None
         self._model_classes: ModelClasses | None = None
+        self._events = QueryEvents(self)
+        if QUERY_LOGGER.isEnabledFor(logging.DEBUG):
+            self._events.subscribe("query", log_query)
+
+    def on(self, event: str, callback: Callable[[QueryEvent], object]) -> Callable[[], None]:
+        """Call ``callback`` after every statement this handle runs, Prisma Client's
+        ``$on("query", ...)``: ``db.on("query", lambda e: print(e.duration_ms, e.query))``.
+        ``"query"`` is the one event; the callback gets a `strata.events.QueryEvent`
+        (``query``, ``params``, ``duration``, ``timestamp``, ``target``, ``error``), on the
+        thread that ran the statement. Returns a function that ends the subscription. See
+        `strata.events`."""
+        return self._events.subscribe(event, callback)
+
+    def batch(self, operations: Iterable[DeferredCall]) -> list[Any]:
+        """Run operations built with ``strata.deferred`` in order in one transaction and
+        return their results in order, Prisma Client's ``$transaction([...])``: ``user,
+        post = db.batch([deferred.user.create(data=...), deferred.post.update(...)])``.
+        Any error rolls every operation back. See `strata.client.batch`."""
+        return self.client.batch(operations)
 
     def health(self) -> Health:
         """Connected, latency, SQLite version, migration state and pending migrations."""
@@ -265,6 +287,10 @@ class ClientView:
 
     def with_deleted(self) -> ClientView:
         return ClientView(self._client.derive(include_deleted=True))
+
+    def batch(self, operations: Iterable[DeferredCall]) -> list[Any]:
+        """`Database.batch` on this view's repositories."""
+        return self._client.batch(operations)
 
     def __getattr__(self, name: str) -> Repository:
         repository = self._client.attributes.get(name)
