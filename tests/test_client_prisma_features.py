@@ -4,10 +4,12 @@ batches of deferred operations (``$transaction([...])``), ``order_by`` a relatio
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import multiprocessing.synchronize
 import time
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -681,3 +683,14 @@ def test_statements_are_logged_when_the_query_logger_is_enabled(
     with strata.connect(tmp_path / "quiet.db") as quiet:
         quiet.query_raw("SELECT 1")
     assert not [r for r in caplog.records if r.name == "strata.query"]
+
+
+def test_a_subscribed_handle_that_is_dropped_is_released(tmp_path: Path) -> None:
+    """The core holds the listener; it must not keep the handle (and its files) alive."""
+    dropped = strata.connect(tmp_path / "dropped.db")
+    dropped.on("query", lambda event: None)
+    dropped.query_raw("SELECT 1")
+    handle = weakref.ref(dropped)
+    del dropped
+    gc.collect()
+    assert handle() is None

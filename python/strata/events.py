@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,7 +77,10 @@ class QueryEvents:
     while there is at least one, and removed with the last."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        # Weak: the core holds the listener (this object's method), and a strong reference
+        # back would make a cycle through Rust that the garbage collector cannot see,
+        # keeping a dropped handle and its connections open.
+        self._engine = weakref.ref(engine)
         self._lock = threading.Lock()
         # Replaced, never mutated, so a dispatch iterates over a stable tuple while another
         # thread subscribes.
@@ -99,7 +103,7 @@ class QueryEvents:
         with self._lock:
             self._subscribers = (*self._subscribers, entry)
             if len(self._subscribers) == 1:
-                self._engine.set_query_listener(self._dispatch)
+                self._listen(self._dispatch)
 
         def unsubscribe() -> None:
             with self._lock:
@@ -107,9 +111,14 @@ class QueryEvents:
                     return
                 self._subscribers = tuple(s for s in self._subscribers if s is not entry)
                 if not self._subscribers:
-                    self._engine.set_query_listener(None)
+                    self._listen(None)
 
         return unsubscribe
+
+    def _listen(self, listener: Callable[..., None] | None) -> None:
+        engine = self._engine()
+        if engine is not None:
+            engine.set_query_listener(listener)
 
     def _dispatch(
         self,
