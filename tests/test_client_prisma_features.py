@@ -407,9 +407,9 @@ def test_update_many_and_return_respects_the_scope(db: strata.Database) -> None:
 @pytest.mark.parametrize(
     ("data", "error", "message"),
     [
-        ({"posts": {"create": {"title": "x"}}}, strata.ValidationError, "scalar fields"),
+        ({"posts": {"create": {"title": "x"}}}, strata.ValidationError, "takes scalar fields only"),
         ({"nmae": "x"}, strata.ValidationError, "no field 'nmae'"),
-        (["name"], strata.ValidationError, "takes a dict of scalar fields"),
+        (["name"], strata.ValidationError, "takes a dict of data, got list"),
         ({"name": {"increment": 1}}, strata.ValidationError, "unknown update operation"),
         # Every row would get the same email: the second violates the unique index.
         ({"email": "same@x.io"}, strata.UniqueConstraintError, "email"),

@@ -634,9 +634,15 @@ class Repository:
         compiled: the ``SET`` assignments and the condition, whose parameters the builder
         holds in that order."""
         meta = self._meta
-        if not isinstance(data, Mapping) or self._has_relations(data):
+        if not isinstance(data, Mapping):
             raise ValidationError(
-                f"{meta.name}: {method} takes a dict of scalar fields, got {describe_value(data)}",
+                f"{meta.name}: {method} takes a dict of data, got {describe_value(data)}",
+                model=meta.name,
+                expected="a dict of scalar fields",
+            )
+        if self._has_relations(data):
+            raise ValidationError(
+                f"{meta.name}: {method} takes scalar fields only",
                 model=meta.name,
                 expected="scalar fields",
             )
