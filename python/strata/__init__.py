@@ -4,6 +4,8 @@ The Rust core (`strata._core`) owns every SQLite connection; this package is the
 typed layer users call.
 """
 
+from typing import TYPE_CHECKING
+
 from strata import _core
 from strata._core import Transaction
 from strata.aio import AsyncDatabase, connect_async
@@ -33,6 +35,10 @@ from strata.errors import (
     ValidationError,
     ValueTooLongError,
 )
+
+if TYPE_CHECKING:
+    # Resolved lazily at run time (see __getattr__); typed here for mypy and pyright.
+    from strata.client.batch import deferred
 
 __version__: str = _core.__version__
 
