@@ -76,12 +76,42 @@ impl Target {
     pub fn insert(&self, conn: &Connection, runs: &[Run]) -> Result<u64> {
         let mut inserted = 0;
         for run in runs {
-            inserted += self.insert_run(conn, run)?;
+            inserted += self.insert_run(conn, run, None)?;
         }
         Ok(inserted)
     }
 
-    fn insert_run(&self, conn: &Connection, run: &Run) -> Result<u64> {
+    /// As [`Target::insert`], and append the rowid of each row inserted to `rowids`
+    /// (`RETURNING rowid`; a skipped duplicate returns none). `create_many_and_return`
+    /// reads the new records back by these, in the same transaction: unlike a range of
+    /// rowids, they are exact when rows give their own integer ids.
+    pub fn insert_returning_rowids(
+        &self,
+        conn: &Connection,
+        runs: &[Run],
+        rowids: &mut Vec<i64>,
+    ) -> Result<u64> {
+        let mut inserted = 0;
+        for run in runs {
+            inserted += self.insert_run(conn, run, Some(rowids))?;
+        }
+        Ok(inserted)
+    }
+
+    fn insert_run(
+        &self,
+        conn: &Connection,
+        run: &Run,
+        mut rowids: Option<&mut Vec<i64>>,
+    ) -> Result<u64> {
+        let returning = rowids.is_some();
+        let statement_sql = |rows: usize| {
+            let mut sql = self.sql(&run.present, rows);
+            if returning {
+                sql.push_str(" RETURNING rowid");
+            }
+            sql
+        };
         let width = run.present.len();
         let per_statement = Self::rows_per_statement(width);
         let whole = if width == 0 {
@@ -91,22 +121,22 @@ impl Target {
         };
         let mut inserted = 0;
         if whole > 0 {
-            let sql = self.sql(&run.present, per_statement);
+            let sql = statement_sql(per_statement);
             let mut stmt = prepare(conn, &sql)?;
             for chunk in run.values[..whole * width].chunks_exact(per_statement * width) {
-                inserted += execute(conn, &mut stmt, &sql, chunk)?;
+                inserted += execute(conn, &mut stmt, &sql, chunk, rowids.as_deref_mut())?;
             }
         }
         if whole < run.rows {
-            let sql = self.sql(&run.present, 1);
+            let sql = statement_sql(1);
             let mut stmt = prepare(conn, &sql)?;
             if width == 0 {
                 for _ in 0..run.rows {
-                    inserted += execute(conn, &mut stmt, &sql, &[])?;
+                    inserted += execute(conn, &mut stmt, &sql, &[], rowids.as_deref_mut())?;
                 }
             } else {
                 for row in run.values[whole * width..].chunks_exact(width) {
-                    inserted += execute(conn, &mut stmt, &sql, row)?;
+                    inserted += execute(conn, &mut stmt, &sql, row, rowids.as_deref_mut())?;
                 }
             }
         }
@@ -119,25 +149,34 @@ fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<rusqlite::CachedStatem
         .map_err(|e| Error::from_sqlite(e, sql))
 }
 
+/// Run one prepared insert; with `rowids`, a statement ending in `RETURNING rowid`, whose
+/// rows are collected there.
 fn execute(
     conn: &Connection,
     stmt: &mut Statement<'_>,
     sql: &str,
     values: &[Value],
+    rowids: Option<&mut Vec<i64>>,
 ) -> Result<u64> {
     for (index, value) in values.iter().enumerate() {
         stmt.raw_bind_parameter(index + 1, value)
             .map_err(|e| Error::from_sqlite(e, sql))?;
     }
-    match stmt.raw_execute() {
-        Ok(_) => Ok(conn.changes()),
-        Err(err) => Err(refine_error(
-            conn,
-            Error::from_sqlite(err, sql),
-            sql,
-            values,
-        )),
+    let outcome = match rowids {
+        None => stmt.raw_execute().map(|_| conn.changes()),
+        Some(rowids) => collect_rowids(stmt, rowids),
+    };
+    outcome.map_err(|err| refine_error(conn, Error::from_sqlite(err, sql), sql, values))
+}
+
+fn collect_rowids(stmt: &mut Statement<'_>, rowids: &mut Vec<i64>) -> rusqlite::Result<u64> {
+    let mut inserted = 0;
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next()? {
+        rowids.push(row.get(0)?);
+        inserted += 1;
     }
+    Ok(inserted)
 }
 
 #[cfg(test)]
@@ -217,6 +256,33 @@ mod tests {
             .query_row("SELECT count(*) FROM t WHERE b = 'd'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(defaults, 3);
+    }
+
+    #[test]
+    fn returning_collects_the_rowids_of_inserted_rows_only() {
+        let conn = memory();
+        conn.execute_batch("INSERT INTO t (id, a) VALUES (50, 7)")
+            .unwrap();
+        // Explicit ids below the table's largest rowid, a duplicate of `a` skipped, and
+        // enough rows for a whole multi-row statement plus a tail.
+        let mut rows: Vec<Vec<Value>> = vec![
+            vec![Value::Integer(3), Value::Integer(1)],
+            vec![Value::Integer(4), Value::Integer(7)],
+        ];
+        rows.extend((0..150).map(|i| vec![Value::Integer(100 + i), Value::Integer(10 + i)]));
+        let with_ids = Target {
+            table: "\"t\"".into(),
+            columns: vec!["\"id\"".into(), "\"a\"".into()],
+            skip_duplicates: true,
+        };
+        let mut rowids = Vec::new();
+        let inserted = with_ids
+            .insert_returning_rowids(&conn, &[run(vec![0, 1], rows)], &mut rowids)
+            .unwrap();
+        assert_eq!(inserted, 151);
+        let mut expected = vec![3];
+        expected.extend(100..250);
+        assert_eq!(rowids, expected);
     }
 
     #[test]

@@ -143,7 +143,11 @@ impl PyBulkInsert {
     /// bounded for streams of any size (the default 4096 rows is where converting more
     /// per GIL acquisition stops paying); a failure rolls back only its chunk, and the error
     /// carries `committed`, the number of rows written before it.
-    #[pyo3(signature = (rows, *, now = None, defaults = None, skip_duplicates = false, atomic = true, chunk_rows = 4096))]
+    ///
+    /// With `rowids` (a list), the rowid of every row inserted is appended to it, in the
+    /// order written (`RETURNING rowid`), so the caller can read the new rows back inside
+    /// the same transaction.
+    #[pyo3(signature = (rows, *, now = None, defaults = None, skip_duplicates = false, atomic = true, chunk_rows = 4096, rowids = None))]
     #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
     fn insert_rows(
         &self,
@@ -154,21 +158,24 @@ impl PyBulkInsert {
         skip_duplicates: bool,
         atomic: bool,
         chunk_rows: usize,
+        rowids: Option<&Bound<'_, PyList>>,
     ) -> PyResult<u64> {
         let call = self.prepare_call(py, rows, now, defaults, skip_duplicates)?;
         let mut source = rows.try_iter()?.enumerate();
         let mut row_buffer = RowBuffer::default();
-        self.write_chunks(py, &call, atomic, chunk_rows, |runs, limit| {
-            let mut taken = 0;
-            for (index, row) in source.by_ref() {
-                self.convert_row(&call, &row?, index, &mut row_buffer)?;
-                row_buffer.push_into(runs);
-                taken += 1;
-                if taken == limit {
-                    break;
+        self.db.get().timed(py, "bulk_insert", &call.sql, rows, || {
+            self.write_chunks(py, &call, atomic, chunk_rows, rowids, |runs, limit| {
+                let mut taken = 0;
+                for (index, row) in source.by_ref() {
+                    self.convert_row(&call, &row?, index, &mut row_buffer)?;
+                    row_buffer.push_into(runs);
+                    taken += 1;
+                    if taken == limit {
+                        break;
+                    }
                 }
-            }
-            Ok(taken)
+                Ok(taken)
+            })
         })
     }
 
@@ -222,22 +229,28 @@ impl PyBulkInsert {
             given.into_iter().map(|g| g.map(Source::new)).collect();
         let mut next = 0;
         let mut row_buffer = RowBuffer::default();
-        self.write_chunks(py, &call, atomic, chunk_rows, |runs, limit| {
-            let end = total.min(next + limit);
-            for index in next..end {
-                self.convert_column_row(py, &call, &given, index, &mut row_buffer)?;
-                row_buffer.push_into(runs);
-            }
-            let taken = end - next;
-            next = end;
-            Ok(taken)
-        })
+        self.db
+            .get()
+            .timed(py, "bulk_insert", &call.sql, columns.as_any(), || {
+                self.write_chunks(py, &call, atomic, chunk_rows, None, |runs, limit| {
+                    let end = total.min(next + limit);
+                    for index in next..end {
+                        self.convert_column_row(py, &call, &given, index, &mut row_buffer)?;
+                        row_buffer.push_into(runs);
+                    }
+                    let taken = end - next;
+                    next = end;
+                    Ok(taken)
+                })
+            })
     }
 }
 
 /// What stays the same for every row of one call.
 struct Call {
     target: Target,
+    /// The single-row form of the statement, which the tracer and the query listener see.
+    sql: String,
     now: Value,
     /// Per column: the value for rows that leave the field out, given for this call.
     defaults: Vec<Option<Value>>,
@@ -259,7 +272,8 @@ impl PyBulkInsert {
         };
         // The tracer sees one entry per call: the single-row form of the statement.
         let all: Vec<usize> = (0..self.columns.len()).collect();
-        self.db.get().trace(py, &target.sql(&all, 1), data)?;
+        let sql = target.sql(&all, 1);
+        self.db.get().trace(py, &sql, data)?;
         let now = match now {
             Some(value) => to_value(value, 0)?,
             None => Value::Null,
@@ -281,19 +295,22 @@ impl PyBulkInsert {
         }
         Ok(Call {
             target,
+            sql,
             now,
             defaults: fixed,
         })
     }
 
     /// Convert chunks with `fill(runs, limit)` (which returns how many rows it converted)
-    /// and write each with the GIL released, until a chunk comes back empty.
+    /// and write each with the GIL released, until a chunk comes back empty. With
+    /// `rowids`, the inserted rows' rowids are appended to it.
     fn write_chunks(
         &self,
         py: Python<'_>,
         call: &Call,
         atomic: bool,
         chunk_rows: usize,
+        rowids: Option<&Bound<'_, PyList>>,
         mut fill: impl FnMut(&mut Vec<Run>, usize) -> PyResult<usize>,
     ) -> PyResult<u64> {
         if chunk_rows == 0 {
@@ -311,7 +328,21 @@ impl PyBulkInsert {
                 if taken == 0 {
                     return Ok(());
                 }
-                written += py.detach(|| engine.write(|conn| call.target.insert(conn, &runs)))?;
+                written += match rowids {
+                    None => py.detach(|| engine.write(|conn| call.target.insert(conn, &runs)))?,
+                    Some(list) => {
+                        let mut ids = Vec::new();
+                        let inserted = py.detach(|| {
+                            engine.write(|conn| {
+                                call.target.insert_returning_rowids(conn, &runs, &mut ids)
+                            })
+                        })?;
+                        for id in ids {
+                            list.append(id)?;
+                        }
+                        inserted
+                    }
+                };
                 if taken < chunk_rows {
                     return Ok(());
                 }

@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 use pyo3::prelude::*;
@@ -31,6 +31,8 @@ pub struct PyEngine {
     engine: Arc<Engine>,
     /// Called as `tracer(sql, params)` before each statement, when set (`set_tracer`).
     tracer: RwLock<Option<Py<PyAny>>>,
+    /// Called after each statement with its duration, when set (`set_query_listener`).
+    listener: RwLock<Option<Py<PyAny>>>,
 }
 
 #[pymethods]
@@ -51,6 +53,7 @@ impl PyEngine {
         Ok(PyEngine {
             engine: Arc::new(engine),
             tracer: RwLock::new(None),
+            listener: RwLock::new(None),
         })
     }
 
@@ -77,7 +80,9 @@ impl PyEngine {
     fn execute_raw(&self, py: Python<'_>, sql: &str, params: &Bound<'_, PyTuple>) -> PyResult<u64> {
         self.trace(py, sql, params.as_any())?;
         let values = to_values(params)?;
-        Ok(py.detach(|| self.engine.execute(sql, &values))?)
+        self.timed(py, "execute_raw", sql, params.as_any(), || {
+            Ok(py.detach(|| self.engine.execute(sql, &values))?)
+        })
     }
 
     /// Run a query and return its rows as dicts (column name to value), or as tuples.
@@ -92,7 +97,9 @@ impl PyEngine {
     ) -> PyResult<Bound<'py, PyList>> {
         self.trace(py, sql, params.as_any())?;
         let values = to_values(params)?;
-        let rows = py.detach(|| self.engine.query(sql, &values))?;
+        let rows = self.timed(py, "query_raw", sql, params.as_any(), || {
+            Ok(py.detach(|| self.engine.query(sql, &values))?)
+        })?;
         rows_to_python(py, rows, as_tuples)
     }
 
@@ -107,6 +114,85 @@ impl PyEngine {
         rows: &Bound<'_, PyAny>,
     ) -> PyResult<u64> {
         self.trace(py, sql, rows)?;
+        self.timed(py, "execute_many_raw", sql, rows, || {
+            self.execute_many(py, sql, rows)
+        })
+    }
+
+    /// Run `;`-separated statements without parameters.
+    #[pyo3(name = "execute_script_")]
+    fn execute_script(&self, py: Python<'_>, sql: &str) -> PyResult<()> {
+        let no_params = PyTuple::empty(py);
+        self.trace(py, sql, &no_params)?;
+        self.timed(py, "execute_script", sql, &no_params, || {
+            Ok(py.detach(|| self.engine.execute_script(sql))?)
+        })
+    }
+
+    /// A context manager for a transaction on the calling thread: `BEGIN IMMEDIATE` for
+    /// the outermost block, a savepoint for nested ones. It commits when the block ends
+    /// normally and rolls back when it raises. `with db.transaction_() as tx:` gives back
+    /// the database handle, whose statements on this thread join the transaction.
+    #[pyo3(name = "transaction_")]
+    fn transaction(slf: &Bound<'_, Self>) -> PyTransaction {
+        PyTransaction {
+            db: slf.clone().into_any().unbind(),
+            engine: Arc::clone(&slf.get().engine),
+            entered_on: AtomicU64::new(0),
+        }
+    }
+
+    /// Install `tracer(sql, params)`, called before every statement sent through this
+    /// handle (for `execute_many_raw`, once, with the row iterable), or remove it with None.
+    /// Tests use it to count statements; applications to log them.
+    #[pyo3(name = "set_tracer_")]
+    fn set_tracer(&self, tracer: Option<Py<PyAny>>) {
+        *self.tracer.write() = tracer;
+    }
+
+    /// Install `listener(target, sql, params, started, duration, error)`, called after every
+    /// statement sent through this handle has run (or failed), or remove it with None.
+    /// `target` names the entry point (`"query_raw"`, `"execute_raw"`,
+    /// `"execute_many_raw"`, `"execute_script"`, `"bulk_insert"`), `started` is the Unix
+    /// time in seconds when the statement started, `duration` its run time in seconds
+    /// (waiting for the write lock included, converting rows to Python not), and `error`
+    /// the exception it raised, or None. `strata.events` builds `db.on_("query", ...)` on
+    /// it. Without a listener the statement path only checks that there is none.
+    #[pyo3(name = "set_query_listener_")]
+    fn set_query_listener(&self, listener: Option<Py<PyAny>>) {
+        *self.listener.write() = listener;
+    }
+
+    /// The pragmas in force on the writer connection.
+    #[pyo3(name = "settings_")]
+    fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let settings = py.detach(|| self.engine.settings())?;
+        let out = PyDict::new(py);
+        out.set_item("journal_mode", settings.journal_mode)?;
+        out.set_item("synchronous", settings.synchronous)?;
+        out.set_item("foreign_keys", settings.foreign_keys)?;
+        out.set_item("busy_timeout", settings.busy_timeout.as_secs_f64())?;
+        out.set_item("readers", settings.max_readers)?;
+        Ok(out)
+    }
+
+    /// Close every connection, rolling back an open transaction. Idempotent.
+    #[pyo3(name = "close_")]
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.engine.close());
+    }
+}
+
+impl PyEngine {
+    /// The engine, for the core's other Python classes (queue, rate limiter, ingest), which
+    /// are bound to a database handle and share its connections.
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// `execute_many_raw`'s work: the rows converted a chunk at a time, in one
+    /// transaction (or a savepoint of the caller's).
+    fn execute_many(&self, py: Python<'_>, sql: &str, rows: &Bound<'_, PyAny>) -> PyResult<u64> {
         let engine = &self.engine;
         py.detach(|| engine.begin())?;
         let outcome = (|| -> PyResult<u64> {
@@ -138,59 +224,34 @@ impl PyEngine {
         }
     }
 
-    /// Run `;`-separated statements without parameters.
-    #[pyo3(name = "execute_script_")]
-    fn execute_script(&self, py: Python<'_>, sql: &str) -> PyResult<()> {
-        self.trace(py, sql, &PyTuple::empty(py))?;
-        Ok(py.detach(|| self.engine.execute_script(sql))?)
-    }
-
-    /// A context manager for a transaction on the calling thread: `BEGIN IMMEDIATE` for
-    /// the outermost block, a savepoint for nested ones. It commits when the block ends
-    /// normally and rolls back when it raises. `with db.transaction() as tx:` gives back
-    /// the database handle, whose statements on this thread join the transaction.
-    #[pyo3(name = "transaction_")]
-    fn transaction(slf: &Bound<'_, Self>) -> PyTransaction {
-        PyTransaction {
-            db: slf.clone().into_any().unbind(),
-            engine: Arc::clone(&slf.get().engine),
-            entered_on: AtomicU64::new(0),
+    /// Run `run` (one statement, or one bulk insert) and report it to the query listener,
+    /// if there is one, with its duration. A statement's own error is what the caller gets,
+    /// whatever the listener does.
+    pub(crate) fn timed<T>(
+        &self,
+        py: Python<'_>,
+        target: &'static str,
+        sql: &str,
+        params: &Bound<'_, PyAny>,
+        run: impl FnOnce() -> PyResult<T>,
+    ) -> PyResult<T> {
+        // Cloned out of the lock, so a listener may itself call set_query_listener.
+        let listener = self.listener.read().as_ref().map(|l| l.clone_ref(py));
+        let Some(listener) = listener else {
+            return run();
+        };
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |since| since.as_secs_f64());
+        let clock = Instant::now();
+        let outcome = run();
+        let duration = clock.elapsed().as_secs_f64();
+        let error = outcome.as_ref().err().map(|err| err.value(py).clone());
+        let reported = listener.call1(py, (target, sql, params, started, duration, error));
+        match (outcome, reported) {
+            (Ok(value), Ok(_)) => Ok(value),
+            (Ok(_), Err(err)) | (Err(err), _) => Err(err),
         }
-    }
-
-    /// Install `tracer(sql, params)`, called before every statement sent through this
-    /// handle (for `execute_many_raw`, once, with the row iterable), or remove it with None.
-    /// Tests use it to count statements; applications to log them.
-    #[pyo3(name = "set_tracer_")]
-    fn set_tracer(&self, tracer: Option<Py<PyAny>>) {
-        *self.tracer.write() = tracer;
-    }
-
-    /// The pragmas in force on the writer connection.
-    #[pyo3(name = "settings_")]
-    fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let settings = py.detach(|| self.engine.settings())?;
-        let out = PyDict::new(py);
-        out.set_item("journal_mode", settings.journal_mode)?;
-        out.set_item("synchronous", settings.synchronous)?;
-        out.set_item("foreign_keys", settings.foreign_keys)?;
-        out.set_item("busy_timeout", settings.busy_timeout.as_secs_f64())?;
-        out.set_item("readers", settings.max_readers)?;
-        Ok(out)
-    }
-
-    /// Close every connection, rolling back an open transaction. Idempotent.
-    #[pyo3(name = "close_")]
-    fn close(&self, py: Python<'_>) {
-        py.detach(|| self.engine.close());
-    }
-}
-
-impl PyEngine {
-    /// The engine, for the core's other Python classes (queue, rate limiter, ingest), which
-    /// are bound to a database handle and share its connections.
-    pub(crate) fn engine(&self) -> &Arc<Engine> {
-        &self.engine
     }
 
     pub(crate) fn trace(

@@ -137,3 +137,29 @@ def test_every_seed_schema_generates_a_module_that_type_checks(tmp_path: Path) -
         timeout=300,
     )
     assert result.returncode == 0, result.stdout
+
+
+OMIT_CODE = """
+from typing import Any
+
+import strata
+from medianest_client import Client, User
+
+client = Client(strata.connect("app.db", schema="schema.prisma"))
+row: dict[str, Any] | None = client.user.find_unique(where={"plexId": "p1"}, omit={"email": True})
+rows: list[dict[str, Any]] = client.user.find_many(omit={"email": True}, take=2)
+users: list[User] = client.user.create_many_and_return(data=[{"plexId": "p2", "plexUsername": "b"}])
+changed: list[User] = client.user.update_many_and_return(where={}, data={"plexUsername": "c"})
+ordered: list[User] = client.user.find_many(order_by={"mediaRequests": {"_count": "desc"}})
+wrong: User = client.user.find_unique_or_raise(where={"plexId": "p1"}, omit={"email": True})
+client.user.find_many(omit={"emial": True})
+"""
+
+
+def test_generated_module_types_omit_as_dicts(tmp_path: Path) -> None:
+    """With ``omit`` records are dicts, at run time and in the generated types."""
+    _generate(tmp_path)
+    result = _mypy(tmp_path, OMIT_CODE)
+    errors = [line for line in result.stdout.splitlines() if ": error" in line]
+    # Only the last two lines are wrong: a dict is no User, and there is no field `emial`.
+    assert [line.split(":")[1] for line in errors] == ["13", "14"], result.stdout

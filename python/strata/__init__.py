@@ -4,6 +4,8 @@ The Rust core (`strata._core`) owns every SQLite connection; this package is the
 typed layer users call.
 """
 
+from typing import TYPE_CHECKING
+
 from strata import _core
 from strata._core import Transaction
 from strata.aio import AsyncDatabase, connect_async
@@ -33,6 +35,10 @@ from strata.errors import (
     ValidationError,
     ValueTooLongError,
 )
+
+if TYPE_CHECKING:
+    # Resolved lazily at run time (see __getattr__); typed here for mypy and pyright.
+    from strata.client.batch import deferred
 
 __version__: str = _core.__version__
 
@@ -67,14 +73,19 @@ __all__ = [
     "__version__",
     "connect",
     "connect_async",
+    "deferred",
 ]
 
 
 def __getattr__(name: str) -> object:
-    # The queue module pulls in the client; importing it only when used keeps
-    # `import strata` light for code that only runs raw SQL.
+    # The queue module and the batch builder pull in the client; importing them only when
+    # used keeps `import strata` light for code that only runs raw SQL.
     if name == "WORKER":
         from strata.queue import WORKER
 
         return WORKER
+    if name == "deferred":
+        from strata.client.batch import deferred
+
+        return deferred
     raise AttributeError(f"module 'strata' has no attribute {name!r}")

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
+import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
 
 from strata.database import Database, connect
+from strata.events import QueryEvent
 
 __all__ = ["AsyncDatabase", "AsyncTransaction", "connect_async"]
 
@@ -116,6 +119,14 @@ class AsyncDatabase(_Proxy):
     def transaction_(self) -> AsyncTransaction:
         return AsyncTransaction(self.sync_)
 
+    def on_(self, event: str, callback: Callable[[QueryEvent], object]) -> Callable[[], None]:
+        """`Database.on_`, called without ``await``. A plain callback runs on the worker
+        thread that ran the statement; a coroutine function is scheduled on the event loop
+        this is called from. Returns a function that ends the subscription."""
+        if inspect.iscoroutinefunction(callback):
+            callback = _on_loop(callback, asyncio.get_running_loop())
+        return self.sync_.on_(event, callback)
+
     async def close_(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self.sync_.close_)
@@ -132,6 +143,26 @@ class AsyncDatabase(_Proxy):
         traceback: TracebackType | None,
     ) -> None:
         await self.close_()
+
+
+def _on_loop(
+    coroutine_function: Callable[[QueryEvent], Any], loop: asyncio.AbstractEventLoop
+) -> Callable[[QueryEvent], None]:
+    """A subscriber that runs ``coroutine_function(event)`` on ``loop``; its failure is
+    logged, as a plain subscriber's is."""
+
+    def report(future: Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            logging.getLogger("strata").error(
+                "a query event subscriber %r raised",
+                coroutine_function,
+                exc_info=future.exception(),
+            )
+
+    def schedule(event: QueryEvent) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine_function(event), loop).add_done_callback(report)
+
+    return schedule
 
 
 async def connect_async(

@@ -59,7 +59,7 @@ from __future__ import annotations
 import datetime
 import decimal
 from enum import StrEnum
-from typing import Any, Literal, Required, TypedDict, cast
+from typing import Any, Literal, Required, TypedDict, cast, overload
 
 from pydantic import AwareDatetime, JsonValue
 
@@ -67,6 +67,7 @@ import strata
 from strata.client.models import ModelClasses, StrataModel
 
 SortOrder = Literal["asc", "desc"]
+RelationCountOrder = TypedDict("RelationCountOrder", {{"_count": SortOrder}})
 QueryMode = Literal["default", "insensitive"]
 '''
 
@@ -183,6 +184,8 @@ def _model_inputs(model: ir.Model) -> str:
         elif len(fields) > 1:
             unique[criterion_name or "_".join(fields)] = "dict[str, Any]"
     order = [(f.name, "SortOrder") for f in scalars]
+    # A list relation orders by its number of related records: {"posts": {"_count": "desc"}}.
+    order += [(rel.name, "RelationCountOrder") for rel in relations if rel.list]
     create: list[tuple[str, str]] = []
     for f in scalars:
         required = not f.optional and f.default is None and not f.updated_at and not f.list
@@ -205,6 +208,7 @@ def _model_inputs(model: ir.Model) -> str:
         # Relation counts: {"_count": True} or {"_count": {"select": {"posts": True}}}.
         include.append(("_count", "bool | dict[str, Any]"))
     select = [(f.name, "bool") for f in scalars] + include
+    omit = [(f.name, "bool") for f in scalars]
     find_many = [
         ("where", f"{name}WhereInput"),
         ("order_by", f"{name}OrderByInput | list[{name}OrderByInput]"),
@@ -212,6 +216,7 @@ def _model_inputs(model: ir.Model) -> str:
         ("take", "int"),
         ("include", f"{name}Include"),
         ("select", f"{name}Select"),
+        ("omit", f"{name}Omit"),
     ]
     return "".join(
         [
@@ -222,6 +227,7 @@ def _model_inputs(model: ir.Model) -> str:
             _typed_dict(f"{name}UpdateInput", update),
             _typed_dict(f"{name}Include", include),
             _typed_dict(f"{name}Select", select),
+            _typed_dict(f"{name}Omit", omit),
             _typed_dict(f"{name}FindManyArgs", find_many),
             _typed_dict(
                 f"{name}ListRelationFilter",
@@ -239,64 +245,119 @@ def _model_inputs(model: ir.Model) -> str:
     )
 
 
+def _shaped(method: str, parameters: str, arguments: str, returns: str, n: str) -> str:
+    """A method whose records are model instances, or dicts when ``omit`` is given (as at
+    run time): two overloads and the implementation, which forwards to the runtime
+    repository. ``parameters`` come after ``self``; ``returns`` names the model as ``{n}``."""
+    as_model = returns.format(n=n)
+    as_dict = returns.format(n="dict[str, Any]")
+    either = f"{as_model} | {as_dict}"
+    return f"""
+    @overload
+    def {method}(self, {parameters}, omit: None = None) -> {as_model}: ...
+    @overload
+    def {method}(self, {parameters}, omit: {n}Omit) -> {as_dict}: ...
+    def {method}(self, {parameters}, omit: {n}Omit | None = None) -> {either}:
+        return cast("{either}", self._repository.{method}({arguments}, omit=omit))
+"""
+
+
 def _repository(model: ir.Model) -> str:
     n = model.name
+    find_where = (
+        f"where: {n}WhereInput | None = None, *, "
+        f"order_by: {n}OrderByInput | list[{n}OrderByInput] | None = None, skip: int | None = None"
+    )
+    shaped = [
+        _shaped(
+            "find_unique",
+            f"where: {n}WhereUniqueInput, *, include: {n}Include | None = None",
+            "where=where, include=include",
+            "{n} | None",
+            n,
+        ),
+        _shaped(
+            "find_unique_or_raise",
+            f"where: {n}WhereUniqueInput, *, include: {n}Include | None = None",
+            "where=where, include=include",
+            "{n}",
+            n,
+        ),
+        _shaped(
+            "find_first",
+            f"{find_where}, include: {n}Include | None = None",
+            "where=where, order_by=order_by, skip=skip, include=include",
+            "{n} | None",
+            n,
+        ),
+        _shaped(
+            "find_many",
+            f"{find_where}, take: int | None = None, cursor: {n}WhereUniqueInput | None = None, "
+            f"distinct: list[str] | None = None, include: {n}Include | None = None, "
+            f"select: {n}Select | None = None",
+            "where=where, order_by=order_by, skip=skip, take=take, cursor=cursor, "
+            "distinct=distinct, include=include, select=select",
+            "list[{n}]",
+            n,
+        ),
+        _shaped(
+            "create",
+            f"data: {n}CreateInput, *, include: {n}Include | None = None",
+            "data=data, include=include",
+            "{n}",
+            n,
+        ),
+        _shaped(
+            "create_many_and_return",
+            f"data: list[{n}CreateInput], *, skip_duplicates: bool = False, "
+            f"include: {n}Include | None = None",
+            "data=data, skip_duplicates=skip_duplicates, include=include",
+            "list[{n}]",
+            n,
+        ),
+        _shaped(
+            "update",
+            f"where: {n}WhereUniqueInput, data: {n}UpdateInput, *, "
+            f"include: {n}Include | None = None",
+            "where=where, data=data, include=include",
+            "{n}",
+            n,
+        ),
+        _shaped(
+            "update_many_and_return",
+            f"where: {n}WhereInput | None = None, *, data: {n}UpdateInput, "
+            f"include: {n}Include | None = None",
+            "where=where, data=data, include=include",
+            "list[{n}]",
+            n,
+        ),
+        _shaped(
+            "upsert",
+            f"where: {n}WhereUniqueInput, create: {n}CreateInput, update: {n}UpdateInput, *, "
+            f"include: {n}Include | None = None",
+            "where=where, create=create, update=update, include=include",
+            "{n}",
+            n,
+        ),
+        _shaped(
+            "delete",
+            f"where: {n}WhereUniqueInput, *, include: {n}Include | None = None",
+            "where=where, include=include",
+            "{n}",
+            n,
+        ),
+    ]
     return f'''
 
 class {n}Repository:
-    """Typed access to `{n}`; every method forwards to the runtime repository."""
+    """Typed access to `{n}`; every method forwards to the runtime repository. With
+    ``omit``, records are dicts without the omitted fields, as at run time."""
 
     def __init__(self, repository: Any) -> None:
         self._repository = repository
-
-    def find_unique(
-        self, where: {n}WhereUniqueInput, *, include: {n}Include | None = None
-    ) -> {n} | None:
-        return cast("{n} | None", self._repository.find_unique(where=where, include=include))
-
-    def find_unique_or_raise(
-        self, where: {n}WhereUniqueInput, *, include: {n}Include | None = None
-    ) -> {n}:
-        return cast("{n}", self._repository.find_unique_or_raise(where=where, include=include))
-
-    def find_first(
-        self,
-        where: {n}WhereInput | None = None,
-        *,
-        order_by: {n}OrderByInput | list[{n}OrderByInput] | None = None,
-        skip: int | None = None,
-        include: {n}Include | None = None,
-    ) -> {n} | None:
-        return cast(
-            "{n} | None",
-            self._repository.find_first(where=where, order_by=order_by, skip=skip, include=include),
-        )
-
-    def find_many(
-        self,
-        where: {n}WhereInput | None = None,
-        *,
-        order_by: {n}OrderByInput | list[{n}OrderByInput] | None = None,
-        skip: int | None = None,
-        take: int | None = None,
-        cursor: {n}WhereUniqueInput | None = None,
-        distinct: list[str] | None = None,
-        include: {n}Include | None = None,
-        select: {n}Select | None = None,
-    ) -> list[{n}]:
-        return cast(
-            "list[{n}]",
-            self._repository.find_many(
-                where=where, order_by=order_by, skip=skip, take=take, cursor=cursor,
-                distinct=distinct, include=include, select=select,
-            ),
-        )
-
+{"".join(shaped)}
     def count(self, where: {n}WhereInput | None = None) -> int:
         return cast(int, self._repository.count(where=where))
-
-    def create(self, data: {n}CreateInput, *, include: {n}Include | None = None) -> {n}:
-        return cast("{n}", self._repository.create(data=data, include=include))
 
     def create_many(
         self, data: list[{n}CreateInput], *, skip_duplicates: bool = False
@@ -306,23 +367,10 @@ class {n}Repository:
             self._repository.create_many(data=data, skip_duplicates=skip_duplicates),
         )
 
-    def update(
-        self, where: {n}WhereUniqueInput, data: {n}UpdateInput, *, include: {n}Include | None = None
-    ) -> {n}:
-        return cast("{n}", self._repository.update(where=where, data=data, include=include))
-
     def update_many(
         self, where: {n}WhereInput | None = None, *, data: {n}UpdateInput
     ) -> dict[str, int]:
         return cast("dict[str, int]", self._repository.update_many(where=where, data=data))
-
-    def upsert(
-        self, where: {n}WhereUniqueInput, create: {n}CreateInput, update: {n}UpdateInput
-    ) -> {n}:
-        return cast("{n}", self._repository.upsert(where=where, create=create, update=update))
-
-    def delete(self, where: {n}WhereUniqueInput) -> {n}:
-        return cast("{n}", self._repository.delete(where=where))
 
     def delete_many(self, where: {n}WhereInput | None = None) -> dict[str, int]:
         return cast("dict[str, int]", self._repository.delete_many(where=where))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -11,12 +12,14 @@ from typing import TYPE_CHECKING, Any, Self
 from strata import _core
 from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
 from strata.errors import ConfigurationError
+from strata.events import QUERY_LOGGER, QueryEvent, QueryEvents, log_query
 
 if TYPE_CHECKING:
     import duckdb
 
     from strata.analytics import TableSpec
     from strata.client import Client, Repository
+    from strata.client.batch import DeferredCall
     from strata.client.codecs import DateTimeFormat
     from strata.client.models import ModelClasses
     from strata.health import Health
@@ -70,7 +73,7 @@ class Database(_core.Engine):
     """A handle on one SQLite database, whose connections the Rust core owns.
 
     **Models own the plain names; the handle's own names end with an underscore.** Every
-    model is reachable at its snake_case name (``db.media_request``, and ``db.transaction``
+    model is reachable at its snake_case name (``db.media_request``, and ``db.transaction_``
     for a model called ``Transaction``), so every method and attribute of the handle itself
     ends with ``_``, the way Prisma Client marks its own with ``$`` (``$transaction``,
     ``$queryRaw``). Only a model whose snake_case name itself ends with an underscore and
@@ -107,6 +110,25 @@ class Database(_core.Engine):
         self.datetime_format_ = "iso8601"
         self._client: Client | None = None
         self._model_classes: ModelClasses | None = None
+        self._events = QueryEvents(self)
+        if QUERY_LOGGER.isEnabledFor(logging.DEBUG):
+            self._events.subscribe("query", log_query)
+
+    def on_(self, event: str, callback: Callable[[QueryEvent], object]) -> Callable[[], None]:
+        """Call ``callback`` after every statement this handle runs, Prisma Client's
+        ``$on("query", ...)``: ``db.on_("query", lambda e: print(e.duration_ms, e.query))``.
+        ``"query"`` is the one event; the callback gets a `strata.events.QueryEvent`
+        (``query``, ``params``, ``duration``, ``timestamp``, ``target``, ``error``), on the
+        thread that ran the statement. Returns a function that ends the subscription. See
+        `strata.events`."""
+        return self._events.subscribe(event, callback)
+
+    def batch_(self, operations: Iterable[DeferredCall]) -> list[Any]:
+        """Run operations built with ``strata.deferred`` in order in one transaction and
+        return their results in order, Prisma Client's ``$transaction([...])``: ``user,
+        post = db.batch_([deferred.user.create(data=...), deferred.post.update(...)])``.
+        Any error rolls every operation back. See `strata.client.batch`."""
+        return self.client_.batch(operations)
 
     def health_(self) -> Health:
         """Connected, latency, SQLite version, migration state and pending migrations."""
@@ -224,7 +246,7 @@ class Database(_core.Engine):
         try:
             client = self.client_
         except ConfigurationError as error:  # no schema: no repositories (keeps hasattr safe)
-            raise AttributeError(f"no attribute {name!r}: {error}") from error
+            raise AttributeError(_missing_attribute(self, name, None, error)) from error
         repository = client.attributes.get(name)
         if repository is None:
             raise AttributeError(_missing_attribute(self, name, client.attributes))
@@ -273,6 +295,10 @@ class ClientView:
     def with_deleted_(self) -> ClientView:
         return ClientView(self._client.derive(include_deleted=True))
 
+    def batch_(self, operations: Iterable[DeferredCall]) -> list[Any]:
+        """`Database.batch_` on this view's repositories."""
+        return self._client.batch(operations)
+
     def __getattr__(self, name: str) -> Repository:
         if name.startswith("_"):
             raise AttributeError(name)
@@ -282,16 +308,24 @@ class ClientView:
         return repository
 
 
-def _missing_attribute(handle: object, name: str, models: Mapping[str, object]) -> str:
+def _missing_attribute(
+    handle: object,
+    name: str,
+    models: Mapping[str, object] | None,
+    no_schema: ConfigurationError | None = None,
+) -> str:
     """Why ``handle.<name>`` does not exist, pointing at ``name_`` when the handle has it:
     code written before the handle's own names took their underscore (or by habit from
-    other libraries) gets the new name instead of a bare AttributeError."""
+    other libraries) gets the new name instead of a bare AttributeError. ``models`` is
+    None when there is no schema to look models up in (``no_schema`` says why)."""
     kind = type(handle).__name__
     if hasattr(type(handle), name + "_"):
         return (
             f"{kind!r} object has no attribute {name!r}: the handle's own methods end with "
             f"an underscore so that models can use every plain name; use {name + '_'!r}"
         )
+    if models is None:
+        return f"{kind!r} object has no attribute {name!r}, and there is no model: {no_schema}"
     return (
         f"{kind!r} object has no attribute {name!r}, and the schema has no model called "
         f"that (repositories: {', '.join(models)})"

@@ -61,9 +61,11 @@ class BulkWriter:
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
+        rowids: list[int] | None = None,
     ) -> int:
         """Insert an iterable of dicts; ``defaults`` gives values for fields the rows
-        leave out. See `strata._core.BulkInsert.insert_rows`."""
+        leave out, and ``rowids``, when given, receives the rowid of each row inserted.
+        See `strata._core.BulkInsert.insert_rows`."""
         return self._core.insert_rows(
             rows,
             now=self._now(),
@@ -71,6 +73,7 @@ class BulkWriter:
             skip_duplicates=skip_duplicates,
             atomic=atomic,
             chunk_rows=chunk_rows,
+            rowids=rowids,
         )
 
     def insert_columns(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from strata.client.batch import DeferredCall, run_batch
 from strata.client.bulk import BulkWriter
 from strata.client.codecs import DateTimeFormat
 from strata.client.meta import ModelMeta, build_meta, snake_case
@@ -184,6 +185,12 @@ class Client:
             ) from None
 
     # -- running statements ------------------------------------------------------------------
+
+    def batch(self, operations: Iterable[DeferredCall]) -> list[Any]:
+        """Run deferred operations (``strata.deferred.user.create(...)``) in order in one
+        transaction, on this view's repositories; their results, in order. Any error
+        rolls them all back. See `strata.client.batch`."""
+        return run_batch(self, operations)
 
     def query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return self.db.query_raw_(sql, *params, as_tuples=True)

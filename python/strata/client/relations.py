@@ -9,7 +9,11 @@ their ``_AToB`` table in the same single query.
 
 ``include`` returns model instances with the included relation attributes filled (a list,
 or a record or None); ``select`` returns plain dicts holding only what was selected, since
-a partial record is not a valid instance of its model.
+a partial record is not a valid instance of its model. ``omit`` (``{"password": True}``),
+Prisma's complement of ``select``, returns dicts too: every scalar field but the omitted
+ones, plus what ``include`` (which it may accompany) loads. It takes scalar fields only,
+works at any level (``include={"posts": {"omit": {"body": True}}}``), and together with
+``select`` at the same level is a `ValidationError`, as in Prisma.
 
 ``_count`` in an include or select (``{"_count": True}`` for every list relation, or
 ``{"_count": {"select": {"posts": True, "tags": {"where": {...}}}}}``) gives each record a
@@ -47,7 +51,7 @@ CHUNK = 500
 
 #: The include/select key for relation counts, as in Prisma Client.
 COUNT = "_count"
-_RELATION_ARGS = frozenset({"where", "order_by", "take", "skip", "include", "select"})
+_RELATION_ARGS = frozenset({"where", "order_by", "take", "skip", "include", "select", "omit"})
 
 
 @dataclass
@@ -97,12 +101,19 @@ def parse_selection(
     meta: ModelMeta,
     include: Mapping[str, Any] | None,
     select: Mapping[str, Any] | None,
+    omit: Mapping[str, Any] | None = None,
 ) -> Selection:
     if include is not None and select is not None:
         raise ValidationError(
             f"{meta.name}: use include or select, not both at the same level",
             model=meta.name,
             expected="include= or select=",
+        )
+    if select is not None and omit is not None:
+        raise ValidationError(
+            f"{meta.name}: use select or omit, not both at the same level",
+            model=meta.name,
+            expected="select= or omit=",
         )
     relations: dict[str, RelationArgs] = {}
     selected: list[str] | None = None
@@ -136,6 +147,9 @@ def parse_selection(
         else:
             kind = "relation" if include is not None else "field"
             raise meta.unknown_field(name, kind)
+    if omit is not None:
+        # Every scalar field not omitted, then what include loads.
+        selected = [*_kept_scalars(meta, omit), *relations, *([COUNT] if counts else [])]
     if selected is None:
         columns = tuple(meta.scalars)
     else:
@@ -148,6 +162,28 @@ def parse_selection(
     return Selection(
         meta, columns, relations, None if selected is None else tuple(selected), counts
     )
+
+
+def _kept_scalars(meta: ModelMeta, omit: Any) -> list[str]:
+    """The scalar fields a read with ``omit`` returns: all but those omitted (True)."""
+    if not isinstance(omit, Mapping):
+        raise ValidationError(
+            f"{meta.name}: omit takes a dict of scalar fields, got {describe_value(omit)}",
+            model=meta.name,
+            expected="{'field': True}",
+        )
+    for name, value in omit.items():
+        if name in meta.relations:
+            raise ValidationError(
+                f"{meta.name}.{name}: omit takes scalar fields; leave a relation out of "
+                "include instead",
+                model=meta.name,
+                field=name,
+                expected="a scalar field",
+            )
+        meta.scalar(name)
+        _flag(meta, name, value, "omit")
+    return [name for name in meta.scalars if omit.get(name) is not True]
 
 
 def _count_args(meta: ModelMeta, value: Any) -> dict[str, Mapping[str, Any] | None]:
@@ -220,12 +256,12 @@ def _relation_args(client: Client, meta: ModelMeta, link: RelationLink, value: A
             field=link.name,
             expected="True or {'where': ..., 'order_by': ..., 'include': ...}",
         )
-    if not link.many and set(value) - {"include", "select"}:
+    if not link.many and set(value) - {"include", "select", "omit"}:
         raise ValidationError(
-            f"{meta.name}.{link.name}: a to-one relation takes only include/select",
+            f"{meta.name}.{link.name}: a to-one relation takes only include/select/omit",
             model=meta.name,
             field=link.name,
-            expected="{'include': ...} or {'select': ...}",
+            expected="{'include': ...}, {'select': ...} or {'omit': ...}",
         )
     for window in ("take", "skip"):
         amount = value.get(window)
@@ -238,7 +274,9 @@ def _relation_args(client: Client, meta: ModelMeta, link: RelationLink, value: A
             )
     return RelationArgs(
         link,
-        parse_selection(client, target, value.get("include"), value.get("select")),
+        parse_selection(
+            client, target, value.get("include"), value.get("select"), value.get("omit")
+        ),
         where=value.get("where"),
         order_by=value.get("order_by"),
         take=value.get("take"),

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from strata.client import aggregates, writes
 from strata.client.codecs import Codec, describe_value
-from strata.client.relations import Selection, finish, load_relations, parse_selection
-from strata.client.where import SqlBuilder
+from strata.client.relations import CHUNK, Selection, finish, load_relations, parse_selection
+from strata.client.where import RELATION_COUNT, SqlBuilder
 from strata.errors import RecordNotFoundError, ValidationError
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ class Repository:
         *,
         include: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
     ) -> Any | None:
         """The record matching a unique criterion (the id, a ``@unique`` field, or a
         compound key such as ``{"userId_name": {"userId": u, "name": n}}``), or None."""
@@ -100,7 +101,7 @@ class Repository:
         # so it is built once (in _find_unique) and each call only encodes the values. A
         # value the codec refuses (None, a filter dict) takes the general path, which
         # handles it or reports it.
-        if include is None and select is None and type(where) is dict:
+        if include is None and select is None and omit is None and type(where) is dict:
             lookup = self._lookups.get(tuple(where))
             if lookup is not None:
                 sql, codecs, record = lookup
@@ -111,16 +112,21 @@ class Repository:
                 else:
                     rows = self._query(sql, *params, as_tuples=True)
                     return record(rows[0]) if rows else None
-        return self._find_unique(where, include, select)
+        return self._find_unique(where, include, select, omit)
 
     def _find_unique(
-        self, where: Where, include: Mapping[str, Any] | None, select: Mapping[str, Any] | None
+        self,
+        where: Where,
+        include: Mapping[str, Any] | None,
+        select: Mapping[str, Any] | None,
+        omit: Mapping[str, Any] | None = None,
     ) -> Any | None:
         meta = self._meta
         flat = writes.unique_where(meta, where)
         plain = (
             include is None
             and select is None
+            and omit is None
             and tuple(flat) == tuple(where)
             and all(v is not None and not isinstance(v, Mapping) for v in flat.values())
         )
@@ -133,7 +139,7 @@ class Repository:
                 sql = f"{self._select_sql(meta.columns)} WHERE {condition} LIMIT 1"
                 codecs = [meta.codecs[k] for k in flat]
                 self._lookups[tuple(flat)] = (sql, codecs, meta.full_reader.record)
-        found = self._read(flat, include=include, select=select, take=1)
+        found = self._read(flat, include=include, select=select, omit=omit, take=1)
         return found[0] if found else None
 
     def find_unique_or_raise(
@@ -142,9 +148,10 @@ class Repository:
         *,
         include: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
     ) -> Any:
         """Like `find_unique`, raising `strata.RecordNotFoundError` (P2025) for no record."""
-        found = self.find_unique(where, include=include, select=select)
+        found = self.find_unique(where, include=include, select=select, omit=omit)
         if found is None:
             raise RecordNotFoundError(self._meta.name, where)
         return found
@@ -159,6 +166,7 @@ class Repository:
         distinct: Sequence[str] | None = None,
         include: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
     ) -> Any | None:
         found = self.find_many(
             where,
@@ -169,6 +177,7 @@ class Repository:
             distinct=distinct,
             include=include,
             select=select,
+            omit=omit,
         )
         return found[0] if found else None
 
@@ -182,6 +191,7 @@ class Repository:
         distinct: Sequence[str] | None = None,
         include: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
     ) -> Any:
         found = self.find_first(
             where,
@@ -191,6 +201,7 @@ class Repository:
             distinct=distinct,
             include=include,
             select=select,
+            omit=omit,
         )
         if found is None:
             raise RecordNotFoundError(self._meta.name, where)
@@ -207,6 +218,7 @@ class Repository:
         distinct: Sequence[str] | None = None,
         include: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
     ) -> list[Any]:
         """Records matching ``where``, in ``order_by`` order.
 
@@ -223,6 +235,7 @@ class Repository:
             distinct=distinct,
             include=include,
             select=select,
+            omit=omit,
         )
 
     def _select_sql(self, columns: tuple[str, ...]) -> str:
@@ -241,6 +254,7 @@ class Repository:
         distinct: Sequence[str] | None = None,
         include: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
     ) -> list[Any]:
         meta = self._meta
         _count_argument(meta, "skip", skip)
@@ -250,7 +264,7 @@ class Repository:
                 model=meta.name,
                 expected="an int",
             )
-        selection = parse_selection(self._client, meta, include, select)
+        selection = parse_selection(self._client, meta, include, select, omit)
         distinct_fields = list(distinct or ())
         for name in distinct_fields:
             meta.scalar(name)
@@ -305,7 +319,8 @@ class Repository:
         self, builder: SqlBuilder, order_by: Any, cursor: Where, backwards: bool
     ) -> str:
         """Rows at or after the cursor record in the sort order: a lexicographic
-        comparison with the cursor row's values, read by subqueries."""
+        comparison with the cursor row's values (a field, or a relation's count), read by
+        subqueries."""
         meta = self._meta
         cursor_where = writes.unique_where(meta, cursor)
         keys: list[tuple[str, bool]] = []
@@ -313,35 +328,51 @@ class Repository:
             [] if order_by is None else [order_by] if isinstance(order_by, Mapping) else order_by
         ):
             for name, direction in item.items():
-                if name not in meta.scalars:
+                if name in meta.scalars:
+                    sort = direction.get("sort") if isinstance(direction, Mapping) else direction
+                elif name in meta.relations and meta.relations[name].many:
+                    sort = direction[RELATION_COUNT]  # order_by has checked the shape
+                else:
                     raise ValidationError(
-                        f"{meta.name}: a cursor needs order_by on scalar fields, got {name!r}",
+                        f"{meta.name}: a cursor needs order_by on scalar fields or relation "
+                        f"counts, got {name!r}",
                         model=meta.name,
                         field=name,
-                        expected="order_by on scalar fields",
+                        expected="order_by on scalar fields or {'relation': {'_count': ...}}",
                     )
-                sort = direction.get("sort") if isinstance(direction, Mapping) else direction
                 keys.append((name, (sort == "desc") != backwards))
         sorted_fields = {name for name, _ in keys}
         keys += [(f, backwards) for f in meta.primary_key if f not in sorted_fields]
         alternatives = []
         for index, (name, descending) in enumerate(keys):
             terms = []
+            # Each expression is built where it appears in the SQL: it binds its parameters.
             for earlier, _ in keys[:index]:
+                mine = self._sort_value(builder, earlier, "t0")
                 value = self._cursor_value(builder, earlier, cursor_where)
-                terms.append(f"t0.{meta.column(earlier)} = {value}")
+                terms.append(f"{mine} = {value}")
             operator = "<" if descending else ">"
             if index == len(keys) - 1:
                 operator += "="  # the cursor record itself is included
+            mine = self._sort_value(builder, name, "t0")
             value = self._cursor_value(builder, name, cursor_where)
-            terms.append(f"t0.{meta.column(name)} {operator} {value}")
+            terms.append(f"{mine} {operator} {value}")
             alternatives.append("(" + " AND ".join(terms) + ")")
         return "(" + " OR ".join(alternatives) + ")"
 
+    def _sort_value(self, builder: SqlBuilder, name: str, alias: str) -> str:
+        """What a cursor compares for a sort key: the field's column, or for a list
+        relation the number of related rows (as ``order_by`` counts them)."""
+        meta = self._meta
+        if name in meta.scalars:
+            return f"{alias}.{meta.column(name)}"
+        return builder.count_related(meta.relations[name], alias, None)
+
     def _cursor_value(self, builder: SqlBuilder, name: str, cursor_where: Where) -> str:
         meta = self._meta
+        value = self._sort_value(builder, name, "c")
         condition = builder.where(meta, "c", cursor_where)
-        return f"(SELECT c.{meta.column(name)} FROM {meta.table_sql} AS c WHERE {condition})"
+        return f"(SELECT {value} FROM {meta.table_sql} AS c WHERE {condition})"
 
     def count(self, where: Where | None = None) -> int:
         builder = self._client.sql()
@@ -437,12 +468,13 @@ class Repository:
         record: dict[str, Any],
         include: Mapping[str, Any] | None,
         select: Mapping[str, Any] | None,
+        omit: Mapping[str, Any] | None = None,
     ) -> Any:
         meta = self._meta
-        if include is None and select is None:
+        if include is None and select is None and omit is None:
             reader = meta.full_reader
             return reader.model(record)
-        selection = parse_selection(self._client, meta, include, select)
+        selection = parse_selection(self._client, meta, include, select, omit)
         return self._finish(selection, [record])[0]
 
     def create(
@@ -451,13 +483,14 @@ class Repository:
         *,
         include: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
     ) -> Any:
         """Insert a record, with nested ``create``/``connect``/``connect_or_create``/
         ``create_many`` on relation fields, all in one transaction; returns it as stored."""
         nested = self._has_relations(data)
-        with self._writing(nested or include is not None or select is not None):
+        with self._writing(nested or _shaped(include, select, omit)):
             record = writes.create_record(self._client, self._meta, data)
-            return self._returned(record, include, select)
+            return self._returned(record, include, select, omit)
 
     def create_many(
         self, data: Sequence[Mapping[str, Any]], *, skip_duplicates: bool = False
@@ -466,20 +499,68 @@ class Repository:
         row or none. Scalar fields only; records may give different fields.
         ``skip_duplicates`` skips rows that conflict with a unique constraint. Returns
         ``{"count": rows inserted}``."""
+        rows = self._rows_to_create(data, "create_many")
+        writer = self._client.bulk_writer(self._meta)
+        with self._writing(False):
+            # One transaction (or a savepoint in the caller's): a failing row undoes all.
+            count = writer.insert_rows(rows, skip_duplicates=skip_duplicates)
+        return {"count": count}
+
+    def create_many_and_return(
+        self,
+        data: Sequence[Mapping[str, Any]],
+        *,
+        skip_duplicates: bool = False,
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        """`create_many` that returns the records created, in the order given, shaped by
+        ``include``/``select``/``omit`` as `find_many` shapes them; rows skipped by
+        ``skip_duplicates`` are not returned. Errors are `create_many`'s (a bad row's
+        `ValidationError` carries ``row``).
+
+        The insert and the read-back are one write transaction, and the rows are read
+        back by the rowids the insert returned (``RETURNING rowid``), so the records are
+        exactly the rows this call wrote, whatever other connections write meanwhile."""
+        meta = self._meta
+        rows = self._rows_to_create(data, "create_many_and_return")
+        selection = parse_selection(self._client, meta, include, select, omit)
+        writer = self._client.bulk_writer(meta)
+        rowids: list[int] = []
+        with self._writing(True):
+            writer.insert_rows(rows, skip_duplicates=skip_duplicates, rowids=rowids)
+            return self._finish(selection, self._by_rowid(selection.columns, rowids))
+
+    def _rows_to_create(self, data: Any, method: str) -> Sequence[Any]:
+        """The rows of a `create_many`, checked to be a list and given the view's scope."""
         meta = self._meta
         if isinstance(data, Mapping) or not isinstance(data, Sequence):
             raise ValidationError(
-                f"{meta.name}: create_many takes a list of dicts, got {describe_value(data)}",
+                f"{meta.name}: {method} takes a list of dicts, got {describe_value(data)}",
                 model=meta.name,
                 expected="a list of dicts",
             )
         if self._client.scope:
-            data = [self._stamped(item) for item in data]
-        writer = self._client.bulk_writer(meta)
-        with self._writing(False):
-            # One transaction (or a savepoint in the caller's): a failing row undoes all.
-            count = writer.insert_rows(data, skip_duplicates=skip_duplicates)
-        return {"count": count}
+            return [self._stamped(item) for item in data]
+        return data
+
+    def _by_rowid(self, columns: tuple[str, ...], rowids: list[int]) -> list[dict[str, Any]]:
+        """The rows with these rowids, decoded, in the order of ``rowids``. No implicit
+        filter applies: these are rows the caller has just written."""
+        meta = self._meta
+        reader = meta.reader(columns)
+        selected = ", ".join(["t0.rowid", *(f"t0.{meta.column(c)}" for c in columns)])
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(rowids), CHUNK):
+            chunk = rowids[start : start + CHUNK]
+            placeholders = ", ".join("?" for _ in chunk)
+            for row in self._client.query(
+                f"SELECT {selected} FROM {meta.table_sql} AS t0 WHERE t0.rowid IN ({placeholders})",
+                chunk,
+            ):
+                found[row[0]] = reader.values(row[1:])
+        return [found[rowid] for rowid in rowids]
 
     def update(
         self,
@@ -488,31 +569,21 @@ class Repository:
         *,
         include: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
     ) -> Any:
         """Update the record matching a unique ``where``; `strata.RecordNotFoundError`
         (P2025) if there is none. ``data`` takes values, ``{"increment": n}`` and the
         other atomic operations, ``{"push": ...}`` on scalar lists, and nested writes,
         including updates and deletes of related records (see `strata.client.writes`)."""
         nested = self._has_relations(data)
-        with self._writing(nested or include is not None or select is not None):
+        with self._writing(nested or _shaped(include, select, omit)):
             record = writes.update_record(self._client, self._meta, where, data)
-            return self._returned(record, include, select)
+            return self._returned(record, include, select, omit)
 
     def update_many(self, where: Where | None = None, *, data: Mapping[str, Any]) -> dict[str, int]:
         """Update every record matching ``where`` (scalar fields only); ``{"count": n}``."""
         meta = self._meta
-        if self._has_relations(data):
-            raise ValidationError(
-                f"{meta.name}: update_many takes scalar fields only",
-                model=meta.name,
-                expected="scalar fields",
-            )
-        for name in data:
-            meta.scalar(name)
-        self._client.check_update(meta, data)
-        builder = self._client.sql()
-        assignments = writes.encode_update(meta, data, builder)
-        condition = builder.where(meta, "t0", where)
+        assignments, condition, builder = self._update_many_parts(where, data, "update_many")
         if not assignments:
             return {"count": self.count(where)}
         with self._writing(False):
@@ -522,6 +593,67 @@ class Repository:
             )
         return {"count": count}
 
+    def update_many_and_return(
+        self,
+        where: Where | None = None,
+        *,
+        data: Mapping[str, Any],
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        """`update_many` that returns the updated records, in rowid order, shaped by
+        ``include``/``select``/``omit`` as `find_many` shapes them. One ``UPDATE ...
+        RETURNING`` statement (in a transaction with the relation reads, when ``include``
+        or ``select`` asks for relations), under the same scope and soft-delete rules as
+        `update_many`."""
+        meta = self._meta
+        selection = parse_selection(self._client, meta, include, select, omit)
+        assignments, condition, builder = self._update_many_parts(
+            where, data, "update_many_and_return"
+        )
+        # Unqualified: RETURNING cannot name the table's alias.
+        columns = ", ".join(["rowid", *(meta.column(c) for c in meta.columns)])
+        if assignments:
+            sql = (
+                f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {condition}"
+                f" RETURNING {columns}"
+            )
+        else:
+            sql = f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition}"
+        with self._writing(bool(selection.relations or selection.counts)):
+            # RETURNING gives rows in no defined order; rowid order is the stable one.
+            rows = sorted(self._client.query(sql, builder.params), key=lambda row: row[0])
+            reader = meta.full_reader
+            return self._finish(selection, [reader.values(row[1:]) for row in rows])
+
+    def _update_many_parts(
+        self, where: Where | None, data: Any, method: str
+    ) -> tuple[list[str], str, SqlBuilder]:
+        """An `update_many`'s data checked (scalar fields, within the view's scope) and
+        compiled: the ``SET`` assignments and the condition, whose parameters the builder
+        holds in that order."""
+        meta = self._meta
+        if not isinstance(data, Mapping):
+            raise ValidationError(
+                f"{meta.name}: {method} takes a dict of data, got {describe_value(data)}",
+                model=meta.name,
+                expected="a dict of scalar fields",
+            )
+        if self._has_relations(data):
+            raise ValidationError(
+                f"{meta.name}: {method} takes scalar fields only",
+                model=meta.name,
+                expected="scalar fields",
+            )
+        for name in data:
+            meta.scalar(name)
+        self._client.check_update(meta, data)
+        builder = self._client.sql()
+        assignments = writes.encode_update(meta, data, builder)
+        condition = builder.where(meta, "t0", where)
+        return assignments, condition, builder
+
     def upsert(
         self,
         where: Where,
@@ -530,6 +662,7 @@ class Repository:
         update: Mapping[str, Any],
         include: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
     ) -> Any:
         """Update the record matching ``where``, or create it if there is none."""
         meta = self._meta
@@ -544,7 +677,7 @@ class Repository:
                 record = writes.update_record(self._client, meta, where, update)
             else:
                 record = writes.create_record(self._client, meta, create)
-            return self._returned(record, include, select)
+            return self._returned(record, include, select, omit)
 
     def delete(
         self,
@@ -552,6 +685,7 @@ class Repository:
         *,
         include: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
     ) -> Any:
         """Delete the record matching a unique ``where`` and return it;
         `strata.RecordNotFoundError` (P2025) if there is none. On a soft-deleting model
@@ -560,14 +694,14 @@ class Repository:
         deleted_field = self._client.soft_delete.get(meta.name)
         if deleted_field is not None:
             return self.update(
-                where, {deleted_field: datetime.now(UTC)}, include=include, select=select
+                where, {deleted_field: datetime.now(UTC)}, include=include, select=select, omit=omit
             )
         flat = writes.unique_where(meta, where)
-        with self._writing(include is not None or select is not None):
+        with self._writing(_shaped(include, select, omit)):
             returned = None
-            if include is not None or select is not None:
+            if _shaped(include, select, omit):
                 # What the record was, with its relations, before they cascade away.
-                returned = self._read(flat, include=include, select=select, take=1)
+                returned = self._read(flat, include=include, select=select, omit=omit, take=1)
                 if not returned:
                     raise RecordNotFoundError(meta.name, where)
             builder = self._client.sql()
@@ -606,6 +740,16 @@ class Repository:
 
     def _has_relations(self, data: Any) -> bool:
         return isinstance(data, Mapping) and any(k in self._meta.relations for k in data)
+
+
+def _shaped(
+    include: Mapping[str, Any] | None,
+    select: Mapping[str, Any] | None,
+    omit: Mapping[str, Any] | None,
+) -> bool:
+    """Whether a write returns its record in another shape than the plain model instance
+    (which is then read, and checked, inside the write's transaction)."""
+    return include is not None or select is not None or omit is not None
 
 
 def _order_fields(order_by: Any) -> set[str]:

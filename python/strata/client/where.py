@@ -40,6 +40,8 @@ _COMPARISONS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 _STRING_OPERATORS = frozenset({"contains", "starts_with", "ends_with"})
 _OPERATORS = frozenset({"equals", "not", "in", "not_in", "mode", *_COMPARISONS, *_STRING_OPERATORS})
 _LIST_OPERATORS = frozenset({"equals", "has", "has_every", "has_some", "is_empty"})
+#: ``order_by={"posts": {"_count": "desc"}}``: a list relation's number of related rows.
+RELATION_COUNT = "_count"
 #: Types whose values have a meaningful order in SQLite (Json, Bytes and lists do not).
 _ORDERED = frozenset({"String", "Int", "BigInt", "Float", "Decimal", "DateTime"})
 
@@ -361,7 +363,8 @@ class SqlBuilder:
         self, meta: ModelMeta, alias: str, order_by: Any, *, reverse: bool = False
     ) -> list[str]:
         """``ORDER BY`` terms for ``{"field": "asc"}``, ``{"field": {"sort": "desc",
-        "nulls": "last"}}``, ``{"relation": {"field": "asc"}}`` (to-one), or a list."""
+        "nulls": "last"}}``, ``{"relation": {"field": "asc"}}`` (to-one), ``{"relation":
+        {"_count": "desc"}}`` (a list relation, by its number of related rows), or a list."""
         if order_by is None:
             return []
         items = [order_by] if isinstance(order_by, Mapping) else order_by
@@ -390,12 +393,16 @@ class SqlBuilder:
         """The expression to sort on, and its ``ASC``/``DESC`` (and ``NULLS``) suffix."""
         if name in meta.relations and isinstance(direction, Mapping):
             link = meta.relations[name]
+            if link.many and set(direction) == {RELATION_COUNT}:
+                return self._relation_count_term(meta, alias, link, direction, reverse)
             if link.many or len(direction) != 1:
                 raise ValidationError(
-                    f"{meta.name}.{name}: order by a relation takes one field of a to-one relation",
+                    f"{meta.name}.{name}: order by a relation takes one field of a to-one "
+                    "relation, or {'_count': 'asc' | 'desc'} of a list relation",
                     model=meta.name,
                     field=name,
-                    expected="{'relation': {'field': 'asc'}} on a to-one relation",
+                    expected="{'relation': {'field': 'asc'}} on a to-one relation, "
+                    "{'relation': {'_count': 'desc'}} on a list relation",
                 )
             inner = self.alias()
             target = self.metas[link.target]
@@ -421,3 +428,27 @@ class SqlBuilder:
             nulls = {"first": "last", "last": "first"}.get(nulls or "")
         suffix = direction.upper() + (f" NULLS {nulls.upper()}" if nulls else "")
         return f"{alias}.{meta.column(name)}", suffix
+
+    def _relation_count_term(
+        self,
+        meta: ModelMeta,
+        alias: str,
+        link: RelationLink,
+        direction: Mapping[str, Any],
+        reverse: bool,
+    ) -> tuple[str, str]:
+        """Order by the number of related rows the client sees, as Prisma's ``{"posts":
+        {"_count": "desc"}}`` does (one-to-many and many-to-many): the same correlated
+        ``COUNT(*)`` that a record's ``_count`` reports."""
+        sort = direction[RELATION_COUNT]
+        if sort not in ("asc", "desc"):
+            raise ValidationError(
+                f"{meta.name}.{link.name}: {RELATION_COUNT} order must be 'asc' or 'desc', "
+                f"got {describe_value(sort)}",
+                model=meta.name,
+                field=link.name,
+                expected="{'_count': 'asc' | 'desc'}",
+            )
+        if reverse:
+            sort = "desc" if sort == "asc" else "asc"
+        return self.count_related(link, alias, None), sort.upper()
