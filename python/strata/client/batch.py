@@ -16,8 +16,8 @@ operations instead, built with `deferred`, which records a call without making i
 by the schema's name), followed by any repository method and its arguments;
 ``deferred.query_raw_(...)`` and ``deferred.execute_raw_(...)`` defer raw SQL; as on
 a database handle, the builder's own names end with an underscore and models own the
-rest. A deferred operation is plain data, bound to no database, so the same list runs on ``db``, on a view
-(``db.scoped_(userId=u).batch_([...])``) or on the async client
+rest. A deferred operation is plain data, bound to no database, so the same list runs on
+``db``, on a view (``db.scoped_(userId=u).batch_([...])``) or on the async client
 (``await adb.batch_([...])``).
 
 `run_batch` checks every item first (each is a deferred operation naming a model the
