@@ -17,11 +17,10 @@ Boolean       bool                0 / 1 in a BOOLEAN column
 Int           int (32-bit)        INTEGER (32-bit as in Prisma and on PostgreSQL)
 BigInt        int (64-bit)        INTEGER
 Float         float               REAL (NaN is refused: SQLite would store NULL)
-Decimal       decimal.Decimal     bound as text into a DECIMAL column, where NUMERIC
-                                  affinity stores it as an INTEGER (whole numbers in 64
-                                  bits) or a REAL: exact up to 15 significant digits.
-                                  Longer values would be rounded, silently, so they are
-                                  refused. Reads go through ``Decimal(str(value))``
+Decimal       decimal.Decimal     a DECIMAL column (NUMERIC affinity): whole numbers in
+                                  64 bits as INTEGER, anything else as a REAL holding at
+                                  most 15 significant digits, which reads back exactly
+                                  (see "Decimal" below)
 DateTime      aware datetime, UTC see `DATETIME_FORMATS`
 Json          any JSON value      JSON text (``JSON.stringify``'s compact form) in a JSONB
                                   column; NUMERIC affinity turns ``123`` into an integer,
@@ -30,6 +29,14 @@ Bytes         bytes               BLOB
 enum          the enum's member   the value's database name (``@map``) as TEXT
 String[] ...  list                a JSON array as TEXT (a strata extension on SQLite)
 ============  ==================  ======================================================
+
+Decimal is money, so it is exact or refused. SQLite has no decimal type, and a double holds
+any decimal of up to 15 significant digits closely enough that its 15-digit rounding gives
+the decimal back. So a value is stored as a 64-bit INTEGER when it is whole and fits, else
+as the nearest double, and read back as that double's 15 significant digits; a value with
+more digits (``0.1234567890123456``), or outside the double's range, would change on the way
+in and is refused with `strata.ValidationError`. Arithmetic on stored values is done the same
+way, outside SQL (`strata.client.writes`, `strata.client.aggregates`).
 
 A Json field's ``None`` is JSON ``null``: an optional column stores it as SQL NULL (Prisma's
 ``DbNull``), a required one as the text ``null``. Both read back as None.
@@ -242,7 +249,7 @@ def _boolean(value: object) -> int:
     return int(value)
 
 
-def _decimal(value: object) -> str:
+def _decimal(value: object) -> int | float:
     if isinstance(value, bool):
         raise _Invalid
     if isinstance(value, float):
@@ -251,16 +258,28 @@ def _decimal(value: object) -> str:
         value = Decimal(value)
     if not isinstance(value, Decimal) or not value.is_finite():
         raise _Invalid
-    text = format(value, "f")  # plain digits: no exponent for SQLite to misread
-    # SQLite turns the text into a 64-bit integer when it is whole and fits, else into a
-    # double. Refuse what the double would round: money must not change on the way in.
-    whole = value == value.to_integral_value()
-    if not (whole and _INT64[0] <= value <= _INT64[1]) and Decimal(repr(float(text))) != value:
+    if value == value.to_integral_value() and _INT64[0] <= value <= _INT64[1]:
+        return int(value)  # an INTEGER, exact
+    # Anything else is a REAL. It is bound as a float, not as text: Python rounds the
+    # decimal to the nearest double, while SQLite's own text-to-REAL conversion (3.40) is
+    # one ulp off for about one value in 10,000 with many digits, which would then read
+    # back as a different number. A value is refused unless it reads back as itself.
+    number = float(value)
+    if _read_real(number) != value:
         raise _Invalid
-    return text
+    return number
+
+
+def _read_real(value: float) -> Decimal:
+    """A REAL in a Decimal column as the decimal it stands for: its 15 significant digits,
+    all a double holds for certain. So 0.30000000000000004 (a double sum of 0.1 and 0.2,
+    left by an earlier increment in SQL) reads as 0.3."""
+    return Decimal(format(value, ".15g"))
 
 
 def _read_decimal(value: object) -> Decimal:
+    if type(value) is float:
+        return _read_real(value)
     return Decimal(str(value))
 
 

@@ -510,15 +510,11 @@ class Repository:
         for name in data:
             meta.scalar(name)
         self._client.check_update(meta, data)
-        builder = self._client.sql()
-        assignments = writes.encode_update(meta, data, builder)
-        condition = builder.where(meta, "t0", where)
-        if not assignments:
+        if not data and not meta.updated_at:
             return {"count": self.count(where)}
         with self._writing(False):
-            count = self._client.execute(
-                f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {condition}",
-                builder.params,
+            count, _ = writes.update_rows(
+                self._client, meta, data, lambda builder: builder.where(meta, "t0", where)
             )
         return {"count": count}
 
