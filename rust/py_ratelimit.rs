@@ -299,7 +299,24 @@ impl PyRateLimiter {
             (None, Some(limit), Some(window)) => {
                 let limit = whole_number(limit, "limit")?;
                 let window_ms = window_ms(window)?;
-                LimitSource::Given(Limits::new(limit, window_ms, cost)?)
+                let limits = Limits::new(limit, window_ms, cost)?;
+                // Window ends and arrival times are nanoseconds in 64 bits: past
+                // 2262-04-11 they would wrap round to 1677 rather than fail.
+                if self
+                    .limiter
+                    .clock
+                    .now_ns()
+                    .checked_add(limits.window_ns)
+                    .is_none()
+                {
+                    return Err(Error::invalid(format!(
+                        "a window of {} s from now would end after 2262-04-11T23:47:16Z, the \
+                         last time the limiter's nanosecond clock can hold",
+                        window_ms / 1000
+                    ))
+                    .into());
+                }
+                LimitSource::Given(limits)
             }
             (None, _, _) => {
                 return Err(

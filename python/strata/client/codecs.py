@@ -144,6 +144,8 @@ class Codec:
             return self._encode(value)
         except ValueTooLongError:
             raise  # already names the model and field, with Prisma's code
+        except UnicodeEncodeError as error:
+            raise self.text_error(error) from None
         except ENCODE_ERRORS:
             raise self.error(value) from None
 
@@ -152,6 +154,8 @@ class Codec:
         is never meant: the caller handles NULL tests itself."""
         try:
             return self._encode(value)
+        except UnicodeEncodeError as error:
+            raise self.text_error(error) from None
         except ENCODE_ERRORS:
             raise self.error(value) from None
 
@@ -164,6 +168,19 @@ class Codec:
             model=self.model,
             field=self.field,
             expected=self.expected,
+        )
+
+    def text_error(self, error: UnicodeEncodeError) -> ValidationError:
+        """The error for text holding a lone surrogate (see `_utf8`)."""
+        character = error.object[error.start : error.end]
+        return ValidationError(
+            f"{self.model}.{self.field}: the text holds a lone surrogate ({character!r} at "
+            f"index {error.start} of {describe_value(error.object)}), which has no UTF-8 "
+            "form, so it cannot be stored as given. os.fsdecode makes these of bytes that "
+            "are not UTF-8: store os.fsencode(name) in a Bytes field, or decode on purpose",
+            model=self.model,
+            field=self.field,
+            expected="text without lone surrogates",
         )
 
 
@@ -222,10 +239,20 @@ def check_datetime_format(name: str) -> DateTimeFormat:
 # -- scalars ---------------------------------------------------------------------------------
 
 
+def _utf8(text: str) -> str:
+    """``text``, which SQLite will hold as UTF-8. A lone surrogate (``'\\udcff'``, what
+    ``os.fsdecode`` makes of a byte that is not UTF-8) has no UTF-8 form; storing U+FFFD in
+    its place would lose the original, so UnicodeEncodeError refuses it, as Python's
+    ``sqlite3`` does."""
+    if not text.isascii():  # a flag check: ASCII text costs nothing more
+        text.encode()
+    return text
+
+
 def _string(value: object) -> str:
     if not isinstance(value, str):
         raise _Invalid
-    return value
+    return _utf8(value)
 
 
 def _integer(low: int, high: int) -> Encoder:
@@ -249,7 +276,10 @@ def _boolean(value: object) -> int:
     return int(value)
 
 
-def _decimal(value: object) -> int | float:
+def _checked_decimal(value: object) -> tuple[Decimal, int | float]:
+    """The given value as a Decimal, and what is stored for it: an int when it is whole
+    and fits in 64 bits (an INTEGER), else the nearest float (a REAL), provided that it
+    reads back as the same number."""
     if isinstance(value, bool):
         raise _Invalid
     if isinstance(value, float):
@@ -259,15 +289,23 @@ def _decimal(value: object) -> int | float:
     if not isinstance(value, Decimal) or not value.is_finite():
         raise _Invalid
     if value == value.to_integral_value() and _INT64[0] <= value <= _INT64[1]:
-        return int(value)  # an INTEGER, exact
-    # Anything else is a REAL. It is bound as a float, not as text: Python rounds the
-    # decimal to the nearest double, while SQLite's own text-to-REAL conversion (3.40) is
-    # one ulp off for about one value in 10,000 with many digits, which would then read
-    # back as a different number. A value is refused unless it reads back as itself.
+        return value, int(value)
+    # A REAL is bound as a float, not as text: Python rounds the decimal to the nearest
+    # double, while SQLite's own text-to-REAL conversion (3.40) is one ulp off for about
+    # one value in 10,000 with many digits, which would then read back as another number.
     number = float(value)
     if _read_real(number) != value:
-        raise _Invalid
-    return number
+        raise _Invalid  # more than 15 significant digits, or beyond a double's range
+    return value, number
+
+
+def _decimal(value: object) -> int | float:
+    return _checked_decimal(value)[1]
+
+
+def _decimal_text(value: object) -> str:
+    # An element of a Decimal[] list: JSON text in plain digits, as strata always wrote it.
+    return format(_checked_decimal(value)[0], "f")
 
 
 def _read_real(value: float) -> Decimal:
@@ -285,7 +323,8 @@ def _read_decimal(value: object) -> Decimal:
 
 def _json(value: object) -> str:
     # JSON.stringify's compact form, as Prisma writes it. NaN and Infinity are not JSON.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # The text is checked whole: strings and keys at any depth, and list elements.
+    return _utf8(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False))
 
 
 _json_decoder = json.JSONDecoder()
@@ -369,6 +408,8 @@ def _list_codec(
         encode_one, decode_one = _bytes_json, _read_bytes_json
     elif type_name == "Json":
         encode_one, decode_one = _json_value, None
+    elif type_name == "Decimal":
+        encode_one = _decimal_text
 
     def encode(value: object) -> str:
         if not isinstance(value, list | tuple):
