@@ -286,6 +286,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn spans_ending_after_the_last_datetime_are_refused() {
+        assert_eq!(later_by(LAST_MS - 10, 10, "a lease").unwrap(), LAST_MS);
+        assert!(later_by(LAST_MS - 10, 11, "a lease").is_err());
+        assert!(later_by(i64::MAX - 1, 5, "a lease").is_err());
+        assert_eq!(
+            UtcTime::from_unix_ms(LAST_MS).iso8601(),
+            "9999-12-31T23:59:59.999+00:00"
+        );
+    }
+
+    #[test]
     fn round_trips_through_the_calendar() {
         for ms in [
             0,

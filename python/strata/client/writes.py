@@ -808,8 +808,11 @@ def update_rows(
         ]
         if return_rows:
             rows = [found for params in updates for found in client.query(update, params)]
-            return len(rows), rows
-        return client.execute_many(update, updates), []
+            changed = len(rows)
+        else:
+            rows = []
+            changed = client.execute_many(update, updates)
+    return changed, rows
 
 
 def update_record(client: Client, meta: ModelMeta, where: Any, data: Any) -> dict[str, Any]:
