@@ -12,7 +12,8 @@ How each Prisma type is stored on SQLite (the DDL is Prisma's, see `strata.diale
 ============  ==================  ======================================================
 Prisma type   Python              SQLite
 ============  ==================  ======================================================
-String        str                 TEXT
+String        str                 TEXT, as given (a lone surrogate, which has no UTF-8
+                                  form, is refused: see `_utf8`)
 Boolean       bool                0 / 1 in a BOOLEAN column
 Int           int (32-bit)        INTEGER (32-bit as in Prisma and on PostgreSQL)
 BigInt        int (64-bit)        INTEGER

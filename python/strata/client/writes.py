@@ -736,18 +736,17 @@ def _compute(meta: ModelMeta, name: str, operation: str, operand: Decimal, curre
     value = codec.decode(current)
     try:
         result = _DECIMAL_ARITHMETIC[operation](value, operand)
-    except (Inexact, DivisionByZero, InvalidOperation):
-        result = None
-    if result is not None:
-        try:
-            return codec.to_sql(result)
-        except ValidationError:
-            pass
-    shown = "more digits than any number" if result is None else result
+        return codec.to_sql(result)
+    except (DivisionByZero, InvalidOperation):
+        outcome = "is a division by zero"
+    except Inexact:
+        outcome = "has endless digits"
+    except ValidationError:
+        outcome = f"gives {result}, which has too many digits"
     raise _invalid(
         meta,
         name,
-        f"{operation} {operand} on {value} gives {shown}, which cannot be stored exactly "
+        f"{operation} {operand} on {value} {outcome}, so the result cannot be stored exactly "
         "(a Decimal holds a 64-bit integer or at most 15 significant digits); "
         "nothing was changed",
         codec.expected,
