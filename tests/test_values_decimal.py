@@ -163,13 +163,13 @@ def test_update_many_is_exact_per_row_and_all_or_nothing(gpu: strata.Database) -
 
 def test_upsert_is_exact(gpu: strata.Database) -> None:
     user(gpu, "A", "0.1")
-    for amount in ("0.2", "0.1"):
-        gpu.user.upsert(
+    for amount, expected in (("0.2", "0.3"), ("0.1", "0.4")):
+        upserted = gpu.user.upsert(
             where={"qubicAddress": "A"},
             create={"qubicAddress": "A"},
             update={"balance": {"increment": Decimal(amount)}},
         )
-    assert gpu.user.find_unique_or_raise(where={"qubicAddress": "A"}).balance == Decimal("0.4")
+        assert upserted.balance == Decimal(expected)
 
 
 def test_nested_updates_are_exact(gpu: strata.Database) -> None:
