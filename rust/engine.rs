@@ -461,7 +461,7 @@ fn reject_transaction_control(sql: &str) -> Result<()> {
     const CONTROL: [&str; 6] = ["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"];
     if let Some(keyword) = CONTROL.iter().find(|k| starts_with_keyword(sql, k)) {
         return Err(Error::Transaction(format!(
-            "{keyword} is not allowed in raw SQL; use `with db.transaction():`, which \
+            "{keyword} is not allowed in raw SQL; use `with db.transaction_():`, which \
              opens BEGIN IMMEDIATE and nests savepoints"
         )));
     }
@@ -485,13 +485,13 @@ fn ensure_transaction_state(conn: &Connection, depth: u32) -> Result<()> {
         let _ = conn.execute_batch("ROLLBACK");
         return Err(Error::Transaction(
             "the SQL left a transaction open, so it was rolled back; use \
-             `with db.transaction():` instead of BEGIN/COMMIT"
+             `with db.transaction_():` instead of BEGIN/COMMIT"
                 .into(),
         ));
     }
     if depth > 0 && conn.is_autocommit() {
         return Err(Error::Transaction(
-            "the SQL ended the transaction opened by db.transaction()".into(),
+            "the SQL ended the transaction opened by db.transaction_()".into(),
         ));
     }
     Ok(())

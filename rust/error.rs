@@ -38,7 +38,9 @@ pub enum Error {
     ParameterType { position: usize, type_name: String },
     /// An int outside `SQLite`'s signed 64-bit range.
     IntegerOverflow { position: usize },
-    /// `db.transaction()` used in a way that cannot work (commit without begin, a raw
+    /// A str holding a lone surrogate (at character `at`), which has no UTF-8 form.
+    LoneSurrogate { position: usize, at: Option<usize> },
+    /// `db.transaction_()` used in a way that cannot work (commit without begin, a raw
     /// BEGIN/COMMIT in the SQL, ...).
     Transaction(String),
     /// The write lock was not obtained within the busy timeout.
@@ -187,6 +189,20 @@ impl fmt::Display for Error {
                 f,
                 "parameter {position} does not fit in SQLite's signed 64-bit INTEGER"
             ),
+            Error::LoneSurrogate { position, at } => {
+                let what = if *position == 0 {
+                    "a str".to_owned()
+                } else {
+                    format!("parameter {position}")
+                };
+                let at = at.map_or_else(String::new, |at| format!(" at index {at}"));
+                write!(
+                    f,
+                    "{what} holds a lone surrogate{at}, which has no UTF-8 form, so SQLite \
+                     cannot store it as given (os.fsdecode makes these of bytes that are \
+                     not UTF-8: store os.fsencode(name) as Bytes, or decode on purpose)"
+                )
+            }
             Error::Transaction(message)
             | Error::Sqlite { message, .. }
             | Error::Invalid { message, .. }
@@ -249,7 +265,7 @@ fn exception_class_name(err: &Error) -> &'static str {
         Error::Transaction(_) => "TransactionError",
         Error::Busy { .. } => "BusyError",
         Error::Sql { .. } => "SqlError",
-        Error::Invalid { .. } => "ValidationError",
+        Error::Invalid { .. } | Error::LoneSurrogate { .. } => "ValidationError",
         Error::LeaseLost {
             cancelled: true, ..
         } => "JobCancelledError",

@@ -348,11 +348,13 @@ fn row_to_values(row: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
     Ok(values)
 }
 
+/// The one conversion of a Python value into a bound `SQLite` value: raw SQL parameters,
+/// the client's encoded values, queue and metrics parameters all come through here.
 pub(crate) fn to_value(value: &Bound<'_, PyAny>, position: usize) -> Result<Value> {
     if value.is_none() {
         Ok(Value::Null)
     } else if let Ok(text) = value.cast_exact::<PyString>() {
-        Ok(Value::Text(text.to_string_lossy().into_owned()))
+        text_value(text, position)
     } else if value.is_exact_instance_of::<PyBool>() {
         // bool is a subclass of int, so it is tested before int.
         Ok(Value::Integer(i64::from(
@@ -371,12 +373,29 @@ pub(crate) fn to_value(value: &Bound<'_, PyAny>, position: usize) -> Result<Valu
         Ok(Value::Blob(bytes.to_vec()))
     } else if let Ok(text) = value.cast::<PyString>() {
         // str subclasses (e.g. a str-valued enum) bind as their text.
-        Ok(Value::Text(text.to_string_lossy().into_owned()))
+        text_value(text, position)
     } else {
         Err(Error::ParameterType {
             position,
             type_name: type_name(value),
         })
+    }
+}
+
+/// A str as UTF-8 text, exactly. A lone surrogate (what `os.fsdecode` makes of a file name
+/// byte that is not UTF-8) has no UTF-8 form: storing U+FFFD instead would lose the
+/// original, so it is refused, as Python's `sqlite3` does.
+fn text_value(text: &Bound<'_, PyString>, position: usize) -> Result<Value> {
+    match text.to_str() {
+        Ok(utf8) => Ok(Value::Text(utf8.to_owned())),
+        Err(err) => {
+            let at = err
+                .value(text.py())
+                .getattr("start")
+                .and_then(|start| start.extract::<usize>())
+                .ok();
+            Err(Error::LoneSurrogate { position, at })
+        }
     }
 }
 

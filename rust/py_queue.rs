@@ -12,7 +12,7 @@ use crate::engine::Rows;
 use crate::error::Error;
 use crate::py_engine::{rows_to_python, to_value, PyEngine};
 use crate::queue::{BeatState, Heartbeat, Queue, Statements};
-use crate::time::Format;
+use crate::time::{self, Format};
 
 #[pyclass(name = "Queue", module = "strata._core", frozen)]
 pub struct PyQueue {
@@ -68,7 +68,7 @@ impl PyQueue {
         limit: i64,
         lease: f64,
     ) -> PyResult<Bound<'py, PyList>> {
-        let lease_ms = milliseconds(lease)?;
+        let lease_ms = self.span(lease, "a lease")?;
         let rows = py.detach(|| self.queue.claim(worker, limit, lease_ms))?;
         rows_to_python(py, rows, true)
     }
@@ -89,7 +89,7 @@ impl PyQueue {
         params: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let id = to_value(id, 0)?;
-        let (lease_ms, delay_ms) = (milliseconds(lease)?, milliseconds(delay)?);
+        let (lease_ms, delay_ms) = (self.span(lease, "a lease")?, self.span(delay, "a delay")?);
         let params = params.map(named_values).transpose()?.unwrap_or_default();
         let rows: Rows = py.detach(|| {
             self.queue
@@ -114,7 +114,7 @@ impl PyQueue {
             .iter()
             .map(|(id, token)| Ok((to_value(id, 0)?, *token)))
             .collect::<PyResult<Vec<_>>>()?;
-        let lease_ms = milliseconds(lease)?;
+        let lease_ms = self.span(lease, "a lease")?;
         let params = params.map(named_values).transpose()?.unwrap_or_default();
         let rows = py.detach(|| self.queue.settle_many(sql, &claims, lease_ms, &params))?;
         let out = PyList::empty(py);
@@ -209,12 +209,22 @@ impl PyQueue {
             Arc::clone(&self.queue),
             id,
             token,
-            milliseconds(lease)?,
+            self.span(lease, "a lease")?,
             every,
         );
         Ok(PyHeartbeat {
             beat: parking_lot::Mutex::new(beat),
         })
+    }
+}
+
+impl PyQueue {
+    /// A lease or delay of `seconds` as milliseconds, refused when the time it would store
+    /// (from the queue's clock now) is past what a `DateTime` can hold.
+    fn span(&self, seconds: f64, what: &str) -> PyResult<i64> {
+        let ms = milliseconds(seconds)?;
+        time::later_by(self.queue.clock.now_ms(), ms, what)?;
+        Ok(ms)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The Python face of the rate limiter: `strata._core.RateLimiter` and `Decision`.
 //!
 //! `strata.ratelimit.bind` validates a model against the schema and builds the plain spec
-//! this class compiles; users reach it as `db.rate_limiter(...)`. `hit` is the hot path:
+//! this class compiles; users reach it as `db.rate_limiter_(...)`. `hit` is the hot path:
 //! arguments are converted with the GIL held, a cached denial is answered right there (no
 //! `SQLite`, no GIL release: it costs less than releasing the GIL would), and everything else
 //! runs in one `Engine::write` with the GIL released.
@@ -299,7 +299,24 @@ impl PyRateLimiter {
             (None, Some(limit), Some(window)) => {
                 let limit = whole_number(limit, "limit")?;
                 let window_ms = window_ms(window)?;
-                LimitSource::Given(Limits::new(limit, window_ms, cost)?)
+                let limits = Limits::new(limit, window_ms, cost)?;
+                // Window ends and arrival times are nanoseconds in 64 bits: past
+                // 2262-04-11 they would wrap round to 1677 rather than fail.
+                if self
+                    .limiter
+                    .clock
+                    .now_ns()
+                    .checked_add(limits.window_ns)
+                    .is_none()
+                {
+                    return Err(Error::invalid(format!(
+                        "a window of {} s from now would end after 2262-04-11T23:47:16Z, the \
+                         last time the limiter's nanosecond clock can hold",
+                        window_ms / 1000
+                    ))
+                    .into());
+                }
+                LimitSource::Given(limits)
             }
             (None, _, _) => {
                 return Err(

@@ -15,6 +15,23 @@ use rusqlite::types::{Value, ValueRef};
 
 use crate::error::{Error, Result};
 
+/// The last instant a `DateTime` can hold, 9999-12-31T23:59:59.999Z, in Unix milliseconds:
+/// Python's `datetime` and four-digit ISO 8601 years end there, so a later stored time
+/// could not be read back.
+pub const LAST_MS: i64 = 253_402_300_799_999;
+
+/// `now_ms + span_ms`, or a `ValidationError` naming `what` when that is after `LAST_MS`.
+/// Checked before a lease, delay or window end is written.
+pub fn later_by(now_ms: i64, span_ms: i64, what: &str) -> Result<i64> {
+    match now_ms.checked_add(span_ms) {
+        Some(end) if end <= LAST_MS => Ok(end),
+        _ => Err(Error::invalid(format!(
+            "{what} of {span_ms} ms would end after 9999-12-31T23:59:59.999Z, the last time a \
+             DateTime can hold; nothing was written"
+        ))),
+    }
+}
+
 /// How a database stores `DateTime` values (`strata.connect(..., datetime_format=)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -267,6 +284,17 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_ending_after_the_last_datetime_are_refused() {
+        assert_eq!(later_by(LAST_MS - 10, 10, "a lease").unwrap(), LAST_MS);
+        assert!(later_by(LAST_MS - 10, 11, "a lease").is_err());
+        assert!(later_by(i64::MAX - 1, 5, "a lease").is_err());
+        assert_eq!(
+            UtcTime::from_unix_ms(LAST_MS).iso8601(),
+            "9999-12-31T23:59:59.999+00:00"
+        );
+    }
 
     #[test]
     fn round_trips_through_the_calendar() {

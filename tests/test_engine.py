@@ -180,7 +180,7 @@ def test_waiting_for_another_threads_transaction_is_bounded(
 
 def test_raw_transaction_control_is_refused(db: strata.Database) -> None:
     for sql in ("BEGIN", "  commit", "ROLLBACK", "savepoint x", "-- sneaky\nBEGIN IMMEDIATE"):
-        with pytest.raises(strata.TransactionError, match=r"db\.transaction\(\)"):
+        with pytest.raises(strata.TransactionError, match=r"db\.transaction_\(\)"):
             db.execute_raw_(sql)
         assert not db.in_transaction_
     db.execute_raw_("CREATE TABLE ok (a)")  # the handle still works

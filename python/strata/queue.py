@@ -198,6 +198,15 @@ class Queue:
             # Expired leases are looked for at most this often (see rust/queue.rs).
             recover_every=min(1.0, self.lease / 4),
         )
+        # Refused now rather than at the first claim (which checks it too): a lease ending
+        # after 9999-12-31 would be stored as a time that cannot be read back.
+        if self.lease > (datetime.max.replace(tzinfo=UTC) - self.now()).total_seconds():
+            raise ValidationError(
+                f"{model}: a lease of {lease!r} would end after 9999-12-31, the last time a "
+                "DateTime can hold",
+                model=model,
+                expected="a shorter lease",
+            )
         advice = self.index_advice()
         if advice is not None:
             warnings.warn(
@@ -553,9 +562,7 @@ class Queue:
         )
         params: dict[str, Any] = {":final": int(final)}
         if error is not None and "error" in self._fields:
-            params[":error"] = (
-                error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-            )
+            params[":error"] = self._error_text(error)
 
         def build() -> str:
             exhausted = f"({self._col('attempts')} >= :max_attempts OR :final)"
@@ -565,6 +572,16 @@ class Queue:
             return self._fenced(", ".join(assignments), self._returning())
 
         return self._settle(claim, ("fail", ":error" in params), build, params, delay=delay)
+
+    def _error_text(self, error: str | BaseException) -> str:
+        """The stored text of a failure. A str is the caller's text, checked like any value
+        of the field (a lone surrogate is refused). An exception's text is a description:
+        a lone surrogate in it (an OSError naming a file that is not UTF-8) is written as a
+        ``\\udcff`` escape, because refusing it would leave the failure unrecorded."""
+        if isinstance(error, str):
+            return str(self._meta.codecs[self._fields["error"]].to_sql(error))
+        text = f"{type(error).__name__}: {error}"
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
     def release(self, claim: Claim) -> Any:
         """Give the job back unfinished (a worker shutting down): ready again at once, and
@@ -944,9 +961,18 @@ class Queue:
         sees the shift."""
         self._core.shift_clock(seconds)
 
-    def _time(self, value: datetime | timedelta) -> datetime:
+    def _time(self, value: datetime | timedelta, name: str = "run_at") -> datetime:
+        """A time, or a delay from the queue's clock, as the time to store."""
         if isinstance(value, timedelta):
-            return self.now() + value
+            try:
+                return self.now() + value
+            except OverflowError:
+                raise ValidationError(
+                    f"{name}: {value} from now is outside the years 1 to 9999 that a DateTime "
+                    "can hold, so the stored time could not be read back; nothing was written",
+                    model=self.model,
+                    expected="a time within the years 1 to 9999",
+                ) from None
         return value
 
     def _created_field(self) -> str | None:

@@ -10,14 +10,23 @@ emails). Results use Prisma's keys::
 
 Types: ``_count`` is an int; ``_avg`` a float (a Decimal for Decimal fields); ``_sum`` has
 the field's type (int, float or Decimal); ``_min`` and ``_max`` are decoded like the field.
-Averages and sums of an empty set are None. Decimal sums and averages are computed by SQLite
-in double precision, as on Prisma's SQLite provider.
+Averages and sums of an empty set are None.
+
+Decimal sums and averages are exact. SQLite's SUM and AVG add the stored doubles (0.1 + 0.2
+= 0.30000000000000004), so the statement collects each group's values instead
+(``json_group_array``, which writes a double as its 15 significant digits, the digits the
+codec reads), and Python adds them with `decimal`: the sum exactly, the average as the exact
+sum divided by the count, to 28 significant digits. It is one statement still, so the other
+aggregates count the same rows; the values travel as text (about 30 ms more for 100,000
+rows). ``having`` and ``order_by`` on a Decimal ``_sum`` or ``_avg`` would compare SQLite's
+double sums, so they are refused; filter or sort the exact results in Python.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
 from strata.client.codecs import describe_value
@@ -60,9 +69,35 @@ class AggregateSpec:
             for name, wanted in value.items():
                 if wanted is not True:
                     continue
-                self.columns.append((result_key, name, self.expression(result_key, name)))
+                self.columns.append((result_key, name, self._column(result_key, name)))
+
+    def _exact(self, result_key: str, name: str) -> bool:
+        return result_key in ("_sum", "_avg") and self.meta.scalars[name].type == "Decimal"
+
+    def _column(self, result_key: str, name: str) -> str:
+        """The SQL of one result column: SQLite's aggregate, or for a Decimal sum or
+        average the group's values, which `_decode` adds up exactly."""
+        sql = self._checked(result_key, name)
+        if not self._exact(result_key, name):
+            return sql
+        column = f"{self.alias}.{self.meta.column(name)}"
+        return f"json_group_array({column}) FILTER (WHERE {column} IS NOT NULL)"
 
     def expression(self, result_key: str, name: str) -> str:
+        """The SQL for one aggregate of one field, for ``having`` and ``order_by``."""
+        if name != "_all" and self._exact(result_key, name):
+            meta = self.meta
+            raise ValidationError(
+                f"{meta.name}.{name}: {result_key} of a Decimal field is computed exactly, "
+                "outside SQL, so having= and order_by= cannot use it; filter or sort the "
+                "results in Python",
+                model=meta.name,
+                field=name,
+                expected="having= and order_by= on other aggregates",
+            )
+        return self._checked(result_key, name)
+
+    def _checked(self, result_key: str, name: str) -> str:
         """The SQL for one aggregate of one field, checked against the field's type."""
         meta = self.meta
         if result_key == "_count" and name == "_all":
@@ -88,9 +123,22 @@ class AggregateSpec:
 
     def read(self, values: Sequence[Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}
+        #: Per Decimal field, its exact total and count (a sum and an average share them).
+        totals: dict[str, tuple[Decimal, int]] = {}
         for (key, name, _), value in zip(self.columns, values, strict=True):
             if name is None:
                 result[key] = value
+            elif self._exact(key, name):
+                if name not in totals:
+                    totals[name] = _exact_total(value)
+                total, count = totals[name]
+                if not count:
+                    exact = None
+                elif key == "_sum":
+                    exact = total
+                else:
+                    exact = _AVERAGE.divide(total, count)
+                result.setdefault(key, {})[name] = exact
             else:
                 result.setdefault(key, {})[name] = self._decode(key, name, value)
         return result
@@ -99,11 +147,30 @@ class AggregateSpec:
         if key == "_count" or value is None:
             return value
         field = self.meta.scalars[name]
-        if key == "_avg":
-            return Decimal(str(value)) if field.type == "Decimal" else float(value)
-        if key == "_sum" and field.type == "Float":
+        if key == "_avg" or (key == "_sum" and field.type == "Float"):
             return float(value)
         return self.meta.codecs[name].decode(value)
+
+
+#: Sums of stored Decimal values are exact: each has at most 15 significant digits between
+#: 1E-308 and 1E+308, so 1,000 digits hold any sum of them. Inexact would mean a digit was
+#: lost, so it raises rather than round.
+_EXACT_SUM = Context(prec=1000, traps=[Inexact, InvalidOperation])
+#: Averages are divisions, rarely exact: 28 significant digits, `decimal`'s default.
+_AVERAGE = Context(prec=28)
+
+
+def _exact_total(values: str) -> tuple[Decimal, int]:
+    """The exact sum and the number of a group's Decimal values, given as
+    ``json_group_array`` writes them: numbers (a REAL as its 15 significant digits, the
+    digits the codec reads), or numeric text in a database written by other tools."""
+    numbers = json.loads(values, parse_float=Decimal, parse_int=Decimal)
+    with localcontext(_EXACT_SUM):
+        try:
+            total = sum(numbers, Decimal(0))
+        except TypeError:  # text among the numbers
+            total = sum(map(Decimal, numbers), Decimal(0))
+    return total, len(numbers)
 
 
 def aggregate(

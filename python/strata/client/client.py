@@ -198,6 +198,9 @@ class Client:
     def execute(self, sql: str, params: Sequence[Any]) -> int:
         return self.db.execute_raw_(sql, *params)
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        return self.db.execute_many_raw_(sql, rows)
+
     @contextmanager
     def naming_constraints(self) -> Iterator[None]:
         """Add the model and field names to constraint errors, which the core reports by

@@ -12,16 +12,16 @@ How each Prisma type is stored on SQLite (the DDL is Prisma's, see `strata.diale
 ============  ==================  ======================================================
 Prisma type   Python              SQLite
 ============  ==================  ======================================================
-String        str                 TEXT
+String        str                 TEXT, as given (a lone surrogate, which has no UTF-8
+                                  form, is refused: see `_utf8`)
 Boolean       bool                0 / 1 in a BOOLEAN column
 Int           int (32-bit)        INTEGER (32-bit as in Prisma and on PostgreSQL)
 BigInt        int (64-bit)        INTEGER
 Float         float               REAL (NaN is refused: SQLite would store NULL)
-Decimal       decimal.Decimal     bound as text into a DECIMAL column, where NUMERIC
-                                  affinity stores it as an INTEGER (whole numbers in 64
-                                  bits) or a REAL: exact up to 15 significant digits.
-                                  Longer values would be rounded, silently, so they are
-                                  refused. Reads go through ``Decimal(str(value))``
+Decimal       decimal.Decimal     a DECIMAL column (NUMERIC affinity): whole numbers in
+                                  64 bits as INTEGER, anything else as a REAL holding at
+                                  most 15 significant digits, which reads back exactly
+                                  (see "Decimal" below)
 DateTime      aware datetime, UTC see `DATETIME_FORMATS`
 Json          any JSON value      JSON text (``JSON.stringify``'s compact form) in a JSONB
                                   column; NUMERIC affinity turns ``123`` into an integer,
@@ -30,6 +30,14 @@ Bytes         bytes               BLOB
 enum          the enum's member   the value's database name (``@map``) as TEXT
 String[] ...  list                a JSON array as TEXT (a strata extension on SQLite)
 ============  ==================  ======================================================
+
+Decimal is money, so it is exact or refused. SQLite has no decimal type, and a double holds
+any decimal of up to 15 significant digits closely enough that its 15-digit rounding gives
+the decimal back. So a value is stored as a 64-bit INTEGER when it is whole and fits, else
+as the nearest double, and read back as that double's 15 significant digits; a value with
+more digits (``0.1234567890123456``), or outside the double's range, would change on the way
+in and is refused with `strata.ValidationError`. Arithmetic on stored values is done the same
+way, outside SQL (`strata.client.writes`, `strata.client.aggregates`).
 
 A Json field's ``None`` is JSON ``null``: an optional column stores it as SQL NULL (Prisma's
 ``DbNull``), a required one as the text ``null``. Both read back as None.
@@ -137,6 +145,8 @@ class Codec:
             return self._encode(value)
         except ValueTooLongError:
             raise  # already names the model and field, with Prisma's code
+        except UnicodeEncodeError as error:
+            raise self.text_error(error) from None
         except ENCODE_ERRORS:
             raise self.error(value) from None
 
@@ -145,6 +155,8 @@ class Codec:
         is never meant: the caller handles NULL tests itself."""
         try:
             return self._encode(value)
+        except UnicodeEncodeError as error:
+            raise self.text_error(error) from None
         except ENCODE_ERRORS:
             raise self.error(value) from None
 
@@ -157,6 +169,19 @@ class Codec:
             model=self.model,
             field=self.field,
             expected=self.expected,
+        )
+
+    def text_error(self, error: UnicodeEncodeError) -> ValidationError:
+        """The error for text holding a lone surrogate (see `_utf8`)."""
+        character = error.object[error.start : error.end]
+        return ValidationError(
+            f"{self.model}.{self.field}: the text holds a lone surrogate ({character!r} at "
+            f"index {error.start} of {describe_value(error.object)}), which has no UTF-8 "
+            "form, so it cannot be stored as given. os.fsdecode makes these of bytes that "
+            "are not UTF-8: store os.fsencode(name) in a Bytes field, or decode on purpose",
+            model=self.model,
+            field=self.field,
+            expected="text without lone surrogates",
         )
 
 
@@ -215,10 +240,20 @@ def check_datetime_format(name: str) -> DateTimeFormat:
 # -- scalars ---------------------------------------------------------------------------------
 
 
+def _utf8(text: str) -> str:
+    """``text``, which SQLite will hold as UTF-8. A lone surrogate (``'\\udcff'``, what
+    ``os.fsdecode`` makes of a byte that is not UTF-8) has no UTF-8 form; storing U+FFFD in
+    its place would lose the original, so UnicodeEncodeError refuses it, as Python's
+    ``sqlite3`` does."""
+    if not text.isascii():  # a flag check: ASCII text costs nothing more
+        text.encode()
+    return text
+
+
 def _string(value: object) -> str:
     if not isinstance(value, str):
         raise _Invalid
-    return value
+    return _utf8(value)
 
 
 def _integer(low: int, high: int) -> Encoder:
@@ -242,7 +277,10 @@ def _boolean(value: object) -> int:
     return int(value)
 
 
-def _decimal(value: object) -> str:
+def _checked_decimal(value: object) -> tuple[Decimal, int | float]:
+    """The given value as a Decimal, and what is stored for it: an int when it is whole
+    and fits in 64 bits (an INTEGER), else the nearest float (a REAL), provided that it
+    reads back as the same number."""
     if isinstance(value, bool):
         raise _Invalid
     if isinstance(value, float):
@@ -251,22 +289,43 @@ def _decimal(value: object) -> str:
         value = Decimal(value)
     if not isinstance(value, Decimal) or not value.is_finite():
         raise _Invalid
-    text = format(value, "f")  # plain digits: no exponent for SQLite to misread
-    # SQLite turns the text into a 64-bit integer when it is whole and fits, else into a
-    # double. Refuse what the double would round: money must not change on the way in.
-    whole = value == value.to_integral_value()
-    if not (whole and _INT64[0] <= value <= _INT64[1]) and Decimal(repr(float(text))) != value:
-        raise _Invalid
-    return text
+    if value == value.to_integral_value() and _INT64[0] <= value <= _INT64[1]:
+        return value, int(value)
+    # A REAL is bound as a float, not as text: Python rounds the decimal to the nearest
+    # double, while SQLite's own text-to-REAL conversion (3.40) is one ulp off for about
+    # one value in 10,000 with many digits, which would then read back as another number.
+    number = float(value)
+    if _read_real(number) != value:
+        raise _Invalid  # more than 15 significant digits, or beyond a double's range
+    return value, number
+
+
+def _decimal(value: object) -> int | float:
+    return _checked_decimal(value)[1]
+
+
+def _decimal_text(value: object) -> str:
+    # An element of a Decimal[] list: JSON text in plain digits, as strata always wrote it.
+    return format(_checked_decimal(value)[0], "f")
+
+
+def _read_real(value: float) -> Decimal:
+    """A REAL in a Decimal column as the decimal it stands for: its 15 significant digits,
+    all a double holds for certain. So 0.30000000000000004 (a double sum of 0.1 and 0.2,
+    left by an earlier increment in SQL) reads as 0.3."""
+    return Decimal(format(value, ".15g"))
 
 
 def _read_decimal(value: object) -> Decimal:
+    if type(value) is float:
+        return _read_real(value)
     return Decimal(str(value))
 
 
 def _json(value: object) -> str:
     # JSON.stringify's compact form, as Prisma writes it. NaN and Infinity are not JSON.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # The text is checked whole: strings and keys at any depth, and list elements.
+    return _utf8(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False))
 
 
 _json_decoder = json.JSONDecoder()
@@ -350,6 +409,8 @@ def _list_codec(
         encode_one, decode_one = _bytes_json, _read_bytes_json
     elif type_name == "Json":
         encode_one, decode_one = _json_value, None
+    elif type_name == "Decimal":
+        encode_one = _decimal_text
 
     def encode(value: object) -> str:
         if not isinstance(value, list | tuple):

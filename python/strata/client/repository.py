@@ -583,13 +583,12 @@ class Repository:
     def update_many(self, where: Where | None = None, *, data: Mapping[str, Any]) -> dict[str, int]:
         """Update every record matching ``where`` (scalar fields only); ``{"count": n}``."""
         meta = self._meta
-        assignments, condition, builder = self._update_many_parts(where, data, "update_many")
-        if not assignments:
+        data = self._update_many_data(data, "update_many")
+        if not data and not meta.updated_at:
             return {"count": self.count(where)}
         with self._writing(False):
-            count = self._client.execute(
-                f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {condition}",
-                builder.params,
+            count, _ = writes.update_rows(
+                self._client, meta, data, lambda builder: builder.where(meta, "t0", where)
             )
         return {"count": count}
 
@@ -609,30 +608,23 @@ class Repository:
         `update_many`."""
         meta = self._meta
         selection = parse_selection(self._client, meta, include, select, omit)
-        assignments, condition, builder = self._update_many_parts(
-            where, data, "update_many_and_return"
-        )
-        # Unqualified: RETURNING cannot name the table's alias.
-        columns = ", ".join(["rowid", *(meta.column(c) for c in meta.columns)])
-        if assignments:
-            sql = (
-                f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {condition}"
-                f" RETURNING {columns}"
+        data = self._update_many_data(data, "update_many_and_return")
+        with self._writing(True):
+            _, rows = writes.update_rows(
+                self._client,
+                meta,
+                data,
+                lambda builder: builder.where(meta, "t0", where),
+                return_rows=True,
             )
-        else:
-            sql = f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition}"
-        with self._writing(bool(selection.relations or selection.counts)):
-            # RETURNING gives rows in no defined order; rowid order is the stable one.
-            rows = sorted(self._client.query(sql, builder.params), key=lambda row: row[0])
+            # RETURNING gives rows in no defined order; the primary key's is the stable one.
+            key = [meta.columns.index(field) for field in meta.record_key]
+            rows.sort(key=lambda row: [row[i] for i in key])
             reader = meta.full_reader
-            return self._finish(selection, [reader.values(row[1:]) for row in rows])
+            return self._finish(selection, [reader.values(row) for row in rows])
 
-    def _update_many_parts(
-        self, where: Where | None, data: Any, method: str
-    ) -> tuple[list[str], str, SqlBuilder]:
-        """An `update_many`'s data checked (scalar fields, within the view's scope) and
-        compiled: the ``SET`` assignments and the condition, whose parameters the builder
-        holds in that order."""
+    def _update_many_data(self, data: Any, method: str) -> Mapping[str, Any]:
+        """An `update_many`'s data, checked: scalar fields only, within the view's scope."""
         meta = self._meta
         if not isinstance(data, Mapping):
             raise ValidationError(
@@ -649,10 +641,7 @@ class Repository:
         for name in data:
             meta.scalar(name)
         self._client.check_update(meta, data)
-        builder = self._client.sql()
-        assignments = writes.encode_update(meta, data, builder)
-        condition = builder.where(meta, "t0", where)
-        return assignments, condition, builder
+        return data
 
     def upsert(
         self,

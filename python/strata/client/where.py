@@ -25,6 +25,7 @@ element is checked and stored-form exactly as the column's elements are.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from strata.client.codecs import describe_value
@@ -228,8 +229,17 @@ class SqlBuilder:
         """A scalar list's filters (see the module docstring)."""
         codec = meta.codecs[name]
         _check_operators(meta, name, filters, _LIST_OPERATORS, "list filter")
-        # The elements of the column, as json_each gives them (NULL is no elements).
-        elements = f"SELECT value FROM json_each({column})"
+        by_text = meta.scalars[name].type == "String"
+
+        def elements(array: Callable[[], str]) -> str:
+            """The elements of a JSON array (NULL has none) as ``element``. json_each's
+            value of a string stops at a NUL (SQLite's C string functions), so "a\\0b"
+            would match "a": strings are compared by their JSON text, which escapes NUL."""
+            if by_text:
+                return f"SELECT {array()} -> key AS element FROM json_each({array()})"
+            return f"SELECT value AS element FROM json_each({array()})"
+
+        mine = elements(lambda: column)
         parts = []
         for operator, operand in filters.items():
             if operator == "is_empty":
@@ -248,11 +258,14 @@ class SqlBuilder:
             else:
                 # has x is has_some [x]; the codec refuses a wrong element or a non-list.
                 wanted = [operand] if operator == "has" else operand
-                given = f"SELECT value FROM json_each({self.bind(codec.to_sql_element(wanted))})"
+                encoded = codec.to_sql_element(wanted)
+                given = elements(partial(self.bind, encoded))
                 if operator == "has_every":
-                    parts.append(f"NOT EXISTS ({given} WHERE value NOT IN ({elements}))")
+                    parts.append(
+                        f"NOT EXISTS (SELECT 1 FROM ({given}) WHERE element NOT IN ({mine}))"
+                    )
                 else:
-                    parts.append(f"EXISTS ({elements} WHERE value IN ({given}))")
+                    parts.append(f"EXISTS (SELECT 1 FROM ({mine}) WHERE element IN ({given}))")
         return " AND ".join(parts) if parts else "1"
 
     def _string_filter(self, column: str, operator: str, text: str, insensitive: bool) -> str:

@@ -31,6 +31,7 @@ changes. A Json field's dict is its value.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
 
 from strata.client.codecs import Codec, describe_value
@@ -499,14 +500,9 @@ def _update_rows(
     for name in data:
         meta.scalar(name)
     client.check_update(meta, data)
-    builder = client.sql()
-    assignments = encode_update(meta, data, builder)
-    if not assignments:
+    if not data and not meta.updated_at:
         return 0
-    return client.execute(
-        f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {condition(builder)}",
-        builder.params,
-    )
+    return update_rows(client, meta, data, condition)[0]
 
 
 def _delete_rows(client: Client, meta: ModelMeta, condition: Callable[[SqlBuilder], str]) -> int:
@@ -654,6 +650,9 @@ def encode_update(meta: ModelMeta, data: Mapping[str, Any], builder: SqlBuilder)
             if operation == "set":
                 assignments.append(f"{column} = {builder.bind(codec.to_sql(operand))}")
             elif operation in _ATOMIC and field.type in _NUMERIC and not field.list:
+                if field.type == "Decimal":
+                    # SQLite would compute in doubles: 0.1 + 0.2 = 0.30000000000000004.
+                    raise AssertionError("Decimal arithmetic goes through update_rows")
                 operand_sql = builder.bind(codec.to_sql_element(operand))
                 assignments.append(f"{column} = {column} {_ATOMIC[operation]} {operand_sql}")
             elif operation == "push" and field.list:
@@ -692,6 +691,135 @@ def _push(builder: SqlBuilder, column: str, codec: Codec, operand: Any) -> str:
     return f"json_insert(IFNULL({column}, '[]'), {appended})"
 
 
+#: Decimal arithmetic is exact: 1,000 digits hold any sum, difference or product of two
+#: storable values; a quotient that needs more (1 / 3) raises Inexact, and could not be
+#: stored anyway.
+_EXACT = Context(prec=1000, traps=[Inexact, DivisionByZero, InvalidOperation])
+_DECIMAL_ARITHMETIC: dict[str, Callable[[Decimal, Decimal], Decimal]] = {
+    "increment": _EXACT.add,
+    "decrement": _EXACT.subtract,
+    "multiply": _EXACT.multiply,
+    "divide": _EXACT.divide,
+}
+
+
+def _decimal_arithmetic(
+    meta: ModelMeta, data: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, tuple[str, Decimal]]]:
+    """``data`` without its arithmetic on Decimal fields (``{"increment": x}`` ...), and
+    that arithmetic: field, operation and operand, the operand as it would be stored."""
+    plain: dict[str, Any] = {}
+    arithmetic: dict[str, tuple[str, Decimal]] = {}
+    for name, value in data.items():
+        field = meta.scalars[name]
+        if (
+            field.type == "Decimal"
+            and not field.list
+            and isinstance(value, Mapping)
+            and len(value) == 1
+            and next(iter(value)) in _DECIMAL_ARITHMETIC
+        ):
+            ((operation, operand),) = value.items()
+            codec = meta.codecs[name]
+            arithmetic[name] = (operation, codec.decode(codec.to_sql_element(operand)))
+        else:
+            plain[name] = value
+    return plain, arithmetic
+
+
+def _compute(meta: ModelMeta, name: str, operation: str, operand: Decimal, current: Any) -> Any:
+    """The stored value of ``current`` (as stored) after ``operation``, computed in exact
+    decimal; ValidationError when the result cannot be stored exactly."""
+    codec = meta.codecs[name]
+    if current is None:
+        return None  # as in SQL: NULL + 1 is NULL
+    value = codec.decode(current)
+    try:
+        result = _DECIMAL_ARITHMETIC[operation](value, operand)
+        return codec.to_sql(result)
+    except (DivisionByZero, InvalidOperation):
+        outcome = "is a division by zero"
+    except Inexact:
+        outcome = "has endless digits"
+    except ValidationError:
+        outcome = f"gives {result}, which has too many digits"
+    raise _invalid(
+        meta,
+        name,
+        f"{operation} {operand} on {value} {outcome}, so the result cannot be stored exactly "
+        "(a Decimal holds a 64-bit integer or at most 15 significant digits); "
+        "nothing was changed",
+        codec.expected,
+    )
+
+
+def update_rows(
+    client: Client,
+    meta: ModelMeta,
+    data: Mapping[str, Any],
+    condition: Callable[[SqlBuilder], str],
+    *,
+    return_rows: bool = False,
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """``UPDATE`` the rows ``condition`` picks (as ``t0``) with ``data``'s values and
+    operations: the number of rows changed and, with ``return_rows``, the rows as they are
+    now (every scalar column). When ``data`` sets nothing (and no ``@updatedAt`` field
+    stamps the rows), the matching rows are read, unchanged.
+
+    Arithmetic on Int, BigInt and Float fields is SQL (``col = col + ?``). SQLite would do
+    Decimal arithmetic in doubles, so that is read-modify-write instead: inside one write
+    transaction (the write lock is held from its start, so no other writer can come in
+    between), read the rows' current values, compute each result exactly with `decimal`,
+    refuse any that cannot be stored before anything is written, and write each row's
+    results by its key."""
+    plain, arithmetic = _decimal_arithmetic(meta, data)
+    tail = returning(meta) if return_rows else ""
+    builder = client.sql()
+    assignments = encode_update(meta, plain, builder)
+    if not assignments and not arithmetic:
+        columns = ", ".join(f"t0.{meta.column(n)}" for n in meta.scalars)
+        sql = f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition(builder)}"
+        rows = client.query(sql, builder.params)
+        return 0, rows if return_rows else []
+    if not arithmetic:
+        sql = f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE "
+        sql += condition(builder) + tail
+        if return_rows:
+            rows = client.query(sql, builder.params)
+            return len(rows), rows
+        return client.execute(sql, builder.params), []
+    key = meta.record_key
+    names = tuple(arithmetic)
+    assignments += [f"{meta.column(n)} = ?" for n in names]
+    match = " AND ".join(f"t0.{meta.column(f)} = ?" for f in key)
+    update = f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {match}{tail}"
+    with client.db.transaction_():
+        reading = client.sql()
+        columns = ", ".join(f"t0.{meta.column(f)}" for f in (*key, *names))
+        current = client.query(
+            f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition(reading)}",
+            reading.params,
+        )
+        updates = [
+            [
+                *builder.params,
+                *(
+                    _compute(meta, name, *arithmetic[name], value)
+                    for name, value in zip(names, row[len(key) :], strict=True)
+                ),
+                *row[: len(key)],
+            ]
+            for row in current
+        ]
+        if return_rows:
+            rows = [found for params in updates for found in client.query(update, params)]
+            changed = len(rows)
+        else:
+            rows = []
+            changed = client.execute_many(update, updates)
+    return changed, rows
+
+
 def update_record(client: Client, meta: ModelMeta, where: Any, data: Any) -> dict[str, Any]:
     """Update the record matching a unique ``where`` and run nested writes; returns the
     updated row, decoded. RecordNotFoundError (P2025) when there is no such record."""
@@ -709,18 +837,11 @@ def update_record(client: Client, meta: ModelMeta, where: Any, data: Any) -> dic
             else:
                 resolved = _resolve_parent(client, meta, link, operations)
             scalars.update({f: {"set": v} for f, v in resolved.items()})
-    builder = client.sql()
-    assignments = encode_update(meta, scalars, builder)
-    condition = builder.where(meta, "t0", flat_where)
-    if assignments:
-        sql = (
-            f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {condition}"
-            + returning(meta)
-        )
-    else:
-        columns = ", ".join(f"t0.{meta.column(n)}" for n in meta.scalars)
-        sql = f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition}"
-    rows = client.query(sql, builder.params)
+
+    def condition(builder: SqlBuilder) -> str:
+        return builder.where(meta, "t0", flat_where)
+
+    _, rows = update_rows(client, meta, scalars, condition, return_rows=True)
     if not rows:
         raise RecordNotFoundError(meta.name, where)
     record = meta.full_reader.values(rows[0])
