@@ -32,6 +32,7 @@ from strata.errors import (
     UniqueConstraintError,
     ValidationError,
     ValueTooLongError,
+    WorkerError,
 )
 
 __version__: str = _core.__version__
@@ -64,6 +65,7 @@ __all__ = [
     "UniqueConstraintError",
     "ValidationError",
     "ValueTooLongError",
+    "WorkerError",
     "__version__",
     "connect",
     "connect_async",
