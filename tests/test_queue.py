@@ -387,11 +387,15 @@ def test_a_fault_in_the_worker_loop_stops_run_with_the_error(
         time.sleep(0.01)
         return {"outputPath": "/out/ok.mov"}
 
+    stop = threading.Event()
+    deadline = threading.Timer(30, stop.set)  # only if run() failed to stop by itself
+    deadline.start()
     with (
         caplog.at_level(logging.WARNING, logger="strata"),
         pytest.raises(strata.WorkerError, match=r"died of ZeroDivisionError: a bug") as caught,
     ):
-        q.run(render, worker="node", concurrency=2)  # no exit_when_idle: it would run on
+        q.run(render, worker="node", concurrency=2, stop=stop)  # not exit_when_idle
+    deadline.cancel()
     assert isinstance(caught.value.__cause__, ZeroDivisionError)
     assert caught.value.worker in ("node/0", "node/1")
     # The other thread stopped after its job in hand: most jobs were never claimed.

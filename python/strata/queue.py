@@ -377,7 +377,9 @@ class Queue:
             if other == "ready":
                 message = "ready and claimed must differ, or claimed jobs would be claimed again"
             else:
-                message = f"the claimed and {other} states overlap: a {other} job would look claimed"
+                message = (
+                    f"the claimed and {other} states overlap: a {other} job would look claimed"
+                )
             raise ValidationError(
                 f"{model}: {message} ({binding})",
                 model=model,
@@ -736,7 +738,9 @@ class Queue:
                     field=field,
                     expected="a field the claimed state does not set",
                 )
-            if field in accepts and not _intersect([meta.codecs[field].to_sql(value)], accepts[field]):
+            if field in accepts and not _intersect(
+                [meta.codecs[field].to_sql(value)], accepts[field]
+            ):
                 allowed = self._states["claimed"][field]
                 allowed = allowed["in"] if isinstance(allowed, Mapping) else [allowed]
                 raise ValidationError(
@@ -943,7 +947,9 @@ class Queue:
             try:
                 while not stop.is_set():
                     claims = self._retrying(
-                        lambda: self.wait_and_claim(name, timeout=0.5), f"worker {name}: claim", stop
+                        lambda: self.wait_and_claim(name, timeout=0.5),
+                        f"worker {name}: claim",
+                        stop,
                     )
                     if claims is None:
                         return  # stopped while waiting to retry
