@@ -25,6 +25,27 @@ Optional fields are used when the model has them: ``error``/``errorMessage`` (a 
 text), ``progress`` and ``logs`` (`Queue.progress`), ``startedAt`` and ``completedAt``
 (stamped on claim and on completion; `Queue.purge` needs the latter), and ``uniqueKey``
 (`Queue.enqueue`'s deduplication). ``fields=`` renames any of them.
+
+**States.** Each state maps fields to the values a job in it has. The claimed state may
+give a field several values, ``{"in": [first, ...]}``: a claim writes the first, and a job
+in any of them is claimed (fenced, leased, recovered when its lease runs out). `Queue.mark`
+moves a job between them under its lease::
+
+    q = db.queue("Job", ready={"status": "PENDING"},
+                 claimed={"status": {"in": ["ASSIGNED", "RUNNING"]}},
+                 done={"status": "COMPLETED"}, failed={"status": "FAILED"})
+    (claim,) = q.claim("rig-7")            # status ASSIGNED
+    q.mark(claim, {"status": "RUNNING"})   # still claimed by rig-7, lease extended
+
+No job may match the claimed state and another one at once (ready, done, failed,
+cancelled); the binding refuses states that overlap. Without ``order_by``, jobs are claimed
+in insertion order (the table's rowid, which is the id for an ``Int @id``).
+
+**Workers.** `Queue.run` is the worker loop: a handler's exception or unusable result fails
+that job (its text stored) and the loop goes on; transient database errors such as
+`strata.BusyError` are retried with backoff while the job in hand keeps its lease; any other
+fault stops every thread and raises `strata.WorkerError`. Failures are logged to the
+``strata.queue`` logger.
 """
 
 from __future__ import annotations
