@@ -762,15 +762,15 @@ class Queue:
             if field in accepts and not _intersect(
                 [meta.codecs[field].to_sql(value)], accepts[field]
             ):
-                allowed = self._states["claimed"][field]
-                allowed = allowed["in"] if isinstance(allowed, Mapping) else [allowed]
+                given = self._states["claimed"][field]
+                allowed = list(given["in"]) if isinstance(given, Mapping) else [given]
                 raise ValidationError(
                     f"{meta.name}.{field}: mark() keeps a job in its claimed states, and "
-                    f"{value!r} is not one of {list(allowed)!r}; complete(), fail() and "
+                    f"{value!r} is not one of {allowed!r}; complete(), fail() and "
                     "release() move a job out of them",
                     model=meta.name,
                     field=field,
-                    expected=f"one of {list(allowed)!r}",
+                    expected=f"one of {allowed!r}",
                 )
 
     @contextlib.contextmanager
