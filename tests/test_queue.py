@@ -3,6 +3,7 @@ retries, cancellation, delayed and unique jobs, and the binding's errors."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import warnings
@@ -335,6 +336,171 @@ def test_run_works_jobs_until_idle(db: Any) -> None:
     assert failed.error == "ValueError: corrupt frame"
 
 
+def test_a_handler_returning_no_mapping_fails_its_job_and_the_run_goes_on(
+    db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    q = bind(db, max_attempts=1)
+    q.enqueue_many([job(priority=n) for n in (3, 2, 1)])
+
+    def render(claim: Claim) -> Any:
+        if claim.record.priority == 2:
+            return ["/out/2.mov"]  # a list, not {"outputPath": ...}
+        if claim.record.priority == 1:
+            return {"outptuPath": "/out/1.mov"}  # a field the model lacks
+        return {"outputPath": "/out/3.mov"}
+
+    with caplog.at_level(logging.WARNING, logger="strata"):
+        handled = q.run(render, worker="node", exit_when_idle=True)
+    assert handled == 3
+    jobs = {r.priority: r for r in db.job.find_many()}
+    assert {p: r.status.name for p, r in jobs.items()} == {
+        3: "COMPLETED",
+        2: "FAILED",
+        1: "FAILED",
+    }
+    assert jobs[2].error == (
+        "ValidationError: the handler returned list ['/out/2.mov']; it must return a "
+        "mapping of fields to write on completion, or None"
+    )
+    assert jobs[1].error is not None
+    assert "has no field 'outptuPath'" in jobs[1].error
+    assert jobs[3].outputPath == "/out/3.mov"
+    failures = [r for r in caplog.records if r.name == "strata.queue"]
+    assert [r.levelno for r in failures] == [logging.WARNING, logging.WARNING]
+    assert jobs[2].id in failures[0].getMessage()
+    assert "the handler returned list" in failures[0].getMessage()
+
+
+def test_a_fault_in_the_worker_loop_stops_run_with_the_error(
+    db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_backoff(attempt: int) -> timedelta:
+        raise ZeroDivisionError("a bug in the backoff")
+
+    q = bind(db, backoff=broken_backoff)
+    q.enqueue_many([job(priority=n) for n in range(40)])
+    bad = db.job.find_first(where={"priority": 30}).id
+
+    def render(claim: Claim) -> dict[str, Any]:
+        if claim.id == bad:
+            raise ValueError("corrupt frame")  # fail() then calls the broken backoff
+        time.sleep(0.01)
+        return {"outputPath": "/out/ok.mov"}
+
+    stop = threading.Event()
+    deadline = threading.Timer(30, stop.set)  # only if run() failed to stop by itself
+    deadline.start()
+    with (
+        caplog.at_level(logging.WARNING, logger="strata"),
+        pytest.raises(strata.WorkerError, match=r"died of ZeroDivisionError: a bug") as caught,
+    ):
+        q.run(render, worker="node", concurrency=2, stop=stop)  # not exit_when_idle
+    deadline.cancel()
+    assert isinstance(caught.value.__cause__, ZeroDivisionError)
+    assert caught.value.worker in ("node/0", "node/1")
+    # The other thread stopped after its job in hand: most jobs were never claimed.
+    assert q.stats().counts["ready"] > 20
+    # The job in hand when the loop broke is still leased: lease recovery will retry it.
+    assert stored(db, bad).status.name == "RENDERING"
+    (death,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert death.name == "strata.queue"
+    assert caught.value.worker in death.getMessage()
+    assert death.exc_info is not None
+    assert death.exc_info[0] is ZeroDivisionError
+
+
+def test_a_closed_database_stops_run_with_the_error(tmp_path: Path) -> None:
+    db = strata.connect(tmp_path / "render.db", schema=SCHEMAS / "render_manager.prisma")
+    db.migrate_.push()
+    db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": ["alice"]})
+    q = bind(db)
+    q.enqueue_many([job(), job()])
+
+    def render(claim: Claim) -> None:
+        db.close_()  # the worker's own machinery is gone: completing must fail loudly
+
+    with pytest.raises(strata.WorkerError) as caught:
+        q.run(render, worker="node", exit_when_idle=True)
+    assert isinstance(caught.value.__cause__, strata.ClosedError)
+
+
+# -- several claimed states and FIFO -------------------------------------------------------
+
+
+@pytest.fixture
+def gpu(tmp_path: Path) -> Any:
+    database = strata.connect(tmp_path / "gpu.db", schema=SCHEMAS / "gpu_marketplace.prisma")
+    database.migrate_.push()
+    database.user.create(data={"id": "u1", "qubicAddress": "Q" * 60})
+    yield database
+    database.close_()
+
+
+def gpu_queue(db: Any, **overrides: Any) -> Queue:
+    binding: dict[str, Any] = {
+        "ready": {"status": "PENDING"},
+        "claimed": {"status": {"in": ["ASSIGNED", "RUNNING"]}},
+        "done": {"status": "COMPLETED"},
+        "failed": {"status": "FAILED"},
+        "lease": timedelta(seconds=30),
+        **overrides,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # index advice: not what these tests are about
+        return db.queue_("Job", **binding)
+
+
+def gpu_job(n: int) -> dict[str, Any]:
+    return {"userId": "u1", "estimatedCost": 1, "inputData": {"n": n}}
+
+
+def test_without_order_by_jobs_are_claimed_in_insertion_order(gpu: Any) -> None:
+    q = gpu_queue(gpu, claimed={"status": "ASSIGNED"})
+    for n in range(6):
+        q.enqueue(gpu_job(n))
+    q.enqueue_many([gpu_job(n) for n in range(6, 30)])
+    ids = [r.id for r in gpu.job.find_many(order_by={"id": "asc"})]
+    inserted = [r.id for r in sorted(gpu.job.find_many(), key=lambda r: r.inputData["n"])]
+    assert ids != inserted  # uuid ids: their order is not the insertion order
+    claimed = [c.record.inputData["n"] for c in q.claim("w", limit=4)]
+    claimed += [c.record.inputData["n"] for c in q.claim("w", limit=26)]
+    assert claimed == list(range(30))
+
+
+def test_a_job_moves_between_claimed_states_under_its_lease(gpu: Any) -> None:
+    q = gpu_queue(gpu)
+    q.enqueue(gpu_job(1))
+    (claim,) = q.claim("rig-1")
+    assert claim.record.status.name == "ASSIGNED"  # the first listed value
+    record = q.mark(claim, {"status": "RUNNING", "progress": 5})
+    assert (record.status.name, record.progress) == ("RUNNING", 5)
+    assert record.leaseToken == claim.token
+    assert q.stats().counts["claimed"] == 1
+    with pytest.raises(strata.ValidationError, match=r"keeps a job in its claimed states"):
+        q.mark(claim, {"status": "COMPLETED"})
+    with pytest.raises(strata.ValidationError, match="queue bookkeeping"):
+        q.mark(claim, {"leaseToken": 7})
+    assert q.claim("rig-2") == []  # RUNNING is still claimed
+    done = q.complete(claim, data={"result": {"ok": True}})
+    assert done.status.name == "COMPLETED"
+    with pytest.raises(strata.LeaseLostError):
+        q.mark(claim, {"status": "RUNNING"})
+
+
+def test_an_expired_lease_is_recovered_from_any_claimed_state(gpu: Any) -> None:
+    q = gpu_queue(gpu, max_attempts=3)
+    q.enqueue_many([gpu_job(1), gpu_job(2)])
+    assigned, running = q.claim("rig-1", limit=2)
+    q.mark(running, {"status": "RUNNING"})
+    q.advance_clock(31)
+    assert q.stats().expired_leases == 2
+    again = {c.id: c for c in q.claim("rig-2", limit=2)}
+    assert set(again) == {assigned.id, running.id}
+    assert all(c.record.status.name == "ASSIGNED" and c.attempt == 2 for c in again.values())
+    with pytest.raises(strata.LeaseLostError):
+        q.mark(running, {"status": "RUNNING"})  # the first worker's token is fenced off
+
+
 # -- inspection and cleanup ----------------------------------------------------------------
 
 
@@ -398,6 +564,19 @@ def test_missing_lease_fields_print_the_lines_to_add(tmp_path: Path) -> None:
         ({"order_by": [{"priority": "up"}]}, "order must be 'asc' or 'desc'"),
         ({"ready": {"leaseToken": 0}}, "queue bookkeeping"),
         ({"fields": {"lease_token": "version"}}, "lacks the fields"),
+        ({"claimed": {"status": {"in": []}}}, r"claimed=\{'status': \{'in': \[\]\}\} must list"),
+        ({"claimed": {"status": {"in": "RENDERING"}}}, "must list at least one value"),
+        (
+            {"claimed": {"status": {"in": ["RENDERING", "QUEUED"]}}},
+            r"ready and claimed must differ.*claimed=\{'status': \{'in': \['RENDERING', 'QUEUED'\]",
+        ),
+        (
+            {"claimed": {"status": {"in": ["RENDERING", "COMPLETED"]}}},
+            r"the claimed and done states overlap.*done=\{'status': 'COMPLETED'\}",
+        ),
+        ({"cancelled": {"status": "RENDERING"}}, "the claimed and cancelled states overlap"),
+        ({"ready": {"status": {"in": ["QUEUED", "PENDING"]}}}, "only the claimed state may list"),
+        ({"claimed": {"status": {"in": ["RENDERING", "GLOWING"]}}}, "expected a JobStatus"),
     ],
 )
 def test_bad_bindings_are_refused(db: Any, overrides: dict[str, Any], match: str) -> None:

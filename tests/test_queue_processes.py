@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -201,3 +203,160 @@ def test_a_waiting_worker_wakes_for_a_job_from_another_process(tmp_path: Path) -
     assert [c.record.projectPath for c in claims] == ["/p/late.aep"]
     assert waited < 10
     assert timedelta(seconds=waited) > timedelta(0)
+
+
+LOCK_HOLDER = textwrap.dedent(
+    """
+    import sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")  # the write lock, as another app's long write holds it
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+    conn.execute("COMMIT")
+    """
+)
+
+
+def test_run_rides_out_a_write_lock_held_by_another_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "jobs.db"
+    jobs = 8
+    seeded(path, jobs)
+    holders: list[subprocess.Popen[str]] = []
+    first = threading.Lock()
+    stop = threading.Event()
+    caplog.set_level(logging.INFO, logger="strata")
+    # strata gives up on the lock after 0.1 s, so every write meets BusyError for a while.
+    with strata.connect(path, schema=SCHEMA, busy_timeout=0.1) as db:
+        q = db.queue_("Job", **BINDING)
+
+        def render(claim: strata.queue.Claim) -> dict[str, Any]:
+            if first.acquire(blocking=False):  # never released: one job only
+                # The first job waits for the others to finish, so the other workers are
+                # idle and claiming when another process takes the write lock for 1.5 s.
+                while db.job.count(where={"status": "COMPLETED"}) < jobs - 1:
+                    time.sleep(0.01)
+                holder = subprocess.Popen(
+                    [sys.executable, "-c", LOCK_HOLDER, str(path), "1.5"],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                holders.append(holder)
+                assert holder.stdout is not None
+                assert holder.stdout.readline().strip() == "locked"
+            return {"outputPath": f"/out/{claim.id}"}
+
+        def stop_when_done() -> None:
+            give_up = time.monotonic() + 60  # if the run lost jobs, the asserts say so
+            while db.job.count(where={"status": "COMPLETED"}) < jobs:
+                if time.monotonic() > give_up:
+                    break
+                time.sleep(0.05)
+            stop.set()
+
+        watcher = threading.Thread(target=stop_when_done)
+        watcher.start()
+        started = time.monotonic()
+        handled = q.run(render, worker="node", concurrency=3, stop=stop)
+        took = time.monotonic() - started
+        watcher.join()
+        rows = db.query_raw_(
+            'SELECT status, "outputPath" = \'/out/\' || id, count(*), max("leaseToken") '
+            'FROM "Job" GROUP BY 1, 2',
+            as_tuples=True,
+        )
+    assert holders[0].wait(timeout=30) == 0
+    assert handled == jobs
+    assert rows == [("COMPLETED", 1, jobs, 1)]  # every job done once, none claimed twice
+    assert took > 1.0  # the run waited the lock out
+    retries = [r for r in caplog.records if r.name == "strata.queue" and "retry" in r.msg]
+    assert all("BusyError" in r.getMessage() for r in retries)
+    assert {r.levelno for r in retries} <= {logging.INFO, logging.WARNING}
+    # Both a claim and the completion of the job in hand met the lock, and were retried.
+    assert any(": claim failed" in r.getMessage() for r in retries)
+    assert any("complete job" in r.getMessage() for r in retries)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+GPU_SCHEMA = SCHEMA.with_name("gpu_marketplace.prisma")
+GPU_BINDING: dict[str, Any] = {
+    "ready": {"status": "PENDING"},
+    "claimed": {"status": {"in": ["ASSIGNED", "RUNNING"]}},
+    "done": {"status": "COMPLETED"},
+    "failed": {"status": "FAILED"},
+}
+
+RUNNING_WORKER = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import timedelta
+    import strata
+    from test_queue_processes import GPU_BINDING, GPU_SCHEMA
+    db = strata.connect(sys.argv[1], schema=GPU_SCHEMA)
+    q = db.queue_("Job", **{**GPU_BINDING, "lease": timedelta(seconds=float(sys.argv[2]))})
+    (claim,) = q.claim("rig-doomed")
+    q.mark(claim, {"status": "RUNNING", "progress": 10})
+    print(f"{claim.id}:{claim.token}", flush=True)
+    time.sleep(600)  # "computing", until SIGKILL
+    """
+)
+
+
+def test_a_running_job_of_a_killed_worker_is_recovered_and_completed_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "gpu.db"
+    with strata.connect(path, schema=GPU_SCHEMA) as db:
+        db.migrate_.push()
+        db.user.create(data={"id": "u1", "qubicAddress": "Q" * 60})
+        with pytest.warns(UserWarning, match="claims would sort"):
+            q = db.queue_("Job", **GPU_BINDING)
+        q.enqueue_many(
+            [{"userId": "u1", "estimatedCost": 2, "inputData": {"n": n}} for n in (1, 2)]
+        )
+    lease = 1.0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    child = subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-c", RUNNING_WORKER, str(path), str(lease)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert child.stdout is not None
+    job_id, token = child.stdout.readline().strip().split(":")
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+    with strata.connect(path, schema=GPU_SCHEMA) as db:
+        assert db.job.find_unique_or_raise(where={"id": job_id}).status.name == "RUNNING"
+        with pytest.warns(UserWarning, match="claims would sort"):
+            q = db.queue_("Job", **GPU_BINDING)
+        (other,) = q.claim("rig-2", limit=5)  # the RUNNING job is still leased
+        assert other.id != job_id
+        q.complete(other)
+        time.sleep(lease + 0.2)
+        (recovered,) = q.claim("rig-2", limit=5)
+        assert recovered.id == job_id
+        assert recovered.record.status.name == "ASSIGNED"
+        assert (recovered.token, recovered.attempt) == (int(token) + 1, 2)
+        dead = strata.queue.Claim(
+            record=recovered.record, token=int(token), id=job_id, worker="rig-doomed"
+        )
+        with pytest.raises(strata.LeaseLostError):
+            q.complete(dead, data={"result": {"from": "the dead"}})
+        q.mark(recovered, {"status": "RUNNING"})
+        q.complete(recovered, data={"result": {"from": "rig-2"}})
+        with pytest.raises(strata.LeaseLostError):
+            q.complete(recovered)  # exactly once
+        rows = db.query_raw_(
+            'SELECT id, status, "workerId", "leaseToken", "attempts" FROM "Job" ORDER BY id',
+            as_tuples=True,
+        )
+        assert sorted(rows) == sorted(
+            [
+                (other.id, "COMPLETED", "rig-2", 1, 1),
+                (job_id, "COMPLETED", "rig-2", int(token) + 1, 2),
+            ]
+        )
+        assert db.job.find_unique_or_raise(where={"id": job_id}).result == {"from": "rig-2"}

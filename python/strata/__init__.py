@@ -34,6 +34,7 @@ from strata.errors import (
     UniqueConstraintError,
     ValidationError,
     ValueTooLongError,
+    WorkerError,
 )
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ __all__ = [
     "UniqueConstraintError",
     "ValidationError",
     "ValueTooLongError",
+    "WorkerError",
     "__version__",
     "connect",
     "connect_async",

@@ -39,6 +39,7 @@ __all__ = [
     "UniqueConstraintError",
     "ValidationError",
     "ValueTooLongError",
+    "WorkerError",
 ]
 
 
@@ -125,6 +126,17 @@ class LeaseLostError(StrataError):
 class JobCancelledError(LeaseLostError):
     """The job was cancelled while this worker held it; stop working on it. Raised by
     ``heartbeat`` and ``progress`` (and by any other call naming the old claim)."""
+
+
+class WorkerError(StrataError):
+    """A worker thread of ``Queue.run`` stopped on an unexpected error: not a job's
+    failure (those are recorded on the job and the loop goes on) but a fault in the loop
+    itself, such as a closed database or a failing ``backoff`` function. The other workers
+    were stopped first. ``worker`` names the thread; ``__cause__`` is the error."""
+
+    def __init__(self, message: str, *, worker: str) -> None:
+        super().__init__(message)
+        self.worker = worker
 
 
 class RecordNotFoundError(StrataError):

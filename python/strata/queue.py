@@ -25,11 +25,34 @@ Optional fields are used when the model has them: ``error``/``errorMessage`` (a 
 text), ``progress`` and ``logs`` (`Queue.progress`), ``startedAt`` and ``completedAt``
 (stamped on claim and on completion; `Queue.purge` needs the latter), and ``uniqueKey``
 (`Queue.enqueue`'s deduplication). ``fields=`` renames any of them.
+
+**States.** Each state maps fields to the values a job in it has. The claimed state may
+give a field several values, ``{"in": [first, ...]}``: a claim writes the first, and a job
+in any of them is claimed (fenced, leased, recovered when its lease runs out). `Queue.mark`
+moves a job between them under its lease::
+
+    q = db.queue_("Job", ready={"status": "PENDING"},
+                 claimed={"status": {"in": ["ASSIGNED", "RUNNING"]}},
+                 done={"status": "COMPLETED"}, failed={"status": "FAILED"})
+    (claim,) = q.claim("rig-7")            # status ASSIGNED
+    q.mark(claim, {"status": "RUNNING"})   # still claimed by rig-7, lease extended
+
+No job may match the claimed state and another one at once (ready, done, failed,
+cancelled); the binding refuses states that overlap. Without ``order_by``, jobs are claimed
+in insertion order (the table's rowid, which is the id for an ``Int @id``).
+
+**Workers.** `Queue.run` is the worker loop: a handler's exception or unusable result fails
+that job (its text stored) and the loop goes on; transient database errors such as
+`strata.BusyError` are retried with backoff while the job in hand keeps its lease; any other
+fault stops every thread and raises `strata.WorkerError`. Failures are logged to the
+``strata.queue`` logger.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
 import signal
 import threading
 import time
@@ -37,11 +60,19 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from strata import _core
 from strata.client.codecs import describe_value, parse_datetime
-from strata.errors import LeaseLostError, ValidationError
+from strata.errors import (
+    ConstraintError,
+    JobCancelledError,
+    LeaseLostError,
+    StrataError,
+    ValidationError,
+    ValueTooLongError,
+    WorkerError,
+)
 
 if TYPE_CHECKING:
     from strata.client.meta import ModelMeta
@@ -79,6 +110,17 @@ MAX_CLAIM = 10_000
 #: Rows deleted per transaction by `Queue.purge`: short enough that workers waiting for
 #: the write lock are not held up noticeably.
 PURGE_BATCH = 1_000
+#: `Queue.run` retries a transient database error after this many seconds, doubling up
+#: to `RETRY_CAP`; each wait is scaled by a random factor from 0.5 to 1 (jitter), so that
+#: workers which met the same lock do not retry in step.
+RETRY_FIRST = 0.05
+RETRY_CAP = 2.0
+#: Consecutive retries logged at INFO; later ones at WARNING, as the outage persists.
+_QUIET_RETRIES = 4
+
+#: Failures, retries and worker deaths of `Queue.run`.
+_log = logging.getLogger("strata.queue")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,15 +214,17 @@ class Queue:
         self._constants: dict[str, Any] = {":max_attempts": max_attempts}
         self._conditions: dict[str, str] = {}
         self._sets: dict[str, dict[str, str]] = {}
+        #: Per state, the stored values each of its fields may hold (WORKER fields aside).
+        self._accepts: dict[str, dict[str, list[Any]]] = {}
         for name, state in self._states.items():
             self._bind_state(name, state)
-        if self._matches("ready") == self._matches("claimed"):
-            raise ValidationError(
-                f"{model}: ready and claimed must differ, or claimed jobs would be claimed again",
-                model=model,
-                expected="different ready and claimed values",
-            )
+        self._check_states_apart()
         self._order = self._bind_order(order_by)
+        # Without order_by, claims take jobs in insertion order: the table's rowid (the id
+        # itself for an Int @id). The claim returns the rowid last so that the core can
+        # sort by it, and `claim` drops it again.
+        claim_order = [(meta.columns.index(field), descending) for field, descending in self._order]
+        self._rowid_returned = not claim_order
         #: Fields a job's data may not set: the lease bookkeeping and the state fields.
         self._reserved = frozenset(
             [*(self._fields[role] for role in _LEASE_FIELDS), *self._states["ready"]]
@@ -194,7 +238,7 @@ class Queue:
             heartbeat=self._fenced(f"{self._col('lease_expires_at')} = :expires"),
             constants=self._constants,
             datetime_format=db.datetime_format_,
-            order=[(meta.columns.index(field), descending) for field, descending in self._order],
+            order=claim_order or [(len(meta.columns), False)],
             # Expired leases are looked for at most this often (see rust/queue.rs).
             recover_every=min(1.0, self.lease / 4),
         )
@@ -278,7 +322,7 @@ class Queue:
                 model=meta.name,
                 expected="a dict of field values",
             )
-        conditions, sets = [], {}
+        conditions, sets, accepts = [], {}, {}
         for index, (field, value) in enumerate(state.items()):
             if field not in meta.scalars:
                 raise meta.unknown_field(field)
@@ -300,20 +344,77 @@ class Queue:
                     )
                 sets[field] = ":worker"
                 continue
-            parameter = f":{name}_{index}"
-            self._constants[parameter] = meta.codecs[field].to_sql(value)
-            sets[field] = parameter
-            conditions.append(f"{column} IS NULL" if value is None else f"{column} = {parameter}")
+            # One parameter per value; the first is what entering the state writes.
+            parameters = []
+            for position, item in enumerate(self._state_values(name, field, value)):
+                parameter = f":{name}_{index}" + (f"_{position}" if position else "")
+                self._constants[parameter] = meta.codecs[field].to_sql(item)
+                parameters.append(parameter)
+            sets[field] = parameters[0]
+            accepts[field] = [self._constants[p] for p in parameters]
+            conditions.append(_one_of(column, parameters, accepts[field]))
         self._conditions[name] = " AND ".join(conditions) or "1"
         self._sets[name] = sets
+        self._accepts[name] = accepts
 
-    def _matches(self, state: str) -> dict[str, Any]:
-        """The stored values a row in ``state`` has (what its condition tests)."""
-        return {
-            field: self._constants[parameter]
-            for field, parameter in self._sets[state].items()
-            if parameter != ":worker"
-        }
+    def _state_values(self, state: str, field: str, value: Any) -> list[Any]:
+        """The values ``state`` allows ``field``: one, or for the claimed state a list
+        given as ``{"in": [first, ...]}``."""
+        model = self._meta.name
+        if not (isinstance(value, Mapping) and set(value) == {"in"}):
+            return [value]
+        values = value["in"]
+        if state != "claimed":
+            raise ValidationError(
+                f"{model}: {state}={{{field!r}: {{'in': ...}}}}: only the claimed state may "
+                f"list several values; {state} names one value per field",
+                model=model,
+                field=field,
+                expected="one value",
+            )
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+            raise ValidationError(
+                f"{model}: claimed={{{field!r}: {{'in': {values!r}}}}} must list at least one "
+                "value (the first is what a claim writes)",
+                model=model,
+                field=field,
+                expected="a non-empty list of values",
+            )
+        if any(item is WORKER for item in values):
+            raise ValidationError(
+                f"{model}: claimed={{{field!r}: {{'in': [...]}}}}: WORKER stands alone, "
+                "not in a list",
+                model=model,
+                field=field,
+                expected="values",
+            )
+        return list(values)
+
+    def _check_states_apart(self) -> None:
+        """No row may be in the claimed state and in another at once: a claimed job that
+        also looked ready would be claimed again, one that also looked done would be
+        cancelled, fenced and recovered as if it still ran."""
+        model = self._meta.name
+        claimed = self._accepts["claimed"]
+        for other in ("ready", "done", "failed", "cancelled"):
+            if other not in self._accepts:
+                continue
+            accepted = self._accepts[other]
+            shared = claimed.keys() & accepted.keys()
+            if any(not _intersect(claimed[f], accepted[f]) for f in shared):
+                continue  # some field tells the two states apart
+            binding = f"claimed={self._states['claimed']!r}, {other}={self._states[other]!r}"
+            if other == "ready":
+                message = "ready and claimed must differ, or claimed jobs would be claimed again"
+            else:
+                message = (
+                    f"the claimed and {other} states overlap: a {other} job would look claimed"
+                )
+            raise ValidationError(
+                f"{model}: {message} ({binding})",
+                model=model,
+                expected=f"claimed and {other} states that no job can be in at once",
+            )
 
     def _bind_order(
         self, order_by: Sequence[Mapping[str, str]] | Mapping[str, str] | None
@@ -356,17 +457,21 @@ class Queue:
         ]
         if "started_at" in self._fields:
             sets.append(f"{self._col('started_at')} = :now")
+        returning = self._returning() + (", rowid" if self._rowid_returned else "")
         return (
             f"UPDATE {self._meta.table_sql} SET {', '.join(sets)} WHERE rowid IN "
-            f"({self._ready_sql()}) RETURNING {self._returning()}"
+            f"({self._ready_sql()}) RETURNING {returning}"
         )
 
     def _ready_sql(self) -> str:
         """The due ready jobs, in order: the part of the claim that must use an index."""
         lease = self._col("lease_expires_at")
-        order = ", ".join(
-            f"{self._meta.column(field)} {'DESC' if descending else 'ASC'}"
-            for field, descending in self._order
+        order = (
+            ", ".join(
+                f"{self._meta.column(field)} {'DESC' if descending else 'ASC'}"
+                for field, descending in self._order
+            )
+            or "rowid"
         )
         return (
             f"SELECT rowid FROM {self._meta.table_sql} WHERE {self._conditions['ready']} "
@@ -465,6 +570,8 @@ class Queue:
                 expected=f"1 to {MAX_CLAIM}",
             )
         rows = self._core.claim(worker, limit, self.lease)
+        if self._rowid_returned:
+            return [self._claim(row[:-1], worker) for row in rows]
         return [self._claim(row, worker) for row in rows]
 
     def _claim(self, row: tuple[Any, ...], worker: str) -> Claim:
@@ -580,8 +687,7 @@ class Queue:
         ``\\udcff`` escape, because refusing it would leave the failure unrecorded."""
         if isinstance(error, str):
             return str(self._meta.codecs[self._fields["error"]].to_sql(error))
-        text = f"{type(error).__name__}: {error}"
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return _error_text(error)
 
     def release(self, claim: Claim) -> Any:
         """Give the job back unfinished (a worker shutting down): ready again at once, and
@@ -634,6 +740,56 @@ class Queue:
             return self._fenced(", ".join(assignments))
 
         self._settle(claim, ("progress", logs is not None), build, params, record=False)
+
+    def mark(self, claim: Claim, data: Mapping[str, Any]) -> Any:
+        """Write ``data`` to the job while the claim holds it, extending the lease as
+        `heartbeat` does; returns the record. With several claimed states
+        (``claimed={"status": {"in": ["ASSIGNED", "RUNNING"]}}``) this moves the job
+        between them under its lease: ``q.mark(claim, {"status": "RUNNING"})``. A field of
+        the claimed state may only take another of its claimed values (`complete`, `fail`,
+        `release` and lease recovery move a job out). Raises like `heartbeat` when the job
+        was cancelled or the lease lost, and then nothing changes."""
+        if not isinstance(data, Mapping):
+            raise ValidationError(
+                f"{self.model}: mark() takes a dict of fields, got {describe_value(data)}",
+                model=self.model,
+                expected="a dict",
+            )
+        data = dict(data)
+        self._check_stays_claimed(data)
+        params: dict[str, Any] = {}
+        sets = [f"{self._col('lease_expires_at')} = :expires", *self._data_sets(data, params)]
+        return self._settle(
+            claim,
+            ("mark", tuple(data)),
+            lambda: self._fenced(", ".join(sets), self._returning()),
+            params,
+        )
+
+    def _check_stays_claimed(self, data: Mapping[str, Any]) -> None:
+        meta = self._meta
+        accepts = self._accepts["claimed"]
+        for field, value in data.items():
+            if self._sets["claimed"].get(field) == ":worker":
+                raise ValidationError(
+                    f"{meta.name}.{field} holds the claiming worker; the queue sets it",
+                    model=meta.name,
+                    field=field,
+                    expected="a field the claimed state does not set",
+                )
+            if field in accepts and not _intersect(
+                [meta.codecs[field].to_sql(value)], accepts[field]
+            ):
+                given = self._states["claimed"][field]
+                allowed = list(given["in"]) if isinstance(given, Mapping) else [given]
+                raise ValidationError(
+                    f"{meta.name}.{field}: mark() keeps a job in its claimed states, and "
+                    f"{value!r} is not one of {allowed!r}; complete(), fail() and "
+                    "release() move a job out of them",
+                    model=meta.name,
+                    field=field,
+                    expected=f"one of {allowed!r}",
+                )
 
     @contextlib.contextmanager
     def working(self, claim: Claim, every: float | None = None) -> Iterator[_core.Heartbeat]:
@@ -792,13 +948,34 @@ class Queue:
         stop: threading.Event | None = None,
     ) -> int:
         """Work jobs until stopped: each thread claims one job at a time and calls
-        ``handler(claim)`` inside `working`. What the handler returns is written with
-        `complete`; an exception is recorded with `fail`. Stops on SIGTERM or SIGINT (when
-        called from the main thread), when ``stop`` is set, or, with ``exit_when_idle``,
-        when nothing is claimable; the job in hand is finished first. Returns the number
-        of jobs handled."""
+        ``handler(claim)`` inside `working`, so the lease is renewed while it runs.
+
+        * What the handler returns, a mapping of fields or None, is written with
+          `complete`. An exception, a return value of any other type, or fields that
+          cannot be written (an unknown field, a constraint) are the job's failure: it is
+          recorded with `fail` (the text in the error field, when the model has one) and
+          the thread goes on with the next job. A cancelled job or a lost lease is dropped.
+        * Transient database errors (`strata.BusyError` when another process holds the
+          write lock past the busy timeout, or any `strata.StrataError` whose
+          ``retryable`` is true) are retried with exponential backoff from `RETRY_FIRST`
+          to `RETRY_CAP` seconds, with jitter. A claim in hand keeps its lease meanwhile
+          (its heartbeat runs on); once stopping, its result is retried for one more lease
+          at most, then the job is left to lease recovery.
+        * Any other error in the loop itself (a closed database, a failing ``backoff``)
+          stops every thread, each finishing the job in hand, and `run` raises
+          `strata.WorkerError` chained to that error. It never returns as if stopped.
+
+        Failures are logged to the ``strata.queue`` logger: a job's failure at WARNING
+        with its id and error, retries at INFO (WARNING once they persist), a lost lease
+        at WARNING, a worker's death at ERROR with its traceback.
+
+        Stops on SIGTERM or SIGINT (when called from the main thread), when ``stop`` is
+        set (a worker's death sets it too), or, with ``exit_when_idle``, when nothing is
+        claimable; the job in hand is finished first. Returns the number of jobs
+        handled."""
         stop = stop or threading.Event()
         handled = [0] * concurrency
+        deaths: list[tuple[str, BaseException]] = []
         previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -806,14 +983,30 @@ class Queue:
 
         def loop(index: int) -> None:
             name = worker if concurrency == 1 else f"{worker}/{index}"
-            while not stop.is_set():
-                claims = self.wait_and_claim(name, timeout=0.5)
-                if not claims:
-                    if exit_when_idle:
-                        return
-                    continue
-                self._handle(handler, claims[0])
-                handled[index] += 1
+            try:
+                while not stop.is_set():
+                    claims = self._retrying(
+                        lambda: self.wait_and_claim(name, timeout=0.5),
+                        f"worker {name}: claim",
+                        stop,
+                    )
+                    if claims is None:
+                        return  # stopped while waiting to retry
+                    if not claims:
+                        if exit_when_idle:
+                            return
+                        continue
+                    self._handle(handler, claims[0], stop)
+                    handled[index] += 1
+            except BaseException as error:  # a fault of the loop, not of a job
+                _log.error(
+                    "queue %s: worker %s died; stopping the other workers",
+                    self.model,
+                    name,
+                    exc_info=error,
+                )
+                deaths.append((name, error))
+                stop.set()
 
         try:
             threads = [
@@ -828,20 +1021,130 @@ class Queue:
         finally:
             for signum, handler_before in previous.items():
                 signal.signal(signum, handler_before)
+        if deaths:
+            name, error = deaths[0]
+            raise WorkerError(
+                f"queue {self.model}: worker {name} died of {_error_text(error)}; "
+                "the other workers were stopped",
+                worker=name,
+            ) from error
         return sum(handled)
 
-    def _handle(self, handler: Callable[[Claim], Mapping[str, Any] | None], claim: Claim) -> None:
-        try:
-            with self.working(claim):
+    def _handle(
+        self,
+        handler: Callable[[Claim], Mapping[str, Any] | None],
+        claim: Claim,
+        stop: threading.Event,
+    ) -> None:
+        """Run the handler on one claim and record the outcome (see `run`). The whole of
+        it, retries included, runs inside `working`, so the lease stays renewed."""
+        with self.working(claim):
+            try:
                 result = handler(claim)
-        except LeaseLostError:
-            return  # cancelled or lost: the job is someone else's business now
-        except Exception as error:  # the handler's failure is the job's, not the loop's
-            with contextlib.suppress(LeaseLostError):
-                self.fail(claim, error)
-            return
-        with contextlib.suppress(LeaseLostError):
-            self.complete(claim, result)
+            except LeaseLostError as lost:
+                self._log_lost(claim, lost)
+                return
+            except Exception as error:  # the handler's failure is the job's, not the loop's
+                self._record_failure(claim, error, stop)
+                return
+            if result is not None and not isinstance(result, Mapping):
+                bad_return = ValidationError(
+                    f"the handler returned {describe_value(result)}; it must return a "
+                    "mapping of fields to write on completion, or None",
+                    model=self.model,
+                    expected="a mapping or None",
+                )
+                self._record_failure(claim, bad_return, stop)
+                return
+            try:
+                self._retrying(
+                    lambda: self.complete(claim, result),
+                    f"complete job {claim.id}",
+                    stop,
+                    holding=True,
+                )
+            except LeaseLostError as lost:
+                self._log_lost(claim, lost)
+            except (ValidationError, ValueTooLongError, ConstraintError) as error:
+                # The result cannot be stored (nothing was written): the job failed.
+                self._record_failure(claim, error, stop)
+
+    def _record_failure(self, claim: Claim, error: BaseException, stop: threading.Event) -> None:
+        _log.warning(
+            "queue %s: job %s failed on attempt %d of %d: %s",
+            self.model,
+            claim.id,
+            claim.attempt,
+            self.max_attempts,
+            _error_text(error),
+            exc_info=error,
+        )
+        try:
+            self._retrying(
+                lambda: self.fail(claim, error),
+                f"record the failure of job {claim.id}",
+                stop,
+                holding=True,
+            )
+        except LeaseLostError as lost:
+            self._log_lost(claim, lost)
+
+    def _log_lost(self, claim: Claim, lost: LeaseLostError) -> None:
+        if isinstance(lost, JobCancelledError):
+            _log.info("queue %s: job %s was cancelled while it ran", self.model, claim.id)
+        else:
+            _log.warning(
+                "queue %s: job %s was dropped, its outcome unrecorded: %s",
+                self.model,
+                claim.id,
+                lost,
+            )
+
+    def _retrying(
+        self,
+        call: Callable[[], _T],
+        what: str,
+        stop: threading.Event,
+        *,
+        holding: bool = False,
+    ) -> _T | None:
+        """``call()``, retried while it fails with a transient database error. Returns
+        None when it gave up because ``stop`` was set: at once for a call that holds
+        nothing (a claim), after one more lease for one that settles a claim in hand
+        (``holding``), whose job lease recovery then gives to another worker."""
+        retries = 0
+        deadline: float | None = None
+        while True:
+            try:
+                return call()
+            except StrataError as error:
+                if not error.retryable:
+                    raise
+                retries += 1
+                delay = min(RETRY_CAP, RETRY_FIRST * 2 ** (retries - 1))
+                delay *= random.uniform(0.5, 1.0)  # so that workers do not retry in step
+                _log.log(
+                    logging.INFO if retries <= _QUIET_RETRIES else logging.WARNING,
+                    "queue %s: %s failed (%s); retry %d in %.2f s",
+                    self.model,
+                    what,
+                    _error_text(error),
+                    retries,
+                    delay,
+                )
+                if stop.is_set() or stop.wait(delay):
+                    if not holding:
+                        return None
+                    deadline = deadline or time.monotonic() + self.lease
+                    if time.monotonic() >= deadline:
+                        _log.warning(
+                            "queue %s: stopping; gave up on %s, lease recovery will "
+                            "hand the job to another worker",
+                            self.model,
+                            what,
+                        )
+                        return None
+                    time.sleep(delay)
 
     # -- inspection and cleanup ------------------------------------------------------------
 
@@ -999,6 +1302,28 @@ def _seconds(value: Any, name: str, *, allow_zero: bool = False) -> float:
             expected="a positive duration",
         )
     return float(seconds)
+
+
+def _error_text(error: BaseException) -> str:
+    """An exception as stored and logged: ``ValueError: corrupt frame``. Lone surrogates
+    (a file name from ``os.fsdecode``) are escaped, since text must be valid UTF-8."""
+    text = f"{type(error).__name__}: {error}"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _one_of(column: str, parameters: list[str], values: list[Any]) -> str:
+    """The condition that ``column`` holds one of ``values`` (bound as ``parameters``)."""
+    named = [p for p, value in zip(parameters, values, strict=True) if value is not None]
+    tests = [f"{column} IS NULL"] if None in values else []
+    if len(named) == 1:
+        tests.append(f"{column} = {named[0]}")
+    elif named:
+        tests.append(f"{column} IN ({', '.join(named)})")
+    return tests[0] if len(tests) == 1 else f"({' OR '.join(tests)})"
+
+
+def _intersect(a: list[Any], b: list[Any]) -> bool:
+    return any(x == y for x in a for y in b)
 
 
 def _missing_optional(meta: ModelMeta, role: str, line: str) -> ValidationError:
