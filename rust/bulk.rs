@@ -131,12 +131,7 @@ fn execute(
     }
     match stmt.raw_execute() {
         Ok(_) => Ok(conn.changes()),
-        Err(err) => Err(refine_error(
-            conn,
-            Error::from_sqlite(err, sql),
-            sql,
-            values,
-        )),
+        Err(err) => Err(refine_error(conn, Error::from_sqlite(err, sql), stmt)),
     }
 }
 
