@@ -20,9 +20,9 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
 
-from strata.database import Database, connect
+from strata.database import ClientView, Database, connect
 
-__all__ = ["AsyncDatabase", "AsyncTransaction", "connect_async"]
+__all__ = ["AsyncClientView", "AsyncDatabase", "AsyncTransaction", "connect_async"]
 
 #: Attributes whose values are plain data, returned as they are rather than as awaitables.
 _PLAIN = frozenset({"path", "url", "closed", "in_transaction", "schema_path"})
@@ -65,10 +65,12 @@ class _Proxy:
 
 
 class AsyncTransaction:
-    """``async with adb.transaction() as tx:``: one transaction on a thread of its own."""
+    """``async with adb.transaction() as tx:``: one transaction on a thread of its own.
+    ``tx`` offers ``target`` (the database, or a client view) with awaitable methods."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, target: object | None = None) -> None:
         self._db = db
+        self._target = db if target is None else target
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strata-tx")
         self._block = db.transaction()
 
@@ -79,7 +81,7 @@ class AsyncTransaction:
         except BaseException:
             self._thread.shutdown(wait=False)
             raise
-        return _Proxy(self._db, self._thread)
+        return _Proxy(self._target, self._thread)
 
     async def __aexit__(
         self,
@@ -112,6 +114,14 @@ class AsyncDatabase(_Proxy):
     def transaction(self) -> AsyncTransaction:
         return AsyncTransaction(self.sync)
 
+    def scoped(self, **scope: Any) -> AsyncClientView:
+        """`Database.scoped`, with awaitable repositories and ``transaction()``."""
+        return AsyncClientView(self.sync.scoped(**scope), self.sync, self._executor)
+
+    def with_deleted(self) -> AsyncClientView:
+        """`Database.with_deleted`, with awaitable repositories and ``transaction()``."""
+        return AsyncClientView(self.sync.with_deleted(), self.sync, self._executor)
+
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self.sync.close)
@@ -128,6 +138,34 @@ class AsyncDatabase(_Proxy):
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+class AsyncClientView(_Proxy):
+    """A client view (`strata.database.ClientView`) whose repositories' methods are
+    awaitable: ``await adb.scoped(userId=u).project.find_many()``, and ``async with
+    view.transaction() as tx:`` as for the database, with ``tx`` the view."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, view: ClientView, db: Database, executor: Executor) -> None:
+        super().__init__(view, executor)
+        self._db = db
+
+    @property
+    def sync(self) -> ClientView:
+        """The synchronous view underneath."""
+        view = self._target
+        assert isinstance(view, ClientView)
+        return view
+
+    def transaction(self) -> AsyncTransaction:
+        return AsyncTransaction(self._db, self.sync)
+
+    def scoped(self, **scope: Any) -> AsyncClientView:
+        return AsyncClientView(self.sync.scoped(**scope), self._db, self._executor)
+
+    def with_deleted(self) -> AsyncClientView:
+        return AsyncClientView(self.sync.with_deleted(), self._db, self._executor)
 
 
 async def connect_async(

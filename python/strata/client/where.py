@@ -30,8 +30,9 @@ PostgreSQL's array form; a key of decimal digits also indexes an array, as there
 ``{"config": {"path": ["style", "palette", 0], "equals": "red"}}``. Values compare as JSON:
 objects whatever their key order, numbers by value (``1`` equals ``1.0``), ``True`` never
 equal to ``1``. ``None`` in ``equals`` matches a JSON null, a path that leads nowhere and a
-NULL column alike (all three read back as None), and ``not: None`` every other row; any
-other filter is unknown (matches neither way) where the path leads nowhere, as in SQL. A
+NULL column alike (all three read back as None), and ``not: None`` every other row. Any
+other filter is unknown (matches neither way, ``not`` included) on a NULL column and where
+the path leads nowhere, as SQL compares NULL; a stored JSON null is a value. A
 plain value (``{"config": {...}}`` is a filter, ``{"config": [1, 2]}`` is not) means
 ``equals``. The core's ``strata_json_match`` function evaluates them on the parsed document
 (`rust/json_filter.rs`): SQLite 3.40's JSON functions cannot compare objects ignoring key
