@@ -163,6 +163,13 @@ class Client:
             where[deleted] = None
         return where or None
 
+    def reviving(self, meta: ModelMeta) -> str | None:
+        """The soft-delete field of ``meta`` when a create in this view revives the
+        soft-deleted row holding its unique value (`strata.client.writes.create_record`):
+        in a view that hides deleted rows. In ``with_deleted()`` the row is visible, so a
+        create conflicts with it as with any other row."""
+        return None if self.include_deleted else self.soft_delete.get(meta.name)
+
     def _scoped_parent(self, meta: ModelMeta, field: str) -> str | None:
         for name, link in meta.relations.items():
             target = self.metas[link.target]
