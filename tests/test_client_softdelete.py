@@ -140,9 +140,7 @@ def test_a_failed_transaction_undoes_a_revival(db: strata.Database) -> None:
         db.user.create(data={"email": "alice@x.io"})
         raise RuntimeError
     assert db.user.find_unique(where={"email": "alice@x.io"}) is None
-    assert raw(db, 'SELECT "deletedAt" IS NOT NULL FROM "users" WHERE "id" = ?', "alice") == [
-        (1,)
-    ]
+    assert raw(db, 'SELECT "deletedAt" IS NOT NULL FROM "users" WHERE "id" = ?', "alice") == [(1,)]
 
 
 def test_a_scoped_view_revives_only_its_own_rows(db: strata.Database) -> None:

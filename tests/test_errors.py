@@ -360,7 +360,10 @@ def test_a_rate_limit_hit_that_breaks_a_foreign_key_names_it(tmp_path: Path) -> 
     with strata.connect(tmp_path / "medianest.db", schema=schema) as db:
         db.migrate.push()
         limiter = db.rate_limiter(
-            "RateLimit", key=["userId", "endpoint"], count="requestCount", window_start="windowStart"
+            "RateLimit",
+            key=["userId", "endpoint"],
+            count="requestCount",
+            window_start="windowStart",
         )
         # userId references users.id, and there is no user "nobody".
         with pytest.raises(strata.ForeignKeyError) as caught:

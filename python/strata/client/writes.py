@@ -312,7 +312,14 @@ def create_record(client: Client, meta: ModelMeta, data: Any) -> dict[str, Any]:
         try:
             result = client.query(sql, row)
         except UniqueConstraintError as conflict:
-            result = _revive(client, meta, deleted, tuple(scalars), dict(zip(encoder.names, row, strict=True)), conflict)
+            result = _revive(
+                client,
+                meta,
+                deleted,
+                tuple(scalars),
+                dict(zip(encoder.names, row, strict=True)),
+                conflict,
+            )
             if not result:
                 raise
     record = meta.full_reader.values(result[0])
@@ -339,15 +346,17 @@ def _revive(
     A live row holding the key is no soft-deleted one, so that conflict stands; so does
     one the revived row meets on another unique key."""
     by_column = {field.column: name for name, field in meta.scalars.items()}
-    key = [by_column.get(column) for column in conflict.columns]
-    if conflict.table != meta.model.table or not key or None in key:
+    key = [by_column[column] for column in conflict.columns if column in by_column]
+    if conflict.table != meta.model.table or not key or len(key) != len(conflict.columns):
         return []
     if not all(name in values for name in key):
         return []  # part of the key comes from a database default: not this create's value
     builder = client.with_deleted_rows().sql()
     changed = {name: values[name] for name in given if name != deleted}
     changed.update({name: values[name] for name in meta.updated_at if name not in given})
-    assignments = [f"{meta.column(name)} = {builder.bind(value)}" for name, value in changed.items()]
+    assignments = [
+        f"{meta.column(name)} = {builder.bind(value)}" for name, value in changed.items()
+    ]
     assignments.append(f"{meta.column(deleted)} = {builder.bind(values.get(deleted))}")
     condition = builder.where(meta, "t0", {deleted: {"not": None}})
     held = " AND ".join(f"t0.{meta.column(name)} = {builder.bind(values[name])}" for name in key)
