@@ -459,9 +459,8 @@ class Repository:
         is held by a soft-deleted row, that row is revived instead of the create failing:
         in the same transaction, its ``deletedAt`` is cleared, the given fields are written
         and ``@updatedAt`` fields stamped; fields the data leaves out keep their stored
-        values, and the row keeps its primary key, so the rows that reference it stay
-        attached. A live row holding the value is a `strata.UniqueConstraintError` as
-        ever. In a ``with_deleted()`` view the soft-deleted row is visible, so it conflicts
+        values, the primary key among them, so the rows that reference it stay attached.
+        A live row holding the value is a `strata.UniqueConstraintError` as ever. In a ``with_deleted()`` view the soft-deleted row is visible, so it conflicts
         like any other."""
         nested = self._has_relations(data)
         revives = self._client.reviving(self._meta) is not None
@@ -577,11 +576,10 @@ class Repository:
         mark = {deleted_field: datetime.now(UTC)}
         if not self._client.include_deleted:
             return self.update(where, mark, include=include, select=select)
+        live = {**writes.unique_where(meta, where), deleted_field: None}
         with self._writing(True):
             try:
-                return self.update(
-                    {**where, deleted_field: None}, mark, include=include, select=select
-                )
+                return self.update(live, mark, include=include, select=select)
             except RecordNotFoundError:
                 return self.find_unique_or_raise(where, include=include, select=select)
 

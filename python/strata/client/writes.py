@@ -339,10 +339,10 @@ def _revive(
 ) -> list[tuple[Any, ...]]:
     """A create's INSERT hit the unique key ``conflict`` names: when a soft-deleted row
     this view may see holds it, bring that row back in its place and return it (else
-    nothing, and the caller raises the conflict). The row is updated in place, so its
-    primary key, and the rows that reference it, stay: ``deleted`` is cleared, the fields
-    the create gives are written (``values``, already encoded), and ``@updatedAt`` fields
-    are stamped, as in an update; fields the create leaves out keep their stored values.
+    nothing, and the caller raises the conflict). The row is updated in place: ``deleted``
+    is cleared, the fields the create gives are written (``values``, already encoded) and
+    ``@updatedAt`` fields are stamped, as in an update; fields the create leaves out keep
+    their stored values, the primary key among them, so rows referencing it stay attached.
     A live row holding the key is no soft-deleted one, so that conflict stands; so does
     one the revived row meets on another unique key."""
     by_column = {field.column: name for name, field in meta.scalars.items()}
