@@ -474,7 +474,8 @@ class Repository:
         """Insert many records through the core's bulk path (`strata.client.bulk`): every
         row or none. Scalar fields only; records may give different fields.
         ``skip_duplicates`` skips rows that conflict with a unique constraint. Returns
-        ``{"count": rows inserted}``."""
+        ``{"count": rows inserted}``. Unlike `create`, it does not revive soft-deleted
+        rows: a unique value held by one is a conflict like any other."""
         meta = self._meta
         if isinstance(data, Mapping) or not isinstance(data, Sequence):
             raise ValidationError(
