@@ -460,8 +460,9 @@ class Repository:
         in the same transaction, its ``deletedAt`` is cleared, the given fields are written
         and ``@updatedAt`` fields stamped; fields the data leaves out keep their stored
         values, the primary key among them, so the rows that reference it stay attached.
-        A live row holding the value is a `strata.UniqueConstraintError` as ever. In a ``with_deleted()`` view the soft-deleted row is visible, so it conflicts
-        like any other."""
+        A live row holding the value is a `strata.UniqueConstraintError` as ever. In a
+        ``with_deleted()`` view the soft-deleted row is visible, so it conflicts like any
+        other."""
         nested = self._has_relations(data)
         revives = self._client.reviving(self._meta) is not None
         with self._writing(nested or revives or include is not None or select is not None):
