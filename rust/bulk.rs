@@ -166,7 +166,7 @@ fn execute(
         None => stmt.raw_execute().map(|_| conn.changes()),
         Some(rowids) => collect_rowids(stmt, rowids),
     };
-    outcome.map_err(|err| refine_error(conn, Error::from_sqlite(err, sql), sql, values))
+    outcome.map_err(|err| refine_error(conn, Error::from_sqlite(err, sql), stmt))
 }
 
 fn collect_rowids(stmt: &mut Statement<'_>, rowids: &mut Vec<i64>) -> rusqlite::Result<u64> {

@@ -24,6 +24,7 @@ use rusqlite::{Connection, OpenFlags, Statement};
 
 use crate::busy::Conn;
 use crate::error::{ConstraintKind, Error, Result};
+use crate::json_filter;
 
 /// How many prepared statements each connection keeps. Hot paths use a handful each;
 /// raw SQL from applications rarely has more distinct statements than this.
@@ -193,12 +194,10 @@ impl Engine {
                         Ok(None) => break,
                         Err(err) => {
                             drop(result);
-                            drop(stmt);
                             return Err(refine_error(
                                 conn,
                                 Error::from_sqlite(err, sql),
-                                sql,
-                                params,
+                                &mut stmt,
                             ));
                         }
                     }
@@ -534,11 +533,10 @@ fn run_statement(
         }
     };
     drop(rows);
-    drop(stmt);
     match stepped {
         Ok(()) if readonly => Ok(0),
         Ok(()) => Ok(conn.changes()),
-        Err(err) => Err(refine_error(conn, err, sql, params)),
+        Err(err) => Err(refine_error(conn, err, &mut stmt)),
     }
 }
 
@@ -549,16 +547,14 @@ fn collect_rows(
     params: &[Value],
 ) -> Result<Rows> {
     bind(stmt, params)?;
-    collect_bound(conn, stmt, sql, params)
+    collect_bound(conn, stmt, sql)
 }
 
-/// Step a statement whose parameters are already bound and collect its rows. `params`
-/// only serves to explain a foreign-key failure.
+/// Step a statement whose parameters are already bound and collect its rows.
 pub(crate) fn collect_bound(
     conn: &Connection,
     stmt: &mut Statement<'_>,
     sql: &str,
-    params: &[Value],
 ) -> Result<Rows> {
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let width = columns.len();
@@ -577,12 +573,7 @@ pub(crate) fn collect_bound(
             Ok(None) => break,
             Err(err) => {
                 drop(rows);
-                return Err(refine_error(
-                    conn,
-                    Error::from_sqlite(err, sql),
-                    sql,
-                    params,
-                ));
+                return Err(refine_error(conn, Error::from_sqlite(err, sql), stmt));
             }
         }
     }
@@ -603,13 +594,15 @@ pub(crate) fn owned_value(value: rusqlite::types::ValueRef<'_>) -> Value {
 }
 
 /// Add what `SQLite`'s message leaves out. For a foreign-key failure `SQLite` says only
-/// "FOREIGN KEY constraint failed"; Prisma's P2003 names the field, and so do we.
-pub(crate) fn refine_error(conn: &Connection, err: Error, sql: &str, params: &[Value]) -> Error {
+/// "FOREIGN KEY constraint failed"; Prisma's P2003 names the field, and so do we. `stmt` is
+/// the statement that failed, its values still bound: positional or named (the queue's),
+/// they are what the probe re-runs.
+pub(crate) fn refine_error(conn: &Connection, err: Error, stmt: &mut Statement<'_>) -> Error {
     match err {
         Error::Constraint {
             kind: ConstraintKind::ForeignKey,
             ..
-        } => describe_foreign_key_failure(conn, sql, params).unwrap_or(err),
+        } => describe_foreign_key_failure(conn, stmt).unwrap_or(err),
         other => other,
     }
 }
@@ -617,16 +610,14 @@ pub(crate) fn refine_error(conn: &Connection, err: Error, sql: &str, params: &[V
 /// Find which foreign key a failed statement violated: re-run it inside a savepoint with
 /// foreign-key checks deferred, ask `foreign_key_check` which rows now violate which key,
 /// and roll the savepoint back. Nothing the probe does survives it. Returns `None` when the
-/// probe cannot tell, and the caller keeps `SQLite`'s own message.
-fn describe_foreign_key_failure(conn: &Connection, sql: &str, params: &[Value]) -> Option<Error> {
+/// probe cannot tell, and the caller keeps `SQLite`'s own message. With checks deferred
+/// `SQLite` also skips `ON DELETE RESTRICT` actions, so a parent row still referenced through
+/// one is found the same way: its child row is what `foreign_key_check` reports.
+fn describe_foreign_key_failure(conn: &Connection, stmt: &mut Statement<'_>) -> Option<Error> {
     let outer_transaction = !conn.is_autocommit();
     conn.execute_batch("SAVEPOINT strata_fk_probe; PRAGMA defer_foreign_keys = ON")
         .ok()?;
     let probe = (|| -> rusqlite::Result<Option<(String, String, i64)>> {
-        let mut stmt = conn.prepare(sql)?;
-        for (index, value) in params.iter().enumerate() {
-            stmt.raw_bind_parameter(index + 1, value)?;
-        }
         let mut rows = stmt.raw_query();
         while rows.next()?.is_some() {}
         drop(rows);
@@ -679,6 +670,8 @@ fn open_connection(path: &str, writer: bool, busy_timeout: Duration) -> Result<C
     let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, &e))?;
     let conn = Conn::new(conn, busy_timeout).map_err(|e| open_error(path, &e))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    // The client's Json filters call it; every connection, reader or writer, may run them.
+    json_filter::register(&conn).map_err(|e| open_error(path, &e))?;
     Ok(conn)
 }
 
@@ -973,6 +966,66 @@ mod tests {
             Value::Integer(0),
             "the probe left nothing behind"
         );
+    }
+
+    #[test]
+    fn statements_with_named_parameters_have_their_foreign_key_named() {
+        // The queue binds by name; the probe re-runs the statement with those bindings.
+        let (_dir, path) = temp_db("fk-named");
+        let db = engine(&path);
+        db.execute_script(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (id INTEGER PRIMARY KEY,
+                                 parentId INTEGER REFERENCES parent (id));",
+        )
+        .unwrap();
+        let err = db
+            .write(|conn| {
+                let sql = "INSERT INTO child (parentId) VALUES (:parent) RETURNING id";
+                let mut stmt = conn.prepare(sql).unwrap();
+                let index = stmt.parameter_index(":parent").unwrap().unwrap();
+                stmt.raw_bind_parameter(index, 9).unwrap();
+                collect_bound(conn, &mut stmt, sql)
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Constraint { kind: ConstraintKind::ForeignKey, table: Some(t), .. } if t == "child"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_restrict_action_is_a_foreign_key_failure() {
+        // RESTRICT fails as a trigger program does; it is still a foreign key's failure.
+        let (_dir, path) = temp_db("fk-restrict");
+        let db = engine(&path);
+        db.execute_script(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (id INTEGER PRIMARY KEY,
+                                 parentId INTEGER REFERENCES parent (id) ON DELETE RESTRICT);
+             INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1);",
+        )
+        .unwrap();
+        let err = db
+            .execute("DELETE FROM parent WHERE id = ?1", &[Value::Integer(1)])
+            .unwrap_err();
+        match err {
+            Error::Constraint {
+                kind: ConstraintKind::ForeignKey,
+                table,
+                columns,
+                references,
+                ..
+            } => {
+                assert_eq!(table.as_deref(), Some("child"));
+                assert_eq!(columns, vec!["parentId"]);
+                assert_eq!(references, Some(("parent".into(), vec!["id".into()])));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(!db.in_transaction());
+        let rows = db.query("SELECT count(*) FROM parent", &[]).unwrap();
+        assert_eq!(rows.rows[0][0], Value::Integer(1));
     }
 
     #[test]

@@ -135,6 +135,9 @@ impl Error {
     }
 }
 
+/// What `SQLite` says of every foreign-key failure, without naming the key.
+const FOREIGN_KEY_MESSAGE: &str = "FOREIGN KEY constraint failed";
+
 /// `SQLite` names the table and columns in the message text, e.g.
 /// `UNIQUE constraint failed: User.email, User.tenantId`. Foreign-key messages carry no
 /// names; the engine fills those in (see `engine::describe_foreign_key_failure`).
@@ -143,6 +146,11 @@ fn constraint_from_message(extended_code: i32, message: String) -> Error {
     let kind = match extended_code {
         ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => ConstraintKind::Unique,
         ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ConstraintKind::ForeignKey,
+        // ON DELETE / ON UPDATE RESTRICT runs as a trigger program that raises this message,
+        // so SQLite reports it as a trigger's failure; it is a foreign key's all the same.
+        ffi::SQLITE_CONSTRAINT_TRIGGER if message == FOREIGN_KEY_MESSAGE => {
+            ConstraintKind::ForeignKey
+        }
         ffi::SQLITE_CONSTRAINT_NOTNULL => ConstraintKind::NotNull,
         ffi::SQLITE_CONSTRAINT_CHECK => ConstraintKind::Check,
         _ => ConstraintKind::Other,

@@ -7,6 +7,7 @@
 //! * `busy`: how a connection waits for a lock held by another process;
 //! * `library`: which `SQLite` library the process runs, for `strata doctor`;
 //! * `error`: the one error type, and its one conversion into Python exceptions;
+//! * `json_filter`: the SQL function behind the client's Json filters;
 //! * `bulk`: many rows into one table, as multi-row `INSERT`s;
 //! * `time`: stored timestamps (written and read in every format) and the hot paths' clock;
 //! * `queue`: job claims with leases and fencing tokens;
@@ -24,6 +25,7 @@ pub mod bulk;
 pub mod busy;
 pub mod engine;
 pub mod error;
+pub mod json_filter;
 pub mod library;
 pub mod metrics;
 mod py_bulk;

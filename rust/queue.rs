@@ -126,13 +126,13 @@ impl Queue {
                 let sql = &self.statements.recover;
                 let mut recover = prepare(conn, sql)?;
                 self.bind(&mut recover, &times, &extra)?;
-                collect_bound(conn, &mut recover, sql, &[])?;
+                collect_bound(conn, &mut recover, sql)?;
                 self.last_recovery_ms.store(now, Ordering::Relaxed);
             }
 
             let mut claim = prepare(conn, &self.statements.claim)?;
             self.bind(&mut claim, &times, &extra)?;
-            let mut rows = collect_bound(conn, &mut claim, &self.statements.claim, &[])?;
+            let mut rows = collect_bound(conn, &mut claim, &self.statements.claim)?;
             rows.rows.sort_by(|a, b| self.compare(a, b));
             Ok(rows)
         })
@@ -157,7 +157,7 @@ impl Queue {
             extra.extend(params.iter().map(|(name, value)| (name.as_str(), value)));
             let mut stmt = prepare(conn, sql)?;
             self.bind(&mut stmt, &times, &extra)?;
-            let rows = collect_bound(conn, &mut stmt, sql, &[])?;
+            let rows = collect_bound(conn, &mut stmt, sql)?;
             if !rows.rows.is_empty() {
                 return Ok(rows);
             }
@@ -184,12 +184,7 @@ impl Queue {
                 let mut extra: Vec<(&str, &Value)> = vec![(":id", id), (":token", &token)];
                 extra.extend(params.iter().map(|(name, value)| (name.as_str(), value)));
                 self.bind(&mut stmt, &times, &extra)?;
-                out.push(
-                    collect_bound(conn, &mut stmt, sql, &[])?
-                        .rows
-                        .into_iter()
-                        .next(),
-                );
+                out.push(collect_bound(conn, &mut stmt, sql)?.rows.into_iter().next());
             }
             Ok(out)
         })
@@ -239,7 +234,7 @@ impl Queue {
                 .collect();
             let mut stmt = prepare(conn, sql)?;
             self.bind(&mut stmt, &times, &extra)?;
-            collect_bound(conn, &mut stmt, sql, &[])
+            collect_bound(conn, &mut stmt, sql)
         };
         if write {
             self.engine.write(run)
@@ -252,7 +247,7 @@ impl Queue {
         let sql = &self.statements.why;
         let answer = prepare(conn, sql).and_then(|mut stmt| {
             self.bind(&mut stmt, &[], &[(":id", id)])?;
-            let rows = collect_bound(conn, &mut stmt, sql, &[])?;
+            let rows = collect_bound(conn, &mut stmt, sql)?;
             Ok(rows.rows.into_iter().next())
         });
         match answer {

@@ -30,7 +30,7 @@ use parking_lot::Mutex;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, ToSql};
 
-use crate::engine::Engine;
+use crate::engine::{refine_error, Engine};
 use crate::error::{Error, Result};
 use crate::time::{self, Format};
 
@@ -982,7 +982,10 @@ impl Limiter {
                     "the conditional upsert refused a hit that was decided as allowed".into(),
                 ))
             }
-            Err(err) => return Err(Error::from_sqlite(err, sql)),
+            Err(err) => {
+                drop(rows);
+                return Err(refine_error(conn, Error::from_sqlite(err, sql), &mut stmt));
+            }
         };
         Ok(returned)
     }

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import strata
-from strata.aio import AsyncDatabase, connect_async
+from strata.aio import AsyncClientView, AsyncDatabase, connect_async
 from strata.cli import main
 from strata.client.meta import snake_case
 from strata.database import ClientView
@@ -34,7 +34,8 @@ def _camel(snake: str) -> str:
 #: without its underscore: ``transaction_`` gives a model ``Transaction``. ``Db`` stands for
 #: the generated client's handle attribute, ``Owner`` lets views be scoped.
 MEMBER_NAMES = sorted(
-    name.removesuffix("_") for name in _public_members(strata.Database, ClientView, AsyncDatabase)
+    name.removesuffix("_")
+    for name in _public_members(strata.Database, ClientView, AsyncDatabase, AsyncClientView)
 )
 MODELS = [_camel(name) for name in MEMBER_NAMES] + ["Db"]
 
@@ -58,7 +59,7 @@ def schema_path(tmp_path: Path) -> Path:
 def test_every_handle_member_ends_with_an_underscore() -> None:
     plain = {
         name
-        for name in _public_members(strata.Database, ClientView, AsyncDatabase)
+        for name in _public_members(strata.Database, ClientView, AsyncDatabase, AsyncClientView)
         if not name.endswith("_")
     }
     assert plain == set()

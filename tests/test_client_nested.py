@@ -383,16 +383,18 @@ def test_nested_writes_respect_scope_and_soft_delete(video: strata.Database) -> 
         include={"projects": True},
     ).projects == [video.project.find_unique_or_raise(where={"id": "alice-1"})]
     assert video.with_deleted_().project.find_unique_or_raise(where={"id": "alice-0"}).title == "t"
-    # Alice's view sees bob's user row, but none of his projects.
+    # Alice's view has no user row of bob's to start from, and her own row's nested
+    # writes reach none of his projects.
     alice = video.scoped_(userId="alice")
-    alice.user.update(
-        where={"id": "bob"},
-        data={"projects": {"update_many": {"where": {}, "data": {"title": "hers"}}}},
-    )
-    alice.user.update(where={"id": "bob"}, data={"projects": {"delete_many": {}}})
+    for data in (
+        {"projects": {"update_many": {"where": {}, "data": {"title": "hers"}}}},
+        {"projects": {"delete_many": {}}},
+    ):
+        with pytest.raises(strata.RecordNotFoundError):
+            alice.user.update(where={"id": "bob"}, data=data)
     with pytest.raises(strata.RecordNotFoundError):
         alice.user.update(
-            where={"id": "bob"},
+            where={"id": "alice"},
             data={"projects": {"update": {"where": {"id": "bob-0"}, "data": {"title": "x"}}}},
         )
     assert {p.title for p in video.project.find_many(where={"userId": "bob"})} == {"t"}

@@ -7,7 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,156 @@ def test_unreadable_file() -> None:
         assert "permission denied" in result.stdout
     finally:
         subprocess.run(["rm", "-rf", folder], check=False)
+
+
+# -- foreign keys blocking a delete, in queue claims and in rate-limit hits -----------------
+
+BLOCKING_SCHEMA = """
+datasource db {
+  provider = "sqlite"
+}
+
+model Author {
+  id    Int    @id
+  posts Post[]
+  notes Note[]
+}
+
+model Post {
+  id       Int    @id
+  authorId Int
+  author   Author @relation(fields: [authorId], references: [id], onDelete: Restrict)
+}
+
+model Note {
+  id       Int    @id
+  authorId Int
+  author   Author @relation(fields: [authorId], references: [id], onDelete: NoAction)
+}
+"""
+
+
+@pytest.fixture
+def blocking(tmp_path: Path) -> Iterator[strata.Database]:
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(BLOCKING_SCHEMA)
+    with strata.connect(tmp_path / "blocking.db", schema=schema) as db:
+        db.migrate_.push()
+        db.author.create_many(data=[{"id": 1}, {"id": 2}, {"id": 3}])
+        db.post.create(data={"id": 1, "authorId": 1})
+        db.note.create(data={"id": 1, "authorId": 2})
+        yield db
+
+
+def assert_untouched(db: strata.Database) -> None:
+    """Nothing changed, and nothing holds the write lock."""
+    assert not db.in_transaction_
+    other = sqlite3.connect(db.path_, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        assert other.execute('SELECT count(*) FROM "Author"').fetchone() == (3,)
+        assert other.execute('SELECT count(*) FROM "Post"').fetchone() == (1,)
+        assert other.execute('SELECT count(*) FROM "Note"').fetchone() == (1,)
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize(
+    ("author", "table"), [(1, "Post"), (2, "Note")], ids=["restrict", "no-action"]
+)
+def test_a_delete_blocked_by_a_relation_names_it(
+    blocking: strata.Database, author: int, table: str
+) -> None:
+    calls: list[Callable[[], object]] = [
+        lambda: blocking.author.delete(where={"id": author}),
+        lambda: blocking.author.delete(where={"id": author}, include={"posts": True}),
+        lambda: blocking.author.delete_many(where={"id": {"in": [author, 3]}}),
+        lambda: blocking.author.hard_delete(where={"id": author}),
+        lambda: blocking.execute_raw_('DELETE FROM "Author" WHERE "id" = ?', author),
+    ]
+    for call in calls:
+        with pytest.raises(strata.ForeignKeyError) as caught:
+            call()
+        error = caught.value
+        assert (error.code, error.table, error.columns) == ("P2003", table, ["authorId"])
+        assert (error.referenced_table, error.referenced_columns) == ("Author", ["id"])
+        assert f"{table}.(authorId) referencing Author.(id)" in str(error)
+        assert_untouched(blocking)
+    # Through a repository, the error names the model and fields too.
+    with pytest.raises(strata.ForeignKeyError) as caught:
+        blocking.author.delete(where={"id": author})
+    assert (caught.value.model, caught.value.fields) == (table, ["authorId"])
+
+
+def test_a_blocked_delete_inside_a_transaction_keeps_earlier_work(
+    blocking: strata.Database,
+) -> None:
+    with blocking.transaction_():
+        blocking.author.delete(where={"id": 3})
+        with pytest.raises(strata.ForeignKeyError):
+            blocking.author.delete(where={"id": 1})
+        assert blocking.in_transaction_
+    assert [a.id for a in blocking.author.find_many()] == [1, 2]
+
+
+def test_a_queue_claim_that_breaks_a_foreign_key_names_it(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(
+        'datasource db {\n  provider = "sqlite"\n}\n\n'
+        "model Worker {\n  id   String @id\n  jobs Job[]\n}\n\n"
+        "model Job {\n"
+        "  id             Int       @id @default(autoincrement())\n"
+        '  status         String    @default("QUEUED")\n'
+        "  leaseExpiresAt DateTime?\n"
+        "  leaseToken     Int       @default(0)\n"
+        "  workerId       String?\n"
+        "  attempts       Int       @default(0)\n"
+        "  worker         Worker?   @relation(fields: [workerId], references: [id])\n"
+        "  @@index([status])\n"
+        "}\n"
+    )
+    with strata.connect(tmp_path / "queue.db", schema=schema) as db:
+        db.migrate_.push()
+        queue = db.queue_(
+            "Job",
+            ready={"status": "QUEUED"},
+            claimed={"status": "RUNNING"},
+            done={"status": "DONE"},
+            failed={"status": "FAILED"},
+            order_by=[{"id": "asc"}],
+            lease=timedelta(seconds=30),
+        )
+        queue.enqueue({})
+        # The worker id is stored in workerId, which must name a Worker row.
+        with pytest.raises(strata.ForeignKeyError) as caught:
+            queue.claim("ghost")
+        error = caught.value
+        assert (error.code, error.table, error.columns) == ("P2003", "Job", ["workerId"])
+        assert (error.referenced_table, error.referenced_columns) == ("Worker", ["id"])
+        assert not db.in_transaction_
+        (job,) = db.job.find_many()
+        assert (job.status, job.leaseToken, job.attempts, job.workerId) == ("QUEUED", 0, 0, None)
+        db.worker.create(data={"id": "w1"})
+        (claim,) = queue.claim("w1")
+        assert claim.record.workerId == "w1"
+
+
+def test_a_rate_limit_hit_that_breaks_a_foreign_key_names_it(tmp_path: Path) -> None:
+    schema = Path(__file__).resolve().parents[1] / "schema" / "medianest.prisma"
+    with strata.connect(tmp_path / "medianest.db", schema=schema) as db:
+        db.migrate_.push()
+        limiter = db.rate_limiter_(
+            "RateLimit",
+            key=["userId", "endpoint"],
+            count="requestCount",
+            window_start="windowStart",
+        )
+        # userId references users.id, and there is no user "nobody".
+        with pytest.raises(strata.ForeignKeyError) as caught:
+            limiter.hit("nobody", "/api", limit=5, window=60)
+        error = caught.value
+        assert (error.code, error.table, error.columns) == ("P2003", "rate_limits", ["userId"])
+        assert (error.referenced_table, error.referenced_columns) == ("users", ["id"])
+        assert not db.in_transaction_
+        assert db.rate_limit.count() == 0

@@ -22,10 +22,10 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
 
-from strata.database import Database, connect
+from strata.database import ClientView, Database, connect
 from strata.events import QueryEvent
 
-__all__ = ["AsyncDatabase", "AsyncTransaction", "connect_async"]
+__all__ = ["AsyncClientView", "AsyncDatabase", "AsyncTransaction", "connect_async"]
 
 #: Attributes whose values are plain data, returned as they are rather than as awaitables.
 _PLAIN = frozenset(
@@ -70,10 +70,12 @@ class _Proxy:
 
 
 class AsyncTransaction:
-    """``async with adb.transaction_() as tx:``: one transaction on a thread of its own."""
+    """``async with adb.transaction_() as tx:``: one transaction on a thread of its own.
+    ``tx`` offers ``target`` (the database, or a client view) with awaitable methods."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, target: object | None = None) -> None:
         self._db = db
+        self._target = db if target is None else target
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strata-tx")
         self._block = db.transaction_()
 
@@ -84,7 +86,7 @@ class AsyncTransaction:
         except BaseException:
             self._thread.shutdown(wait=False)
             raise
-        return _Proxy(self._db, self._thread)
+        return _Proxy(self._target, self._thread)
 
     async def __aexit__(
         self,
@@ -127,6 +129,14 @@ class AsyncDatabase(_Proxy):
             callback = _on_loop(callback, asyncio.get_running_loop())
         return self.sync_.on_(event, callback)
 
+    def scoped_(self, **scope: Any) -> AsyncClientView:
+        """`Database.scoped_`, with awaitable repositories and ``transaction_()``."""
+        return AsyncClientView(self.sync_.scoped_(**scope), self.sync_, self._executor)
+
+    def with_deleted_(self) -> AsyncClientView:
+        """`Database.with_deleted_`, with awaitable repositories and ``transaction_()``."""
+        return AsyncClientView(self.sync_.with_deleted_(), self.sync_, self._executor)
+
     async def close_(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self.sync_.close_)
@@ -163,6 +173,34 @@ def _on_loop(
         asyncio.run_coroutine_threadsafe(coroutine_function(event), loop).add_done_callback(report)
 
     return schedule
+
+
+class AsyncClientView(_Proxy):
+    """A client view (`strata.database.ClientView`) whose repositories' methods are
+    awaitable: ``await adb.scoped_(userId=u).project.find_many()``, and ``async with
+    view.transaction_() as tx:`` as for the database, with ``tx`` the view."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, view: ClientView, db: Database, executor: Executor) -> None:
+        super().__init__(view, executor)
+        self._db = db
+
+    @property
+    def sync_(self) -> ClientView:
+        """The synchronous view underneath."""
+        view = self._target
+        assert isinstance(view, ClientView)
+        return view
+
+    def transaction_(self) -> AsyncTransaction:
+        return AsyncTransaction(self._db, self.sync_)
+
+    def scoped_(self, **scope: Any) -> AsyncClientView:
+        return AsyncClientView(self.sync_.scoped_(**scope), self._db, self._executor)
+
+    def with_deleted_(self) -> AsyncClientView:
+        return AsyncClientView(self.sync_.with_deleted_(), self._db, self._executor)
 
 
 async def connect_async(

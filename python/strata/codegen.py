@@ -44,8 +44,19 @@ _FILTERS = {
     "DateTime": ("datetime.datetime", _COMPARABLE, False),
     "Boolean": ("bool", (), False),
     "Bytes": ("bytes", (), False),
-    "Json": ("JsonValue", (), False),
 }
+#: Json filters (`strata.client.where`): a path of keys and indices, and what to test there.
+_JSON_FILTER = [
+    ("path", "list[str | int]"),
+    ("equals", "JsonValue"),
+    ("not", "JsonValue"),
+    ("string_contains", "str"),
+    ("string_starts_with", "str"),
+    ("string_ends_with", "str"),
+    ("array_contains", "JsonValue"),
+    ("array_starts_with", "JsonValue"),
+    ("array_ends_with", "JsonValue"),
+]
 
 _HEADER = '''"""Typed models and repositories for {source}.
 
@@ -133,6 +144,7 @@ def generate_module(schema: ir.Schema, source: str) -> str:
     parts.append("\n# -- filters " + "-" * 77 + "\n")
     for type_name, (python, operators, text) in _FILTERS.items():
         parts.append(_scalar_filter(type_name, python, operators, text))
+    parts.append(_typed_dict("JsonFilter", _JSON_FILTER))
     for enum in schema.enums:
         parts.append(_scalar_filter(f"{enum.name}Enum", enum.name, (), False))
 
@@ -374,6 +386,12 @@ class {n}Repository:
 
     def delete_many(self, where: {n}WhereInput | None = None) -> dict[str, int]:
         return cast("dict[str, int]", self._repository.delete_many(where=where))
+
+    def hard_delete(self, where: {n}WhereUniqueInput) -> {n}:
+        return cast("{n}", self._repository.hard_delete(where=where))
+
+    def hard_delete_many(self, where: {n}WhereInput | None = None) -> dict[str, int]:
+        return cast("dict[str, int]", self._repository.hard_delete_many(where=where))
 '''
 
 

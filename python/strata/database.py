@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -176,8 +177,13 @@ class Database(_core.Engine):
 
         On every model with those fields, reads, updates and deletes see only matching
         rows (another tenant's row is as good as missing: RecordNotFoundError), creates
-        write the values, and a create that names another value is refused. Models
-        without the fields are unaffected.
+        write the values, and a create that names another value is refused. The model the
+        field refers to is confined the same way through the field referred to: ``userId``
+        references ``User.id``, so the view's User rows are the tenant's own (``id = u``),
+        and creating any other User through it is refused. A model without the fields is
+        scoped through a required parent that has them (a Scene through its Project);
+        other models are unaffected. ``with view.transaction_() as tx:`` runs the view's
+        statements in one transaction, like `transaction`.
         """
         unknown = [f for f in scope if not any(f in m.scalars for m in self.client_.metas.values())]
         if unknown:
@@ -288,6 +294,14 @@ class ClientView:
 
     def model_(self, name: str) -> Repository:
         return self._client.repository(name)
+
+    @contextmanager
+    def transaction_(self) -> Iterator[ClientView]:
+        """``with view.transaction_() as tx:``: `Database.transaction_` for this view, so
+        the same rules hold (nested blocks are savepoints; an exception rolls the block
+        back). ``tx`` is the view: its statements keep the view's scope."""
+        with self._client.db.transaction_():
+            yield self
 
     def scoped_(self, **scope: Any) -> ClientView:
         return ClientView(self._client.derive(scope=scope))

@@ -83,8 +83,11 @@ class Client:
         }
         #: Field values every row of this view has: ``db.scoped_(userId=...)``.
         self.scope: dict[str, Any] = {}
+        #: Per model, the field holding each scope value (see `_scope_fields`).
+        self._scoped_fields: dict[str, dict[str, str]] = {}
         #: Whether soft-deleted rows are visible (``db.with_deleted_()``).
         self.include_deleted = False
+        self._with_deleted_rows: Client | None = None
         # Shared with derived views: the writers depend only on the schema and database.
         self._bulk_writers: dict[str, BulkWriter] = {}
         self._build_repositories()
@@ -102,10 +105,21 @@ class Client:
         view = copy.copy(self)
         if scope is not None:
             view.scope = {**self.scope, **scope}
+            view._scoped_fields = view._scope_fields()
         if include_deleted is not None:
             view.include_deleted = include_deleted
+        view._with_deleted_rows = None
         view._build_repositories()
         return view
+
+    def with_deleted_rows(self) -> Client:
+        """This view with soft-deleted rows visible and its scope kept: what reviving a
+        soft-deleted row and deleting one for good work through."""
+        if self.include_deleted:
+            return self
+        if self._with_deleted_rows is None:
+            self._with_deleted_rows = self.derive(include_deleted=True)
+        return self._with_deleted_rows
 
     def bulk_writer(self, meta: ModelMeta) -> BulkWriter:
         """The core's bulk inserter for ``meta``'s rows, built on first use."""
@@ -116,21 +130,51 @@ class Client:
 
     # -- the view's rules --------------------------------------------------------------------
 
+    def _scope_fields(self) -> dict[str, dict[str, str]]:
+        """Per model, the field that holds each scope value: the scope's own field
+        (``Project.userId``), or on the model a scope field refers to, the field referred
+        to: ``userId`` references ``User.id``, so the tenant's own User row is the one
+        whose ``id`` is the scope value. Worked out from the relations, not from names."""
+        fields: dict[str, dict[str, str]] = {}
+        for meta in self.metas.values():
+            for field in self.scope:
+                if field in meta.scalars:
+                    fields.setdefault(meta.name, {})[field] = field
+        for meta in self.metas.values():
+            for link in meta.relations.values():
+                if not link.holds_fk:
+                    continue
+                target = self.metas[link.target]
+                for source, referenced in zip(link.source_fields, link.target_fields, strict=True):
+                    if source in self.scope and source not in target.scalars:
+                        fields.setdefault(target.name, {}).setdefault(source, referenced)
+        return fields
+
     def implicit_where(self, meta: ModelMeta) -> dict[str, Any] | None:
         """The filter every statement on ``meta``'s rows carries in this view.
 
         A model without a scope field that belongs to a scoped parent (a Scene's
-        required ``project``, whose Project has ``userId``) is scoped through it."""
+        required ``project``, whose Project has ``userId``) is scoped through it. The
+        model the scope field refers to is scoped by the referenced field: in a view
+        scoped by ``userId``, the User rows are the tenant's own."""
         where: dict[str, Any] = {}
+        fields = self._scoped_fields.get(meta.name, {})
         for field, value in self.scope.items():
-            if field in meta.scalars:
-                where[field] = value
+            if field in fields:
+                where[fields[field]] = value
             elif (parent := self._scoped_parent(meta, field)) is not None:
                 where[parent] = {"is": {}}  # the parent's own implicit filter does the rest
         deleted = self.soft_delete.get(meta.name)
         if deleted is not None and not self.include_deleted:
             where[deleted] = None
         return where or None
+
+    def reviving(self, meta: ModelMeta) -> str | None:
+        """The soft-delete field of ``meta`` when a create in this view revives the
+        soft-deleted row holding its unique value (`strata.client.writes.create_record`):
+        in a view that hides deleted rows. In ``with_deleted()`` the row is visible, so a
+        create conflicts with it as with any other row."""
+        return None if self.include_deleted else self.soft_delete.get(meta.name)
 
     def _scoped_parent(self, meta: ModelMeta, field: str) -> str | None:
         for name, link in meta.relations.items():
@@ -140,27 +184,31 @@ class Client:
         return None
 
     def stamp(self, meta: ModelMeta, data: dict[str, Any]) -> None:
-        """Write the scope's values into a create's data; refuse a different value, and a
-        parent (for a model scoped through its parent) outside the scope."""
+        """Write the scope's values into a create's data; refuse a different value (so a
+        view scoped by ``userId`` creates no other User), and a parent (for a model scoped
+        through its parent) outside the scope."""
+        fields = self._scoped_fields.get(meta.name, {})
         for field, value in self.scope.items():
-            if field not in meta.scalars:
+            if field not in fields:
                 parent = self._scoped_parent(meta, field)
                 if parent is not None:
                     self._check_parent_visible(meta, parent, data)
                 continue
-            given = data.setdefault(field, value)
+            given = data.setdefault(fields[field], value)
             if given != value:
-                raise _out_of_scope(meta, field, value, f"cannot write {given!r}")
+                raise _out_of_scope(meta, fields[field], field, value, f"cannot write {given!r}")
 
     def check_update(self, meta: ModelMeta, data: Mapping[str, Any]) -> None:
         """Refuse an update that would move a row out of the view's scope."""
+        fields = self._scoped_fields.get(meta.name, {})
         for field, value in self.scope.items():
-            if field not in data:
+            own = fields.get(field)
+            if own is None or own not in data:
                 continue
-            given = data[field]
+            given = data[own]
             new = given.get("set") if isinstance(given, Mapping) else given
             if new != value:
-                raise _out_of_scope(meta, field, value, f"cannot change it to {new!r}")
+                raise _out_of_scope(meta, own, field, value, f"cannot change it to {new!r}")
 
     def _check_parent_visible(self, meta: ModelMeta, parent: str, data: dict[str, Any]) -> None:
         link = meta.relations[parent]
@@ -244,9 +292,11 @@ def model_attributes(repositories: Mapping[str, Repository]) -> dict[str, Reposi
     return attributes
 
 
-def _out_of_scope(meta: ModelMeta, field: str, value: Any, what: str) -> ValidationError:
+def _out_of_scope(
+    meta: ModelMeta, field: str, scope_field: str, value: Any, what: str
+) -> ValidationError:
     return ValidationError(
-        f"{meta.name}.{field}: this client is scoped to {field}={value!r} and {what}",
+        f"{meta.name}.{field}: this client is scoped to {scope_field}={value!r} and {what}",
         model=meta.name,
         field=field,
         expected=repr(value),

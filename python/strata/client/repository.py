@@ -486,9 +486,19 @@ class Repository:
         omit: Mapping[str, Any] | None = None,
     ) -> Any:
         """Insert a record, with nested ``create``/``connect``/``connect_or_create``/
-        ``create_many`` on relation fields, all in one transaction; returns it as stored."""
+        ``create_many`` on relation fields, all in one transaction; returns it as stored.
+
+        On a soft-deleting model, when a unique value of the new record (its id, an email)
+        is held by a soft-deleted row, that row is revived instead of the create failing:
+        in the same transaction, its ``deletedAt`` is cleared, the given fields are written
+        and ``@updatedAt`` fields stamped; fields the data leaves out keep their stored
+        values, the primary key among them, so the rows that reference it stay attached.
+        A live row holding the value is a `strata.UniqueConstraintError` as ever. In a
+        ``with_deleted()`` view the soft-deleted row is visible, so it conflicts like any
+        other."""
         nested = self._has_relations(data)
-        with self._writing(nested or _shaped(include, select, omit)):
+        revives = self._client.reviving(self._meta) is not None
+        with self._writing(nested or revives or _shaped(include, select, omit)):
             record = writes.create_record(self._client, self._meta, data)
             return self._returned(record, include, select, omit)
 
@@ -498,7 +508,8 @@ class Repository:
         """Insert many records through the core's bulk path (`strata.client.bulk`): every
         row or none. Scalar fields only; records may give different fields.
         ``skip_duplicates`` skips rows that conflict with a unique constraint. Returns
-        ``{"count": rows inserted}``."""
+        ``{"count": rows inserted}``. Unlike `create`, it does not revive soft-deleted
+        rows: a unique value held by one is a conflict like any other."""
         rows = self._rows_to_create(data, "create_many")
         writer = self._client.bulk_writer(self._meta)
         with self._writing(False):
@@ -653,7 +664,9 @@ class Repository:
         select: Mapping[str, Any] | None = None,
         omit: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Update the record matching ``where``, or create it if there is none."""
+        """Update the record matching ``where``, or create it if there is none. A
+        soft-deleted record is none (the view does not see it): ``create`` applies, and
+        revives it as `create` does, so its stale data gets no ``update``."""
         meta = self._meta
         flat = writes.unique_where(meta, where)
         with self._writing(True):
@@ -678,13 +691,47 @@ class Repository:
     ) -> Any:
         """Delete the record matching a unique ``where`` and return it;
         `strata.RecordNotFoundError` (P2025) if there is none. On a soft-deleting model
-        (``/// @strata.softDelete``) the record is marked deleted instead."""
+        (``/// @strata.softDelete``) the record is marked deleted instead (`hard_delete`
+        removes it). In a ``with_deleted()`` view a record already marked is returned as it
+        is: it keeps the time it was deleted."""
         meta = self._meta
         deleted_field = self._client.soft_delete.get(meta.name)
-        if deleted_field is not None:
-            return self.update(
-                where, {deleted_field: datetime.now(UTC)}, include=include, select=select, omit=omit
-            )
+        if deleted_field is None:
+            return self._delete_for_good(where, include, select, omit)
+        mark = {deleted_field: datetime.now(UTC)}
+        if not self._client.include_deleted:
+            return self.update(where, mark, include=include, select=select, omit=omit)
+        live = {**writes.unique_where(meta, where), deleted_field: None}
+        with self._writing(True):
+            try:
+                return self.update(live, mark, include=include, select=select, omit=omit)
+            except RecordNotFoundError:
+                return self.find_unique_or_raise(where, include=include, select=select, omit=omit)
+
+    def hard_delete(
+        self,
+        where: Where,
+        *,
+        include: Mapping[str, Any] | None = None,
+        select: Mapping[str, Any] | None = None,
+        omit: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Delete the record matching a unique ``where`` for good, and return it, whether
+        or not it was soft-deleted (``/// @strata.softDelete`` models; on others this is
+        `delete`). The view's scope still applies. `strata.RecordNotFoundError` (P2025) if
+        there is none; `strata.ForeignKeyError` (P2003) if a Restrict or NoAction relation
+        still references it."""
+        repository = self._client.with_deleted_rows().repositories[self._meta.name]
+        return repository._delete_for_good(where, include, select, omit)
+
+    def _delete_for_good(
+        self,
+        where: Where,
+        include: Mapping[str, Any] | None,
+        select: Mapping[str, Any] | None,
+        omit: Mapping[str, Any] | None,
+    ) -> Any:
+        meta = self._meta
         flat = writes.unique_where(meta, where)
         with self._writing(_shaped(include, select, omit)):
             returned = None
@@ -708,10 +755,24 @@ class Repository:
 
     def delete_many(self, where: Where | None = None) -> dict[str, int]:
         """Delete every record matching ``where``; ``{"count": n}``. On a soft-deleting
-        model the records are marked deleted instead."""
+        model the records are marked deleted instead (`hard_delete_many` removes them);
+        in a ``with_deleted()`` view those already marked are left as they are, and
+        ``count`` is the records this call marked."""
         deleted_field = self._client.soft_delete.get(self._meta.name)
-        if deleted_field is not None:
-            return self.update_many(where, data={deleted_field: datetime.now(UTC)})
+        if deleted_field is None:
+            return self._delete_many_for_good(where)
+        if self._client.include_deleted:
+            where = {"AND": [where or {}, {deleted_field: None}]}
+        return self.update_many(where, data={deleted_field: datetime.now(UTC)})
+
+    def hard_delete_many(self, where: Where | None = None) -> dict[str, int]:
+        """Delete every record matching ``where`` for good, soft-deleted or not (purge
+        rows deleted long ago: ``hard_delete_many(where={"deletedAt": {"lt": cutoff}})``);
+        ``{"count": n}``. The view's scope still applies."""
+        repository = self._client.with_deleted_rows().repositories[self._meta.name]
+        return repository._delete_many_for_good(where)
+
+    def _delete_many_for_good(self, where: Where | None) -> dict[str, int]:
         builder = self._client.sql()
         condition = builder.where(self._meta, "t0", where)
         with self._writing(False):

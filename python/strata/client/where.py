@@ -20,10 +20,29 @@ Prisma's list filters: ``has`` (an element), ``has_every`` and ``has_some`` (a l
 ``is_empty`` (a bool) and ``equals`` (the whole list, in order). Elements are compared with
 ``json_each``; the operand is encoded by the field's own codec as a JSON array, so each
 element is checked and stored-form exactly as the column's elements are.
+
+Json fields take Prisma Client's Json filters: ``equals`` and ``not`` (a JSON value),
+``string_contains``, ``string_starts_with`` and ``string_ends_with`` (a str; only a JSON
+string matches), ``array_contains`` (a value, or a list of values that must all be
+elements), ``array_starts_with`` and ``array_ends_with`` (the first or last element), each
+applied at ``path`` when given: a list of object keys (str) and array indices (int >= 0),
+PostgreSQL's array form; a key of decimal digits also indexes an array, as there.
+``{"config": {"path": ["style", "palette", 0], "equals": "red"}}``. Values compare as JSON:
+objects whatever their key order, numbers by value (``1`` equals ``1.0``), ``True`` never
+equal to ``1``. ``None`` in ``equals`` matches a JSON null, a path that leads nowhere and a
+NULL column alike (all three read back as None), and ``not: None`` every other row. Any
+other filter is unknown (matches neither way, ``not`` included) on a NULL column and where
+the path leads nowhere, as SQL compares NULL; a stored JSON null is a value. A
+plain value (``{"config": {...}}`` is a filter, ``{"config": [1, 2]}`` is not) means
+``equals``. The core's ``strata_json_match`` function evaluates them on the parsed document
+(`rust/json_filter.rs`): SQLite 3.40's JSON functions cannot compare objects ignoring key
+order, cannot name a key holding a ``"`` in a path, and cut decoded strings at an escaped
+NUL, so neither paths nor values ever pass through SQLite's JSON path syntax.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -43,6 +62,21 @@ _OPERATORS = frozenset({"equals", "not", "in", "not_in", "mode", *_COMPARISONS, 
 _LIST_OPERATORS = frozenset({"equals", "has", "has_every", "has_some", "is_empty"})
 #: ``order_by={"posts": {"_count": "desc"}}``: a list relation's number of related rows.
 RELATION_COUNT = "_count"
+_JSON_OPERATORS = frozenset(
+    {
+        "path",
+        "equals",
+        "not",
+        "string_contains",
+        "string_starts_with",
+        "string_ends_with",
+        "array_contains",
+        "array_starts_with",
+        "array_ends_with",
+    }
+)
+#: The SQL function the core registers on every connection for Json filters.
+_JSON_MATCH = "strata_json_match"
 #: Types whose values have a meaningful order in SQLite (Json, Bytes and lists do not).
 _ORDERED = frozenset({"String", "Int", "BigInt", "Float", "Decimal", "DateTime"})
 
@@ -66,6 +100,22 @@ def _check_operators(
             field=name,
             expected=f"one of {operators}",
         )
+
+
+def _json_path(meta: ModelMeta, name: str, path: Any) -> list[str | int]:
+    """A Json filter's ``path``, checked: object keys and array indices."""
+    steps = list(path) if isinstance(path, list | tuple) else None
+    if steps is None or not all(
+        isinstance(step, str) or (type(step) is int and step >= 0) for step in steps
+    ):
+        raise ValidationError(
+            f"{meta.name}.{name}: path takes a list of keys (str) and array indices "
+            f"(int >= 0), got {describe_value(path)}",
+            model=meta.name,
+            field=name,
+            expected="a list of str keys and int indices",
+        )
+    return steps
 
 
 class SqlBuilder:
@@ -124,6 +174,11 @@ class SqlBuilder:
             return self._logical(meta, alias, key, value)
         if key in meta.scalars:
             column = f"{alias}.{meta.column(key)}"
+            field = meta.scalars[key]
+            if field.type == "Json" and not field.list:
+                if isinstance(value, Mapping):
+                    return self._json_filter(meta, key, column, value)
+                return self._json_match(meta, key, column, [], "equals", value)
             if isinstance(value, Mapping):
                 return self._field_filter(meta, key, column, value)
             return self._equals(meta, key, column, value, insensitive=False)
@@ -267,6 +322,55 @@ class SqlBuilder:
                 else:
                     parts.append(f"EXISTS (SELECT 1 FROM ({mine}) WHERE element IN ({given}))")
         return " AND ".join(parts) if parts else "1"
+
+    def _json_filter(
+        self, meta: ModelMeta, name: str, column: str, filters: Mapping[str, Any]
+    ) -> str:
+        """A Json field's filters (see the module docstring)."""
+        _check_operators(meta, name, filters, _JSON_OPERATORS, "Json filter")
+        path = _json_path(meta, name, filters.get("path", []))
+        tests = [(operator, operand) for operator, operand in filters.items() if operator != "path"]
+        if "path" in filters and not tests:
+            raise ValidationError(
+                f"{meta.name}.{name}: a path needs a filter to apply there (equals, ...)",
+                model=meta.name,
+                field=name,
+                expected="path with equals, not, string_* or array_*",
+            )
+        parts = []
+        for operator, operand in tests:
+            if operator == "not":
+                parts.append(f"NOT {self._json_match(meta, name, column, path, 'equals', operand)}")
+            else:
+                parts.append(self._json_match(meta, name, column, path, operator, operand))
+        return " AND ".join(parts) if parts else "1"
+
+    def _json_match(
+        self,
+        meta: ModelMeta,
+        name: str,
+        column: str,
+        path: list[str | int],
+        operator: str,
+        operand: Any,
+    ) -> str:
+        """The core's test of the value at ``path``: ``[path, operator, operand]`` as JSON,
+        bound, so neither keys nor values ever become SQL or a JSON path string."""
+        if operator == "equals" and operand is None:
+            operator = "is_null"
+        elif operator.startswith("string_") and not isinstance(operand, str):
+            raise ValidationError(
+                f"{meta.name}.{name}: {operator} takes a str, got {describe_value(operand)}",
+                model=meta.name,
+                field=name,
+                expected="a str",
+            )
+        try:
+            # ASCII escapes carry even a lone surrogate exactly (as JSON.stringify writes it).
+            spec = json.dumps([path, operator, operand], allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError):
+            raise meta.codecs[name].error(operand) from None
+        return f"{_JSON_MATCH}({column}, {self.bind(spec)})"
 
     def _string_filter(self, column: str, operator: str, text: str, insensitive: bool) -> str:
         if insensitive:

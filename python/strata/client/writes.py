@@ -38,7 +38,7 @@ from strata.client.codecs import Codec, describe_value
 from strata.client.defaults import now
 from strata.client.where import SqlBuilder
 from strata.dialects.sqlite import quote
-from strata.errors import RecordNotFoundError, ValidationError
+from strata.errors import RecordNotFoundError, UniqueConstraintError, ValidationError
 from strata.schema import ir
 
 if TYPE_CHECKING:
@@ -295,7 +295,9 @@ def _check_operation(meta: ModelMeta, link: RelationLink, operation: str, argume
 
 
 def create_record(client: Client, meta: ModelMeta, data: Any) -> dict[str, Any]:
-    """Insert one record and its nested writes; returns the new row, decoded."""
+    """Insert one record and its nested writes; returns the new row, decoded. On a
+    soft-deleting model, a unique value held by a soft-deleted row revives that row
+    (see `_revive`); the caller runs the create in a transaction then."""
     scalars, nested = _split(meta, data, _CREATE_OPERATIONS)
     client.stamp(meta, scalars)
     before = {n: ops for n, ops in nested.items() if meta.relations[n].holds_fk}
@@ -303,12 +305,64 @@ def create_record(client: Client, meta: ModelMeta, data: Any) -> dict[str, Any]:
         scalars.update(_resolve_parent(client, meta, meta.relations[name], operations))
     encoder = RowEncoder(meta, tuple(scalars))
     row = encoder.encode(scalars)
-    result = client.query(insert_sql(meta, encoder.names) + returning(meta), row)
+    sql = insert_sql(meta, encoder.names) + returning(meta)
+    deleted = client.reviving(meta)
+    if deleted is None:
+        result = client.query(sql, row)
+    else:
+        try:
+            result = client.query(sql, row)
+        except UniqueConstraintError as conflict:
+            result = _revive(
+                client,
+                meta,
+                deleted,
+                tuple(scalars),
+                dict(zip(encoder.names, row, strict=True)),
+                conflict,
+            )
+            if not result:
+                raise
     record = meta.full_reader.values(result[0])
     for name, operations in nested.items():
         if name not in before:
             _write_children(client, meta, meta.relations[name], record, operations)
     return record
+
+
+def _revive(
+    client: Client,
+    meta: ModelMeta,
+    deleted: str,
+    given: tuple[str, ...],
+    values: dict[str, Any],
+    conflict: UniqueConstraintError,
+) -> list[tuple[Any, ...]]:
+    """A create's INSERT hit the unique key ``conflict`` names: when a soft-deleted row
+    this view may see holds it, bring that row back in its place and return it (else
+    nothing, and the caller raises the conflict). The row is updated in place: ``deleted``
+    is cleared, the fields the create gives are written (``values``, already encoded) and
+    ``@updatedAt`` fields are stamped, as in an update; fields the create leaves out keep
+    their stored values, the primary key among them, so rows referencing it stay attached.
+    A live row holding the key is no soft-deleted one, so that conflict stands; so does
+    one the revived row meets on another unique key."""
+    by_column = {field.column: name for name, field in meta.scalars.items()}
+    key = [by_column[column] for column in conflict.columns if column in by_column]
+    if conflict.table != meta.model.table or not key or len(key) != len(conflict.columns):
+        return []
+    if not all(name in values for name in key):
+        return []  # part of the key comes from a database default: not this create's value
+    builder = client.with_deleted_rows().sql()
+    changed = {name: values[name] for name in given if name != deleted}
+    changed.update({name: values[name] for name in meta.updated_at if name not in given})
+    assignments = [
+        f"{meta.column(name)} = {builder.bind(value)}" for name, value in changed.items()
+    ]
+    assignments.append(f"{meta.column(deleted)} = {builder.bind(values.get(deleted))}")
+    condition = builder.where(meta, "t0", {deleted: {"not": None}})
+    held = " AND ".join(f"t0.{meta.column(name)} = {builder.bind(values[name])}" for name in key)
+    sql = f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {condition} AND {held}"
+    return client.query(sql + returning(meta), builder.params)
 
 
 def _resolve_parent(
@@ -513,9 +567,11 @@ def _delete_rows(client: Client, meta: ModelMeta, condition: Callable[[SqlBuilde
     if deleted is None:
         sql = f"DELETE FROM {meta.table_sql} AS t0 WHERE {condition(builder)}"
     else:
-        # The SET value comes first in the statement, so it is bound first.
+        # The SET value comes first in the statement, so it is bound first. A row deleted
+        # before (visible in a with_deleted() view) keeps the time it was deleted.
+        column = meta.column(deleted)
         stamp = builder.bind(meta.codecs[deleted].to_sql(now()))
-        sql = f"UPDATE {meta.table_sql} AS t0 SET {meta.column(deleted)} = {stamp} WHERE "
+        sql = f"UPDATE {meta.table_sql} AS t0 SET {column} = IFNULL({column}, {stamp}) WHERE "
         sql += condition(builder)
     return client.execute(sql, builder.params)
 
