@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from strata.analytics import TableSpec
     from strata.client import Client, Repository
     from strata.client.codecs import DateTimeFormat
+    from strata.client.datetimes import DateTimeColumns
     from strata.client.models import ModelClasses
     from strata.health import Health
     from strata.metrics import Metrics
@@ -97,6 +98,9 @@ class Database(_core.Engine):
         self.datetime_format = "iso8601"
         self._client: Client | None = None
         self._model_classes: ModelClasses | None = None
+        #: How each DateTime column stores its values, detected on first use and kept for
+        #: the handle's life (`strata.client.datetimes`).
+        self._datetime_columns: DateTimeColumns | None = None
 
     def health(self) -> Health:
         """Connected, latency, SQLite version, migration state and pending migrations."""

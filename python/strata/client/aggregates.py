@@ -11,7 +11,8 @@ emails). Results use Prisma's keys::
 Types: ``_count`` is an int; ``_avg`` a float (a Decimal for Decimal fields); ``_sum`` has
 the field's type (int, float or Decimal); ``_min`` and ``_max`` are decoded like the field.
 Averages and sums of an empty set are None. Decimal sums and averages are computed by SQLite
-in double precision, as on Prisma's SQLite provider.
+in double precision, as on Prisma's SQLite provider. ``_min`` and ``_max`` of a DateTime
+column that holds mixed stored forms compare instants (`strata.client.datetimes`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from strata.client.codecs import describe_value
+from strata.client.datetimes import compared_column, operand_codec
 from strata.client.where import SqlBuilder
 from strata.errors import ValidationError
 
@@ -84,7 +86,10 @@ class AggregateSpec:
                 if result_key in ("_avg", "_sum")
                 else "an ordered field",
             )
-        return f"{_FUNCTIONS[result_key]}({self.alias}.{meta.column(name)})"
+        column = f"{self.alias}.{meta.column(name)}"
+        if result_key in ("_min", "_max"):
+            column = compared_column(meta, name, column)  # a mixed DateTime: by instant
+        return f"{_FUNCTIONS[result_key]}({column})"
 
     def read(self, values: Sequence[Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -146,7 +151,8 @@ def group_by(
         meta.scalar(name)
     builder = client.sql()
     spec = AggregateSpec(meta, "t0", **requested)
-    grouped = ", ".join(f"t0.{meta.column(n)}" for n in by)
+    # A mixed DateTime column groups by instant, so one instant stored twice is one group.
+    grouped = ", ".join(compared_column(meta, n, f"t0.{meta.column(n)}") for n in by)
     columns = ", ".join([grouped, *(c[2] for c in spec.columns)])
     sql = f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {builder.where(meta, 't0', where)}"
     sql += f" GROUP BY {grouped}"
@@ -237,7 +243,7 @@ def _aggregate_filter(
                     expected="a number",
                 )
             return value
-        return meta.codecs[name].to_sql_element(value)
+        return operand_codec(meta, name).to_sql_element(value)
 
     parts = []
     for operator, operand in filters.items():

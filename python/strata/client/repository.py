@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from strata.client import aggregates, writes
 from strata.client.codecs import Codec, describe_value
+from strata.client.datetimes import compared_column, operand_codec
 from strata.client.relations import Selection, finish, load_relations, parse_selection
 from strata.client.where import SqlBuilder
 from strata.errors import RecordNotFoundError, ValidationError
@@ -131,7 +132,7 @@ class Repository:
             # take the general path.
             if len(builder.params) == len(flat):
                 sql = f"{self._select_sql(meta.columns)} WHERE {condition} LIMIT 1"
-                codecs = [meta.codecs[k] for k in flat]
+                codecs = [operand_codec(meta, k) for k in flat]
                 self._lookups[tuple(flat)] = (sql, codecs, meta.full_reader.record)
         found = self._read(flat, include=include, select=select, take=1)
         return found[0] if found else None
@@ -329,19 +330,22 @@ class Repository:
             terms = []
             for earlier, _ in keys[:index]:
                 value = self._cursor_value(builder, earlier, cursor_where)
-                terms.append(f"t0.{meta.column(earlier)} = {value}")
+                column = compared_column(meta, earlier, f"t0.{meta.column(earlier)}")
+                terms.append(f"{column} = {value}")
             operator = "<" if descending else ">"
             if index == len(keys) - 1:
                 operator += "="  # the cursor record itself is included
             value = self._cursor_value(builder, name, cursor_where)
-            terms.append(f"t0.{meta.column(name)} {operator} {value}")
+            column = compared_column(meta, name, f"t0.{meta.column(name)}")
+            terms.append(f"{column} {operator} {value}")
             alternatives.append("(" + " AND ".join(terms) + ")")
         return "(" + " OR ".join(alternatives) + ")"
 
     def _cursor_value(self, builder: SqlBuilder, name: str, cursor_where: Where) -> str:
         meta = self._meta
         condition = builder.where(meta, "c", cursor_where)
-        return f"(SELECT c.{meta.column(name)} FROM {meta.table_sql} AS c WHERE {condition})"
+        value = compared_column(meta, name, f"c.{meta.column(name)}")
+        return f"(SELECT {value} FROM {meta.table_sql} AS c WHERE {condition})"
 
     def count(self, where: Where | None = None) -> int:
         builder = self._client.sql()

@@ -15,6 +15,10 @@ use ``LIKE ? ESCAPE '\\'`` with ``%``, ``_`` and ``\\`` in the value escaped, an
 operators compare ``lower()`` of both sides. Without the ICU extension SQLite folds ASCII
 letters only, so "insensitive" means ASCII-case-insensitive.
 
+DateTime fields are compared in the form their column stores (`strata.client.datetimes`);
+a column holding mixed forms is compared by instant, through an SQL expression that reads
+every form, so its index does not serve those comparisons.
+
 Scalar lists (``String[]``...) are stored as JSON arrays (see `strata.client.codecs`) and take
 Prisma's list filters: ``has`` (an element), ``has_every`` and ``has_some`` (a list),
 ``is_empty`` (a bool) and ``equals`` (the whole list, in order). Elements are compared with
@@ -28,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from strata.client.codecs import describe_value
+from strata.client.datetimes import compared_column, operand_codec
 from strata.dialects.sqlite import quote
 from strata.errors import ValidationError
 
@@ -121,6 +126,8 @@ class SqlBuilder:
             return self._logical(meta, alias, key, value)
         if key in meta.scalars:
             column = f"{alias}.{meta.column(key)}"
+            if value is not None:  # a NULL test needs no DateTime detection
+                column = compared_column(meta, key, column)
             if isinstance(value, Mapping):
                 return self._field_filter(meta, key, column, value)
             return self._equals(meta, key, column, value, insensitive=False)
@@ -149,7 +156,7 @@ class SqlBuilder:
     ) -> str:
         if value is None:
             return f"{column} IS NULL"
-        encoded = meta.codecs[name].to_sql_element(value)
+        encoded = operand_codec(meta, name).to_sql_element(value)
         if insensitive:
             return f"{column} LIKE {self.bind(_like_pattern(encoded, '', ''))} ESCAPE '\\'"
         return f"{column} = {self.bind(encoded)}"
@@ -158,7 +165,7 @@ class SqlBuilder:
         self, meta: ModelMeta, name: str, column: str, filters: Mapping[str, Any]
     ) -> str:
         field = meta.scalars[name]
-        codec = meta.codecs[name]
+        codec = operand_codec(meta, name)
         if field.list:
             return self._list_filter(meta, name, column, filters)
         _check_operators(meta, name, filters, _OPERATORS, "filter")
@@ -420,4 +427,4 @@ class SqlBuilder:
             direction = "desc" if direction == "asc" else "asc"
             nulls = {"first": "last", "last": "first"}.get(nulls or "")
         suffix = direction.upper() + (f" NULLS {nulls.upper()}" if nulls else "")
-        return f"{alias}.{meta.column(name)}", suffix
+        return compared_column(meta, name, f"{alias}.{meta.column(name)}"), suffix
