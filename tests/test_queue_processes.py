@@ -201,3 +201,69 @@ def test_a_waiting_worker_wakes_for_a_job_from_another_process(tmp_path: Path) -
     assert [c.record.projectPath for c in claims] == ["/p/late.aep"]
     assert waited < 10
     assert timedelta(seconds=waited) > timedelta(0)
+
+
+CLAIMING_WORKER = textwrap.dedent(
+    """
+    import json, sys
+    from datetime import timedelta
+    import strata
+    from test_queue_processes import BINDING, SCHEMA
+
+    path, worker, datetime_format, advance = sys.argv[1:5]
+    with strata.connect(path, schema=SCHEMA, datetime_format=datetime_format) as db:
+        q = db.queue("Job", **{**BINDING, "lease": timedelta(minutes=10)})
+        q.advance_clock(float(advance))
+        print(json.dumps([[c.id, c.token] for c in q.claim(worker, limit=10)]), flush=True)
+    """
+)
+
+
+def claim_in_a_process(path: Path, worker: str, datetime_format: str, advance: float) -> Any:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", CLAIMING_WORKER, str(path), worker, datetime_format, str(advance)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(done.stdout)
+
+
+def test_a_leased_job_is_not_handed_out_again_by_a_worker_with_another_datetime_format(
+    tmp_path: Path,
+) -> None:
+    """The database holds integer milliseconds (Prisma's native engine writes them). One
+    worker claims a job with a 10-minute lease; a second worker, connected with the default
+    iso8601, must not take it while the lease has 10 minutes left: the lease column's form
+    is detected, so the claim compares integers with integers."""
+    path = tmp_path / "jobs.db"
+    with strata.connect(path, schema=SCHEMA, datetime_format="unixepoch-ms") as db:
+        db.migrate.push()
+        db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
+        db.queue("Job", **BINDING).enqueue(
+            {
+                "id": "job-1",
+                "userId": "u1",
+                "projectPath": "/p/1.aep",
+                "source": "bravo",
+                "macUsername": "alice",
+                "fileTimestamp": datetime(2026, 11, 22, tzinfo=UTC),
+                "nexrenderConfig": {},
+            }
+        )
+    assert claim_in_a_process(path, "native", "unixepoch-ms", 0) == [["job-1", 1]]
+    with strata.connect(path, schema=SCHEMA) as db:
+        (lease,) = db.query_raw('SELECT "leaseExpiresAt" AS lease FROM "Job"')
+        assert isinstance(lease["lease"], int)
+    assert claim_in_a_process(path, "second", "iso8601", 0) == []
+    assert claim_in_a_process(path, "second", "iso8601", 9 * 60) == []
+    # Once the lease has run out, the second worker recovers the job, with a new token,
+    # and stamps the lease in the column's form.
+    assert claim_in_a_process(path, "second", "iso8601", 11 * 60) == [["job-1", 2]]
+    with strata.connect(path, schema=SCHEMA) as db:
+        assert db.query_raw(
+            'SELECT typeof("leaseExpiresAt") AS t, typeof("startedAt") AS s FROM "Job"'
+        ) == [{"t": "integer", "s": "integer"}]

@@ -21,6 +21,12 @@ when they are missing, prints for the user to add:
 * ``attempts Int @default(0)``: claims so far. A job whose worker keeps dying is failed
   once it reaches ``max_attempts``.
 
+DateTime columns are written and compared in the stored form each one holds (detected from
+its data when the queue is bound; see `strata.client.datetimes`), whatever ``datetime_format``
+says. The claim compares the lease in SQL, so a lease, start, finish or order column that
+holds more than one form is refused when the queue is bound (`strata.MixedDateTimeError`,
+naming the rewrite command that fixes it).
+
 Optional fields are used when the model has them: ``error``/``errorMessage`` (a failure's
 text), ``progress`` and ``logs`` (`Queue.progress`), ``startedAt`` and ``completedAt``
 (stamped on claim and on completion; `Queue.purge` needs the latter), and ``uniqueKey``
@@ -41,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from strata import _core
 from strata.client.codecs import describe_value, parse_datetime
+from strata.client.datetimes import compared_column, single_form
 from strata.errors import LeaseLostError, ValidationError
 
 if TYPE_CHECKING:
@@ -181,6 +188,7 @@ class Queue:
                 expected="different ready and claimed values",
             )
         self._order = self._bind_order(order_by)
+        self._forms = self._bind_datetimes()
         #: Fields a job's data may not set: the lease bookkeeping and the state fields.
         self._reserved = frozenset(
             [*(self._fields[role] for role in _LEASE_FIELDS), *self._states["ready"]]
@@ -193,7 +201,7 @@ class Queue:
             why=self._why_sql(),
             heartbeat=self._fenced(f"{self._col('lease_expires_at')} = :expires"),
             constants=self._constants,
-            datetime_format=db.datetime_format,
+            datetime_format=self._forms[self._fields["lease_expires_at"]],
             order=[(meta.columns.index(field), descending) for field, descending in self._order],
             # Expired leases are looked for at most this often (see rust/queue.rs).
             recover_every=min(1.0, self.lease / 4),
@@ -327,6 +335,22 @@ class Queue:
         # Ties keep index order, which for equal keys is insertion order.
         return order
 
+    def _bind_datetimes(self) -> dict[str, str]:
+        """The stored form of each DateTime column the queue's SQL compares or stamps: the
+        lease, the start and finish times and DateTime order fields. Claims compare them
+        as stored, so a column holding mixed forms is refused (`MixedDateTimeError`)."""
+        meta = self._meta
+        roles = ("lease_expires_at", "started_at", "finished_at")
+        fields = [self._fields[role] for role in roles if role in self._fields]
+        fields += [f for f, _ in self._order if meta.scalars[f].type == "DateTime"]
+        operation = f"the queue on {meta.name}"
+        return {field: single_form(meta, field, operation) for field in dict.fromkeys(fields)}
+
+    def _stamp(self, role: str) -> str:
+        """The parameter the core binds to the current time in the form of ``role``'s
+        column (rust/queue.rs: ``:now_iso8601``, ``:now_unixepoch_ms``...)."""
+        return ":now_" + self._forms[self._fields[role]].replace("-", "_")
+
     # -- SQL -------------------------------------------------------------------------------
 
     def _col(self, role: str) -> str:
@@ -346,7 +370,7 @@ class Queue:
             f"{attempts} = {attempts} + 1",
         ]
         if "started_at" in self._fields:
-            sets.append(f"{self._col('started_at')} = :now")
+            sets.append(f"{self._col('started_at')} = {self._stamp('started_at')}")
         return (
             f"UPDATE {self._meta.table_sql} SET {', '.join(sets)} WHERE rowid IN "
             f"({self._ready_sql()}) RETURNING {self._returning()}"
@@ -380,7 +404,10 @@ class Queue:
         assignments.append(f"{lease} = CASE WHEN {exhausted} THEN NULL ELSE :retry_at END")
         if "finished_at" in self._fields:
             finished = self._col("finished_at")
-            assignments.append(f"{finished} = CASE WHEN {exhausted} THEN :now ELSE {finished} END")
+            stamp = self._stamp("finished_at")
+            assignments.append(
+                f"{finished} = CASE WHEN {exhausted} THEN {stamp} ELSE {finished} END"
+            )
         return assignments
 
     def _recover_sql(self) -> str:
@@ -531,7 +558,7 @@ class Queue:
     def _complete_sql(self, data_sets: list[str]) -> str:
         assignments = [*self._assign("done"), f"{self._col('lease_expires_at')} = NULL"]
         if "finished_at" in self._fields:
-            assignments.append(f"{self._col('finished_at')} = :now")
+            assignments.append(f"{self._col('finished_at')} = {self._stamp('finished_at')}")
         return self._fenced(", ".join([*assignments, *data_sets]), self._returning())
 
     def fail(
@@ -866,7 +893,8 @@ class Queue:
         ]
         created = self._created_field()
         oldest = (
-            f"(SELECT min({self._meta.column(created)}) FROM {table} WHERE {ready} "
+            f"(SELECT min({compared_column(self._meta, created, self._meta.column(created))}) "
+            f"FROM {table} WHERE {ready} "
             f"AND ({lease} IS NULL OR {lease} <= :now))"
             if created
             else "NULL"

@@ -311,8 +311,14 @@ def rewrite_command(model: str, field: str, forms: Mapping[str, int | None]) -> 
 def single_form(meta: ModelMeta, name: str, operation: str) -> DateTimeFormat:
     """The form of DateTime field ``name``'s column, for a hot path that compares it in
     SQL: `MixedDateTimeError` when the column holds more than one."""
-    codec = meta.codecs[name]
-    assert isinstance(codec, DateTimeCodec), name
+    codec = meta.codecs.get(name)
+    if not isinstance(codec, DateTimeCodec):
+        raise ValidationError(
+            f"{meta.name}.{name} is not a DateTime field",
+            model=meta.name,
+            field=name,
+            expected="a DateTime field",
+        )
     storage = codec.storage
     if storage.mixed:
         forms = {f: n or 0 for f, n in storage.forms.items()}
