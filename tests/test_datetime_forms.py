@@ -5,17 +5,25 @@ compares in it, whatever ``datetime_format`` says; mixed columns are compared by
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import strata
-from strata.client.codecs import DATETIME_WRITERS
-from strata.client.datetimes import census, storage_of
+from strata.cli import main
+from strata.client.codecs import DATETIME_WRITERS, parse_datetime
+from strata.client.datetimes import census, rewrite, storage_of
+from strata.doctor import diagnose
 from support import Traced
 
 SCHEMA = """
@@ -289,3 +297,208 @@ def test_a_fraction_of_000_is_not_sqlite_datetime(
     assert db.event.count(where={"at": BASE + timedelta(seconds=1)}) == 1
     forms = db.client.metas["Event"].codecs["at"].storage.forms  # type: ignore[attr-defined]
     assert forms == {"other": 1, "sqlite-datetime": 1}
+
+
+# -- strata doctor ---------------------------------------------------------------------------
+
+
+def test_doctor_reports_each_columns_forms_and_flags_mixed_ones(
+    tmp_path: Path, connect: Callable[..., strata.Database], schema_file: Path
+) -> None:
+    path = tmp_path / "legacy.db"
+    legacy(path, [(t, ["unixepoch-ms", "iso8601"][i % 2]) for i, t in enumerate(INSTANTS)])
+    db = connect()
+    report = diagnose(db)
+    columns = {(c.model, c.field): c for c in report.datetime_columns}
+    assert columns[("Event", "at")].forms == {"unixepoch-ms": 14, "iso8601": 13}
+    assert columns[("Event", "at")].mixed
+    assert columns[("Event", "seen")].forms == {}
+    assert not columns[("Event", "seen")].mixed
+    (warning,) = [w for w in report.warnings if "Event.at" in w]
+    assert "strata datetime rewrite --model Event --field at --to unixepoch-ms" in warning
+
+    result = CliRunner().invoke(main, ["doctor", str(path), "--schema", str(schema_file)])
+    output = " ".join(result.output.split())
+    assert "DateTime columns" in output
+    assert "Event.at │ unixepoch-ms 14, iso8601 13 │ mixed" in output
+    assert "Event.seen │ empty │ ok" in output
+    assert result.exit_code == 1
+
+
+# -- rewriting a column ----------------------------------------------------------------------
+
+
+def instants_of(path: Path) -> dict[int, datetime]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute('SELECT id, "at" FROM "Event"').fetchall()
+    conn.close()
+    return {id_: parse_datetime(value) for id_, value in rows}
+
+
+def test_rewrite_puts_a_column_into_one_form_and_a_second_run_has_nothing_to_do(
+    tmp_path: Path, connect: Callable[..., strata.Database]
+) -> None:
+    path = tmp_path / "legacy.db"
+    legacy(path, [(t, WRITABLE[i % 4]) for i, t in enumerate(INSTANTS)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("""INSERT INTO "Event" ("id", "at") VALUES (99, 'not a time')""")
+    conn.close()
+    before = {k: v for k, v in instants_of_text(path).items() if k != 99}
+    db = connect()
+    assert db.client.metas["Event"].codecs["at"].storage.mixed  # type: ignore[attr-defined]
+    seen: list[int] = []
+    done = rewrite(db, "Event", "at", "unixepoch-ms", batch=4, progress=seen.append)
+    assert done.rewritten == 21  # six values were integers already
+    assert done.unreadable == 1
+    assert done.forms == {"unixepoch-ms": 27, "other": 1}
+    assert seen == sorted(seen)
+    assert seen[-1] == 21
+    assert all(kind == "integer" for _, kind in stored(path)[:27])
+    assert {k: v for k, v in instants_of_text(path).items() if k != 99} == before
+    # This handle detects the column again: the junk value keeps it "mixed".
+    assert db.client.metas["Event"].codecs["at"].storage.forms == {  # type: ignore[attr-defined]
+        "unixepoch-ms": 27,
+        "other": 1,
+    }
+    db.execute_raw('DELETE FROM "Event" WHERE id = 99')  # the client cannot read it
+    again = rewrite(db, "Event", "at", "unixepoch-ms")
+    assert (again.rewritten, again.unreadable, again.forms) == (0, 0, {"unixepoch-ms": 27})
+    with pytest.raises(strata.ValidationError, match="not a DateTime field"):
+        rewrite(db, "Event", "note", "iso8601")
+    with pytest.raises(strata.ConfigurationError, match="datetime_format must be one of"):
+        rewrite(db, "Event", "at", "rfc2822")
+
+
+def instants_of_text(path: Path) -> dict[int, Any]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute('SELECT id, "at" FROM "Event"').fetchall()
+    conn.close()
+    return {id_: (value if id_ == 99 else parse_datetime(value)) for id_, value in rows}
+
+
+ROWS = 200_000
+
+
+def big_legacy(path: Path) -> dict[int, datetime]:
+    """ROWS rows, three quarters of them as integer ms and the rest as iso8601."""
+    values = {n: BASE + timedelta(seconds=n, milliseconds=n % 1000) for n in range(ROWS)}
+    with sqlite3.connect(path) as conn:
+        conn.executescript(DDL)
+        conn.executemany(
+            'INSERT INTO "Event" ("id", "at") VALUES (?, ?)',
+            (
+                (n, write_as("iso8601" if n % 4 == 0 else "unixepoch-ms", at))
+                for n, at in values.items()
+            ),
+        )
+    conn.close()
+    return values
+
+
+def rewrite_process(tmp_path: Path, schema_file: Path, batch: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "DATABASE_URL": f"file:{tmp_path / 'legacy.db'}"}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from strata.cli import main; main()",
+            "datetime",
+            "rewrite",
+            "--model",
+            "Event",
+            "--field",
+            "at",
+            "--to",
+            "iso8601",
+            "--batch",
+            str(batch),
+            "--schema",
+            str(schema_file),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def count_in_iso8601(path: Path) -> int:
+    with sqlite3.connect(path, timeout=30) as conn:
+        (count,) = conn.execute(
+            """SELECT count(*) FROM "Event" WHERE typeof("at") = 'text'"""
+        ).fetchone()
+    conn.close()
+    return int(count)
+
+
+@pytest.mark.slow
+def test_a_killed_rewrite_keeps_its_batches_and_a_second_run_finishes(
+    tmp_path: Path, schema_file: Path
+) -> None:
+    path = tmp_path / "legacy.db"
+    values = big_legacy(path)
+    child = rewrite_process(tmp_path, schema_file, batch=1000)
+    deadline = time.monotonic() + 60
+    while count_in_iso8601(path) < ROWS // 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    partly = count_in_iso8601(path)
+    assert ROWS // 2 <= partly < ROWS, "the rewrite should have been stopped half way"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    assert instants_of(path) == values  # every value, rewritten or not, is the same instant
+
+    second = rewrite_process(tmp_path, schema_file, batch=1000)
+    output, _ = second.communicate(timeout=120)
+    assert second.returncode == 0, output
+    assert f"Rewrote {ROWS - partly} values" in " ".join(output.split())
+    assert count_in_iso8601(path) == ROWS
+    assert instants_of(path) == values
+
+
+@pytest.mark.slow
+def test_writes_during_a_rewrite_are_not_lost(tmp_path: Path, schema_file: Path) -> None:
+    """Another client inserts rows and updates times and notes while the rewrite runs, in
+    the old form; nothing it writes is lost, and a second run rewrites what it left."""
+    path = tmp_path / "legacy.db"
+    values = big_legacy(path)
+    child = rewrite_process(tmp_path, schema_file, batch=500)
+    # The rewrite opens the database (switching it to WAL) and starts; then the writes come.
+    deadline = time.monotonic() + 60
+    while count_in_iso8601(path) == ROWS // 4 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    written = 0
+    while child.poll() is None or written < 50:
+        n = ROWS + written
+        moved = (written * 3989) % ROWS  # all over the table, rewritten or not yet
+        at = BASE - timedelta(days=1, milliseconds=written)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            'INSERT INTO "Event" ("id", "at", "note") VALUES (?, ?, ?)',
+            (n, write_as("unixepoch-ms", at), f"new {n}"),
+        )
+        conn.execute(
+            'UPDATE "Event" SET "at" = ?, "note" = ? WHERE "id" = ?',
+            (write_as("unixepoch-ms", at + timedelta(hours=1)), f"moved {written}", moved),
+        )
+        conn.execute("COMMIT")
+        values[n] = at
+        values[moved] = at + timedelta(hours=1)
+        written += 1
+    conn.close()
+    output = child.communicate()[0]
+    assert written > 50
+    assert instants_of(path) == values
+    with sqlite3.connect(path) as check:
+        notes = dict(check.execute('SELECT id, note FROM "Event" WHERE note IS NOT NULL'))
+    check.close()
+    assert all(notes[ROWS + k] == f"new {ROWS + k}" for k in range(written))
+    assert sum(1 for note in notes.values() if note.startswith("moved")) >= 1
+    assert "Rewrote" in output
+    second = rewrite_process(tmp_path, schema_file, batch=5000)
+    assert second.wait(timeout=120) == 0
+    assert count_in_iso8601(path) == len(values)
+    assert instants_of(path) == values
