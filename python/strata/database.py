@@ -43,9 +43,11 @@ def connect(
     ``schema`` is the Prisma schema file the database follows (by default the project's,
     see `strata.migrate.commands.find_schema`). ``busy_timeout`` (seconds) bounds how long
     a write waits for the lock; ``readers`` is the most reader connections opened at once.
-    Both override the URL's parameters. ``datetime_format`` is how the client writes
-    DateTime values: ``"iso8601"`` (Prisma 7's driver adapters) or ``"unixepoch-ms"``
-    (Prisma's native driver); see `strata.client.codecs.DATETIME_FORMATS`.
+    Both override the URL's parameters. ``datetime_format`` is the stored form of DateTime
+    values in columns that hold none yet: ``"iso8601"`` (Prisma 7's driver adapters),
+    ``"unixepoch-ms"`` (Prisma's native driver), ``"iso8601-z"`` or ``"sqlite-datetime"``.
+    A column that holds values is written and compared in the form it holds, whatever this
+    says (`strata.client.datetimes`, docs/DATETIME.md).
     """
     checked_format: DateTimeFormat = "iso8601"
     if datetime_format != checked_format:
