@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 import strata
 from strata.cli import main
@@ -69,11 +72,11 @@ def write_as(form: str, instant: datetime) -> Any:
     return DATETIME_WRITERS[form](instant)  # type: ignore[index]
 
 
-def legacy(path: Path, values: list[tuple[datetime, str]]) -> None:
+def legacy(path: Path, values: list[tuple[datetime, str]], ddl: str = DDL) -> None:
     """A database as another client left it: ``values`` are the (instant, form) pairs of
     ``at``, one row each; ``seen`` is NULL."""
     with sqlite3.connect(path) as conn:
-        conn.executescript(DDL)
+        conn.executescript(ddl)
         for index, (instant, form) in enumerate(values):
             conn.execute(
                 'INSERT INTO "Event" ("id", "at") VALUES (?, ?)',
@@ -502,3 +505,37 @@ def test_writes_during_a_rewrite_are_not_lost(tmp_path: Path, schema_file: Path)
     assert second.wait(timeout=120) == 0
     assert count_in_iso8601(path) == len(values)
     assert instants_of(path) == values
+
+
+# -- a property --------------------------------------------------------------------------------
+
+instants = st.datetimes(
+    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+).map(lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000))
+
+
+@given(
+    values=st.lists(st.tuples(instants, st.sampled_from(WRITABLE)), min_size=1, max_size=12),
+    threshold=instants,
+)
+def test_filters_and_order_agree_with_python_whatever_the_forms(
+    values: list[tuple[datetime, str]], threshold: datetime
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "legacy.db"
+        legacy(path, values, DDL.replace("CREATE UNIQUE INDEX", "CREATE INDEX"))
+        schema = Path(directory) / "schema.prisma"
+        schema.write_text(SCHEMA.replace("DateTime  @unique", "DateTime"))
+        with strata.connect(path, schema=schema) as db:
+            expected = sorted(range(len(values)), key=lambda i: (values[i][0], i))
+            found = db.event.find_many(order_by=[{"at": "asc"}, {"id": "asc"}])
+            assert [r.id for r in found] == expected
+            for operator, keep in {
+                "lt": threshold.__gt__,
+                "gte": threshold.__le__,
+                "equals": threshold.__eq__,
+            }.items():
+                count = db.event.count(where={"at": {operator: threshold}})
+                assert count == sum(1 for at, _ in values if keep(at)), operator
+            latest = db.event.aggregate(max={"at": True})["_max"]["at"]
+            assert latest == max(at for at, _ in values)
