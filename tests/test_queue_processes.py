@@ -267,3 +267,64 @@ def test_a_leased_job_is_not_handed_out_again_by_a_worker_with_another_datetime_
         assert db.query_raw(
             'SELECT typeof("leaseExpiresAt") AS t, typeof("startedAt") AS s FROM "Job"'
         ) == [{"t": "integer", "s": "integer"}]
+
+
+WAITING_WORKER = textwrap.dedent(
+    """
+    import json, sys
+    from datetime import timedelta
+    import strata
+    from test_queue_processes import BINDING, SCHEMA
+
+    path, worker, datetime_format = sys.argv[1:4]
+    with strata.connect(path, schema=SCHEMA, datetime_format=datetime_format) as db:
+        q = db.queue("Job", **{**BINDING, "lease": timedelta(minutes=10)})
+        print("bound", flush=True)
+        for line in sys.stdin:  # one claim per line: the clock advance in seconds
+            q.advance_clock(float(line))
+            print(json.dumps([[c.id, c.token] for c in q.claim(worker, limit=10)]), flush=True)
+    """
+)
+
+
+def test_workers_that_bound_an_empty_lease_column_with_different_formats_never_share_a_job(
+    tmp_path: Path,
+) -> None:
+    """Both workers bind while no job has a lease, so each takes its own datetime_format
+    for the column; the first then claims with a 10-minute lease, in integers. The second
+    compares only leases in its own form, so it never takes that job for expired."""
+    path = tmp_path / "jobs.db"
+    seeded(path, 1)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    workers = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", WAITING_WORKER, str(path), name, datetime_format],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name, datetime_format in [("native", "unixepoch-ms"), ("adapter", "iso8601")]
+    }
+
+    def claim(name: str, advance: float = 0) -> Any:
+        worker = workers[name]
+        assert worker.stdin is not None
+        assert worker.stdout is not None
+        worker.stdin.write(f"{advance}\n")
+        worker.stdin.flush()
+        return json.loads(worker.stdout.readline())
+
+    try:
+        for worker in workers.values():
+            assert worker.stdout is not None
+            assert worker.stdout.readline().strip() == "bound"
+        assert claim("native") == [["job-00000", 1]]
+        assert claim("adapter") == []
+        assert claim("adapter", 11 * 60) == []  # not even once the lease has run out
+        assert claim("native", 11 * 60) == [["job-00000", 2]]  # its own worker recovers it
+    finally:
+        for worker in workers.values():
+            assert worker.stdin is not None
+            worker.stdin.close()
+            worker.wait(timeout=60)

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from strata import _core
 from strata.client.codecs import describe_value, parse_datetime
-from strata.client.datetimes import compared_column, single_form
+from strata.client.datetimes import compared_column, form_condition, single_form
 from strata.errors import LeaseLostError, ValidationError
 
 if TYPE_CHECKING:
@@ -346,6 +346,16 @@ class Queue:
         operation = f"the queue on {meta.name}"
         return {field: single_form(meta, field, operation) for field in dict.fromkeys(fields)}
 
+    def _lease_passed(self) -> str:
+        """``lease <= :now``, true only for a lease stored in the lease column's form. A
+        process that bound the queue while the column was empty, with another
+        ``datetime_format``, writes leases in another form; such a lease is never taken
+        for expired or due here (across forms, SQL would call an integer lease expired
+        against any text time), so its job is never handed out twice."""
+        lease = self._col("lease_expires_at")
+        form = self._forms[self._fields["lease_expires_at"]]
+        return f"({lease} <= :now AND {form_condition(lease, form)})"
+
     def _stamp(self, role: str) -> str:
         """The parameter the core binds to the current time in the form of ``role``'s
         column (rust/queue.rs: ``:now_iso8601``, ``:now_unixepoch_ms``...)."""
@@ -385,7 +395,7 @@ class Queue:
         )
         return (
             f"SELECT rowid FROM {self._meta.table_sql} WHERE {self._conditions['ready']} "
-            f"AND ({lease} IS NULL OR {lease} <= :now) ORDER BY {order} LIMIT :limit"
+            f"AND ({lease} IS NULL OR {self._lease_passed()}) ORDER BY {order} LIMIT :limit"
         )
 
     def _retry_or_fail(self, exhausted: str) -> list[str]:
@@ -413,7 +423,7 @@ class Queue:
     def _recover_sql(self) -> str:
         """Claimed jobs whose lease ran out: ready again, or failed after their last
         attempt (the error says why)."""
-        lease, attempts = self._col("lease_expires_at"), self._col("attempts")
+        attempts = self._col("attempts")
         exhausted = f"{attempts} >= :max_attempts"
         sets = self._retry_or_fail(exhausted)
         if "error" in self._fields:
@@ -425,7 +435,7 @@ class Queue:
             sets.append(f"{error} = CASE WHEN {exhausted} THEN :presumed_dead ELSE {error} END")
         return (
             f"UPDATE {self._meta.table_sql} SET {', '.join(sets)} WHERE "
-            f"{self._conditions['claimed']} AND {lease} <= :now"
+            f"{self._conditions['claimed']} AND {self._lease_passed()}"
         )
 
     def _why_sql(self) -> str:
@@ -895,14 +905,15 @@ class Queue:
         oldest = (
             f"(SELECT min({compared_column(self._meta, created, self._meta.column(created))}) "
             f"FROM {table} WHERE {ready} "
-            f"AND ({lease} IS NULL OR {lease} <= :now))"
+            f"AND ({lease} IS NULL OR {self._lease_passed()}))"
             if created
             else "NULL"
         )
         (row,) = self._core.run(
             f"SELECT {', '.join(counts)}, "
             f"(SELECT count(*) FROM {table} WHERE {ready} AND {lease} > :now), "
-            f"(SELECT count(*) FROM {table} WHERE {claimed} AND {lease} <= :now), {oldest}",
+            f"(SELECT count(*) FROM {table} WHERE {claimed} AND {self._lease_passed()}), "
+            f"{oldest}",
             write=False,
         )
         *state_counts, delayed, expired, first = row
