@@ -14,8 +14,8 @@ instant has one stored value (`strata.client.codecs.DATETIME_FORMATS`):
 ================  ======================================  ==================================
 form              example                                 recognised by
 ================  ======================================  ==================================
-iso8601           ``2026-11-22T09:30:00.000+00:00``       text of exactly that shape
-iso8601-z         ``2026-11-22T09:30:00.000Z``            text of exactly that shape
+iso8601           ``2026-11-22T09:30:00.000+00:00``       text of that shape
+iso8601-z         ``2026-11-22T09:30:00.000Z``            text of that shape
 sqlite-datetime   ``2026-11-22 09:30:00``                 text of that shape, or with
                   (``2026-11-22 09:30:00.123``)           ``.fff`` other than ``.000``
 unixepoch-ms      ``1795339800000``                       an integer (or real) value
