@@ -24,7 +24,7 @@ use crate::bulk::{Run, Target};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::py_engine::{to_value, PyEngine};
-use crate::time::UtcTime;
+use crate::time::{Format, UtcTime};
 
 /// How a column's value is checked and converted on the fast path.
 enum Kind {
@@ -40,8 +40,8 @@ enum Kind {
     Bytes,
     /// Member name to stored (`@map`) name.
     Enum(HashMap<String, String>),
-    DateTimeIso,
-    DateTimeMs,
+    /// An aware UTC datetime, stored in the column's form.
+    DateTime(Format),
     /// Always through the field's Python encoder.
     Python,
 }
@@ -627,8 +627,7 @@ fn fast_convert(kind: &Kind, value: &Bound<'_, PyAny>) -> Option<Value> {
             let name = value.cast_exact::<PyString>().ok()?.to_str().ok()?;
             names.get(name).map(|stored| Value::Text(stored.clone()))
         }
-        Kind::DateTimeIso => utc_parts(value).map(|t| Value::Text(t.iso8601())),
-        Kind::DateTimeMs => utc_parts(value).map(|t| Value::Integer(t.unix_ms())),
+        Kind::DateTime(format) => utc_parts(value).map(|t| format.of(&t)),
         Kind::Python => None,
     }
 }
@@ -668,8 +667,10 @@ fn parse_kind(kind: &str, options: &Bound<'_, PyAny>) -> PyResult<Kind> {
         "bool" => Kind::Bool,
         "bytes" => Kind::Bytes,
         "enum" => Kind::Enum(options.extract()?),
-        "datetime-iso8601" => Kind::DateTimeIso,
-        "datetime-unixepoch-ms" => Kind::DateTimeMs,
+        // "datetime-iso8601", "datetime-unixepoch-ms"...: the column's detected form.
+        datetime if datetime.starts_with("datetime-") => {
+            Kind::DateTime(Format::parse(&datetime["datetime-".len()..])?)
+        }
         "python" => Kind::Python,
         other => {
             return Err(Error::invalid(format!("unknown column kind {other:?}")).into());

@@ -121,8 +121,8 @@ impl PyRateLimiter {
             conflict: item("conflict")?.extract()?,
             shape,
             id: optional("id")?,
-            created: item("created")?.extract()?,
-            updated: item("updated")?.extract()?,
+            created: stamped(&item("created")?)?,
+            updated: stamped(&item("updated")?)?,
             datetime_format: Format::parse(&item("datetime_format")?.extract::<String>()?)?,
             config,
         };
@@ -358,6 +358,16 @@ impl PyRateLimiter {
             self.spare_ids.lock().push(id);
         }
     }
+}
+
+/// `[(column, form), ...]`: the columns a hit stamps with the current time, each in its
+/// own stored form.
+fn stamped(columns: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Format)>> {
+    let pairs: Vec<(String, String)> = columns.extract()?;
+    pairs
+        .into_iter()
+        .map(|(column, form)| Ok((column, Format::parse(&form)?)))
+        .collect()
 }
 
 fn key_part(value: &Bound<'_, PyAny>, kind: KeyKind, index: usize) -> Result<KeyPart> {

@@ -38,7 +38,10 @@ use crate::time::{Clock, Format};
 
 /// The statements of one binding, with named parameters. Besides the binding's constants,
 /// the core binds `:now`, `:expires` (now + lease), `:retry_at` (now + delay), `:worker`,
-/// `:limit`, `:id` and `:token` wherever a statement names them.
+/// `:limit`, `:id` and `:token` wherever a statement names them. The three times are in
+/// the lease column's stored form; `:now_iso8601`, `:now_iso8601_z`,
+/// `:now_sqlite_datetime` and `:now_unixepoch_ms` are the time in each form, for stamping
+/// other columns (`startedAt`, `completedAt`) in the form each of them holds.
 #[derive(Debug, Clone)]
 pub struct Statements {
     /// Recovers claimed jobs whose lease expired (their worker is presumed dead): back to
@@ -55,11 +58,29 @@ pub struct Statements {
     pub heartbeat: String,
 }
 
+/// The current time in each stored form, under the names a statement uses to stamp a
+/// column other than the lease in that column's own form.
+const STAMPS: [(&str, Format); 4] = [
+    (":now_iso8601", Format::Iso8601),
+    (":now_iso8601_z", Format::Iso8601Z),
+    (":now_sqlite_datetime", Format::SqliteDateTime),
+    (":now_unixepoch_ms", Format::UnixMs),
+];
+
+/// The times one call binds: `:now`, `:expires` and `:retry_at` in the lease's form, and
+/// the time itself for the stamps.
+struct Times {
+    now_ms: i64,
+    lease: [(&'static str, Value); 3],
+}
+
 pub struct Queue {
     engine: Arc<Engine>,
     statements: Statements,
     /// The binding's values (`:ready_status` ...), bound wherever a statement names them.
     constants: Vec<(String, Value)>,
+    /// The lease column's stored form: `:now`, `:expires` and `:retry_at` are written in it
+    /// and compared with it.
     format: Format,
     /// How claimed rows are sorted before they are returned: (column, descending). The
     /// UPDATE's RETURNING clause has no order of its own.
@@ -125,13 +146,13 @@ impl Queue {
             if now.saturating_sub(last) >= self.recover_every_ms || now < last {
                 let sql = &self.statements.recover;
                 let mut recover = prepare(conn, sql)?;
-                self.bind(&mut recover, &times, &extra)?;
+                self.bind(&mut recover, Some(&times), &extra)?;
                 collect_bound(conn, &mut recover, sql)?;
                 self.last_recovery_ms.store(now, Ordering::Relaxed);
             }
 
             let mut claim = prepare(conn, &self.statements.claim)?;
-            self.bind(&mut claim, &times, &extra)?;
+            self.bind(&mut claim, Some(&times), &extra)?;
             let mut rows = collect_bound(conn, &mut claim, &self.statements.claim)?;
             rows.rows.sort_by(|a, b| self.compare(a, b));
             Ok(rows)
@@ -156,7 +177,7 @@ impl Queue {
             let mut extra: Vec<(&str, &Value)> = vec![(":id", id), (":token", &token)];
             extra.extend(params.iter().map(|(name, value)| (name.as_str(), value)));
             let mut stmt = prepare(conn, sql)?;
-            self.bind(&mut stmt, &times, &extra)?;
+            self.bind(&mut stmt, Some(&times), &extra)?;
             let rows = collect_bound(conn, &mut stmt, sql)?;
             if !rows.rows.is_empty() {
                 return Ok(rows);
@@ -183,7 +204,7 @@ impl Queue {
                 let token = Value::Integer(*token);
                 let mut extra: Vec<(&str, &Value)> = vec![(":id", id), (":token", &token)];
                 extra.extend(params.iter().map(|(name, value)| (name.as_str(), value)));
-                self.bind(&mut stmt, &times, &extra)?;
+                self.bind(&mut stmt, Some(&times), &extra)?;
                 out.push(collect_bound(conn, &mut stmt, sql)?.rows.into_iter().next());
             }
             Ok(out)
@@ -233,7 +254,7 @@ impl Queue {
                 .map(|(name, value)| (name.as_str(), value))
                 .collect();
             let mut stmt = prepare(conn, sql)?;
-            self.bind(&mut stmt, &times, &extra)?;
+            self.bind(&mut stmt, Some(&times), &extra)?;
             collect_bound(conn, &mut stmt, sql)
         };
         if write {
@@ -246,7 +267,7 @@ impl Queue {
     fn why(&self, conn: &Connection, id: &Value) -> Error {
         let sql = &self.statements.why;
         let answer = prepare(conn, sql).and_then(|mut stmt| {
-            self.bind(&mut stmt, &[], &[(":id", id)])?;
+            self.bind(&mut stmt, None, &[(":id", id)])?;
             let rows = collect_bound(conn, &mut stmt, sql)?;
             Ok(rows.rows.into_iter().next())
         });
@@ -315,31 +336,47 @@ impl Queue {
         Ok(changed)
     }
 
-    fn times(&self, now: i64, lease_ms: i64, delay_ms: i64) -> [(&'static str, Value); 3] {
-        [
-            (":now", self.format.value(now)),
-            (":expires", self.format.value(now.saturating_add(lease_ms))),
-            (":retry_at", self.format.value(now.saturating_add(delay_ms))),
-        ]
+    fn times(&self, now: i64, lease_ms: i64, delay_ms: i64) -> Times {
+        Times {
+            now_ms: now,
+            lease: [
+                (":now", self.format.value(now)),
+                (":expires", self.format.value(now.saturating_add(lease_ms))),
+                (":retry_at", self.format.value(now.saturating_add(delay_ms))),
+            ],
+        }
     }
 
     fn bind(
         &self,
         stmt: &mut Statement<'_>,
-        times: &[(&str, Value)],
+        times: Option<&Times>,
         extra: &[(&str, &Value)],
     ) -> Result<()> {
         let constants = self
             .constants
             .iter()
             .map(|(name, value)| (name.as_str(), value));
-        let times = times.iter().map(|(name, value)| (*name, value));
-        for (name, value) in constants.chain(times).chain(extra.iter().copied()) {
+        let lease_times = times
+            .into_iter()
+            .flat_map(|times| times.lease.iter().map(|(name, value)| (*name, value)));
+        for (name, value) in constants.chain(lease_times).chain(extra.iter().copied()) {
             if let Some(index) = stmt
                 .parameter_index(name)
                 .map_err(|e| Error::from_sqlite(e, name))?
             {
                 stmt.raw_bind_parameter(index, value)
+                    .map_err(|e| Error::from_sqlite(e, name))?;
+            }
+        }
+        // Stamps are formatted only for the statements that name them.
+        for (name, format) in times.map_or(&[][..], |_| &STAMPS[..]) {
+            if let Some(index) = stmt
+                .parameter_index(name)
+                .map_err(|e| Error::from_sqlite(e, name))?
+            {
+                let now = times.map_or(0, |times| times.now_ms);
+                stmt.raw_bind_parameter(index, format.value(now))
                     .map_err(|e| Error::from_sqlite(e, name))?;
             }
         }

@@ -88,10 +88,12 @@ pub struct Spec {
     /// The id column when the client generates ids (`@default(uuid())`, `cuid()`...); each
     /// new row takes one id from the caller. None when the database assigns it.
     pub id: Option<String>,
-    /// `DateTime` columns set to the current time on insert (`@default(now())`).
-    pub created: Vec<String>,
+    /// `DateTime` columns set to the current time on insert (`@default(now())`), each with
+    /// its stored form.
+    pub created: Vec<(String, Format)>,
     /// `@updatedAt` columns: set on insert and on every update.
-    pub updated: Vec<String>,
+    pub updated: Vec<(String, Format)>,
+    /// The window start column's stored form (detected from its data by Python).
     pub datetime_format: Format,
     pub config: Option<ConfigSpec>,
 }
@@ -497,14 +499,18 @@ impl Statements {
         let mut columns: Vec<String> = spec.id.iter().cloned().collect();
         columns.extend(spec.keys.iter().cloned());
         columns.extend(stored);
-        columns.extend(spec.created.iter().cloned());
-        columns.extend(spec.updated.iter().cloned());
+        columns.extend(spec.created.iter().map(|(column, _)| column.clone()));
+        columns.extend(spec.updated.iter().map(|(column, _)| column.clone()));
         let placeholders = (1..=columns.len())
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
             .join(", ");
         let mut updates = vec![set];
-        updates.extend(spec.updated.iter().map(|c| format!("{c} = excluded.{c}")));
+        updates.extend(
+            spec.updated
+                .iter()
+                .map(|(c, _)| format!("{c} = excluded.{c}")),
+        );
         let guard = guard.replace('?', &format!("?{}", columns.len() + 1));
         let returned = match &spec.shape {
             Shape::Window { count, .. } => count,
@@ -966,12 +972,9 @@ impl Limiter {
         for value in stored {
             bind(value)?;
         }
-        let timestamps = self.spec.created.len() + self.spec.updated.len();
-        if timestamps > 0 {
-            let stamp = self.encode_datetime(now.div_euclid(NANOS_PER_MILLI));
-            for _ in 0..timestamps {
-                bind(&stamp)?;
-            }
+        let now_ms = now.div_euclid(NANOS_PER_MILLI);
+        for (_, format) in self.spec.created.iter().chain(&self.spec.updated) {
+            bind(&format.value(now_ms))?;
         }
         bind(&guard)?;
         let mut rows = stmt.raw_query();

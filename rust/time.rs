@@ -1,11 +1,14 @@
 //! UTC timestamps as the client stores them, and the clock the hot paths read.
 //!
-//! A `DateTime` field is stored either as ISO 8601 text with milliseconds and a `+00:00`
-//! offset (`2026-11-22T09:30:00.000+00:00`, fixed width, so text order is time order) or as
-//! integer Unix milliseconds; `strata/client/codecs.py` documents both. The core writes
-//! timestamps itself (bulk inserts, leases, rollups) and must produce exactly the bytes the
-//! Python codecs produce. Prisma versions also wrote `YYYY-MM-DD HH:MM:SS` (`SQLite`'s
-//! `CURRENT_TIMESTAMP`, which is UTC), so reads (`read`) accept all three, as
+//! A `DateTime` column holds its values in one of four *forms*, each one whose stored order
+//! is time order and in which one instant has one stored value
+//! (`strata/client/datetimes.py` detects a column's form from its data and documents them):
+//! ISO 8601 text with milliseconds and a `+00:00` offset (`2026-11-22T09:30:00.000+00:00`),
+//! the same with `Z` (`2026-11-22T09:30:00.000Z`), `SQLite`'s own `YYYY-MM-DD HH:MM:SS`
+//! (`CURRENT_TIMESTAMP`, with `.fff` when the milliseconds are not zero) and integer Unix
+//! milliseconds. The core writes timestamps itself (bulk inserts, leases, rollups) in the
+//! form Python detected for the column, and must produce exactly the bytes the Python
+//! codecs produce. Reads (`read`) accept every form and other ISO 8601 text, as
 //! `codecs.parse_datetime` does. Metric bucketing and the Arrow export read through here.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -32,10 +35,17 @@ pub fn later_by(now_ms: i64, span_ms: i64, what: &str) -> Result<i64> {
     }
 }
 
-/// How a database stores `DateTime` values (`strata.connect(..., datetime_format=)`).
+/// How a `DateTime` column stores its values: the form detected from its data, or for an
+/// empty column `strata.connect(..., datetime_format=)`. The names are the Python ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// `2026-11-22T09:30:00.000+00:00`
     Iso8601,
+    /// `2026-11-22T09:30:00.000Z`
+    Iso8601Z,
+    /// `2026-11-22 09:30:00`, or `2026-11-22 09:30:00.123` when the milliseconds are not 0
+    SqliteDateTime,
+    /// `1795339800000`
     UnixMs,
 }
 
@@ -43,9 +53,12 @@ impl Format {
     pub fn parse(name: &str) -> Result<Format> {
         match name {
             "iso8601" => Ok(Format::Iso8601),
+            "iso8601-z" => Ok(Format::Iso8601Z),
+            "sqlite-datetime" => Ok(Format::SqliteDateTime),
             "unixepoch-ms" => Ok(Format::UnixMs),
             other => Err(Error::invalid(format!(
-                "unknown datetime format {other:?}; expected \"iso8601\" or \"unixepoch-ms\""
+                "unknown datetime format {other:?}; expected \"iso8601\", \"iso8601-z\", \
+                 \"sqlite-datetime\" or \"unixepoch-ms\""
             ))),
         }
     }
@@ -54,8 +67,19 @@ impl Format {
     #[must_use]
     pub fn value(self, ms: i64) -> Value {
         match self {
-            Format::Iso8601 => Value::Text(UtcTime::from_unix_ms(ms).iso8601()),
             Format::UnixMs => Value::Integer(ms),
+            _ => self.of(&UtcTime::from_unix_ms(ms)),
+        }
+    }
+
+    /// The stored form of a calendar time.
+    #[must_use]
+    pub fn of(self, time: &UtcTime) -> Value {
+        match self {
+            Format::Iso8601 => Value::Text(time.iso8601()),
+            Format::Iso8601Z => Value::Text(time.iso8601_z()),
+            Format::SqliteDateTime => Value::Text(time.sqlite_datetime()),
+            Format::UnixMs => Value::Integer(time.unix_ms()),
         }
     }
 }
@@ -98,6 +122,31 @@ impl UtcTime {
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+00:00",
             self.year, self.month, self.day, self.hour, self.minute, self.second, self.millisecond
         )
+    }
+
+    /// `2026-11-22T09:30:00.000Z`, what `codecs._iso8601_z` writes.
+    #[must_use]
+    pub fn iso8601_z(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            self.year, self.month, self.day, self.hour, self.minute, self.second, self.millisecond
+        )
+    }
+
+    /// `2026-11-22 09:30:00`, with `.123` only when there are milliseconds (so a whole
+    /// second is written as `CURRENT_TIMESTAMP` writes it), what `codecs._sqlite_datetime`
+    /// writes.
+    #[must_use]
+    pub fn sqlite_datetime(&self) -> String {
+        let seconds = format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        );
+        if self.millisecond == 0 {
+            seconds
+        } else {
+            format!("{seconds}.{:03}", self.millisecond)
+        }
     }
 
     /// Milliseconds since the Unix epoch, what `codecs._unixepoch_ms` writes.
@@ -321,6 +370,27 @@ mod tests {
             Value::Text("1969-12-31T23:59:59.999+00:00".into())
         );
         assert_eq!(Format::UnixMs.value(42), Value::Integer(42));
+        assert_eq!(
+            Format::Iso8601Z.value(1_795_339_800_123),
+            Value::Text("2026-11-22T09:30:00.123Z".into())
+        );
+        assert_eq!(
+            Format::SqliteDateTime.value(1_795_339_800_123),
+            Value::Text("2026-11-22 09:30:00.123".into())
+        );
+        assert_eq!(
+            Format::SqliteDateTime.value(1_795_339_800_000),
+            Value::Text("2026-11-22 09:30:00".into())
+        );
+        for name in ["iso8601", "iso8601-z", "sqlite-datetime", "unixepoch-ms"] {
+            let format = Format::parse(name).unwrap();
+            match format.value(-1) {
+                Value::Integer(ms) => assert_eq!(ms, -1),
+                Value::Text(text) => assert_eq!(parse_text(text.as_bytes()), Some(-1), "{name}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(Format::parse("rfc2822").is_err());
     }
 
     #[test]

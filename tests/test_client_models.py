@@ -153,7 +153,7 @@ def test_datetime_writes_iso8601_by_default(db: strata.Database) -> None:
     assert raw(db, "at") == ["2026-11-22T09:30:00.123+00:00"]
     # Milliseconds are kept, as in JavaScript's Date; the result is in UTC.
     assert created.at == datetime(2026, 11, 22, 9, 30, 0, 123000, tzinfo=UTC)
-    assert set(DATETIME_FORMATS) == {"iso8601", "unixepoch-ms"}
+    assert set(DATETIME_FORMATS) == {"iso8601", "iso8601-z", "sqlite-datetime", "unixepoch-ms"}
 
 
 def test_datetime_writes_unix_milliseconds_when_configured(tmp_path: Path) -> None:

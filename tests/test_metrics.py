@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -513,3 +514,51 @@ def test_retention_deletes_old_rolled_up_rows_in_batches(
     # Without any rollup, the horizon alone decides.
     plain = db.metrics_("Sample", series="host", time="at")
     assert plain.retain(raw=timedelta(0), now=T0 + timedelta(days=1)) == left["n"]
+
+
+# -- DateTime forms written by other clients (issue 12) --------------------------------------
+
+
+def test_since_and_retention_on_integer_ms_written_by_another_client(tmp_path: Path) -> None:
+    """Prisma's native engine stores the sample time as integer milliseconds; a binding
+    connected with the default iso8601 compares since=, until= and retention in that form."""
+    open_db(tmp_path).close_()
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    with sqlite3.connect(tmp_path / "metrics.db") as conn:
+        conn.executemany(
+            'INSERT INTO "Sample" (host, at, cpu) VALUES (?, ?, ?)',
+            [
+                ("a", (T0 + timedelta(minutes=m) - epoch) // timedelta(milliseconds=1), m)
+                for m in range(10)
+            ],
+        )
+    conn.close()
+    db = open_db(tmp_path)
+    samples = db.metrics_("Sample", series="host", time="at")
+    rows_ = samples.aggregate(
+        "1h",
+        ["cpu"],
+        ["count", "min", "max"],
+        since=T0 + timedelta(minutes=3),
+        until=T0 + timedelta(minutes=8),
+    )
+    assert rows_ == [{"host": "a", "bucket": T0, "cpu_count": 5, "cpu_min": 3.0, "cpu_max": 7.0}]
+    samples.ingest([{"host": "a", "at": T0 + timedelta(minutes=10), "cpu": 10.0}])
+    assert db.query_raw_('SELECT typeof(at) AS t FROM "Sample" WHERE cpu = 10') == [
+        {"t": "integer"}
+    ]
+    assert samples.retain(timedelta(minutes=5), now=T0 + timedelta(minutes=10)) == 5
+    assert [s.cpu for s in db.sample.find_many(order_by={"at": "asc"})] == [5, 6, 7, 8, 9, 10]
+    db.close_()
+
+
+def test_a_time_column_of_mixed_forms_is_refused_when_bound(tmp_path: Path) -> None:
+    open_db(tmp_path).close_()
+    with sqlite3.connect(tmp_path / "metrics.db") as conn:
+        conn.execute("""INSERT INTO "Sample" (host, at) VALUES ('a', 1795338000000)""")
+        conn.execute("""INSERT INTO "Sample" (host, at) VALUES ('a', '2026-11-22 09:00:01')""")
+    conn.close()
+    db = open_db(tmp_path)
+    with pytest.raises(strata.MixedDateTimeError, match=r"Sample\.at .*sqlite-datetime: 1"):
+        db.metrics_("Sample", series="host", time="at")
+    db.close_()

@@ -4,6 +4,7 @@ retries, cancellation, delayed and unique jobs, and the binding's errors."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import warnings
@@ -704,3 +705,65 @@ def test_doctor_reports_a_broken_queue_binding_instead_of_crashing(
     output = " ".join(result.output.split())
     assert "queue Job: the binding in pyproject.toml fails" in output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+# -- DateTime forms written by other clients (issue 12) --------------------------------------
+
+
+def test_each_datetime_column_is_stamped_in_its_own_form(tmp_path: Path) -> None:
+    """A database another client wrote: submittedAt as integer ms, startedAt with
+    CURRENT_TIMESTAMP's text, completedAt with Z, the lease empty. The queue stamps each
+    column in its own form, and the empty lease in datetime_format's."""
+    path = tmp_path / "render.db"
+    with strata.connect(path, schema=SCHEMAS / "render_manager.prisma") as setup:
+        setup.migrate_.push()
+        setup.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
+        old = bind(setup).enqueue(job(id="old"))
+        setup.execute_raw_(
+            'UPDATE "Job" SET "submittedAt" = 1795339800000, "startedAt" = '
+            "'2026-11-22 09:30:00', \"completedAt\" = '2026-11-22T09:31:00.000Z', "
+            "status = 'COMPLETED' WHERE id = ?",
+            old.id,
+        )
+    db = strata.connect(path, schema=SCHEMAS / "render_manager.prisma", datetime_format="iso8601")
+    try:
+        q = bind(db)
+        q.enqueue(job(id="new"))
+        (claim,) = q.claim("w1")
+        q.complete(claim)
+        row = db.query_raw_(
+            'SELECT "submittedAt", "startedAt", "completedAt", "leaseExpiresAt" FROM "Job" '
+            "WHERE id = 'new'"
+        )[0]
+        assert isinstance(row["submittedAt"], int)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{3})?", row["startedAt"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", row["completedAt"])
+        assert row["leaseExpiresAt"] is None
+        # The lease column was empty: datetime_format's form while the job was claimed.
+        q.enqueue(job(id="third"))
+        (claim,) = q.claim("w1")
+        lease = db.query_raw_('SELECT "leaseExpiresAt" AS l FROM "Job" WHERE id = ?', claim.id)
+        assert lease[0]["l"].endswith("+00:00")
+    finally:
+        db.close_()
+
+
+def test_a_lease_column_of_mixed_forms_is_refused_when_bound(db: Any) -> None:
+    q = bind(db)
+    for n in range(3):
+        q.enqueue(job(id=f"j{n}"), run_at=datetime(2026, 1, 1, tzinfo=UTC))
+    db.execute_raw_("""UPDATE "Job" SET "leaseExpiresAt" = 1767225600000 WHERE id = 'j0'""")
+    with strata.connect(db.path_, schema=SCHEMAS / "render_manager.prisma") as other:
+        with pytest.raises(strata.MixedDateTimeError) as caught:
+            bind(other)
+        error = caught.value
+        assert (error.model, error.field) == ("Job", "leaseExpiresAt")
+        assert error.forms == {"iso8601": 2, "unixepoch-ms": 1}
+        assert error.fix == (
+            "strata datetime rewrite --model Job --field leaseExpiresAt --to iso8601"
+        )
+        # The client still reads and compares the column, by instant.
+        assert (
+            other.job.count(where={"leaseExpiresAt": {"lte": datetime(2026, 1, 1, tzinfo=UTC)}})
+            == 3
+        )

@@ -360,3 +360,130 @@ def test_a_running_job_of_a_killed_worker_is_recovered_and_completed_once(
             ]
         )
         assert db.job.find_unique_or_raise(where={"id": job_id}).result == {"from": "rig-2"}
+
+
+CLAIMING_WORKER = textwrap.dedent(
+    """
+    import json, sys
+    from datetime import timedelta
+    import strata
+    from test_queue_processes import BINDING, SCHEMA
+
+    path, worker, datetime_format, advance = sys.argv[1:5]
+    with strata.connect(path, schema=SCHEMA, datetime_format=datetime_format) as db:
+        q = db.queue_("Job", **{**BINDING, "lease": timedelta(minutes=10)})
+        q.advance_clock(float(advance))
+        print(json.dumps([[c.id, c.token] for c in q.claim(worker, limit=10)]), flush=True)
+    """
+)
+
+
+def claim_in_a_process(path: Path, worker: str, datetime_format: str, advance: float) -> Any:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", CLAIMING_WORKER, str(path), worker, datetime_format, str(advance)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(done.stdout)
+
+
+def test_a_leased_job_is_not_handed_out_again_by_a_worker_with_another_datetime_format(
+    tmp_path: Path,
+) -> None:
+    """The database holds integer milliseconds (Prisma's native engine writes them). One
+    worker claims a job with a 10-minute lease; a second worker, connected with the default
+    iso8601, must not take it while the lease has 10 minutes left: the lease column's form
+    is detected, so the claim compares integers with integers."""
+    path = tmp_path / "jobs.db"
+    with strata.connect(path, schema=SCHEMA, datetime_format="unixepoch-ms") as db:
+        db.migrate_.push()
+        db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
+        db.queue_("Job", **BINDING).enqueue(
+            {
+                "id": "job-1",
+                "userId": "u1",
+                "projectPath": "/p/1.aep",
+                "source": "bravo",
+                "macUsername": "alice",
+                "fileTimestamp": datetime(2026, 11, 22, tzinfo=UTC),
+                "nexrenderConfig": {},
+            }
+        )
+    assert claim_in_a_process(path, "native", "unixepoch-ms", 0) == [["job-1", 1]]
+    with strata.connect(path, schema=SCHEMA) as db:
+        (lease,) = db.query_raw_('SELECT "leaseExpiresAt" AS lease FROM "Job"')
+        assert isinstance(lease["lease"], int)
+    assert claim_in_a_process(path, "second", "iso8601", 0) == []
+    assert claim_in_a_process(path, "second", "iso8601", 9 * 60) == []
+    # Once the lease has run out, the second worker recovers the job, with a new token,
+    # and stamps the lease in the column's form.
+    assert claim_in_a_process(path, "second", "iso8601", 11 * 60) == [["job-1", 2]]
+    with strata.connect(path, schema=SCHEMA) as db:
+        assert db.query_raw_(
+            'SELECT typeof("leaseExpiresAt") AS t, typeof("startedAt") AS s FROM "Job"'
+        ) == [{"t": "integer", "s": "integer"}]
+
+
+WAITING_WORKER = textwrap.dedent(
+    """
+    import json, sys
+    from datetime import timedelta
+    import strata
+    from test_queue_processes import BINDING, SCHEMA
+
+    path, worker, datetime_format = sys.argv[1:4]
+    with strata.connect(path, schema=SCHEMA, datetime_format=datetime_format) as db:
+        q = db.queue_("Job", **{**BINDING, "lease": timedelta(minutes=10)})
+        print("bound", flush=True)
+        for line in sys.stdin:  # one claim per line: the clock advance in seconds
+            q.advance_clock(float(line))
+            print(json.dumps([[c.id, c.token] for c in q.claim(worker, limit=10)]), flush=True)
+    """
+)
+
+
+def test_workers_that_bound_an_empty_lease_column_with_different_formats_never_share_a_job(
+    tmp_path: Path,
+) -> None:
+    """Both workers bind while no job has a lease, so each takes its own datetime_format
+    for the column; the first then claims with a 10-minute lease, in integers. The second
+    compares only leases in its own form, so it never takes that job for expired."""
+    path = tmp_path / "jobs.db"
+    seeded(path, 1)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    workers = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", WAITING_WORKER, str(path), name, datetime_format],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name, datetime_format in [("native", "unixepoch-ms"), ("adapter", "iso8601")]
+    }
+
+    def claim(name: str, advance: float = 0) -> Any:
+        worker = workers[name]
+        assert worker.stdin is not None
+        assert worker.stdout is not None
+        worker.stdin.write(f"{advance}\n")
+        worker.stdin.flush()
+        return json.loads(worker.stdout.readline())
+
+    try:
+        for worker in workers.values():
+            assert worker.stdout is not None
+            assert worker.stdout.readline().strip() == "bound"
+        assert claim("native") == [["job-00000", 1]]
+        assert claim("adapter") == []
+        assert claim("adapter", 11 * 60) == []  # not even once the lease has run out
+        assert claim("native", 11 * 60) == [["job-00000", 2]]  # its own worker recovers it
+    finally:
+        for worker in workers.values():
+            assert worker.stdin is not None
+            worker.stdin.close()
+            worker.wait(timeout=60)

@@ -619,3 +619,91 @@ def test_four_processes_admit_exactly_the_limit_per_window(sdb: strata.Database)
         "2026-11-22T09:30:00.000+00:00": LIMIT,
         "2026-11-22T09:31:00.000+00:00": LIMIT,
     }
+
+
+# -- DateTime forms written by other clients (issue 12) --------------------------------------
+
+
+def legacy_hits(path: Path, rows_: list[tuple[Any, ...]]) -> None:
+    """Rows another client wrote into Hit: (key, endpoint, requestCount, windowStart,
+    createdAt, updatedAt), values stored as given."""
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            'INSERT INTO "Hit" (id, key, endpoint, requestCount, windowStart, createdAt, '
+            "updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(str(uuid.uuid4()), *row) for row in rows_],
+        )
+    conn.close()
+
+
+def test_a_window_stored_as_unix_ms_by_another_client_is_counted_in(tmp_path: Path) -> None:
+    """Prisma's native engine stores windowStart as integer milliseconds. A limiter
+    connected with the default iso8601 must find that window's row, not start a second
+    row for the same window beside it and admit twice the limit."""
+    path = tmp_path / "rl.db"
+    open_schema(path).close_()
+    window_ms = T0 // 10**6  # the current minute
+    legacy_hits(
+        path,
+        [
+            ("u1", "/api", 5, window_ms, "2026-11-22 09:30:00", window_ms),
+            ("u1", "/api", 3, window_ms - 60_000, "2026-11-22 09:29:00", window_ms - 60_000),
+        ],
+    )
+    db = open_schema(path)  # datetime_format="iso8601": the wrong choice for this table
+    rl = limiter(db)
+    assert not rl.hit("u1", "/api", limit=5, window=60)
+    assert rl.peek("u1", "/api", limit=6, window=60).count == 5
+    assert rl.hit("u1", "/api", limit=6, window=60)
+    assert not rl.hit("u1", "/api", limit=6, window=60)
+    # A new window is written as integer ms too, and its stamps in their columns' forms.
+    rl.set_clock(T0 + 60 * SECOND)
+    assert rl.hit("u1", "/api", limit=6, window=60)
+    stored_rows = db.query_raw_(
+        'SELECT windowStart, requestCount, createdAt, updatedAt FROM "Hit" ORDER BY windowStart'
+    )
+    assert stored_rows == [
+        {
+            "windowStart": window_ms - 60_000,
+            "requestCount": 3,
+            "createdAt": "2026-11-22 09:29:00",
+            "updatedAt": window_ms - 60_000,
+        },
+        {
+            "windowStart": window_ms,
+            "requestCount": 6,
+            "createdAt": "2026-11-22 09:30:00",
+            "updatedAt": window_ms,
+        },
+        {
+            "windowStart": window_ms + 60_000,
+            "requestCount": 1,
+            "createdAt": "2026-11-22 09:31:00",
+            "updatedAt": window_ms + 60_000,
+        },
+    ]
+    # The sliding window weighs in the previous window's row: half of its 6 hits, plus 1.
+    rl.set_clock(T0 + 90 * SECOND)
+    assert rl.peek("u1", "/api", limit=10, window=60, algorithm="sliding").remaining == 6
+    db.close_()
+
+
+def test_a_window_column_of_mixed_forms_is_refused_when_bound(tmp_path: Path) -> None:
+    path = tmp_path / "rl.db"
+    open_schema(path).close_()
+    window_ms = T0 // 10**6
+    legacy_hits(
+        path,
+        [
+            ("u1", "/api", 1, window_ms, window_ms, window_ms),
+            ("u2", "/api", 1, "2026-11-22T09:30:00.000+00:00", window_ms, window_ms),
+        ],
+    )
+    db = open_schema(path)
+    with pytest.raises(strata.MixedDateTimeError) as caught:
+        limiter(db)
+    error = caught.value
+    assert (error.model, error.field) == ("Hit", "windowStart")
+    assert error.forms == {"iso8601": 1, "unixepoch-ms": 1}
+    assert "strata datetime rewrite --model Hit --field windowStart --to" in str(error)
+    db.close_()

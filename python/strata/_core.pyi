@@ -192,9 +192,12 @@ class RateLimiterSpec(TypedDict):
     window_start: str | None
     tat: str | None
     id: str | None
-    created: list[str]
-    updated: list[str]
-    datetime_format: Literal["iso8601", "unixepoch-ms"]
+    #: (quoted column, stored DateTime form) of the columns a hit stamps with the time.
+    created: list[tuple[str, str]]
+    updated: list[tuple[str, str]]
+    #: The window start column's stored form: "iso8601", "iso8601-z", "sqlite-datetime"
+    #: or "unixepoch-ms" (`strata.client.datetimes`).
+    datetime_format: str
     config: dict[str, str] | None
 
 @final

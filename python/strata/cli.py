@@ -41,14 +41,22 @@ def main() -> None:
 
 @main.command()
 @click.argument("url", required=False)
-def doctor(url: str | None) -> None:
-    """Report the SQLite library, its compile options and the pragmas in force.
+@click.option(
+    "--schema",
+    "schema_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The schema file, for the DateTime column report. Default: the project's.",
+)
+def doctor(url: str | None, schema_path: Path | None) -> None:
+    """Report the SQLite library, its compile options, the pragmas in force and the stored
+    forms of every DateTime column.
 
     URL is the database to inspect; by default DATABASE_URL or [tool.strata] url.
-    Exits with status 1 when something is unsafe, such as two SQLite copies in one process.
+    Exits with status 1 when something is unsafe, such as two SQLite copies in one process,
+    or a DateTime column holding more than one stored form.
     """
     try:
-        db = strata.connect(url) if url or _has_default_url() else None
+        db = strata.connect(url, schema=schema_path) if url or _has_default_url() else None
     except StrataError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
@@ -96,6 +104,17 @@ def render_diagnosis(report: Diagnosis) -> None:
         for key, setting in report.settings.items():
             pragmas.add_row(key, str(setting))
         console.print(pragmas)
+
+    if report.datetime_columns:
+        forms = Table(title="DateTime columns: values per stored form", title_justify="left")
+        forms.add_column("field")
+        forms.add_column("forms")
+        forms.add_column("state")
+        for column in report.datetime_columns:
+            counts = ", ".join(f"{form} {count}" for form, count in column.forms.items())
+            state = "[red]mixed[/]" if column.mixed else "[green]ok[/]"
+            forms.add_row(f"{column.model}.{column.field}", counts or "[dim]empty[/]", state)
+        console.print(forms)
 
     for warning in report.warnings:
         console.print(f"[bold red]warning:[/] {escape(warning)}")
@@ -482,6 +501,77 @@ def analytics(
         raise click.ClickException(str(exc)) from exc
     finally:
         db.close_()
+
+
+@main.group("datetime")
+def datetime_group() -> None:
+    """DateTime storage: rewrite a column into one stored form."""
+
+
+@datetime_group.command("rewrite")
+@click.option("--model", required=True, help="The model whose field to rewrite.")
+@click.option("--field", "field_name", required=True, help="The DateTime field.")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Choice(["iso8601", "iso8601-z", "sqlite-datetime", "unixepoch-ms"]),
+    help="The stored form to rewrite every value into.",
+)
+@click.option(
+    "--batch",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows per transaction.",
+)
+@schema_option
+def datetime_rewrite(
+    model: str, field_name: str, target: str, batch: int, schema_path: Path | None
+) -> None:
+    """Rewrite every value of a DateTime column into one stored form, in batches.
+
+    Each batch is its own transaction, so other processes keep writing in between. An
+    interrupted run keeps what it committed; running it again continues (values already in
+    the target form are skipped). See docs/DATETIME.md.
+    """
+    from strata.client.datetimes import rewrite
+
+    db = _project_db(schema_path)
+    try:
+        with Progress(
+            TextColumn(f"rewriting {model}.{field_name}"),
+            TextColumn("{task.completed} values"),
+            console=console,
+        ) as progress:
+            task = progress.add_task("rewrite", total=None)
+            done = rewrite(
+                db,
+                model,
+                field_name,
+                target,
+                batch=batch,
+                progress=lambda count: progress.update(task, completed=count),
+            )
+    except StrataError as exc:
+        _fail(exc)
+    finally:
+        db.close_()
+    forms = ", ".join(f"{form}: {count}" for form, count in done.forms.items()) or "empty"
+    console.print(f"Rewrote {done.rewritten} values of {model}.{field_name} into {target}.")
+    console.print(f"The column now holds {forms}.")
+    left = sum(count for form, count in done.forms.items() if form != target)
+    if done.unreadable:
+        console.print(
+            f"[yellow]{done.unreadable} values are not DateTimes any reader understands; "
+            "they were left as they are.[/]"
+        )
+    if left > done.unreadable:
+        console.print(
+            "[yellow]Values in other forms were written while the rewrite ran; run it again.[/]"
+        )
+    if left:
+        raise SystemExit(1)
 
 
 @main.group()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from strata.client import Client, Repository
     from strata.client.batch import DeferredCall
     from strata.client.codecs import DateTimeFormat
+    from strata.client.datetimes import DateTimeColumns
     from strata.client.models import ModelClasses
     from strata.health import Health
     from strata.metrics import Metrics
@@ -46,9 +47,11 @@ def connect(
     ``schema`` is the Prisma schema file the database follows (by default the project's,
     see `strata.migrate.commands.find_schema`). ``busy_timeout`` (seconds) bounds how long
     a write waits for the lock; ``readers`` is the most reader connections opened at once.
-    Both override the URL's parameters. ``datetime_format`` is how the client writes
-    DateTime values: ``"iso8601"`` (Prisma 7's driver adapters) or ``"unixepoch-ms"``
-    (Prisma's native driver); see `strata.client.codecs.DATETIME_FORMATS`.
+    Both override the URL's parameters. ``datetime_format`` is the stored form of DateTime
+    values in columns that hold none yet: ``"iso8601"`` (Prisma 7's driver adapters),
+    ``"unixepoch-ms"`` (Prisma's native driver), ``"iso8601-z"`` or ``"sqlite-datetime"``.
+    A column that holds values is written and compared in the form it holds, whatever this
+    says (`strata.client.datetimes`, docs/DATETIME.md).
     """
     checked_format: DateTimeFormat = "iso8601"
     if datetime_format != checked_format:
@@ -114,6 +117,9 @@ class Database(_core.Engine):
         self._events = QueryEvents(self)
         if QUERY_LOGGER.isEnabledFor(logging.DEBUG):
             self._events.subscribe("query", log_query)
+        #: How each DateTime column stores its values, detected on first use and kept for
+        #: the handle's life (`strata.client.datetimes`).
+        self._datetime_columns: DateTimeColumns | None = None
 
     def on_(self, event: str, callback: Callable[[QueryEvent], object]) -> Callable[[], None]:
         """Call ``callback`` after every statement this handle runs, Prisma Client's

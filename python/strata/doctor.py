@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from strata import _core
 from strata.database import Database
 
-__all__ = ["IMPORTANT_COMPILE_OPTIONS", "Diagnosis", "diagnose"]
+__all__ = [
+    "IMPORTANT_COMPILE_OPTIONS",
+    "DateTimeColumn",
+    "Diagnosis",
+    "datetime_columns",
+    "diagnose",
+]
 
 #: Compile options whose presence changes what strata can do, and why each matters.
 IMPORTANT_COMPILE_OPTIONS: dict[str, str] = {
@@ -26,6 +32,23 @@ IMPORTANT_COMPILE_OPTIONS: dict[str, str] = {
     "DEFAULT_WAL_SYNCHRONOUS": "the synchronous level WAL connections start with",
     "MAX_VARIABLE_NUMBER": "the most bound parameters in one statement",
 }
+
+
+@dataclass
+class DateTimeColumn:
+    """The stored forms of one DateTime column (`strata.client.datetimes`)."""
+
+    model: str
+    field: str
+    #: Values in each form, most common first; empty for an empty column.
+    forms: dict[str, int]
+
+    @property
+    def mixed(self) -> bool:
+        """Whether SQL cannot compare the stored values as they are."""
+        from strata.client.datetimes import OTHER
+
+        return len(self.forms) > 1 or OTHER in self.forms
 
 
 @dataclass
@@ -43,6 +66,8 @@ class Diagnosis:
     #: Improvements that are not faults (a queue's claim without its index); shown, but
     #: they do not fail the check.
     advice: list[str] = field(default_factory=list)
+    #: Every DateTime column of the schema's models, with its stored forms.
+    datetime_columns: list[DateTimeColumn] = field(default_factory=list)
 
 
 def _option_values(options: list[str]) -> dict[str, str | None]:
@@ -110,7 +135,49 @@ def diagnose(db: Database | None = None) -> Diagnosis:
         if report.settings.get("journal_mode") not in ("wal", "memory"):
             report.warnings.append("the database is not in WAL mode: readers will block the writer")
         report.advice += _queue_advice(db)
+        _check_datetime_columns(db, report)
     return report
+
+
+def datetime_columns(db: Database) -> list[DateTimeColumn]:
+    """The stored forms of every DateTime column of the schema's models: one scan of each
+    column (of its index, when it has one). Tables not created yet are left out."""
+    from strata.client.datetimes import DateTimeCodec, census
+    from strata.errors import SqlError
+
+    columns = []
+    for meta in db.client_.metas.values():
+        for name, codec in meta.codecs.items():
+            if not isinstance(codec, DateTimeCodec):
+                continue
+            try:
+                forms = census(db, codec.table, codec.column)
+            except SqlError:  # no such table (or column): not migrated yet
+                continue
+            columns.append(DateTimeColumn(meta.name, name, forms))
+    return columns
+
+
+def _check_datetime_columns(db: Database, report: Diagnosis) -> None:
+    """Report every DateTime column's forms; a mixed one is a warning with its fix."""
+    from strata.client.datetimes import rewrite_command
+    from strata.errors import ConfigurationError, SchemaError
+
+    try:
+        report.datetime_columns = datetime_columns(db)
+    except (ConfigurationError, SchemaError) as error:
+        report.advice.append(f"DateTime columns not checked: {error}")
+        return
+    for column in report.datetime_columns:
+        if column.mixed:
+            found = ", ".join(f"{form}: {count}" for form, count in column.forms.items())
+            fix = rewrite_command(column.model, column.field, column.forms)
+            report.warnings.append(
+                f"{column.model}.{column.field} holds DateTime values in more than one "
+                f"stored form ({found}): the client compares it by instant, without its "
+                f"index, and a queue, rate limiter or metrics binding refuses it. Rewrite "
+                f"it into one form: {fix}"
+            )
 
 
 def _queue_advice(db: Database) -> list[str]:

@@ -9,7 +9,7 @@ already catch (``ValueError``, ``TypeError``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ __all__ = [
     "JobCancelledError",
     "LeaseLostError",
     "MigrationError",
+    "MixedDateTimeError",
     "NullConstraintError",
     "OpenError",
     "ParameterError",
@@ -115,6 +116,33 @@ class ValueTooLongError(StrataError, ValueError):
         self.model = model
         self.field = field
         self.limit = limit
+
+
+class MixedDateTimeError(StrataError):
+    """A DateTime column holds its values in more than one stored form (integer Unix
+    milliseconds and ISO text, say, after a move from Prisma 5 to 7), or in text whose
+    stored order is not time order, and the operation would compare them in SQL, which
+    cannot be done soundly. The queue, the rate limiter and metrics raise it when they
+    are bound; the client compares such columns by instant instead (see
+    `strata.client.datetimes`).
+
+    ``model`` and ``field`` name the column, ``forms`` maps each stored form found to its
+    number of values, and ``fix`` is the command that rewrites the column into one form.
+    """
+
+    def __init__(
+        self, model: str, field: str, forms: Mapping[str, int], fix: str, operation: str
+    ) -> None:
+        found = ", ".join(f"{form}: {count}" for form, count in forms.items())
+        super().__init__(
+            f"{model}.{field} holds DateTime values in more than one stored form ({found}), "
+            f"and {operation} compares them in SQL, where that gives wrong answers. Rewrite "
+            f"the column into one form, then bind again:\n\n  {fix}\n"
+        )
+        self.model = model
+        self.field = field
+        self.forms = dict(forms)
+        self.fix = fix
 
 
 class LeaseLostError(StrataError):

@@ -14,6 +14,10 @@ against the schema once. After that:
   of its own) up to date from its watermark, and `Metrics.retain` deletes raw rows that
   are both old and rolled up.
 
+The time column (and a rollup's ``bucket``) is compared in SQL in the stored form it holds
+(detected when bound, see `strata.client.datetimes`): one holding mixed forms is refused with
+`strata.MixedDateTimeError`, which names the command that rewrites it into one form.
+
 Statistics: ``count`` (non-NULL values), ``sum``, ``avg``, ``min``, ``max`` and the
 percentiles ``p50``, ``p95`` and ``p99``. All are exact: a percentile interpolates
 linearly between the two nearest ranks of the bucket's values, as DuckDB's
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from strata import _core
 from strata.client.codecs import describe_value, parse_datetime
+from strata.client.datetimes import single_form
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -107,6 +112,9 @@ class Metrics:
         self.time = time
         self._check_field(series, "series", lambda f: not f.list and f.type not in _UNORDERED)
         self._check_field(time, "time", lambda f: f.type == "DateTime" and not f.list)
+        #: The time column's stored form: aggregation, rollups and retention compare it in
+        #: SQL, so a column holding mixed forms is refused here.
+        self._time_format = single_form(meta, time, f"metrics on {meta.name}")
         self._values = _values_of(meta, exclude={series, time})
         self._writer: BulkWriter = client.bulk_writer(meta)
         #: The rollups this binding keeps (`rollup`), which `retain` must not outrun.
@@ -363,7 +371,7 @@ class Metrics:
             meta.column(self.series),
             meta.column(self.time),
             inputs,
-            self._db.datetime_format_,
+            self._time_format,
             arrow_kind(meta.scalars[self.series]),
         )
 
@@ -426,7 +434,7 @@ class Metrics:
             target.column(self.series),
             target.column("bucket"),
             columns,
-            self._db.datetime_format_,
+            rollup.bucket_format,
             lookback_ms=lookback_ms,
         )
 
@@ -460,7 +468,9 @@ class Metrics:
                 model=into,
                 expected="the rollup fields",
             )
-        return _Rollup(target, tuple(values), every_ms, lookback_ms)
+        # The watermark is max(bucket), and buckets from it on are deleted by comparison.
+        bucket_format = single_form(target, "bucket", f"the rollup into {into}")
+        return _Rollup(target, tuple(values), every_ms, lookback_ms, bucket_format)
 
     def _rollup_fields(self) -> list[tuple[str, str]]:
         """(field, schema line) for everything a rollup of this model holds."""
@@ -494,6 +504,7 @@ class Metrics:
         target = self._db.client_.metas.get(into)
         if target is None:
             raise ValidationError(f"the schema has no model {into!r}", model=into)
+        single_form(target, "bucket", f"the watermark of {into}")
         rows = self._db.query_raw_(
             f"SELECT max({target.column('bucket')}) FROM {target.table_sql}", as_tuples=True
         )
@@ -553,6 +564,8 @@ class _Rollup:
     values: tuple[str, ...]
     every_ms: int
     lookback_ms: int
+    #: The stored form of the rollup model's bucket column.
+    bucket_format: str
 
 
 #: Types without an order or identity that a series could be grouped by.

@@ -21,6 +21,12 @@ when they are missing, prints for the user to add:
 * ``attempts Int @default(0)``: claims so far. A job whose worker keeps dying is failed
   once it reaches ``max_attempts``.
 
+DateTime columns are written and compared in the stored form each one holds (detected from
+its data when the queue is bound; see `strata.client.datetimes`), whatever ``datetime_format``
+says. The claim compares the lease in SQL, so a lease, start, finish or order column that
+holds more than one form is refused when the queue is bound (`strata.MixedDateTimeError`,
+naming the rewrite command that fixes it).
+
 Optional fields are used when the model has them: ``error``/``errorMessage`` (a failure's
 text), ``progress`` and ``logs`` (`Queue.progress`), ``startedAt`` and ``completedAt``
 (stamped on claim and on completion; `Queue.purge` needs the latter), and ``uniqueKey``
@@ -64,6 +70,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from strata import _core
 from strata.client.codecs import describe_value, parse_datetime
+from strata.client.datetimes import compared_column, form_condition, single_form
 from strata.errors import (
     ConstraintError,
     JobCancelledError,
@@ -225,6 +232,7 @@ class Queue:
         # sort by it, and `claim` drops it again.
         claim_order = [(meta.columns.index(field), descending) for field, descending in self._order]
         self._rowid_returned = not claim_order
+        self._forms = self._bind_datetimes()
         #: Fields a job's data may not set: the lease bookkeeping and the state fields.
         self._reserved = frozenset(
             [*(self._fields[role] for role in _LEASE_FIELDS), *self._states["ready"]]
@@ -237,7 +245,7 @@ class Queue:
             why=self._why_sql(),
             heartbeat=self._fenced(f"{self._col('lease_expires_at')} = :expires"),
             constants=self._constants,
-            datetime_format=db.datetime_format_,
+            datetime_format=self._forms[self._fields["lease_expires_at"]],
             order=claim_order or [(len(meta.columns), False)],
             # Expired leases are looked for at most this often (see rust/queue.rs).
             recover_every=min(1.0, self.lease / 4),
@@ -437,6 +445,32 @@ class Queue:
         # Ties keep index order, which for equal keys is insertion order.
         return order
 
+    def _bind_datetimes(self) -> dict[str, str]:
+        """The stored form of each DateTime column the queue's SQL compares or stamps: the
+        lease, the start and finish times and DateTime order fields. Claims compare them
+        as stored, so a column holding mixed forms is refused (`MixedDateTimeError`)."""
+        meta = self._meta
+        roles = ("lease_expires_at", "started_at", "finished_at")
+        fields = [self._fields[role] for role in roles if role in self._fields]
+        fields += [f for f, _ in self._order if meta.scalars[f].type == "DateTime"]
+        operation = f"the queue on {meta.name}"
+        return {field: single_form(meta, field, operation) for field in dict.fromkeys(fields)}
+
+    def _lease_passed(self) -> str:
+        """``lease <= :now``, true only for a lease stored in the lease column's form. A
+        process that bound the queue while the column was empty, with another
+        ``datetime_format``, writes leases in another form; such a lease is never taken
+        for expired or due here (across forms, SQL would call an integer lease expired
+        against any text time), so its job is never handed out twice."""
+        lease = self._col("lease_expires_at")
+        form = self._forms[self._fields["lease_expires_at"]]
+        return f"({lease} <= :now AND {form_condition(lease, form)})"
+
+    def _stamp(self, role: str) -> str:
+        """The parameter the core binds to the current time in the form of ``role``'s
+        column (rust/queue.rs: ``:now_iso8601``, ``:now_unixepoch_ms``...)."""
+        return ":now_" + self._forms[self._fields[role]].replace("-", "_")
+
     # -- SQL -------------------------------------------------------------------------------
 
     def _col(self, role: str) -> str:
@@ -456,7 +490,7 @@ class Queue:
             f"{attempts} = {attempts} + 1",
         ]
         if "started_at" in self._fields:
-            sets.append(f"{self._col('started_at')} = :now")
+            sets.append(f"{self._col('started_at')} = {self._stamp('started_at')}")
         returning = self._returning() + (", rowid" if self._rowid_returned else "")
         return (
             f"UPDATE {self._meta.table_sql} SET {', '.join(sets)} WHERE rowid IN "
@@ -475,7 +509,7 @@ class Queue:
         )
         return (
             f"SELECT rowid FROM {self._meta.table_sql} WHERE {self._conditions['ready']} "
-            f"AND ({lease} IS NULL OR {lease} <= :now) ORDER BY {order} LIMIT :limit"
+            f"AND ({lease} IS NULL OR {self._lease_passed()}) ORDER BY {order} LIMIT :limit"
         )
 
     def _retry_or_fail(self, exhausted: str) -> list[str]:
@@ -494,13 +528,16 @@ class Queue:
         assignments.append(f"{lease} = CASE WHEN {exhausted} THEN NULL ELSE :retry_at END")
         if "finished_at" in self._fields:
             finished = self._col("finished_at")
-            assignments.append(f"{finished} = CASE WHEN {exhausted} THEN :now ELSE {finished} END")
+            stamp = self._stamp("finished_at")
+            assignments.append(
+                f"{finished} = CASE WHEN {exhausted} THEN {stamp} ELSE {finished} END"
+            )
         return assignments
 
     def _recover_sql(self) -> str:
         """Claimed jobs whose lease ran out: ready again, or failed after their last
         attempt (the error says why)."""
-        lease, attempts = self._col("lease_expires_at"), self._col("attempts")
+        attempts = self._col("attempts")
         exhausted = f"{attempts} >= :max_attempts"
         sets = self._retry_or_fail(exhausted)
         if "error" in self._fields:
@@ -512,7 +549,7 @@ class Queue:
             sets.append(f"{error} = CASE WHEN {exhausted} THEN :presumed_dead ELSE {error} END")
         return (
             f"UPDATE {self._meta.table_sql} SET {', '.join(sets)} WHERE "
-            f"{self._conditions['claimed']} AND {lease} <= :now"
+            f"{self._conditions['claimed']} AND {self._lease_passed()}"
         )
 
     def _why_sql(self) -> str:
@@ -647,7 +684,7 @@ class Queue:
     def _complete_sql(self, data_sets: list[str]) -> str:
         assignments = [*self._assign("done"), f"{self._col('lease_expires_at')} = NULL"]
         if "finished_at" in self._fields:
-            assignments.append(f"{self._col('finished_at')} = :now")
+            assignments.append(f"{self._col('finished_at')} = {self._stamp('finished_at')}")
         return self._fenced(", ".join([*assignments, *data_sets]), self._returning())
 
     def fail(
@@ -1186,15 +1223,17 @@ class Queue:
         ]
         created = self._created_field()
         oldest = (
-            f"(SELECT min({self._meta.column(created)}) FROM {table} WHERE {ready} "
-            f"AND ({lease} IS NULL OR {lease} <= :now))"
+            f"(SELECT min({compared_column(self._meta, created, self._meta.column(created))}) "
+            f"FROM {table} WHERE {ready} "
+            f"AND ({lease} IS NULL OR {self._lease_passed()}))"
             if created
             else "NULL"
         )
         (row,) = self._core.run(
             f"SELECT {', '.join(counts)}, "
             f"(SELECT count(*) FROM {table} WHERE {ready} AND {lease} > :now), "
-            f"(SELECT count(*) FROM {table} WHERE {claimed} AND {lease} <= :now), {oldest}",
+            f"(SELECT count(*) FROM {table} WHERE {claimed} AND {self._lease_passed()}), "
+            f"{oldest}",
             write=False,
         )
         *state_counts, delayed, expired, first = row

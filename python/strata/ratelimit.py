@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from strata import _core
+from strata.client.datetimes import DateTimeCodec, single_form
 from strata.errors import ValidationError
 from strata.schema import ir
 
@@ -139,6 +140,14 @@ def bind(
             + (" and window start" if tat is None else ""),
         )
     id_column, id_factory, created, updated = _filled_fields(meta, set(expected_types))
+    # The hit reads the newest windows with ORDER BY and finds its window's row by
+    # equality, so the window start must have one stored form; each DateTime the limiter
+    # writes is written in its own column's form.
+    window_format = (
+        db.datetime_format_
+        if window_start is None
+        else single_form(meta, window_start, "the rate limiter")
+    )
     spec: dict[str, Any] = {
         "table": meta.table_sql,
         "keys": [meta.column(name) for name in key],
@@ -150,7 +159,7 @@ def bind(
         "id": id_column,
         "created": created,
         "updated": updated,
-        "datetime_format": client.datetime_format,
+        "datetime_format": window_format,
         "config": _config_spec(client.metas, config),
     }
     limiter = RateLimiter(db, spec, id_factory)
@@ -173,22 +182,22 @@ def _unique_columns(meta: ModelMeta, fields: tuple[str, ...]) -> list[str] | Non
 
 def _filled_fields(
     meta: ModelMeta, bound: set[str]
-) -> tuple[str | None, Callable[[], object] | None, list[str], list[str]]:
+) -> tuple[str | None, Callable[[], object] | None, list[_Stamped], list[_Stamped]]:
     """The model's other fields: which the limiter fills on insert (a client-generated id,
-    ``@default(now())`` and ``@updatedAt`` times), and a refusal for required fields it
-    cannot fill."""
+    ``@default(now())`` and ``@updatedAt`` times, each with the stored form its column
+    holds), and a refusal for required fields it cannot fill."""
     id_column: str | None = None
     id_factory: Callable[[], object] | None = None
-    created: list[str] = []
-    updated: list[str] = []
+    created: list[_Stamped] = []
+    updated: list[_Stamped] = []
     for name, field in meta.scalars.items():
         if name in bound:
             continue
         default = field.default
         if field.updated_at:
-            updated.append(meta.column(name))
+            updated.append(_stamped(meta, name))
         elif default is not None and default.kind == "now":
-            created.append(meta.column(name))
+            created.append(_stamped(meta, name))
         elif name in meta.generated and meta.primary_key == (name,):
             id_column, id_factory = meta.column(name), meta.generated[name]
         elif field.optional or (default is not None and name not in meta.generated):
@@ -202,6 +211,18 @@ def _filled_fields(
                 expected="an optional field or one with a @default",
             )
     return id_column, id_factory, created, updated
+
+
+#: A column the limiter stamps with the time: (quoted column, stored form).
+_Stamped = tuple[str, str]
+
+
+def _stamped(meta: ModelMeta, name: str) -> _Stamped:
+    """A stamped column and the form to write in: the column's detected form (written, not
+    compared, so a mixed column takes its most common form)."""
+    codec = meta.codecs[name]
+    assert isinstance(codec, DateTimeCodec), name  # now() and @updatedAt are DateTimes
+    return meta.column(name), codec.storage.write_format
 
 
 def _config_spec(metas: dict[str, ModelMeta], name: str | None) -> dict[str, str] | None:

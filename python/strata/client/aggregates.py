@@ -20,6 +20,9 @@ sum divided by the count, to 28 significant digits. It is one statement still, s
 aggregates count the same rows; the values travel as text (about 30 ms more for 100,000
 rows). ``having`` and ``order_by`` on a Decimal ``_sum`` or ``_avg`` would compare SQLite's
 double sums, so they are refused; filter or sort the exact results in Python.
+
+``_min`` and ``_max`` of a DateTime column that holds mixed stored forms compare instants
+(`strata.client.datetimes`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from decimal import Context, Decimal, Inexact, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
 from strata.client.codecs import describe_value
+from strata.client.datetimes import compared_column, operand_codec
 from strata.client.where import SqlBuilder
 from strata.errors import ValidationError
 
@@ -119,7 +123,10 @@ class AggregateSpec:
                 if result_key in ("_avg", "_sum")
                 else "an ordered field",
             )
-        return f"{_FUNCTIONS[result_key]}({self.alias}.{meta.column(name)})"
+        column = f"{self.alias}.{meta.column(name)}"
+        if result_key in ("_min", "_max"):
+            column = compared_column(meta, name, column)  # a mixed DateTime: by instant
+        return f"{_FUNCTIONS[result_key]}({column})"
 
     def read(self, values: Sequence[Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -213,7 +220,8 @@ def group_by(
         meta.scalar(name)
     builder = client.sql()
     spec = AggregateSpec(meta, "t0", **requested)
-    grouped = ", ".join(f"t0.{meta.column(n)}" for n in by)
+    # A mixed DateTime column groups by instant, so one instant stored twice is one group.
+    grouped = ", ".join(compared_column(meta, n, f"t0.{meta.column(n)}") for n in by)
     columns = ", ".join([grouped, *(c[2] for c in spec.columns)])
     sql = f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {builder.where(meta, 't0', where)}"
     sql += f" GROUP BY {grouped}"
@@ -304,7 +312,7 @@ def _aggregate_filter(
                     expected="a number",
                 )
             return value
-        return meta.codecs[name].to_sql_element(value)
+        return operand_codec(meta, name).to_sql_element(value)
 
     parts = []
     for operator, operand in filters.items():

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from strata.client.batch import DeferredCall, run_batch
 from strata.client.bulk import BulkWriter
 from strata.client.codecs import DateTimeFormat
+from strata.client.datetimes import storage_of
 from strata.client.meta import ModelMeta, build_meta, snake_case
 from strata.client.models import ModelClasses, build_models
 from strata.client.repository import Repository
@@ -75,7 +76,9 @@ class Client:
         self.datetime_format = datetime_format
         # `strata generate` writes static classes; records are then built from those.
         self.classes: ModelClasses = classes or build_models(schema)
-        self.metas: dict[str, ModelMeta] = build_meta(schema, self.classes, datetime_format)
+        self.metas: dict[str, ModelMeta] = build_meta(
+            schema, self.classes, datetime_format, storage_of(db)
+        )
         self.soft_delete: dict[str, str] = {
             model.name: field
             for model in schema.models
@@ -127,6 +130,11 @@ class Client:
         if writer is None:
             writer = self._bulk_writers[meta.name] = BulkWriter(self.db, meta)
         return writer
+
+    def forget_bulk_writer(self, meta: ModelMeta) -> None:
+        """Drop ``meta``'s bulk writer, whose DateTime conversions follow the columns' forms
+        as they were when it was built (after `strata.client.datetimes.rewrite`)."""
+        self._bulk_writers.pop(meta.name, None)
 
     # -- the view's rules --------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ from strata.schema import ir
 
 __all__ = [
     "DATETIME_FORMATS",
+    "DATETIME_WRITERS",
     "ENCODE_ERRORS",
     "Codec",
     "DateTimeFormat",
@@ -68,15 +69,21 @@ __all__ = [
     "parse_datetime",
 ]
 
-DateTimeFormat = Literal["iso8601", "unixepoch-ms"]
+DateTimeFormat = Literal["iso8601", "iso8601-z", "sqlite-datetime", "unixepoch-ms"]
 
-#: How DateTime values are written; ``strata.connect(..., datetime_format=...)`` picks one.
-#: Reads accept both, and the ``YYYY-MM-DD HH:MM:SS`` text SQLite's CURRENT_TIMESTAMP writes,
-#: whatever the setting: Prisma versions and drivers have written all three.
+#: The forms a DateTime column stores its values in. Each column is written and compared in
+#: the form its data already has (`strata.client.datetimes` detects it); an empty column
+#: takes the one ``strata.connect(..., datetime_format=...)`` names. In each form the stored
+#: order is time order and one instant has one stored value, so SQL compares the column
+#: as it is. Reads accept every form and any other ISO 8601 text: Prisma versions and
+#: drivers have written all of them.
 DATETIME_FORMATS: Mapping[DateTimeFormat, str] = {
-    # The default: what Prisma 7's SQLite driver adapters write. Fixed width and always UTC,
-    # so text order is time order and SQL comparisons and ORDER BY work on the column.
+    # The default: what Prisma 7's SQLite driver adapters write. Fixed width and always UTC.
     "iso8601": "ISO 8601 text with milliseconds and offset: 2026-11-22T09:30:00.000+00:00",
+    # The same with JavaScript's toISOString() suffix.
+    "iso8601-z": "ISO 8601 text with milliseconds and Z: 2026-11-22T09:30:00.000Z",
+    # SQLite's CURRENT_TIMESTAMP and datetime(); milliseconds only when there are some.
+    "sqlite-datetime": "SQLite's UTC text: 2026-11-22 09:30:00 (2026-11-22 09:30:00.123)",
     # What Prisma's native (Rust engine) SQLite driver writes.
     "unixepoch-ms": "integer milliseconds since 1970-01-01T00:00:00Z: 1795339800000",
 }
@@ -114,7 +121,7 @@ def describe_value(value: object) -> str:
 class Codec:
     """Converts one field's values. ``expected`` describes accepted input for errors."""
 
-    __slots__ = ("_encode", "expected", "fast_path", "field", "from_sql", "model", "optional")
+    __slots__ = ("_encode", "_fast_path", "expected", "field", "from_sql", "model", "optional")
 
     def __init__(
         self,
@@ -133,9 +140,13 @@ class Codec:
         #: None when SQLite already returns the Python value.
         self.from_sql = decode
         self.optional = optional
-        #: How the core converts this field's values itself in bulk inserts
-        #: (`strata.client.bulk`), leaving the rest to ``to_sql``.
-        self.fast_path = fast_path
+        self._fast_path = fast_path
+
+    @property
+    def fast_path(self) -> FastPath:
+        """How the core converts this field's values itself in bulk inserts
+        (`strata.client.bulk`), leaving the rest to ``to_sql``."""
+        return self._fast_path
 
     def to_sql(self, value: object) -> Any:
         """The value to bind for ``value``; None only for an optional field."""
@@ -218,12 +229,28 @@ def _iso8601(value: object) -> str:
     return _aware(value).astimezone(UTC).isoformat(timespec="milliseconds")
 
 
+def _iso8601_z(value: object) -> str:
+    return _iso8601(value)[:-6] + "Z"
+
+
+def _sqlite_datetime(value: object) -> str:
+    utc = _aware(value).astimezone(UTC)
+    text = utc.isoformat(sep=" ", timespec="seconds")[:19]  # strftime's %Y does not pad
+    # A whole second as CURRENT_TIMESTAMP writes it, so one instant has one stored text.
+    millisecond = utc.microsecond // 1000
+    return f"{text}.{millisecond:03d}" if millisecond else text
+
+
 def _unixepoch_ms(value: object) -> int:
     return (_aware(value) - _EPOCH) // _MILLISECOND
 
 
-_DATETIME_WRITERS: dict[DateTimeFormat, Encoder] = {
+#: The encoder of each form: an aware datetime in, the stored value out (at millisecond
+#: precision, truncated). rust/time.rs writes the same bytes.
+DATETIME_WRITERS: Mapping[DateTimeFormat, Encoder] = {
     "iso8601": _iso8601,
+    "iso8601-z": _iso8601_z,
+    "sqlite-datetime": _sqlite_datetime,
     "unixepoch-ms": _unixepoch_ms,
 }
 
@@ -459,7 +486,7 @@ def build_codec(
         enum, cls = enums[field.type]
         kind = _enum_codec(enum, cls)
     elif field.type == "DateTime":
-        kind = ("an aware datetime", _DATETIME_WRITERS[datetime_format], parse_datetime)
+        kind = ("an aware datetime", DATETIME_WRITERS[datetime_format], parse_datetime)
     else:
         kind = _SCALARS[field.type]
     if field.list:

@@ -12,14 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from strata.client.codecs import Codec, DateTimeFormat, build_codecs
+from strata.client.datetimes import DateTimeCodec
 from strata.client.defaults import generator_for
 from strata.client.models import ModelClasses, StrataModel, construct
 from strata.dialects.sqlite import quote
 from strata.errors import ValidationError
 from strata.schema import ir
+
+if TYPE_CHECKING:
+    from strata.client.datetimes import DateTimeColumns
 
 __all__ = ["ModelMeta", "RelationLink", "RowReader", "build_meta", "snake_case"]
 
@@ -278,8 +282,14 @@ def _scalar(model: ir.Model, name: str) -> ir.ScalarField:
 
 
 def build_meta(
-    schema: ir.Schema, classes: ModelClasses, datetime_format: DateTimeFormat
+    schema: ir.Schema,
+    classes: ModelClasses,
+    datetime_format: DateTimeFormat,
+    datetime_columns: DateTimeColumns,
 ) -> dict[str, ModelMeta]:
+    """Every model's metadata. DateTime fields (not lists) get a `DateTimeCodec`, which
+    writes in the form ``datetime_columns`` (the handle's detections) finds in the
+    column; ``datetime_format`` is the form of DateTime lists."""
     enums: dict[str, tuple[ir.Enum, type[StrEnum]]] = {
         enum.name: (enum, classes.enums[enum.name]) for enum in schema.enums
     }
@@ -288,6 +298,11 @@ def build_meta(
         if model.ignored:
             continue
         codecs = build_codecs(model, enums, datetime_format)
+        for scalar in model.scalar_fields:
+            if scalar.name in codecs and scalar.type == "DateTime" and not scalar.list:
+                codecs[scalar.name] = DateTimeCodec(
+                    model.name, scalar, quote(model.table), quote(scalar.column), datetime_columns
+                )
         scalars = {f.name: f for f in model.scalar_fields if f.name in codecs}
         uniques: dict[str, tuple[str, ...]] = {}
         if model.primary_key is not None:

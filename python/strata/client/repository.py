@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from strata.client import aggregates, writes
 from strata.client.codecs import Codec, describe_value
+from strata.client.datetimes import compared_column, operand_codec
 from strata.client.relations import CHUNK, Selection, finish, load_relations, parse_selection
 from strata.client.where import RELATION_COUNT, SqlBuilder
 from strata.errors import RecordNotFoundError, ValidationError
@@ -137,7 +138,7 @@ class Repository:
             # take the general path.
             if len(builder.params) == len(flat):
                 sql = f"{self._select_sql(meta.columns)} WHERE {condition} LIMIT 1"
-                codecs = [meta.codecs[k] for k in flat]
+                codecs = [operand_codec(meta, k) for k in flat]
                 self._lookups[tuple(flat)] = (sql, codecs, meta.full_reader.record)
         found = self._read(flat, include=include, select=select, omit=omit, take=1)
         return found[0] if found else None
@@ -365,7 +366,8 @@ class Repository:
         relation the number of related rows (as ``order_by`` counts them)."""
         meta = self._meta
         if name in meta.scalars:
-            return f"{alias}.{meta.column(name)}"
+            # A DateTime column of mixed stored forms compares by instant.
+            return compared_column(meta, name, f"{alias}.{meta.column(name)}")
         return builder.count_related(meta.relations[name], alias, None)
 
     def _cursor_value(self, builder: SqlBuilder, name: str, cursor_where: Where) -> str:

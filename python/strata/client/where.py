@@ -15,6 +15,10 @@ use ``LIKE ? ESCAPE '\\'`` with ``%``, ``_`` and ``\\`` in the value escaped, an
 operators compare ``lower()`` of both sides. Without the ICU extension SQLite folds ASCII
 letters only, so "insensitive" means ASCII-case-insensitive.
 
+DateTime fields are compared in the form their column stores (`strata.client.datetimes`);
+a column holding mixed forms is compared by instant, through an SQL expression that reads
+every form, so its index does not serve those comparisons.
+
 Scalar lists (``String[]``...) are stored as JSON arrays (see `strata.client.codecs`) and take
 Prisma's list filters: ``has`` (an element), ``has_every`` and ``has_some`` (a list),
 ``is_empty`` (a bool) and ``equals`` (the whole list, in order). Elements are compared with
@@ -48,6 +52,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from strata.client.codecs import describe_value
+from strata.client.datetimes import compared_column, operand_codec
 from strata.dialects.sqlite import quote
 from strata.errors import ValidationError
 
@@ -179,6 +184,8 @@ class SqlBuilder:
                 if isinstance(value, Mapping):
                     return self._json_filter(meta, key, column, value)
                 return self._json_match(meta, key, column, [], "equals", value)
+            if value is not None:  # a NULL test needs no DateTime detection
+                column = compared_column(meta, key, column)
             if isinstance(value, Mapping):
                 return self._field_filter(meta, key, column, value)
             return self._equals(meta, key, column, value, insensitive=False)
@@ -207,7 +214,7 @@ class SqlBuilder:
     ) -> str:
         if value is None:
             return f"{column} IS NULL"
-        encoded = meta.codecs[name].to_sql_element(value)
+        encoded = operand_codec(meta, name).to_sql_element(value)
         if insensitive:
             return f"{column} LIKE {self.bind(_like_pattern(encoded, '', ''))} ESCAPE '\\'"
         return f"{column} = {self.bind(encoded)}"
@@ -216,7 +223,7 @@ class SqlBuilder:
         self, meta: ModelMeta, name: str, column: str, filters: Mapping[str, Any]
     ) -> str:
         field = meta.scalars[name]
-        codec = meta.codecs[name]
+        codec = operand_codec(meta, name)
         if field.list:
             return self._list_filter(meta, name, column, filters)
         _check_operators(meta, name, filters, _OPERATORS, "filter")
@@ -544,7 +551,7 @@ class SqlBuilder:
             direction = "desc" if direction == "asc" else "asc"
             nulls = {"first": "last", "last": "first"}.get(nulls or "")
         suffix = direction.upper() + (f" NULLS {nulls.upper()}" if nulls else "")
-        return f"{alias}.{meta.column(name)}", suffix
+        return compared_column(meta, name, f"{alias}.{meta.column(name)}"), suffix
 
     def _relation_count_term(
         self,
