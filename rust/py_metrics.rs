@@ -139,7 +139,7 @@ impl PyAggregator {
                         let mut row = vec![bucket.series, Value::Integer(bucket.start_ms)];
                         row.extend(bucket.values);
                         arrow_export::push_values(&mut batches, &row)?;
-                        if batches.rows == arrow_export::BATCH_ROWS {
+                        if batches.is_full() {
                             done.push(batches.finish().map_err(arrow_error)?);
                         }
                         Ok(())
