@@ -458,7 +458,8 @@ def test_a_handle_used_after_fork_refuses_and_leaves_the_parent_intact(
 
         report = run_in_child(child).split("\n")
         assert report[:3] == ["ForkedHandleError"] * 3
-        assert "used in process" in report[3] and "Call strata.connect() in the child" in report[3]
+        assert "used in process" in report[3]
+        assert "Call strata.connect() in the child" in report[3]
         assert report[4] == "fresh read: [('parent',)]"
         # The parent still holds its write lock: another connection cannot write.
         other = open_db(busy_timeout=0.1)
