@@ -379,14 +379,14 @@ fn produce(engine: &Engine, query: &Query, sender: &SyncSender<Produced>) -> Res
 }
 
 /// What a producer thread sends: batches, then whether it finished or what went wrong.
-pub enum Produced {
+enum Produced {
     Batch(RecordBatch),
     Finished,
     Failed(String),
 }
 
 /// The consumer's end of a producer thread.
-pub struct Feed {
+struct Feed {
     receiver: Receiver<Produced>,
     ended: bool,
 }
@@ -394,7 +394,7 @@ pub struct Feed {
 impl Feed {
     /// Run `produce` on a new thread, with a channel of two batches. Whatever way it ends,
     /// returning an error or panicking included, the consumer is told.
-    pub fn spawn(
+    fn spawn(
         produce: impl FnOnce(&SyncSender<Produced>) -> Result<(), Error> + Send + 'static,
     ) -> Feed {
         let (sender, receiver) = sync_channel(2);

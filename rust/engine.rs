@@ -452,7 +452,8 @@ impl Engine {
         let Some(mut state) = self.writer.try_lock_for(self.options.busy_timeout) else {
             return Err(Error::Busy {
                 waited: started.elapsed(),
-                holder: "a long statement on another thread",
+                holder: "a long statement (or an unread Arrow stream of an in-memory \
+                         database) on another thread",
             });
         };
         loop {

@@ -361,6 +361,21 @@ def test_unread_arrow_streams_hold_no_pooled_reader(
     assert sum(len(r.read_all()) for r in readers) == 2 * 300_000 - 2 * 65_536
 
 
+def test_an_unread_stream_of_an_in_memory_database_makes_reads_wait_boundedly() -> None:
+    """An in-memory database has one connection, which a stream holds until it is read:
+    other reads give up after the busy timeout instead of waiting forever."""
+    with strata.connect(":memory:", busy_timeout=0.2) as db:
+        db.execute_script("CREATE TABLE t (x INTEGER)")
+        db.execute_many_raw("INSERT INTO t VALUES (?)", ((i,) for i in range(300_000)))
+        stream = _core.ArrowStream.query(db, "SELECT x FROM t", (), [("x", "int64")])
+        reader = pa.RecordBatchReader.from_stream(stream)
+        reader.read_next_batch()
+        with pytest.raises(strata.BusyError, match="in-memory"):
+            finishes_within(5, lambda: db.query_raw("SELECT 1"))
+        assert len(reader.read_all()) == 300_000 - 65_536
+        assert db.query_raw("SELECT count(*) AS n FROM t") == [{"n": 300_000}]
+
+
 def test_a_read_gives_up_when_every_reader_stays_busy(
     open_db: Callable[..., strata.Database],
 ) -> None:
