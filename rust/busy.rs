@@ -111,12 +111,11 @@ impl Drop for Conn {
             // A copy inherited across fork(): leak it, never sqlite3_close it. Closing
             // would act on the parent's state as if it were this process's: roll back a
             // transaction the parent has open, which rewrites the WAL index in the shared
-            // memory both processes map, under the parent's feet; or checkpoint the WAL.
-            // The child holds none of the locks that would make either safe (POSIX locks
-            // belong to the process that took them and are not inherited), and closing the
-            // descriptors would drop every POSIX lock the child holds on the file, such as
-            // those of a connection it opened itself after the fork. Leaving the copy alone
-            // costs some memory and descriptors until the child exits or execs.
+            // memory both processes map, under the parent's feet, or checkpoint the WAL.
+            // And the child holds none of the locks that would make either safe: POSIX
+            // locks belong to the process that took them, and fork does not pass them on.
+            // Leaving the copy alone costs some memory and descriptors until the child
+            // exits or execs.
             return;
         }
         // SAFETY: each field is dropped exactly once, here, connection first.
