@@ -3,15 +3,23 @@
 //!
 //! `DuckDB` must never open the `SQLite` file itself (its sqlite extension carries a second
 //! copy of `SQLite`: docs/ARCHITECTURE.md, decision 1), so the core reads the rows and hands
-//! them over as Arrow. A [`QueryStream`] runs its query on a thread of its own, on a pooled
-//! reader, and passes finished batches through a channel of two: reading `SQLite` and
-//! `DuckDB`'s scan overlap, memory stays at a few batches whatever the table's size, and a
-//! consumer that stops early (a `LIMIT`) ends the query, because the next send fails.
+//! them over as Arrow. A [`QueryStream`] runs its query on a thread of its own, on a
+//! read-only connection of its own (`Engine::stream_reader`: a stream `DuckDB` leaves
+//! half-read must not hold a pooled reader), and passes finished batches through a channel
+//! of two: reading `SQLite` and `DuckDB`'s scan overlap, memory stays at a few batches
+//! whatever the table's size, and a consumer that stops early (a `LIMIT`) ends the query,
+//! because the next send fails.
+//!
+//! A stream ends only when the thread says it finished. If the query fails, a value cannot
+//! be converted, the handle is closed, or the thread panics, the consumer's next
+//! `get_next` returns an error with the message (`get_last_error`), and `DuckDB` raises it:
+//! a failure never looks like the end of the rows.
 //!
 //! Nothing runs until the first batch is asked for: `DuckDB` opens a stream several times
 //! while it binds a query, only to read its schema.
 
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -21,14 +29,30 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use rusqlite::types::{Value, ValueRef};
+use rusqlite::Connection;
 
-use crate::engine::{bind, owned_value, Engine};
+use crate::engine::{bind, Engine};
 use crate::error::Error;
 use crate::time;
 
 /// Rows per record batch: large enough that per-batch costs vanish, small enough that two
-/// batches in flight stay a few megabytes.
+/// batches of narrow rows in flight stay a few megabytes.
 pub const BATCH_ROWS: usize = 65_536;
+
+/// Text and blob bytes per record batch: a batch ends at `BATCH_ROWS` rows or once it
+/// holds this many, whichever comes first.
+///
+/// Cutting by bytes, rather than switching to Arrow's large (64-bit offset) string and
+/// binary types, is what keeps memory bounded: 65,536 rows of 1 MiB values would be a
+/// 64 GiB batch. It also keeps every offset within `Utf8` and `Binary`'s 32-bit range,
+/// which every consumer reads: a column holds less than this cap plus one row's value when
+/// the batch ends, and `SQLite` refuses values longer than `SQLITE_MAX_LENGTH` (10^9 bytes
+/// unless the library was built otherwise), so 64 MiB + 10^9 < 2^31. A build allowing
+/// values near 2 GiB gets a clear error for such a value (`Builder::push`), not a panic.
+pub const BATCH_BYTES: usize = 64 << 20;
+
+/// The most bytes one `Utf8` or `Binary` array can hold: its offsets are `i32`.
+const MAX_ARRAY_BYTES: usize = i32::MAX as usize;
 
 /// The Arrow type of an exported column, chosen by Python from the field's schema type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +132,19 @@ impl Builder {
 
     /// Append one stored value. `SQLite` lets any column hold any type, so values of
     /// another storage class than the declared one are converted where that loses nothing
-    /// and refused (with `None`) otherwise.
+    /// and refused (with `None`) otherwise. A text or blob that would take its array past
+    /// 32-bit offsets is refused too (see `BATCH_BYTES`).
     fn push(&mut self, value: ValueRef<'_>) -> Option<()> {
+        let held = match self {
+            Builder::Utf8(b) => b.values_slice().len(),
+            Builder::Binary(b) => b.values_slice().len(),
+            _ => 0,
+        };
+        if let ValueRef::Text(bytes) | ValueRef::Blob(bytes) = value {
+            if held + bytes.len() > MAX_ARRAY_BYTES {
+                return None;
+            }
+        }
         match (self, value) {
             (Builder::Int64(b), ValueRef::Null) => b.append_null(),
             (Builder::Float64(b), ValueRef::Null) => b.append_null(),
@@ -158,6 +193,8 @@ pub struct Batches {
     kinds: Vec<Kind>,
     builders: Vec<Builder>,
     pub rows: usize,
+    /// Text and blob bytes appended since the last `finish`.
+    bytes: usize,
 }
 
 impl Batches {
@@ -168,7 +205,14 @@ impl Batches {
             builders: kinds.iter().map(|&k| Builder::new(k, BATCH_ROWS)).collect(),
             kinds,
             rows: 0,
+            bytes: 0,
         }
+    }
+
+    /// Whether the rows appended so far should go out as a batch now: `BATCH_ROWS` rows,
+    /// or `BATCH_BYTES` of text and blobs.
+    pub fn is_full(&self) -> bool {
+        self.rows >= BATCH_ROWS || self.bytes >= BATCH_BYTES
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -183,11 +227,14 @@ impl Batches {
         for (index, value) in values.into_iter().enumerate() {
             if self.builders[index].push(value).is_none() {
                 return Err(Error::invalid(format!(
-                    "column {} holds {:?}, which cannot be exported as {:?}",
+                    "column {} holds {}, which cannot be exported as {:?}",
                     self.schema.field(index).name(),
-                    owned_value(value),
+                    describe(value),
                     self.kinds[index]
                 )));
+            }
+            if let ValueRef::Text(bytes) | ValueRef::Blob(bytes) = value {
+                self.bytes += bytes.len();
             }
         }
         self.rows += 1;
@@ -198,7 +245,29 @@ impl Batches {
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         let arrays = self.builders.iter_mut().map(Builder::finish).collect();
         self.rows = 0;
+        self.bytes = 0;
         RecordBatch::try_new(Arc::clone(&self.schema), arrays)
+    }
+}
+
+/// A stored value for an error message: its storage class and the start of it, since a
+/// value can be a gigabyte long.
+fn describe(value: ValueRef<'_>) -> String {
+    const PREVIEW: usize = 40;
+    match value {
+        ValueRef::Null => "NULL".into(),
+        ValueRef::Integer(n) => format!("the integer {n}"),
+        ValueRef::Real(x) => format!("the real {x}"),
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+            let class = if matches!(value, ValueRef::Text(_)) {
+                "text"
+            } else {
+                "a blob"
+            };
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(PREVIEW)]);
+            let more = if bytes.len() > PREVIEW { "..." } else { "" };
+            format!("{class} {text:?}{more} ({} bytes)", bytes.len())
+        }
     }
 }
 
@@ -234,7 +303,7 @@ pub struct QueryStream {
     engine: Arc<Engine>,
     query: Arc<Query>,
     schema: SchemaRef,
-    receiver: Option<Receiver<Result<RecordBatch, ArrowError>>>,
+    feed: Option<Feed>,
 }
 
 impl QueryStream {
@@ -243,59 +312,150 @@ impl QueryStream {
             schema: schema(&query.columns),
             engine,
             query,
-            receiver: None,
+            feed: None,
         }
-    }
-
-    fn start(&self) -> Receiver<Result<RecordBatch, ArrowError>> {
-        let (sender, receiver) = sync_channel(2);
-        let engine = Arc::clone(&self.engine);
-        let query = Arc::clone(&self.query);
-        std::thread::spawn(move || {
-            let outcome = engine.read(|conn| {
-                let sql = &query.sql;
-                let mut stmt = conn
-                    .prepare_cached(sql)
-                    .map_err(|e| Error::from_sqlite(e, sql))?;
-                bind(&mut stmt, &query.params)?;
-                let width = query.columns.len();
-                let mut batches = Batches::new(&query.columns);
-                let mut rows = stmt.raw_query();
-                while let Some(row) = rows.next().map_err(|e| Error::from_sqlite(e, sql))? {
-                    let mut failure = None;
-                    batches.push((0..width).map(|i| {
-                        row.get_ref(i).unwrap_or_else(|e| {
-                            failure = Some(e);
-                            ValueRef::Null
-                        })
-                    }))?;
-                    if let Some(err) = failure {
-                        return Err(Error::from_sqlite(err, sql));
-                    }
-                    if batches.rows == BATCH_ROWS && sender.send(batches.finish()).is_err() {
-                        return Ok(()); // the consumer is gone: stop reading
-                    }
-                }
-                if batches.rows > 0 {
-                    let _ = sender.send(batches.finish());
-                }
-                Ok(())
-            });
-            if let Err(err) = outcome {
-                let _ = sender.send(Err(ArrowError::ExternalError(err.to_string().into())));
-            }
-        });
-        receiver
     }
 }
 
 impl Iterator for QueryStream {
     type Item = Result<RecordBatch, ArrowError>;
     fn next(&mut self) -> Option<Self::Item> {
-        if self.receiver.is_none() {
-            self.receiver = Some(self.start());
+        let feed = self.feed.get_or_insert_with(|| {
+            let engine = Arc::clone(&self.engine);
+            let query = Arc::clone(&self.query);
+            Feed::spawn(move |sender| produce(&engine, &query, sender))
+        });
+        feed.next()
+    }
+}
+
+/// Run `query` and send its rows as batches until they end or the consumer goes away.
+fn produce(engine: &Engine, query: &Query, sender: &SyncSender<Produced>) -> Result<(), Error> {
+    // Send the rows so far as a batch; `false` when the consumer is gone. A handle closed
+    // meanwhile ends the stream with an error: the stream's connection is its own, but
+    // after close() the handle reads nothing more.
+    let send = |batches: &mut Batches| -> Result<bool, Error> {
+        if engine.is_closed() {
+            return Err(Error::Closed);
         }
-        self.receiver.as_ref()?.recv().ok()
+        let batch = batches
+            .finish()
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        Ok(sender.send(Produced::Batch(batch)).is_ok())
+    };
+    let run = |conn: &Connection| -> Result<(), Error> {
+        let sql = &query.sql;
+        let mut stmt = conn
+            .prepare_cached(sql)
+            .map_err(|e| Error::from_sqlite(e, sql))?;
+        bind(&mut stmt, &query.params)?;
+        let width = query.columns.len();
+        let mut batches = Batches::new(&query.columns);
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next().map_err(|e| Error::from_sqlite(e, sql))? {
+            let mut failure = None;
+            batches.push((0..width).map(|i| {
+                row.get_ref(i).unwrap_or_else(|e| {
+                    failure = Some(e);
+                    ValueRef::Null
+                })
+            }))?;
+            if let Some(err) = failure {
+                return Err(Error::from_sqlite(err, sql));
+            }
+            if batches.is_full() && !send(&mut batches)? {
+                return Ok(()); // the consumer is gone: stop reading
+            }
+        }
+        if batches.rows > 0 {
+            send(&mut batches)?;
+        }
+        Ok(())
+    };
+    match engine.stream_reader()? {
+        Some(reader) => run(&reader),
+        None => engine.read(run),
+    }
+}
+
+/// What a producer thread sends: batches, then whether it finished or what went wrong.
+enum Produced {
+    Batch(RecordBatch),
+    Finished,
+    Failed(String),
+}
+
+/// The consumer's end of a producer thread.
+struct Feed {
+    receiver: Receiver<Produced>,
+    ended: bool,
+}
+
+impl Feed {
+    /// Run `produce` on a new thread, with a channel of two batches. Whatever way it ends,
+    /// returning an error or panicking included, the consumer is told.
+    fn spawn(
+        produce: impl FnOnce(&SyncSender<Produced>) -> Result<(), Error> + Send + 'static,
+    ) -> Feed {
+        let (sender, receiver) = sync_channel(2);
+        let thread = std::thread::Builder::new().name("strata-arrow-export".into());
+        let spawned = thread.spawn(move || {
+            let last = match catch_unwind(AssertUnwindSafe(|| produce(&sender))) {
+                Ok(Ok(())) => Produced::Finished,
+                Ok(Err(err)) => Produced::Failed(err.to_string()),
+                Err(panic) => Produced::Failed(format!(
+                    "the Arrow export failed: {}",
+                    panic
+                        .downcast_ref::<&str>()
+                        .map(ToString::to_string)
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic in the export thread".into())
+                )),
+            };
+            let _ = sender.send(last);
+        });
+        if let Err(err) = spawned {
+            // This runs inside the consumer's get_next, where a panic would abort the
+            // process; the failure goes to the consumer like any other.
+            let (sender, receiver) = sync_channel(1);
+            let _ = sender.send(Produced::Failed(format!(
+                "cannot start the Arrow export thread: {err}"
+            )));
+            return Feed {
+                receiver,
+                ended: false,
+            };
+        }
+        Feed {
+            receiver,
+            ended: false,
+        }
+    }
+}
+
+/// The batches, `None` once the producer finished, or the error that stopped it.
+impl Iterator for Feed {
+    type Item = Result<RecordBatch, ArrowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        let failure = match self.receiver.recv() {
+            Ok(Produced::Batch(batch)) => return Some(Ok(batch)),
+            Ok(Produced::Finished) => {
+                self.ended = true;
+                return None;
+            }
+            Ok(Produced::Failed(message)) => message,
+            // Unreachable while the thread sends its last word; kept as a failure, since
+            // a stream that stops without saying it finished is not complete.
+            Err(_) => "the Arrow export thread stopped before the end of the rows".into(),
+        };
+        self.ended = true;
+        // The FFI stream hands the message over as a C string, and panics (aborting the
+        // process, inside get_next) on a NUL in it.
+        let message = failure.replace('\0', "\\0");
+        Some(Err(ArrowError::ExternalError(message.into())))
     }
 }
 
@@ -315,6 +475,65 @@ mod tests {
     use super::*;
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Float64Type, Int64Type, TimestampMillisecondType};
+
+    #[test]
+    fn a_producer_that_fails_or_panics_is_an_error_not_the_end() {
+        let mut failing = Feed::spawn(|_| Err(Error::invalid("no such column")));
+        let err = failing.next().unwrap().unwrap_err();
+        assert!(err.to_string().contains("no such column"), "{err}");
+        assert!(failing.next().is_none());
+
+        let mut panicking = Feed::spawn(|sender| {
+            let mut batches = Batches::new(&[Column {
+                name: "n".into(),
+                kind: Kind::Int64,
+            }]);
+            push_values(&mut batches, &[Value::Integer(1)]).unwrap();
+            let batch = batches.finish().unwrap();
+            sender.send(Produced::Batch(batch)).unwrap();
+            panic!("byte array offset overflow");
+        });
+        assert!(panicking.next().unwrap().is_ok());
+        let err = panicking.next().unwrap().unwrap_err();
+        assert!(err.to_string().contains("offset overflow"), "{err}");
+
+        let mut finished = Feed::spawn(|_| Ok(()));
+        assert!(finished.next().is_none());
+    }
+
+    #[test]
+    fn batches_end_at_a_byte_budget() {
+        let columns = [Column {
+            name: "body".into(),
+            kind: Kind::Utf8,
+        }];
+        let mut batches = Batches::new(&columns);
+        let value = "x".repeat(1 << 20);
+        let mut rows = 0;
+        while !batches.is_full() {
+            batches.push([ValueRef::Text(value.as_bytes())]).unwrap();
+            rows += 1;
+        }
+        assert_eq!(rows, BATCH_BYTES >> 20);
+        assert_eq!(batches.finish().unwrap().num_rows(), rows);
+        assert!(!batches.is_full());
+    }
+
+    #[test]
+    fn errors_show_only_the_start_of_a_long_value() {
+        let columns = [Column {
+            name: "n".into(),
+            kind: Kind::Int64,
+        }];
+        let mut batches = Batches::new(&columns);
+        let long = "y".repeat(1 << 20);
+        let err = batches
+            .push([ValueRef::Text(long.as_bytes())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 200, "{err}");
+        assert!(err.contains("(1048576 bytes)"), "{err}");
+    }
 
     #[test]
     fn converts_storage_classes_and_refuses_the_rest() {

@@ -1,4 +1,5 @@
-//! How a connection waits for a lock held by another connection or process.
+//! How a connection waits for a lock held by another connection or process, notices
+//! Ctrl-C during a long statement, and is left alone in a forked child.
 //!
 //! `SQLite`'s built-in busy timeout sleeps in a fixed ladder (1, 2, 5, 10, ... 100 ms), so a
 //! waiter that arrived early can sleep through many lock releases while later arrivals
@@ -7,50 +8,92 @@
 //! processes that collided once do not collide again in lockstep.
 
 use std::ffi::{c_int, c_void};
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rusqlite::{ffi, Connection};
+
+use crate::process;
 
 /// First sleep after a failed lock attempt.
 const FIRST_SLEEP: Duration = Duration::from_micros(50);
 /// Longest single sleep; keeps a waiter responsive once the lock frees.
 const MAX_SLEEP: Duration = Duration::from_millis(5);
 
-/// A connection with strata's busy handler installed. Derefs to the rusqlite connection.
-pub struct Conn {
-    // Field order matters: the connection closes before the state its handler points to
-    // is freed.
-    inner: Connection,
-    _waiting: Box<WaitState>,
+/// `SQLite` calls the progress handler every this many virtual-machine steps of a running
+/// statement. A step is tens of nanoseconds, so the handler (a thread check, and on
+/// Python's main thread a clock read) runs every few hundred microseconds and costs well
+/// under 0.1%; statements of the hot paths finish in fewer steps and never call it.
+const PROGRESS_STEPS: c_int = 10_000;
+
+/// How long a statement runs on Python's main thread between two checks for Ctrl-C.
+/// Each check takes the GIL for a moment, so shorter statements never take it at all;
+/// with the step interval above, Ctrl-C stops a statement within about 100 ms.
+const INTERRUPT_CHECK_EVERY: Duration = Duration::from_millis(50);
+
+/// Asks whether a signal handler wants the running statement stopped (the Python
+/// binding registers it, see `py_engine::watch_ctrl_c`); `true` aborts the statement
+/// with `SQLITE_INTERRUPT`. Without one (Rust tests) statements are never interrupted.
+static INTERRUPT_CHECK: OnceLock<fn() -> bool> = OnceLock::new();
+
+/// Register the check the progress handler calls on Python's main thread.
+pub fn set_interrupt_check(check: fn() -> bool) {
+    let _ = INTERRUPT_CHECK.set(check);
 }
 
-struct WaitState {
+/// A connection with strata's busy and progress handlers installed. Derefs to the
+/// rusqlite connection.
+pub struct Conn {
+    // Both fields are dropped by hand (see `Drop`): the connection closes before the
+    // state its handlers point to is freed, or neither happens in a forked child.
+    inner: ManuallyDrop<Connection>,
+    handlers: ManuallyDrop<Box<HandlerState>>,
+    /// The fork generation this connection was opened in (`process::fork_generation`).
+    opened_in: u64,
+}
+
+struct HandlerState {
     timeout: Duration,
     started: Instant,
     jitter: u64,
+    /// When the progress handler last ran, and since when statements have been running
+    /// without a pause; together they tell a long statement from many short ones.
+    last_progress: Instant,
+    running_since: Instant,
 }
 
 impl Conn {
     pub fn new(inner: Connection, timeout: Duration) -> rusqlite::Result<Conn> {
-        let mut waiting = Box::new(WaitState {
+        let now = Instant::now();
+        let mut handlers = Box::new(HandlerState {
             timeout,
-            started: Instant::now(),
+            started: now,
             jitter: u64::from(std::process::id()) | 1,
+            last_progress: now,
+            running_since: now,
         });
-        let state: *mut WaitState = &mut *waiting;
+        let state: *mut HandlerState = &mut *handlers;
         // SAFETY: `state` points into the box stored beside the connection, which outlives
-        // it (see the field order above). SQLite calls the handler only from calls on this
-        // connection, and the engine never uses one connection from two threads at once.
+        // it (see `Drop`). SQLite calls the handlers only from calls on this connection,
+        // and the engine never uses one connection from two threads at once.
         let rc = unsafe {
+            ffi::sqlite3_progress_handler(
+                inner.handle(),
+                PROGRESS_STEPS,
+                Some(on_progress),
+                state.cast::<c_void>(),
+            );
             ffi::sqlite3_busy_handler(inner.handle(), Some(on_busy), state.cast::<c_void>())
         };
         if rc != ffi::SQLITE_OK {
             return Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None));
         }
         Ok(Conn {
-            inner,
-            _waiting: waiting,
+            inner: ManuallyDrop::new(inner),
+            handlers: ManuallyDrop::new(handlers),
+            opened_in: process::fork_generation(),
         })
     }
 }
@@ -62,10 +105,31 @@ impl Deref for Conn {
     }
 }
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.opened_in != process::fork_generation() {
+            // A copy inherited across fork(): leak it, never sqlite3_close it. Closing
+            // would act on the parent's state as if it were this process's: roll back a
+            // transaction the parent has open, which rewrites the WAL index in the shared
+            // memory both processes map, under the parent's feet, or checkpoint the WAL.
+            // And the child holds none of the locks that would make either safe: POSIX
+            // locks belong to the process that took them, and fork does not pass them on.
+            // Leaving the copy alone costs some memory and descriptors until the child
+            // exits or execs.
+            return;
+        }
+        // SAFETY: each field is dropped exactly once, here, connection first.
+        unsafe {
+            ManuallyDrop::drop(&mut self.inner);
+            ManuallyDrop::drop(&mut self.handlers);
+        }
+    }
+}
+
 /// Returns nonzero to make `SQLite` try the lock again, zero to give up with `SQLITE_BUSY`.
 unsafe extern "C" fn on_busy(state: *mut c_void, attempt: c_int) -> c_int {
     // SAFETY: see `Conn::new`.
-    let state = unsafe { &mut *state.cast::<WaitState>() };
+    let state = unsafe { &mut *state.cast::<HandlerState>() };
     // SQLite counts attempts from 0 within one wait, so 0 marks a new wait.
     if attempt == 0 {
         state.started = Instant::now();
@@ -85,4 +149,34 @@ unsafe extern "C" fn on_busy(state: *mut c_void, attempt: c_int) -> c_int {
         (backoff + backoff.mul_f64(fraction)).min(state.timeout.checked_sub(waited).unwrap()),
     );
     1
+}
+
+/// Returns nonzero to abort the running statement with `SQLITE_INTERRUPT`.
+///
+/// Ctrl-C sets a flag that `CPython` acts on between bytecodes, which a thread inside
+/// `SQLite` (with the GIL released) never reaches. So on Python's main thread, once
+/// statements have run for `INTERRUPT_CHECK_EVERY` without a pause, this asks the Python
+/// binding whether Ctrl-C was pressed, taking the GIL for that moment only. A watcher
+/// thread calling `sqlite3_interrupt` would need the same GIL to read the flag, and would
+/// cost a thread per call.
+unsafe extern "C" fn on_progress(state: *mut c_void) -> c_int {
+    if !process::on_main_thread() {
+        return 0;
+    }
+    let Some(check) = INTERRUPT_CHECK.get() else {
+        return 0;
+    };
+    // SAFETY: see `Conn::new`.
+    let state = unsafe { &mut *state.cast::<HandlerState>() };
+    let now = Instant::now();
+    if now.duration_since(state.last_progress) > INTERRUPT_CHECK_EVERY {
+        // The handler was silent for a while: a new statement (or run of them) began.
+        state.running_since = now;
+    }
+    state.last_progress = now;
+    if now.duration_since(state.running_since) < INTERRUPT_CHECK_EVERY {
+        return 0;
+    }
+    state.running_since = now;
+    c_int::from(check())
 }

@@ -14,8 +14,14 @@
 //! * **`BEGIN IMMEDIATE`.** A deferred transaction that reads and then writes fails at once
 //!   with `SQLITE_BUSY_SNAPSHOT` when another connection committed in between, whatever the
 //!   busy timeout. Taking the write lock up front makes the busy timeout apply.
+//! * **Nothing waits forever.** A thread waiting for the writer or for a reader gives up
+//!   after the busy timeout with `Error::Busy` / `Error::ReadersBusy`. Long-lived readers
+//!   (Arrow streams) get connections of their own (`stream_reader`), so they never hold
+//!   the pool.
+//! * **One process.** An engine inherited across `fork()` refuses every call
+//!   (`Error::Forked`) and never closes its connections (see `busy::Conn`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -25,6 +31,7 @@ use rusqlite::{Connection, OpenFlags, Statement};
 use crate::busy::Conn;
 use crate::error::{ConstraintKind, Error, Result};
 use crate::json_filter;
+use crate::process;
 
 /// How many prepared statements each connection keeps. Hot paths use a handful each;
 /// raw SQL from applications rarely has more distinct statements than this.
@@ -34,9 +41,11 @@ const STATEMENT_CACHE_CAPACITY: usize = 256;
 #[derive(Debug, Clone)]
 pub struct Options {
     /// How long a write waits for the lock (held by another process, or by a transaction on
-    /// another thread) before it fails with `Error::Busy`.
+    /// another thread) before it fails with `Error::Busy`, and a read for a pooled reader
+    /// before it fails with `Error::ReadersBusy`.
     pub busy_timeout: Duration,
-    /// The most reader connections opened at once. 0 sends every read to the writer.
+    /// The most pooled reader connections opened at once. 0 sends every read to the
+    /// writer. Arrow streams read on connections of their own and do not count.
     pub max_readers: usize,
 }
 
@@ -93,6 +102,10 @@ pub struct Engine {
     owner: AtomicU64,
     readers: ReaderPool,
     closed: AtomicBool,
+    /// The fork generation and process id of the process that opened the engine: only
+    /// that process may use it (see `process`).
+    opened_in: u64,
+    opened_by: u32,
 }
 
 impl Engine {
@@ -118,6 +131,8 @@ impl Engine {
             writer_released: Condvar::new(),
             owner: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            opened_in: process::fork_generation(),
+            opened_by: process::process_id(),
         })
     }
 
@@ -150,7 +165,7 @@ impl Engine {
         reject_transaction_control(sql)?;
         // Pragmas read and set per-connection state; whoever asks means the writer's.
         if !self.in_transaction() && !starts_with_keyword(sql, "PRAGMA") {
-            if let Some(reader) = self.readers.acquire()? {
+            if let Some(reader) = self.acquire_reader()? {
                 let mut stmt = reader
                     .prepare_cached(sql)
                     .map_err(|e| Error::from_sqlite(e, sql))?;
@@ -258,7 +273,17 @@ impl Engine {
         let mut state = self.lock_writer_for(me)?;
         let conn = state.conn.as_ref().ok_or(Error::Closed)?;
         let savepoint = state.depth - 1;
+        // SQLite rolls the whole transaction back by itself when a write statement in it
+        // is interrupted (Ctrl-C) or fails with a full disk or an I/O error. Then there is
+        // nothing left to end, and each level ends as the blocks unwind.
+        let ended_by_sqlite = conn.is_autocommit();
         let outcome = match (savepoint, commit) {
+            _ if ended_by_sqlite && !commit => Ok(()),
+            _ if ended_by_sqlite => Err(Error::Transaction(
+                "the transaction was already rolled back (a statement in it was interrupted \
+                 or failed with a full disk or an I/O error); nothing was committed"
+                    .into(),
+            )),
             (0, true) => control(conn, "COMMIT").inspect_err(|_| {
                 let _ = control(conn, "ROLLBACK");
             }),
@@ -268,7 +293,7 @@ impl Engine {
                 .and_then(|()| control(conn, &format!("RELEASE strata_{savepoint}"))),
         };
         // A failed outermost COMMIT was rolled back above, so the level ends either way.
-        if savepoint == 0 || outcome.is_ok() {
+        if savepoint == 0 || ended_by_sqlite || outcome.is_ok() {
             state.depth -= 1;
         }
         if state.depth == 0 {
@@ -319,7 +344,7 @@ impl Engine {
     /// the engine has no readers (an in-memory database).
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         if !self.in_transaction() {
-            if let Some(reader) = self.readers.acquire()? {
+            if let Some(reader) = self.acquire_reader()? {
                 return f(&reader);
             }
         }
@@ -330,9 +355,7 @@ impl Engine {
     /// such as `PRAGMA data_version` (which changes when another connection commits) needs
     /// one connection polled over time, which a pooled reader cannot promise.
     pub fn dedicated_reader(&self) -> Result<Conn> {
-        if self.is_closed() {
-            return Err(Error::Closed);
-        }
+        self.check_usable()?;
         if self.path == ":memory:" {
             return Err(Error::Transaction(
                 "an in-memory database has one connection; use a file for this".into(),
@@ -341,10 +364,34 @@ impl Engine {
         self.readers.open_reader()
     }
 
+    /// A read-only connection of its own for a reader that lives as long as its consumer
+    /// wants (an Arrow stream that `DuckDB` may leave half-read): were it a pooled reader,
+    /// a few such streams would starve every other read. It is opened like the pooled
+    /// readers (same library, same busy handler, `query_only`) and counted while open, for
+    /// `Error::ReadersBusy`. `None` for an in-memory database, whose one connection is the
+    /// writer; read through `read` there.
+    pub fn stream_reader(&self) -> Result<Option<StreamReader<'_>>> {
+        self.check_usable()?;
+        if self.path == ":memory:" {
+            return Ok(None);
+        }
+        let conn = self.readers.open_reader()?;
+        self.readers.open_streams.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(StreamReader {
+            conn,
+            open_streams: &self.readers.open_streams,
+        }))
+    }
+
     /// Close every connection. A transaction still open is rolled back. Later calls raise
-    /// `Error::Closed`; closing twice is harmless.
+    /// `Error::Closed`; closing twice is harmless. In a child after `fork()` nothing is
+    /// closed or locked: the connections are the parent's (see `busy::Conn`), and a lock
+    /// that another thread of the parent held at the fork stays held in the child forever.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        if self.opened_in != process::fork_generation() {
+            return;
+        }
         let mut state = self.writer.lock();
         if let Some(conn) = state.conn.take() {
             if !conn.is_autocommit() {
@@ -397,12 +444,17 @@ impl Engine {
     }
 
     fn lock_writer_for(&self, me: u64) -> Result<MutexGuard<'_, WriterState>> {
-        if self.is_closed() {
-            return Err(Error::Closed);
-        }
+        self.check_usable()?;
         let started = Instant::now();
-        // A poisoned lock only means a panic elsewhere; the connection itself is still valid.
-        let mut state = self.writer.lock();
+        // The mutex is held for one statement or one `write` closure at a time, or for a
+        // whole stream on an in-memory database, so waiting for it is bounded too.
+        let Some(mut state) = self.writer.try_lock_for(self.options.busy_timeout) else {
+            return Err(Error::Busy {
+                waited: started.elapsed(),
+                holder: "a long statement (or an unread Arrow stream of an in-memory \
+                         database) on another thread",
+            });
+        };
         loop {
             let owner = self.owner.load(Ordering::Acquire);
             if owner == 0 || owner == me {
@@ -420,6 +472,28 @@ impl Engine {
                 return Err(Error::Closed);
             }
         }
+    }
+
+    /// Refuse calls on a closed engine, and on one inherited across `fork()`. Every path
+    /// to a connection passes here, before it touches a lock (a child may have inherited
+    /// a lock that a thread of its parent held at the fork).
+    fn check_usable(&self) -> Result<()> {
+        if self.opened_in != process::fork_generation() {
+            return Err(Error::Forked {
+                opened_by: self.opened_by,
+                used_by: process::process_id(),
+            });
+        }
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// A pooled reader, or `None` when the engine has no readers (an in-memory database).
+    fn acquire_reader(&self) -> Result<Option<PooledReader<'_>>> {
+        self.check_usable()?;
+        self.readers.acquire()
     }
 
     fn release_ownership(&self) {
@@ -739,6 +813,28 @@ struct ReaderPool {
     idle: Mutex<(Vec<Conn>, usize)>,
     returned: Condvar,
     closed: AtomicBool,
+    /// Stream readers open now (`Engine::stream_reader`), outside the pool.
+    open_streams: AtomicUsize,
+}
+
+/// A connection of its own for one long-lived reader (`Engine::stream_reader`), closed
+/// when dropped.
+pub struct StreamReader<'a> {
+    conn: Conn,
+    open_streams: &'a AtomicUsize,
+}
+
+impl std::ops::Deref for StreamReader<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Drop for StreamReader<'_> {
+    fn drop(&mut self) {
+        self.open_streams.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A reader checked out of the pool; it goes back when dropped.
@@ -771,14 +867,17 @@ impl ReaderPool {
             idle: Mutex::new((Vec::new(), 0)),
             returned: Condvar::new(),
             closed: AtomicBool::new(false),
+            open_streams: AtomicUsize::new(0),
         }
     }
 
-    /// A reader, or `None` when the pool has no readers at all.
+    /// A reader, or `None` when the pool has no readers at all. When every reader is
+    /// checked out, waits for one to come back, at most for the busy timeout.
     fn acquire(&self) -> Result<Option<PooledReader<'_>>> {
         if self.max == 0 {
             return Ok(None);
         }
+        let mut deadline = None;
         let mut guard = self.idle.lock();
         loop {
             if self.closed.load(Ordering::Acquire) {
@@ -805,7 +904,17 @@ impl ReaderPool {
                     }
                 };
             }
-            self.returned.wait(&mut guard);
+            let until = *deadline.get_or_insert_with(|| Instant::now() + self.busy_timeout);
+            if self.returned.wait_until(&mut guard, until).timed_out()
+                && guard.0.is_empty()
+                && guard.1 >= self.max
+            {
+                return Err(Error::ReadersBusy {
+                    waited: self.busy_timeout,
+                    readers: self.max,
+                    streams: self.open_streams.load(Ordering::Relaxed),
+                });
+            }
         }
     }
 
@@ -1114,6 +1223,102 @@ mod tests {
         assert_eq!(count(&db), Value::Integer(2));
         db.rollback().unwrap();
         assert_eq!(count(&db), Value::Integer(0));
+    }
+
+    #[test]
+    fn waiting_for_a_pooled_reader_is_bounded_and_streams_hold_none() {
+        let (_dir, path) = temp_db("pool-busy");
+        let options = Options {
+            busy_timeout: Duration::from_millis(200),
+            max_readers: 2,
+        };
+        let db = Engine::open(&path, options).unwrap();
+        db.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+        // Streams read on connections of their own: any number leaves the pool free.
+        let streams: Vec<_> = (0..3)
+            .map(|_| db.stream_reader().unwrap().unwrap())
+            .collect();
+        assert_eq!(
+            db.query("SELECT count(*) FROM t", &[]).unwrap().rows.len(),
+            1
+        );
+        // Readers held elsewhere for longer than the busy timeout: the next read gives up.
+        let held: Vec<_> = (0..2)
+            .map(|_| db.acquire_reader().unwrap().unwrap())
+            .collect();
+        let started = Instant::now();
+        let err = db.query("SELECT count(*) FROM t", &[]).unwrap_err();
+        let waited = started.elapsed();
+        assert!(
+            matches!(
+                err,
+                Error::ReadersBusy {
+                    readers: 2,
+                    streams: 3,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(waited >= Duration::from_millis(190), "{waited:?}");
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+        drop(held);
+        drop(streams);
+        assert_eq!(db.readers.open_streams.load(Ordering::Relaxed), 0);
+        db.query("SELECT count(*) FROM t", &[]).unwrap();
+    }
+
+    #[test]
+    fn a_reader_returned_while_waiting_is_taken() {
+        let (_dir, path) = temp_db("pool-wait");
+        let options = Options {
+            busy_timeout: Duration::from_secs(10),
+            max_readers: 1,
+        };
+        let db = Engine::open(&path, options).unwrap();
+        let held = db.acquire_reader().unwrap().unwrap();
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| db.query("SELECT 1", &[]).map(|rows| rows.rows));
+            std::thread::sleep(Duration::from_millis(50));
+            drop(held);
+            assert_eq!(
+                waiter.join().unwrap().unwrap(),
+                vec![vec![Value::Integer(1)]]
+            );
+        });
+    }
+
+    #[test]
+    fn a_transaction_sqlite_rolled_back_ends_cleanly() {
+        let (_dir, path) = temp_db("interrupted");
+        let db = engine(&path);
+        db.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+        db.begin().unwrap();
+        db.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+        db.begin().unwrap();
+        // An interrupted write makes SQLite roll back the whole transaction itself.
+        let err = db
+            .write(|conn| {
+                let handle = conn.get_interrupt_handle();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    handle.interrupt();
+                });
+                conn.execute(
+                    "INSERT INTO t WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
+                     SELECT x + 1 FROM c WHERE x < 1000000000) SELECT x FROM c",
+                    [],
+                )
+                .map_err(|e| Error::from_sqlite(e, ""))
+            })
+            .unwrap_err();
+        assert!(matches!(err, Error::Interrupted), "{err:?}");
+        assert!(matches!(db.commit(), Err(Error::Transaction(_))));
+        db.rollback().unwrap();
+        assert!(!db.in_transaction());
+        assert_eq!(count(&db), Value::Integer(0));
+        db.execute("INSERT INTO t VALUES (3)", &[]).unwrap();
+        assert_eq!(count(&db), Value::Integer(1));
     }
 
     #[test]

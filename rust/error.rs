@@ -9,7 +9,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
@@ -48,6 +48,18 @@ pub enum Error {
         waited: Duration,
         holder: &'static str,
     },
+    /// Every pooled reader stayed checked out for the busy timeout. `streams` counts the
+    /// Arrow streams open at the time, which read on connections of their own.
+    ReadersBusy {
+        waited: Duration,
+        readers: usize,
+        streams: usize,
+    },
+    /// A handle opened before a `fork()` was used in the child (`opened_by` is the pid
+    /// that opened it). The child must connect again.
+    Forked { opened_by: u32, used_by: u32 },
+    /// A statement stopped by Ctrl-C (see `busy::Conn`); Python gets `KeyboardInterrupt`.
+    Interrupted,
     /// The SQL could not be prepared: a syntax error, an unknown table or column.
     Sql { message: String, sql: String },
     /// Input that the schema does not allow, found by the core before any SQL ran
@@ -101,6 +113,7 @@ impl Error {
                     rusqlite::ErrorCode::ConstraintViolation => {
                         constraint_from_message(failure.extended_code, message)
                     }
+                    rusqlite::ErrorCode::OperationInterrupted => Error::Interrupted,
                     rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
                         Error::Busy {
                             waited: Duration::ZERO,
@@ -221,6 +234,26 @@ impl fmt::Display for Error {
                  timeout ({:.1} s); retry, or raise busy_timeout",
                 waited.as_secs_f64()
             ),
+            Error::ReadersBusy {
+                waited,
+                readers,
+                streams,
+            } => write!(
+                f,
+                "every pooled reader connection ({readers}) was in use for the whole busy \
+                 timeout ({:.1} s), held by other threads' reads; {streams} Arrow stream(s) \
+                 are open, on connections of their own, and hold none. Raise readers= in \
+                 strata.connect() (now {readers}) or busy_timeout",
+                waited.as_secs_f64()
+            ),
+            Error::Forked { opened_by, used_by } => write!(
+                f,
+                "this database handle was opened in process {opened_by} and is used in \
+                 process {used_by}, a child made by fork(); SQLite connections must not \
+                 cross a fork, so the call was refused. Call strata.connect() in the child \
+                 after the fork (with multiprocessing, inside the worker function)"
+            ),
+            Error::Interrupted => write!(f, "the statement was interrupted"),
             Error::Sql { message, sql } => write!(f, "{message} (in SQL: {})", abbreviate(sql)),
             Error::Constraint {
                 kind,
@@ -271,7 +304,10 @@ fn exception_class_name(err: &Error) -> &'static str {
         Error::ParameterCount { .. } | Error::IntegerOverflow { .. } => "ParameterError",
         Error::ParameterType { .. } => "ParameterTypeError",
         Error::Transaction(_) => "TransactionError",
-        Error::Busy { .. } => "BusyError",
+        Error::Busy { .. } | Error::ReadersBusy { .. } => "BusyError",
+        Error::Forked { .. } => "ForkedHandleError",
+        // Never looked up: `build_exception` raises KeyboardInterrupt for it.
+        Error::Interrupted => "KeyboardInterrupt",
         Error::Sql { .. } => "SqlError",
         Error::Invalid { .. } | Error::LoneSurrogate { .. } => "ValidationError",
         Error::LeaseLost {
@@ -290,6 +326,11 @@ fn exception_class_name(err: &Error) -> &'static str {
 }
 
 fn build_exception(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
+    if let Error::Interrupted = err {
+        // Ctrl-C stopped the statement, and Python's default SIGINT handler (the only one
+        // the core acts for) would have raised exactly this.
+        return Ok(PyKeyboardInterrupt::new_err(()));
+    }
     let module = ERRORS_MODULE.get_or_try_init(py, || {
         PyModule::import(py, "strata.errors").map(Bound::unbind)
     })?;

@@ -4,7 +4,8 @@
 //! decision 2). Layout:
 //!
 //! * `engine`: connections, statements and transactions, in plain Rust;
-//! * `busy`: how a connection waits for a lock held by another process;
+//! * `busy`: how a connection waits for a lock held by another process, and notices Ctrl-C;
+//! * `process`: which process (across `fork()`) and which thread the core runs on;
 //! * `library`: which `SQLite` library the process runs, for `strata doctor`;
 //! * `error`: the one error type, and its one conversion into Python exceptions;
 //! * `json_filter`: the SQL function behind the client's Json filters;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod json_filter;
 pub mod library;
 pub mod metrics;
+pub mod process;
 mod py_bulk;
 mod py_engine;
 mod py_metrics;
@@ -63,6 +65,15 @@ fn loaded_sqlite_copies(py: Python<'_>) -> Vec<String> {
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Ctrl-C during a long statement: Python's main thread is the one that receives it.
+    let main_thread: u64 = m
+        .py()
+        .import("threading")?
+        .call_method0("main_thread")?
+        .getattr("ident")?
+        .extract()?;
+    process::set_main_thread(main_thread);
+    py_engine::watch_ctrl_c(m.py())?;
     m.add_class::<py_engine::PyEngine>()?;
     m.add_class::<py_engine::PyTransaction>()?;
     m.add_class::<py_bulk::PyBulkInsert>()?;

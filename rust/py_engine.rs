@@ -14,11 +14,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
 use rusqlite::types::Value;
 
+use crate::busy;
 use crate::engine::{current_thread_token, Engine, Options, Rows};
 use crate::error::{Error, Result};
 
@@ -267,6 +269,51 @@ impl PyEngine {
         }
         Ok(())
     }
+}
+
+/// `_signal.getsignal` and `_signal.default_int_handler`, for `ctrl_c_pressed`: both
+/// built in, so calling them runs no Python bytecode (which would run the pending signal
+/// handlers then and there). `signal.getsignal` is a Python wrapper; it would.
+static SIGNAL_MODULE: PyOnceLock<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+
+/// Get ready to answer `ctrl_c_pressed` (called at import, where Python code may run).
+pub(crate) fn watch_ctrl_c(py: Python<'_>) -> PyResult<()> {
+    SIGNAL_MODULE.get_or_try_init(py, || -> PyResult<_> {
+        let signal = py.import("_signal")?;
+        Ok((
+            signal.getattr("getsignal")?.unbind(),
+            signal.getattr("SIGINT")?.unbind(),
+            signal.getattr("default_int_handler")?.unbind(),
+        ))
+    })?;
+    busy::set_interrupt_check(ctrl_c_pressed);
+    Ok(())
+}
+
+/// Whether Ctrl-C was pressed and should stop the statement running on this thread
+/// (Python's main thread; see `busy::Conn`, which calls this every 50 ms of a long
+/// statement). Takes the GIL for a moment and runs no Python code.
+///
+/// Only Python's default SIGINT handler is acted on: it would raise `KeyboardInterrupt`,
+/// so the statement is stopped and the binding raises that instead (`Error::Interrupted`).
+/// A handler of the application's own (the queue's graceful stop, asyncio's) may want the
+/// statement to finish, and running it here, inside a statement with engine locks held,
+/// could deadlock if it used the database; its signal stays pending, and Python runs the
+/// handler as soon as the call returns, as it always did.
+fn ctrl_c_pressed() -> bool {
+    Python::attach(|py| {
+        let Some((getsignal, sigint, default_handler)) = SIGNAL_MODULE.get(py) else {
+            return false;
+        };
+        let installed = getsignal.call1(py, (sigint,));
+        if !installed.is_ok_and(|handler| handler.is(default_handler)) {
+            return false;
+        }
+        // SAFETY: the GIL is held. PyOS_InterruptOccurred reads and clears SIGINT's
+        // pending flag, which the default handler would have turned into the
+        // KeyboardInterrupt the binding raises; it returns 0 on any thread but the main one.
+        unsafe { pyo3::ffi::PyOS_InterruptOccurred() != 0 }
+    })
 }
 
 /// One transaction block. Implemented here rather than in Python because it wraps the

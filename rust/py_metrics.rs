@@ -139,7 +139,7 @@ impl PyAggregator {
                         let mut row = vec![bucket.series, Value::Integer(bucket.start_ms)];
                         row.extend(bucket.values);
                         arrow_export::push_values(&mut batches, &row)?;
-                        if batches.rows == arrow_export::BATCH_ROWS {
+                        if batches.is_full() {
                             done.push(batches.finish().map_err(arrow_error)?);
                         }
                         Ok(())
@@ -239,8 +239,9 @@ enum StreamSource {
 }
 
 /// Rows as an Arrow C stream (`__arrow_c_stream__`), for `DuckDB`, pyarrow, polars. Every
-/// call starts a new stream: a query runs again on a pooled reader, a result in memory is
-/// handed out again, so `DuckDB` can scan a view registered over it any number of times.
+/// call starts a new stream: a query runs again on a connection of its own, a result in
+/// memory is handed out again, so `DuckDB` can scan a view registered over it any number of
+/// times.
 #[pyclass(name = "ArrowStream", module = "strata._core", frozen)]
 pub struct PyArrowStream {
     source: StreamSource,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -220,6 +221,102 @@ def test_errors_in_a_stream_reach_duckdb(tmp_path: Path) -> None:
         duck.close()
     finally:
         db.close_()
+
+
+DOCUMENTS = """datasource db {
+  provider = "sqlite"
+}
+
+model Document {
+  id   Int    @id
+  body String
+}
+
+model Reading {
+  id    Int @id
+  value Int
+}
+"""
+
+MIB = 1 << 20
+
+
+def documents_db(directory: Path) -> strata.Database:
+    schema = directory / "schema.prisma"
+    schema.write_text(DOCUMENTS)
+    db = strata.connect(directory / "app.db", schema=schema)
+    db.migrate_.push()
+    return db
+
+
+@pytest.mark.slow
+def test_gigabytes_of_text_arrive_whole(tmp_path: Path) -> None:
+    """2,100 rows of 1 MiB text: more than one Arrow string array's 32-bit offsets reach.
+    The export cuts batches by bytes too, so DuckDB sees every row. (It used to see none:
+    building the first batch panicked the export thread, and the stream ended as if the
+    table were empty.)"""
+    rows = 2100
+    db = documents_db(tmp_path)
+    try:
+        for start in range(0, rows, 100):  # built by SQLite: Python never holds 2 GiB
+            db.execute_raw_(
+                'INSERT INTO "Document" (id, body) WITH RECURSIVE n(i) AS '
+                "(SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i < ?) SELECT i, "
+                "printf('%08d', i) || replace(hex(zeroblob(?)), '0', char(65 + i % 26)) FROM n",
+                start,
+                start + 99,
+                (MIB - 8) // 2,
+            )
+        duck = db.analytics_(["Document"])
+        try:
+            found = duck.execute(
+                "SELECT count(*), sum(strlen(body)), "
+                "md5(string_agg(md5(body), ',' ORDER BY id)) FROM Document"
+            ).fetchone()
+        finally:
+            duck.close()
+    finally:
+        db.close_()
+        for file in tmp_path.glob("app.db*"):
+            file.unlink()  # 2 GiB: do not leave it for pytest's kept temporary directories
+    digests = (
+        hashlib.md5((f"{i:08d}" + chr(65 + i % 26) * (MIB - 8)).encode()).hexdigest()
+        for i in range(rows)
+    )
+    checksum = hashlib.md5(",".join(digests).encode()).hexdigest()
+    assert found == (rows, rows * MIB, checksum)
+
+
+def test_a_failure_after_the_first_batches_raises_instead_of_ending_short(
+    tmp_path: Path,
+) -> None:
+    db = documents_db(tmp_path)
+    try:
+        db.execute_many_raw_(
+            'INSERT INTO "Reading" (id, value) VALUES (?, ?)', ((i, i) for i in range(100_000))
+        )
+        # Written by another client, after the first full batch: no Int can hold it.
+        db.execute_raw_("INSERT INTO \"Reading\" (id, value) VALUES (100000, 'n/a')")
+        duck = db.analytics_(["Reading"])
+        try:
+            with pytest.raises(duckdb.Error, match="cannot be exported as Int64"):
+                duck.execute("SELECT count(*) FROM Reading").fetchall()
+        finally:
+            duck.close()
+    finally:
+        db.close_()
+
+
+def test_closing_the_handle_ends_a_stream_with_an_error(tmp_path: Path) -> None:
+    db = documents_db(tmp_path)
+    db.execute_many_raw_(
+        'INSERT INTO "Reading" (id, value) VALUES (?, ?)', ((i, i) for i in range(300_000))
+    )
+    reader = pa.RecordBatchReader.from_stream(table_stream(db, "Reading"))
+    assert reader.read_next_batch().num_rows == 65_536
+    db.close_()
+    with pytest.raises(pa.ArrowException, match="closed"):
+        reader.read_all()
 
 
 # -- ready-made queries -----------------------------------------------------------------

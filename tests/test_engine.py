@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
+import os
+import queue
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
+import pyarrow as pa
 import pytest
 
 import strata
+from strata import _core
+
+T = TypeVar("T")
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 
@@ -299,3 +312,320 @@ def test_a_failing_tracer_stops_the_statement(db: strata.Database) -> None:
         db.execute_raw_("INSERT INTO t VALUES (1)")
     db.set_tracer_(None)
     assert db.query_raw_("SELECT count(*) AS n FROM t") == [{"n": 0}]
+
+
+# -- waiting for a reader ----------------------------------------------------------------
+
+
+def finishes_within(seconds: float, call: Callable[[], T]) -> T:
+    """``call()`` on another thread; fails the test instead of hanging it when the call
+    has not returned after ``seconds``."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(("value", call()))
+        except BaseException as exc:
+            outcome.append(("error", exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        pytest.fail(f"still waiting after {seconds} s")
+    kind, result = outcome[0]
+    if kind == "error":
+        raise result
+    return result  # type: ignore[no-any-return]
+
+
+# A read-only statement that keeps a reader busy for seconds on this machine.
+SLOW_READ = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) "
+    "SELECT count(*) AS n FROM c"
+)
+
+
+def test_unread_arrow_streams_hold_no_pooled_reader(
+    open_db: Callable[..., strata.Database],
+) -> None:
+    """A stream DuckDB (or anyone) leaves half-read keeps its producer waiting for the
+    consumer. It reads on a connection of its own, so the pool stays free for queries."""
+    db = open_db(readers=2)
+    db.execute_script_("CREATE TABLE t (x INTEGER)")
+    db.execute_many_raw_("INSERT INTO t VALUES (?)", ((i,) for i in range(300_000)))
+    stream = _core.ArrowStream.query(db, "SELECT x FROM t", (), [("x", "int64")])
+    # More batches than the stream buffers: each producer is left blocked mid-query.
+    readers = [pa.RecordBatchReader.from_stream(stream) for _ in range(2)]
+    for reader in readers:
+        assert reader.read_next_batch().num_rows > 0
+    rows = finishes_within(5, lambda: db.query_raw_("SELECT count(*) AS n FROM t"))
+    assert rows == [{"n": 300_000}]
+    assert sum(len(r.read_all()) for r in readers) == 2 * 300_000 - 2 * 65_536
+
+
+def test_an_unread_stream_of_an_in_memory_database_makes_reads_wait_boundedly() -> None:
+    """An in-memory database has one connection, which a stream holds until it is read:
+    other reads give up after the busy timeout instead of waiting forever."""
+    with strata.connect(":memory:", busy_timeout=0.2) as db:
+        db.execute_script_("CREATE TABLE t (x INTEGER)")
+        db.execute_many_raw_("INSERT INTO t VALUES (?)", ((i,) for i in range(300_000)))
+        stream = _core.ArrowStream.query(db, "SELECT x FROM t", (), [("x", "int64")])
+        reader = pa.RecordBatchReader.from_stream(stream)
+        reader.read_next_batch()
+        with pytest.raises(strata.BusyError, match="in-memory"):
+            finishes_within(5, lambda: db.query_raw_("SELECT 1"))
+        assert len(reader.read_all()) == 300_000 - 65_536
+        assert db.query_raw_("SELECT count(*) AS n FROM t") == [{"n": 300_000}]
+
+
+def test_a_read_gives_up_when_every_reader_stays_busy(
+    open_db: Callable[..., strata.Database],
+) -> None:
+    db = open_db(readers=1, busy_timeout=0.2)
+    started = threading.Event()
+    db.set_tracer_(lambda sql, params: started.set() if sql == SLOW_READ else None)
+    slow = threading.Thread(target=lambda: db.query_raw_(SLOW_READ))
+    slow.start()
+    try:
+        started.wait(5)
+        time.sleep(0.1)  # the slow read has its reader by now
+        began = time.monotonic()
+        with pytest.raises(strata.BusyError) as raised:
+            finishes_within(10, lambda: db.query_raw_("SELECT 1"))
+        waited = time.monotonic() - began
+    finally:
+        slow.join(60)
+    assert 0.15 < waited < 2.0
+    message = str(raised.value)
+    assert "every pooled reader connection (1) was in use" in message
+    assert "0 Arrow stream(s)" in message
+    assert "readers=" in message
+    assert raised.value.retryable
+    assert db.query_raw_("SELECT 1 AS one") == [{"one": 1}]  # the reader is back
+
+
+# -- fork() --------------------------------------------------------------------------------
+
+
+def run_in_child(work: Callable[[], str]) -> str:
+    """Fork; run ``work`` in the child and return what it reported (or its error)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, and never return into pytest
+        try:
+            os.close(read_end)
+            try:
+                report = work()
+            except BaseException as exc:
+                report = f"child failed: {type(exc).__name__}: {exc}"
+            os.write(write_end, report.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    deadline = time.monotonic() + 30
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the child did not finish")
+        time.sleep(0.01)
+    with os.fdopen(read_end, "rb") as reader:
+        return reader.read().decode()
+
+
+def refused_in_child(db: strata.Database) -> str:
+    """Use the inherited handle every way, then drop it; name what each call raised."""
+    outcomes = []
+    for call in (
+        lambda: db.execute_raw_("INSERT INTO t VALUES ('child')"),
+        lambda: db.query_raw_("SELECT count(*) FROM t"),
+        lambda: db.transaction_().__enter__(),
+    ):
+        try:
+            call()
+            outcomes.append("ran")
+        except strata.StrataError as exc:
+            outcomes.append(type(exc).__name__)
+    try:
+        db.execute_raw_("SELECT 1")
+    except strata.ForkedHandleError as exc:
+        outcomes.append(str(exc))
+    db.close_()  # leaves the parent's connections alone
+    return "\n".join(outcomes)
+
+
+@pytest.mark.slow
+def test_a_handle_used_after_fork_refuses_and_leaves_the_parent_intact(
+    open_db: Callable[..., strata.Database], db_path: Path
+) -> None:
+    db = open_db()
+    db.execute_script_("CREATE TABLE t (who TEXT); INSERT INTO t VALUES ('parent');")
+    with db.transaction_():
+        db.execute_raw_("INSERT INTO t VALUES ('parent, in the transaction')")
+
+        def child() -> str:
+            report = refused_in_child(db)
+            gc.collect()
+            # A connection of the child's own reads what the parent committed. (It cannot
+            # write until the child exits: SQLite's lock bookkeeping, copied by fork, says
+            # the parent's write lock is held. Fork outside transactions.)
+            with strata.connect(db_path) as fresh:
+                seen = fresh.query_raw_("SELECT who FROM t", as_tuples=True)
+            return f"{report}\nfresh read: {seen}"
+
+        report = run_in_child(child).split("\n")
+        assert report[:3] == ["ForkedHandleError"] * 3
+        assert "used in process" in report[3]
+        assert "Call strata.connect() in the child" in report[3]
+        assert report[4] == "fresh read: [('parent',)]"
+        # The parent still holds its write lock: another connection cannot write.
+        other = open_db(busy_timeout=0.1)
+        with pytest.raises(strata.BusyError):
+            other.execute_raw_("INSERT INTO t VALUES ('other')")
+        db.execute_raw_("INSERT INTO t VALUES ('parent, after the fork')")
+    assert db.query_raw_("SELECT who FROM t ORDER BY rowid", as_tuples=True) == [
+        ("parent",),
+        ("parent, in the transaction",),
+        ("parent, after the fork",),
+    ]
+    assert db.query_raw_("PRAGMA integrity_check", as_tuples=True) == [("ok",)]
+
+
+def use_inherited_then_connect(db: strata.Database, path: str, results: Any) -> None:
+    """A multiprocessing worker started with 'fork', handed the parent's handle."""
+    results.put(refused_in_child(db))
+    with strata.connect(path) as own:
+        own.execute_raw_("INSERT INTO t VALUES ('child, on its own connection')")
+    results.put("wrote")
+
+
+@pytest.mark.slow
+def test_multiprocessing_fork_workers_must_connect_after_the_fork(
+    open_db: Callable[..., strata.Database], db_path: Path
+) -> None:
+    db = open_db()
+    db.execute_script_("CREATE TABLE t (who TEXT); INSERT INTO t VALUES ('parent');")
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    worker = context.Process(target=use_inherited_then_connect, args=(db, str(db_path), results))
+    worker.start()
+    worker.join(30)
+    assert worker.exitcode == 0
+    report = results.get(timeout=5).split("\n")
+    assert report[:3] == ["ForkedHandleError"] * 3
+    assert results.get(timeout=5) == "wrote"
+    db.execute_raw_("INSERT INTO t VALUES ('parent, after the worker')")
+    assert db.query_raw_("SELECT who FROM t ORDER BY rowid", as_tuples=True) == [
+        ("parent",),
+        ("child, on its own connection",),
+        ("parent, after the worker",),
+    ]
+    assert db.query_raw_("PRAGMA integrity_check", as_tuples=True) == [("ok",)]
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------------
+
+# Runs in a subprocess: a transaction writes a row, then a statement that would take hours.
+# Python's SIGINT handler is set explicitly, since a process started in the background
+# inherits SIGINT ignored.
+CTRL_C_SCRIPT = """
+import signal, sys, time
+import strata
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+forever = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000) "
+)
+statements = {
+    "read": lambda db: db.query_raw_(forever + "SELECT count(*) FROM c"),
+    "write": lambda db: db.execute_raw_("INSERT INTO t " + forever + "SELECT x FROM c"),
+}
+db = strata.connect(sys.argv[1])
+db.execute_script_("CREATE TABLE t (x INTEGER)")
+try:
+    with db.transaction_():
+        db.execute_raw_("INSERT INTO t VALUES (-1)")
+        print("started", flush=True)
+        statements[sys.argv[2]](db)
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", time.monotonic(), flush=True)
+print("in transaction:", db.in_transaction_, flush=True)
+db.execute_raw_("INSERT INTO t VALUES (1)")
+print("rows:", db.query_raw_("SELECT x FROM t", as_tuples=True), flush=True)
+db.close_()
+"""
+
+
+class Lines:
+    """A child's stdout, one line at a time, each wait bounded."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        assert process.stdout is not None
+        stdout = process.stdout
+        threading.Thread(target=lambda: [self.lines.put(x) for x in stdout], daemon=True).start()
+
+    def next(self, timeout: float) -> str:
+        try:
+            return self.lines.get(timeout=timeout).strip()
+        except queue.Empty:
+            pytest.fail(f"no output for {timeout} s")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("statement", ["read", "write"])
+def test_ctrl_c_stops_a_long_statement_and_rolls_back(tmp_path: Path, statement: str) -> None:
+    path = tmp_path / "app.db"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_SCRIPT, str(path), statement],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = Lines(child)
+        assert lines.next(30) == "started"
+        time.sleep(0.3)  # well into the statement
+        pressed = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        word, at = lines.next(10).split()
+        # The target is about 100 ms (a check every 50 ms of a running statement); the
+        # bound is generous for a loaded machine.
+        assert word == "interrupted"
+        assert float(at) - pressed < 1.0
+        assert lines.next(10) == "in transaction: False"
+        # The transaction's row is gone, and the handle works afterwards.
+        assert lines.next(10) == "rows: [(1,)]"
+        assert child.wait(10) == 0
+    finally:
+        child.kill()
+        child.wait()
+    with strata.connect(path) as reopened:
+        assert reopened.query_raw_("SELECT x FROM t", as_tuples=True) == [(1,)]
+
+
+@pytest.mark.slow
+def test_an_applications_own_sigint_handler_lets_the_statement_finish(tmp_path: Path) -> None:
+    """Only Python's default handler is pre-empted; a handler of the application's own
+    (like the queue's graceful stop) runs when the statement returns, as before."""
+    script = (
+        "import signal, strata\n"
+        "pressed = []\n"
+        "signal.signal(signal.SIGINT, lambda *_: pressed.append(1))\n"
+        "db = strata.connect(':memory:')\n"
+        "print('started', flush=True)\n"
+        f"db.query_raw_({SLOW_READ!r})\n"
+        "print('finished', pressed, flush=True)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        lines = Lines(child)
+        assert lines.next(30) == "started"
+        time.sleep(0.3)
+        child.send_signal(signal.SIGINT)
+        assert lines.next(60) == "finished [1]"
+        assert child.wait(10) == 0
+    finally:
+        child.kill()
+        child.wait()

@@ -3,9 +3,12 @@
 DuckDB never opens the live SQLite file: its sqlite extension carries a second copy of
 SQLite, and two copies in one process can lose committed data (docs/ARCHITECTURE.md,
 decision 1). Instead each table becomes a `strata._core.ArrowStream`: an object whose
-``__arrow_c_stream__`` runs ``SELECT`` on a pooled reader of the core and hands the rows
-over as Arrow batches. It starts a new stream on every call, so a DuckDB view registered
-over it answers any number of queries, each seeing the latest commit.
+``__arrow_c_stream__`` runs ``SELECT`` on a read-only connection of the core's own (never
+a pooled reader, so a scan DuckDB leaves half-read blocks no query) and hands the rows over
+as Arrow batches of at most 64k rows or 64 MiB. It starts a new stream on every call, so a
+DuckDB view registered over it answers any number of queries, each seeing the latest
+commit. A failure while reading (a value the column's type cannot hold, a closed handle)
+raises in DuckDB; it never shortens the result.
 
 Columns and filters named in ``tables`` are pushed down into that ``SELECT``: only those
 columns are read, and the ``where`` (the client's filter syntax, compiled with bound

@@ -46,12 +46,14 @@ def connect(
     With no ``url``, ``DATABASE_URL`` or ``[tool.strata] url`` in pyproject.toml is used.
     ``schema`` is the Prisma schema file the database follows (by default the project's,
     see `strata.migrate.commands.find_schema`). ``busy_timeout`` (seconds) bounds how long
-    a write waits for the lock; ``readers`` is the most reader connections opened at once.
-    Both override the URL's parameters. ``datetime_format`` is the stored form of DateTime
-    values in columns that hold none yet: ``"iso8601"`` (Prisma 7's driver adapters),
-    ``"unixepoch-ms"`` (Prisma's native driver), ``"iso8601-z"`` or ``"sqlite-datetime"``.
-    A column that holds values is written and compared in the form it holds, whatever this
-    says (`strata.client.datetimes`, docs/DATETIME.md).
+    a write waits for the lock, and a read for a free pooled reader (then `BusyError`);
+    ``readers`` is the most pooled reader connections opened at once (Arrow streams for
+    DuckDB read on connections of their own). Both override the URL's parameters.
+    ``datetime_format`` is the stored form of DateTime values in columns that hold none
+    yet: ``"iso8601"`` (Prisma 7's driver adapters), ``"unixepoch-ms"`` (Prisma's native
+    driver), ``"iso8601-z"`` or ``"sqlite-datetime"``. A column that holds values is
+    written and compared in the form it holds, whatever this says
+    (`strata.client.datetimes`, docs/DATETIME.md).
     """
     checked_format: DateTimeFormat = "iso8601"
     if datetime_format != checked_format:
@@ -95,6 +97,12 @@ class Database(_core.Engine):
 
     The handle is safe to share between threads. A transaction belongs to the thread that
     opened it: that thread's statements join it, while other threads' writes wait for it.
+
+    It is not shared with child processes: after ``fork()`` (multiprocessing's ``fork``
+    start method) every call in the child raises `ForkedHandleError`, and the child calls
+    `connect` itself. Ctrl-C on the main thread stops a long statement within about 100 ms
+    and raises ``KeyboardInterrupt``; the statement's writes are rolled back, and so is an
+    enclosing ``transaction()`` block as the exception leaves it.
     """
 
     url_: str

@@ -23,6 +23,7 @@ __all__ = [
     "ConstraintError",
     "DatabaseError",
     "ForeignKeyError",
+    "ForkedHandleError",
     "InterfaceError",
     "JobCancelledError",
     "LeaseLostError",
@@ -193,6 +194,15 @@ class ClosedError(InterfaceError):
     """A call on a database handle after ``close()``."""
 
 
+class ForkedHandleError(InterfaceError):
+    """A database handle opened before ``fork()`` was used in the child process. SQLite
+    connections must not cross a fork: a write through the child's copy would land in the
+    parent's WAL without the parent's locks. Nothing was run. Call ``strata.connect()`` in
+    the child after the fork (with ``multiprocessing``, inside the worker function, or use
+    the ``spawn`` start method). Closing or dropping the inherited handle in the child is
+    safe: it leaves the parent's connections alone."""
+
+
 class ParameterError(InterfaceError, ValueError):
     """Bound parameters do not fit the SQL: wrong count, or an int beyond 64 bits."""
 
@@ -232,7 +242,9 @@ class SqlError(DatabaseError):
 
 
 class BusyError(DatabaseError):
-    """The write lock was not obtained within the busy timeout. Nothing was written."""
+    """The write lock, or a pooled reader connection, was not obtained within the busy
+    timeout. Nothing was written. For readers, the message says how many are in use and how
+    to raise ``readers=``."""
 
     retryable = True
 
