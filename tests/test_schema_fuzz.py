@@ -34,7 +34,8 @@ def assert_bounded(error: SchemaError) -> None:
     """The report is bounded however large or broken the input."""
     assert 0 < len(error.diagnostics) <= DIAGNOSTIC_LIMIT
     for diagnostic in error.diagnostics:
-        assert diagnostic.line >= 1 and diagnostic.column >= 1
+        assert diagnostic.line >= 1
+        assert diagnostic.column >= 1
         assert len(diagnostic.message) <= MESSAGE_LIMIT + 40
         assert len(diagnostic.source_line) <= EXCERPT_WIDTH + 6
         assert str(diagnostic).startswith(f"{diagnostic.path}:{diagnostic.line}:")
@@ -68,7 +69,7 @@ def check_pipeline(text: str) -> None:
 # Characters that mean something to the lexer, and characters that have broken it: Unicode
 # digits, a byte order mark, controls, a lone surrogate, CR and exotic line breaks.
 tricky = st.sampled_from(
-    list('{}()[],:=?@."\\/*-\n\t ') + ["²", "٣", "①", "ⅷ", "\ufeff", "\x00", "\udc80", "\r", "\u2028"]
+    [*'{}()[],:=?@."\\/*-\n\t ', "²", "٣", "①", "ⅷ", "\ufeff", "\x00", "\udc80", "\r", "\u2028"]
 )
 any_text = st.text(st.characters() | tricky, max_size=300)
 

@@ -572,7 +572,9 @@ def test_a_unicode_digit_starts_a_name_not_a_number(digit: str) -> None:
 
 def test_a_file_that_is_not_utf8_is_a_schema_error(tmp_path: Path) -> None:
     path = tmp_path / "latin1.prisma"
-    path.write_bytes("model Caf\u00e9 {\n  id Int @id\n  // r\u00e9sum\u00e9\n}\n".encode("latin-1"))
+    path.write_bytes(
+        "model Caf\u00e9 {\n  id Int @id\n  // r\u00e9sum\u00e9\n}\n".encode("latin-1")
+    )
     for read in (parse_file, load_schema_file):
         with pytest.raises(SchemaError) as caught:
             read(path)
@@ -583,7 +585,9 @@ def test_a_file_that_is_not_utf8_is_a_schema_error(tmp_path: Path) -> None:
         assert rendered[2] == "1 | model Caf\ufffd {"
         assert rendered[3] == "  |          ^"
     # An offset further in, past multi-byte characters: the column counts characters.
-    path.write_bytes("// \u00fc\u00fc\n/// ok\nmodel M {\n  s String @default(\"".encode() + b"\xff\"\n}\n")
+    path.write_bytes(
+        '// \u00fc\u00fc\n/// ok\nmodel M {\n  s String @default("'.encode() + b'\xff"\n}\n'
+    )
     with pytest.raises(SchemaError) as caught:
         parse_file(path)
     (diagnostic,) = caught.value.diagnostics
@@ -613,11 +617,12 @@ def test_a_megabyte_line_gives_a_small_report(mistakes: int) -> None:
     last = error.diagnostics[-1]
     code, carets = str(last).splitlines()[2:4]
     assert code[carets.index("^")] == "$"
-    assert code.startswith("3 | ...") and code.endswith("...")
+    assert code.startswith("3 | ...")
+    assert code.endswith("...")
 
 
 def test_excerpts_are_cut_around_the_column_and_carets_follow_tabs() -> None:
-    text = "model M {\n\tid Int @id" + " " * 300 + "$ @map(\"x\")" + " " * 300 + "\n}\n"
+    text = "model M {\n\tid Int @id" + " " * 300 + '$ @map("x")' + " " * 300 + "\n}\n"
     (diagnostic,) = errors(text).diagnostics
     assert diagnostic.column == len("\tid Int @id") + 301
     code, carets = str(diagnostic).splitlines()[2:4]

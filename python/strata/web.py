@@ -27,8 +27,8 @@ of refused requests costs no thread hops.
 
 from __future__ import annotations
 
-import math
 import functools
+import math
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 

@@ -877,7 +877,9 @@ class _Parser:
             finally:
                 self.leave()
             end = self.tokens[self.index - 1].span.end
-            return ArrayValue(items, Span(token.span.line, token.span.column, token.span.start, end))
+            return ArrayValue(
+                items, Span(token.span.line, token.span.column, token.span.start, end)
+            )
         if token.kind == "ident":
             self.advance()
             name = token.text
