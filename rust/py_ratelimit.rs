@@ -176,6 +176,28 @@ impl PyRateLimiter {
         Ok(PyDecision(outcome?.decision))
     }
 
+    /// The denial `hit` would answer from the denial cache now, or None when the hit has to
+    /// go to the database. Counts nothing and never touches `SQLite`: it is a hash lookup
+    /// under locks that no database call holds. So an event loop can ask on its own thread
+    /// and send only the other hits to a worker thread (see `strata.web`).
+    #[pyo3(signature = (*key, limit = None, window = None, cost = None, algorithm = None, rule = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn cached_denial(
+        &self,
+        key: &Bound<'_, PyTuple>,
+        limit: Option<&Bound<'_, PyAny>>,
+        window: Option<&Bound<'_, PyAny>>,
+        cost: Option<&Bound<'_, PyAny>>,
+        algorithm: Option<&str>,
+        rule: Option<String>,
+    ) -> PyResult<Option<PyDecision>> {
+        let (key, algorithm, source) = self.request(key, limit, window, cost, algorithm, rule)?;
+        Ok(self
+            .limiter
+            .cached_denial(&key, algorithm, &source)
+            .map(PyDecision))
+    }
+
     /// What `hit` would answer now, without counting anything.
     #[pyo3(signature = (*key, limit = None, window = None, cost = None, algorithm = None, rule = None))]
     #[allow(clippy::too_many_arguments)]

@@ -186,3 +186,41 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# -- hostile schema files: an `Error: ...` line and exit status 1, never a traceback ----------
+
+
+def _strata(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The installed `strata` command, run as users run it."""
+    command = str(Path(sys.executable).parent / "strata")
+    return subprocess.run([command, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(
+            "model Caf\u00e9 {\n  id Int @id\n}\n".encode("latin-1"),
+            "schema.prisma:1:10: error: The file is not valid UTF-8: byte 0xE9 at byte offset 9",
+            id="latin-1",
+        ),
+        pytest.param(
+            ("model M {\n  id Int @id @default(" + "[" * 1200 + "]" * 1200 + ")\n}\n").encode(),
+            "error: Lists and parentheses nest more than 64 levels deep here.",
+            id="deep nesting",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["validate", "format", "generate"])
+def test_a_hostile_schema_file_gives_an_error_not_a_traceback(
+    tmp_path: Path, content: bytes, expected: str, command: str
+) -> None:
+    (tmp_path / "schema.prisma").write_bytes(content)
+    result = _strata(command, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: "), result.stderr[:2000]
+    assert "Traceback" not in result.stderr
+    assert expected in result.stderr
+    assert len(result.stderr) < 100_000
+    assert (tmp_path / "schema.prisma").read_bytes() == content  # format wrote nothing

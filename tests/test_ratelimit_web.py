@@ -1,17 +1,23 @@
-"""The web helper, through FastAPI's (Starlette's) test client."""
+"""The web helper, through FastAPI's (Starlette's) test client, and on a live event loop
+through httpx's ASGI transport."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 import strata
+from strata.aio import AsyncDatabase, connect_async
 from strata.web import RateLimitMiddleware
-from test_ratelimit import SECOND, T0, limiter, open_schema
+from test_ratelimit import SCHEMA, SECOND, T0, limiter, open_schema
 
 
 @pytest.fixture
@@ -94,3 +100,136 @@ def test_the_readme_fastapi_example_runs(tmp_path: Path, monkeypatch: pytest.Mon
     assert codes == [200, 200, 200, 429]
     namespace["db"].close_()
     setup.close_()
+
+
+# -- the event loop never waits for the write lock ------------------------------------------
+
+
+async def limited_app(tmp_path: Path, limit: int) -> tuple[FastAPI, AsyncDatabase, asyncio.Event]:
+    """An async app on one database: ``POST /slow`` holds an async transaction open across
+    an ``await`` (0.3 s) and sets the returned event once it holds the write lock; every
+    request is limited per ``x-user`` and path."""
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(SCHEMA)
+    # A busy timeout far above the hold, so that only a blocked loop can run out of it.
+    adb = await connect_async(tmp_path / "web.db", schema=schema, busy_timeout=2.0)
+    await adb.migrate_.push()
+    app = FastAPI()
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=limiter(adb.sync_),
+        key=lambda request: (request.headers["x-user"], request.url.path),
+        limit=limit,
+        window=60,
+    )
+    holding = asyncio.Event()
+
+    @app.post("/slow")
+    async def slow() -> dict[str, str]:
+        async with adb.transaction_() as tx:
+            await tx.execute_raw_('INSERT INTO "Bucket" ("key", "tat") VALUES (?, ?)', "in tx", 1)
+            holding.set()
+            await asyncio.sleep(0.3)
+        return {"ok": "slow"}
+
+    @app.get("/media")
+    async def media() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    return app, adb, holding
+
+
+def test_a_hit_waits_off_the_loop_while_an_async_transaction_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    """A hit used to run on the loop's thread: waiting there for the lock an async
+    transaction held stopped the loop, so the transaction could never finish, and the
+    request failed with BusyError once the busy timeout ran out."""
+
+    async def main() -> tuple[list[int], int, float, list[dict[str, Any]]]:
+        app, adb, holding = await limited_app(tmp_path, limit=5)
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            slow = asyncio.create_task(client.post("/slow", headers={"x-user": "ada"}))
+            await asyncio.wait_for(holding.wait(), 10)
+            ticking = asyncio.create_task(ticker())
+            started = time.perf_counter()
+            fast = await client.get("/media", headers={"x-user": "bob"})
+            waited = time.perf_counter() - started
+            ticking.cancel()
+            statuses = [fast.status_code, (await slow).status_code]
+        counts = await adb.query_raw_('SELECT "key", "requestCount" FROM "Hit" ORDER BY "key"')
+        await adb.close_()
+        return statuses, ticks, waited, counts
+
+    statuses, ticks, waited, counts = asyncio.run(main())
+    assert statuses == [200, 200]
+    assert waited < 2.0  # it waited for the transaction, not for the busy timeout
+    assert ticks >= 5  # and the loop kept running meanwhile
+    assert counts == [{"key": "ada", "requestCount": 1}, {"key": "bob", "requestCount": 1}]
+
+
+def test_a_cached_denial_is_answered_at_once_while_the_lock_is_held(tmp_path: Path) -> None:
+    async def main() -> tuple[list[int], float, bool]:
+        app, adb, holding = await limited_app(tmp_path, limit=1)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            headers = {"x-user": "ada"}
+            statuses = [(await client.get("/media", headers=headers)).status_code]
+            statuses.append((await client.get("/media", headers=headers)).status_code)
+            slow = asyncio.create_task(client.post("/slow", headers={"x-user": "bob"}))
+            await asyncio.wait_for(holding.wait(), 10)
+            started = time.perf_counter()
+            statuses.append((await client.get("/media", headers=headers)).status_code)
+            answered = time.perf_counter() - started
+            still_holding = not slow.done()
+            statuses.append((await slow).status_code)
+        await adb.close_()
+        return statuses, answered, still_holding
+
+    statuses, answered, still_holding = asyncio.run(main())
+    assert statuses == [200, 429, 429, 200]
+    # The third request was refused from the cache while the transaction still held the
+    # lock: it never waited for SQLite.
+    assert still_holding
+    assert answered < 0.25
+
+
+def test_cached_denial_never_waits_for_the_write_lock(tmp_path: Path) -> None:
+    db = open_schema(tmp_path / "cache.db", busy_timeout=2.0)
+    rl = limiter(db)
+    assert rl.cached_denial("ada", "/media", limit=1, window=60) is None
+    assert rl.hit("ada", "/media", limit=1, window=60).allowed
+    assert rl.cached_denial("ada", "/media", limit=1, window=60) is None  # not denied yet
+    denied = rl.hit("ada", "/media", limit=1, window=60)
+    assert not denied.allowed
+    entered, leave = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with db.transaction_():
+            db.execute_raw_('INSERT INTO "Bucket" ("key", "tat") VALUES (?, ?)', "in tx", 1)
+            entered.set()
+            leave.wait(5)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        assert entered.wait(5)
+        started = time.perf_counter()
+        assert rl.cached_denial("ada", "/media", limit=1, window=60) == denied
+        assert rl.cached_denial("bob", "/media", limit=1, window=60) is None
+        assert time.perf_counter() - started < 0.1
+    finally:
+        leave.set()
+        holder.join()
+    # Asking counted nothing.
+    assert db.query_raw_('SELECT "requestCount" FROM "Hit"') == [{"requestCount": 1}]
+    db.close_()

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from strata.errors import SchemaError
-from strata.schema.parser import parse, parse_file
+from strata.errors import ConfigurationError, SchemaError
+from strata.schema import load_schema, load_schema_file
+from strata.schema.diagnostics import DIAGNOSTIC_LIMIT, MESSAGE_LIMIT
+from strata.schema.parser import MAX_NESTING, parse, parse_file
 from strata.schema.syntax import (
     Argument,
     ArrayValue,
@@ -513,6 +515,130 @@ def test_diagnostics_name_the_file(tmp_path: Path) -> None:
 def test_schema_error_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="never closed"):
         parse("model M {\n")
+
+
+# --- Hostile input: every input gets a SchemaError with a bounded report ---------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("[" * 1200 + "]" * 1200, id="lists"),
+        pytest.param("f(" * 1200 + ")" * 1200, id="calls"),
+        pytest.param("[f(" * 600 + ")]" * 600, id="both"),
+    ],
+)
+def test_deep_nesting_is_a_diagnostic_not_a_recursion_error(value: str) -> None:
+    text = f"model M {{\n  id Int @default({value})\n  name\n}}\n"
+    first, second = errors(text).diagnostics
+    assert first.message == f"Lists and parentheses nest more than {MAX_NESTING} levels deep here."
+    # It points at the bracket that goes one level too deep (`@default(` is the first).
+    assert first.line == 2
+    up_to_it = text.split("\n")[1][: first.column]
+    assert up_to_it[-1] in "[("
+    assert up_to_it.count("[") + up_to_it.count("(") == MAX_NESTING + 1
+    # Reading goes on at the next line.
+    assert (second.line, second.column) == (3, 3)
+    assert "The field `name` has no type" in second.message
+
+
+def test_unclosed_deep_nesting_is_a_diagnostic() -> None:
+    error = errors("model M {\n  id Int @default(" + "[" * 1200 + "\n  name String\n}\n")
+    assert "nest more than" in error.diagnostics[0].message
+
+
+def test_nesting_up_to_the_limit_parses() -> None:
+    depth = MAX_NESTING - 1  # `@default(` is a level too
+    value = default_value("[" * depth + "]" * depth)
+    for _ in range(depth):
+        assert isinstance(value, ArrayValue)
+        value = value.items[0] if value.items else value
+    assert value == ArrayValue(())
+
+
+@pytest.mark.parametrize("digit", ["²", "①", "٣"])
+def test_a_unicode_digit_starts_a_name_not_a_number(digit: str) -> None:
+    # str.isdigit() holds for all of them (and `\d` matches `٣`); Prisma's numbers are ASCII.
+    with pytest.raises(SchemaError, match="does not start with any known Prisma schema keyword"):
+        parse(f"{digit}\n")
+    with pytest.raises(SchemaError, match="Unexpected character `-`"):
+        parse(f"model M {{\n  id Int @default(-{digit})\n}}\n")
+    with pytest.raises(SchemaError, match="must not start with a number"):
+        load_schema(f"model {digit} {{\n  id Int @id\n}}\n")
+    with pytest.raises(SchemaError, match=r'"@default": Expected a Int value, but found'):
+        load_schema(f"model M {{\n  id Int @id @default({digit})\n}}\n")
+    assert not NumberValue(digit).is_integer
+
+
+def test_a_file_that_is_not_utf8_is_a_schema_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.prisma"
+    path.write_bytes(
+        "model Caf\u00e9 {\n  id Int @id\n  // r\u00e9sum\u00e9\n}\n".encode("latin-1")
+    )
+    for read in (parse_file, load_schema_file):
+        with pytest.raises(SchemaError) as caught:
+            read(path)
+        (diagnostic,) = caught.value.diagnostics
+        assert (diagnostic.path, diagnostic.line, diagnostic.column) == (str(path), 1, 10)
+        assert "not valid UTF-8: byte 0xE9 at byte offset 9" in diagnostic.message
+        rendered = str(diagnostic).splitlines()
+        assert rendered[2] == "1 | model Caf\ufffd {"
+        assert rendered[3] == "  |          ^"
+    # An offset further in, past multi-byte characters: the column counts characters.
+    path.write_bytes(
+        '// \u00fc\u00fc\n/// ok\nmodel M {\n  s String @default("'.encode() + b'\xff"\n}\n'
+    )
+    with pytest.raises(SchemaError) as caught:
+        parse_file(path)
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.column) == (4, 22)
+    assert "byte 0xFF at byte offset 46" in diagnostic.message
+
+
+def test_a_missing_schema_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot read the schema file"):
+        load_schema_file(tmp_path / "missing.prisma")
+
+
+@pytest.mark.parametrize("mistakes", [3, 200_000])
+def test_a_megabyte_line_gives_a_small_report(mistakes: int) -> None:
+    """Each diagnostic used to carry the whole line: many mistakes on a 1 MB line made a
+    message of gigabytes. Excerpts are now a window of the line, and a hundred diagnostics
+    are kept; the message says how many more there were."""
+    line = ("$".ljust(1_000_000 // mistakes)) * mistakes
+    assert len(line) >= 999_999
+    error = errors(f"model M {{\n  id Int @id\n  {line}\n}}\n")
+    assert len(str(error)) < 100_000
+    assert len(error.diagnostics) == min(mistakes, DIAGNOSTIC_LIMIT)
+    assert error.omitted == mistakes - len(error.diagnostics)
+    if error.omitted:
+        assert str(error).startswith(f"{mistakes} errors in the schema; 100 are shown and ")
+    # The window keeps the caret under the mistake.
+    last = error.diagnostics[-1]
+    code, carets = str(last).splitlines()[2:4]
+    assert code[carets.index("^")] == "$"
+    assert code.startswith("3 | ...")
+    assert code.endswith("...")
+
+
+def test_excerpts_are_cut_around_the_column_and_carets_follow_tabs() -> None:
+    text = "model M {\n\tid Int @id" + " " * 300 + '$ @map("x")' + " " * 300 + "\n}\n"
+    (diagnostic,) = errors(text).diagnostics
+    assert diagnostic.column == len("\tid Int @id") + 301
+    code, carets = str(diagnostic).splitlines()[2:4]
+    assert len(code) < 140
+    assert code[carets.index("^")] == "$"
+    (diagnostic,) = errors("model M {\n\tid\tInt\t$\n}\n").diagnostics
+    code, carets = str(diagnostic).splitlines()[2:4]
+    assert code[carets.index("^")] == "$"
+
+
+def test_a_long_name_is_shortened_in_messages() -> None:
+    name = "x" * 1_000_000
+    (diagnostic,) = errors(f"model M {{\n  id Int @id\n  {name}\n}}\n").diagnostics
+    assert len(diagnostic.message) <= MESSAGE_LIMIT + 40
+    assert diagnostic.message.startswith("The field `xxx")
+    assert "characters left out" in diagnostic.message
 
 
 # --- Prisma's fixtures ------------------------------------------------------------------------

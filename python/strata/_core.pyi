@@ -237,6 +237,15 @@ class RateLimiter:
         algorithm: Literal["fixed", "sliding", "gcra"] | None = None,
         rule: str | None = None,
     ) -> Decision: ...
+    def cached_denial(
+        self,
+        *key: KeyValue,
+        limit: int | None = None,
+        window: float | None = None,
+        cost: int | None = None,
+        algorithm: Literal["fixed", "sliding", "gcra"] | None = None,
+        rule: str | None = None,
+    ) -> Decision | None: ...
     def peek(
         self,
         *key: KeyValue,

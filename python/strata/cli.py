@@ -27,6 +27,7 @@ from strata.migrate.commands import (
 from strata.migrate.runner import ProgressCallback
 from strata.schema import load_schema_file
 from strata.schema.format import format_text
+from strata.schema.parser import read_schema_text
 
 console = Console()
 
@@ -178,11 +179,11 @@ def validate(schema_path: Path | None) -> None:
         path = find_schema(schema_path)
         schema = load_schema_file(path)
     except StrataError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(1) from exc
+        _fail(exc)
     for warning in schema.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
-    console.print(f"The schema at {path} is valid 🚀")
+        # Warnings quote the schema, whose brackets rich would read as markup.
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    console.print(f"The schema at {escape(str(path))} is valid 🚀")
 
 
 @main.command("format")
@@ -192,19 +193,18 @@ def format_command(schema_path: Path | None, check: bool) -> None:
     """Rewrite the schema file in canonical form (or check that it is)."""
     try:
         path = find_schema(schema_path)
-        text = path.read_text(encoding="utf-8")
+        text = read_schema_text(path)
         formatted = format_text(text, str(path))
     except StrataError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(1) from exc
+        _fail(exc)
     if formatted == text:
-        console.print(f"{path} is formatted")
+        console.print(f"{escape(str(path))} is formatted")
         return
     if check:
         click.echo(f"{path} is not formatted; run `strata format`", err=True)
         raise SystemExit(1)
     path.write_text(formatted, encoding="utf-8")
-    console.print(f"Formatted {path}")
+    console.print(f"Formatted {escape(str(path))}")
 
 
 @main.command()

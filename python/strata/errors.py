@@ -61,14 +61,19 @@ class ConfigurationError(StrataError, ValueError):
 class SchemaError(StrataError, ValueError):
     """A Prisma schema is malformed or invalid.
 
-    ``diagnostics`` lists every problem found in the file, each with its path, line, column
-    and a caret excerpt; the message shows them all.
+    ``diagnostics`` lists the problems found in the file, each with its path, line, column
+    and a caret excerpt; the message shows them all. A file with very many problems keeps
+    only the first ones found (a hundred): ``omitted`` counts the others, and the message
+    says how many were left out.
     """
 
-    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+    def __init__(self, diagnostics: Sequence[Diagnostic], *, omitted: int = 0) -> None:
         self.diagnostics = list(diagnostics)
-        count = len(self.diagnostics)
+        self.omitted = omitted
+        count = len(self.diagnostics) + omitted
         summary = f"{count} error{'s' if count != 1 else ''} in the schema"
+        if omitted:
+            summary += f"; {len(self.diagnostics)} are shown and {omitted} more are left out"
         super().__init__(summary + "\n\n" + "\n\n".join(str(d) for d in self.diagnostics))
 
 

@@ -46,7 +46,9 @@ class RateLimiter(_core.RateLimiter):
     """A rate limiter bound to one model; made by ``db.rate_limiter_(...)``.
 
     ``hit(*key, limit=, window=, cost=1, algorithm=None, rule=None)`` counts a hit and
-    returns a `Decision`; ``peek`` answers the same without counting; ``reset(*key)``
+    returns a `Decision`; ``peek`` answers the same without counting; ``cached_denial``
+    (same arguments) returns the denial ``hit`` would answer from its cache, or None, and
+    never touches the database, so it is safe on an event loop's thread; ``reset(*key)``
     clears a key; ``cleanup(older_than=)`` deletes old rows in bounded batches. Key values
     come in the order of ``key=``; ``window`` is in seconds; ``rule`` names a SystemConfig
     row whose JSON value is ``{"limit": 100, "window": 60}``.

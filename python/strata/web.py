@@ -15,14 +15,19 @@ gets ``429 Too Many Requests`` at once, with ``Retry-After``; every limited resp
 in whole seconds, when the window ends). Starlette is imported only when a request arrives,
 so importing this module needs no web framework.
 
-The hit runs on the event loop's thread: it is one short SQLite transaction (tens of
-microseconds, or less for a denial answered from the cache), cheaper than a hop to a worker
-thread. Under heavy contention from other processes it can wait up to the database's busy
-timeout.
+The middleware never blocks the event loop. A hit is a write transaction, and it waits
+for the write lock whenever someone else holds it: another process, or an async transaction
+(`strata.aio`) that a request holds open across an ``await``. On the loop's thread that
+wait would stop every other task, the transaction's own among them, until the hit failed
+with `BusyError`. So the hit runs on a worker thread (``anyio.to_thread``), where it waits
+while the loop carries on. Only a denial answered from the limiter's cache stays on the
+loop: ``RateLimiter.cached_denial`` is a hash lookup that never touches SQLite, so a flood
+of refused requests costs no thread hops.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -88,6 +93,7 @@ class RateLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        import anyio.to_thread
         from starlette.requests import Request
         from starlette.responses import JSONResponse
 
@@ -95,7 +101,10 @@ class RateLimitMiddleware:
         if key is None:
             await self.app(scope, receive, send)
             return
-        decision = self.limiter.hit(*key, **self.options)
+        decision = self.limiter.cached_denial(*key, **self.options)
+        if decision is None:
+            hit = functools.partial(self.limiter.hit, *key, **self.options)
+            decision = await anyio.to_thread.run_sync(hit)
         headers = rate_limit_headers(decision)
         if not decision.allowed:
             response = JSONResponse(

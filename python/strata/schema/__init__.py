@@ -7,10 +7,9 @@ raise `strata.SchemaError` listing every problem, or return the resolved `ir.Sch
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from strata.schema import ir
-from strata.schema.parser import parse
+from strata.schema.parser import parse, read_schema_text
 from strata.schema.validate import validate
 
 __all__ = ["ir", "load_schema", "load_schema_file"]
@@ -22,5 +21,5 @@ def load_schema(text: str, path: str = "schema.prisma") -> ir.Schema:
 
 
 def load_schema_file(path: str | os.PathLike[str]) -> ir.Schema:
-    file = Path(path)
-    return load_schema(file.read_text(encoding="utf-8"), str(file))
+    """`load_schema` on a file, which must be UTF-8 (see `parser.read_schema_text`)."""
+    return load_schema(read_schema_text(path), str(path))

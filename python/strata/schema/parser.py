@@ -17,12 +17,14 @@ belongs to.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from strata.errors import ConfigurationError, SchemaError
 from strata.schema.diagnostics import Diagnostics
 from strata.schema.syntax import (
     Argument,
@@ -46,7 +48,7 @@ from strata.schema.syntax import (
     StringValue,
 )
 
-__all__ = ["parse", "parse_file"]
+__all__ = ["MAX_NESTING", "parse", "parse_file", "read_schema_text"]
 
 _Item = TypeVar("_Item")
 
@@ -64,7 +66,8 @@ TokenKind = Literal[
 ]
 
 
-@dataclass(frozen=True)
+# Slots: a file has a token every few characters, and a large one has a great many.
+@dataclass(frozen=True, slots=True)
 class Token:
     kind: TokenKind
     text: str
@@ -74,7 +77,10 @@ class Token:
 # Identifiers may use any Unicode letter or digit (Prisma accepts `lööps`); `-` is allowed
 # after the first character, as in generator names. Validation rejects a leading digit.
 _IDENT = re.compile(r"[^\W][\w-]*")
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+# Numbers are ASCII, as in Prisma: `²` or `٣` is a digit to `str.isdigit` (and `٣` to
+# `\d`), but starts a (misspelt) name here, which validation then reports.
+_DIGITS = frozenset("0123456789")
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _PUNCT = "{}()[],:=?@."
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
@@ -157,11 +163,7 @@ class _Lexer:
                     out.append(Token("string", plain.group(1), self.span(start)))
                 else:
                     out.append(self._string())
-            elif ch.isdigit() or (
-                ch == "-" and start + 1 < len(text) and text[start + 1].isdigit()
-            ):
-                match = _NUMBER.match(text, start)
-                assert match is not None
+            elif match := (_NUMBER.match(text, start) if ch in _DIGITS or ch == "-" else None):
                 self.pos = match.end()
                 out.append(Token("number", match.group(), self.span(start)))
             elif match := _IDENT.match(text, start):
@@ -315,6 +317,12 @@ class _SyntaxProblem(Exception):
 
 _TOP_LEVEL = ("model", "view", "type", "enum", "datasource", "generator")
 
+#: How deeply lists and argument lists may nest in one value. Values are read (and later
+#: validated, formatted and compared) recursively, so a deeper value is a syntax error
+#: rather than a RecursionError. Real schemas nest two or three levels:
+#: ``@@index([title(ops: raw("gin_trgm_ops"))])``.
+MAX_NESTING = 64
+
 
 class _Parser:
     def __init__(
@@ -325,6 +333,7 @@ class _Parser:
         self.diagnostics = diagnostics
         self.inline = inline  # in source order; `taken_inline` of them are attached
         self.taken_inline = 0
+        self.nesting = 0  # how many lists and argument lists the current value is inside
 
     # -- token helpers ----------------------------------------------------------------------
 
@@ -798,8 +807,29 @@ class _Parser:
             name, arguments, block, Span(at.span.line, at.span.column, at.span.start, end)
         )
 
+    def enter(self, opening: Token) -> None:
+        """Count one more level of nesting; the caller calls `leave` when it is done, also
+        when it raises (a syntax problem abandons the line, not the parse)."""
+        if self.nesting >= MAX_NESTING:
+            raise _SyntaxProblem(
+                f"Lists and parentheses nest more than {MAX_NESTING} levels deep here.",
+                opening.span,
+            )
+        self.nesting += 1
+
+    def leave(self) -> None:
+        self.nesting -= 1
+
     def arguments(self) -> tuple[Argument, ...]:
         opening = self.expect("punct", "(", "`(`")
+        self.enter(opening)
+        try:
+            return self.argument_list(opening)
+        finally:
+            self.leave()
+
+    def argument_list(self, opening: Token) -> tuple[Argument, ...]:
+        """The arguments after ``opening``, up to and including the closing `)`."""
         arguments: list[Argument] = []
         while not self.accept("punct", ")"):
             if self.at("newline") or self.at("eof") or self.at("punct", "}"):
@@ -841,19 +871,14 @@ class _Parser:
             return NumberValue(token.text, token.span)
         if self.at("punct", "["):
             self.advance()
-            items: list[Expression] = []
-            while not self.accept("punct", "]"):
-                if self.at("eof") or self.at("punct", "}") or self.at("newline"):
-                    raise _SyntaxProblem("Expected `]` to close the list.", self.current.span)
-                items.append(self.expression())
-                if not self.accept("punct", ",") and not self.at("punct", "]"):
-                    found = self.describe(self.current)
-                    raise _SyntaxProblem(
-                        f"Expected `,` or `]` in the list, found {found}.", self.current.span
-                    )
+            self.enter(token)
+            try:
+                items = self.list_items()
+            finally:
+                self.leave()
             end = self.tokens[self.index - 1].span.end
             return ArrayValue(
-                tuple(items), Span(token.span.line, token.span.column, token.span.start, end)
+                items, Span(token.span.line, token.span.column, token.span.start, end)
             )
         if token.kind == "ident":
             self.advance()
@@ -870,6 +895,20 @@ class _Parser:
             end = self.tokens[self.index - 1].span.end
             return Identifier(name, Span(token.span.line, token.span.column, token.span.start, end))
         raise _SyntaxProblem(f"Expected a value, found {self.describe(token)}.", token.span)
+
+    def list_items(self) -> tuple[Expression, ...]:
+        """The items of a list whose `[` was just read, up to and including the `]`."""
+        items: list[Expression] = []
+        while not self.accept("punct", "]"):
+            if self.at("eof") or self.at("punct", "}") or self.at("newline"):
+                raise _SyntaxProblem("Expected `]` to close the list.", self.current.span)
+            items.append(self.expression())
+            if not self.accept("punct", ",") and not self.at("punct", "]"):
+                found = self.describe(self.current)
+                raise _SyntaxProblem(
+                    f"Expected `,` or `]` in the list, found {found}.", self.current.span
+                )
+        return tuple(items)
 
 
 def _report_stray_characters(tokens: list[Token], diagnostics: Diagnostics) -> None:
@@ -902,17 +941,45 @@ def parse(text: str, path: str = "schema.prisma") -> SchemaFile:
     _report_stray_characters(tokens, diagnostics)
     # A lexical error (a stray character, an unclosed string) derails the parse of its line,
     # and whatever the parser says about that line next is noise: one error per line.
-    lexical = len(diagnostics.items)
-    lexical_lines = {d.line for d in diagnostics.items}
+    diagnostics.silence(diagnostics.error_lines)
     parser = _Parser([t for t in tokens if t.kind != "error"], diagnostics, lexer.inline_comments)
     blocks, end_comments = parser.schema()
-    diagnostics.items[lexical:] = [
-        d for d in diagnostics.items[lexical:] if d.line not in lexical_lines
-    ]
     diagnostics.raise_if_errors()
     return SchemaFile(tuple(blocks), path, text, end_comments=end_comments)
 
 
-def parse_file(path: str | Path) -> SchemaFile:
-    file = Path(path)
-    return parse(file.read_text(encoding="utf-8"), str(file))
+def parse_file(path: str | os.PathLike[str]) -> SchemaFile:
+    return parse(read_schema_text(path), str(path))
+
+
+def read_schema_text(path: str | os.PathLike[str]) -> str:
+    """The text of a schema file, which is UTF-8 (with or without a byte order mark), as
+    Prisma requires. Raises `SchemaError` at the first byte that is not UTF-8 (its line,
+    column and byte offset), and `ConfigurationError` when the file cannot be read."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the schema file {path}: {exc.strerror}") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Not chained: the SchemaError says everything the UnicodeDecodeError did.
+        raise _undecodable(data, exc.start, str(path)) from None
+
+
+def _undecodable(data: bytes, offset: int, path: str) -> SchemaError:
+    """The error for a file whose first byte that is not UTF-8 is at ``offset``. Its excerpt
+    shows the line with each undecodable sequence as U+FFFD."""
+    text = data.decode("utf-8", errors="replace")
+    # Everything before the first bad byte decodes, so its length is the bad byte's index.
+    index = len(data[:offset].decode("utf-8"))
+    line_start = text.rfind("\n", 0, index) + 1
+    span = Span(text.count("\n", 0, index) + 1, index - line_start + 1, index, index + 1)
+    diagnostics = Diagnostics(path, text)
+    diagnostics.error(
+        f"The file is not valid UTF-8: byte 0x{data[offset]:02X} at byte offset {offset} "
+        "cannot be decoded. Schema files are UTF-8; convert this one (from Latin-1, for "
+        "example: `iconv -f latin1 -t utf-8`).",
+        span,
+    )
+    return diagnostics.schema_error()

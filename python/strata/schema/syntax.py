@@ -18,6 +18,7 @@ after a file's last block.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,7 +45,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
 class Span:
     """Where something is in its file: 1-based line and column, and the character offsets
     ``start`` (inclusive) and ``end`` (exclusive) into the text."""
@@ -98,7 +102,7 @@ class NumberValue:
 
     @property
     def is_integer(self) -> bool:
-        return all(ch.isdigit() for ch in self.text.removeprefix("-")) and self.text != "-"
+        return _INTEGER.fullmatch(self.text) is not None
 
 
 @dataclass(frozen=True)

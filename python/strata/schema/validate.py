@@ -376,9 +376,21 @@ def _expect_constant(ctx: _Context, expr: Expression) -> str | None:
     return None
 
 
-def _expect_int(ctx: _Context, expr: Expression) -> int | None:
-    if isinstance(expr, NumberValue) and expr.is_integer:
+def _integer(expr: Expression) -> int | None:
+    """The value of an integer literal, or None for anything else. Python refuses to convert
+    more than 4,300 digits; nothing in a schema takes an integer that long, so such a
+    literal counts as no integer."""
+    if not (isinstance(expr, NumberValue) and expr.is_integer):
+        return None
+    try:
         return int(expr.text)
+    except ValueError:
+        return None
+
+
+def _expect_int(ctx: _Context, expr: Expression) -> int | None:
+    if (number := _integer(expr)) is not None:
+        return number
     _mismatch(ctx, "an integer", expr)
     return None
 
@@ -716,7 +728,7 @@ class _Context:
         return self.datasource.relation_mode if self.datasource else "foreignKeys"
 
     def has_errors(self) -> bool:
-        return any(d.severity == "error" for d in self.diag.items)
+        return self.diag.error_count > 0
 
 
 # =============================================================================================
@@ -1926,12 +1938,12 @@ def _native_type_arguments(
 ) -> list[int] | None:
     values = []
     for arg in args:
-        value = arg.value
-        if arg.name is not None or not (isinstance(value, NumberValue) and value.is_integer):
+        number = _integer(arg.value)
+        if arg.name is not None or number is None:
             rendered = ", ".join(_render(a.value) for a in args)
             ctx.error(f"Expected a nonnegative integer, but found ({rendered}).", attribute.span)
             return None
-        values.append(int(value.text))
+        values.append(number)
     if any(v < 0 for v in values):
         rendered = ", ".join(str(v) for v in values)
         ctx.error(f"Expected a nonnegative integer, but found ({rendered}).", attribute.span)
@@ -1996,14 +2008,15 @@ def _integer_choice_args(name: str, allowed: Callable[[int], bool], choice: str)
         if len(call.arguments) > 1 or arg.name is not None or not isinstance(value, NumberValue):
             _default_error(ctx, f"`{name}()` takes a single Int argument.", call.span)
             return None
-        if not value.is_integer or not allowed(int(value.text)):
+        number = _integer(value)
+        if number is None or not allowed(number):
             _default_error(
                 ctx,
                 f"`{name}()` takes either no argument, or a single integer argument {choice}.",
                 call.span,
             )
             return None
-        return (int(value.text),)
+        return (number,)
 
     return check
 
@@ -2179,13 +2192,17 @@ def _scalar_literal(ctx: _Context, type_name: str, value: Expression) -> object:
                 return fail(f'Parse error: "{text}" is not a valid decimal.')
     elif isinstance(value, NumberValue):
         if type_name in ("Int", "BigInt"):
-            if not value.is_integer or not -(2**63) <= int(value.text) < 2**63:
+            number = _integer(value)
+            if number is None or not -(2**63) <= number < 2**63:
                 return fail(f'Parse error: "{value.text}" is not a valid integer.')
-            return int(value.text)
+            return number
         if type_name == "Float":
             return float(value.text)
         if type_name == "Decimal":
-            return decimal.Decimal(value.text)
+            try:
+                return decimal.Decimal(value.text)
+            except decimal.InvalidOperation:  # an exponent beyond Decimal's range
+                return fail(f'Parse error: "{value.text}" is not a valid decimal.')
     elif isinstance(value, Identifier) and type_name == "Boolean":
         if value.name not in ("true", "false"):
             return fail("A boolean literal must be `true` or `false`.")
@@ -2398,7 +2415,8 @@ def _check_unsupported_type(ctx: _Context, field_: _Field) -> None:
     prefix, params = match.group(1).strip(), match.group(2)
     spec = ctx.connector.native_types.get(prefix)
     args = [] if params is None else [p.strip() for p in params.split(",")]
-    if spec is None or not all(a.isdigit() for a in args) or len(args) > spec.optional_args:
+    digits = all(a.isascii() and a.isdigit() for a in args)
+    if spec is None or not digits or len(args) > spec.optional_args:
         return
     ds_name = ctx.datasource.name if ctx.datasource else "db"
     rendered = prefix + (f"({', '.join(args)})" if args else "")
@@ -3430,8 +3448,15 @@ def _build_schema(ctx: _Context) -> ir.Schema:
         relation_mode=ctx.relation_mode,
         db_schemas=tuple(ds.schemas) if ds else (),
         generators=tuple(ctx.generators),
-        warnings=tuple(render(d) for d in ctx.diag.warnings),
+        warnings=_warnings(ctx),
     )
+
+
+def _warnings(ctx: _Context) -> tuple[str, ...]:
+    rendered = [render(d) for d in ctx.diag.warnings]
+    if omitted := ctx.diag.omitted_warnings:
+        rendered.append(f"{omitted} more warnings are left out")
+    return tuple(rendered)
 
 
 def _build_model(ctx: _Context, model: _Model) -> ir.Model:
