@@ -118,7 +118,7 @@ def _sqlalchemy(tmp: Path, ddl: str) -> Iterator[Any]:
         'INSERT INTO "Post" ("title", "views", "authorId") VALUES (?, ?, ?)', _posts()
     )
     setup.commit()
-    setup.close_()
+    setup.close()
     engine = create_engine(f"sqlite:///{path}")
 
     @event.listens_for(engine, "connect")

@@ -953,6 +953,24 @@ impl ReaderPool {
 mod tests {
     use super::*;
 
+    /// `err` is the foreign-key error of the `child.parentId -> parent.id` relation, named.
+    fn assert_names_child_to_parent(err: Error) {
+        match err {
+            Error::Constraint {
+                kind: ConstraintKind::ForeignKey,
+                table,
+                columns,
+                references,
+                ..
+            } => {
+                assert_eq!(table.as_deref(), Some("child"));
+                assert_eq!(columns, vec!["parentId"]);
+                assert_eq!(references, Some(("parent".into(), vec!["id".into()])));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
     fn temp_db(name: &str) -> (tempdir::Dir, String) {
         let dir = tempdir::Dir::new(name);
         let path = dir.path.join("test.db").to_string_lossy().into_owned();
@@ -1055,20 +1073,7 @@ mod tests {
                 &[Value::Integer(9)],
             )
             .unwrap_err();
-        match err {
-            Error::Constraint {
-                kind: ConstraintKind::ForeignKey,
-                table,
-                columns,
-                references,
-                ..
-            } => {
-                assert_eq!(table.as_deref(), Some("child"));
-                assert_eq!(columns, vec!["parentId"]);
-                assert_eq!(references, Some(("parent".into(), vec!["id".into()])));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_names_child_to_parent(err);
         let rows = db.query("SELECT count(*) FROM child", &[]).unwrap();
         assert_eq!(
             rows.rows[0][0],
@@ -1118,20 +1123,7 @@ mod tests {
         let err = db
             .execute("DELETE FROM parent WHERE id = ?1", &[Value::Integer(1)])
             .unwrap_err();
-        match err {
-            Error::Constraint {
-                kind: ConstraintKind::ForeignKey,
-                table,
-                columns,
-                references,
-                ..
-            } => {
-                assert_eq!(table.as_deref(), Some("child"));
-                assert_eq!(columns, vec!["parentId"]);
-                assert_eq!(references, Some(("parent".into(), vec!["id".into()])));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_names_child_to_parent(err);
         assert!(!db.in_transaction());
         let rows = db.query("SELECT count(*) FROM parent", &[]).unwrap();
         assert_eq!(rows.rows[0][0], Value::Integer(1));

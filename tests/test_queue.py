@@ -16,6 +16,7 @@ import pytest
 
 import strata
 from strata.queue import Claim, Queue
+from support import bind, job
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schema"
 
@@ -27,32 +28,6 @@ def db(tmp_path: Path) -> Any:
     database.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": ["alice"]})
     yield database
     database.close_()
-
-
-def bind(db: Any, **overrides: Any) -> Queue:
-    binding: dict[str, Any] = {
-        "ready": {"status": "QUEUED"},
-        "claimed": {"status": "RENDERING"},
-        "done": {"status": "COMPLETED"},
-        "failed": {"status": "FAILED"},
-        "cancelled": {"status": "CANCELLED"},
-        "order_by": [{"priority": "desc"}, {"submittedAt": "asc"}],
-        "lease": timedelta(seconds=60),
-        "max_attempts": 3,
-    }
-    return db.queue_("Job", **{**binding, **overrides})
-
-
-def job(**fields: Any) -> dict[str, Any]:
-    return {
-        "userId": "u1",
-        "projectPath": "/p/a.aep",
-        "source": "bravo",
-        "macUsername": "alice",
-        "fileTimestamp": datetime(2026, 11, 22, tzinfo=UTC),
-        "nexrenderConfig": {"template": "a"},
-        **fields,
-    }
 
 
 def stored(db: Any, id: str) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import strata
+from support import bind, job
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schema"
 
@@ -177,32 +178,6 @@ def test_raw_sql_parameters_refuse_it(sample: strata.Database) -> None:
 
 
 # -- the queue and the rate limiter -----------------------------------------------------------
-
-
-def bind(db: strata.Database, **overrides: Any) -> Any:
-    binding: dict[str, Any] = {
-        "ready": {"status": "QUEUED"},
-        "claimed": {"status": "RENDERING"},
-        "done": {"status": "COMPLETED"},
-        "failed": {"status": "FAILED"},
-        "cancelled": {"status": "CANCELLED"},
-        "order_by": [{"priority": "desc"}, {"submittedAt": "asc"}],
-        "lease": timedelta(seconds=60),
-        "max_attempts": 3,
-    }
-    return db.queue_("Job", **{**binding, **overrides})
-
-
-def job(**fields: Any) -> dict[str, Any]:
-    return {
-        "userId": "u1",
-        "projectPath": "/p/a.aep",
-        "source": "bravo",
-        "macUsername": "alice",
-        "fileTimestamp": datetime(2026, 11, 22, tzinfo=UTC),
-        "nexrenderConfig": {"template": "a"},
-        **fields,
-    }
 
 
 def test_the_queue_refuses_it_in_data_and_error_text(render: strata.Database) -> None:
