@@ -70,7 +70,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from strata import _core
 from strata.client.codecs import describe_value, parse_datetime
-from strata.client.datetimes import compared_column, form_condition, single_form
+from strata.client.datetimes import compared_column, single_form
+from strata.dialects.sqlite.datetimes import form_condition
 from strata.errors import (
     ConstraintError,
     JobCancelledError,

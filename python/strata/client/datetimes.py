@@ -70,6 +70,8 @@ from strata.client.codecs import (
     check_datetime_format,
     parse_datetime,
 )
+from strata.dialects.sqlite import datetimes as sql
+from strata.dialects.sqlite.datetimes import instant_sql
 from strata.errors import MixedDateTimeError, ValidationError
 
 if TYPE_CHECKING:
@@ -87,7 +89,6 @@ __all__ = [
     "census",
     "compared_column",
     "detect",
-    "instant_sql",
     "operand_codec",
     "rewrite",
     "single_form",
@@ -96,58 +97,10 @@ __all__ = [
 
 #: Values in no form: their stored order is not time order (see the module docstring).
 OTHER = "other"
+#: The forms strata writes, in the order detection tries them.
+_WRITABLE: tuple[str, ...] = get_args(DateTimeFormat)
 #: Every form detection reports, writable ones first.
-FORMS: tuple[str, ...] = (*get_args(DateTimeFormat), OTHER)
-
-# The shapes match any character where a digit belongs: a GLOB of character classes costs
-# three times as much per row, and text of the right shape without the digits is no time at
-# all (every reader refuses it), so whether it counts as in the form changes no comparison.
-_DATE = "????-??-??"
-_CLOCK = "??:??:??"
-
-
-def form_condition(column: str, form: str) -> str:
-    """An SQL condition true for the non-NULL values of ``column`` (quoted SQL) that are
-    in ``form``, one of the writable forms."""
-    if form == "unixepoch-ms":
-        return f"typeof({column}) IN ('integer', 'real')"
-    text = f"typeof({column}) = 'text'"
-    if form == "iso8601":
-        return f"{text} AND {column} GLOB '{_DATE}T{_CLOCK}.???+00:00'"
-    if form == "iso8601-z":
-        return f"{text} AND {column} GLOB '{_DATE}T{_CLOCK}.???Z'"
-    if form == "sqlite-datetime":
-        # `.000` is left out: that instant's text in this form has no fraction.
-        return (
-            f"{text} AND ({column} GLOB '{_DATE} {_CLOCK}' OR ({column} GLOB "
-            f"'{_DATE} {_CLOCK}.???' AND substr({column}, 20) <> '.000'))"
-        )
-    raise ValueError(f"not a DateTime form: {form!r}")
-
-
-def _form_case(column: str) -> str:
-    """An SQL expression naming the form of each non-NULL value of ``column``."""
-    branches = " ".join(
-        f"WHEN {form_condition(column, form)} THEN '{form}'" for form in get_args(DateTimeFormat)
-    )
-    return f"CASE {branches} ELSE '{OTHER}' END"
-
-
-def instant_sql(column: str) -> str:
-    """``column`` (quoted SQL) as integer milliseconds since the Unix epoch, whatever form
-    each value has: how the client compares a mixed column. Text goes through SQLite's
-    date functions (which read every form, and ISO 8601 text with ``Z`` or a ``+HH:MM``
-    offset, to the millisecond); text they cannot read is NULL, which matches no
-    comparison."""
-    return (
-        f"(CASE typeof({column}) WHEN 'integer' THEN {column} "
-        f"WHEN 'real' THEN CAST({column} AS INTEGER) - ({column} < CAST({column} AS INTEGER)) "
-        # julianday() is SQLite's internal integer milliseconds over 86400000.0; multiplied
-        # back and rounded it is exact, and 210866760000000 is the epoch in those units.
-        f"WHEN 'text' THEN CAST(round(julianday({column}) * 86400000.0) AS INTEGER) "
-        f"- 210866760000000 END)"
-    )
-
+FORMS: tuple[str, ...] = (*_WRITABLE, OTHER)
 
 # -- detection ---------------------------------------------------------------------------
 
@@ -176,32 +129,19 @@ class ColumnStorage:
 def census(db: Database, table: str, column: str) -> dict[str, int]:
     """The number of non-NULL values of ``column`` in each form, most common first: one
     scan of the column (of its index, when it has one)."""
-    rows = db.query_raw_(
-        f"SELECT form, count(*) FROM (SELECT {_form_case(column)} AS form FROM {table} "
-        f"WHERE {column} IS NOT NULL) GROUP BY form ORDER BY count(*) DESC, form",
-        as_tuples=True,
-    )
+    rows = db.query_raw_(sql.census_sql(table, column, _WRITABLE, OTHER), as_tuples=True)
     return {str(form): int(count) for form, count in rows}
 
 
 def detect(db: Database, table: str, column: str, default: DateTimeFormat) -> ColumnStorage:
     """Find out how ``column`` of ``table`` (quoted SQL names) stores its values; see the
     module docstring for the steps and their cost."""
-    first = db.query_raw_(
-        f"SELECT {_form_case(column)} FROM {table} WHERE {column} IS NOT NULL LIMIT 1",
-        as_tuples=True,
-    )
+    first = db.query_raw_(sql.first_form_sql(table, column, _WRITABLE, OTHER), as_tuples=True)
     if not first:
         return ColumnStorage({}, default)
     form = str(first[0][0])
     if form != OTHER:
-        if form == "unixepoch-ms":
-            foreign = f"{column} >= ''"  # text and blobs sort after every number
-        else:
-            foreign = f"{column} IS NOT NULL AND NOT ({form_condition(column, form)})"
-        rows = db.query_raw_(
-            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {foreign})", as_tuples=True
-        )
+        rows = db.query_raw_(sql.foreign_value_sql(table, column, form), as_tuples=True)
         if not rows[0][0]:
             return ColumnStorage({form: None}, cast(DateTimeFormat, form))
     counts = census(db, table, column)
@@ -383,11 +323,8 @@ def rewrite(
         )
     table, column = meta.table_sql, meta.column(field)
     write = DATETIME_WRITERS[target]
-    select = (
-        f"SELECT rowid, {column} FROM {table} WHERE rowid > ? AND {column} IS NOT NULL "
-        f"AND NOT ({form_condition(column, target)}) ORDER BY rowid LIMIT ?"
-    )
-    update = f"UPDATE {table} SET {column} = ? WHERE rowid = ?"
+    select = sql.rewrite_batch_sql(table, column, target)
+    update = sql.rewrite_update_sql(table, column)
     after, rewritten, unreadable = -(2**63), 0, 0
     try:
         while True:
