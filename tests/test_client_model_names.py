@@ -76,6 +76,9 @@ def test_each_model_named_after_a_method_is_its_repository(schema_path: Path) ->
         # The handle's own names still work beside the models of the same name.
         with db.transaction_():
             db.transaction.create(data={"label": "inside"})
+        # Code written for the handle's method meets the model instead, and is told so.
+        with pytest.raises(TypeError, match=r"model Transaction .* \(db\.transaction_\(\)\)"):
+            db.transaction()
         assert db.query_raw_('SELECT count(*) AS n FROM "Transaction"') == [{"n": 2}]
         assert db.model_("Model").count() == 1
 

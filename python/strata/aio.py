@@ -47,7 +47,9 @@ class _Proxy:
         value = getattr(self._target, name)
         if name in _PLAIN or isinstance(value, str | int | float | bool | type(None)):
             return value
-        if callable(value):
+        # Methods become awaitable. A repository is callable (only to explain that it is
+        # not a method) and is proxied like any other object.
+        if inspect.isroutine(value):
             return self._awaitable(value)
         return _Proxy(value, self._executor)
 

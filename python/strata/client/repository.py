@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from strata.client import aggregates, writes
 from strata.client.codecs import Codec, describe_value
 from strata.client.datetimes import compared_column, operand_codec
+from strata.client.meta import snake_case
 from strata.client.relations import CHUNK, Selection, finish, load_relations, parse_selection
 from strata.client.where import RELATION_COUNT, SqlBuilder
 from strata.errors import RecordNotFoundError, ValidationError
@@ -85,6 +86,17 @@ class Repository:
 
     def __repr__(self) -> str:
         return f"<strata Repository {self._meta.name}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        # A model may have a method's name (the GPU marketplace's Transaction is
+        # ``db.transaction``); calling its repository is then nearly always code meant for
+        # the handle's own method, which ends with an underscore.
+        attribute = snake_case(self._meta.name)
+        raise TypeError(
+            f"db.{attribute} is the repository of model {self._meta.name} and cannot be "
+            f"called; the database handle's own methods end with an underscore "
+            f"(db.{attribute}_())"
+        )
 
     # -- reads -------------------------------------------------------------------------------
 
