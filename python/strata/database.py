@@ -79,7 +79,7 @@ class Database(_core.Engine):
     """A handle on one SQLite database, whose connections the Rust core owns.
 
     **Models own the plain names; the handle's own names end with an underscore.** Every
-    model is reachable at its snake_case name (``db.media_request``, and ``db.transaction_``
+    model is reachable at its snake_case name (``db.media_request``, and ``db.transaction``
     for a model called ``Transaction``), so every method and attribute of the handle itself
     ends with ``_``, the way Prisma Client marks its own with ``$`` (``$transaction``,
     ``$queryRaw``). Only a model whose snake_case name itself ends with an underscore and
