@@ -82,9 +82,8 @@ class Database(_core.Engine):
     model is reachable at its snake_case name (``db.media_request``, and ``db.transaction``
     for a model called ``Transaction``), so every method and attribute of the handle itself
     ends with ``_``, the way Prisma Client marks its own with ``$`` (``$transaction``,
-    ``$queryRaw``). Only a model whose snake_case name itself ends with an underscore and
-    equals one of the handle's names could clash; the client refuses such a schema when it
-    is built, naming the model.
+    ``$queryRaw``). So that no model can ever clash with them, a model whose snake_case
+    name would end with an underscore is refused when the client is built, naming it.
 
     Raw SQL methods come straight from the core (`strata._core.Engine`):
     ``execute_raw_(sql, *params)`` returns the number of changed rows,
