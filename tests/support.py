@@ -1,12 +1,39 @@
-"""Helpers shared by the client tests."""
+"""Helpers shared by the tests."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 import strata
 from strata.queue import Queue
+
+#: Prisma's own fixtures and the seed documents, beside the repository: read at test time,
+#: never copied in.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared_folder(name: str) -> Path:
+    """``../shared/<name>``, which the Prisma-parity tests read. CI always has it, so there
+    a missing folder stops the run instead of letting those tests skip unnoticed."""
+    folder = SHARED / name
+    if not folder.is_dir() and os.environ.get("CI"):
+        raise RuntimeError(
+            f"CI is set and ../shared/{name} is absent: the Prisma-parity tests cannot run"
+        )
+    return folder
+
+
+def needs_shared(folder: Path) -> pytest.MarkDecorator:
+    """Skip a test, for one stated reason, where ``folder`` (see `shared_folder`) is absent."""
+    return pytest.mark.skipif(
+        not folder.is_dir(),
+        reason=f"../shared/{folder.name} is absent (Prisma-parity fixtures, read at test time)",
+    )
 
 
 class Traced:

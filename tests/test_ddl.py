@@ -12,9 +12,10 @@ from strata.dialects.sqlite import SqliteDialect
 from strata.migrate.diff import diff
 from strata.migrate.sql_schema import SqlSchema, calculate
 from strata.schema import load_schema, load_schema_file
+from support import needs_shared, shared_folder
 
-PRISMA_DDL = Path(__file__).resolve().parents[2] / "shared" / "prisma-ddl"
-needs_fixtures = pytest.mark.skipif(not PRISMA_DDL.is_dir(), reason="../shared/prisma-ddl absent")
+PRISMA_DDL = shared_folder("prisma-ddl")
+needs_fixtures = needs_shared(PRISMA_DDL)
 
 
 def script_for(schema_text: str) -> str:

@@ -35,14 +35,14 @@ from strata.schema.syntax import (
     SchemaFile,
     StringValue,
 )
+from support import SHARED, shared_folder
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 SEED_SCHEMAS = sorted((ROOT / "schema").glob("*.prisma"))
 
 
 def fixtures() -> list[Path]:
-    roots = (SHARED / "prisma-validation", SHARED / "prisma-ddl")
+    roots = (shared_folder("prisma-validation"), shared_folder("prisma-ddl"))
     return [path for root in roots if root.is_dir() for path in sorted(root.rglob("*.prisma"))]
 
 

@@ -16,10 +16,10 @@ import pytest
 
 from strata.errors import SchemaError
 from strata.schema import ir, load_schema, load_schema_file
+from support import needs_shared, shared_folder
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-PRISMA_DDL = SHARED / "prisma-ddl"
-SEEDS = SHARED / "seeds"
+PRISMA_DDL = shared_folder("prisma-ddl")
+SEEDS = shared_folder("seeds")
 
 SQLITE = 'datasource db {\n  provider = "sqlite"\n}\n'
 POSTGRES = 'datasource db {\n  provider = "postgresql"\n}\n'
@@ -409,7 +409,7 @@ def ir_constraint_names(schema: ir.Schema) -> set[str]:
     return names
 
 
-@pytest.mark.skipif(not PRISMA_DDL.is_dir(), reason="../shared/prisma-ddl is absent")
+@needs_shared(PRISMA_DDL)
 @pytest.mark.parametrize(
     "path", prisma_ddl_schemas(), ids=lambda p: p.relative_to(PRISMA_DDL).as_posix()
 )
@@ -442,7 +442,7 @@ def seed_schemas() -> list[tuple[str, str]]:
     return found
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is absent")
+@needs_shared(SEEDS)
 @pytest.mark.parametrize(("name", "text"), seed_schemas(), ids=[n for n, _ in seed_schemas()])
 def test_seed_schemas(name: str, text: str) -> None:
     schema = load_schema(text, name)
@@ -455,7 +455,7 @@ def test_seed_schemas(name: str, text: str) -> None:
         assert schema.warnings == ()
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is absent")
+@needs_shared(SEEDS)
 def test_medianest_seed_resolves() -> None:
     (text,) = [t for n, t in seed_schemas() if n.startswith("medianest")]
     schema = load_schema(text)

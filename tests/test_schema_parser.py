@@ -29,9 +29,9 @@ from strata.schema.syntax import (
     SchemaFile,
     StringValue,
 )
+from support import SHARED, shared_folder
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-FIXTURE_ROOTS = (SHARED / "prisma-validation", SHARED / "prisma-ddl")
+FIXTURE_ROOTS = (shared_folder("prisma-validation"), shared_folder("prisma-ddl"))
 
 
 def prisma_accepts(path: Path) -> bool:

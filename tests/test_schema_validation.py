@@ -17,15 +17,14 @@ import pytest
 from strata.errors import SchemaError
 from strata.schema import load_schema
 from strata.schema.ir import Schema
+from support import needs_shared, shared_folder
 
 # =============================================================================================
 # Conformance with Prisma's validation fixtures
 # =============================================================================================
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "prisma-validation"
-needs_fixtures = pytest.mark.skipif(
-    not FIXTURES.is_dir(), reason="../shared/prisma-validation is absent"
-)
+FIXTURES = shared_folder("prisma-validation")
+needs_fixtures = needs_shared(FIXTURES)
 
 IN_SCOPE_PROVIDERS = frozenset({"sqlite", "postgresql", "postgres", "none"})
 
