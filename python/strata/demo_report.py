@@ -135,10 +135,6 @@ table { border-collapse: collapse; width: 100%; } td, th { padding: .3rem .6rem;
 """
 
 
-def _figure(value: Any) -> str:
-    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
-
-
 def _card(value: str, label: str) -> str:
     return f'<div class="card"><b>{html.escape(value)}</b><span>{html.escape(label)}</span></div>'
 

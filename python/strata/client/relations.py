@@ -79,10 +79,6 @@ class Selection:
     #: ``_count``: the list relations counted, each with its where (or None).
     counts: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)
 
-    @property
-    def as_dicts(self) -> bool:
-        return self.selected is not None
-
 
 def _flag(meta: ModelMeta, name: str, value: Any, argument: str) -> bool:
     if isinstance(value, bool):

@@ -55,8 +55,6 @@ _CREATE_TABLE = """CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
     "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
 )"""
 
-_NAME = re.compile(r"^\d{14}_[A-Za-z0-9_]*$")
-
 
 def checksum(script: str | bytes) -> str:
     data = script.encode() if isinstance(script, str) else script
@@ -208,7 +206,3 @@ def record_rolled_back(db: Database, name: str) -> int:
         now_ms(),
         name,
     )
-
-
-def is_valid_name(name: str) -> bool:
-    return bool(_NAME.match(name))
