@@ -97,14 +97,7 @@ class Metrics:
     """One model bound as a metric series. Build it with `Database.metrics_`."""
 
     def __init__(self, db: Database, model: str, *, series: str, time: str) -> None:
-        client = db.client_
-        meta = client.metas.get(model)
-        if meta is None:
-            raise ValidationError(
-                f"the schema has no model {model!r} (models: {', '.join(client.metas)})",
-                model=model,
-                expected="a model of the schema",
-            )
+        meta = db.client_.meta(model)
         self._db = db
         self._meta = meta
         self.model = meta.name
@@ -116,7 +109,7 @@ class Metrics:
         #: SQL, so a column holding mixed forms is refused here.
         self._time_format = single_form(meta, time, f"metrics on {meta.name}")
         self._values = _values_of(meta, exclude={series, time})
-        self._writer: BulkWriter = client.bulk_writer(meta)
+        self._writer: BulkWriter = db.client_.bulk_writer(meta)
         #: The rollups this binding keeps (`rollup`), which `retain` must not outrun.
         self._rollups: dict[str, _Rollup] = {}
 
@@ -501,9 +494,7 @@ class Metrics:
 
     def watermark(self, into: str) -> datetime | None:
         """The latest bucket the rollup model ``into`` holds, or None when it is empty."""
-        target = self._db.client_.metas.get(into)
-        if target is None:
-            raise ValidationError(f"the schema has no model {into!r}", model=into)
+        target = self._db.client_.meta(into)
         single_form(target, "bucket", f"the watermark of {into}")
         rows = self._db.query_raw_(
             f"SELECT max({target.column('bucket')}) FROM {target.table_sql}", as_tuples=True

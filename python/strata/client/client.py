@@ -230,15 +230,20 @@ class Client:
         """A statement builder that applies this view's implicit filters."""
         return SqlBuilder(self.metas, self.implicit_where)
 
-    def repository(self, model: str) -> Repository:
-        try:
-            return self.repositories[model]
-        except KeyError:
+    def meta(self, model: str) -> ModelMeta:
+        """What the client knows of ``model`` (the schema's name for it); the one error for
+        a model the schema does not have."""
+        meta = self.metas.get(model)
+        if meta is None:
             raise ValidationError(
-                f"the schema has no model {model!r} (models: {', '.join(self.repositories)})",
+                f"the schema has no model {model!r} (models: {', '.join(self.metas)})",
                 model=model,
                 expected="a model of the schema",
-            ) from None
+            )
+        return meta
+
+    def repository(self, model: str) -> Repository:
+        return self.repositories[self.meta(model).name]
 
     # -- running statements ------------------------------------------------------------------
 

@@ -302,9 +302,7 @@ def rewrite(
     with the number of values rewritten so far after each batch.
     """
     target = check_datetime_format(to)
-    meta = db.client_.metas.get(model)
-    if meta is None:
-        raise ValidationError(f"the schema has no model {model!r}", model=model)
+    meta = db.client_.meta(model)
     scalar = meta.scalar(field)
     if scalar.type != "DateTime" or scalar.list:
         raise ValidationError(
