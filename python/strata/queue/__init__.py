@@ -52,99 +52,44 @@ that job (its text stored) and the loop goes on; transient database errors such 
 `strata.BusyError` are retried with backoff while the job in hand keeps its lease; any other
 fault stops every thread and raises `strata.WorkerError`. Failures are logged to the
 ``strata.queue`` logger.
+
+This package is the facade: `Queue`'s public methods, `QueueStats` and `default_backoff`.
+The binding to the model, and the SQL built from it, is `strata.queue.binding`; the worker
+loop behind `Queue.run` is `strata.queue.worker`; `Claim` is in `strata.queue.common`, which
+both import. Every name is re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import random
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from strata import _core
 from strata.client.codecs import describe_value, parse_datetime
-from strata.client.datetimes import compared_column, single_form
-from strata.dialects.sqlite.datetimes import form_condition
-from strata.errors import (
-    ConstraintError,
-    JobCancelledError,
-    LeaseLostError,
-    StrataError,
-    ValidationError,
-    ValueTooLongError,
-    WorkerError,
-)
+from strata.errors import ValidationError
+from strata.queue.binding import WORKER, _Binding
+from strata.queue.common import Claim, _error_text
+from strata.queue.worker import RETRY_CAP as RETRY_CAP
+from strata.queue.worker import RETRY_FIRST as RETRY_FIRST
+from strata.queue.worker import _WorkerLoop
 
 if TYPE_CHECKING:
+    import threading
+
     from strata.client.meta import ModelMeta
     from strata.database import Database
 
 __all__ = ["WORKER", "Claim", "Queue", "QueueStats", "default_backoff"]
 
-
-class _Worker:
-    def __repr__(self) -> str:
-        return "strata.WORKER"
-
-
-#: In ``claimed=``, stands for the claiming worker's id: ``{"providerId": WORKER}``.
-WORKER: Any = _Worker()
-
-#: The lease bookkeeping fields: role, default name, and the schema line to add.
-_LEASE_FIELDS = {
-    "lease_expires_at": ("leaseExpiresAt", "DateTime?"),
-    "lease_token": ("leaseToken", "Int       @default(0)"),
-    "worker_id": ("workerId", "String?"),
-    "attempts": ("attempts", "Int       @default(0)"),
-}
-#: Optional fields: role, the names tried by default, and the accepted types.
-_OPTIONAL_FIELDS = {
-    "error": (("error", "errorMessage", "lastError"), ("String",)),
-    "progress": (("progress",), ("Int", "Float")),
-    "logs": (("logs",), ("String",)),
-    "started_at": (("startedAt",), ("DateTime",)),
-    "finished_at": (("completedAt", "finishedAt"), ("DateTime",)),
-    "unique_key": (("uniqueKey",), ("String",)),
-}
-_STATES = ("ready", "claimed", "done", "failed", "cancelled")
 MAX_CLAIM = 10_000
 #: Rows deleted per transaction by `Queue.purge`: short enough that workers waiting for
 #: the write lock are not held up noticeably.
 PURGE_BATCH = 1_000
-#: `Queue.run` retries a transient database error after this many seconds, doubling up
-#: to `RETRY_CAP`; each wait is scaled by a random factor from 0.5 to 1 (jitter), so that
-#: workers which met the same lock do not retry in step.
-RETRY_FIRST = 0.05
-RETRY_CAP = 2.0
-#: Consecutive retries logged at INFO; later ones at WARNING, as the outage persists.
-_QUIET_RETRIES = 4
-
-#: Failures, retries and worker deaths of `Queue.run`.
-_log = logging.getLogger("strata.queue")
-_T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """One claimed job: the record as claimed, and the fencing token that the calls which
-    settle it must present."""
-
-    record: Any
-    token: int
-    id: Any
-    worker: str
-
-    @property
-    def attempt(self) -> int:
-        """1 for the first claim of the job, 2 for its first retry..."""
-        return int(getattr(self.record, "attempts", 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,14 +148,6 @@ class Queue:
             )
         self.max_attempts = max_attempts
         self.backoff = backoff
-        self._fields = self._bind_fields(fields or {})
-        if len(meta.primary_key) != 1:
-            raise ValidationError(
-                f"{model}: a queue's model needs a single-field @id",
-                model=model,
-                expected="a single-field @id",
-            )
-        self._id = meta.primary_key[0]
         states = {
             "ready": ready,
             "claimed": claimed,
@@ -218,36 +155,17 @@ class Queue:
             "failed": failed,
             "cancelled": cancelled,
         }
-        self._states = {name: dict(s) for name, s in states.items() if s is not None}
-        self._constants: dict[str, Any] = {":max_attempts": max_attempts}
-        self._conditions: dict[str, str] = {}
-        self._sets: dict[str, dict[str, str]] = {}
-        #: Per state, the stored values each of its fields may hold (WORKER fields aside).
-        self._accepts: dict[str, dict[str, list[Any]]] = {}
-        for name, state in self._states.items():
-            self._bind_state(name, state)
-        self._check_states_apart()
-        self._order = self._bind_order(order_by)
-        # Without order_by, claims take jobs in insertion order: the table's rowid (the id
-        # itself for an Int @id). The claim returns the rowid last so that the core can
-        # sort by it, and `claim` drops it again.
-        claim_order = [(meta.columns.index(field), descending) for field, descending in self._order]
-        self._rowid_returned = not claim_order
-        self._forms = self._bind_datetimes()
-        #: Fields a job's data may not set: the lease bookkeeping and the state fields.
-        self._reserved = frozenset(
-            [*(self._fields[role] for role in _LEASE_FIELDS), *self._states["ready"]]
-        )
+        self._binding = binding = _Binding(meta, states, order_by, fields or {}, max_attempts)
         self._settle_sql: dict[Any, str] = {}
         self._core = _core.Queue(
             db,
-            recover=self._recover_sql(),
-            claim=self._claim_sql(),
-            why=self._why_sql(),
-            heartbeat=self._fenced(f"{self._col('lease_expires_at')} = :expires"),
-            constants=self._constants,
-            datetime_format=self._forms[self._fields["lease_expires_at"]],
-            order=claim_order or [(len(meta.columns), False)],
+            recover=binding.recover_sql(),
+            claim=binding.claim_sql(),
+            why=binding.why_sql(),
+            heartbeat=binding.heartbeat_sql(),
+            constants=binding.constants,
+            datetime_format=binding.forms[binding.fields["lease_expires_at"]],
+            order=binding.claim_order or [(len(meta.columns), False)],
             # Expired leases are looked for at most this often (see rust/queue.rs).
             recover_every=min(1.0, self.lease / 4),
         )
@@ -268,328 +186,6 @@ class Queue:
                 stacklevel=3,
             )
 
-    # -- binding ---------------------------------------------------------------------------
-
-    def _bind_fields(self, names: Mapping[str, str]) -> dict[str, str]:
-        meta = self._meta
-        unknown = set(names) - set(_LEASE_FIELDS) - set(_OPTIONAL_FIELDS)
-        if unknown:
-            roles = ", ".join([*_LEASE_FIELDS, *_OPTIONAL_FIELDS])
-            raise ValidationError(
-                f"fields= names unknown roles {sorted(unknown)} (roles: {roles})",
-                model=meta.name,
-                expected="known roles",
-            )
-        bound: dict[str, str] = {}
-        missing = []
-        expected_types = {
-            "lease_expires_at": "DateTime",
-            "lease_token": "Int",
-            "worker_id": "String",
-            "attempts": "Int",
-        }
-        for role, (default, line) in _LEASE_FIELDS.items():
-            name = names.get(role, default)
-            field = meta.scalars.get(name)
-            if field is None:
-                missing.append(f"  {name:<15}{line}")
-            elif field.type != expected_types[role] or field.list:
-                raise ValidationError(
-                    f"{meta.name}.{name} keeps the queue's {role} and must be "
-                    f"{line.split()[0]}, not {field.type}{'[]' if field.list else ''}",
-                    model=meta.name,
-                    field=name,
-                    expected=line.split()[0],
-                )
-            else:
-                bound[role] = name
-        if missing:
-            lines = "\n".join(missing)
-            raise ValidationError(
-                f"{meta.name} lacks the fields a queue keeps its leases in. Add them to "
-                f"model {meta.name} in the schema, then migrate:\n\n{lines}\n",
-                model=meta.name,
-                expected="the queue's lease fields",
-            )
-        for role, (defaults, types) in _OPTIONAL_FIELDS.items():
-            candidates = (names[role],) if role in names else defaults
-            for name in candidates:
-                field = meta.scalars.get(name)
-                if field is not None and field.type in types and not field.list:
-                    bound[role] = name
-                    break
-            else:
-                if role in names:
-                    raise meta.unknown_field(names[role])
-        return bound
-
-    def _bind_state(self, name: str, state: dict[str, Any]) -> None:
-        meta = self._meta
-        if not state:
-            raise ValidationError(
-                f"{meta.name}: the {name} state needs at least one field value",
-                model=meta.name,
-                expected="a dict of field values",
-            )
-        conditions, sets, accepts = [], {}, {}
-        for index, (field, value) in enumerate(state.items()):
-            if field not in meta.scalars:
-                raise meta.unknown_field(field)
-            if field in {self._fields[role] for role in _LEASE_FIELDS}:
-                raise ValidationError(
-                    f"{meta.name}.{field} is queue bookkeeping and cannot be part of a state",
-                    model=meta.name,
-                    field=field,
-                    expected="a field of the job itself",
-                )
-            column = meta.column(field)
-            if value is WORKER:
-                if name != "claimed" or meta.scalars[field].type != "String":
-                    raise ValidationError(
-                        f"{meta.name}.{field}: WORKER is for String fields of the claimed state",
-                        model=meta.name,
-                        field=field,
-                        expected="a value",
-                    )
-                sets[field] = ":worker"
-                continue
-            # One parameter per value; the first is what entering the state writes.
-            parameters = []
-            for position, item in enumerate(self._state_values(name, field, value)):
-                parameter = f":{name}_{index}" + (f"_{position}" if position else "")
-                self._constants[parameter] = meta.codecs[field].to_sql(item)
-                parameters.append(parameter)
-            sets[field] = parameters[0]
-            accepts[field] = [self._constants[p] for p in parameters]
-            conditions.append(_one_of(column, parameters, accepts[field]))
-        self._conditions[name] = " AND ".join(conditions) or "1"
-        self._sets[name] = sets
-        self._accepts[name] = accepts
-
-    def _state_values(self, state: str, field: str, value: Any) -> list[Any]:
-        """The values ``state`` allows ``field``: one, or for the claimed state a list
-        given as ``{"in": [first, ...]}``."""
-        model = self._meta.name
-        if not (isinstance(value, Mapping) and set(value) == {"in"}):
-            return [value]
-        values = value["in"]
-        if state != "claimed":
-            raise ValidationError(
-                f"{model}: {state}={{{field!r}: {{'in': ...}}}}: only the claimed state may "
-                f"list several values; {state} names one value per field",
-                model=model,
-                field=field,
-                expected="one value",
-            )
-        if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
-            raise ValidationError(
-                f"{model}: claimed={{{field!r}: {{'in': {values!r}}}}} must list at least one "
-                "value (the first is what a claim writes)",
-                model=model,
-                field=field,
-                expected="a non-empty list of values",
-            )
-        if any(item is WORKER for item in values):
-            raise ValidationError(
-                f"{model}: claimed={{{field!r}: {{'in': [...]}}}}: WORKER stands alone, "
-                "not in a list",
-                model=model,
-                field=field,
-                expected="values",
-            )
-        return list(values)
-
-    def _check_states_apart(self) -> None:
-        """No row may be in the claimed state and in another at once: a claimed job that
-        also looked ready would be claimed again, one that also looked done would be
-        cancelled, fenced and recovered as if it still ran."""
-        model = self._meta.name
-        claimed = self._accepts["claimed"]
-        for other in ("ready", "done", "failed", "cancelled"):
-            if other not in self._accepts:
-                continue
-            accepted = self._accepts[other]
-            shared = claimed.keys() & accepted.keys()
-            if any(not _intersect(claimed[f], accepted[f]) for f in shared):
-                continue  # some field tells the two states apart
-            binding = f"claimed={self._states['claimed']!r}, {other}={self._states[other]!r}"
-            if other == "ready":
-                message = "ready and claimed must differ, or claimed jobs would be claimed again"
-            else:
-                message = (
-                    f"the claimed and {other} states overlap: a {other} job would look claimed"
-                )
-            raise ValidationError(
-                f"{model}: {message} ({binding})",
-                model=model,
-                expected=f"claimed and {other} states that no job can be in at once",
-            )
-
-    def _bind_order(
-        self, order_by: Sequence[Mapping[str, str]] | Mapping[str, str] | None
-    ) -> list[tuple[str, bool]]:
-        meta = self._meta
-        items = [order_by] if isinstance(order_by, Mapping) else list(order_by or [])
-        order = []
-        for item in items:
-            for field, direction in item.items():
-                if field not in meta.scalars:
-                    raise meta.unknown_field(field)
-                if direction not in ("asc", "desc"):
-                    raise ValidationError(
-                        f"{meta.name}.{field}: order must be 'asc' or 'desc', got {direction!r}",
-                        model=meta.name,
-                        field=field,
-                        expected="'asc' or 'desc'",
-                    )
-                order.append((field, direction == "desc"))
-        # Ties keep index order, which for equal keys is insertion order.
-        return order
-
-    def _bind_datetimes(self) -> dict[str, str]:
-        """The stored form of each DateTime column the queue's SQL compares or stamps: the
-        lease, the start and finish times and DateTime order fields. Claims compare them
-        as stored, so a column holding mixed forms is refused (`MixedDateTimeError`)."""
-        meta = self._meta
-        roles = ("lease_expires_at", "started_at", "finished_at")
-        fields = [self._fields[role] for role in roles if role in self._fields]
-        fields += [f for f, _ in self._order if meta.scalars[f].type == "DateTime"]
-        operation = f"the queue on {meta.name}"
-        return {field: single_form(meta, field, operation) for field in dict.fromkeys(fields)}
-
-    def _lease_passed(self) -> str:
-        """``lease <= :now``, true only for a lease stored in the lease column's form. A
-        process that bound the queue while the column was empty, with another
-        ``datetime_format``, writes leases in another form; such a lease is never taken
-        for expired or due here (across forms, SQL would call an integer lease expired
-        against any text time), so its job is never handed out twice."""
-        lease = self._col("lease_expires_at")
-        form = self._forms[self._fields["lease_expires_at"]]
-        return f"({lease} <= :now AND {form_condition(lease, form)})"
-
-    def _stamp(self, role: str) -> str:
-        """The parameter the core binds to the current time in the form of ``role``'s
-        column (rust/queue.rs: ``:now_iso8601``, ``:now_unixepoch_ms``...)."""
-        return ":now_" + self._forms[self._fields[role]].replace("-", "_")
-
-    # -- SQL -------------------------------------------------------------------------------
-
-    def _col(self, role: str) -> str:
-        return self._meta.column(self._fields[role])
-
-    def _assign(self, state: str) -> list[str]:
-        return [f"{self._meta.column(f)} = {p}" for f, p in self._sets[state].items()]
-
-    def _claim_sql(self) -> str:
-        lease, token = self._col("lease_expires_at"), self._col("lease_token")
-        worker, attempts = self._col("worker_id"), self._col("attempts")
-        sets = [
-            *self._assign("claimed"),
-            f"{token} = {token} + 1",
-            f"{worker} = :worker",
-            f"{lease} = :expires",
-            f"{attempts} = {attempts} + 1",
-        ]
-        if "started_at" in self._fields:
-            sets.append(f"{self._col('started_at')} = {self._stamp('started_at')}")
-        returning = self._returning() + (", rowid" if self._rowid_returned else "")
-        return (
-            f"UPDATE {self._meta.table_sql} SET {', '.join(sets)} WHERE rowid IN "
-            f"({self._ready_sql()}) RETURNING {returning}"
-        )
-
-    def _ready_sql(self) -> str:
-        """The due ready jobs, in order: the part of the claim that must use an index."""
-        lease = self._col("lease_expires_at")
-        order = (
-            ", ".join(
-                f"{self._meta.column(field)} {'DESC' if descending else 'ASC'}"
-                for field, descending in self._order
-            )
-            or "rowid"
-        )
-        return (
-            f"SELECT rowid FROM {self._meta.table_sql} WHERE {self._conditions['ready']} "
-            f"AND ({lease} IS NULL OR {self._lease_passed()}) ORDER BY {order} LIMIT :limit"
-        )
-
-    def _retry_or_fail(self, exhausted: str) -> list[str]:
-        """Assignments that move a claimed job to the failed state when ``exhausted`` (an
-        SQL condition) holds, else back to the ready state, claimable from ``:retry_at``."""
-        meta = self._meta
-        failed, ready = self._sets["failed"], self._sets["ready"]
-        assignments = []
-        for field in dict.fromkeys([*failed, *ready]):
-            column = meta.column(field)
-            assignments.append(
-                f"{column} = CASE WHEN {exhausted} THEN {failed.get(field, column)} "
-                f"ELSE {ready.get(field, column)} END"
-            )
-        lease = self._col("lease_expires_at")
-        assignments.append(f"{lease} = CASE WHEN {exhausted} THEN NULL ELSE :retry_at END")
-        if "finished_at" in self._fields:
-            finished = self._col("finished_at")
-            stamp = self._stamp("finished_at")
-            assignments.append(
-                f"{finished} = CASE WHEN {exhausted} THEN {stamp} ELSE {finished} END"
-            )
-        return assignments
-
-    def _recover_sql(self) -> str:
-        """Claimed jobs whose lease ran out: ready again, or failed after their last
-        attempt (the error says why)."""
-        attempts = self._col("attempts")
-        exhausted = f"{attempts} >= :max_attempts"
-        sets = self._retry_or_fail(exhausted)
-        if "error" in self._fields:
-            self._constants[":presumed_dead"] = (
-                f"the lease expired on each of its {self.max_attempts} attempts; "
-                "its workers were presumed dead"
-            )
-            error = self._col("error")
-            sets.append(f"{error} = CASE WHEN {exhausted} THEN :presumed_dead ELSE {error} END")
-        return (
-            f"UPDATE {self._meta.table_sql} SET {', '.join(sets)} WHERE "
-            f"{self._conditions['claimed']} AND {self._lease_passed()}"
-        )
-
-    def _why_sql(self) -> str:
-        cancelled = self._conditions.get("cancelled", "0")
-        return (
-            f"SELECT CASE WHEN {cancelled} THEN 1 ELSE 0 END FROM {self._meta.table_sql} "
-            f"WHERE {self._meta.column(self._id)} = :id"
-        )
-
-    def _returning(self) -> str:
-        return ", ".join(self._meta.column(n) for n in self._meta.columns)
-
-    def _fenced(self, assignments: str, returning: str | None = None) -> str:
-        """An UPDATE that applies only while the claim's token is current."""
-        meta = self._meta
-        return (
-            f"UPDATE {meta.table_sql} SET {assignments} WHERE {meta.column(self._id)} = :id "
-            f"AND {self._col('lease_token')} = :token AND {self._conditions['claimed']} "
-            f"RETURNING {returning or self._col('lease_expires_at')}"
-        )
-
-    def _data_sets(self, data: Mapping[str, Any], params: dict[str, Any]) -> list[str]:
-        meta = self._meta
-        sets = []
-        bookkeeping = {self._fields[r] for r in _LEASE_FIELDS}
-        for index, (field, value) in enumerate(data.items()):
-            if field not in meta.scalars:
-                raise meta.unknown_field(field)
-            if field in bookkeeping:
-                raise ValidationError(
-                    f"{meta.name}.{field} is queue bookkeeping; the queue sets it",
-                    model=meta.name,
-                    field=field,
-                    expected="a field of the job itself",
-                )
-            params[f":data_{index}"] = meta.codecs[field].to_sql(value)
-            sets.append(f"{meta.column(field)} = :data_{index}")
-        return sets
-
     # -- claiming and settling -------------------------------------------------------------
 
     def claim(self, worker: str, limit: int = 1) -> list[Claim]:
@@ -608,17 +204,17 @@ class Queue:
                 expected=f"1 to {MAX_CLAIM}",
             )
         rows = self._core.claim(worker, limit, self.lease)
-        if self._rowid_returned:
+        if self._binding.rowid_returned:
             return [self._claim(row[:-1], worker) for row in rows]
         return [self._claim(row, worker) for row in rows]
 
     def _claim(self, row: tuple[Any, ...], worker: str) -> Claim:
         record = self._meta.full_reader.record(row)
-        fields = self._fields
+        fields = self._binding.fields
         return Claim(
             record=record,
             token=getattr(record, fields["lease_token"]),
-            id=getattr(record, self._id),
+            id=getattr(record, self._binding.id),
             worker=worker,
         )
 
@@ -641,7 +237,7 @@ class Queue:
         sql = self._settle_sql.get(key)
         if sql is None:
             sql = self._settle_sql[key] = build()
-        id_value = self._meta.codecs[self._id].to_sql(claim.id)
+        id_value = self._meta.codecs[self._binding.id].to_sql(claim.id)
         row = self._core.settle(
             sql, id_value, claim.token, lease=self.lease, delay=delay, params=params
         )
@@ -652,9 +248,9 @@ class Queue:
         `LeaseLostError` if the claim is stale, and then nothing changes."""
         data = dict(data or {})
         params: dict[str, Any] = {}
-        sets = self._data_sets(data, params)  # validates before any SQL runs
+        sets = self._binding.data_sets(data, params)  # validates before any SQL runs
         return self._settle(
-            claim, ("complete", tuple(data)), lambda: self._complete_sql(sets), params
+            claim, ("complete", tuple(data)), lambda: self._binding.complete_sql(sets), params
         )
 
     def complete_many(
@@ -671,22 +267,16 @@ class Queue:
                 )
         data = dict(data or {})
         params: dict[str, Any] = {}
-        sets = self._data_sets(data, params)
+        sets = self._binding.data_sets(data, params)
         key = ("complete", tuple(data))
         sql = self._settle_sql.get(key)
         if sql is None:
-            sql = self._settle_sql[key] = self._complete_sql(sets)
-        to_sql = self._meta.codecs[self._id].to_sql
+            sql = self._settle_sql[key] = self._binding.complete_sql(sets)
+        to_sql = self._meta.codecs[self._binding.id].to_sql
         rows = self._core.settle_many(
             sql, [(to_sql(c.id), c.token) for c in claims], lease=self.lease, params=params
         )
         return [claim for claim, row in zip(claims, rows, strict=True) if row is None]
-
-    def _complete_sql(self, data_sets: list[str]) -> str:
-        assignments = [*self._assign("done"), f"{self._col('lease_expires_at')} = NULL"]
-        if "finished_at" in self._fields:
-            assignments.append(f"{self._col('finished_at')} = {self._stamp('finished_at')}")
-        return self._fenced(", ".join([*assignments, *data_sets]), self._returning())
 
     def fail(
         self,
@@ -706,17 +296,17 @@ class Queue:
             else _seconds(retry_in, "retry_in", allow_zero=True)
         )
         params: dict[str, Any] = {":final": int(final)}
-        if error is not None and "error" in self._fields:
+        if error is not None and "error" in self._binding.fields:
             params[":error"] = self._error_text(error)
 
-        def build() -> str:
-            exhausted = f"({self._col('attempts')} >= :max_attempts OR :final)"
-            assignments = self._retry_or_fail(exhausted)
-            if ":error" in params:
-                assignments.append(f"{self._col('error')} = :error")
-            return self._fenced(", ".join(assignments), self._returning())
-
-        return self._settle(claim, ("fail", ":error" in params), build, params, delay=delay)
+        with_error = ":error" in params
+        return self._settle(
+            claim,
+            ("fail", with_error),
+            lambda: self._binding.fail_sql(with_error),
+            params,
+            delay=delay,
+        )
 
     def _error_text(self, error: str | BaseException) -> str:
         """The stored text of a failure. A str is the caller's text, checked like any value
@@ -724,23 +314,14 @@ class Queue:
         a lone surrogate in it (an OSError naming a file that is not UTF-8) is written as a
         ``\\udcff`` escape, because refusing it would leave the failure unrecorded."""
         if isinstance(error, str):
-            return str(self._meta.codecs[self._fields["error"]].to_sql(error))
+            return str(self._meta.codecs[self._binding.fields["error"]].to_sql(error))
         return _error_text(error)
 
     def release(self, claim: Claim) -> Any:
         """Give the job back unfinished (a worker shutting down): ready again at once, and
         this attempt does not count."""
 
-        def build() -> str:
-            attempts = self._col("attempts")
-            assignments = [
-                *self._assign("ready"),
-                f"{self._col('lease_expires_at')} = NULL",
-                f"{attempts} = {attempts} - 1",
-            ]
-            return self._fenced(", ".join(assignments), self._returning())
-
-        return self._settle(claim, "release", build)
+        return self._settle(claim, "release", self._binding.release_sql)
 
     def heartbeat(self, claim: Claim) -> None:
         """Extend the claim's lease by the queue's lease. `JobCancelledError` when the job
@@ -748,36 +329,33 @@ class Queue:
         self._settle(
             claim,
             "heartbeat",
-            lambda: self._fenced(f"{self._col('lease_expires_at')} = :expires"),
+            self._binding.heartbeat_sql,
             record=False,
         )
 
     def progress(self, claim: Claim, pct: float, logs: str | None = None) -> None:
         """Record progress (and append ``logs`` to the logs field), extending the lease.
         Raises like `heartbeat` when the job was cancelled or the lease lost."""
-        if "progress" not in self._fields:
+        if "progress" not in self._binding.fields:
             raise _missing_optional(self._meta, "progress", "progress Int @default(0)")
-        if logs is not None and "logs" not in self._fields:
+        if logs is not None and "logs" not in self._binding.fields:
             raise _missing_optional(self._meta, "logs", "logs String?")
-        progress_type = self._meta.scalars[self._fields["progress"]].type
-        value = self._meta.codecs[self._fields["progress"]].to_sql(
+        progress_type = self._meta.scalars[self._binding.fields["progress"]].type
+        value = self._meta.codecs[self._binding.fields["progress"]].to_sql(
             round(pct) if progress_type == "Int" and isinstance(pct, float) else pct
         )
         params: dict[str, Any] = {":progress": value}
         if logs is not None:
             params[":logs"] = logs
 
-        def build() -> str:
-            assignments = [
-                f"{self._col('progress')} = :progress",
-                f"{self._col('lease_expires_at')} = :expires",
-            ]
-            if logs is not None:
-                column = self._col("logs")
-                assignments.append(f"{column} = coalesce({column}, '') || :logs")
-            return self._fenced(", ".join(assignments))
-
-        self._settle(claim, ("progress", logs is not None), build, params, record=False)
+        with_logs = logs is not None
+        self._settle(
+            claim,
+            ("progress", with_logs),
+            lambda: self._binding.progress_sql(with_logs),
+            params,
+            record=False,
+        )
 
     def mark(self, claim: Claim, data: Mapping[str, Any]) -> Any:
         """Write ``data`` to the job while the claim holds it, extending the lease as
@@ -794,40 +372,15 @@ class Queue:
                 expected="a dict",
             )
         data = dict(data)
-        self._check_stays_claimed(data)
+        self._binding.check_stays_claimed(data)
         params: dict[str, Any] = {}
-        sets = [f"{self._col('lease_expires_at')} = :expires", *self._data_sets(data, params)]
+        sets = self._binding.data_sets(data, params)
         return self._settle(
             claim,
             ("mark", tuple(data)),
-            lambda: self._fenced(", ".join(sets), self._returning()),
+            lambda: self._binding.mark_sql(sets),
             params,
         )
-
-    def _check_stays_claimed(self, data: Mapping[str, Any]) -> None:
-        meta = self._meta
-        accepts = self._accepts["claimed"]
-        for field, value in data.items():
-            if self._sets["claimed"].get(field) == ":worker":
-                raise ValidationError(
-                    f"{meta.name}.{field} holds the claiming worker; the queue sets it",
-                    model=meta.name,
-                    field=field,
-                    expected="a field the claimed state does not set",
-                )
-            if field in accepts and not _intersect(
-                [meta.codecs[field].to_sql(value)], accepts[field]
-            ):
-                given = self._states["claimed"][field]
-                allowed = list(given["in"]) if isinstance(given, Mapping) else [given]
-                raise ValidationError(
-                    f"{meta.name}.{field}: mark() keeps a job in its claimed states, and "
-                    f"{value!r} is not one of {allowed!r}; complete(), fail() and "
-                    "release() move a job out of them",
-                    model=meta.name,
-                    field=field,
-                    expected=f"one of {allowed!r}",
-                )
 
     @contextlib.contextmanager
     def working(self, claim: Claim, every: float | None = None) -> Iterator[_core.Heartbeat]:
@@ -835,7 +388,7 @@ class Queue:
         the block does with the GIL. The yielded heartbeat's ``state`` turns to
         ``"cancelled"`` or ``"lost"`` if the job is cancelled or the lease lost."""
         interval = self.lease / 3 if every is None else _seconds(every, "every")
-        id_value = self._meta.codecs[self._id].to_sql(claim.id)
+        id_value = self._meta.codecs[self._binding.id].to_sql(claim.id)
         beat = self._core.heartbeat(id_value, claim.token, self.lease, interval)
         try:
             yield beat
@@ -864,7 +417,7 @@ class Queue:
                 existing = self._active_with_keys([unique_key])
                 if existing:
                     return self._db.model_(self.model).find_unique_or_raise(
-                        where={self._id: existing[unique_key]}
+                        where={self._binding.id: existing[unique_key]}
                     )
                 record = self._db.model_(self.model).create(data=row)
         self._core.notify()
@@ -879,14 +432,14 @@ class Queue:
         """Create many ready jobs through the core's bulk insert, in one transaction;
         returns how many were created. Rows that give the unique-key field are skipped when
         a ready or claimed job (or an earlier row) has the same key."""
-        reserved = self._reserved
+        reserved = self._binding.reserved
         for index, item in enumerate(data):
             if not isinstance(item, Mapping) or not reserved.isdisjoint(item):
                 self._check_job_data(item, index)
-        defaults = dict(self._states["ready"])
+        defaults = dict(self._binding.states["ready"])
         if run_at is not None:
-            defaults[self._fields["lease_expires_at"]] = self._time(run_at)
-        key_field = self._fields.get("unique_key")
+            defaults[self._binding.fields["lease_expires_at"]] = self._time(run_at)
+        key_field = self._binding.fields.get("unique_key")
         rows: Sequence[Mapping[str, Any]] = data
         with self._db.transaction_():
             if key_field is not None and any(key_field in row for row in rows):
@@ -910,9 +463,9 @@ class Queue:
         self, data: Mapping[str, Any], run_at: datetime | timedelta | None
     ) -> dict[str, Any]:
         self._check_job_data(data)
-        row = {**data, **self._states["ready"]}
+        row = {**data, **self._binding.states["ready"]}
         if run_at is not None:
-            row[self._fields["lease_expires_at"]] = self._time(run_at)
+            row[self._binding.fields["lease_expires_at"]] = self._time(run_at)
         return row
 
     def _check_job_data(self, data: Any, row: int | None = None) -> None:
@@ -924,7 +477,7 @@ class Queue:
                 model=self.model,
                 expected="a dict",
             )
-        clash = sorted(self._reserved.intersection(data))
+        clash = sorted(self._binding.reserved.intersection(data))
         if clash:
             raise ValidationError(
                 f"{where}{self.model}.{clash[0]} is set by the queue (bookkeeping or state)",
@@ -934,26 +487,21 @@ class Queue:
             )
 
     def _unique_field(self) -> str:
-        if "unique_key" not in self._fields:
+        if "unique_key" not in self._binding.fields:
             raise _missing_optional(self._meta, "unique_key", "uniqueKey String?")
-        return self._fields["unique_key"]
+        return self._binding.fields["unique_key"]
 
     def _active_with_keys(self, keys: Sequence[str]) -> dict[str, Any]:
         """Ready or claimed jobs holding any of ``keys``: key to id."""
         if not keys:
             return {}
-        column = self._meta.column(self._unique_field())
+        key_field = self._unique_field()
         found: dict[str, Any] = {}
         # Bounded batches: SQLite limits the bound parameters of one statement.
         for start in range(0, len(keys), 500):
             batch = keys[start : start + 500]
             params: dict[str, Any] = {f":key_{i}": key for i, key in enumerate(batch)}
-            rows = self._core.run(
-                f"SELECT {column}, {self._meta.column(self._id)} FROM {self._meta.table_sql} "
-                f"WHERE {column} IN ({', '.join(params)}) AND (({self._conditions['ready']}) "
-                f"OR ({self._conditions['claimed']}))",
-                params,
-            )
+            rows = self._core.run(self._binding.active_with_keys_sql(key_field, params), params)
             found.update(dict(rows))
         return found
 
@@ -1011,178 +559,13 @@ class Queue:
         set (a worker's death sets it too), or, with ``exit_when_idle``, when nothing is
         claimable; the job in hand is finished first. Returns the number of jobs
         handled."""
-        stop = stop or threading.Event()
-        handled = [0] * concurrency
-        deaths: list[tuple[str, BaseException]] = []
-        previous: dict[signal.Signals, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                previous[signum] = signal.signal(signum, lambda *_: stop.set())
-
-        def loop(index: int) -> None:
-            name = worker if concurrency == 1 else f"{worker}/{index}"
-            try:
-                while not stop.is_set():
-                    claims = self._retrying(
-                        lambda: self.wait_and_claim(name, timeout=0.5),
-                        f"worker {name}: claim",
-                        stop,
-                    )
-                    if claims is None:
-                        return  # stopped while waiting to retry
-                    if not claims:
-                        if exit_when_idle:
-                            return
-                        continue
-                    self._handle(handler, claims[0], stop)
-                    handled[index] += 1
-            except BaseException as error:  # a fault of the loop, not of a job
-                _log.error(
-                    "queue %s: worker %s died; stopping the other workers",
-                    self.model,
-                    name,
-                    exc_info=error,
-                )
-                deaths.append((name, error))
-                stop.set()
-
-        try:
-            threads = [
-                threading.Thread(target=loop, args=(i,), name=f"strata-worker-{i}")
-                for i in range(concurrency)
-            ]
-            for thread in threads:
-                thread.start()
-            while any(t.is_alive() for t in threads):
-                for thread in threads:
-                    thread.join(timeout=0.2)
-        finally:
-            for signum, handler_before in previous.items():
-                signal.signal(signum, handler_before)
-        if deaths:
-            name, error = deaths[0]
-            raise WorkerError(
-                f"queue {self.model}: worker {name} died of {_error_text(error)}; "
-                "the other workers were stopped",
-                worker=name,
-            ) from error
-        return sum(handled)
-
-    def _handle(
-        self,
-        handler: Callable[[Claim], Mapping[str, Any] | None],
-        claim: Claim,
-        stop: threading.Event,
-    ) -> None:
-        """Run the handler on one claim and record the outcome (see `run`). The whole of
-        it, retries included, runs inside `working`, so the lease stays renewed."""
-        with self.working(claim):
-            try:
-                result = handler(claim)
-            except LeaseLostError as lost:
-                self._log_lost(claim, lost)
-                return
-            except Exception as error:  # the handler's failure is the job's, not the loop's
-                self._record_failure(claim, error, stop)
-                return
-            if result is not None and not isinstance(result, Mapping):
-                bad_return = ValidationError(
-                    f"the handler returned {describe_value(result)}; it must return a "
-                    "mapping of fields to write on completion, or None",
-                    model=self.model,
-                    expected="a mapping or None",
-                )
-                self._record_failure(claim, bad_return, stop)
-                return
-            try:
-                self._retrying(
-                    lambda: self.complete(claim, result),
-                    f"complete job {claim.id}",
-                    stop,
-                    holding=True,
-                )
-            except LeaseLostError as lost:
-                self._log_lost(claim, lost)
-            except (ValidationError, ValueTooLongError, ConstraintError) as error:
-                # The result cannot be stored (nothing was written): the job failed.
-                self._record_failure(claim, error, stop)
-
-    def _record_failure(self, claim: Claim, error: BaseException, stop: threading.Event) -> None:
-        _log.warning(
-            "queue %s: job %s failed on attempt %d of %d: %s",
-            self.model,
-            claim.id,
-            claim.attempt,
-            self.max_attempts,
-            _error_text(error),
-            exc_info=error,
+        return _WorkerLoop(self).run(
+            handler,
+            worker=worker,
+            concurrency=concurrency,
+            exit_when_idle=exit_when_idle,
+            stop=stop,
         )
-        try:
-            self._retrying(
-                lambda: self.fail(claim, error),
-                f"record the failure of job {claim.id}",
-                stop,
-                holding=True,
-            )
-        except LeaseLostError as lost:
-            self._log_lost(claim, lost)
-
-    def _log_lost(self, claim: Claim, lost: LeaseLostError) -> None:
-        if isinstance(lost, JobCancelledError):
-            _log.info("queue %s: job %s was cancelled while it ran", self.model, claim.id)
-        else:
-            _log.warning(
-                "queue %s: job %s was dropped, its outcome unrecorded: %s",
-                self.model,
-                claim.id,
-                lost,
-            )
-
-    def _retrying(
-        self,
-        call: Callable[[], _T],
-        what: str,
-        stop: threading.Event,
-        *,
-        holding: bool = False,
-    ) -> _T | None:
-        """``call()``, retried while it fails with a transient database error. Returns
-        None when it gave up because ``stop`` was set: at once for a call that holds
-        nothing (a claim), after one more lease for one that settles a claim in hand
-        (``holding``), whose job lease recovery then gives to another worker."""
-        retries = 0
-        deadline: float | None = None
-        while True:
-            try:
-                return call()
-            except StrataError as error:
-                if not error.retryable:
-                    raise
-                retries += 1
-                delay = min(RETRY_CAP, RETRY_FIRST * 2 ** (retries - 1))
-                delay *= random.uniform(0.5, 1.0)  # so that workers do not retry in step
-                _log.log(
-                    logging.INFO if retries <= _QUIET_RETRIES else logging.WARNING,
-                    "queue %s: %s failed (%s); retry %d in %.2f s",
-                    self.model,
-                    what,
-                    _error_text(error),
-                    retries,
-                    delay,
-                )
-                if stop.is_set() or stop.wait(delay):
-                    if not holding:
-                        return None
-                    deadline = deadline or time.monotonic() + self.lease
-                    if time.monotonic() >= deadline:
-                        _log.warning(
-                            "queue %s: stopping; gave up on %s, lease recovery will "
-                            "hand the job to another worker",
-                            self.model,
-                            what,
-                        )
-                        return None
-                    time.sleep(delay)
 
     # -- inspection and cleanup ------------------------------------------------------------
 
@@ -1190,57 +573,27 @@ class Queue:
         """Cancel a ready or running job; True if it was cancelled, False if it had already
         finished. A running job's worker learns of it at its next heartbeat or progress
         call (`JobCancelledError`). `strata.RecordNotFoundError` if there is no such job."""
-        if "cancelled" not in self._states:
+        if "cancelled" not in self._binding.states:
             raise ValidationError(
                 f"{self.model}: this queue has no cancelled state; pass cancelled={{...}}",
                 model=self.model,
                 expected="a cancelled state",
             )
-        meta = self._meta
-        token = self._col("lease_token")
-        sets = [
-            *self._assign("cancelled"),
-            f"{token} = {token} + 1",
-            f"{self._col('lease_expires_at')} = NULL",
-        ]
         rows = self._core.run(
-            f"UPDATE {meta.table_sql} SET {', '.join(sets)} WHERE {meta.column(self._id)} = :id "
-            f"AND (({self._conditions['ready']}) OR ({self._conditions['claimed']})) "
-            f"RETURNING {meta.column(self._id)}",
-            {":id": meta.codecs[self._id].to_sql(id)},
+            self._binding.cancel_sql(), {":id": self._meta.codecs[self._binding.id].to_sql(id)}
         )
         if rows:
             return True
-        self._db.model_(self.model).find_unique_or_raise(where={self._id: id})
+        self._db.model_(self.model).find_unique_or_raise(where={self._binding.id: id})
         return False
 
     def stats(self) -> QueueStats:
         """Jobs per state, delayed jobs, expired leases and the oldest claimable job's age."""
-        table, lease = self._meta.table_sql, self._col("lease_expires_at")
-        ready, claimed = self._conditions["ready"], self._conditions["claimed"]
-        counts = [
-            f"(SELECT count(*) FROM {table} WHERE {condition})"
-            for condition in self._conditions.values()
-        ]
-        created = self._created_field()
-        oldest = (
-            f"(SELECT min({compared_column(self._meta, created, self._meta.column(created))}) "
-            f"FROM {table} WHERE {ready} "
-            f"AND ({lease} IS NULL OR {self._lease_passed()}))"
-            if created
-            else "NULL"
-        )
-        (row,) = self._core.run(
-            f"SELECT {', '.join(counts)}, "
-            f"(SELECT count(*) FROM {table} WHERE {ready} AND {lease} > :now), "
-            f"(SELECT count(*) FROM {table} WHERE {claimed} AND {self._lease_passed()}), "
-            f"{oldest}",
-            write=False,
-        )
+        (row,) = self._core.run(self._binding.stats_sql(), write=False)
         *state_counts, delayed, expired, first = row
         age = None if first is None else self.now() - parse_datetime(first)
         return QueueStats(
-            counts=dict(zip(self._conditions, state_counts, strict=True)),
+            counts=dict(zip(self._binding.conditions, state_counts, strict=True)),
             delayed=delayed,
             expired_leases=expired,
             oldest_ready_age=age,
@@ -1250,7 +603,7 @@ class Queue:
         """Delete finished jobs whose completion time is before ``completed_before`` (a
         time, or an age), in batches of `PURGE_BATCH`, each its own transaction so that
         workers are never held up for long. Returns how many were deleted."""
-        if "finished_at" not in self._fields:
+        if "finished_at" not in self._binding.fields:
             raise _missing_optional(self._meta, "finished_at", "completedAt DateTime?")
         if self._db.in_transaction_:
             raise ValidationError(
@@ -1263,17 +616,8 @@ class Queue:
             if isinstance(completed_before, timedelta)
             else completed_before
         )
-        states = [self._conditions["done"]]
-        if include_failed:
-            states.append(self._conditions["failed"])
-        table = self._meta.table_sql
-        finished = self._col("finished_at")
-        sql = (
-            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE "
-            f"({' OR '.join(f'({s})' for s in states)}) AND {finished} < :cutoff "
-            f"LIMIT {PURGE_BATCH}) RETURNING 1"
-        )
-        params = {":cutoff": self._meta.codecs[self._fields["finished_at"]].to_sql(cutoff)}
+        sql = self._binding.purge_sql(include_failed, PURGE_BATCH)
+        params = {":cutoff": self._meta.codecs[self._binding.fields["finished_at"]].to_sql(cutoff)}
         total = 0
         while True:
             deleted = len(self._core.run(sql, params))
@@ -1284,12 +628,13 @@ class Queue:
     def index_advice(self) -> str | None:
         """The ``@@index`` line the claim needs to find ready jobs in order without sorting
         them all, or None when the schema already has a suitable index."""
-        plan = self._core.run(f"EXPLAIN QUERY PLAN {self._ready_sql()}", write=False)
+        plan = self._core.run(self._binding.ready_plan_sql(), write=False)
         details = " ".join(str(row[-1]) for row in plan)
         if "USE TEMP B-TREE" not in details:
             return None
-        fields = [f for f in self._states["ready"] if self._states["ready"][f] is not None]
-        for field, descending in self._order:
+        ready = self._binding.states["ready"]
+        fields = [f for f in ready if ready[f] is not None]
+        for field, descending in self._binding.order:
             if field not in fields:
                 fields.append(f"{field}(sort: Desc)" if descending else field)
         return f"@@index([{', '.join(fields)}])"
@@ -1318,16 +663,6 @@ class Queue:
                 ) from None
         return value
 
-    def _created_field(self) -> str | None:
-        for name, field in self._meta.scalars.items():
-            if (
-                field.type == "DateTime"
-                and field.default is not None
-                and field.default.kind == "now"
-            ):
-                return name
-        return None
-
 
 def _seconds(value: Any, name: str, *, allow_zero: bool = False) -> float:
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
@@ -1342,28 +677,6 @@ def _seconds(value: Any, name: str, *, allow_zero: bool = False) -> float:
             expected="a positive duration",
         )
     return float(seconds)
-
-
-def _error_text(error: BaseException) -> str:
-    """An exception as stored and logged: ``ValueError: corrupt frame``. Lone surrogates
-    (a file name from ``os.fsdecode``) are escaped, since text must be valid UTF-8."""
-    text = f"{type(error).__name__}: {error}"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _one_of(column: str, parameters: list[str], values: list[Any]) -> str:
-    """The condition that ``column`` holds one of ``values`` (bound as ``parameters``)."""
-    named = [p for p, value in zip(parameters, values, strict=True) if value is not None]
-    tests = [f"{column} IS NULL"] if None in values else []
-    if len(named) == 1:
-        tests.append(f"{column} = {named[0]}")
-    elif named:
-        tests.append(f"{column} IN ({', '.join(named)})")
-    return tests[0] if len(tests) == 1 else f"({' OR '.join(tests)})"
-
-
-def _intersect(a: list[Any], b: list[Any]) -> bool:
-    return any(x == y for x in a for y in b)
 
 
 def _missing_optional(meta: ModelMeta, role: str, line: str) -> ValidationError:
