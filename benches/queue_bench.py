@@ -121,9 +121,9 @@ def _vs_sqlite3(size: int) -> Callable[[Path], Any]:
     def setup(tmp: Path) -> Iterator[tuple[Side, Side]]:
         with _queue(tmp) as (db, q):
             conn = sqlite3_peer(tmp / "sqlite3.db", schema_ddl(db))
-            constants = dict(q._constants)
-            recover, claim_sql = q._recover_sql(), q._claim_sql()
-            complete_sql = q._complete_sql([])
+            constants = dict(q._binding.constants)
+            recover, claim_sql = q._binding.recover_sql(), q._binding.claim_sql()
+            complete_sql = q._binding.complete_sql([])
             id_column, token_column = _columns(db)
 
             def with_sqlite3(count: int) -> None:
@@ -251,7 +251,7 @@ def _vs_native(size: int) -> Callable[[Path], Any]:
         with _queue(tmp) as (db, q):
             reset = _refill(db, q, size)
             columns = _columns(db)
-            complete_sql = q._complete_sql([])
+            complete_sql = q._binding.complete_sql([])
 
             def batched(count: int) -> None:
                 for _ in range(count // BATCH):
