@@ -538,6 +538,11 @@ def test_missing_lease_fields_print_the_lines_to_add(tmp_path: Path) -> None:
         ({"lease": -5}, "lease must be more than zero"),
         ({"max_attempts": 0}, "max_attempts must be an int of at least 1"),
         ({"order_by": [{"priority": "up"}]}, "order must be 'asc' or 'desc'"),
+        ({"order_by": "priority"}, "order_by takes a dict or a list of dicts"),
+        (
+            {"order_by": {"priority": {"sort": "desc", "nulls": "last"}}},
+            "a queue's order_by takes 'asc' or 'desc' without nulls",
+        ),
         ({"ready": {"leaseToken": 0}}, "queue bookkeeping"),
         ({"fields": {"lease_token": "version"}}, "lacks the fields"),
         ({"claimed": {"status": {"in": []}}}, r"claimed=\{'status': \{'in': \[\]\}\} must list"),

@@ -123,6 +123,50 @@ def _json_path(meta: ModelMeta, name: str, path: Any) -> list[str | int]:
     return steps
 
 
+def order_entries(meta: ModelMeta, order_by: Any) -> list[tuple[str, Any]]:
+    """The ``(name, direction)`` pairs of an ``order_by`` argument, in order: a dict, or a
+    list of dicts (each may hold several keys). The one parser of its shape, for the
+    client's queries and the queue's claims alike."""
+    if order_by is None:
+        return []
+    items = [order_by] if isinstance(order_by, Mapping) else order_by
+    if not isinstance(items, Sequence) or isinstance(items, str):
+        raise ValidationError(
+            f"{meta.name}: order_by takes a dict or a list of dicts",
+            model=meta.name,
+            expected="{'field': 'asc' | 'desc'} or a list of them",
+        )
+    entries: list[tuple[str, Any]] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise ValidationError(
+                f"{meta.name}: order_by entries are dicts, got {describe_value(item)}",
+                model=meta.name,
+                expected="{'field': 'asc' | 'desc'}",
+            )
+        entries.extend(item.items())
+    return entries
+
+
+def scalar_sort(meta: ModelMeta, name: str, direction: Any) -> tuple[str, str | None]:
+    """A scalar field's ``'asc'``/``'desc'`` and its ``nulls`` (``'first'``, ``'last'`` or
+    None) from ``"asc"`` or ``{"sort": "desc", "nulls": "last"}``, checked."""
+    meta.scalar(name)
+    nulls = None
+    if isinstance(direction, Mapping):
+        nulls = direction.get("nulls")
+        direction = direction.get("sort")
+    if direction not in ("asc", "desc") or nulls not in (None, "first", "last"):
+        raise ValidationError(
+            f"{meta.name}.{name}: order must be 'asc' or 'desc' (and nulls 'first' or "
+            f"'last'), got {direction!r}",
+            model=meta.name,
+            field=name,
+            expected="'asc' | 'desc' | {'sort': ..., 'nulls': 'first' | 'last'}",
+        )
+    return direction, nulls
+
+
 class SqlBuilder:
     """The parameters and aliases of one statement under construction."""
 
@@ -489,26 +533,10 @@ class SqlBuilder:
         """``ORDER BY`` terms for ``{"field": "asc"}``, ``{"field": {"sort": "desc",
         "nulls": "last"}}``, ``{"relation": {"field": "asc"}}`` (to-one), ``{"relation":
         {"_count": "desc"}}`` (a list relation, by its number of related rows), or a list."""
-        if order_by is None:
-            return []
-        items = [order_by] if isinstance(order_by, Mapping) else order_by
-        if not isinstance(items, Sequence) or isinstance(items, str):
-            raise ValidationError(
-                f"{meta.name}: order_by takes a dict or a list of dicts",
-                model=meta.name,
-                expected="{'field': 'asc' | 'desc'} or a list of them",
-            )
         terms = []
-        for item in items:
-            if not isinstance(item, Mapping):
-                raise ValidationError(
-                    f"{meta.name}: order_by entries are dicts, got {describe_value(item)}",
-                    model=meta.name,
-                    expected="{'field': 'asc' | 'desc'}",
-                )
-            for name, direction in item.items():
-                expression, suffix = self._order_term(meta, alias, name, direction, reverse)
-                terms.append(f"{expression} {suffix}")
+        for name, direction in order_entries(meta, order_by):
+            expression, suffix = self._order_term(meta, alias, name, direction, reverse)
+            terms.append(f"{expression} {suffix}")
         return terms
 
     def _order_term(
@@ -534,19 +562,7 @@ class SqlBuilder:
             expression, suffix = self._order_term(target, inner, field, nested_direction, reverse)
             # The related row's value as a scalar subquery.
             return f"(SELECT {expression} {self.related_rows(link, alias, inner)})", suffix
-        meta.scalar(name)
-        nulls = None
-        if isinstance(direction, Mapping):
-            nulls = direction.get("nulls")
-            direction = direction.get("sort")
-        if direction not in ("asc", "desc") or nulls not in (None, "first", "last"):
-            raise ValidationError(
-                f"{meta.name}.{name}: order must be 'asc' or 'desc' (and nulls 'first' or "
-                f"'last'), got {direction!r}",
-                model=meta.name,
-                field=name,
-                expected="'asc' | 'desc' | {'sort': ..., 'nulls': 'first' | 'last'}",
-            )
+        direction, nulls = scalar_sort(meta, name, direction)
         if reverse:
             direction = "desc" if direction == "asc" else "asc"
             nulls = {"first": "last", "last": "first"}.get(nulls or "")

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from strata.client.datetimes import compared_column, single_form
+from strata.client.where import order_entries, scalar_sort
 from strata.dialects.sqlite.datetimes import form_condition
 from strata.errors import ValidationError
 
@@ -42,7 +43,6 @@ _OPTIONAL_FIELDS = {
     "finished_at": (("completedAt", "finishedAt"), ("DateTime",)),
     "unique_key": (("uniqueKey",), ("String",)),
 }
-_STATES = ("ready", "claimed", "done", "failed", "cancelled")
 
 
 class _Binding:
@@ -254,20 +254,20 @@ class _Binding:
         self, order_by: Sequence[Mapping[str, str]] | Mapping[str, str] | None
     ) -> list[tuple[str, bool]]:
         meta = self.meta
-        items = [order_by] if isinstance(order_by, Mapping) else list(order_by or [])
         order = []
-        for item in items:
-            for field, direction in item.items():
-                if field not in meta.scalars:
-                    raise meta.unknown_field(field)
-                if direction not in ("asc", "desc"):
-                    raise ValidationError(
-                        f"{meta.name}.{field}: order must be 'asc' or 'desc', got {direction!r}",
-                        model=meta.name,
-                        field=field,
-                        expected="'asc' or 'desc'",
-                    )
-                order.append((field, direction == "desc"))
+        for field, direction in order_entries(meta, order_by):
+            sort, nulls = scalar_sort(meta, field, direction)
+            if nulls is not None:
+                # The claim's ORDER BY must match an index to stay fast; SQLite's indexes
+                # keep NULLs first, so the queue takes its order as they are.
+                raise ValidationError(
+                    f"{meta.name}.{field}: a queue's order_by takes 'asc' or 'desc' without "
+                    "nulls (NULLs sort first, as in the index)",
+                    model=meta.name,
+                    field=field,
+                    expected="'asc' | 'desc'",
+                )
+            order.append((field, sort == "desc"))
         # Ties keep index order, which for equal keys is insertion order.
         return order
 
