@@ -6,38 +6,11 @@ typed layer users call.
 
 from typing import TYPE_CHECKING
 
-from strata import _core
+from strata import _core, errors
 from strata._core import Transaction
 from strata.aio import AsyncDatabase, connect_async
 from strata.database import Database, connect
-from strata.errors import (
-    BusyError,
-    CheckConstraintError,
-    ClosedError,
-    ConfigurationError,
-    ConstraintError,
-    DatabaseError,
-    ForeignKeyError,
-    ForkedHandleError,
-    InterfaceError,
-    JobCancelledError,
-    LeaseLostError,
-    MigrationError,
-    MixedDateTimeError,
-    NullConstraintError,
-    OpenError,
-    ParameterError,
-    ParameterTypeError,
-    RecordNotFoundError,
-    SchemaError,
-    SqlError,
-    StrataError,
-    TransactionError,
-    UniqueConstraintError,
-    ValidationError,
-    ValueTooLongError,
-    WorkerError,
-)
+from strata.errors import *  # noqa: F403  (every exception, listed once in errors.__all__)
 
 if TYPE_CHECKING:
     # Resolved lazily at run time (see __getattr__); typed here for mypy and pyright.
@@ -46,40 +19,15 @@ if TYPE_CHECKING:
 __version__: str = _core.__version__
 
 __all__ = [
-    "WORKER",
+    "WORKER",  # noqa: F405 (resolved lazily by __getattr__ below)
     "AsyncDatabase",
-    "BusyError",
-    "CheckConstraintError",
-    "ClosedError",
-    "ConfigurationError",
-    "ConstraintError",
     "Database",
-    "DatabaseError",
-    "ForeignKeyError",
-    "ForkedHandleError",
-    "InterfaceError",
-    "JobCancelledError",
-    "LeaseLostError",
-    "MigrationError",
-    "MixedDateTimeError",
-    "NullConstraintError",
-    "OpenError",
-    "ParameterError",
-    "ParameterTypeError",
-    "RecordNotFoundError",
-    "SchemaError",
-    "SqlError",
-    "StrataError",
     "Transaction",
-    "TransactionError",
-    "UniqueConstraintError",
-    "ValidationError",
-    "ValueTooLongError",
-    "WorkerError",
     "__version__",
     "connect",
     "connect_async",
     "deferred",
+    *errors.__all__,
 ]
 
 
