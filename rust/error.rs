@@ -153,7 +153,7 @@ const FOREIGN_KEY_MESSAGE: &str = "FOREIGN KEY constraint failed";
 
 /// `SQLite` names the table and columns in the message text, e.g.
 /// `UNIQUE constraint failed: User.email, User.tenantId`. Foreign-key messages carry no
-/// names; the engine fills those in (see `engine::describe_foreign_key_failure`).
+/// names; the engine fills those in (see `engine::fk_probe::describe_foreign_key_failure`).
 fn constraint_from_message(extended_code: i32, message: String) -> Error {
     use rusqlite::ffi;
     let kind = match extended_code {

@@ -306,27 +306,79 @@ impl Cursor<'_> {
     }
 }
 
-/// The wall clock the hot paths read, in Unix milliseconds. Tests shift it to make leases
-/// expire without sleeping; the shift belongs to one clock, so one process's tests do not
-/// move another's time.
-#[derive(Debug, Default)]
+/// The wall clock the hot paths read: the queue in Unix milliseconds (`now_ms`), the rate
+/// limiter in nanoseconds (`now_ns`, once per hit, after the write lock is held). Tests move
+/// it without sleeping: the queue's shift it to make leases expire (`shift`), the rate
+/// limiter's fix it at an instant (`set_fixed`). Either belongs to one clock, so one
+/// process's tests do not move another's time.
+#[derive(Debug)]
 pub struct Clock {
     offset_ms: AtomicI64,
+    /// The instant the clock is fixed at, in nanoseconds since the Unix epoch, or
+    /// `SYSTEM_CLOCK` to follow the system clock.
+    fixed: AtomicI64,
+}
+
+/// `Clock::fixed` when the clock follows the system clock.
+const SYSTEM_CLOCK: i64 = i64::MIN;
+const NANOS_PER_MILLI: i64 = 1_000_000;
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            offset_ms: AtomicI64::new(0),
+            fixed: AtomicI64::new(SYSTEM_CLOCK),
+        }
+    }
 }
 
 impl Clock {
     #[must_use]
     pub fn now_ms(&self) -> i64 {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
-            + self.offset_ms.load(Ordering::Relaxed)
+        let base = if let Some(ns) = self.fixed() {
+            ns.div_euclid(NANOS_PER_MILLI)
+        } else {
+            let since_epoch = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+        };
+        base + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// The same reading as `now_ms`, in nanoseconds since the Unix epoch.
+    #[must_use]
+    pub fn now_ns(&self) -> i64 {
+        let base = match self.fixed() {
+            Some(ns) => ns,
+            None => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+        };
+        base.saturating_add(
+            self.offset_ms
+                .load(Ordering::Relaxed)
+                .saturating_mul(NANOS_PER_MILLI),
+        )
     }
 
     /// Move this clock by `ms` (negative: backwards) from now on.
     pub fn shift(&self, ms: i64) {
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    /// Fix the clock at `ns` since the Unix epoch, or return to the system clock with None.
+    pub fn set_fixed(&self, ns: Option<i64>) {
+        self.fixed
+            .store(ns.unwrap_or(SYSTEM_CLOCK), Ordering::Relaxed);
+    }
+
+    #[must_use]
+    pub fn fixed(&self) -> Option<i64> {
+        match self.fixed.load(Ordering::Relaxed) {
+            SYSTEM_CLOCK => None,
+            fixed => Some(fixed),
+        }
     }
 }
 
@@ -441,5 +493,16 @@ mod tests {
         let before = clock.now_ms();
         clock.shift(60_000);
         assert!(clock.now_ms() >= before + 60_000);
+    }
+
+    #[test]
+    fn clock_can_be_fixed_and_released() {
+        const S: i64 = 1_000_000_000;
+        let clock = Clock::default();
+        assert!(clock.now_ns() > 1_600_000_000 * S);
+        clock.set_fixed(Some(42));
+        assert_eq!(clock.now_ns(), 42);
+        clock.set_fixed(None);
+        assert!(clock.fixed().is_none());
     }
 }

@@ -1,0 +1,537 @@
+//! The rate limiter, in plain Rust: the compiled spec with its SQL (`binding`), the three
+//! algorithms (`decide`), the denial cache (`cache`) and the `Limiter` that runs a hit
+//! through them (here). Its clock is `time::Clock`, the one the queue reads too.
+//! `py_ratelimit.rs` is its Python face.
+//!
+//! A limiter is bound to a model of the user's schema (docs/ARCHITECTURE.md, decision 4).
+//! Python validates the model and hands over a [`Spec`] of quoted identifiers; [`Limiter::new`]
+//! turns it into SQL once. Each hit is then one call into [`Limiter::hit`], which runs inside
+//! `Engine::write` (`BEGIN IMMEDIATE` ... `COMMIT`):
+//!
+//! 1. read the clock, after the write lock is held, so that no other writer can commit a
+//!    later time between our reading and our writing;
+//! 2. read the key's state (its newest two windows, or its theoretical arrival time);
+//! 3. decide in Rust with exact integer arithmetic ([`decide_window`], [`decide_gcra`]);
+//! 4. when allowed, apply it with one conditional `INSERT ... ON CONFLICT DO UPDATE ...
+//!    WHERE ... RETURNING`. The `WHERE` repeats the bound, so the statement itself can never
+//!    push a count past the limit; a denied hit writes nothing.
+//!
+//! Two stored shapes:
+//!
+//! * **window** (fixed and sliding): one row per key and window, `(key..., windowStart)`
+//!   unique, holding `count`. `windowStart` is a `DateTime` written in the database's
+//!   `DateTime` format, so the client and Prisma read these rows like any other.
+//! * **gcra**: one row per key, `(key...)` unique, holding the theoretical arrival time as
+//!   integer nanoseconds since the Unix epoch in a `BigInt` column.
+
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, ToSql};
+
+use crate::engine::{refine_error, Engine};
+use crate::error::{Error, Result};
+use crate::time::{self, Clock};
+
+mod binding;
+mod cache;
+mod decide;
+#[cfg(test)]
+mod tests;
+
+pub use binding::{ConfigSpec, KeyPart, Shape, Spec};
+pub use decide::{
+    decide_gcra, decide_window, window_start, Algorithm, Decision, Limits, WindowState, MAX_LIMIT,
+    MAX_WINDOW_MS,
+};
+
+use binding::Statements;
+use cache::{DenialCache, Family, Known};
+use decide::NANOS_PER_MILLI;
+
+/// Where the limit of a hit comes from.
+#[derive(Debug, Clone)]
+pub enum LimitSource {
+    Given(Limits),
+    /// A `SystemConfig` key whose JSON value is `{"limit": n, "window": seconds}`; the cost.
+    Rule(String, i64),
+}
+
+/// The result of one hit as the binding needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Hit {
+    pub decision: Decision,
+    /// Whether the hit inserted a row, and so used the id it was given.
+    pub used_id: bool,
+    /// Whether the answer came from the denial cache, without `SQLite`.
+    pub cached: bool,
+}
+
+pub struct Limiter {
+    spec: Spec,
+    sql: Statements,
+    pub clock: Clock,
+    denials: Mutex<DenialCache>,
+    /// The last value read for each rule: `(limit, window_ms)`. Refreshed on every hit that
+    /// reaches `SQLite`, and used to answer denials from the cache.
+    rules: Mutex<HashMap<String, (i64, i64)>>,
+}
+
+impl Limiter {
+    pub fn new(spec: Spec) -> Result<Limiter> {
+        if spec.keys.is_empty() {
+            return Err(Error::invalid(
+                "a rate limiter needs at least one key field",
+            ));
+        }
+        let sql = Statements::new(&spec);
+        Ok(Limiter {
+            spec,
+            sql,
+            clock: Clock::default(),
+            denials: Mutex::new(DenialCache::default()),
+            rules: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// The statements, for tests and `explain`.
+    pub fn upsert_sql(&self) -> &str {
+        &self.sql.upsert
+    }
+
+    pub fn is_window_shape(&self) -> bool {
+        matches!(self.spec.shape, Shape::Window { .. })
+    }
+
+    /// Which algorithms this binding's shape stores.
+    pub fn check_algorithm(&self, algorithm: Algorithm) -> Result<()> {
+        match (&self.spec.shape, algorithm) {
+            (Shape::Window { .. }, Algorithm::Fixed | Algorithm::Sliding)
+            | (Shape::Gcra { .. }, Algorithm::Gcra) => Ok(()),
+            (Shape::Window { .. }, Algorithm::Gcra) => Err(Error::invalid(
+                "gcra stores a theoretical arrival time, not window counts: bind a limiter \
+                 with tat= to a model with a BigInt field (see docs/ARCHITECTURE.md, \
+                 'Rate limiting')",
+            )),
+            (Shape::Gcra { .. }, _) => Err(Error::invalid(
+                "this limiter is bound with tat= and runs gcra only; fixed and sliding \
+                 windows need count= and window_start=",
+            )),
+        }
+    }
+
+    /// Answer from the denial cache when it holds a denial for this hit. Never touches
+    /// `SQLite`; None means the hit must go to the database.
+    pub fn cached_denial(
+        &self,
+        key: &[KeyPart],
+        algorithm: Algorithm,
+        source: &LimitSource,
+    ) -> Option<Decision> {
+        let limits = match source {
+            LimitSource::Given(limits) => *limits,
+            LimitSource::Rule(name, cost) => {
+                let (limit, window_ms) = *self.rules.lock().get(name)?;
+                Limits::new(limit, window_ms, *cost).ok()?
+            }
+        };
+        let known = self
+            .denials
+            .lock()
+            .get(Family::new(algorithm, limits), key)?;
+        let now = self.clock.now_ns();
+        let decision = match known {
+            Known::Window(state) => {
+                // Only within the window the state describes: a new window starts over.
+                if window_start(now, limits.window_ns) != state.window_start_ns {
+                    return None;
+                }
+                decide_window(algorithm, state, now, limits)
+            }
+            Known::Gcra(tat) => decide_gcra(Some(tat), now, limits).0,
+        };
+        (!decision.allowed).then_some(decision)
+    }
+
+    /// One hit, in one write transaction. `id` is the id to give a new row, when the client
+    /// generates ids.
+    pub fn hit(
+        &self,
+        engine: &Engine,
+        key: &[KeyPart],
+        algorithm: Algorithm,
+        source: &LimitSource,
+        id: Option<&str>,
+    ) -> Result<Hit> {
+        self.check_key(key)?;
+        self.check_algorithm(algorithm)?;
+        if let Some(decision) = self.cached_denial(key, algorithm, source) {
+            return Ok(Hit {
+                decision,
+                used_id: false,
+                cached: true,
+            });
+        }
+        if self.spec.id.is_some() && id.is_none() {
+            return Err(Error::invalid(
+                "this model's ids are generated by the client; pass one",
+            ));
+        }
+        // A transaction of the caller's may still roll back what it saw, so denials seen
+        // inside one are not remembered.
+        let remember = !engine.in_transaction();
+        let (hit, known, limits) = engine.write(|conn| {
+            let limits = self.resolve(conn, source)?;
+            // After BEGIN IMMEDIATE: no other writer can commit between this reading and
+            // our write, so "now" is the latest time any writer has acted on.
+            let now = self.clock.now_ns();
+            let (decision, used_id, known) = match algorithm {
+                Algorithm::Gcra => self.gcra_hit(conn, key, now, limits, id)?,
+                _ => self.window_hit(conn, key, algorithm, now, limits, id)?,
+            };
+            Ok((
+                Hit {
+                    decision,
+                    used_id,
+                    cached: false,
+                },
+                known,
+                limits,
+            ))
+        })?;
+        let family = Family::new(algorithm, limits);
+        let mut denials = self.denials.lock();
+        if hit.decision.allowed || !remember {
+            denials.remove(family, key);
+        } else {
+            denials.insert(family, key, known, self.clock.now_ns());
+        }
+        Ok(hit)
+    }
+
+    /// What a hit would decide now, without counting it (on a reader connection).
+    pub fn peek(
+        &self,
+        engine: &Engine,
+        key: &[KeyPart],
+        algorithm: Algorithm,
+        source: &LimitSource,
+    ) -> Result<Decision> {
+        self.check_key(key)?;
+        self.check_algorithm(algorithm)?;
+        engine.read(|conn| {
+            let limits = self.resolve(conn, source)?;
+            let now = self.clock.now_ns();
+            let mut decision = if algorithm == Algorithm::Gcra {
+                decide_gcra(self.read_tat(conn, key)?, now, limits).0
+            } else {
+                let state = self.read_window(conn, key, now, limits.window_ns)?;
+                decide_window(algorithm, state, now, limits)
+            };
+            // The decision describes the state after the hit; a peek reports the state as it
+            // stands. Both counts are linear in the hit's cost, so taking it back is exact.
+            if decision.allowed {
+                decision.count -= limits.cost;
+                decision.remaining += limits.cost;
+                if algorithm == Algorithm::Gcra {
+                    decision.reset_at_ns -= limits.interval() * limits.cost;
+                }
+            }
+            Ok(decision)
+        })
+    }
+
+    /// Delete every row of `key` (all windows) and forget its cached denials. Returns the
+    /// number of rows deleted.
+    pub fn reset(&self, engine: &Engine, key: &[KeyPart]) -> Result<u64> {
+        self.check_key(key)?;
+        let deleted = engine.write(|conn| {
+            let mut stmt = prepare(conn, &self.sql.delete_key)?;
+            stmt.execute(rusqlite::params_from_iter(key.iter()))
+                .map_err(|e| Error::from_sqlite(e, &self.sql.delete_key))
+        })?;
+        self.denials.lock().remove_key(key);
+        Ok(deleted as u64)
+    }
+
+    /// Delete rows older than `older_than_ns` before now, `batch` rows per transaction.
+    /// Window rows go by their window start, gcra rows by their arrival time (a past one
+    /// means a full bucket, the same as no row). Returns the number of rows deleted.
+    pub fn cleanup(&self, engine: &Engine, older_than_ns: i64, batch: i64) -> Result<u64> {
+        if older_than_ns < 0 || batch <= 0 {
+            return Err(Error::invalid(
+                "older_than must not be negative and batch must be positive",
+            ));
+        }
+        let cutoff = self.clock.now_ns().saturating_sub(older_than_ns);
+        let bound = match self.spec.shape {
+            Shape::Window { .. } => self.encode_datetime(cutoff.div_euclid(NANOS_PER_MILLI)),
+            Shape::Gcra { .. } => Value::Integer(cutoff),
+        };
+        let mut total = 0;
+        loop {
+            let deleted = engine.write(|conn| {
+                let mut stmt = prepare(conn, &self.sql.cleanup)?;
+                stmt.execute(rusqlite::params![bound, batch])
+                    .map_err(|e| Error::from_sqlite(e, &self.sql.cleanup))
+            })?;
+            total += deleted as u64;
+            if i64::try_from(deleted).is_ok_and(|deleted| deleted < batch) {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn check_key(&self, key: &[KeyPart]) -> Result<()> {
+        if key.len() == self.spec.keys.len() {
+            Ok(())
+        } else {
+            Err(Error::invalid(format!(
+                "this limiter is keyed by {} field(s), got {} key value(s)",
+                self.spec.keys.len(),
+                key.len()
+            )))
+        }
+    }
+
+    /// The limits of a hit: as given, or read from the config row inside the transaction
+    /// (so that a changed row applies at once) and remembered for the denial cache.
+    fn resolve(&self, conn: &Connection, source: &LimitSource) -> Result<Limits> {
+        let (name, cost) = match source {
+            LimitSource::Given(limits) => return Ok(*limits),
+            LimitSource::Rule(name, cost) => (name, *cost),
+        };
+        let sql = self.sql.rule.as_deref().ok_or_else(|| {
+            Error::invalid(
+                "rule= needs a SystemConfig model (a unique String key and a Json value)",
+            )
+        })?;
+        let mut stmt = prepare(conn, sql)?;
+        let row = stmt
+            .query_row([name], |row| {
+                Ok((row.get::<_, Value>(0)?, row.get::<_, Value>(1)?))
+            })
+            .map_err(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => {
+                    Error::invalid(format!("unknown rate-limit rule {name:?}"))
+                }
+                rusqlite::Error::SqliteFailure(_, Some(message)) if message.contains("JSON") => {
+                    Error::invalid(format!("rule {name:?} does not hold JSON: {message}"))
+                }
+                other => Error::from_sqlite(other, sql),
+            })?;
+        let malformed = || {
+            Error::invalid(format!(
+                "rule {name:?} must hold {{\"limit\": <int>, \"window\": <seconds>}}"
+            ))
+        };
+        let Value::Integer(limit) = row.0 else {
+            return Err(malformed());
+        };
+        let window_ms = match row.1 {
+            Value::Integer(seconds) => seconds.checked_mul(1000).ok_or_else(malformed)?,
+            Value::Real(seconds) => seconds_to_ms(seconds).ok_or_else(malformed)?,
+            _ => return Err(malformed()),
+        };
+        let limits = Limits::new(limit, window_ms, cost)?;
+        self.rules.lock().insert(name.clone(), (limit, window_ms));
+        Ok(limits)
+    }
+
+    /// The key's state in the window that `now_ns` falls in. If the key already has a later
+    /// window (some process's clock was ahead, or ours stepped back), the hit counts in that
+    /// later window instead: going back to an earlier window could admit more.
+    fn read_window(
+        &self,
+        conn: &Connection,
+        key: &[KeyPart],
+        now_ns: i64,
+        window_ns: i64,
+    ) -> Result<WindowState> {
+        let mut stmt = prepare(conn, &self.sql.state)?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(key.iter()))
+            .map_err(|e| Error::from_sqlite(e, &self.sql.state))?;
+        let mut newest: [(i64, i64); 2] = [(i64::MIN, 0); 2];
+        let mut found = 0;
+        while let Some(row) = rows
+            .next()
+            .map_err(|e| Error::from_sqlite(e, &self.sql.state))?
+        {
+            let start = decode_datetime_ms(row.get_ref(0).map_err(sql_error)?)?;
+            let count: i64 = row.get(1).map_err(sql_error)?;
+            newest[found] = (start.saturating_mul(NANOS_PER_MILLI), count);
+            found += 1;
+        }
+        let mut start = window_start(now_ns, window_ns);
+        if found > 0 && newest[0].0 > start {
+            start = newest[0].0;
+        }
+        let mut state = WindowState {
+            window_start_ns: start,
+            ..WindowState::default()
+        };
+        for &(row_start, count) in &newest[..found] {
+            if row_start == start {
+                state.current = count;
+                state.exists = true;
+            } else if row_start == start - window_ns {
+                state.previous = count;
+            }
+        }
+        Ok(state)
+    }
+
+    fn window_hit(
+        &self,
+        conn: &Connection,
+        key: &[KeyPart],
+        algorithm: Algorithm,
+        now: i64,
+        limits: Limits,
+        id: Option<&str>,
+    ) -> Result<(Decision, bool, Known)> {
+        let state = self.read_window(conn, key, now, limits.window_ns)?;
+        let decision = decide_window(algorithm, state, now, limits);
+        if !decision.allowed {
+            return Ok((decision, false, Known::Window(state)));
+        }
+        // The most the window's row may hold after this hit; the statement checks it again.
+        let bound = decision.count;
+        let stored = [
+            self.encode_datetime(state.window_start_ns / NANOS_PER_MILLI),
+            Value::Integer(limits.cost),
+        ];
+        let count: i64 = self.upsert(conn, key, &stored, now, id, Value::Integer(bound))?;
+        if count != decision.count {
+            // Impossible while we hold the write lock; refuse rather than report a count
+            // that the database does not hold.
+            return Err(Error::Transaction(format!(
+                "the window's count changed under the write lock ({} != {count})",
+                decision.count
+            )));
+        }
+        Ok((decision, !state.exists, Known::Window(state)))
+    }
+
+    fn read_tat(&self, conn: &Connection, key: &[KeyPart]) -> Result<Option<i64>> {
+        let mut stmt = prepare(conn, &self.sql.state)?;
+        match stmt.query_row(rusqlite::params_from_iter(key.iter()), |row| {
+            row.get::<_, i64>(0)
+        }) {
+            Ok(tat) => Ok(Some(tat)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            Err(other) => Err(Error::from_sqlite(other, &self.sql.state)),
+        }
+    }
+
+    fn gcra_hit(
+        &self,
+        conn: &Connection,
+        key: &[KeyPart],
+        now: i64,
+        limits: Limits,
+        id: Option<&str>,
+    ) -> Result<(Decision, bool, Known)> {
+        let tat = self.read_tat(conn, key)?;
+        let (decision, next) = decide_gcra(tat, now, limits);
+        let Some(next) = next else {
+            return Ok((decision, false, Known::Gcra(tat.unwrap_or(now))));
+        };
+        let guard = tat.map_or(Value::Null, Value::Integer);
+        let stored: i64 = self.upsert(conn, key, &[Value::Integer(next)], now, id, guard)?;
+        if stored != next {
+            return Err(Error::Transaction(
+                "the arrival time changed under the write lock".into(),
+            ));
+        }
+        Ok((decision, tat.is_none(), Known::Gcra(next)))
+    }
+
+    /// Run the conditional upsert and return the value it stored. The parameters follow
+    /// the column order of `Statements::new`: id, keys, stored values, created, updated,
+    /// then the guard.
+    fn upsert(
+        &self,
+        conn: &Connection,
+        key: &[KeyPart],
+        stored: &[Value],
+        now: i64,
+        id: Option<&str>,
+        guard: Value,
+    ) -> Result<i64> {
+        let sql = &self.sql.upsert;
+        let mut stmt = prepare(conn, sql)?;
+        let mut index = 1;
+        let mut bind = |value: &dyn ToSql| -> Result<()> {
+            stmt.raw_bind_parameter(index, value)
+                .map_err(|e| Error::from_sqlite(e, sql))?;
+            index += 1;
+            Ok(())
+        };
+        if self.spec.id.is_some() {
+            bind(&id)?;
+        }
+        for part in key {
+            bind(part)?;
+        }
+        for value in stored {
+            bind(value)?;
+        }
+        let now_ms = now.div_euclid(NANOS_PER_MILLI);
+        for (_, format) in self.spec.created.iter().chain(&self.spec.updated) {
+            bind(&format.value(now_ms))?;
+        }
+        bind(&guard)?;
+        let mut rows = stmt.raw_query();
+        let returned = match rows.next() {
+            Ok(Some(row)) => row.get::<_, i64>(0).map_err(sql_error)?,
+            Ok(None) => {
+                return Err(Error::Transaction(
+                    "the conditional upsert refused a hit that was decided as allowed".into(),
+                ))
+            }
+            Err(err) => {
+                drop(rows);
+                return Err(refine_error(conn, Error::from_sqlite(err, sql), &mut stmt));
+            }
+        };
+        Ok(returned)
+    }
+
+    fn encode_datetime(&self, ms: i64) -> Value {
+        self.spec.datetime_format.value(ms)
+    }
+}
+
+fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<rusqlite::CachedStatement<'c>> {
+    conn.prepare_cached(sql)
+        .map_err(|e| Error::from_sqlite(e, sql))
+}
+
+fn sql_error(err: rusqlite::Error) -> Error {
+    Error::from_sqlite(err, "")
+}
+
+/// Seconds (a float from Python or a JSON value) as whole milliseconds, or None when not
+/// finite or out of range. Rounded to the nearest millisecond: 0.1 s is 100 ms.
+pub fn seconds_to_ms(seconds: f64) -> Option<i64> {
+    let ms = (seconds * 1000.0).round();
+    // The bounds are exactly representable; the cast is checked by them.
+    #[allow(clippy::cast_possible_truncation)]
+    (ms.is_finite() && ms.abs() < 9.0e15).then_some(ms as i64)
+}
+
+/// A stored window start as milliseconds since the epoch, in any format the client reads.
+pub fn decode_datetime_ms(value: ValueRef<'_>) -> Result<i64> {
+    time::read(value).ok_or_else(|| {
+        Error::invalid(format!(
+            "the window start {value:?} is not a DateTime this limiter can read"
+        ))
+    })
+}
