@@ -11,7 +11,7 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, Statement};
 
-use crate::engine::refine_error;
+use crate::engine::{prepare, refine_error};
 use crate::error::{Error, Result};
 
 /// Rows per multi-row statement.
@@ -142,11 +142,6 @@ impl Target {
         }
         Ok(inserted)
     }
-}
-
-fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<rusqlite::CachedStatement<'c>> {
-    conn.prepare_cached(sql)
-        .map_err(|e| Error::from_sqlite(e, sql))
 }
 
 /// Run one prepared insert; with `rowids`, a statement ending in `RETURNING rowid`, whose

@@ -32,7 +32,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Statement};
 
 use crate::busy::Conn;
-use crate::engine::{collect_bound, Engine, Rows};
+use crate::engine::{collect_bound, prepare, Engine, Rows};
 use crate::error::{Error, Result};
 use crate::time::{Clock, Format};
 
@@ -423,11 +423,6 @@ fn compare_values(a: &Value, b: &Value) -> CmpOrdering {
 fn data_version(conn: &Connection) -> Result<i64> {
     conn.query_row("PRAGMA data_version", [], |row| row.get(0))
         .map_err(|e| Error::from_sqlite(e, "PRAGMA data_version"))
-}
-
-fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<rusqlite::CachedStatement<'c>> {
-    conn.prepare_cached(sql)
-        .map_err(|e| Error::from_sqlite(e, sql))
 }
 
 /// A heartbeat thread keeping one claim's lease alive, independent of the GIL: a worker

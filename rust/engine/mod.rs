@@ -49,7 +49,7 @@ mod transaction;
 pub(crate) use fk_probe::refine_error;
 pub use pool::{PooledReader, StreamReader};
 pub use statement::Rows;
-pub(crate) use statement::{bind, collect_bound, owned_value};
+pub(crate) use statement::{bind, collect_bound, owned_value, prepare};
 
 use open::{configure_writer, open_connection};
 use pool::ReaderPool;

@@ -3,7 +3,7 @@
 //! the queue's (`collect_bound`); a failure is handed to `fk_probe` before it is returned.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, Statement};
+use rusqlite::{CachedStatement, Connection, Statement};
 
 use super::fk_probe::refine_error;
 use crate::error::{Error, Result};
@@ -30,6 +30,13 @@ pub(crate) fn bind(stmt: &mut Statement<'_>, params: &[Value]) -> Result<()> {
     Ok(())
 }
 
+/// `sql` from the connection's statement cache, its error naming the SQL: how every
+/// module that runs statements on a borrowed connection prepares them.
+pub(crate) fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<CachedStatement<'c>> {
+    conn.prepare_cached(sql)
+        .map_err(|e| Error::from_sqlite(e, sql))
+}
+
 /// Prepare (cached), bind and step `sql` to completion, handing each row to `on_row`.
 /// Returns the number of rows changed.
 pub(super) fn run_statement(
@@ -38,9 +45,7 @@ pub(super) fn run_statement(
     params: &[Value],
     mut on_row: impl FnMut(&rusqlite::Row<'_>) -> Result<()>,
 ) -> Result<u64> {
-    let mut stmt = conn
-        .prepare_cached(sql)
-        .map_err(|e| Error::from_sqlite(e, sql))?;
+    let mut stmt = prepare(conn, sql)?;
     bind(&mut stmt, params)?;
     let readonly = stmt.readonly();
     let mut rows = stmt.raw_query();

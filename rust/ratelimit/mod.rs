@@ -30,7 +30,7 @@ use parking_lot::Mutex;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, ToSql};
 
-use crate::engine::{refine_error, Engine};
+use crate::engine::{prepare, refine_error, Engine};
 use crate::error::{Error, Result};
 use crate::time::{self, Clock};
 
@@ -93,10 +93,6 @@ impl Limiter {
             denials: Mutex::new(DenialCache::default()),
             rules: Mutex::new(HashMap::new()),
         })
-    }
-
-    pub fn spec(&self) -> &Spec {
-        &self.spec
     }
 
     /// The statements, for tests and `explain`.
@@ -507,11 +503,6 @@ impl Limiter {
     fn encode_datetime(&self, ms: i64) -> Value {
         self.spec.datetime_format.value(ms)
     }
-}
-
-fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<rusqlite::CachedStatement<'c>> {
-    conn.prepare_cached(sql)
-        .map_err(|e| Error::from_sqlite(e, sql))
 }
 
 fn sql_error(err: rusqlite::Error) -> Error {
