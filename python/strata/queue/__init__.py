@@ -71,6 +71,7 @@ from typing import TYPE_CHECKING, Any
 
 from strata import _core
 from strata.client.codecs import describe_value, parse_datetime
+from strata.dialects.sqlite.queue import plan_sorts
 from strata.errors import ValidationError
 from strata.queue.binding import WORKER, _Binding
 from strata.queue.common import Claim, _error_text
@@ -629,8 +630,7 @@ class Queue:
         """The ``@@index`` line the claim needs to find ready jobs in order without sorting
         them all, or None when the schema already has a suitable index."""
         plan = self._core.run(self._binding.ready_plan_sql(), write=False)
-        details = " ".join(str(row[-1]) for row in plan)
-        if "USE TEMP B-TREE" not in details:
+        if not plan_sorts(plan):
             return None
         ready = self._binding.states["ready"]
         fields = [f for f in ready if ready[f] is not None]

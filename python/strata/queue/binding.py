@@ -2,7 +2,9 @@
 writes and matches, the claim order and the stored form of each DateTime column, all
 checked once when the queue is built; and the SQL statements built from them, which the
 core compiles (rust/queue.rs). Apart from the facade so that what a queue is bound to,
-and the SQL that follows from it, can be read and changed without the API around it.
+and the SQL that follows from it, can be read and changed without the API around it. The
+SQL text itself is the dialect's (`strata.dialects.sqlite.queue`): this module says what
+goes into each statement, the dialect how it is written.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from strata.client.datetimes import compared_column, single_form
 from strata.client.where import order_entries, scalar_sort
-from strata.dialects.sqlite.datetimes import form_condition
+from strata.dialects.sqlite import queue as sql
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -187,7 +189,7 @@ class _Binding:
             sets[field] = parameters[0]
             accepts[field] = [self.constants[p] for p in parameters]
             conditions.append(_one_of(column, parameters, accepts[field]))
-        self.conditions[name] = " AND ".join(conditions) or "1"
+        self.conditions[name] = sql.all_of(conditions)
         self.sets[name] = sets
         self.accepts[name] = accepts
 
@@ -290,7 +292,7 @@ class _Binding:
         against any text time), so its job is never handed out twice."""
         lease = self.col("lease_expires_at")
         form = self.forms[self.fields["lease_expires_at"]]
-        return f"({lease} <= :now AND {form_condition(lease, form)})"
+        return sql.lease_passed(lease, form)
 
     def stamp(self, role: str) -> str:
         """The parameter the core binds to the current time in the form of ``role``'s
@@ -303,39 +305,37 @@ class _Binding:
         return self.meta.column(self.fields[role])
 
     def assign(self, state: str) -> list[str]:
-        return [f"{self.meta.column(f)} = {p}" for f, p in self.sets[state].items()]
+        return [sql.assignment(self.meta.column(f), p) for f, p in self.sets[state].items()]
 
     def claim_sql(self) -> str:
         lease, token = self.col("lease_expires_at"), self.col("lease_token")
         worker, attempts = self.col("worker_id"), self.col("attempts")
         sets = [
             *self.assign("claimed"),
-            f"{token} = {token} + 1",
-            f"{worker} = :worker",
-            f"{lease} = :expires",
-            f"{attempts} = {attempts} + 1",
+            sql.bumped(token, 1),
+            sql.assignment(worker, ":worker"),
+            sql.lease_extended(lease),
+            sql.bumped(attempts, 1),
         ]
         if "started_at" in self.fields:
-            sets.append(f"{self.col('started_at')} = {self.stamp('started_at')}")
-        returning = self.returning() + (", rowid" if self.rowid_returned else "")
-        return (
-            f"UPDATE {self.meta.table_sql} SET {', '.join(sets)} WHERE rowid IN "
-            f"({self.ready_sql()}) RETURNING {returning}"
+            sets.append(sql.assignment(self.col("started_at"), self.stamp("started_at")))
+        return sql.claim_sql(
+            self.meta.table_sql,
+            sets,
+            self.ready_sql(),
+            self.returning(),
+            rowid=self.rowid_returned,
         )
 
     def ready_sql(self) -> str:
         """The due ready jobs, in order: the part of the claim that must use an index."""
-        lease = self.col("lease_expires_at")
-        order = (
-            ", ".join(
-                f"{self.meta.column(field)} {'DESC' if descending else 'ASC'}"
-                for field, descending in self.order
-            )
-            or "rowid"
-        )
-        return (
-            f"SELECT rowid FROM {self.meta.table_sql} WHERE {self.conditions['ready']} "
-            f"AND ({lease} IS NULL OR {self.lease_passed()}) ORDER BY {order} LIMIT :limit"
+        order = [(self.meta.column(field), descending) for field, descending in self.order]
+        return sql.ready_sql(
+            self.meta.table_sql,
+            self.conditions["ready"],
+            self.col("lease_expires_at"),
+            self.lease_passed(),
+            order,
         )
 
     def retry_or_fail(self, exhausted: str) -> list[str]:
@@ -343,28 +343,21 @@ class _Binding:
         SQL condition) holds, else back to the ready state, claimable from ``:retry_at``."""
         meta = self.meta
         failed, ready = self.sets["failed"], self.sets["ready"]
-        assignments = []
+        fields = []
         for field in dict.fromkeys([*failed, *ready]):
             column = meta.column(field)
-            assignments.append(
-                f"{column} = CASE WHEN {exhausted} THEN {failed.get(field, column)} "
-                f"ELSE {ready.get(field, column)} END"
-            )
-        lease = self.col("lease_expires_at")
-        assignments.append(f"{lease} = CASE WHEN {exhausted} THEN NULL ELSE :retry_at END")
-        if "finished_at" in self.fields:
-            finished = self.col("finished_at")
-            stamp = self.stamp("finished_at")
-            assignments.append(
-                f"{finished} = CASE WHEN {exhausted} THEN {stamp} ELSE {finished} END"
-            )
-        return assignments
+            fields.append((column, failed.get(field, column), ready.get(field, column)))
+        finished = (
+            (self.col("finished_at"), self.stamp("finished_at"))
+            if "finished_at" in self.fields
+            else None
+        )
+        return sql.retry_or_fail(exhausted, fields, self.col("lease_expires_at"), finished)
 
     def recover_sql(self) -> str:
         """Claimed jobs whose lease ran out: ready again, or failed after their last
         attempt (the error says why)."""
-        attempts = self.col("attempts")
-        exhausted = f"{attempts} >= :max_attempts"
+        exhausted = sql.exhausted(self.col("attempts"), final=False)
         sets = self.retry_or_fail(exhausted)
         if "error" in self.fields:
             self.constants[":presumed_dead"] = (
@@ -372,29 +365,29 @@ class _Binding:
                 "its workers were presumed dead"
             )
             error = self.col("error")
-            sets.append(f"{error} = CASE WHEN {exhausted} THEN :presumed_dead ELSE {error} END")
-        return (
-            f"UPDATE {self.meta.table_sql} SET {', '.join(sets)} WHERE "
-            f"{self.conditions['claimed']} AND {self.lease_passed()}"
+            sets.append(sql.when(error, exhausted, ":presumed_dead", error))
+        return sql.recover_sql(
+            self.meta.table_sql, sets, self.conditions["claimed"], self.lease_passed()
         )
 
     def why_sql(self) -> str:
-        cancelled = self.conditions.get("cancelled", "0")
-        return (
-            f"SELECT CASE WHEN {cancelled} THEN 1 ELSE 0 END FROM {self.meta.table_sql} "
-            f"WHERE {self.meta.column(self.id)} = :id"
+        return sql.why_sql(
+            self.meta.table_sql, self.meta.column(self.id), self.conditions.get("cancelled")
         )
 
     def returning(self) -> str:
-        return ", ".join(self.meta.column(n) for n in self.meta.columns)
+        return sql.column_list(self.meta.column(n) for n in self.meta.columns)
 
-    def fenced(self, assignments: str, returning: str | None = None) -> str:
-        """An UPDATE that applies only while the claim's token is current."""
+    def fenced(self, assignments: list[str], returning: str | None = None) -> str:
+        """A write that applies only while the claim's token is current."""
         meta = self.meta
-        return (
-            f"UPDATE {meta.table_sql} SET {assignments} WHERE {meta.column(self.id)} = :id "
-            f"AND {self.col('lease_token')} = :token AND {self.conditions['claimed']} "
-            f"RETURNING {returning or self.col('lease_expires_at')}"
+        return sql.fenced_sql(
+            meta.table_sql,
+            assignments,
+            meta.column(self.id),
+            self.col("lease_token"),
+            self.conditions["claimed"],
+            returning or self.col("lease_expires_at"),
         )
 
     def data_sets(self, data: Mapping[str, Any], params: dict[str, Any]) -> list[str]:
@@ -412,97 +405,88 @@ class _Binding:
                     expected="a field of the job itself",
                 )
             params[f":data_{index}"] = meta.codecs[field].to_sql(value)
-            sets.append(f"{meta.column(field)} = :data_{index}")
+            sets.append(sql.assignment(meta.column(field), f":data_{index}"))
         return sets
 
     # -- settling, cancelling, inspecting -------------------------------------------------
 
     def heartbeat_sql(self) -> str:
-        return self.fenced(f"{self.col('lease_expires_at')} = :expires")
+        return self.fenced([sql.lease_extended(self.col("lease_expires_at"))])
 
     def complete_sql(self, data_sets: list[str]) -> str:
-        assignments = [*self.assign("done"), f"{self.col('lease_expires_at')} = NULL"]
+        assignments = [*self.assign("done"), sql.cleared(self.col("lease_expires_at"))]
         if "finished_at" in self.fields:
-            assignments.append(f"{self.col('finished_at')} = {self.stamp('finished_at')}")
-        return self.fenced(", ".join([*assignments, *data_sets]), self.returning())
+            assignments.append(sql.assignment(self.col("finished_at"), self.stamp("finished_at")))
+        return self.fenced([*assignments, *data_sets], self.returning())
 
     def fail_sql(self, with_error: bool) -> str:
-        exhausted = f"({self.col('attempts')} >= :max_attempts OR :final)"
+        exhausted = sql.exhausted(self.col("attempts"), final=True)
         assignments = self.retry_or_fail(exhausted)
         if with_error:
-            assignments.append(f"{self.col('error')} = :error")
-        return self.fenced(", ".join(assignments), self.returning())
+            assignments.append(sql.assignment(self.col("error"), ":error"))
+        return self.fenced(assignments, self.returning())
 
     def release_sql(self) -> str:
-        attempts = self.col("attempts")
         assignments = [
             *self.assign("ready"),
-            f"{self.col('lease_expires_at')} = NULL",
-            f"{attempts} = {attempts} - 1",
+            sql.cleared(self.col("lease_expires_at")),
+            sql.bumped(self.col("attempts"), -1),
         ]
-        return self.fenced(", ".join(assignments), self.returning())
+        return self.fenced(assignments, self.returning())
 
     def progress_sql(self, with_logs: bool) -> str:
         assignments = [
-            f"{self.col('progress')} = :progress",
-            f"{self.col('lease_expires_at')} = :expires",
+            sql.assignment(self.col("progress"), ":progress"),
+            sql.lease_extended(self.col("lease_expires_at")),
         ]
         if with_logs:
-            column = self.col("logs")
-            assignments.append(f"{column} = coalesce({column}, '') || :logs")
-        return self.fenced(", ".join(assignments))
+            assignments.append(sql.appended(self.col("logs"), ":logs"))
+        return self.fenced(assignments)
 
     def mark_sql(self, data_sets: list[str]) -> str:
-        sets = [f"{self.col('lease_expires_at')} = :expires", *data_sets]
-        return self.fenced(", ".join(sets), self.returning())
+        sets = [sql.lease_extended(self.col("lease_expires_at")), *data_sets]
+        return self.fenced(sets, self.returning())
 
     def active_with_keys_sql(self, key_field: str, parameters: Iterable[str]) -> str:
         """Ready or claimed jobs whose ``key_field`` holds one of ``parameters``: each
         one's key and id."""
-        column = self.meta.column(key_field)
-        return (
-            f"SELECT {column}, {self.meta.column(self.id)} FROM {self.meta.table_sql} "
-            f"WHERE {column} IN ({', '.join(parameters)}) AND (({self.conditions['ready']}) "
-            f"OR ({self.conditions['claimed']}))"
+        return sql.active_with_keys_sql(
+            self.meta.table_sql,
+            self.meta.column(key_field),
+            self.meta.column(self.id),
+            parameters,
+            self.conditions["ready"],
+            self.conditions["claimed"],
         )
 
     def cancel_sql(self) -> str:
         meta = self.meta
-        token = self.col("lease_token")
         sets = [
             *self.assign("cancelled"),
-            f"{token} = {token} + 1",
-            f"{self.col('lease_expires_at')} = NULL",
+            sql.bumped(self.col("lease_token"), 1),
+            sql.cleared(self.col("lease_expires_at")),
         ]
-        return (
-            f"UPDATE {meta.table_sql} SET {', '.join(sets)} WHERE {meta.column(self.id)} = :id "
-            f"AND (({self.conditions['ready']}) OR ({self.conditions['claimed']})) "
-            f"RETURNING {meta.column(self.id)}"
+        return sql.cancel_sql(
+            meta.table_sql,
+            sets,
+            meta.column(self.id),
+            self.conditions["ready"],
+            self.conditions["claimed"],
         )
 
     def stats_sql(self) -> str:
         """One row: the count of each state in `conditions`' order, then the delayed
         jobs, the expired leases, and the oldest claimable job's creation time (NULL
         when the model has no creation time)."""
-        table, lease = self.meta.table_sql, self.col("lease_expires_at")
-        ready, claimed = self.conditions["ready"], self.conditions["claimed"]
-        counts = [
-            f"(SELECT count(*) FROM {table} WHERE {condition})"
-            for condition in self.conditions.values()
-        ]
         created = self._created_field()
-        oldest = (
-            f"(SELECT min({compared_column(self.meta, created, self.meta.column(created))}) "
-            f"FROM {table} WHERE {ready} "
-            f"AND ({lease} IS NULL OR {self.lease_passed()}))"
-            if created
-            else "NULL"
-        )
-        return (
-            f"SELECT {', '.join(counts)}, "
-            f"(SELECT count(*) FROM {table} WHERE {ready} AND {lease} > :now), "
-            f"(SELECT count(*) FROM {table} WHERE {claimed} AND {self.lease_passed()}), "
-            f"{oldest}"
+        return sql.stats_sql(
+            self.meta.table_sql,
+            self.conditions.values(),
+            self.conditions["ready"],
+            self.conditions["claimed"],
+            self.col("lease_expires_at"),
+            self.lease_passed(),
+            compared_column(self.meta, created, self.meta.column(created)) if created else None,
         )
 
     def purge_sql(self, include_failed: bool, batch: int) -> str:
@@ -510,16 +494,10 @@ class _Binding:
         states = [self.conditions["done"]]
         if include_failed:
             states.append(self.conditions["failed"])
-        table = self.meta.table_sql
-        finished = self.col("finished_at")
-        return (
-            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE "
-            f"({' OR '.join(f'({s})' for s in states)}) AND {finished} < :cutoff "
-            f"LIMIT {batch}) RETURNING 1"
-        )
+        return sql.purge_sql(self.meta.table_sql, states, self.col("finished_at"), batch)
 
     def ready_plan_sql(self) -> str:
-        return f"EXPLAIN QUERY PLAN {self.ready_sql()}"
+        return sql.plan_sql(self.ready_sql())
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -562,12 +540,7 @@ class _Binding:
 def _one_of(column: str, parameters: list[str], values: list[Any]) -> str:
     """The condition that ``column`` holds one of ``values`` (bound as ``parameters``)."""
     named = [p for p, value in zip(parameters, values, strict=True) if value is not None]
-    tests = [f"{column} IS NULL"] if None in values else []
-    if len(named) == 1:
-        tests.append(f"{column} = {named[0]}")
-    elif named:
-        tests.append(f"{column} IN ({', '.join(named)})")
-    return tests[0] if len(tests) == 1 else f"({' OR '.join(tests)})"
+    return sql.one_of(column, named, null=None in values)
 
 
 def _intersect(a: list[Any], b: list[Any]) -> bool:
