@@ -7,8 +7,8 @@ only writes it as SQLite SQL.
 ``table``, ``column`` and the other name arguments are quoted SQL names; conditions and
 assignments are SQL text as these functions return them. The named parameters a statement
 uses are the core's (`:now`, `:expires`, `:id`, `:token`, ...; see rust/queue.rs) or the
-binding's constants (`:max_attempts`, `:presumed_dead`, each state's values); each
-function's docstring lists those it uses.
+binding's constants (`:max_attempts`, each state's values); each function's docstring
+lists those it uses.
 """
 
 from __future__ import annotations
