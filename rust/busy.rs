@@ -46,13 +46,28 @@ pub fn set_interrupt_check(check: fn() -> bool) {
 /// A connection with strata's busy and progress handlers installed. Derefs to the
 /// rusqlite connection.
 pub struct Conn {
-    // Both fields are dropped by hand (see `Drop`): the connection closes before the
-    // state its handlers point to is freed, or neither happens in a forked child.
+    /// Dropped by hand (see `Drop`): closed before the handlers' state is freed, or
+    /// left open in a forked child.
     inner: ManuallyDrop<Connection>,
-    handlers: ManuallyDrop<Box<HandlerState>>,
+    /// The state both handlers receive as their `void*` argument. `SQLite` keeps this
+    /// pointer for as long as the connection is open, so the state is owned through it
+    /// rather than through a `Box` field: it comes from `Box::into_raw` in `new` and goes
+    /// back to a `Box` (and is freed) in `Drop` only after `sqlite3_close`, when no handler
+    /// can run any more. A `Box` field would not do: moving the `Conn` moves the box, and
+    /// a move asserts unique ownership of what it points to, which the copy of the pointer
+    /// `SQLite` holds contradicts. In a forked child the state is leaked together with the
+    /// connection (see `Drop`), so neither the state nor a pointer to freed memory
+    /// outlives the connection.
+    handlers: *mut HandlerState,
     /// The fork generation this connection was opened in (`process::fork_generation`).
     opened_in: u64,
 }
+
+// SAFETY: `Conn` is the rusqlite `Connection` (which is `Send`) plus the handlers' state,
+// plain data that only `SQLite` touches, through the handlers, during calls on this
+// connection. Moving the `Conn` to another thread moves the connection and its state
+// together; it stays `!Sync` (through `Connection`), so no two threads use them at once.
+unsafe impl Send for Conn {}
 
 struct HandlerState {
     timeout: Duration,
@@ -67,34 +82,39 @@ struct HandlerState {
 impl Conn {
     pub fn new(inner: Connection, timeout: Duration) -> rusqlite::Result<Conn> {
         let now = Instant::now();
-        let mut handlers = Box::new(HandlerState {
+        let state = Box::into_raw(Box::new(HandlerState {
             timeout,
             started: now,
             jitter: u64::from(std::process::id()) | 1,
             last_progress: now,
             running_since: now,
-        });
-        let state: *mut HandlerState = &mut *handlers;
-        // SAFETY: `state` points into the box stored beside the connection, which outlives
-        // it (see `Drop`). SQLite calls the handlers only from calls on this connection,
-        // and the engine never uses one connection from two threads at once.
+        }));
+        // Built now so that from here on the `Conn`'s `Drop` owns both the connection and
+        // the state, on the error path below too.
+        let conn = Conn {
+            inner: ManuallyDrop::new(inner),
+            handlers: state,
+            opened_in: process::fork_generation(),
+        };
+        // SAFETY: the handle is this open connection's. `state` is valid (just allocated)
+        // and stays valid until `Drop` frees it, which it does only after sqlite3_close,
+        // when SQLite can no longer call either handler. SQLite calls the handlers only
+        // from inside calls on this connection, which is `!Sync` and so used by one thread
+        // at a time: the `&mut` the handlers make of `state` is never aliased.
         let rc = unsafe {
             ffi::sqlite3_progress_handler(
-                inner.handle(),
+                conn.handle(),
                 PROGRESS_STEPS,
                 Some(on_progress),
                 state.cast::<c_void>(),
             );
-            ffi::sqlite3_busy_handler(inner.handle(), Some(on_busy), state.cast::<c_void>())
+            ffi::sqlite3_busy_handler(conn.handle(), Some(on_busy), state.cast::<c_void>())
         };
         if rc != ffi::SQLITE_OK {
+            // `conn` is dropped here: the connection closes, then the state is freed.
             return Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None));
         }
-        Ok(Conn {
-            inner: ManuallyDrop::new(inner),
-            handlers: ManuallyDrop::new(handlers),
-            opened_in: process::fork_generation(),
-        })
+        Ok(conn)
     }
 }
 
@@ -118,17 +138,29 @@ impl Drop for Conn {
             // exits or execs.
             return;
         }
-        // SAFETY: each field is dropped exactly once, here, connection first.
-        unsafe {
-            ManuallyDrop::drop(&mut self.inner);
-            ManuallyDrop::drop(&mut self.handlers);
-        }
+        // SAFETY: `inner` is dropped exactly once, here, and not used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.inner) };
+        // SAFETY: no handler can run any more. rusqlite's drop finalizes the cached
+        // statements and calls sqlite3_close, which frees the connection together with
+        // its handlers. Should the close fail (it can only with statements left
+        // unfinalized, and a rusqlite `Statement` cannot outlive its `Connection`), the
+        // handle is lost with it, and handlers run only inside calls on their own
+        // connection. `handlers` came from `Box::into_raw` in `new` and is turned back into
+        // a box exactly once, here.
+        drop(unsafe { Box::from_raw(self.handlers) });
     }
 }
 
 /// Returns nonzero to make `SQLite` try the lock again, zero to give up with `SQLITE_BUSY`.
+///
+/// # Safety
+///
+/// `state` must be the `HandlerState` pointer `Conn::new` installed, which `SQLite` passes
+/// back unchanged, and nothing else may be using that state during the call.
 unsafe extern "C" fn on_busy(state: *mut c_void, attempt: c_int) -> c_int {
-    // SAFETY: see `Conn::new`.
+    // SAFETY: `state` is the pointer `Conn::new` installed, valid until the connection is
+    // closed (see `Conn::handlers`), and SQLite calls this only from a call on the
+    // connection, on the one thread using it: no other reference to the state exists.
     let state = unsafe { &mut *state.cast::<HandlerState>() };
     // SQLite counts attempts from 0 within one wait, so 0 marks a new wait.
     if attempt == 0 {
@@ -159,6 +191,10 @@ unsafe extern "C" fn on_busy(state: *mut c_void, attempt: c_int) -> c_int {
 /// binding whether Ctrl-C was pressed, taking the GIL for that moment only. A watcher
 /// thread calling `sqlite3_interrupt` would need the same GIL to read the flag, and would
 /// cost a thread per call.
+///
+/// # Safety
+///
+/// As for `on_busy`: `state` is the pointer `Conn::new` installed.
 unsafe extern "C" fn on_progress(state: *mut c_void) -> c_int {
     if !process::on_main_thread() {
         return 0;
@@ -166,7 +202,8 @@ unsafe extern "C" fn on_progress(state: *mut c_void) -> c_int {
     let Some(check) = INTERRUPT_CHECK.get() else {
         return 0;
     };
-    // SAFETY: see `Conn::new`.
+    // SAFETY: as in `on_busy`: the pointer `Conn::new` installed, valid while the
+    // connection is open, used by no one else during this call.
     let state = unsafe { &mut *state.cast::<HandlerState>() };
     let now = Instant::now();
     if now.duration_since(state.last_progress) > INTERRUPT_CHECK_EVERY {

@@ -26,7 +26,10 @@ pub struct LibraryInfo {
 
 #[must_use]
 pub fn library_info() -> LibraryInfo {
-    // SAFETY: these SQLite functions return pointers to static strings, and take no state.
+    // SAFETY: sqlite3_libversion and sqlite3_sourceid take no arguments, may be called
+    // before sqlite3_initialize, and return pointers to NUL-terminated strings compiled
+    // into the library, which stay valid for as long as it is loaded (for the process:
+    // the core links it); each is copied into a `String` before the block ends.
     let (version, source_id) = unsafe {
         (
             CStr::from_ptr(ffi::sqlite3_libversion())
@@ -50,12 +53,15 @@ pub fn library_info() -> LibraryInfo {
 fn compile_options() -> Vec<String> {
     let mut options = Vec::new();
     for index in 0.. {
-        // SAFETY: returns NULL past the last option; otherwise a static string.
+        // SAFETY: sqlite3_compileoption_get accepts any index: past the last option it
+        // returns NULL, otherwise a pointer into the library's static table of options.
         let option = unsafe { ffi::sqlite3_compileoption_get(index) };
         if option.is_null() {
             break;
         }
         options.push(
+            // SAFETY: not NULL (checked above), so a NUL-terminated string in the
+            // library's static data, valid while it is loaded; copied out at once.
             unsafe { CStr::from_ptr(option) }
                 .to_string_lossy()
                 .into_owned(),
@@ -66,12 +72,20 @@ fn compile_options() -> Vec<String> {
 
 /// The path of the shared object that contains `address`, from the dynamic loader.
 fn object_file_of(address: *const c_void) -> Option<String> {
+    // SAFETY: `Dl_info` is a C struct of pointers and nothing else, for which all zero
+    // bits (null pointers) is a valid value.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    // SAFETY: dladdr only reads the loader's tables and fills `info`.
+    // SAFETY: dladdr accepts any address (it returns 0 for one in no loaded object),
+    // only reads the loader's tables, and writes nothing but `info`, which is a valid,
+    // exclusively borrowed `Dl_info`.
     let found = unsafe { libc::dladdr(address, &mut info) };
     if found == 0 || info.dli_fname.is_null() {
         return None;
     }
+    // SAFETY: dladdr succeeded and `dli_fname` is not null: it points to the
+    // NUL-terminated path the loader keeps for the object, valid while that object stays
+    // loaded. The object holds `sqlite3_libversion`, which the core links against, so it
+    // stays loaded; the name is copied out at once.
     let name = unsafe { CStr::from_ptr(info.dli_fname) }
         .to_string_lossy()
         .into_owned();

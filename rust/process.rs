@@ -29,8 +29,11 @@ static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
 pub fn fork_generation() -> u64 {
     static TRACK_FORKS: Once = Once::new();
     TRACK_FORKS.call_once(|| {
-        // SAFETY: registers a handler that only stores to atomics and calls
-        // pthread_self, both async-signal-safe, as a handler run after fork must be.
+        // SAFETY: pthread_atfork only records the function pointers. The child handler
+        // is a plain `extern "C" fn` with no captured state, valid for the life of the
+        // process (the core is never unloaded), and it only loads and stores atomics and
+        // calls pthread_self, all async-signal-safe, as a handler run in the child of a
+        // multithreaded fork must be. The `None`s register no prepare or parent handler.
         let rc = unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
         // pthread_atfork fails only without memory for the handler list. Without the
         // handler the core cannot tell a child from its parent; that is not worth a
@@ -69,7 +72,8 @@ pub fn on_main_thread() -> bool {
 
 /// `pthread_self()`, which is also what `CPython` uses as a thread's ident.
 fn current_thread() -> u64 {
-    // SAFETY: pthread_self has no preconditions.
+    // SAFETY: pthread_self has no preconditions, cannot fail and touches no memory of
+    // ours; it is also async-signal-safe, so the fork handler may call it.
     let thread = unsafe { libc::pthread_self() };
     // pthread_t is an unsigned long on Linux (64-bit here, 32 on some targets) and a
     // pointer on macOS.
@@ -89,8 +93,12 @@ mod tests {
     fn a_forked_child_sees_a_new_generation() {
         let before = fork_generation();
         let mut fds = [0; 2];
-        // SAFETY: plain pipe, fork, write, read and waitpid; between fork and _exit the
-        // child calls only async-signal-safe functions (an atomic load and write).
+        // SAFETY: pipe writes two descriptors into `fds`, a valid `[c_int; 2]`; write and
+        // read get pointers to live one-byte buffers with a length of 1; waitpid accepts
+        // a null status pointer. Between fork and _exit the child (the copy of a
+        // multithreaded test process) calls only async-signal-safe code: `fork_generation`
+        // is an atomic load there (its `Once` ran above, in the parent), then write and
+        // _exit, which skips the destructors and atexit handlers the child must not run.
         unsafe {
             assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
             let [read, write] = fds;

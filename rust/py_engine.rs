@@ -31,6 +31,11 @@ const EXECUTE_MANY_CHUNK: usize = 4096;
 #[pyclass(name = "Engine", module = "strata._core", subclass, frozen)]
 pub struct PyEngine {
     engine: Arc<Engine>,
+    // `tracer` and `listener` are read and written only with the GIL held, so their locks
+    // must never be held while Python code can run: a thread that blocked on one, GIL in
+    // hand, would wait for a holder that needs the GIL to go on. Each lock is held for a
+    // `clone_ref` or a swap only; a callback is called after the guard is gone, and a
+    // replaced one is dropped after it too (dropping it can run its `__del__`).
     /// Called as `tracer(sql, params)` before each statement, when set (`set_tracer`).
     tracer: RwLock<Option<Py<PyAny>>>,
     /// Called after each statement with its duration, when set (`set_query_listener`).
@@ -149,7 +154,9 @@ impl PyEngine {
     /// Tests use it to count statements; applications to log them.
     #[pyo3(name = "set_tracer_")]
     fn set_tracer(&self, tracer: Option<Py<PyAny>>) {
-        *self.tracer.write() = tracer;
+        // The old tracer is dropped after the guard (see `PyEngine`).
+        let old = std::mem::replace(&mut *self.tracer.write(), tracer);
+        drop(old);
     }
 
     /// Install `listener(target, sql, params, started, duration, error)`, called after every
@@ -162,7 +169,9 @@ impl PyEngine {
     /// it. Without a listener the statement path only checks that there is none.
     #[pyo3(name = "set_query_listener_")]
     fn set_query_listener(&self, listener: Option<Py<PyAny>>) {
-        *self.listener.write() = listener;
+        // The old listener is dropped after the guard (see `PyEngine`).
+        let old = std::mem::replace(&mut *self.listener.write(), listener);
+        drop(old);
     }
 
     /// The pragmas in force on the writer connection.

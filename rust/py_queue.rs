@@ -11,7 +11,7 @@ use rusqlite::types::Value;
 use crate::engine::Rows;
 use crate::error::Error;
 use crate::py_engine::{rows_to_python, to_value, PyEngine};
-use crate::queue::{BeatState, Heartbeat, Queue, Statements};
+use crate::queue::{BeatState, BeatWatch, Heartbeat, Queue, Statements};
 use crate::time::{self, Format};
 
 #[pyclass(name = "Queue", module = "strata._core", frozen)]
@@ -213,6 +213,7 @@ impl PyQueue {
             every,
         );
         Ok(PyHeartbeat {
+            watch: beat.watch(),
             beat: parking_lot::Mutex::new(beat),
         })
     }
@@ -228,9 +229,17 @@ impl PyQueue {
     }
 }
 
+/// No thread waits on `beat`'s lock, or for the heartbeat thread, with the GIL held. The
+/// heartbeat thread renews the lease through the engine's write lock, which a thread in a
+/// transaction may hold while it needs the GIL to finish the transaction; a thread waiting
+/// for the heartbeat GIL in hand would wait out the busy timeout with every other Python
+/// thread stopped. So `stop` and `Drop` release the GIL before they wait, and `state`
+/// reads the state through `watch` instead of through the lock `stop` holds while it
+/// waits for the thread.
 #[pyclass(name = "Heartbeat", module = "strata._core", frozen)]
 pub struct PyHeartbeat {
     beat: parking_lot::Mutex<Heartbeat>,
+    watch: BeatWatch,
 }
 
 #[pymethods]
@@ -238,12 +247,29 @@ impl PyHeartbeat {
     /// "running", "stopped", "cancelled" (the job was cancelled) or "lost" (the lease).
     #[getter]
     fn state(&self) -> &'static str {
-        state_name(self.beat.lock().state())
+        state_name(self.watch.state())
     }
 
     /// Stop renewing and wait for the thread; returns the final state.
     fn stop(&self, py: Python<'_>) -> &'static str {
         state_name(py.detach(|| self.beat.lock().stop()))
+    }
+}
+
+impl Drop for PyHeartbeat {
+    /// A heartbeat dropped without `stop` (Python runs this with the GIL held) stops its
+    /// thread here, waiting for it with the GIL released, rather than in
+    /// `Heartbeat::drop`, which would wait with the GIL held.
+    fn drop(&mut self) {
+        let beat = self.beat.get_mut();
+        if beat.is_stopped() {
+            return;
+        }
+        // The GIL is held here, so attaching only confirms it (`try_attach` declines only
+        // inside a garbage collector's traversal, where nothing is dropped).
+        if Python::try_attach(|py| py.detach(|| beat.stop())).is_none() {
+            beat.stop();
+        }
     }
 }
 

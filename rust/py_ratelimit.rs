@@ -43,6 +43,8 @@ pub struct PyRateLimiter {
     /// assigns ids.
     id_factory: Option<Py<PyAny>>,
     /// Ids made and not used yet: most hits update an existing row, and hand theirs back.
+    /// Locked with the GIL held, for one push or pop only: the factory is called with the
+    /// lock released, so no holder ever waits for the GIL.
     spare_ids: Mutex<Vec<String>>,
 }
 
@@ -163,7 +165,9 @@ impl PyRateLimiter {
     ) -> PyResult<PyDecision> {
         let (key, algorithm, source) = self.request(key, limit, window, cost, algorithm, rule)?;
         // Checked here, with the GIL held: a cached denial is a hash lookup, cheaper than
-        // giving up and taking back the GIL.
+        // giving up and taking back the GIL. It takes the limiter's `rules` and `denials`
+        // locks, which no holder keeps across a statement or a GIL acquisition (see
+        // `Limiter`), so waiting on them here cannot wait on a thread that needs the GIL.
         if let Some(decision) = self.limiter.cached_denial(&key, algorithm, &source) {
             return Ok(PyDecision(decision));
         }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use rusqlite::types::Value;
 use rusqlite::{Connection, Statement};
 
@@ -95,7 +95,12 @@ pub struct Queue {
 /// How a worker waits for work without polling the write lock.
 #[derive(Default)]
 struct Wake {
-    /// Bumped by `notify`; waiters compare it with what they saw.
+    /// Bumped by `notify`; waiters compare it with what they saw. `notify` takes this lock
+    /// with the GIL held, so it is only ever held for a comparison or an increment: a
+    /// waiter releases it while it polls `data_version` (see `wait`). Held across a
+    /// statement, it would make `notify` wait, GIL in hand, for that statement; and on
+    /// Python's main thread a long statement takes the GIL itself to look for Ctrl-C
+    /// (`busy::Conn`), which would never come.
     generation: Mutex<u64>,
     notified: Condvar,
     /// The reader whose `data_version` is polled, and the version last seen.
@@ -293,6 +298,8 @@ impl Queue {
     /// Wake this process's waiters (an enqueue here; other processes are seen through
     /// `data_version`).
     pub fn notify(&self) {
+        // Called with the GIL held. The lock is never held for longer than a comparison
+        // (see `Wake::generation`), so this does not wait on anything that needs the GIL.
         *self.wake.generation.lock() += 1;
         self.wake.notified.notify_all();
     }
@@ -308,12 +315,18 @@ impl Queue {
             if *generation != seen {
                 return Ok(true);
             }
-            if self.data_version_changed()? {
+            // Polled with `generation` unlocked, so that `notify` never waits for it.
+            if MutexGuard::unlocked(&mut generation, || self.data_version_changed())? {
                 return Ok(true);
             }
             let now = Instant::now();
             if now >= deadline {
                 return Ok(false);
+            }
+            // A `notify` that came while the lock was released: its wake-up went to no
+            // one, so look before sleeping.
+            if *generation != seen {
+                return Ok(true);
             }
             let pause = poll.min(deadline - now);
             self.wake.notified.wait_for(&mut generation, pause);
@@ -433,6 +446,22 @@ pub struct Heartbeat {
     state: Arc<AtomicU8>,
 }
 
+/// The state of one heartbeat, read without touching the `Heartbeat` (`Heartbeat::watch`).
+#[derive(Clone)]
+pub struct BeatWatch(Arc<AtomicU8>);
+
+impl BeatWatch {
+    #[must_use]
+    pub fn state(&self) -> BeatState {
+        match self.0.load(Ordering::Acquire) {
+            0 => BeatState::Running,
+            2 => BeatState::Cancelled,
+            3 => BeatState::Lost,
+            _ => BeatState::Stopped,
+        }
+    }
+}
+
 /// What a heartbeat thread found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BeatState {
@@ -485,12 +514,20 @@ impl Heartbeat {
 
     #[must_use]
     pub fn state(&self) -> BeatState {
-        match self.state.load(Ordering::Acquire) {
-            0 => BeatState::Running,
-            2 => BeatState::Cancelled,
-            3 => BeatState::Lost,
-            _ => BeatState::Stopped,
-        }
+        self.watch().state()
+    }
+
+    /// A reader of the state that needs no access to the heartbeat itself, so reading it
+    /// never waits for a `stop` in progress elsewhere (see `PyHeartbeat`).
+    #[must_use]
+    pub fn watch(&self) -> BeatWatch {
+        BeatWatch(Arc::clone(&self.state))
+    }
+
+    /// Whether `stop` has run: no thread is left to wait for.
+    #[must_use]
+    pub fn is_stopped(&self) -> bool {
+        self.thread.is_none()
     }
 
     /// Stop the thread and wait for it. Idempotent.

@@ -44,7 +44,9 @@ pub(super) fn configure_writer(conn: &Connection, path: &str, in_memory: bool) -
             ),
         });
     }
-    // SAFETY: the handle is only passed to sqlite3_db_readonly, which does not retain it.
+    // SAFETY: `conn.handle()` is the handle of this open connection, borrowed for the
+    // call only (sqlite3_db_readonly does not keep it), and `c"main"` is a NUL-terminated
+    // static string; for a schema name it does not know, SQLite returns -1.
     let readonly = unsafe { rusqlite::ffi::sqlite3_db_readonly(conn.handle(), c"main".as_ptr()) };
     if readonly == 1 {
         return Err(Error::Open {

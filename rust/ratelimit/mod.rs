@@ -72,6 +72,10 @@ pub struct Limiter {
     spec: Spec,
     sql: Statements,
     pub clock: Clock,
+    // `denials` and `rules` are also locked with the GIL held (`cached_denial`), so every
+    // holder keeps them for a map lookup or update only: never across a statement, another
+    // lock's wait, or Python. A holder that waited there could keep a GIL-holding thread
+    // waiting on a thread that needs the GIL.
     denials: Mutex<DenialCache>,
     /// The last value read for each rule: `(limit, window_ms)`. Refreshed on every hit that
     /// reaches `SQLite`, and used to answer denials from the cache.
