@@ -591,7 +591,7 @@ mod tests {
         // Time for the waiter to reach its poll (if it has not, the test proves less, but
         // it cannot fail for it).
         std::thread::sleep(Duration::from_millis(100));
-        let (done, notified) = mpsc::channel();
+        let (done, returns) = mpsc::channel();
         let notifier = {
             let queue = Arc::clone(&queue);
             std::thread::spawn(move || {
@@ -600,7 +600,7 @@ mod tests {
             })
         };
         // A timeout, not a hang, if `notify` waits for the poll.
-        let returned = notified.recv_timeout(Duration::from_secs(5));
+        let returned = returns.recv_timeout(Duration::from_secs(5));
         drop(watcher);
         notifier.join().unwrap();
         let woke = waiter.join().unwrap();
