@@ -554,6 +554,60 @@ impl Drop for Heartbeat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Options;
+
+    /// `notify` runs with the GIL held. A waiter that kept `generation` locked while it
+    /// polled `data_version` (opening a connection, running a statement) would make it
+    /// wait for the poll, and a poll on Python's main thread may take the GIL itself to
+    /// look for Ctrl-C. Here the poll is held up by holding the watcher; `notify` must
+    /// still return at once, and the waiter must still see it.
+    #[test]
+    fn notify_never_waits_for_a_polling_waiter() {
+        let dir = std::env::temp_dir().join(format!("strata-core-wake-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wake.db");
+        let engine = Engine::open(path.to_str().unwrap(), Options::default()).unwrap();
+        let statements = Statements {
+            recover: String::new(),
+            claim: String::new(),
+            why: String::new(),
+            heartbeat: String::new(),
+        };
+        let queue = Arc::new(Queue::new(
+            Arc::new(engine),
+            statements,
+            Vec::new(),
+            Format::Iso8601,
+            Vec::new(),
+            1000,
+        ));
+
+        let watcher = queue.wake.watcher.lock();
+        let waiter = {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || queue.wait(Duration::from_secs(30)))
+        };
+        // Time for the waiter to reach its poll (if it has not, the test proves less, but
+        // it cannot fail for it).
+        std::thread::sleep(Duration::from_millis(100));
+        let (done, returns) = mpsc::channel();
+        let notifier = {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || {
+                queue.notify();
+                let _ = done.send(());
+            })
+        };
+        // A timeout, not a hang, if `notify` waits for the poll.
+        let returned = returns.recv_timeout(Duration::from_secs(5));
+        drop(watcher);
+        notifier.join().unwrap();
+        let woke = waiter.join().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(returned.is_ok(), "notify waited for a waiter's poll");
+        assert!(woke.unwrap(), "the waiter saw the notify");
+    }
 
     #[test]
     fn values_order_as_sqlite_orders_them() {

@@ -249,6 +249,60 @@ def test_the_heartbeat_thread_sees_a_cancellation(db: Any) -> None:
         assert beat.state == "cancelled"
 
 
+@pytest.fixture
+def blocked_heartbeat(tmp_path: Path) -> Any:
+    """A heartbeat whose thread is waiting for the write lock, held by a transaction on
+    another thread that needs the GIL to end it (after 0.5 s of sleep). Whoever then waits
+    for the heartbeat with the GIL held stops everything until the heartbeat gives up, at
+    the busy timeout (3 s): so a regression fails on the clock instead of hanging."""
+    database = strata.connect(
+        tmp_path / "render.db", schema=SCHEMAS / "render_manager.prisma", busy_timeout=3
+    )
+    database.migrate_.push()
+    database.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": ["alice"]})
+    q = bind(database)
+    q.enqueue(job())
+    (claim,) = q.claim("w")
+    holding = threading.Event()
+
+    def hold() -> None:
+        with database.transaction_():
+            holding.set()
+            time.sleep(0.5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(5)
+    # In a list, so that a test can drop the only reference.
+    beats = [q._core.heartbeat(claim.id, claim.token, q.lease, 0.01)]
+    time.sleep(0.1)  # the heartbeat thread is now waiting for the write lock
+    yield beats
+    holder.join()
+    database.close_()
+
+
+def test_dropping_a_heartbeat_waits_for_its_thread_without_the_gil(
+    blocked_heartbeat: list[Any],
+) -> None:
+    started = time.monotonic()
+    blocked_heartbeat.clear()  # the only reference: the heartbeat is dropped here
+    assert time.monotonic() - started < 2
+
+
+def test_a_heartbeat_state_is_read_while_another_thread_stops_it(
+    blocked_heartbeat: list[Any],
+) -> None:
+    (beat,) = blocked_heartbeat
+    stopper = threading.Thread(target=beat.stop)
+    stopper.start()
+    time.sleep(0.1)  # the stopper now holds the heartbeat while it waits for its thread
+    started = time.monotonic()
+    state = beat.state
+    assert time.monotonic() - started < 1
+    assert state in ("running", "stopped")
+    stopper.join()
+
+
 # -- enqueueing ----------------------------------------------------------------------------
 
 
