@@ -55,6 +55,19 @@ fn engine(path: &str) -> Engine {
     Engine::open(path, Options::default()).unwrap()
 }
 
+/// A database with `child.parentId` referencing `parent.id` (with `action`, if any).
+fn parent_and_child(name: &str, action: &str) -> (tempdir::Dir, Engine) {
+    let (dir, path) = temp_db(name);
+    let db = engine(&path);
+    db.execute_script(&format!(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+         CREATE TABLE child (id INTEGER PRIMARY KEY,
+                             parentId INTEGER REFERENCES parent (id) {action});"
+    ))
+    .unwrap();
+    (dir, db)
+}
+
 #[test]
 fn pragmas_are_in_force() {
     let (_dir, path) = temp_db("pragmas");
@@ -112,14 +125,7 @@ fn reads_inside_a_transaction_see_its_writes() {
 
 #[test]
 fn foreign_key_failures_name_the_columns() {
-    let (_dir, path) = temp_db("fk");
-    let db = engine(&path);
-    db.execute_script(
-        "CREATE TABLE parent (id INTEGER PRIMARY KEY);
-         CREATE TABLE child (id INTEGER PRIMARY KEY,
-                             parentId INTEGER REFERENCES parent (id));",
-    )
-    .unwrap();
+    let (_dir, db) = parent_and_child("fk", "");
     let err = db
         .execute(
             "INSERT INTO child (parentId) VALUES (?1)",
@@ -138,14 +144,7 @@ fn foreign_key_failures_name_the_columns() {
 #[test]
 fn statements_with_named_parameters_have_their_foreign_key_named() {
     // The queue binds by name; the probe re-runs the statement with those bindings.
-    let (_dir, path) = temp_db("fk-named");
-    let db = engine(&path);
-    db.execute_script(
-        "CREATE TABLE parent (id INTEGER PRIMARY KEY);
-         CREATE TABLE child (id INTEGER PRIMARY KEY,
-                             parentId INTEGER REFERENCES parent (id));",
-    )
-    .unwrap();
+    let (_dir, db) = parent_and_child("fk-named", "");
     let err = db
         .write(|conn| {
             let sql = "INSERT INTO child (parentId) VALUES (:parent) RETURNING id";
@@ -164,15 +163,9 @@ fn statements_with_named_parameters_have_their_foreign_key_named() {
 #[test]
 fn a_restrict_action_is_a_foreign_key_failure() {
     // RESTRICT fails as a trigger program does; it is still a foreign key's failure.
-    let (_dir, path) = temp_db("fk-restrict");
-    let db = engine(&path);
-    db.execute_script(
-        "CREATE TABLE parent (id INTEGER PRIMARY KEY);
-         CREATE TABLE child (id INTEGER PRIMARY KEY,
-                             parentId INTEGER REFERENCES parent (id) ON DELETE RESTRICT);
-         INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1);",
-    )
-    .unwrap();
+    let (_dir, db) = parent_and_child("fk-restrict", "ON DELETE RESTRICT");
+    db.execute_script("INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1);")
+        .unwrap();
     let err = db
         .execute("DELETE FROM parent WHERE id = ?1", &[Value::Integer(1)])
         .unwrap_err();
