@@ -167,14 +167,9 @@ class _WorkerLoop:
                 self._record_failure(claim, bad_return, stop)
                 return
             try:
-                self._retrying(
-                    lambda: self.queue.complete(claim, result),
-                    f"complete job {claim.id}",
-                    stop,
-                    holding=True,
+                self._settle_held(
+                    claim, lambda: self.queue.complete(claim, result), "complete job", stop
                 )
-            except LeaseLostError as lost:
-                self._log_lost(claim, lost)
             except (ValidationError, ValueTooLongError, ConstraintError) as error:
                 # The result cannot be stored (nothing was written): the job failed.
                 self._record_failure(claim, error, stop)
@@ -189,13 +184,17 @@ class _WorkerLoop:
             _error_text(error),
             exc_info=error,
         )
+        self._settle_held(
+            claim, lambda: self.queue.fail(claim, error), "record the failure of job", stop
+        )
+
+    def _settle_held(
+        self, claim: Claim, settle: Callable[[], object], what: str, stop: threading.Event
+    ) -> None:
+        """Write the outcome of the job in hand, retrying transient errors; a lease lost
+        meanwhile (or a cancellation) is logged, since the job is no longer ours."""
         try:
-            self._retrying(
-                lambda: self.queue.fail(claim, error),
-                f"record the failure of job {claim.id}",
-                stop,
-                holding=True,
-            )
+            self._retrying(settle, f"{what} {claim.id}", stop, holding=True)
         except LeaseLostError as lost:
             self._log_lost(claim, lost)
 
