@@ -19,11 +19,12 @@ from pathlib import Path
 
 import strata
 from _harness import Benchmark, Side, Suite
-from strata.dialects.sqlite import SqliteDialect
+from strata.dialects.sqlite import SqliteDdl
 from strata.migrate.diff import diff
 from strata.migrate.runner import apply_script
-from strata.migrate.sql_schema import SqlSchema, calculate
+from strata.migrate.sql_schema import calculate
 from strata.schema import load_schema
+from strata.schema.sql import SqlSchema
 
 # --- 1. a 100-model schema -------------------------------------------------------------------
 
@@ -55,7 +56,7 @@ def hundred_models() -> str:
 @contextmanager
 def _schema_processing(tmp: Path) -> Iterator[tuple[Side, Side]]:
     text = hundred_models()
-    dialect = SqliteDialect()
+    dialect = SqliteDdl()
     ddl = dialect.render_script(diff(SqlSchema(), calculate(load_schema(text), dialect)))
 
     def with_strata(n: int) -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 import strata
-from strata.dialects.sqlite import SqliteDialect
+from strata.dialects.sqlite import SqliteDdl
 from strata.migrate.diff import diff
-from strata.migrate.sql_schema import SqlSchema, calculate
+from strata.migrate.sql_schema import calculate
 from strata.schema import load_schema, load_schema_file
+from strata.schema.sql import SqlSchema
 from support import needs_shared, shared_folder
 
 PRISMA_DDL = shared_folder("prisma-ddl")
@@ -20,7 +21,7 @@ needs_fixtures = needs_shared(PRISMA_DDL)
 
 def script_for(schema_text: str) -> str:
     schema = load_schema(schema_text)
-    return SqliteDialect().render_script(diff(SqlSchema(), calculate(schema, SqliteDialect())))
+    return SqliteDdl().render_script(diff(SqlSchema(), calculate(schema, SqliteDdl())))
 
 
 def features() -> list[Path]:
@@ -43,7 +44,7 @@ def test_create_from_empty_matches_prisma(folder: Path) -> None:
         assert any(first_prisma_error in str(d) for d in caught.value.diagnostics)
         return
     schema = load_schema_file(folder / "sqlite.prisma")
-    dialect = SqliteDialect()
+    dialect = SqliteDdl()
     script = dialect.render_script(diff(SqlSchema(), calculate(schema, dialect)))
     assert script == expected_sql.read_text()
 
@@ -51,7 +52,7 @@ def test_create_from_empty_matches_prisma(folder: Path) -> None:
 @needs_fixtures
 @pytest.mark.parametrize("folder", evolutions(), ids=lambda p: p.name)
 def test_evolution_matches_prisma(folder: Path) -> None:
-    dialect = SqliteDialect()
+    dialect = SqliteDdl()
     before = calculate(load_schema_file(folder / "from.sqlite.prisma"), dialect)
     after = calculate(load_schema_file(folder / "to.sqlite.prisma"), dialect)
     assert dialect.render_script(diff(before, after)) == (folder / "sqlite.sql").read_text()
@@ -70,7 +71,7 @@ def test_scripts_run_on_a_fresh_database(folder: Path) -> None:
     )
     if not (folder / "sqlite.sql").exists() and folder.parent.name == "features":
         pytest.skip("Prisma rejects this schema")
-    dialect = SqliteDialect()
+    dialect = SqliteDdl()
     target = calculate(load_schema_file(schema_file), dialect)
     with strata.connect(":memory:") as db:
         apply_script(db, dialect.render_script(diff(SqlSchema(), target)))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import strata
-from strata.dialects.sqlite import SqliteDialect, introspect
+from strata.dialects.sqlite import SqliteDdl, introspect
 from strata.migrate.sql_schema import calculate
 from strata.schema import load_schema_file
 
@@ -49,7 +49,7 @@ def test_seed_schema_migrates_and_evolves(name: str, tmp_path: Path) -> None:
         assert expected_step in change.script
 
         # The database now holds exactly what the schema calls for.
-        target = calculate(load_schema_file(schema_file), SqliteDialect())
+        target = calculate(load_schema_file(schema_file), SqliteDdl())
         assert introspect(db).table(target.tables[0].name) == target.tables[0]
         assert db.migrate_.dev("nothing").migration is None
 

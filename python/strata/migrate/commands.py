@@ -26,10 +26,19 @@ from strata.database import Database
 from strata.dialects.sqlite import SqliteDialect, introspect, quote
 from strata.errors import ConfigurationError, MigrationError
 from strata.migrate import history
-from strata.migrate.diff import AlterTable, CreateIndex, DropTable, RedefineTable, Step, diff
+from strata.migrate.diff import diff
 from strata.migrate.runner import ProgressCallback, apply_script
-from strata.migrate.sql_schema import Index, SqlSchema, calculate
+from strata.migrate.sql_schema import calculate
 from strata.schema import ir, load_schema_file
+from strata.schema.sql import (
+    AlterTable,
+    CreateIndex,
+    DropTable,
+    Index,
+    RedefineTable,
+    SqlSchema,
+    Step,
+)
 
 __all__ = ["Migrator", "Status", "find_schema", "render_warnings"]
 
@@ -135,7 +144,7 @@ class Migrator:
         return load_schema_file(self.schema_path)
 
     def target(self) -> SqlSchema:
-        return calculate(self.load_schema(), self.dialect)
+        return calculate(self.load_schema(), self.dialect.ddl)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -233,7 +242,7 @@ class Migrator:
         if not steps:
             return DevResult(None, "", applied=applied)
         warnings, unexecutable = self.warnings(steps)
-        script = render_warnings(warnings + unexecutable) + self.dialect.render_script(steps)
+        script = render_warnings(warnings + unexecutable) + self.dialect.ddl.render_script(steps)
         if unexecutable and not create_only:
             raise MigrationError(
                 "The migration cannot be applied to the existing data:\n"
@@ -313,7 +322,7 @@ class Migrator:
                 + ("" if unexecutable else "\nRerun with --accept-data-loss to go ahead.")
             )
         if steps:
-            apply_script(self.db, self.dialect.render_script(steps), self.progress)
+            apply_script(self.db, self.dialect.ddl.render_script(steps), self.progress)
         return [describe(step) for step in steps]
 
     def seed(self, *, required: bool = True) -> bool:
@@ -460,7 +469,7 @@ def read_source(kind: str, value: str | None) -> SqlSchema:
     if value is None:
         raise ConfigurationError(f"--from-{kind} / --to-{kind} needs a value")
     if kind == "schema":
-        return calculate(load_schema_file(value), SqliteDialect())
+        return calculate(load_schema_file(value), SqliteDialect().ddl)
     if kind == "migrations":
         with strata.connect(":memory:") as scratch:
             return Migrator(scratch, migrations=value).shadow()
@@ -477,4 +486,4 @@ def read_source(kind: str, value: str | None) -> SqlSchema:
 def diff_script(before: SqlSchema, after: SqlSchema) -> tuple[list[Step], str]:
     """The steps from ``before`` to ``after`` and Prisma's script for them."""
     steps = diff(before, after)
-    return steps, SqliteDialect().render_script(steps)
+    return steps, SqliteDialect().ddl.render_script(steps)

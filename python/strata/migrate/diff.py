@@ -11,70 +11,22 @@ foreign key) redefines the table: create ``new_X``, copy the rows, drop ``X``, r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from strata.schema.sql import (
+    AlterTable,
+    Column,
+    CreateIndex,
+    CreateTable,
+    DropIndex,
+    DropTable,
+    Index,
+    RedefineTable,
+    SqlSchema,
+    Step,
+    Table,
+)
 
-from strata.migrate.sql_schema import Column, Index, SqlSchema, Table
+__all__ = ["diff"]
 
-__all__ = [
-    "AlterTable",
-    "CreateIndex",
-    "CreateTable",
-    "DropIndex",
-    "DropTable",
-    "RedefineTable",
-    "Step",
-    "diff",
-]
-
-
-@dataclass(frozen=True)
-class CreateTable:
-    table: Table
-
-
-@dataclass(frozen=True)
-class DropTable:
-    table: Table
-
-
-@dataclass(frozen=True)
-class AlterTable:
-    """Columns added with ``ALTER TABLE ... ADD COLUMN``."""
-
-    table: Table
-    added: tuple[Column, ...]
-
-
-@dataclass(frozen=True)
-class RedefineTable:
-    before: Table
-    after: Table
-
-    @property
-    def copied_columns(self) -> tuple[str, ...]:
-        """Columns whose data carries over: those present before and after."""
-        old = {c.name for c in self.before.columns}
-        return tuple(c.name for c in self.after.columns if c.name in old)
-
-    @property
-    def dropped_columns(self) -> tuple[str, ...]:
-        new = {c.name for c in self.after.columns}
-        return tuple(c.name for c in self.before.columns if c.name not in new)
-
-
-@dataclass(frozen=True)
-class CreateIndex:
-    table: str
-    index: Index
-
-
-@dataclass(frozen=True)
-class DropIndex:
-    table: str
-    index: Index
-
-
-Step = CreateTable | DropTable | AlterTable | RedefineTable | CreateIndex | DropIndex
 
 # The order Prisma's schema engine sorts its SQLite steps in.
 _ORDER = {

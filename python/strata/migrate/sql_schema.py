@@ -1,83 +1,20 @@
-"""The database as tables, columns, keys and indexes: the layer migrations diff.
-
-A migration compares two of these: one calculated from the Prisma schema
-(`calculate`), one read back from a database (`strata.dialects.sqlite.introspect`). Both
-sides use the same shapes and the same spelling of types and defaults, so comparing them is
-plain equality. Everything here is database-neutral; what a type or default is called in
-SQL comes from the dialect.
-"""
+"""The tables a Prisma schema needs (`calculate`), as `strata.schema.sql` shapes, with the
+types and defaults the dialect spells."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from strata.schema import ir
+from strata.schema.sql import Column, ForeignKey, Index, IndexColumn, SqlSchema, Table
 
 if TYPE_CHECKING:
-    from strata.dialects.base import Dialect
+    from strata.dialects.base import DdlDialect
 
-__all__ = ["Column", "ForeignKey", "Index", "SqlSchema", "Table", "calculate"]
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    #: The SQL type as the dialect spells it: ``TEXT``, ``INTEGER``, ``DATETIME``...
-    type: str
-    not_null: bool
-    #: The default as SQL text after ``DEFAULT``: ``'QUEUED'``, ``0``, ``CURRENT_TIMESTAMP``.
-    default: str | None = None
-    autoincrement: bool = False
+__all__ = ["calculate"]
 
 
-@dataclass(frozen=True)
-class ForeignKey:
-    columns: tuple[str, ...]
-    referenced_table: str
-    referenced_columns: tuple[str, ...]
-    #: SQL spellings: ``CASCADE``, ``RESTRICT``, ``NO ACTION``, ``SET NULL``, ``SET DEFAULT``.
-    on_delete: str
-    on_update: str
-    #: Compared only where the database keeps constraint names.
-    name: str = field(default="", compare=False)
-
-
-@dataclass(frozen=True)
-class IndexColumn:
-    name: str
-    sort: Literal["ASC", "DESC"] | None = None
-
-
-@dataclass(frozen=True)
-class Index:
-    name: str
-    columns: tuple[IndexColumn, ...]
-    unique: bool
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    columns: tuple[Column, ...]
-    primary_key: tuple[str, ...] = ()
-    foreign_keys: tuple[ForeignKey, ...] = ()
-    indexes: tuple[Index, ...] = ()
-    primary_key_name: str | None = field(default=None, compare=False)
-
-    def column(self, name: str) -> Column | None:
-        return next((c for c in self.columns if c.name == name), None)
-
-
-@dataclass(frozen=True)
-class SqlSchema:
-    tables: tuple[Table, ...] = ()
-
-    def table(self, name: str) -> Table | None:
-        return next((t for t in self.tables if t.name == name), None)
-
-
-def calculate(schema: ir.Schema, dialect: Dialect) -> SqlSchema:
+def calculate(schema: ir.Schema, dialect: DdlDialect) -> SqlSchema:
     """The tables a database must hold for ``schema``, in Prisma's order: models as
     declared, then the join tables of implicit many-to-many relations."""
     models = {m.name: m for m in schema.models}
@@ -89,7 +26,7 @@ def calculate(schema: ir.Schema, dialect: Dialect) -> SqlSchema:
 
 
 def _model_table(
-    model: ir.Model, schema: ir.Schema, models: dict[str, ir.Model], dialect: Dialect
+    model: ir.Model, schema: ir.Schema, models: dict[str, ir.Model], dialect: DdlDialect
 ) -> Table:
     primary = tuple(c.column for c in model.primary_key.columns) if model.primary_key else ()
     columns = tuple(
@@ -141,7 +78,7 @@ def _indexes_in_prisma_order(model: ir.Model) -> list[ir.Index]:
     return [*model.uniques, *model.indexes]
 
 
-def _join_table(m2m: ir.ManyToMany, models: dict[str, ir.Model], dialect: Dialect) -> Table:
+def _join_table(m2m: ir.ManyToMany, models: dict[str, ir.Model], dialect: DdlDialect) -> Table:
     """Prisma's join table: columns A and B referencing each side's id, both cascading, a
     unique index on (A, B) and an index on B."""
     columns = []

@@ -20,17 +20,22 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from strata.migrate.diff import (
+from strata.schema import ir
+from strata.schema.sql import (
     AlterTable,
+    Column,
     CreateIndex,
     CreateTable,
     DropIndex,
     DropTable,
+    ForeignKey,
+    Index,
+    IndexColumn,
     RedefineTable,
+    SqlSchema,
     Step,
+    Table,
 )
-from strata.migrate.sql_schema import Column, ForeignKey, Index, IndexColumn, SqlSchema, Table
-from strata.schema import ir
 
 if TYPE_CHECKING:
     from strata.database import Database
@@ -63,8 +68,10 @@ def _string_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-class SqliteDialect:
-    provider = "sqlite"
+class SqliteDdl:
+    """`strata.dialects.base.DdlDialect` for SQLite."""
+
+    quote = staticmethod(quote)
 
     # -- from the IR ---------------------------------------------------------------------------
 
@@ -318,3 +325,15 @@ def _introspect_foreign_keys(db: Database, table: str, create_sql: str) -> tuple
             )
         )
     return tuple(foreign_keys)
+
+
+class SqliteDialect:
+    """`strata.dialects.base.Dialect` for SQLite: one part per concern."""
+
+    provider = "sqlite"
+
+    def __init__(self) -> None:
+        from strata.dialects.sqlite import queue
+
+        self.ddl = SqliteDdl()
+        self.queue = queue
