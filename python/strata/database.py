@@ -239,7 +239,7 @@ class Database(Engine):
         from strata.config import queue_bindings
         from strata.queue import Queue
 
-        return Queue(self, model, **{**queue_bindings().get(model, {}), **binding})
+        return Queue(self.client_, model, **{**queue_bindings().get(model, {}), **binding})
 
 
 class ClientView:
