@@ -17,6 +17,10 @@ would overwrite every one of its freed pages with zeros: as many page writes aga
 copy itself. The runner switches to ``secure_delete = FAST`` (zero freed content only where
 the page is written anyway) for the migration. The dropped rows live on in the new table,
 so zeroing the old copy protects nothing.
+
+How a script splits into statements, which of them switch foreign keys or copy rows, and
+every statement run around them are the dialect's (its `MigrationsDialect` part); this
+module decides when each runs.
 """
 
 from __future__ import annotations
