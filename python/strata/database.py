@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from strata import _core
 from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
+from strata.dialects.sqlite import SqliteDialect
 from strata.errors import ConfigurationError
 from strata.events import QUERY_LOGGER, QueryEvent, QueryEvents, log_query
 
@@ -148,13 +149,13 @@ class Database(_core.Engine):
         """Connected, latency, SQLite version, migration state and pending migrations."""
         from strata.health import health
 
-        return health(self)
+        return health(self, SqliteDialect())
 
     def stats_(self) -> dict[str, int]:
         """Row count per model (needs ``schema=``)."""
         from strata.health import stats
 
-        return stats(self)
+        return stats(self, SqliteDialect())
 
     @property
     def migrate_(self) -> Migrator:
@@ -234,7 +235,14 @@ class Database(_core.Engine):
         from strata.ratelimit import bind
 
         return bind(
-            self, model, key=key, count=count, window_start=window_start, tat=tat, config=config
+            self,
+            model,
+            key=key,
+            count=count,
+            window_start=window_start,
+            tat=tat,
+            config=config,
+            dialect=SqliteDialect(),
         )
 
     def metrics_(self, model: str, *, series: str, time: str) -> Metrics:
@@ -243,7 +251,7 @@ class Database(_core.Engine):
         aggregation, rollups and retention: see `strata.metrics.Metrics`."""
         from strata.metrics import Metrics
 
-        return Metrics(self, model, series=series, time=time)
+        return Metrics(self, model, series=series, time=time, dialect=SqliteDialect())
 
     def analytics_(
         self, tables: Sequence[str] | Mapping[str, TableSpec] | None = None
@@ -255,7 +263,7 @@ class Database(_core.Engine):
         `strata.analytics`."""
         from strata.analytics import connect_duckdb
 
-        return connect_duckdb(self, tables)
+        return connect_duckdb(self, tables, dialect=SqliteDialect())
 
     def __getattr__(self, name: str) -> Repository:
         # Only reached for names the handle does not have: ``db.media_request`` is the

@@ -164,6 +164,7 @@ class Queue:
             claim=binding.claim_sql(),
             why=binding.why_sql(),
             heartbeat=binding.heartbeat_sql(),
+            changes=binding.changes_sql(),
             constants=binding.constants,
             datetime_format=binding.forms[binding.fields["lease_expires_at"]],
             order=binding.claim_order or [(len(meta.columns), False)],

@@ -413,6 +413,9 @@ class _Binding:
     def heartbeat_sql(self) -> str:
         return self.fenced([sql.lease_extended(self.col("lease_expires_at"))])
 
+    def changes_sql(self) -> str:
+        return sql.changes_sql()
+
     def complete_sql(self, data_sets: list[str]) -> str:
         assignments = [*self.assign("done"), sql.cleared(self.col("lease_expires_at"))]
         if "finished_at" in self.fields:

@@ -333,7 +333,9 @@ class SqliteDialect:
     provider = "sqlite"
 
     def __init__(self) -> None:
-        from strata.dialects.sqlite import queue
+        from strata.dialects.sqlite import metrics, queue, ratelimit
 
         self.ddl = SqliteDdl()
         self.queue = queue
+        self.ratelimit = ratelimit
+        self.metrics = metrics
