@@ -5,16 +5,17 @@
 //!
 //! A limiter is bound to a model of the user's schema (docs/ARCHITECTURE.md, decision 4).
 //! Python validates the model and hands over a [`Spec`] holding the statements its dialect
-//! wrote for it once (`strata.dialects.sqlite.ratelimit`). Each hit is then one call into [`Limiter::hit`], which runs inside
-//! `Engine::write` (`BEGIN IMMEDIATE` ... `COMMIT`):
+//! wrote for it once (`strata.dialects.sqlite.ratelimit`). Each hit is then one call into
+//! [`Limiter::hit`], which runs inside `Engine::write` (`BEGIN IMMEDIATE` ... `COMMIT`):
 //!
 //! 1. read the clock, after the write lock is held, so that no other writer can commit a
 //!    later time between our reading and our writing;
 //! 2. read the key's state (its newest two windows, or its theoretical arrival time);
 //! 3. decide in Rust with exact integer arithmetic ([`decide_window`], [`decide_gcra`]);
-//! 4. when allowed, apply it with one conditional `INSERT ... ON CONFLICT DO UPDATE ...
-//!    WHERE ... RETURNING`. The `WHERE` repeats the bound, so the statement itself can never
-//!    push a count past the limit; a denied hit writes nothing.
+//! 4. when allowed, apply it with the dialect's one conditional upsert (in `SQLite`,
+//!    `INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING`), which repeats the bound,
+//!    so the statement itself can never push a count past the limit; a denied hit writes
+//!    nothing.
 //!
 //! Two stored shapes:
 //!
