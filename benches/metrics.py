@@ -32,6 +32,7 @@ import sqlite_utils
 
 import strata
 from _harness import Benchmark, Check, Side, Suite, schema_ddl, sqlite3_peer
+from strata.dialects.sqlite import SqliteDialect
 
 SERIES = 200
 VALUES = ("cpuUsage", "ramUsage", "gpuUsage", "gpuTemperature", "gpuPowerW")
@@ -59,6 +60,8 @@ COLUMNS = ["providerId", "timestamp", *VALUES]
 QUOTED = [f'"{c}"' for c in COLUMNS]
 INSERT = f"INSERT INTO {TABLE} ({', '.join(QUOTED)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
+#: The inserts the native ceiling writes: the bulk writer's, as the dialect spells them.
+NATIVE_INSERT = SqliteDialect().metrics.bulk_insert(TABLE, QUOTED)
 
 
 def _columns(rows: int) -> dict[str, list[Any]]:
@@ -122,8 +125,7 @@ def _ingest(peer: str, rows: int) -> Any:
                     def ceiling(n: int) -> None:
                         written = strata._core.ingest_ceiling(
                             other,
-                            TABLE,
-                            QUOTED,
+                            NATIVE_INSERT,
                             rows,
                             SERIES,
                             chunk_rows=10_000,
@@ -170,8 +172,7 @@ def _filled(tmp: Path, rows: int) -> Iterator[strata.Database]:
     with _strata(tmp / "filled.db") as db:
         strata._core.ingest_ceiling(
             db,
-            TABLE,
-            QUOTED,
+            NATIVE_INSERT,
             rows,
             SERIES,
             chunk_rows=50_000,

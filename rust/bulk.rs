@@ -8,6 +8,8 @@
 //! statement per row (parsing is amortised and the b-tree cursor stays warm); past about a
 //! hundred the gain flattens, while the SQL text and the bound-parameter count keep growing.
 
+use std::sync::Arc;
+
 use rusqlite::types::Value;
 use rusqlite::{Connection, Statement};
 
@@ -19,13 +21,29 @@ pub const ROWS_PER_STATEMENT: usize = 100;
 /// `SQLite`'s default limit on bound parameters in one statement (`SQLITE_MAX_VARIABLE_NUMBER`).
 const MAX_PARAMETERS: usize = 32_766;
 
-/// The target of a bulk insert: a table and its columns, already quoted (identifiers come
-/// from the validated schema, never from data).
+/// How the dialect writes multi-row inserts into one table
+/// (`strata.dialects.base.BulkInsertSql`): the pieces this module joins for the columns a
+/// run gives and the rows a statement carries. Names are quoted by the dialect.
+#[derive(Debug, Clone)]
+pub struct InsertSql {
+    pub head: String,
+    /// The quoted columns, which [`Run::present`] indexes.
+    pub columns: Vec<String>,
+    pub column_separator: String,
+    pub values: String,
+    /// `row_tuples[n]`: one row of `n` parameters.
+    pub row_tuples: Vec<String>,
+    pub row_separator: String,
+    pub skip_duplicates: String,
+    pub returning_rowid: String,
+    pub default_values: String,
+}
+
+/// The target of a bulk insert: a table's insert statements, and whether rows that would
+/// violate a unique constraint are skipped.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub table: String,
-    pub columns: Vec<String>,
-    /// Skip rows that would violate a unique constraint (`ON CONFLICT DO NOTHING`).
+    pub sql: Arc<InsertSql>,
     pub skip_duplicates: bool,
 }
 
@@ -33,7 +51,7 @@ pub struct Target {
 /// column's database default, so each distinct set of columns needs its own statement.
 #[derive(Debug, Default)]
 pub struct Run {
-    /// Indexes into [`Target::columns`], in the order of each row's values.
+    /// Indexes into [`InsertSql::columns`], in the order of each row's values.
     pub present: Vec<usize>,
     /// Row-major: `rows` rows of `present.len()` values.
     pub values: Vec<Value>,
@@ -41,26 +59,38 @@ pub struct Run {
 }
 
 impl Target {
-    /// `INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ...` with `rows` value tuples.
+    /// The insert of `rows` rows giving the columns `present`: with `SQLite`'s dialect,
+    /// `INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ...`.
     #[must_use]
     pub fn sql(&self, present: &[usize], rows: usize) -> String {
+        let sql = &*self.sql;
         if present.is_empty() {
-            // The upsert clause cannot follow DEFAULT VALUES; such a row has nothing that
+            // The skip clause cannot follow DEFAULT VALUES; such a row has nothing that
             // could be a duplicate of a given value anyway.
-            return format!("INSERT INTO {} DEFAULT VALUES", self.table);
+            return sql.default_values.clone();
         }
-        let names: Vec<&str> = present.iter().map(|&i| self.columns[i].as_str()).collect();
-        let tuple = format!("({})", vec!["?"; present.len()].join(", "));
-        let mut sql = format!(
-            "INSERT INTO {} ({}) VALUES {}",
-            self.table,
-            names.join(", "),
-            vec![tuple.as_str(); rows].join(", ")
+        let tuple = &sql.row_tuples[present.len()];
+        let mut text = String::with_capacity(
+            sql.head.len() + 16 * present.len() + rows * (tuple.len() + sql.row_separator.len()),
         );
-        if self.skip_duplicates {
-            sql.push_str(" ON CONFLICT DO NOTHING");
+        text.push_str(&sql.head);
+        for (i, &column) in present.iter().enumerate() {
+            if i > 0 {
+                text.push_str(&sql.column_separator);
+            }
+            text.push_str(&sql.columns[column]);
         }
-        sql
+        text.push_str(&sql.values);
+        for row in 0..rows {
+            if row > 0 {
+                text.push_str(&sql.row_separator);
+            }
+            text.push_str(tuple);
+        }
+        if self.skip_duplicates {
+            text.push_str(&sql.skip_duplicates);
+        }
+        text
     }
 
     /// How many rows one statement carries for rows of `width` values.
@@ -82,7 +112,7 @@ impl Target {
     }
 
     /// As [`Target::insert`], and append the rowid of each row inserted to `rowids`
-    /// (`RETURNING rowid`; a skipped duplicate returns none). `create_many_and_return`
+    /// (`InsertSql::returning_rowid`; a skipped duplicate returns none). `create_many_and_return`
     /// reads the new records back by these, in the same transaction: unlike a range of
     /// rowids, they are exact when rows give their own integer ids.
     pub fn insert_returning_rowids(
@@ -108,7 +138,7 @@ impl Target {
         let statement_sql = |rows: usize| {
             let mut sql = self.sql(&run.present, rows);
             if returning {
-                sql.push_str(" RETURNING rowid");
+                sql.push_str(&self.sql.returning_rowid);
             }
             sql
         };
@@ -144,7 +174,7 @@ impl Target {
     }
 }
 
-/// Run one prepared insert; with `rowids`, a statement ending in `RETURNING rowid`, whose
+/// Run one prepared insert; with `rowids`, a statement returning the rowids, whose
 /// rows are collected there.
 fn execute(
     conn: &Connection,
@@ -175,13 +205,29 @@ fn collect_rowids(stmt: &mut Statement<'_>, rowids: &mut Vec<i64>) -> rusqlite::
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The pieces `strata.dialects.sqlite.metrics.bulk_insert` writes for these columns.
+    pub(crate) fn sqlite_insert(table: &str, columns: &[&str]) -> Arc<InsertSql> {
+        Arc::new(InsertSql {
+            head: format!("INSERT INTO {table} ("),
+            columns: columns.iter().map(|&c| c.to_owned()).collect(),
+            column_separator: ", ".into(),
+            values: ") VALUES ".into(),
+            row_tuples: (0..=columns.len())
+                .map(|n| format!("({})", vec!["?"; n].join(", ")))
+                .collect(),
+            row_separator: ", ".into(),
+            skip_duplicates: " ON CONFLICT DO NOTHING".into(),
+            returning_rowid: " RETURNING rowid".into(),
+            default_values: format!("INSERT INTO {table} DEFAULT VALUES"),
+        })
+    }
 
     fn target(skip_duplicates: bool) -> Target {
         Target {
-            table: "\"t\"".into(),
-            columns: vec!["\"a\"".into(), "\"b\"".into()],
+            sql: sqlite_insert("\"t\"", &["\"a\"", "\"b\""]),
             skip_duplicates,
         }
     }
@@ -266,8 +312,7 @@ mod tests {
         ];
         rows.extend((0..150).map(|i| vec![Value::Integer(100 + i), Value::Integer(10 + i)]));
         let with_ids = Target {
-            table: "\"t\"".into(),
-            columns: vec!["\"id\"".into(), "\"a\"".into()],
+            sql: sqlite_insert("\"t\"", &["\"id\"", "\"a\""]),
             skip_duplicates: true,
         };
         let mut rowids = Vec::new();

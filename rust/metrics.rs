@@ -27,35 +27,16 @@ use crate::time::{self, Format};
 /// Where a value's samples come from.
 #[derive(Debug, Clone)]
 pub enum Input {
-    /// One quoted column of raw samples.
+    /// One column of raw samples (its quoted name, for messages).
     Raw { column: String, integer: bool },
-    /// A rollup's partial aggregates, merged: quoted `count`, `sum`, `min`, `max` columns.
-    Partial {
-        count: String,
-        sum: String,
-        min: String,
-        max: String,
-        integer: bool,
-    },
+    /// A rollup's partial aggregates, merged: four columns, `count`, `sum`, `min`, `max`.
+    Partial { integer: bool },
 }
 
 impl Input {
     fn integer(&self) -> bool {
         match self {
             Input::Raw { integer, .. } | Input::Partial { integer, .. } => *integer,
-        }
-    }
-
-    fn columns(&self) -> Vec<&str> {
-        match self {
-            Input::Raw { column, .. } => vec![column],
-            Input::Partial {
-                count,
-                sum,
-                min,
-                max,
-                ..
-            } => vec![count, sum, min, max],
         }
     }
 }
@@ -89,14 +70,26 @@ impl Stat {
     }
 }
 
-/// The model whose rows are aggregated. Identifiers are quoted and come from the validated
-/// schema (`strata/metrics.py`), never from data.
+/// How the dialect reads a metric model (`strata.dialects.base.MetricsSourceSql`): the
+/// statement streaming its rows in `(series, time)` order is `head + condition + tail`.
+#[derive(Debug, Clone)]
+pub struct SourceSql {
+    pub head: String,
+    pub tail: String,
+    /// The condition that keeps every row.
+    pub all_rows: String,
+    /// The condition that keeps rows from a time on (one parameter).
+    pub since: String,
+}
+
+/// The model whose rows are aggregated, as bound in `strata/metrics.py`. The names are for
+/// messages; the statements are the dialect's.
 #[derive(Debug, Clone)]
 pub struct Source {
     pub table: String,
-    pub series: String,
     pub time: String,
     pub inputs: Vec<Input>,
+    pub sql: SourceSql,
 }
 
 /// One aggregation: the bucket width, the statistics and a filter.
@@ -105,8 +98,8 @@ pub struct Request<'a> {
     pub every_ms: i64,
     /// (index into `Source::inputs`, statistic), in output order.
     pub outputs: &'a [(usize, Stat)],
-    /// A condition on the table aliased `t0`, built by Python with `?` placeholders; `"1"`
-    /// for none.
+    /// A condition on the table aliased `t0`, built by Python with `?` placeholders
+    /// (`SourceSql::all_rows` for none).
     pub condition: &'a str,
     pub params: &'a [Value],
 }
@@ -293,23 +286,14 @@ fn same(current: &Value, value: ValueRef<'_>) -> bool {
     }
 }
 
-/// The SQL that streams the rows `request` needs, in `(series, time)` order.
+/// The statement that streams the rows `condition` keeps, in `(series, time)` order.
 pub fn select_sql(source: &Source, condition: &str) -> String {
-    let mut columns = vec![
-        format!("t0.{}", source.series),
-        format!("t0.{}", source.time),
-    ];
-    for input in &source.inputs {
-        columns.extend(input.columns().into_iter().map(|c| format!("t0.{c}")));
-    }
-    format!(
-        "SELECT {} FROM {} AS t0 WHERE t0.{time} IS NOT NULL AND ({condition}) \
-         ORDER BY t0.{series}, t0.{time}",
-        columns.join(", "),
-        source.table,
-        time = source.time,
-        series = source.series,
-    )
+    let sql = &source.sql;
+    let mut text = String::with_capacity(sql.head.len() + condition.len() + sql.tail.len());
+    text.push_str(&sql.head);
+    text.push_str(condition);
+    text.push_str(&sql.tail);
+    text
 }
 
 /// Check a request against its source before any row is read.
@@ -467,21 +451,24 @@ fn not_a_number(source: &Source, column: &str, value: ValueRef<'_>) -> Error {
     ))
 }
 
-/// A rollup model: where [`rollup`] writes `count`, `sum`, `min` and `max` per bucket.
+/// A rollup model: where [`rollup`] writes `count`, `sum`, `min` and `max` per bucket,
+/// with the dialect's statements (`strata.dialects.base.RollupSql`).
 #[derive(Debug, Clone)]
 pub struct RollupTarget {
-    pub table: String,
-    /// Quoted columns: the series, the bucket start, then one per output of the request.
-    pub series: String,
-    pub bucket: String,
-    pub columns: Vec<String>,
+    /// The latest bucket the rollup holds.
+    pub watermark: String,
+    /// Deletes the buckets from a start on (one parameter).
+    pub delete_from: String,
+    /// Writes rows of the series, the bucket start, then one column per output.
+    pub insert: Target,
     /// How the target's bucket column stores `DateTime` values.
     pub format: Format,
 }
 
-/// Bring `target` up to date from `source`, on `conn` inside the caller's write
-/// transaction (`Engine::write`), so that the watermark, the re-aggregation and the writes
-/// see one state of the database.
+/// Bring `target` up to date from every row of `source`, on `conn` inside the caller's
+/// write transaction (`Engine::write`), so that the watermark, the re-aggregation and the
+/// writes see one state of the database. `request.condition` and `params` are replaced by
+/// the source's own: every row, or the rows from the watermark on.
 ///
 /// The watermark is the latest bucket the target holds, less `lookback_ms` (for samples
 /// that arrive late). That bucket may have been written while it was still filling, so it
@@ -495,39 +482,29 @@ pub fn rollup(
     target: &RollupTarget,
     lookback_ms: i64,
 ) -> Result<u64> {
-    let watermark_sql = format!("SELECT max({}) FROM {}", target.bucket, target.table);
     let latest: Option<i64> = conn
-        .query_row(&watermark_sql, [], |row| Ok(time::read(row.get_ref(0)?)))
-        .map_err(|e| Error::from_sqlite(e, &watermark_sql))?;
+        .query_row(&target.watermark, [], |row| Ok(time::read(row.get_ref(0)?)))
+        .map_err(|e| Error::from_sqlite(e, &target.watermark))?;
     let every = request.every_ms;
     let from = latest.map(|ms| (ms - lookback_ms).div_euclid(every) * every);
 
-    let mut condition = request.condition.to_owned();
-    let mut params = request.params.to_vec();
+    let mut condition = source.sql.all_rows.as_str();
+    let mut params = Vec::new();
     if let Some(from) = from {
-        let delete = format!("DELETE FROM {} WHERE {} >= ?", target.table, target.bucket);
-        conn.execute(&delete, [target.format.value(from)])
-            .map_err(|e| Error::from_sqlite(e, &delete))?;
-        condition = format!("({condition}) AND t0.{} >= ?", source.time);
+        conn.execute(&target.delete_from, [target.format.value(from)])
+            .map_err(|e| Error::from_sqlite(e, &target.delete_from))?;
+        condition = &source.sql.since;
         params.push(source_format.value(from));
     }
-    let mut columns = vec![target.series.clone(), target.bucket.clone()];
-    columns.extend(target.columns.iter().cloned());
-    let width = columns.len();
-    let insert = Target {
-        table: target.table.clone(),
-        columns,
-        skip_duplicates: false,
-    };
-    let present: Vec<usize> = (0..width).collect();
+    let width = target.insert.sql.columns.len();
     let mut pending = Run {
-        present: present.clone(),
+        present: (0..width).collect(),
         values: Vec::new(),
         rows: 0,
     };
     let mut written = 0;
     let scoped = Request {
-        condition: &condition,
+        condition,
         params: &params,
         ..*request
     };
@@ -537,14 +514,14 @@ pub fn rollup(
         pending.values.extend(bucket.values);
         pending.rows += 1;
         if pending.rows == 4096 {
-            written += insert.insert(conn, std::slice::from_ref(&pending))?;
+            written += target.insert.insert(conn, std::slice::from_ref(&pending))?;
             pending.values.clear();
             pending.rows = 0;
         }
         Ok(())
     })?;
     if pending.rows > 0 {
-        written += insert.insert(conn, &[pending])?;
+        written += target.insert.insert(conn, &[pending])?;
     }
     Ok(written)
 }
@@ -564,10 +541,17 @@ mod tests {
     }
 
     fn source() -> Source {
+        // The statements `strata.dialects.sqlite.metrics.source_sql` writes.
         Source {
             table: "m".into(),
-            series: "s".into(),
             time: "t".into(),
+            sql: SourceSql {
+                head: "SELECT t0.s, t0.t, t0.v, t0.n FROM m AS t0 WHERE t0.t IS NOT NULL AND ("
+                    .into(),
+                tail: ") ORDER BY t0.s, t0.t".into(),
+                all_rows: "1".into(),
+                since: "t0.t >= ?".into(),
+            },
             inputs: vec![
                 Input::Raw {
                     column: "v".into(),
@@ -693,12 +677,15 @@ mod tests {
             (0, Stat::Max),
         ];
         let target = RollupTarget {
-            table: "r".into(),
-            series: "s".into(),
-            bucket: "b".into(),
-            columns: ["v_count", "v_sum", "v_min", "v_max"]
-                .map(String::from)
-                .to_vec(),
+            watermark: "SELECT max(b) FROM r".into(),
+            delete_from: "DELETE FROM r WHERE b >= ?".into(),
+            insert: Target {
+                sql: crate::bulk::tests::sqlite_insert(
+                    "r",
+                    &["s", "b", "v_count", "v_sum", "v_min", "v_max"],
+                ),
+                skip_duplicates: false,
+            },
             format: Format::Iso8601,
         };
         let request = Request {

@@ -20,7 +20,7 @@ use pyo3::types::{
 };
 use rusqlite::types::Value;
 
-use crate::bulk::{Run, Target};
+use crate::bulk::{InsertSql, Run, Target};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::py_engine::{to_value, PyEngine};
@@ -75,9 +75,8 @@ pub struct PyBulkInsert {
     engine: Arc<Engine>,
     model: String,
     columns: Vec<Column>,
-    /// Quoted table and column names, in `columns` order.
-    table: String,
-    column_sql: Vec<String>,
+    /// The dialect's insert statements, with the columns in `columns` order.
+    insert: Arc<InsertSql>,
     /// `unknown_field(name)` returns the `ValidationError` for a field the model lacks.
     unknown_field: Py<PyAny>,
 }
@@ -85,7 +84,6 @@ pub struct PyBulkInsert {
 /// One column as Python describes it; see `PyBulkInsert::new`.
 type ColumnSpec<'py> = (
     Bound<'py, PyString>,
-    String,
     String,
     Bound<'py, PyAny>,
     bool,
@@ -95,23 +93,24 @@ type ColumnSpec<'py> = (
 
 #[pymethods]
 impl PyBulkInsert {
-    /// `columns`: one `(field, column_sql, kind, options, nullable, missing, encode)` tuple
-    /// per scalar field, where `kind` names the fast path (see `Kind`), `options` is the
+    /// `insert`: how the dialect writes inserts into the model's table
+    /// (`strata.dialects.base.BulkInsertSql`), its columns one per scalar field.
+    /// `columns`: one `(field, kind, options, nullable, missing, encode)` tuple per scalar
+    /// field, in the same order, where `kind` names the fast path (see `Kind`), `options` is the
     /// text limit, the int range or the enum's name map, and `missing` is `"omit"`,
     /// `"required"`, `"now"`, a callable, or `("value", v)`.
     #[new]
-    #[pyo3(signature = (db, model, table, columns, unknown_field))]
+    #[pyo3(signature = (db, model, insert, columns, unknown_field))]
     fn new(
         db: &Bound<'_, PyEngine>,
         model: String,
-        table: String,
+        insert: &Bound<'_, PyDict>,
         columns: &Bound<'_, PyList>,
         unknown_field: Py<PyAny>,
     ) -> PyResult<Self> {
         let mut parsed = Vec::with_capacity(columns.len());
-        let mut column_sql = Vec::with_capacity(columns.len());
         for spec in columns.iter() {
-            let (field, sql, kind, options, nullable, missing, encode): ColumnSpec<'_> =
+            let (field, kind, options, nullable, missing, encode): ColumnSpec<'_> =
                 spec.extract()?;
             parsed.push(Column {
                 field: field.unbind(),
@@ -120,15 +119,17 @@ impl PyBulkInsert {
                 missing: parse_missing(&missing)?,
                 encode,
             });
-            column_sql.push(sql);
+        }
+        let insert = insert_sql(insert)?;
+        if insert.columns.len() != parsed.len() {
+            return Err(Error::invalid("the insert names one column per field").into());
         }
         Ok(PyBulkInsert {
             db: db.clone().unbind(),
             engine: Arc::clone(db.get().engine()),
             model,
             columns: parsed,
-            table,
-            column_sql,
+            insert: Arc::new(insert),
             unknown_field,
         })
     }
@@ -266,8 +267,7 @@ impl PyBulkInsert {
         skip_duplicates: bool,
     ) -> PyResult<Call> {
         let target = Target {
-            table: self.table.clone(),
-            columns: self.column_sql.clone(),
+            sql: Arc::clone(&self.insert),
             skip_duplicates,
         };
         // The tracer sees one entry per call: the single-row form of the statement.
@@ -723,4 +723,29 @@ fn at_row(err: PyErr, row: usize) -> PyErr {
         }
     });
     err
+}
+
+/// The dialect's insert pieces (`strata.dialects.base.BulkInsertSql`) as the core keeps them.
+pub fn insert_sql(spec: &Bound<'_, PyDict>) -> PyResult<InsertSql> {
+    let item = |name: &str| -> PyResult<Bound<'_, PyAny>> {
+        spec.get_item(name)?.ok_or_else(|| {
+            pyo3::exceptions::PyKeyError::new_err(format!("the insert has no {name:?}"))
+        })
+    };
+    let text = |name: &str| -> PyResult<String> { item(name)?.extract() };
+    let insert = InsertSql {
+        head: text("head")?,
+        columns: item("columns")?.extract()?,
+        column_separator: text("column_separator")?,
+        values: text("values")?,
+        row_tuples: item("row_tuples")?.extract()?,
+        row_separator: text("row_separator")?,
+        skip_duplicates: text("skip_duplicates")?,
+        returning_rowid: text("returning_rowid")?,
+        default_values: text("default_values")?,
+    };
+    if insert.row_tuples.len() != insert.columns.len() + 1 {
+        return Err(Error::invalid("the insert needs a row tuple for every width").into());
+    }
+    Ok(insert)
 }

@@ -19,7 +19,8 @@ use crate::arrow_export::{self, Batches, Column, Kind, MemoryStream, Query, Quer
 use crate::bulk::{Run, Target};
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::metrics::{self, Bucket, Input, Request, RollupTarget, Source, Stat};
+use crate::metrics::{self, Bucket, Input, Request, RollupTarget, Source, SourceSql, Stat};
+use crate::py_bulk::insert_sql;
 use crate::py_engine::{to_values, value_to_python, PyEngine};
 use crate::time::{Format, UtcTime};
 
@@ -40,16 +41,18 @@ pub struct PyAggregator {
 
 #[pymethods]
 impl PyAggregator {
-    /// `table`, `series` and `time` are quoted identifiers; `time_format` is how the
-    /// database stores `DateTime` values (`"iso8601"` or `"unixepoch-ms"`) and `series_kind` the
-    /// Arrow type of the series column (see `ArrowStream.query`).
+    /// `table` and `time` are quoted identifiers, for messages; `sql` is how the dialect
+    /// reads the model (`strata.dialects.base.MetricsSourceSql`), with the `inputs`'
+    /// columns in order; `time_format` is how the time column stores `DateTime` values
+    /// and `series_kind` the Arrow type of the series column (see `ArrowStream.query`).
     #[new]
-    #[pyo3(signature = (db, table, series, time, inputs, time_format, series_kind))]
+    #[pyo3(signature = (db, table, time, sql, inputs, time_format, series_kind))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         db: &Bound<'_, PyEngine>,
         table: String,
-        series: String,
         time: String,
+        sql: &Bound<'_, PyDict>,
         inputs: Vec<InputSpec>,
         time_format: &str,
         series_kind: &str,
@@ -62,13 +65,7 @@ impl PyAggregator {
                         column: column.clone(),
                         integer,
                     }),
-                    ("partial", [count, sum, min, max]) => Ok(Input::Partial {
-                        count: count.clone(),
-                        sum: sum.clone(),
-                        min: min.clone(),
-                        max: max.clone(),
-                        integer,
-                    }),
+                    ("partial", [_count, _sum, _min, _max]) => Ok(Input::Partial { integer }),
                     _ => Err(Error::invalid(format!(
                         "bad value input {kind:?} {columns:?}"
                     ))),
@@ -79,9 +76,14 @@ impl PyAggregator {
             engine: Arc::clone(db.get().engine()),
             source: Source {
                 table,
-                series,
                 time,
                 inputs,
+                sql: SourceSql {
+                    head: text(sql, "head")?,
+                    tail: text(sql, "tail")?,
+                    all_rows: text(sql, "all_rows")?,
+                    since: text(sql, "since")?,
+                },
             },
             time_format: parse_format(time_format)?,
             series_kind: parse_kind(series_kind)?,
@@ -185,37 +187,40 @@ impl PyAggregator {
 
     /// Bring a rollup model up to date: one write transaction that reads the watermark,
     /// deletes the buckets from it on and writes them again (see `metrics::rollup`).
-    /// `outputs` must be count, sum, min and max per value, in `target_columns` order.
-    /// Returns the number of buckets written.
-    #[pyo3(signature = (every_ms, outputs, target_table, target_series, target_bucket, target_columns, target_format, *, lookback_ms = 0))]
-    #[allow(clippy::too_many_arguments)]
+    /// `target` holds the dialect's statements for the rollup model
+    /// (`strata.dialects.base.RollupSql`), whose insert writes the series, the bucket and
+    /// then count, sum, min and max per value: `outputs`, in order. Returns the number of
+    /// buckets written.
+    #[pyo3(signature = (every_ms, outputs, target, target_format, *, lookback_ms = 0))]
     fn rollup(
         &self,
         py: Python<'_>,
         every_ms: i64,
         outputs: Vec<(usize, String)>,
-        target_table: String,
-        target_series: String,
-        target_bucket: String,
-        target_columns: Vec<String>,
+        target: &Bound<'_, PyDict>,
         target_format: &str,
         lookback_ms: i64,
     ) -> PyResult<u64> {
         let outputs = parse_outputs(&outputs)?;
-        if outputs.len() != target_columns.len() {
-            return Err(Error::invalid("one target column per output is needed").into());
-        }
+        let insert = target
+            .get_item("insert")?
+            .ok_or_else(|| Error::invalid("the rollup has no insert"))?;
         let target = RollupTarget {
-            table: target_table,
-            series: target_series,
-            bucket: target_bucket,
-            columns: target_columns,
+            watermark: text(target, "watermark")?,
+            delete_from: text(target, "delete_from")?,
+            insert: Target {
+                sql: Arc::new(insert_sql(insert.cast::<PyDict>()?)?),
+                skip_duplicates: false,
+            },
             format: parse_format(target_format)?,
         };
+        if outputs.len() + 2 != target.insert.sql.columns.len() {
+            return Err(Error::invalid("one target column per output is needed").into());
+        }
         let request = Request {
             every_ms,
             outputs: &outputs,
-            condition: "1",
+            condition: &self.source.sql.all_rows,
             params: &[],
         };
         Ok(py.detach(|| {
@@ -327,14 +332,14 @@ impl PyArrowStream {
 /// Rust (series `p0`..`p{series-1}`, one sample per series every `step_ms` from
 /// `start_ms`, then one float per remaining column) and written through `bulk::Target`
 /// exactly as `BulkInsert` writes, `chunk_rows` per transaction, with no Python per row.
+/// `insert` is the dialect's insert into the table (`strata.dialects.base.BulkInsertSql`).
 #[pyfunction]
-#[pyo3(signature = (db, table, columns, rows, series, *, chunk_rows = 10_000, start_ms = 0, step_ms = 1000, time_format = "iso8601"))]
+#[pyo3(signature = (db, insert, rows, series, *, chunk_rows = 10_000, start_ms = 0, step_ms = 1000, time_format = "iso8601"))]
 #[allow(clippy::too_many_arguments)]
 pub fn ingest_ceiling(
     py: Python<'_>,
     db: &Bound<'_, PyEngine>,
-    table: String,
-    columns: Vec<String>,
+    insert: &Bound<'_, PyDict>,
     rows: usize,
     series: usize,
     chunk_rows: usize,
@@ -343,14 +348,14 @@ pub fn ingest_ceiling(
     time_format: &str,
 ) -> PyResult<u64> {
     let format = parse_format(time_format)?;
-    if series == 0 || chunk_rows == 0 || columns.len() < 2 {
+    let insert = insert_sql(insert)?;
+    if series == 0 || chunk_rows == 0 || insert.columns.len() < 2 {
         return Err(Error::invalid("series, chunk_rows and two columns are needed").into());
     }
     let engine = Arc::clone(db.get().engine());
-    let width = columns.len();
+    let width = insert.columns.len();
     let target = Target {
-        table,
-        columns,
+        sql: Arc::new(insert),
         skip_duplicates: false,
     };
     let names: Vec<String> = (0..series).map(|s| format!("p{s}")).collect();
@@ -379,6 +384,13 @@ pub fn ingest_ceiling(
         }
         Ok(written)
     })?)
+}
+
+/// A text item of a statements dict the dialect wrote.
+fn text(spec: &Bound<'_, PyDict>, name: &str) -> PyResult<String> {
+    spec.get_item(name)?
+        .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(format!("no {name:?} statement")))?
+        .extract()
 }
 
 fn datetime<'py>(

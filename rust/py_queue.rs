@@ -25,7 +25,7 @@ impl PyQueue {
     /// stored values; `order` lists (returned column, descending) for sorting claims;
     /// claims look for expired leases at most every `recover_every` seconds.
     #[new]
-    #[pyo3(signature = (db, *, recover, claim, why, heartbeat, constants, datetime_format, order, recover_every))]
+    #[pyo3(signature = (db, *, recover, claim, why, heartbeat, changes, constants, datetime_format, order, recover_every))]
     #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
     fn new(
         db: &Bound<'_, PyEngine>,
@@ -33,6 +33,7 @@ impl PyQueue {
         claim: String,
         why: String,
         heartbeat: String,
+        changes: String,
         constants: &Bound<'_, PyDict>,
         datetime_format: &str,
         order: Vec<(usize, bool)>,
@@ -44,6 +45,7 @@ impl PyQueue {
             claim,
             why,
             heartbeat,
+            changes,
         };
         let format = Format::parse(datetime_format)?;
         let engine = Arc::clone(db.get().engine());

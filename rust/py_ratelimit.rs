@@ -1,7 +1,7 @@
 //! The Python face of the rate limiter: `strata._core.RateLimiter` and `Decision`.
 //!
-//! `strata.ratelimit.bind` validates a model against the schema and builds the plain spec
-//! this class compiles; users reach it as `db.rate_limiter_(...)`. `hit` is the hot path:
+//! `strata.ratelimit.bind` validates a model against the schema and builds the spec (with
+//! the dialect's statements) this class runs; users reach it as `db.rate_limiter_(...)`. `hit` is the hot path:
 //! arguments are converted with the GIL held, a cached denial is answered right there (no
 //! `SQLite`, no GIL release: it costs less than releasing the GIL would), and everything else
 //! runs in one `Engine::write` with the GIL released.
@@ -17,8 +17,8 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::py_engine::PyEngine;
 use crate::ratelimit::{
-    seconds_to_ms, Algorithm, ConfigSpec, Decision, KeyPart, LimitSource, Limiter, Limits, Shape,
-    Spec,
+    seconds_to_ms, Algorithm, Decision, KeyPart, LimitSource, Limiter, Limits, Shape, Spec,
+    Statements,
 };
 use crate::time::{Format, UtcTime};
 
@@ -50,8 +50,8 @@ pub struct PyRateLimiter {
 
 #[pymethods]
 impl PyRateLimiter {
-    /// Compile `spec` (see `strata.ratelimit.bind`, which builds it from the schema) for
-    /// the database `engine`.
+    /// Bind `spec` (see `strata.ratelimit.bind`, which builds it from the schema and the
+    /// dialect) to the database `engine`.
     #[new]
     #[pyo3(signature = (engine, spec, id_factory = None))]
     fn new(
@@ -63,12 +63,6 @@ impl PyRateLimiter {
             spec.get_item(name)?.ok_or_else(|| {
                 pyo3::exceptions::PyKeyError::new_err(format!("the spec has no {name:?}"))
             })
-        };
-        let optional = |name: &str| -> PyResult<Option<String>> {
-            match spec.get_item(name)? {
-                Some(value) if !value.is_none() => Ok(Some(value.extract()?)),
-                _ => Ok(None),
-            }
         };
         let key_kinds = item("key_types")?
             .extract::<Vec<String>>()?
@@ -82,58 +76,47 @@ impl PyRateLimiter {
                 ))),
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let shape = match (
-            optional("count")?,
-            optional("window_start")?,
-            optional("tat")?,
-        ) {
-            (Some(count), Some(window_start), None) => Shape::Window {
-                count,
-                window_start,
-            },
-            (None, None, Some(tat)) => Shape::Gcra { tat },
-            _ => {
-                return Err(pyo3::exceptions::PyValueError::new_err(
-                    "the spec needs count and window_start, or tat",
-                ))
+        let shape = match item("shape")?.extract::<String>()?.as_str() {
+            "window" => Shape::Window,
+            "gcra" => Shape::Gcra,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "unknown shape {other:?}: window or gcra"
+                )))
             }
         };
-        let config = match spec.get_item("config")? {
-            Some(config) if !config.is_none() => {
-                let config = config.cast::<PyDict>()?;
-                let get = |name: &str| -> PyResult<String> {
-                    config
-                        .get_item(name)?
-                        .ok_or_else(|| {
-                            pyo3::exceptions::PyKeyError::new_err(format!("config needs {name:?}"))
-                        })?
-                        .extract()
-                };
-                Some(ConfigSpec {
-                    table: get("table")?,
-                    key: get("key")?,
-                    value: get("value")?,
-                })
+        let statements = item("statements")?;
+        let statements = statements.cast::<PyDict>()?;
+        let statement = |name: &str| -> PyResult<Option<String>> {
+            match statements.get_item(name)? {
+                Some(value) if !value.is_none() => Ok(Some(value.extract()?)),
+                _ => Ok(None),
             }
-            _ => None,
+        };
+        let required = |name: &str| -> PyResult<String> {
+            statement(name)?.ok_or_else(|| {
+                pyo3::exceptions::PyKeyError::new_err(format!("the statements lack {name:?}"))
+            })
         };
         let spec = Spec {
-            table: item("table")?.extract()?,
-            keys: item("keys")?.extract()?,
-            conflict: item("conflict")?.extract()?,
+            keys: key_kinds.len(),
             shape,
-            id: optional("id")?,
-            created: stamped(&item("created")?)?,
-            updated: stamped(&item("updated")?)?,
+            client_ids: item("client_ids")?.extract()?,
+            stamps: item("stamps")?
+                .extract::<Vec<String>>()?
+                .iter()
+                .map(|form| Format::parse(form))
+                .collect::<Result<_>>()?,
             datetime_format: Format::parse(&item("datetime_format")?.extract::<String>()?)?,
-            config,
+            statements: Statements {
+                state: required("state")?,
+                upsert: required("upsert")?,
+                delete_key: required("delete_key")?,
+                cleanup: required("cleanup")?,
+                rule: statement("rule")?,
+            },
         };
-        if spec.keys.len() != key_kinds.len() {
-            return Err(pyo3::exceptions::PyValueError::new_err(
-                "keys and key_types differ in length",
-            ));
-        }
-        if spec.id.is_some() && id_factory.is_none() {
+        if spec.client_ids && id_factory.is_none() {
             return Err(pyo3::exceptions::PyValueError::new_err(
                 "a client-generated id column needs an id_factory",
             ));
@@ -384,16 +367,6 @@ impl PyRateLimiter {
             self.spare_ids.lock().push(id);
         }
     }
-}
-
-/// `[(column, form), ...]`: the columns a hit stamps with the current time, each in its
-/// own stored form.
-fn stamped(columns: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Format)>> {
-    let pairs: Vec<(String, String)> = columns.extract()?;
-    pairs
-        .into_iter()
-        .map(|(column, form)| Ok((column, Format::parse(&form)?)))
-        .collect()
 }
 
 fn key_part(value: &Bound<'_, PyAny>, kind: KeyKind, index: usize) -> Result<KeyPart> {

@@ -16,8 +16,8 @@
 //!   they were given. A statement that matches no row means the job moved on (its lease
 //!   expired and another worker claimed it, or it was cancelled), and the call fails with
 //!   `LeaseLost` instead of overwriting the new owner's work.
-//! * **Waiting**: a dedicated reader polls `PRAGMA data_version`, which changes when any
-//!   other connection commits, so an idle worker notices new jobs from any process without
+//! * **Waiting**: a dedicated reader polls the dialect's `changes` statement (`SQLite`'s
+//!   `data_version` pragma), whose value changes when any other connection commits, so an idle worker notices new jobs from any process without
 //!   taking the write lock. Enqueues in this process also wake it at once.
 
 use std::cmp::Ordering as CmpOrdering;
@@ -56,6 +56,8 @@ pub struct Statements {
     pub why: String,
     /// The heartbeat: extends the lease of one claim.
     pub heartbeat: String,
+    /// What a waiter polls: one integer that changes when another connection commits.
+    pub changes: String,
 }
 
 /// The current time in each stored form, under the names a statement uses to stamp a
@@ -338,12 +340,12 @@ impl Queue {
         let mut watcher = self.wake.watcher.lock();
         if watcher.is_none() {
             let conn = self.engine.dedicated_reader()?;
-            let version = data_version(&conn)?;
+            let version = data_version(&conn, &self.statements.changes)?;
             *watcher = Some((conn, version));
             return Ok(false);
         }
         let (conn, seen) = watcher.as_mut().expect("opened above");
-        let version = data_version(conn)?;
+        let version = data_version(conn, &self.statements.changes)?;
         let changed = version != *seen;
         *seen = version;
         Ok(changed)
@@ -433,9 +435,9 @@ fn compare_values(a: &Value, b: &Value) -> CmpOrdering {
     }
 }
 
-fn data_version(conn: &Connection) -> Result<i64> {
-    conn.query_row("PRAGMA data_version", [], |row| row.get(0))
-        .map_err(|e| Error::from_sqlite(e, "PRAGMA data_version"))
+fn data_version(conn: &Connection, sql: &str) -> Result<i64> {
+    conn.query_row(sql, [], |row| row.get(0))
+        .map_err(|e| Error::from_sqlite(e, sql))
 }
 
 /// A heartbeat thread keeping one claim's lease alive, independent of the GIL: a worker
@@ -573,6 +575,7 @@ mod tests {
             claim: String::new(),
             why: String::new(),
             heartbeat: String::new(),
+            changes: "PRAGMA data_version".into(),
         };
         let queue = Arc::new(Queue::new(
             Arc::new(engine),

@@ -87,7 +87,34 @@ class Transaction:
     ) -> bool: ...
 
 # (field, quoted column, fast-path kind, its options, nullable, missing rule, to_sql)
-BulkColumn = tuple[str, str, str, Any, bool, Any, Callable[[Any], Any]]
+# (field, fast-path kind, options, nullable, missing-value rule, to_sql)
+BulkColumn = tuple[str, str, Any, bool, Any, Callable[[Any], Any]]
+
+# How the dialect writes multi-row inserts into one table
+# (`strata.dialects.base.BulkInsertSql`).
+class BulkInsertSql(TypedDict):
+    head: str
+    columns: list[str]
+    column_separator: str
+    values: str
+    row_tuples: list[str]
+    row_separator: str
+    skip_duplicates: str
+    returning_rowid: str
+    default_values: str
+
+# How the aggregation reads a metric model (`strata.dialects.base.MetricsSourceSql`).
+class MetricsSourceSql(TypedDict):
+    head: str
+    tail: str
+    all_rows: str
+    since: str
+
+# Where a rollup writes (`strata.dialects.base.RollupSql`).
+class RollupSql(TypedDict):
+    watermark: str
+    delete_from: str
+    insert: BulkInsertSql
 
 @final
 class BulkInsert:
@@ -95,7 +122,7 @@ class BulkInsert:
         cls,
         db: Engine,
         model: str,
-        table: str,
+        insert: BulkInsertSql,
         columns: list[BulkColumn],
         unknown_field: Callable[[str], BaseException],
     ) -> BulkInsert: ...
@@ -131,6 +158,7 @@ class Queue:
         claim: str,
         why: str,
         heartbeat: str,
+        changes: str,
         constants: dict[str, SqlValue],
         datetime_format: str,
         order: list[tuple[int, bool]],
@@ -183,22 +211,27 @@ class Heartbeat:
 # int for an Int or BigInt field.
 KeyValue = str | int
 
+# The statements a rate limiter runs, as its dialect writes them
+# (`strata.dialects.base.RateLimitStatements` documents each one's parameters).
+class RateLimiterStatements(TypedDict):
+    state: str
+    upsert: str
+    delete_key: str
+    cleanup: str
+    rule: str | None
+
 class RateLimiterSpec(TypedDict):
-    table: str
-    keys: list[str]
     key_types: list[Literal["text", "int32", "int64"]]
-    conflict: list[str]
-    count: str | None
-    window_start: str | None
-    tat: str | None
-    id: str | None
-    #: (quoted column, stored DateTime form) of the columns a hit stamps with the time.
-    created: list[tuple[str, str]]
-    updated: list[tuple[str, str]]
+    shape: Literal["window", "gcra"]
+    #: Whether each new row takes an id from id_factory (the upsert's first parameter).
+    client_ids: bool
+    #: The stored DateTime forms of the columns a hit stamps with the time: created, then
+    #: updated, in the upsert's parameter order.
+    stamps: list[str]
     #: The window start column's stored form: "iso8601", "iso8601-z", "sqlite-datetime"
     #: or "unixepoch-ms" (`strata.client.datetimes`).
     datetime_format: str
-    config: dict[str, str] | None
+    statements: RateLimiterStatements
 
 @final
 class Decision:
@@ -280,8 +313,8 @@ class Aggregator:
         cls,
         db: Engine,
         table: str,
-        series: str,
         time: str,
+        sql: MetricsSourceSql,
         inputs: list[AggregateInput],
         time_format: str,
         series_kind: str,
@@ -314,10 +347,7 @@ class Aggregator:
         self,
         every_ms: int,
         outputs: list[tuple[int, str]],
-        target_table: str,
-        target_series: str,
-        target_bucket: str,
-        target_columns: list[str],
+        target: RollupSql,
         target_format: str,
         *,
         lookback_ms: int = 0,
@@ -335,8 +365,7 @@ class ArrowStream:
 
 def ingest_ceiling(
     db: Engine,
-    table: str,
-    columns: list[str],
+    insert: BulkInsertSql,
     rows: int,
     series: int,
     *,

@@ -28,12 +28,14 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import duckdb
 
 from strata import _core
+from strata.dialects import duckdb as duck_sql
 from strata.errors import ValidationError
 from strata.metrics import arrow_kind
 
 if TYPE_CHECKING:
     from strata.client.meta import ModelMeta
     from strata.database import Database
+    from strata.dialects.base import Dialect
 
 __all__ = [
     "QUERIES",
@@ -58,17 +60,21 @@ def table_stream(
     model: str,
     columns: Sequence[str] | None = None,
     where: Mapping[str, Any] | None = None,
+    *,
+    dialect: Dialect | None = None,
 ) -> _core.ArrowStream:
     """An Arrow stream of one model's rows: ``columns`` (field names; default every
-    scalar field) under their database column names, filtered by ``where``."""
+    scalar field) under their database column names, filtered by ``where``. ``dialect``
+    writes the export's statement (the database's own, by default)."""
     meta = _meta(db, model)
     fields = list(meta.scalars) if columns is None else list(columns)
     for name in fields:
         meta.scalar(name)  # raises ValidationError naming the field
     builder = db.client_.sql()
     condition = builder.where(meta, "t0", where)
-    selected = ", ".join(f"t0.{meta.column(name)}" for name in fields)
-    sql = f"SELECT {selected} FROM {meta.table_sql} AS t0 WHERE {condition}"
+    sql = _dialect(dialect).metrics.export_sql(
+        meta.table_sql, [meta.column(name) for name in fields], condition
+    )
     kinds = [(meta.scalars[name].column, arrow_kind(meta.scalars[name])) for name in fields]
     return _core.ArrowStream.query(db, sql, tuple(builder.params), kinds)
 
@@ -78,6 +84,7 @@ def connect_duckdb(
     tables: Sequence[str] | Mapping[str, TableSpec] | None = None,
     *,
     connection: duckdb.DuckDBPyConnection | None = None,
+    dialect: Dialect | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (a new in-memory one unless ``connection`` is given) with a
     view per table: named after the table (``request_logs``), and also after the model
@@ -86,15 +93,26 @@ def connect_duckdb(
     specs = _specs(db, tables)
     duck = connection if connection is not None else duckdb.connect()
     # DuckDB shows TIMESTAMPTZ values in the session's zone; UTC is what the data means.
-    duck.execute("SET TimeZone = 'UTC'")
+    duck.execute(duck_sql.UTC)
     taken = {meta.model.table.lower() for meta, _ in specs}
     for meta, spec in specs:
-        stream = table_stream(db, meta.name, spec.get("columns"), spec.get("where"))
+        stream = table_stream(
+            db, meta.name, spec.get("columns"), spec.get("where"), dialect=dialect
+        )
         duck.register(meta.model.table, stream)
         if meta.name.lower() not in taken:
             taken.add(meta.name.lower())
             duck.register(meta.name, stream)
     return duck
+
+
+def _dialect(dialect: Dialect | None) -> Dialect:
+    if dialect is not None:
+        return dialect
+    # The SQLite dialect until the client carries its own (issue 13): the one wiring point.
+    from strata.dialects.sqlite import SqliteDialect
+
+    return SqliteDialect()
 
 
 def _meta(db: Database, name: str) -> ModelMeta:
@@ -129,6 +147,7 @@ def export_parquet(
     tables: Sequence[str] | None = None,
     *,
     progress: Callable[[str, int], object] | None = None,
+    dialect: Dialect | None = None,
 ) -> list[Path]:
     """Write one Parquet file per table (``<table>.parquet``) into ``directory``, for
     analysts who run DuckDB (or anything else) outside the application. ``progress`` is
@@ -136,24 +155,20 @@ def export_parquet(
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    duck = connect_duckdb(db, tables)
+    duck = connect_duckdb(db, tables, dialect=dialect)
     try:
         for meta, _ in _specs(db, tables):
             table = meta.model.table
             path = target / f"{table}.parquet"
-            duck.execute(f"COPY (SELECT * FROM {_quote(table)}) TO ? (FORMAT parquet)", [str(path)])
+            duck.execute(duck_sql.copy_to_parquet(table), [str(path)])
             if progress is not None:
-                counted = duck.execute("SELECT count(*) FROM read_parquet(?)", [str(path)])
+                counted = duck.execute(duck_sql.parquet_row_count(), [str(path)])
                 row = counted.fetchone()
                 progress(table, 0 if row is None else int(row[0]))
             written.append(path)
     finally:
         duck.close()
     return written
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # -- ready-made queries ------------------------------------------------------------------
@@ -167,7 +182,7 @@ class ReadyQuery:
     description: str
     model: str
     fields: tuple[str, ...]
-    #: DuckDB SQL over the view named ``{table}``.
+    #: DuckDB SQL over the view named ``{table}`` (`strata.dialects.duckdb`).
     sql: str
 
 
@@ -179,20 +194,14 @@ QUERIES: dict[str, ReadyQuery] = {
             "p50 / p95 / p99 request duration (ms) by path (music API RequestLog)",
             "RequestLog",
             ("path", "duration"),
-            "SELECT path, count(*) AS requests, "
-            "quantile_cont(duration, 0.5) AS p50, quantile_cont(duration, 0.95) AS p95, "
-            "quantile_cont(duration, 0.99) AS p99 "
-            "FROM {table} GROUP BY path ORDER BY p95 DESC, path",
+            duck_sql.REQUEST_LATENCY,
         ),
         ReadyQuery(
             "request-latency-by-status",
             "p50 / p95 / p99 request duration (ms) by status class: 2xx, 4xx, 5xx ...",
             "RequestLog",
             ("statusCode", "duration"),
-            "SELECT (statusCode // 100)::VARCHAR || 'xx' AS status_class, "
-            "count(*) AS requests, quantile_cont(duration, 0.5) AS p50, "
-            "quantile_cont(duration, 0.95) AS p95, quantile_cont(duration, 0.99) AS p99 "
-            "FROM {table} GROUP BY status_class ORDER BY status_class",
+            duck_sql.REQUEST_LATENCY_BY_STATUS,
         ),
         ReadyQuery(
             "error-rate",
@@ -200,26 +209,22 @@ QUERIES: dict[str, ReadyQuery] = {
             "(MediaNest ServiceStatusHistory)",
             "ServiceStatusHistory",
             ("serviceId", "status", "checkedAt"),
-            "SELECT serviceId, date_trunc('hour', checkedAt) AS hour, count(*) AS checks, "
-            "avg(CASE WHEN status = 'down' THEN 1 ELSE 0 END) AS error_rate, "
-            "avg(CASE WHEN status = 'degraded' THEN 1 ELSE 0 END) AS degraded_rate "
-            "FROM {table} GROUP BY serviceId, hour ORDER BY serviceId, hour",
+            duck_sql.ERROR_RATE,
         ),
         ReadyQuery(
             "gpu-utilisation",
             "GPU utilisation (%) per provider per 5 minutes (GPU marketplace ProviderMetric)",
             "ProviderMetric",
             ("providerId", "gpuUsage", "timestamp"),
-            "SELECT providerId, time_bucket(INTERVAL 5 MINUTES, timestamp) AS bucket, "
-            "count(gpuUsage) AS samples, avg(gpuUsage) AS gpu_avg, max(gpuUsage) AS gpu_max, "
-            "quantile_cont(gpuUsage, 0.95) AS gpu_p95 "
-            "FROM {table} GROUP BY providerId, bucket ORDER BY providerId, bucket",
+            duck_sql.GPU_UTILISATION,
         ),
     )
 }
 
 
-def run_query(db: Database, name: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def run_query(
+    db: Database, name: str, *, dialect: Dialect | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run the ready-made query ``name`` (see `QUERIES`): its column names and rows."""
     query = QUERIES.get(name)
     if query is None:
@@ -229,9 +234,9 @@ def run_query(db: Database, name: str) -> tuple[list[str], list[tuple[Any, ...]]
             expected=f"one of {', '.join(QUERIES)}",
         )
     meta = _meta(db, query.model)
-    duck = connect_duckdb(db, {query.model: {"columns": query.fields}})
+    duck = connect_duckdb(db, {query.model: {"columns": query.fields}}, dialect=dialect)
     try:
-        result = duck.execute(query.sql.format(table=_quote(meta.model.table)))
+        result = duck.execute(query.sql.format(table=duck_sql.quote(meta.model.table)))
         columns = [d[0] for d in result.description or ()]
         return columns, result.fetchall()
     finally:

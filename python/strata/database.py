@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS
+from strata.dialects.sqlite import SqliteDialect
 from strata.engine import Engine
 from strata.errors import ConfigurationError
 
@@ -109,13 +110,13 @@ class Database(Engine):
         """Connected, latency, SQLite version, migration state and pending migrations."""
         from strata.health import health
 
-        return health(self)
+        return health(self, SqliteDialect())
 
     def stats_(self) -> dict[str, int]:
         """Row count per model (needs ``schema=``)."""
         from strata.health import stats
 
-        return stats(self)
+        return stats(self, SqliteDialect())
 
     @property
     def migrate_(self) -> Migrator:
@@ -195,7 +196,14 @@ class Database(Engine):
         from strata.ratelimit import bind
 
         return bind(
-            self, model, key=key, count=count, window_start=window_start, tat=tat, config=config
+            self,
+            model,
+            key=key,
+            count=count,
+            window_start=window_start,
+            tat=tat,
+            config=config,
+            dialect=SqliteDialect(),
         )
 
     def metrics_(self, model: str, *, series: str, time: str) -> Metrics:
@@ -204,7 +212,7 @@ class Database(Engine):
         aggregation, rollups and retention: see `strata.metrics.Metrics`."""
         from strata.metrics import Metrics
 
-        return Metrics(self, model, series=series, time=time)
+        return Metrics(self, model, series=series, time=time, dialect=SqliteDialect())
 
     def analytics_(
         self, tables: Sequence[str] | Mapping[str, TableSpec] | None = None
@@ -216,7 +224,7 @@ class Database(Engine):
         `strata.analytics`."""
         from strata.analytics import connect_duckdb
 
-        return connect_duckdb(self, tables)
+        return connect_duckdb(self, tables, dialect=SqliteDialect())
 
     def __getattr__(self, name: str) -> Repository:
         # Only reached for names the handle does not have: ``db.media_request`` is the

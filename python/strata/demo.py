@@ -102,13 +102,7 @@ def run(database: Path, *, fresh: bool, console: Console, jobs: int = JOBS) -> R
 def _check_schema(db: strata.Database, database: Path) -> None:
     """Refuse a database that holds another application's tables: pushing the render
     manager's schema onto it would rewrite them."""
-    tables = {
-        row[0]
-        for row in db.query_raw_(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            as_tuples=True,
-        )
-    }
+    tables = {table.name for table in db.migrate_.live().tables}
     ours = {"User", "Job", "ApiToken"}
     if tables and not ours <= tables:
         raise ConfigurationError(
@@ -343,8 +337,7 @@ def _work(db: strata.Database, total: int, progress: Progress) -> None:
 
 
 def _counts(db: strata.Database) -> dict[str, int]:
-    rows = db.query_raw_('SELECT status, count(*) FROM "Job" GROUP BY status', as_tuples=True)
-    return dict(rows)
+    return {row["status"]: row["_count"] for row in db.job.group_by(["status"], count=True)}
 
 
 def _all_done(counts: dict[str, int]) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import strata
+from strata.dialects import duckdb as sql
 
 __all__ = ["Report", "write_html"]
 
@@ -40,49 +41,17 @@ class Report:
     ) -> Report:
         duck = db.analytics_(["Job", "NodeMetricRollup", "RateLimit"])
 
-        def one(sql: str) -> tuple[Any, ...]:
-            (row,) = duck.sql(sql).fetchall()
+        def one(query: str) -> tuple[Any, ...]:
+            (row,) = duck.sql(query).fetchall()
             return tuple(row)
 
-        jobs, completed, failed, retried, retries = one(
-            """SELECT count(*), count(*) FILTER (status = 'COMPLETED'),
-                      count(*) FILTER (status = 'FAILED'), count(*) FILTER (attempts > 1),
-                      coalesce(sum(attempts - 1) FILTER (attempts > 1), 0)
-               FROM "Job" """
-        )
-        span = one(
-            """SELECT date_diff('millisecond', min("startedAt"), max("completedAt")) / 1000.0
-               FROM "Job" WHERE status = 'COMPLETED'"""
-        )[0]
-        by_priority = duck.sql(
-            """WITH timed AS (
-                 SELECT priority,
-                        date_diff('millisecond', "submittedAt", "startedAt") / 1000.0 AS wait,
-                        date_diff('millisecond', "startedAt", "completedAt") / 1000.0 AS render
-                 FROM "Job" WHERE status = 'COMPLETED')
-               SELECT priority, count(*), quantile_cont(wait, 0.5), quantile_cont(wait, 0.95),
-                      quantile_cont(render, 0.5), quantile_cont(render, 0.95)
-               FROM timed GROUP BY priority ORDER BY priority DESC"""
-        ).fetchall()
-        allowed = dict(
-            duck.sql(
-                'SELECT "clientName", sum("requestCount") FROM "RateLimit" GROUP BY 1'
-            ).fetchall()
-        )
-        completions = duck.sql(
-            """WITH done AS (
-                 SELECT epoch("completedAt") AS t FROM "Job" WHERE status = 'COMPLETED')
-               SELECT CAST(floor(t - (SELECT min(t) FROM done)) AS INTEGER) AS second, count(*)
-               FROM done GROUP BY 1 ORDER BY 1"""
-        ).fetchall()
-        gpu_rows = duck.sql(
-            """WITH start AS (SELECT min(bucket) AS first FROM "NodeMetricRollup")
-               SELECT node,
-                      date_diff('minute', (SELECT first FROM start), bucket) // 10 * 10,
-                      sum("gpuUsage_sum") / sum("gpuUsage_count")
-               FROM "NodeMetricRollup" GROUP BY 1, 2 ORDER BY 1, 2"""
-        ).fetchall()
-        samples = one('SELECT coalesce(sum("gpuUsage_count"), 0) FROM "NodeMetricRollup"')[0]
+        jobs, completed, failed, retried, retries = one(sql.DEMO_JOBS)
+        span = one(sql.DEMO_JOB_SPAN)[0]
+        by_priority = duck.sql(sql.DEMO_JOB_TIMES_BY_PRIORITY).fetchall()
+        allowed = dict(duck.sql(sql.DEMO_ALLOWED_BY_CLIENT).fetchall())
+        completions = duck.sql(sql.DEMO_COMPLETIONS).fetchall()
+        gpu_rows = duck.sql(sql.DEMO_GPU).fetchall()
+        samples = one(sql.DEMO_SAMPLES)[0]
         gpu: dict[str, list[tuple[int, float]]] = {}
         for node, minute, usage in gpu_rows:
             gpu.setdefault(node, []).append((int(minute), float(usage)))

@@ -24,7 +24,9 @@ __all__ = [
 #: Compile options whose presence changes what strata can do, and why each matters.
 IMPORTANT_COMPILE_OPTIONS: dict[str, str] = {
     "THREADSAFE": "the core shares connections across threads; 0 would be unsafe",
-    "ENABLE_UPDATE_DELETE_LIMIT": "a row limit on updates and deletes; strata uses a subquery instead",
+    "ENABLE_UPDATE_DELETE_LIMIT": (
+        "a row limit on updates and deletes; strata uses a subquery instead"
+    ),
     "ENABLE_FTS5": "full-text search",
     "ENABLE_RTREE": "R*Tree indexes",
     "ENABLE_MATH_FUNCTIONS": "ln(), pow(), floor() and friends in SQL",

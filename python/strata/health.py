@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from strata import _core
-from strata.dialects.sqlite import quote
 from strata.errors import StrataError
 
 if TYPE_CHECKING:
     from strata.database import Database
+    from strata.dialects.base import Dialect
 
 __all__ = ["Health", "health", "stats"]
 
@@ -38,11 +38,11 @@ class Health:
         return self.connected and self.migration_state in ("up to date", "no migrations", "unknown")
 
 
-def health(db: Database) -> Health:
+def health(db: Database, dialect: Dialect) -> Health:
     version = _core.sqlite_library()["version"]
     started = time.perf_counter()
     try:
-        db.query_raw_("SELECT 1")
+        db.query_raw_(dialect.metrics.ping_sql())
     except StrataError as exc:
         return Health(False, None, version, "unknown", error=str(exc))
     latency = (time.perf_counter() - started) * 1000
@@ -63,7 +63,7 @@ def health(db: Database) -> Health:
     return Health(True, latency, version, state, status.pending, status.failed)
 
 
-def stats(db: Database) -> dict[str, int]:
+def stats(db: Database, dialect: Dialect) -> dict[str, int]:
     """Rows per model, by Prisma model name. Needs the schema (``connect(schema=...)``)."""
     from strata.schema import load_schema_file
 
@@ -74,6 +74,7 @@ def stats(db: Database) -> dict[str, int]:
     for model in schema.models:
         if model.is_view:
             continue
-        ((count,),) = db.query_raw_(f"SELECT count(*) FROM {quote(model.table)}", as_tuples=True)
+        table = dialect.ddl.quote(model.table)
+        ((count,),) = db.query_raw_(dialect.metrics.row_count_sql(table), as_tuples=True)
         counts[model.name] = int(count)
     return counts

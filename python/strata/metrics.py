@@ -36,12 +36,14 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from strata import _core
 from strata.client.codecs import describe_value, parse_datetime
 from strata.client.datetimes import single_form
+from strata.dialects import duckdb as duck_sql
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
     from strata.client.bulk import BulkWriter
     from strata.client.meta import ModelMeta
     from strata.database import Database
+    from strata.dialects.base import Dialect, RollupSql
 
 __all__ = ["STATS", "Metrics", "parse_every"]
 
@@ -94,11 +96,15 @@ class _Value:
 
 
 class Metrics:
-    """One model bound as a metric series. Build it with `Database.metrics_`."""
+    """One model bound as a metric series. Build it with `Database.metrics_`; ``dialect``
+    writes its statements (`strata.dialects.base.MetricsDialect`)."""
 
-    def __init__(self, db: Database, model: str, *, series: str, time: str) -> None:
+    def __init__(
+        self, db: Database, model: str, *, series: str, time: str, dialect: Dialect
+    ) -> None:
         meta = db.client_.meta(model)
         self._db = db
+        self._sql = dialect.metrics
         self._meta = meta
         self.model = meta.name
         self.series = series
@@ -112,6 +118,8 @@ class Metrics:
         self._writer: BulkWriter = db.client_.bulk_writer(meta)
         #: The rollups this binding keeps (`rollup`), which `retain` must not outrun.
         self._rollups: dict[str, _Rollup] = {}
+        #: The core's aggregators, one per choice of values, each with its statement.
+        self._aggregators: dict[tuple[str, ...], _core.Aggregator] = {}
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -349,6 +357,13 @@ class Metrics:
         return chosen
 
     def _aggregator(self, values: Sequence[_Value]) -> _core.Aggregator:
+        chosen = tuple(value.name for value in values)
+        aggregator = self._aggregators.get(chosen)
+        if aggregator is None:
+            aggregator = self._aggregators[chosen] = self._new_aggregator(values)
+        return aggregator
+
+    def _new_aggregator(self, values: Sequence[_Value]) -> _core.Aggregator:
         meta = self._meta
         inputs = [
             (
@@ -358,11 +373,18 @@ class Metrics:
             )
             for value in values
         ]
+        time = meta.column(self.time)
+        source = self._sql.source_sql(
+            meta.table_sql,
+            meta.column(self.series),
+            time,
+            [column for _, columns, _ in inputs for column in columns],
+        )
         return _core.Aggregator(
             self._db,
             meta.table_sql,
-            meta.column(self.series),
-            meta.column(self.time),
+            time,
+            source,
             inputs,
             self._time_format,
             arrow_kind(meta.scalars[self.series]),
@@ -414,19 +436,12 @@ class Metrics:
         rollup = self._rollups.get(into)
         if rollup is None or rollup.every_ms != every_ms or rollup.lookback_ms != lookback_ms:
             rollup = self._rollups[into] = self._bind_rollup(into, every_ms, lookback_ms)
-        target = rollup.meta
         values = [self._values[name] for name in rollup.values]
         outputs = [(index, stat) for index in range(len(values)) for stat in ROLLUP_STATS]
-        columns = [
-            target.column(f"{value.name}_{stat}") for value in values for stat in ROLLUP_STATS
-        ]
         return self._aggregator(values).rollup(
             every_ms,
             outputs,
-            target.table_sql,
-            target.column(self.series),
-            target.column("bucket"),
-            columns,
+            rollup.statements,
             rollup.bucket_format,
             lookback_ms=lookback_ms,
         )
@@ -463,7 +478,11 @@ class Metrics:
             )
         # The watermark is max(bucket), and buckets from it on are deleted by comparison.
         bucket_format = single_form(target, "bucket", f"the rollup into {into}")
-        return _Rollup(target, tuple(values), every_ms, lookback_ms, bucket_format)
+        columns = [target.column(f"{name}_{stat}") for name in values for stat in ROLLUP_STATS]
+        statements = self._sql.rollup_sql(
+            target.table_sql, target.column(self.series), target.column("bucket"), columns
+        )
+        return _Rollup(target, tuple(values), every_ms, lookback_ms, bucket_format, statements)
 
     def _rollup_fields(self) -> list[tuple[str, str]]:
         """(field, schema line) for everything a rollup of this model holds."""
@@ -497,7 +516,7 @@ class Metrics:
         target = self._db.client_.meta(into)
         single_form(target, "bucket", f"the watermark of {into}")
         rows = self._db.query_raw_(
-            f"SELECT max({target.column('bucket')}) FROM {target.table_sql}", as_tuples=True
+            self._sql.watermark_sql(target.table_sql, target.column("bucket")), as_tuples=True
         )
         latest = rows[0][0]
         return None if latest is None else parse_datetime(latest)
@@ -534,10 +553,7 @@ class Metrics:
             horizon = min(horizon, _EPOCH + timedelta(milliseconds=start))
         meta = self._meta
         cutoff = meta.codecs[self.time].to_sql_element(horizon)
-        sql = (
-            f"DELETE FROM {meta.table_sql} WHERE rowid IN (SELECT rowid FROM {meta.table_sql} "
-            f"WHERE {meta.column(self.time)} < ? LIMIT ?)"
-        )
+        sql = self._sql.retain_batch_sql(meta.table_sql, meta.column(self.time))
         deleted = 0
         while True:
             changed = self._db.execute_raw_(sql, cutoff, batch_rows)
@@ -557,6 +573,8 @@ class _Rollup:
     lookback_ms: int
     #: The stored form of the rollup model's bucket column.
     bucket_format: str
+    #: Where the core writes the rollup, as the dialect spells it.
+    statements: RollupSql
 
 
 #: Types without an order or identity that a series could be grouped by.
@@ -629,9 +647,9 @@ def _arrow_columns_duckdb(data: Any, chunk_rows: int) -> Iterator[dict[str, Any]
         )
     duck = duckdb.connect()
     try:
-        duck.execute("SET TimeZone = 'UTC'")
+        duck.execute(duck_sql.UTC)
         duck.register("ingest_source", data)
-        cursor = duck.execute("SELECT * FROM ingest_source")
+        cursor = duck.execute(duck_sql.select_all("ingest_source"))
         names = [d[0] for d in cursor.description or ()]
         while rows := cursor.fetchmany(chunk_rows):
             yield {name: [row[i] for row in rows] for i, name in enumerate(names)}

@@ -1,7 +1,8 @@
 """Rate limiting on a model of the schema, counted exactly across processes by the Rust core.
 
 ``db.rate_limiter_(...)`` binds a limiter to a model; `bind` checks the model against the
-schema and hands the core a spec of quoted names (docs/ARCHITECTURE.md, decisions 3 and 4).
+schema, has the dialect write the statements for it (`strata.dialects.base.RateLimitDialect`)
+and hands the core a spec holding them (docs/ARCHITECTURE.md, decisions 3 and 4).
 Each ``hit`` is then one call into Rust: one write transaction, one conditional upsert.
 
 Two stored shapes:
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from strata import _core
 from strata.client.datetimes import DateTimeCodec, single_form
@@ -29,6 +30,7 @@ from strata.schema import ir
 if TYPE_CHECKING:
     from strata.client.meta import ModelMeta
     from strata.database import Database
+    from strata.dialects.base import Dialect
 
 __all__ = ["Decision", "RateLimiter", "bind"]
 
@@ -39,7 +41,11 @@ __all__ = ["Decision", "RateLimiter", "bind"]
 Decision = _core.Decision
 
 #: The key field types a limiter accepts, and how the core converts key values for them.
-_KEY_TYPES = {"String": "text", "Int": "int32", "BigInt": "int64"}
+_KEY_TYPES: dict[str, Literal["text", "int32", "int64"]] = {
+    "String": "text",
+    "Int": "int32",
+    "BigInt": "int64",
+}
 
 
 class RateLimiter(_core.RateLimiter):
@@ -88,10 +94,12 @@ def bind(
     window_start: str | None = None,
     tat: str | None = None,
     config: str | None = "SystemConfig",
+    dialect: Dialect,
 ) -> RateLimiter:
     """A `RateLimiter` on ``model``, keyed by the fields ``key``. Give ``count`` and
     ``window_start`` for fixed and sliding windows, or ``tat`` for gcra. ``config`` is the
-    model that ``rule=`` reads (a unique String ``key`` and a Json ``value``)."""
+    model that ``rule=`` reads (a unique String ``key`` and a Json ``value``); ``dialect``
+    writes the statements."""
     if isinstance(key, str):
         key = [key]
     key = tuple(key)
@@ -150,19 +158,42 @@ def bind(
         if window_start is None
         else single_form(meta, window_start, "the rate limiter")
     )
-    spec: dict[str, Any] = {
-        "table": meta.table_sql,
-        "keys": [meta.column(name) for name in key],
+    keys = [meta.column(name) for name in key]
+    stamped_created = [column for column, _ in created]
+    stamped_updated = [column for column, _ in updated]
+    config_columns = _config_columns(client.metas, config)
+    if tat is None:
+        assert count is not None
+        assert window_start is not None
+        statements = dialect.ratelimit.window_statements(
+            meta.table_sql,
+            keys,
+            conflict,
+            count=meta.column(count),
+            window_start=meta.column(window_start),
+            id=id_column,
+            created=stamped_created,
+            updated=stamped_updated,
+            config=config_columns,
+        )
+    else:
+        statements = dialect.ratelimit.gcra_statements(
+            meta.table_sql,
+            keys,
+            conflict,
+            tat=meta.column(tat),
+            id=id_column,
+            created=stamped_created,
+            updated=stamped_updated,
+            config=config_columns,
+        )
+    spec: _core.RateLimiterSpec = {
         "key_types": [_KEY_TYPES[meta.scalars[name].type] for name in key],
-        "conflict": conflict,
-        "count": None if count is None else meta.column(count),
-        "window_start": None if window_start is None else meta.column(window_start),
-        "tat": None if tat is None else meta.column(tat),
-        "id": id_column,
-        "created": created,
-        "updated": updated,
+        "shape": "gcra" if tat is not None else "window",
+        "client_ids": id_column is not None,
+        "stamps": [form for _, form in (*created, *updated)],
         "datetime_format": window_format,
-        "config": _config_spec(client.metas, config),
+        "statements": statements,
     }
     limiter = RateLimiter(db, spec, id_factory)
     limiter.model = model
@@ -227,9 +258,9 @@ def _stamped(meta: ModelMeta, name: str) -> _Stamped:
     return meta.column(name), codec.storage.write_format
 
 
-def _config_spec(metas: dict[str, ModelMeta], name: str | None) -> dict[str, str] | None:
-    """Where ``rule=`` reads limits, when the schema has a config model of that name with
-    a unique String ``key`` and a Json ``value``."""
+def _config_columns(metas: dict[str, ModelMeta], name: str | None) -> tuple[str, str, str] | None:
+    """Where ``rule=`` reads limits, (table, key, value) quoted, when the schema has a
+    config model of that name with a unique String ``key`` and a Json ``value``."""
     meta = metas.get(name) if name is not None else None
     if meta is None:
         return None
@@ -238,7 +269,7 @@ def _config_spec(metas: dict[str, ModelMeta], name: str | None) -> dict[str, str
         return None
     if _unique_columns(meta, ("key",)) is None:
         return None
-    return {"table": meta.table_sql, "key": meta.column("key"), "value": meta.column("value")}
+    return meta.table_sql, meta.column("key"), meta.column("value")
 
 
 def _field_line(name: str, type_name: str, *, in_key: bool) -> str:

@@ -132,19 +132,25 @@ mod with_engine {
                  ws DATETIME NOT NULL, UNIQUE (k, ws));",
             )
             .unwrap();
+        // The statements `strata.dialects.sqlite.ratelimit` writes for this table.
         let limiter = Limiter::new(Spec {
-            table: "rl".into(),
-            keys: vec!["k".into()],
-            conflict: vec!["k".into(), "ws".into()],
-            shape: Shape::Window {
-                count: "n".into(),
-                window_start: "ws".into(),
-            },
-            id: Some("id".into()),
-            created: vec![],
-            updated: vec![],
+            keys: 1,
+            shape: Shape::Window,
+            client_ids: true,
+            stamps: vec![],
             datetime_format: Format::Iso8601,
-            config: None,
+            statements: Statements {
+                state: "SELECT ws, n FROM rl WHERE k = ?1 ORDER BY ws DESC LIMIT 2".into(),
+                upsert: "INSERT INTO rl (id, k, ws, n) VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT (k, ws) DO UPDATE SET n = n + excluded.n \
+                         WHERE n + excluded.n <= ?5 RETURNING n"
+                    .into(),
+                delete_key: "DELETE FROM rl WHERE k = ?1".into(),
+                cleanup: "DELETE FROM rl WHERE rowid IN \
+                          (SELECT rowid FROM rl WHERE ws < ?1 LIMIT ?2)"
+                    .into(),
+                rule: None,
+            },
         })
         .unwrap();
         (dir, engine, limiter)

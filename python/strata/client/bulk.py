@@ -22,21 +22,22 @@ from strata.client.writes import missing_rule
 if TYPE_CHECKING:
     from strata.client.meta import ModelMeta
     from strata.database import Database
+    from strata.dialects.base import Dialect
 
 __all__ = ["BulkWriter"]
 
 
 class BulkWriter:
-    """Inserts rows of one model through the core. Built once per model and database."""
+    """Inserts rows of one model through the core. Built once per model and database;
+    ``dialect`` writes the inserts (`strata.dialects.base.BulkInsertSql`)."""
 
-    def __init__(self, db: Database, meta: ModelMeta) -> None:
+    def __init__(self, db: Database, meta: ModelMeta, dialect: Dialect) -> None:
         columns: list[_core.BulkColumn] = []
         for name, codec in meta.codecs.items():
             kind, options = codec.fast_path
             columns.append(
                 (
                     name,
-                    meta.column(name),
                     kind,
                     options,
                     codec.optional,
@@ -48,7 +49,10 @@ class BulkWriter:
         self._stamp = next(
             (meta.codecs[n].to_sql for n in meta.scalars if missing_rule(meta, n) == "now"), None
         )
-        self._core = _core.BulkInsert(db, meta.name, meta.table_sql, columns, meta.unknown_field)
+        insert = dialect.metrics.bulk_insert(
+            meta.table_sql, [meta.column(name) for name in meta.codecs]
+        )
+        self._core = _core.BulkInsert(db, meta.name, insert, columns, meta.unknown_field)
 
     def _now(self) -> Any:
         return None if self._stamp is None else self._stamp(now())

@@ -128,7 +128,10 @@ class Client:
         """The core's bulk inserter for ``meta``'s rows, built on first use."""
         writer = self._bulk_writers.get(meta.name)
         if writer is None:
-            writer = self._bulk_writers[meta.name] = BulkWriter(self.db, meta)
+            # The SQLite dialect until the client carries its own (issue 13).
+            from strata.dialects.sqlite import SqliteDialect
+
+            writer = self._bulk_writers[meta.name] = BulkWriter(self.db, meta, SqliteDialect())
         return writer
 
     def forget_bulk_writer(self, meta: ModelMeta) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, overload
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -23,12 +23,18 @@ if TYPE_CHECKING:
     from strata.schema.sql import Column, Index, SqlSchema, Step, Table
 
 __all__ = [
+    "BulkInsertSql",
     "DdlDialect",
     "Dialect",
     "IntrospectionDialect",
+    "MetricsDialect",
+    "MetricsSourceSql",
     "MigrationsDialect",
     "Queryable",
     "QueueDialect",
+    "RateLimitDialect",
+    "RateLimitStatements",
+    "RollupSql",
     "RowCopy",
 ]
 
@@ -136,6 +142,9 @@ class QueueDialect(Protocol):
     def purge_sql(self, table: str, states: Sequence[str], finished: str, batch: int) -> str: ...
     def plan_sql(self, statement: str) -> str: ...
     def plan_sorts(self, plan: Iterable[Sequence[object]]) -> bool: ...
+    def changes_sql(self) -> str:
+        """What an idle worker polls to learn that another connection committed: one row,
+        one integer that changes when the database does."""
 
 
 # -- the client's queries (filled in with strata.dialects.sqlite.query) -----------------------
@@ -235,7 +244,145 @@ class MigrationsDialect(Protocol):
 
 # -- the rate limiter (strata.dialects.sqlite.ratelimit) --------------------------------------
 
+
+class RateLimitStatements(TypedDict):
+    """A rate limiter's statements, compiled by the core (rust/ratelimit) when it is bound.
+    Parameters are positional, in the order each statement's docstring gives."""
+
+    #: The key's state: its newest two ``(window start, count)`` rows, newest first
+    #: (windows), or its ``(tat)`` row (gcra). Parameters: the key values.
+    state: str
+    #: The conditional upsert. Parameters: the id (when the client makes ids), the key
+    #: values, the stored values (window start and cost, or the new arrival time), the
+    #: created and then updated stamps, and the guard (the bound the count may reach, or
+    #: the arrival time the decision was made from, NULL for none). Returns the stored
+    #: count or arrival time; no row when the guard refused the update.
+    upsert: str
+    #: Deletes every row of a key. Parameters: the key values.
+    delete_key: str
+    #: Deletes at most a batch of rows older than a bound. Parameters: the bound, the batch.
+    cleanup: str
+    #: The ``rule=`` config row's limit and window (seconds), or None without a config
+    #: model. Parameter: the rule's name.
+    rule: str | None
+
+
+class RateLimitDialect(Protocol):
+    """The rate limiter's statements, written once when `strata.ratelimit.bind` binds a
+    model. The binding decides the columns (all quoted): the key, what the shape stores,
+    the id the client makes (or None), the ``created`` and ``updated`` columns stamped
+    with the time (``updated`` on every update too), the unique constraint the upsert
+    conflicts on, and ``config``, the ``rule=`` model's (table, key, value) or None."""
+
+    def window_statements(
+        self,
+        table: str,
+        keys: Sequence[str],
+        conflict: Sequence[str],
+        *,
+        count: str,
+        window_start: str,
+        id: str | None,
+        created: Sequence[str],
+        updated: Sequence[str],
+        config: tuple[str, str, str] | None,
+    ) -> RateLimitStatements:
+        """Fixed and sliding windows: a row per key and window holding a count."""
+
+    def gcra_statements(
+        self,
+        table: str,
+        keys: Sequence[str],
+        conflict: Sequence[str],
+        *,
+        tat: str,
+        id: str | None,
+        created: Sequence[str],
+        updated: Sequence[str],
+        config: tuple[str, str, str] | None,
+    ) -> RateLimitStatements:
+        """gcra: a row per key holding its theoretical arrival time."""
+
+
 # -- metrics (strata.dialects.sqlite.metrics) ---------------------------------------------------
+
+
+class BulkInsertSql(TypedDict):
+    """The pieces of the bulk writer's multi-row inserts into one table (rust/bulk.rs),
+    which the core assembles per batch for the columns the rows give:
+    ``head + names joined by column_separator + values + row_tuples[width] repeated and
+    joined by row_separator``, then ``skip_duplicates`` and ``returning_rowid`` as asked.
+    A row that gives no column is ``default_values`` (plus ``returning_rowid``)."""
+
+    head: str
+    #: The quoted columns a run of rows may give, which the core picks from.
+    columns: list[str]
+    column_separator: str
+    values: str
+    #: ``row_tuples[n]`` is one row of ``n`` positional parameters.
+    row_tuples: list[str]
+    row_separator: str
+    skip_duplicates: str
+    returning_rowid: str
+    default_values: str
+
+
+class MetricsSourceSql(TypedDict):
+    """How the core's aggregation (rust/metrics.rs) reads a metric model: the statement
+    that streams its rows in ``(series, time)`` order (series, time, then the values'
+    columns) is ``head + condition + tail``, the condition on the table aliased ``t0``."""
+
+    head: str
+    tail: str
+    #: The condition that keeps every row (a rollup's first run).
+    all_rows: str
+    #: The condition that keeps rows from a time on (a rollup from its watermark); one
+    #: parameter, the time in the column's stored form.
+    since: str
+
+
+class RollupSql(TypedDict):
+    """Where a rollup writes (rust/metrics.rs `rollup`)."""
+
+    #: The latest bucket the rollup holds: one row, one value (NULL when empty).
+    watermark: str
+    #: Deletes the buckets from a start on; one parameter, the start in the bucket's form.
+    delete_from: str
+    #: The rows: series, bucket, then one column per statistic.
+    insert: BulkInsertSql
+
+
+class MetricsDialect(Protocol):
+    """The statements of metrics (`strata.metrics`), of the bulk writer behind ingest and
+    ``create_many`` (`strata.client.bulk`), of the Arrow export behind analytics and of the
+    health checks. Statements are built when a model is bound; the core runs them."""
+
+    def source_sql(
+        self, table: str, series: str, time: str, values: Sequence[str]
+    ) -> MetricsSourceSql: ...
+
+    def rollup_sql(
+        self, table: str, series: str, bucket: str, columns: Sequence[str]
+    ) -> RollupSql: ...
+
+    def bulk_insert(self, table: str, columns: Sequence[str]) -> BulkInsertSql: ...
+
+    def watermark_sql(self, table: str, bucket: str) -> str:
+        """The latest value of ``bucket`` in ``table``: one row, one value."""
+
+    def retain_batch_sql(self, table: str, time: str) -> str:
+        """Deletes at most a batch of rows whose ``time`` is before a bound. Parameters:
+        the bound, the batch size."""
+
+    def export_sql(self, table: str, columns: Sequence[str], condition: str) -> str:
+        """The rows of ``columns`` of ``table`` (aliased ``t0``) that meet ``condition``,
+        for the core's Arrow export."""
+
+    def ping_sql(self) -> str:
+        """The cheapest statement that round-trips to the database."""
+
+    def row_count_sql(self, table: str) -> str:
+        """The number of rows of ``table``: one row, one value."""
 
 
 # -- the whole ----------------------------------------------------------------------------------
@@ -255,3 +402,7 @@ class Dialect(Protocol):
     def migrations(self) -> MigrationsDialect: ...
     @property
     def queue(self) -> QueueDialect: ...
+    @property
+    def ratelimit(self) -> RateLimitDialect: ...
+    @property
+    def metrics(self) -> MetricsDialect: ...

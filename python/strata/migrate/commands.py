@@ -156,6 +156,10 @@ class Migrator:
 
     # -- commands ----------------------------------------------------------------------------
 
+    def live(self) -> SqlSchema:
+        """The tables the database holds now."""
+        return self.dialect.introspection.introspect(self.engine)
+
     def status(self) -> Status:
         local = history.list_local(self.migrations_dir)
         applied_rows = self.history.read_applied()
@@ -236,7 +240,7 @@ class Migrator:
         target = self.target()
         shadow = self.shadow()
         applied = [] if create_only else self.deploy()
-        live = self.dialect.introspection.introspect(self.engine)
+        live = self.live()
         if not create_only:
             drift = diff(shadow, live)
             if drift:
@@ -318,7 +322,7 @@ class Migrator:
 
     def push(self, *, accept_data_loss: bool = False) -> list[str]:
         """Make the database match the schema directly, without a migration history."""
-        steps = diff(self.dialect.introspection.introspect(self.engine), self.target())
+        steps = diff(self.live(), self.target())
         warnings, unexecutable = self.warnings(steps)
         if unexecutable or (warnings and not accept_data_loss):
             raise MigrationError(

@@ -156,7 +156,9 @@ class Queue:
             "failed": failed,
             "cancelled": cancelled,
         }
-        self._binding = binding = _Binding(client.dialect.queue, meta, states, order_by, fields or {}, max_attempts)
+        self._binding = binding = _Binding(
+            client.dialect.queue, meta, states, order_by, fields or {}, max_attempts
+        )
         self._settle_sql: dict[Any, str] = {}
         self._core = CoreQueue(
             client.db,
@@ -164,6 +166,7 @@ class Queue:
             claim=binding.claim_sql(),
             why=binding.why_sql(),
             heartbeat=binding.heartbeat_sql(),
+            changes=binding.changes_sql(),
             constants=binding.constants,
             datetime_format=binding.forms[binding.fields["lease_expires_at"]],
             order=binding.claim_order or [(len(meta.columns), False)],

@@ -415,10 +415,15 @@ class _Binding:
     def heartbeat_sql(self) -> str:
         return self.fenced([self.sql.lease_extended(self.col("lease_expires_at"))])
 
+    def changes_sql(self) -> str:
+        return self.sql.changes_sql()
+
     def complete_sql(self, data_sets: list[str]) -> str:
         assignments = [*self.assign("done"), self.sql.cleared(self.col("lease_expires_at"))]
         if "finished_at" in self.fields:
-            assignments.append(self.sql.assignment(self.col("finished_at"), self.stamp("finished_at")))
+            assignments.append(
+                self.sql.assignment(self.col("finished_at"), self.stamp("finished_at"))
+            )
         return self.fenced([*assignments, *data_sets], self.returning())
 
     def fail_sql(self, with_error: bool) -> str:

@@ -1,9 +1,10 @@
 """The SQLite dialect: `SqliteDialect` composed from one module per concern (`ddl`,
-`introspect`, `migrations`, `queue`), and `quote`, SQLite's quoting of names."""
+`introspect`, `migrations`, `queue`, `ratelimit`, `metrics`), and `quote`, SQLite's quoting
+of names."""
 
 from __future__ import annotations
 
-from strata.dialects.sqlite import introspect, migrations, queue
+from strata.dialects.sqlite import introspect, metrics, migrations, queue, ratelimit
 from strata.dialects.sqlite.ddl import SqliteDdl, quote
 
 __all__ = ["SqliteDialect", "quote"]
@@ -19,3 +20,5 @@ class SqliteDialect:
         self.introspection = introspect
         self.migrations = migrations
         self.queue = queue
+        self.ratelimit = ratelimit
+        self.metrics = metrics

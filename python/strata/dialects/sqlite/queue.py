@@ -24,6 +24,7 @@ __all__ = [
     "assignment",
     "bumped",
     "cancel_sql",
+    "changes_sql",
     "claim_sql",
     "cleared",
     "column_list",
@@ -276,3 +277,8 @@ def plan_sorts(plan: Iterable[Sequence[object]]) -> bool:
     order)."""
     details = " ".join(str(row[-1]) for row in plan)
     return "USE TEMP B-TREE" in details
+
+
+def changes_sql() -> str:
+    # data_version changes when another connection commits, and costs no lock to read.
+    return "PRAGMA data_version"

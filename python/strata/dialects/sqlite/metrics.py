@@ -1,0 +1,77 @@
+"""`strata.dialects.base.MetricsDialect` for SQLite: the statements of metrics, of the bulk
+writer behind ingest and ``create_many``, of the Arrow export and of the health checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from strata.dialects.base import BulkInsertSql, MetricsSourceSql, RollupSql
+
+__all__ = [
+    "bulk_insert",
+    "export_sql",
+    "ping_sql",
+    "retain_batch_sql",
+    "rollup_sql",
+    "row_count_sql",
+    "source_sql",
+    "watermark_sql",
+]
+
+
+def source_sql(table: str, series: str, time: str, values: Sequence[str]) -> MetricsSourceSql:
+    # The ORDER BY is the (series, time) index's order, so SQLite hands the rows out
+    # without a sort.
+    columns = ", ".join(f"t0.{column}" for column in (series, time, *values))
+    return {
+        "head": f"SELECT {columns} FROM {table} AS t0 WHERE t0.{time} IS NOT NULL AND (",
+        "tail": f") ORDER BY t0.{series}, t0.{time}",
+        "all_rows": "1",
+        "since": f"t0.{time} >= ?",
+    }
+
+
+def rollup_sql(table: str, series: str, bucket: str, columns: Sequence[str]) -> RollupSql:
+    return {
+        "watermark": watermark_sql(table, bucket),
+        "delete_from": f"DELETE FROM {table} WHERE {bucket} >= ?",
+        "insert": bulk_insert(table, [series, bucket, *columns]),
+    }
+
+
+def bulk_insert(table: str, columns: Sequence[str]) -> BulkInsertSql:
+    return {
+        "head": f"INSERT INTO {table} (",
+        "columns": list(columns),
+        "column_separator": ", ",
+        "values": ") VALUES ",
+        "row_tuples": ["(" + ", ".join("?" * width) + ")" for width in range(len(columns) + 1)],
+        "row_separator": ", ",
+        "skip_duplicates": " ON CONFLICT DO NOTHING",
+        "returning_rowid": " RETURNING rowid",
+        "default_values": f"INSERT INTO {table} DEFAULT VALUES",
+    }
+
+
+def watermark_sql(table: str, bucket: str) -> str:
+    return f"SELECT max({bucket}) FROM {table}"
+
+
+def retain_batch_sql(table: str, time: str) -> str:
+    # Bounded batches through the rowid, so that the write lock is never held long.
+    return (
+        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {time} < ? LIMIT ?)"
+    )
+
+
+def export_sql(table: str, columns: Sequence[str], condition: str) -> str:
+    selected = ", ".join(f"t0.{column}" for column in columns)
+    return f"SELECT {selected} FROM {table} AS t0 WHERE {condition}"
+
+
+def ping_sql() -> str:
+    return "SELECT 1"
+
+
+def row_count_sql(table: str) -> str:
+    return f"SELECT count(*) FROM {table}"
