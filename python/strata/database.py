@@ -172,11 +172,14 @@ class Database(_core.Engine):
         (see `strata.migrate.commands.find_schema`)."""
         if self._client is None:
             from strata.client import Client
+            from strata.dialects.sqlite import SqliteDialect
             from strata.migrate.commands import find_schema
             from strata.schema import load_schema_file
 
             schema = load_schema_file(find_schema(self.schema_path_))
-            self._client = Client(self, schema, self.datetime_format_, self._model_classes)
+            self._client = Client(
+                self, schema, SqliteDialect(), self.datetime_format_, self._model_classes
+            )
         return self._client
 
     def use_model_classes_(self, classes: ModelClasses) -> None:

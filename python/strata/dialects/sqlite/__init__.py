@@ -333,7 +333,8 @@ class SqliteDialect:
     provider = "sqlite"
 
     def __init__(self) -> None:
-        from strata.dialects.sqlite import queue
+        from strata.dialects.sqlite import query, queue
 
         self.ddl = SqliteDdl()
         self.queue = queue
+        self.query = query
