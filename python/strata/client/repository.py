@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from strata.client import aggregates, writes
+from strata.client import aggregates, updates, writes
 from strata.client.codecs import Codec, describe_value
-from strata.client.datetimes import compared_column, operand_codec
+from strata.client.cursor import cursor_condition
+from strata.client.datetimes import operand_codec
 from strata.client.meta import snake_case
 from strata.client.relations import CHUNK, Selection, finish, load_relations, parse_selection
-from strata.client.where import RELATION_COUNT, SqlBuilder
 from strata.errors import RecordNotFoundError, ValidationError
 
 if TYPE_CHECKING:
@@ -302,7 +302,7 @@ class Repository:
                 reverse=backwards,
             )
         if cursor is not None:
-            conditions.append(self._cursor_condition(builder, order_by, cursor, backwards))
+            conditions.append(cursor_condition(builder, meta, order_by, cursor, backwards))
         limit = None if take is None else abs(take)
         window = None
         if not distinct_fields and (limit is not None or skip):
@@ -329,68 +329,6 @@ class Repository:
     def _finish(self, selection: Selection, records: list[dict[str, Any]]) -> list[Any]:
         load_relations(self._client, selection, records)
         return finish(selection, records)
-
-    def _cursor_condition(
-        self, builder: SqlBuilder, order_by: Any, cursor: Where, backwards: bool
-    ) -> str:
-        """Rows at or after the cursor record in the sort order: a lexicographic
-        comparison with the cursor row's values (a field, or a relation's count), read by
-        subqueries."""
-        meta = self._meta
-        cursor_where = writes.unique_where(meta, cursor)
-        keys: list[tuple[str, bool]] = []
-        for item in (
-            [] if order_by is None else [order_by] if isinstance(order_by, Mapping) else order_by
-        ):
-            for name, direction in item.items():
-                if name in meta.scalars:
-                    sort = direction.get("sort") if isinstance(direction, Mapping) else direction
-                elif name in meta.relations and meta.relations[name].many:
-                    sort = direction[RELATION_COUNT]  # order_by has checked the shape
-                else:
-                    raise ValidationError(
-                        f"{meta.name}: a cursor needs order_by on scalar fields or relation "
-                        f"counts, got {name!r}",
-                        model=meta.name,
-                        field=name,
-                        expected="order_by on scalar fields or {'relation': {'_count': ...}}",
-                    )
-                keys.append((name, (sort == "desc") != backwards))
-        sorted_fields = {name for name, _ in keys}
-        keys += [(f, backwards) for f in meta.primary_key if f not in sorted_fields]
-        sql = self._sql
-        alternatives = []
-        for index, (name, descending) in enumerate(keys):
-            terms = []
-            # Each expression is built where it appears in the SQL: it binds its parameters.
-            for earlier, _ in keys[:index]:
-                mine = self._sort_value(builder, earlier, "t0")
-                value = self._cursor_value(builder, earlier, cursor_where)
-                terms.append(sql.compare(mine, "equals", value))
-            operator = "lt" if descending else "gt"
-            if index == len(keys) - 1:
-                operator += "e"  # the cursor record itself is included
-            mine = self._sort_value(builder, name, "t0")
-            value = self._cursor_value(builder, name, cursor_where)
-            terms.append(sql.compare(mine, operator, value))
-            alternatives.append(sql.grouped(sql.all_of(terms)))
-        return sql.any_of(alternatives)
-
-    def _sort_value(self, builder: SqlBuilder, name: str, alias: str) -> str:
-        """What a cursor compares for a sort key: the field's column, or for a list
-        relation the number of related rows (as ``order_by`` counts them)."""
-        meta = self._meta
-        if name in meta.scalars:
-            # A DateTime column of mixed stored forms compares by instant.
-            return compared_column(meta, name, self._sql.qualified(alias, meta.column(name)))
-        return builder.count_related(meta.relations[name], alias, None)
-
-    def _cursor_value(self, builder: SqlBuilder, name: str, cursor_where: Where) -> str:
-        meta = self._meta
-        value = self._sort_value(builder, name, "c")
-        condition = builder.where(meta, "c", cursor_where)
-        sql = self._sql
-        return sql.value_of(value, sql.rows(sql.table_as(meta.table_sql, "c"), condition))
 
     def count(self, where: Where | None = None) -> int:
         builder = self._client.sql()
@@ -617,7 +555,7 @@ class Repository:
         if not data and not meta.updated_at:
             return {"count": self.count(where)}
         with self._writing(False):
-            count, _ = writes.update_rows(
+            count, _ = updates.update_rows(
                 self._client, meta, data, lambda builder: builder.where(meta, "t0", where)
             )
         return {"count": count}
@@ -640,7 +578,7 @@ class Repository:
         selection = parse_selection(self._client, meta, include, select, omit)
         data = self._update_many_data(data, "update_many_and_return")
         with self._writing(True):
-            _, rows = writes.update_rows(
+            _, rows = updates.update_rows(
                 self._client,
                 meta,
                 data,
@@ -762,7 +700,7 @@ class Repository:
             builder = self._client.sql()
             condition = builder.where(meta, "t0", flat)
             rows = self._client.query(
-                self._sql.delete_sql(meta.table_sql, "t0", condition, writes.returning(meta)),
+                self._sql.delete_sql(meta.table_sql, "t0", condition, updates.returning(meta)),
                 builder.params,
             )
             if not rows:
