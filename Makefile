@@ -45,13 +45,14 @@ demo: install ## Run the demo (the README's first command)
 	cd $(CURDIR) && $(BIN)/strata demo
 
 .PHONY: lint
-lint: ## Formatters and linters: cargo fmt, clippy, ruff, mypy, the stub check
+lint: ## Formatters and linters: cargo fmt, clippy, ruff, mypy, the stub check, the layers contract
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	$(BIN)/ruff check python tests benches
 	$(BIN)/ruff format --check python tests benches
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest strata._core --allowlist .ci/stubtest-allowlist.txt
+	$(BIN)/lint-imports
 
 .PHONY: test
 test: install lint ## Everything CI runs: lint, Rust tests, Python tests, quick benchmarks

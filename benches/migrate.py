@@ -19,7 +19,7 @@ from pathlib import Path
 
 import strata
 from _harness import Benchmark, Side, Suite
-from strata.dialects.sqlite import SqliteDdl
+from strata.dialects.sqlite.ddl import SqliteDdl
 from strata.migrate.diff import diff
 from strata.migrate.runner import apply_script
 from strata.migrate.sql_schema import calculate

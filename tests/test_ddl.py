@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import strata
-from strata.dialects.sqlite import SqliteDdl
+from strata.dialects.sqlite.ddl import SqliteDdl
 from strata.migrate.diff import diff
 from strata.migrate.sql_schema import calculate
 from strata.schema import load_schema, load_schema_file
@@ -63,7 +63,7 @@ def test_evolution_matches_prisma(folder: Path) -> None:
 def test_scripts_run_on_a_fresh_database(folder: Path) -> None:
     """Every script we emit for the fixtures runs, and introspecting the result gives back
     the tables the schema calls for (so a second migration would be empty)."""
-    from strata.dialects.sqlite import introspect
+    from strata.dialects.sqlite.introspect import introspect
     from strata.migrate.runner import apply_script
 
     schema_file = folder / (

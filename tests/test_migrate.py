@@ -178,12 +178,12 @@ def test_failed_migration_leaves_the_database_as_it_was(project: Project) -> Non
             V1.replace("  title    String\n", "  title    String @unique\n  pages    Int?\n")
         )
         result = db.migrate_.dev("unique_title", create_only=True)
-        before = strata.dialects.sqlite.introspect(db)
+        before = strata.dialects.sqlite.introspect.introspect(db)
         with pytest.raises(
             strata.MigrationError, match=r"Unique constraint failed on Book\.\(title\)"
         ):
             db.migrate_.deploy()
-        assert strata.dialects.sqlite.introspect(db) == before
+        assert strata.dialects.sqlite.introspect.introspect(db) == before
         assert db.query_raw_('SELECT count(*) AS n FROM "Book"') == [{"n": 2}]
         status = db.migrate_.status()
         assert status.failed == [result.migration]

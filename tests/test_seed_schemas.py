@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import strata
-from strata.dialects.sqlite import SqliteDdl, introspect
+from strata.dialects.sqlite.ddl import SqliteDdl
+from strata.dialects.sqlite.introspect import introspect
 from strata.migrate.sql_schema import calculate
 from strata.schema import load_schema_file
 

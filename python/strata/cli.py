@@ -21,7 +21,7 @@ from strata.migrate.commands import (
     describe,
     diff_script,
     find_schema,
-    project_database,
+    project_url,
     read_source,
 )
 from strata.migrate.runner import ProgressCallback
@@ -142,11 +142,11 @@ def _fail(exc: StrataError) -> NoReturn:
 
 
 def _with_project(schema_path: Path | None, command: Callable[[Migrator], T]) -> T:
-    """Run one command on the project's database (see `project_database`) and close it;
+    """Run one command on the project's database (see `project_url`) and close it;
     a StrataError becomes a clean command-line error."""
     try:
         schema = find_schema(schema_path)
-        with project_database(schema) as db:
+        with strata.connect(project_url(schema), schema=schema) as db:
             return command(Migrator(db, schema, progress=_copy_progress()))
     except StrataError as exc:
         _fail(exc)
@@ -435,7 +435,8 @@ def demo(database: Path, fresh: bool, jobs: int) -> None:
 
 def _project_db(schema_path: Path | None) -> strata.Database:
     try:
-        return project_database(find_schema(schema_path))
+        schema = find_schema(schema_path)
+        return strata.connect(project_url(schema), schema=schema)
     except StrataError as exc:
         _fail(exc)
 

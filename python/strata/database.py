@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
-from strata import _core
-from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
+from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS
+from strata.engine import Engine
 from strata.errors import ConfigurationError
-from strata.events import QUERY_LOGGER, QueryEvent, QueryEvents, log_query
 
 if TYPE_CHECKING:
     import duckdb
@@ -61,22 +58,15 @@ def connect(
         from strata.client.codecs import check_datetime_format
 
         checked_format = check_datetime_format(datetime_format)
-    target = resolve(url)
-    timeout = busy_timeout if busy_timeout is not None else target.busy_timeout
-    pool = readers if readers is not None else target.readers
-    db = Database(
-        target.path,
-        busy_timeout=DEFAULT_BUSY_TIMEOUT if timeout is None else timeout,
-        readers=DEFAULT_READERS if pool is None else pool,
-    )
-    db.url_ = target.url
+    db = Database.open_(url, busy_timeout=busy_timeout, readers=readers)
     db.schema_path_ = None if schema is None else Path(schema)
     db.datetime_format_ = checked_format
     return db
 
 
-class Database(_core.Engine):
-    """A handle on one SQLite database, whose connections the Rust core owns.
+class Database(Engine):
+    """What `connect` returns: the core handle (`strata.engine.Engine`: raw SQL,
+    transactions, query events) with the schema's typed client and strata's features.
 
     **Models own the plain names; the handle's own names end with an underscore.** Every
     model is reachable at its snake_case name (``db.media_request``, and ``db.transaction``
@@ -85,26 +75,10 @@ class Database(_core.Engine):
     ``$queryRaw``). So that no model can ever clash with them, a model whose snake_case
     name would end with an underscore is refused when the client is built, naming it.
 
-    Raw SQL methods come straight from the core (`strata._core.Engine`):
-    ``execute_raw_(sql, *params)`` returns the number of changed rows,
-    ``query_raw_(sql, *params, as_tuples=False)`` returns rows as dicts or tuples,
-    ``execute_many_raw_(sql, rows)`` runs one statement per parameter row atomically,
-    ``execute_script_(sql)`` runs several statements without parameters, and
-    ``transaction_()`` opens a transaction block (`strata._core.Transaction`);
-    ``path_``, ``closed_``, ``in_transaction_``, ``settings_()``, ``set_tracer_()`` and
-    ``close_()`` complete the set.
-
-    The handle is safe to share between threads. A transaction belongs to the thread that
-    opened it: that thread's statements join it, while other threads' writes wait for it.
-
-    It is not shared with child processes: after ``fork()`` (multiprocessing's ``fork``
-    start method) every call in the child raises `ForkedHandleError`, and the child calls
-    `connect` itself. Ctrl-C on the main thread stops a long statement within about 100 ms
-    and raises ``KeyboardInterrupt``; the statement's writes are rolled back, and so is an
-    enclosing ``transaction()`` block as the exception leaves it.
+    The handle is safe to share between threads and is not shared with child processes
+    (see `strata.engine.Engine`).
     """
 
-    url_: str
     schema_path_: Path | None
     datetime_format_: DateTimeFormat
 
@@ -115,27 +89,14 @@ class Database(_core.Engine):
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         readers: int = DEFAULT_READERS,
     ) -> None:
-        # The core opened the database in __new__; this only records where it came from.
-        self.url_ = path
+        super().__init__(path, busy_timeout=busy_timeout, readers=readers)
         self.schema_path_ = None
         self.datetime_format_ = "iso8601"
         self._client: Client | None = None
         self._model_classes: ModelClasses | None = None
-        self._events = QueryEvents(self)
-        if QUERY_LOGGER.isEnabledFor(logging.DEBUG):
-            self._events.subscribe("query", log_query)
         #: How each DateTime column stores its values, detected on first use and kept for
         #: the handle's life (`strata.client.datetimes`).
         self._datetime_columns: DateTimeColumns | None = None
-
-    def on_(self, event: str, callback: Callable[[QueryEvent], object]) -> Callable[[], None]:
-        """Call ``callback`` after every statement this handle runs, Prisma Client's
-        ``$on("query", ...)``: ``db.on_("query", lambda e: print(e.duration_ms, e.query))``.
-        ``"query"`` is the one event; the callback gets a `strata.events.QueryEvent`
-        (``query``, ``params``, ``duration``, ``timestamp``, ``target``, ``error``), on the
-        thread that ran the statement. Returns a function that ends the subscription. See
-        `strata.events`."""
-        return self._events.subscribe(event, callback)
 
     def batch_(self, operations: Iterable[DeferredCall]) -> list[Any]:
         """Run operations built with ``strata.deferred`` in order in one transaction and
@@ -172,13 +133,14 @@ class Database(_core.Engine):
         (see `strata.migrate.commands.find_schema`)."""
         if self._client is None:
             from strata.client import Client
-            from strata.dialects.sqlite import SqliteDialect
+            from strata.dialects import dialect_for, provider_for_url
             from strata.migrate.commands import find_schema
             from strata.schema import load_schema_file
 
             schema = load_schema_file(find_schema(self.schema_path_))
+            dialect = dialect_for(provider_for_url(self.url_))
             self._client = Client(
-                self, schema, SqliteDialect(), self.datetime_format_, self._model_classes
+                self, schema, dialect, self.datetime_format_, self._model_classes
             )
         return self._client
 
@@ -281,22 +243,7 @@ class Database(_core.Engine):
         from strata.config import queue_bindings
         from strata.queue import Queue
 
-        return Queue(self, model, **{**queue_bindings().get(model, {}), **binding})
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close_()
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed_ else "open"
-        return f"<strata.Database {self.path_!r} ({state})>"
+        return Queue(self.client_, model, **{**queue_bindings().get(model, {}), **binding})
 
 
 class ClientView:

@@ -10,7 +10,7 @@ import sqlite3
 import sys
 from dataclasses import dataclass, field
 
-from strata import _core
+from strata._core import loaded_sqlite_copies, sqlite_library
 from strata.database import Database
 
 __all__ = [
@@ -24,7 +24,7 @@ __all__ = [
 #: Compile options whose presence changes what strata can do, and why each matters.
 IMPORTANT_COMPILE_OPTIONS: dict[str, str] = {
     "THREADSAFE": "the core shares connections across threads; 0 would be unsafe",
-    "ENABLE_UPDATE_DELETE_LIMIT": "UPDATE/DELETE ... LIMIT; strata uses a subquery instead",
+    "ENABLE_UPDATE_DELETE_LIMIT": "a row limit on updates and deletes; strata uses a subquery instead",
     "ENABLE_FTS5": "full-text search",
     "ENABLE_RTREE": "R*Tree indexes",
     "ENABLE_MATH_FUNCTIONS": "ln(), pow(), floor() and friends in SQL",
@@ -100,12 +100,12 @@ def python_sqlite_library_address() -> int | None:
 
 def diagnose(db: Database | None = None) -> Diagnosis:
     """Inspect the SQLite library, the process, and (if given) an open database."""
-    library = _core.sqlite_library()
+    library = sqlite_library()
     same_library = (
         sqlite3.sqlite_version == library["version"]
         and python_sqlite_library_address() == library["libversion_address"]
     )
-    copies = _core.loaded_sqlite_copies()
+    copies = loaded_sqlite_copies()
     report = Diagnosis(
         version=library["version"],
         source_id=library["source_id"],

@@ -5,15 +5,17 @@ single definition for both languages. Where an error matches one of Prisma Clien
 codes, the class carries it as ``code`` so code ported from TypeScript can keep branching
 on it. Classes that describe a bad argument also subclass the built-in exception callers
 already catch (``ValueError``, ``TypeError``).
+
+`Diagnostic`, the record of one problem a `SchemaError` carries, is defined here too, beside
+the exception whose message it makes; `strata.schema.diagnostics` collects them. This module
+is the lowest layer and imports nothing from strata.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from strata.schema.diagnostics import Diagnostic
+from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "BusyError",
@@ -75,6 +77,45 @@ class SchemaError(StrataError, ValueError):
         if omitted:
             summary += f"; {len(self.diagnostics)} are shown and {omitted} more are left out"
         super().__init__(summary + "\n\n" + "\n\n".join(str(d) for d in self.diagnostics))
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in a schema file, located by line and column; ``str()`` gives
+    ``path:line:column: error: message`` followed by a gutter excerpt with carets."""
+
+    message: str
+    path: str
+    line: int
+    column: int
+    #: How many characters the caret underline covers (at least one).
+    length: int = 1
+    severity: Literal["error", "warning"] = "error"
+    #: The source line the diagnostic points at, for the excerpt; of a long line, only a
+    #: window around the column, with ``...`` where it was cut.
+    source_line: str = ""
+    #: Where ``column`` falls in ``source_line`` (1-based) when that is a window of the
+    #: line; None when it is the whole line.
+    excerpt_column: int | None = None
+
+    def __str__(self) -> str:
+        header = f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.message}"
+        if not self.source_line:
+            return header
+        number = str(self.line)
+        gutter = " " * len(number)
+        # Control characters would move the terminal's cursor; each shows as one character so
+        # that the caret stays under its column. Tabs are expanded the same way on both lines.
+        text = "".join(
+            ch if ch == "\t" or ch.isprintable() else "\ufffd"
+            for ch in self.source_line.rstrip("\n")
+        )
+        index = (self.excerpt_column or self.column) - 1
+        before = len(text[:index].expandtabs(4))
+        underlined = len(text[: index + self.length].expandtabs(4)) - before
+        shown = text.expandtabs(4)
+        carets = "^" * max(1, min(underlined, len(shown) - before))
+        return f"{header}\n{gutter} |\n{number} | {shown}\n{gutter} | {' ' * before}{carets}"
 
 
 class ValidationError(StrataError, ValueError):

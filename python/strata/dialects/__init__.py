@@ -1,12 +1,24 @@
 """SQL dialects: everything that differs between SQLite and PostgreSQL lives here."""
 
+import os
+
 from strata.dialects.base import Dialect
 from strata.dialects.sqlite import SqliteDialect
 
-__all__ = ["Dialect", "SqliteDialect", "dialect_for"]
+__all__ = ["Dialect", "SqliteDialect", "dialect_for", "provider_for_url"]
 
 
 def dialect_for(provider: str) -> Dialect:
+    """The dialect of a Prisma datasource provider (``"sqlite"``, ``"postgresql"``)."""
     if provider == "sqlite":
         return SqliteDialect()
     raise NotImplementedError(f"the {provider} dialect is not available yet; strata runs on SQLite")
+
+
+def provider_for_url(url: str | os.PathLike[str]) -> str:
+    """The provider a database URL names by its scheme, as Prisma reads it: ``postgres://``
+    and ``postgresql://`` are PostgreSQL; ``file:``, ``sqlite:``, a bare path and
+    ``:memory:`` are SQLite."""
+    if os.fspath(url).startswith(("postgres://", "postgresql://")):
+        return "postgresql"
+    return "sqlite"

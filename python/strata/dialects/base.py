@@ -12,14 +12,27 @@ otherwise; SQL text passed in is text a function of the same part returned.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 if TYPE_CHECKING:
-    from strata.schema import ir
-    from strata.schema.sql import Column, Index, Step, Table
+    from datetime import datetime
 
-__all__ = ["Bind", "DdlDialect", "Dialect", "QueryDialect", "QueueDialect"]
+    from strata.schema import ir
+    from strata.schema.sql import Column, Index, SqlSchema, Step, Table
+
+__all__ = [
+    "Bind",
+    "DdlDialect",
+    "Dialect",
+    "IntrospectionDialect",
+    "MigrationsDialect",
+    "QueryDialect",
+    "Queryable",
+    "QueueDialect",
+    "RowCopy",
+]
 
 #: Records a value as a statement's next parameter and returns its placeholder.
 Bind = Callable[[Any], str]
@@ -248,7 +261,96 @@ class QueryDialect(Protocol):
 
 # -- stored values (filled in with strata.dialects.sqlite.codecs) -----------------------------
 
-# -- introspection and migration history (strata.dialects.sqlite.introspect, .ddl) ----------
+# -- introspection and migrations (strata.dialects.sqlite.introspect, .migrations) ----------
+
+
+class Queryable(Protocol):
+    """What introspection reads through: the core handle's raw queries
+    (`strata.engine.Engine`), which the migrator passes in."""
+
+    @overload
+    def query_raw_(
+        self, sql: str, *params: str, as_tuples: Literal[False] = False
+    ) -> list[dict[str, Any]]: ...
+    @overload
+    def query_raw_(
+        self, sql: str, *params: str, as_tuples: Literal[True]
+    ) -> list[tuple[Any, ...]]: ...
+
+
+class IntrospectionDialect(Protocol):
+    """Reading a live database's tables back into `strata.schema.sql` shapes, spelled as
+    the DDL part spells them (so that a database built from a schema compares equal to
+    it)."""
+
+    def introspect(self, engine: Queryable) -> SqlSchema:
+        """The tables of the database ``engine`` reaches, without the database's own and
+        the migration history table."""
+
+
+@dataclass(frozen=True)
+class RowCopy:
+    """A table redefinition's row copy, recognised in a migration script, as the
+    statements that run it range by range so that progress can be shown."""
+
+    #: The table copied from, as progress reports name it.
+    source: str
+    #: One row: the least and the greatest row key of the source (NULLs when empty).
+    bounds_sql: str
+    #: The copy of the rows whose key is in [first parameter, second parameter).
+    range_sql: str
+
+
+class MigrationsDialect(Protocol):
+    """The migrator's statements: Prisma's migration history table, what the runner
+    wraps a script in (`strata.migrate.runner`), and the reads behind ``migrate reset`` and
+    the data-loss warnings."""
+
+    #: A private throwaway database's URL, for the shadow database of ``migrate dev``.
+    @property
+    def scratch_url(self) -> str: ...
+
+    # the history table
+    def history_table_sql(self) -> str: ...
+    def history_exists_sql(self) -> str: ...
+    def read_history_sql(self) -> str: ...
+    def record_start_sql(self) -> str: ...
+    def record_finish_sql(self) -> str: ...
+    def record_failure_sql(self) -> str: ...
+    def record_rolled_back_sql(self) -> str: ...
+    def history_time(self, moment: datetime) -> int | str:
+        """``moment`` as the history table stores it."""
+
+    # running a script
+    def split_statements(self, script: str) -> Iterator[str]:
+        """A migration script's statements, without comments."""
+
+    def turns_foreign_keys_off(self, statement: str) -> bool: ...
+    def handled_around_script(self, statement: str) -> bool:
+        """Whether the runner applies ``statement`` around the script's transaction
+        rather than inside it."""
+
+    def foreign_keys_sql(self, *, enabled: bool) -> str: ...
+    def foreign_key_check_sql(self) -> str:
+        """One row per violation: table, row key, parent table, key number."""
+
+    def read_secure_delete_sql(self) -> str: ...
+    def fast_secure_delete_sql(self) -> str: ...
+    def restore_secure_delete_sql(self, previous: int) -> str: ...
+    def row_copy(self, statement: str) -> RowCopy | None: ...
+
+    # reset and the data-loss warnings
+    def schema_objects_sql(self) -> str:
+        """One row per table and view of the database's own: kind, unquoted name."""
+
+    def drop_sql(self, kind: str, name: str) -> str: ...
+    def table_exists_sql(self) -> str:
+        """A row when the table the one parameter names (unquoted) exists."""
+
+    def count_sql(self, table: str, condition: str | None = None) -> str: ...
+    def is_null(self, column: str) -> str: ...
+    def is_not_null(self, column: str) -> str: ...
+
 
 # -- the rate limiter (strata.dialects.sqlite.ratelimit) --------------------------------------
 
@@ -266,6 +368,10 @@ class Dialect(Protocol):
     def provider(self) -> str: ...
     @property
     def ddl(self) -> DdlDialect: ...
+    @property
+    def introspection(self) -> IntrospectionDialect: ...
+    @property
+    def migrations(self) -> MigrationsDialect: ...
     @property
     def queue(self) -> QueueDialect: ...
     @property

@@ -1,8 +1,10 @@
 """Prisma's migration commands: dev, deploy, status, reset, resolve, diff, db push, db seed.
 
-`Migrator` holds what every command needs (the database, the schema file, the migrations
-folder) and each method is one command. The ``strata`` CLI is a thin layer over it; from
-Python, ``db.migrate_`` gives one.
+`Migrator` holds what every command needs (the database's core handle, its dialect, the
+schema file, the migrations folder) and each method is one command. It reaches the database
+only through the handle (`strata.engine.Engine`), and every statement it runs is the
+dialect's. The ``strata`` CLI is a thin layer over it; from Python, ``db.migrate_`` gives
+one.
 
 How ``dev`` decides what to write, as Prisma's schema engine does:
 
@@ -20,10 +22,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import strata
 from strata.config import default_url, project_settings, resolve
-from strata.database import Database
-from strata.dialects.sqlite import SqliteDialect, introspect, quote
+from strata.dialects import Dialect, dialect_for, provider_for_url
+from strata.engine import Engine
 from strata.errors import ConfigurationError, MigrationError
 from strata.migrate import history
 from strata.migrate.diff import diff
@@ -40,7 +41,7 @@ from strata.schema.sql import (
     Step,
 )
 
-__all__ = ["Migrator", "Status", "find_schema", "render_warnings"]
+__all__ = ["Migrator", "Status", "find_schema", "project_url", "render_warnings"]
 
 
 def find_schema(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -64,8 +65,8 @@ def find_schema(explicit: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
-def project_database(schema_file: Path) -> Database:
-    """Open the database a schema belongs to, looking for its URL as Prisma does:
+def project_url(schema_file: Path) -> str:
+    """Where the database a schema belongs to is, looking for its URL as Prisma does:
     ``DATABASE_URL``, then the schema's datasource ``url`` (a literal, or ``env("NAME")``),
     then ``url`` under ``[tool.strata]``. A relative SQLite path is relative to the schema
     file's folder, except in pyproject.toml, where it is relative to that file."""
@@ -85,7 +86,7 @@ def project_database(schema_file: Path) -> Database:
                 "under [tool.strata] in pyproject.toml"
             )
         url, base = found
-    return strata.connect(resolve(url, base).path, schema=schema_file)
+    return resolve(url, base).path
 
 
 @dataclass
@@ -115,18 +116,25 @@ class DevResult:
 
 
 class Migrator:
+    """Prisma's migration commands on the database ``engine`` reaches, in ``dialect``: by
+    default the one ``engine``'s URL names. Not the schema's datasource provider: strata
+    runs a schema on the database it is given whatever provider the schema names (a
+    ``postgresql`` schema is pushed to SQLite)."""
+
     def __init__(
         self,
-        db: Database,
+        engine: Engine,
         schema: str | os.PathLike[str] | None = None,
         migrations: str | os.PathLike[str] | None = None,
         progress: ProgressCallback | None = None,
+        dialect: Dialect | None = None,
     ) -> None:
-        self.db = db
+        self.engine = engine
         self._schema_arg = schema
         self._migrations_arg = migrations
         self.progress = progress
-        self.dialect = SqliteDialect()
+        self.dialect = dialect or dialect_for(provider_for_url(engine.url_))
+        self.history = history.History(engine, self.dialect.migrations)
 
     # -- locations ---------------------------------------------------------------------------
 
@@ -150,7 +158,7 @@ class Migrator:
 
     def status(self) -> Status:
         local = history.list_local(self.migrations_dir)
-        applied_rows = history.read_applied(self.db)
+        applied_rows = self.history.read_applied()
         local_names = [m.name for m in local]
         checksums = {m.name: m.checksum for m in local}
         applied = [r.name for r in applied_rows if r.applied]
@@ -176,7 +184,7 @@ class Migrator:
                 "applied. Fix the database, then mark it with `strata migrate resolve "
                 f"--rolled-back {state.failed[0]}` (or `--applied` if you finished it by hand)."
             )
-        history.ensure_table(self.db)
+        self.history.ensure_table()
         applied = []
         for migration in history.list_local(self.migrations_dir):
             if migration.name in state.pending:
@@ -185,29 +193,29 @@ class Migrator:
         return applied
 
     def _apply(self, migration: history.LocalMigration) -> None:
-        row_id = history.record_start(self.db, migration)
+        row_id = self.history.record_start(migration)
         try:
-            apply_script(self.db, migration.script, self.progress)
+            apply_script(self.engine, migration.script, self.progress, self.dialect.migrations)
         except MigrationError as exc:
-            history.record_failure(self.db, row_id, str(exc))
+            self.history.record_failure(row_id, str(exc))
             raise MigrationError(
                 f"Migration `{migration.name}` failed and was rolled back; the database is "
                 f"as it was before it.\n{exc}"
             ) from exc
-        history.record_finish(self.db, row_id)
+        self.history.record_finish(row_id)
 
     def shadow(self) -> SqlSchema:
         """The tables the migration history builds, replayed into an in-memory database."""
-        with strata.connect(":memory:") as shadow:
+        with Engine.open_(self.dialect.migrations.scratch_url) as shadow:
             for migration in history.list_local(self.migrations_dir):
                 try:
-                    apply_script(shadow, migration.script)
+                    apply_script(shadow, migration.script, dialect=self.dialect.migrations)
                 except MigrationError as exc:
                     raise MigrationError(
                         f"Migration `{migration.name}` failed to apply cleanly to the shadow "
                         f"database.\n{exc}"
                     ) from exc
-            return introspect(shadow)
+            return self.dialect.introspection.introspect(shadow)
 
     def dev(self, name: str, *, create_only: bool = False) -> DevResult:
         """Apply pending migrations, then create (and apply) one for the schema's changes."""
@@ -228,7 +236,7 @@ class Migrator:
         target = self.target()
         shadow = self.shadow()
         applied = [] if create_only else self.deploy()
-        live = introspect(self.db)
+        live = self.dialect.introspection.introspect(self.engine)
         if not create_only:
             drift = diff(shadow, live)
             if drift:
@@ -253,7 +261,7 @@ class Migrator:
             self.migrations_dir, name, script, self.dialect.provider
         )
         if not create_only:
-            history.ensure_table(self.db)
+            self.history.ensure_table()
             self._apply(migration)
             applied.append(migration.name)
         return DevResult(migration.name, script, warnings + unexecutable, applied)
@@ -269,25 +277,22 @@ class Migrator:
         return applied
 
     def _drop_everything(self) -> None:
-        names = self.db.query_raw_(
-            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
-            "AND type IN ('table', 'view')",
-            as_tuples=True,
-        )
-        self.db.execute_raw_("PRAGMA foreign_keys = OFF")
+        sql, quote = self.dialect.migrations, self.dialect.ddl.quote
+        names = self.engine.query_raw_(sql.schema_objects_sql(), as_tuples=True)
+        self.engine.execute_raw_(sql.foreign_keys_sql(enabled=False))
         try:
-            with self.db.transaction_():
+            with self.engine.transaction_():
                 for kind, name in names:
-                    self.db.execute_raw_(f"DROP {kind.upper()} IF EXISTS {quote(name)}")
+                    self.engine.execute_raw_(sql.drop_sql(kind, quote(name)))
         finally:
-            self.db.execute_raw_("PRAGMA foreign_keys = ON")
+            self.engine.execute_raw_(sql.foreign_keys_sql(enabled=True))
 
     def resolve(self, *, applied: str | None = None, rolled_back: str | None = None) -> None:
         if (applied is None) == (rolled_back is None):
             raise MigrationError(
                 "resolve needs exactly one of --applied NAME or --rolled-back NAME"
             )
-        history.ensure_table(self.db)
+        self.history.ensure_table()
         state = self.status()
         if rolled_back is not None:
             if rolled_back not in state.failed:
@@ -295,7 +300,7 @@ class Migrator:
                     f"Migration `{rolled_back}` cannot be rolled back because it is not in a "
                     "failed state."
                 )
-            history.record_rolled_back(self.db, rolled_back)
+            self.history.record_rolled_back(rolled_back)
             return
         assert applied is not None
         local = {m.name: m for m in history.list_local(self.migrations_dir)}
@@ -305,15 +310,15 @@ class Migrator:
             )
         if applied in state.applied:
             raise MigrationError(f"Migration `{applied}` is already recorded as applied.")
-        with self.db.transaction_():
+        with self.engine.transaction_():
             if applied in state.failed:
-                history.record_rolled_back(self.db, applied)
-            row_id = history.record_start(self.db, local[applied])
-            history.record_finish(self.db, row_id)
+                self.history.record_rolled_back(applied)
+            row_id = self.history.record_start(local[applied])
+            self.history.record_finish(row_id)
 
     def push(self, *, accept_data_loss: bool = False) -> list[str]:
         """Make the database match the schema directly, without a migration history."""
-        steps = diff(introspect(self.db), self.target())
+        steps = diff(self.dialect.introspection.introspect(self.engine), self.target())
         warnings, unexecutable = self.warnings(steps)
         if unexecutable or (warnings and not accept_data_loss):
             raise MigrationError(
@@ -322,7 +327,12 @@ class Migrator:
                 + ("" if unexecutable else "\nRerun with --accept-data-loss to go ahead.")
             )
         if steps:
-            apply_script(self.db, self.dialect.ddl.render_script(steps), self.progress)
+            apply_script(
+                self.engine,
+                self.dialect.ddl.render_script(steps),
+                self.progress,
+                self.dialect.migrations,
+            )
         return [describe(step) for step in steps]
 
     def seed(self, *, required: bool = True) -> bool:
@@ -336,7 +346,7 @@ class Migrator:
                     "pyproject.toml"
                 )
             return False
-        env = {**os.environ, "DATABASE_URL": f"file:{self.db.path_}"}
+        env = {**os.environ, "DATABASE_URL": f"file:{self.engine.path_}"}
         argv = shlex.split(command)
         if argv and argv[0] == "python":
             argv[0] = sys.executable
@@ -373,8 +383,9 @@ class Migrator:
         self, step: RedefineTable, warnings: list[str], unexecutable: list[str]
     ) -> None:
         before, after = step.before, step.after
+        sql, quote = self.dialect.migrations, self.dialect.ddl.quote
         for dropped in step.dropped_columns:
-            if self._count(before.name, f"{quote(dropped)} IS NOT NULL"):
+            if self._count(before.name, sql.is_not_null(quote(dropped))):
                 warnings.append(
                     f"You are about to drop the column `{dropped}` on the `{before.name}` "
                     "table. All the data in the column will be lost."
@@ -390,13 +401,13 @@ class Migrator:
                         "table, it is not possible to execute this step."
                     )
             elif column.not_null and not old.not_null:
-                if nulls := self._count(before.name, f"{quote(column.name)} IS NULL"):
+                if nulls := self._count(before.name, sql.is_null(quote(column.name))):
                     unexecutable.append(
                         f"Made the column `{column.name}` on table `{after.name}` required, "
                         f"but there are {nulls} existing NULL values."
                     )
             elif old.type.upper() != column.type.upper() and (
-                values := self._count(before.name, f"{quote(column.name)} IS NOT NULL")
+                values := self._count(before.name, sql.is_not_null(quote(column.name)))
             ):
                 warnings.append(
                     f"You are about to alter the column `{column.name}` on the "
@@ -406,18 +417,14 @@ class Migrator:
         warnings.extend(_new_unique_warnings(after.name, before.indexes, after.indexes))
 
     def _table_exists(self, table: str) -> bool:
-        return bool(
-            self.db.query_raw_(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", table
-            )
-        )
+        return bool(self.engine.query_raw_(self.dialect.migrations.table_exists_sql(), table))
 
-    def _count(self, table: str, condition: str = "1") -> int:
+    def _count(self, table: str, condition: str | None = None) -> int:
+        """The rows of ``table`` (unquoted), or of those where ``condition`` holds."""
         if not self._table_exists(table):
             return 0
-        (row,) = self.db.query_raw_(
-            f"SELECT count(*) FROM {quote(table)} WHERE {condition}", as_tuples=True
-        )
+        statement = self.dialect.migrations.count_sql(self.dialect.ddl.quote(table), condition)
+        (row,) = self.engine.query_raw_(statement, as_tuples=True)
         return int(row[0])
 
 
@@ -461,6 +468,12 @@ def describe(step: Step) -> str:
             return f"{kind} `{name}`"
 
 
+#: The database kind `migrate diff` writes for when no side is a database: strata's, the one
+#: the core opens. Not a schema's provider: strata runs a schema on SQLite whatever its
+#: datasource names.
+_DIFF_PROVIDER = "sqlite"
+
+
 def read_source(kind: str, value: str | None) -> SqlSchema:
     """One side of ``migrate diff``: ``empty``, ``schema`` (a schema file), ``migrations``
     (a migrations folder, replayed into a shadow database) or ``url`` (a live database)."""
@@ -468,22 +481,23 @@ def read_source(kind: str, value: str | None) -> SqlSchema:
         return SqlSchema()
     if value is None:
         raise ConfigurationError(f"--from-{kind} / --to-{kind} needs a value")
+    dialect = dialect_for(_DIFF_PROVIDER)
     if kind == "schema":
-        return calculate(load_schema_file(value), SqliteDialect().ddl)
+        return calculate(load_schema_file(value), dialect.ddl)
     if kind == "migrations":
-        with strata.connect(":memory:") as scratch:
-            return Migrator(scratch, migrations=value).shadow()
+        with Engine.open_(dialect.migrations.scratch_url) as scratch:
+            return Migrator(scratch, migrations=value, dialect=dialect).shadow()
     if kind == "url":
         target = resolve(value)
         # A diff only reads: a mistyped path must not leave an empty database behind.
         if not target.in_memory and not Path(target.path).exists():
             raise ConfigurationError(f"no database at {target.path} (from {value!r})")
-        with strata.connect(value) as db:
-            return introspect(db)
+        with Engine.open_(value) as engine:
+            return dialect_for(provider_for_url(value)).introspection.introspect(engine)
     raise ConfigurationError(f"unknown diff source {kind!r}")
 
 
 def diff_script(before: SqlSchema, after: SqlSchema) -> tuple[list[Step], str]:
     """The steps from ``before`` to ``after`` and Prisma's script for them."""
     steps = diff(before, after)
-    return steps, SqliteDialect().ddl.render_script(steps)
+    return steps, dialect_for(_DIFF_PROVIDER).ddl.render_script(steps)

@@ -20,18 +20,22 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from strata.database import Database
 from strata.errors import MigrationError
+
+if TYPE_CHECKING:
+    from strata.dialects.base import MigrationsDialect
+    from strata.engine import Engine
 
 __all__ = [
     "LOCK_FILE",
     "AppliedMigration",
+    "History",
     "LocalMigration",
+    "check_lock",
     "checksum",
-    "ensure_table",
     "list_local",
-    "read_applied",
     "write_migration",
 ]
 
@@ -42,18 +46,6 @@ _LOCK_TEXT = (
     "# It should be added in your version-control system (e.g., Git)\n"
     'provider = "{provider}"\n'
 )
-
-# Prisma's own definition of its history table on SQLite.
-_CREATE_TABLE = """CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
-    "id"                    TEXT PRIMARY KEY NOT NULL,
-    "checksum"              TEXT NOT NULL,
-    "finished_at"           DATETIME,
-    "migration_name"        TEXT NOT NULL,
-    "logs"                  TEXT,
-    "rolled_back_at"        DATETIME,
-    "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
-    "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
-)"""
 
 
 def checksum(script: str | bytes) -> str:
@@ -144,65 +136,45 @@ def write_migration(folder: Path, name: str, script: str, provider: str) -> Loca
     return LocalMigration(directory.name, directory)
 
 
-def ensure_table(db: Database) -> None:
-    db.execute_raw_(_CREATE_TABLE)
+class History:
+    """The ``_prisma_migrations`` table of the database ``engine`` reaches, read and written
+    with ``dialect``'s statements."""
 
+    def __init__(self, engine: Engine, dialect: MigrationsDialect) -> None:
+        self.engine = engine
+        self.dialect = dialect
 
-def has_table(db: Database) -> bool:
-    return bool(
-        db.query_raw_(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'"
+    def ensure_table(self) -> None:
+        self.engine.execute_raw_(self.dialect.history_table_sql())
+
+    def exists(self) -> bool:
+        return bool(self.engine.query_raw_(self.dialect.history_exists_sql()))
+
+    def read_applied(self) -> list[AppliedMigration]:
+        if not self.exists():
+            return []
+        rows = self.engine.query_raw_(self.dialect.read_history_sql(), as_tuples=True)
+        return [AppliedMigration(*row) for row in rows]
+
+    def record_start(self, migration: LocalMigration) -> str:
+        row_id = str(uuid.uuid4())
+        self.engine.execute_raw_(
+            self.dialect.record_start_sql(),
+            row_id,
+            migration.checksum,
+            migration.name,
+            self._now(),
         )
-    )
+        return row_id
 
+    def record_finish(self, row_id: str) -> None:
+        self.engine.execute_raw_(self.dialect.record_finish_sql(), self._now(), row_id)
 
-def read_applied(db: Database) -> list[AppliedMigration]:
-    if not has_table(db):
-        return []
-    rows = db.query_raw_(
-        'SELECT "id", "migration_name", "checksum", "started_at", "finished_at", '
-        '"rolled_back_at", "logs", "applied_steps_count" FROM "_prisma_migrations" '
-        'ORDER BY "started_at", "migration_name"',
-        as_tuples=True,
-    )
-    return [AppliedMigration(*row) for row in rows]
+    def record_failure(self, row_id: str, logs: str) -> None:
+        self.engine.execute_raw_(self.dialect.record_failure_sql(), logs, row_id)
 
+    def record_rolled_back(self, name: str) -> int:
+        return self.engine.execute_raw_(self.dialect.record_rolled_back_sql(), self._now(), name)
 
-def now_ms() -> int:
-    """Prisma stores ``_prisma_migrations`` times on SQLite as Unix milliseconds."""
-    return int(datetime.now(UTC).timestamp() * 1000)
-
-
-def record_start(db: Database, migration: LocalMigration) -> str:
-    row_id = str(uuid.uuid4())
-    db.execute_raw_(
-        'INSERT INTO "_prisma_migrations" ("id", "checksum", "migration_name", "started_at", '
-        '"applied_steps_count") VALUES (?, ?, ?, ?, 0)',
-        row_id,
-        migration.checksum,
-        migration.name,
-        now_ms(),
-    )
-    return row_id
-
-
-def record_finish(db: Database, row_id: str) -> None:
-    db.execute_raw_(
-        'UPDATE "_prisma_migrations" SET "finished_at" = ?, "applied_steps_count" = 1 '
-        'WHERE "id" = ?',
-        now_ms(),
-        row_id,
-    )
-
-
-def record_failure(db: Database, row_id: str, logs: str) -> None:
-    db.execute_raw_('UPDATE "_prisma_migrations" SET "logs" = ? WHERE "id" = ?', logs, row_id)
-
-
-def record_rolled_back(db: Database, name: str) -> int:
-    return db.execute_raw_(
-        'UPDATE "_prisma_migrations" SET "rolled_back_at" = ? WHERE "migration_name" = ? '
-        'AND "finished_at" IS NULL AND "rolled_back_at" IS NULL',
-        now_ms(),
-        name,
-    )
+    def _now(self) -> int | str:
+        return self.dialect.history_time(datetime.now(UTC))

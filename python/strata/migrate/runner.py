@@ -17,30 +17,30 @@ would overwrite every one of its freed pages with zeros: as many page writes aga
 copy itself. The runner switches to ``secure_delete = FAST`` (zero freed content only where
 the page is written anyway) for the migration. The dropped rows live on in the new table,
 so zeroing the old copy protects nothing.
+
+How a script splits into statements, which of them switch foreign keys or copy rows, and
+every statement run around them are the dialect's (its `MigrationsDialect` part); this
+module decides when each runs.
 """
 
 from __future__ import annotations
 
-import re
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from strata.database import Database
+from strata.dialects import dialect_for, provider_for_url
 from strata.errors import MigrationError, StrataError
 
-__all__ = ["ProgressCallback", "apply_script", "split_statements"]
+if TYPE_CHECKING:
+    from strata.dialects.base import MigrationsDialect, RowCopy
+    from strata.engine import Engine
+
+__all__ = ["ProgressCallback", "apply_script"]
 
 #: Called as ``progress(table, rows_copied, rows_total)`` while a redefinition copies rows.
 ProgressCallback = Callable[[str, int, int], None]
 
-_FOREIGN_KEYS_OFF = re.compile(r"^\s*PRAGMA\s+foreign_keys\s*=\s*(OFF|0|false)\s*;?\s*$", re.I)
-_FOREIGN_KEY_PRAGMA = re.compile(r"^\s*PRAGMA\s+(defer_)?foreign_keys\s*=", re.I)
-_COPY = re.compile(
-    r'^\s*INSERT INTO "(?P<target>(?:[^"]|"")+)" \((?P<columns>[^)]*)\) '
-    r'SELECT (?P=columns) FROM "(?P<source>(?:[^"]|"")+)"\s*;?\s*$',
-    re.S,
-)
 #: Below this many rowids a copy runs as one statement. Copying in ranges costs 10-20% more
 #: than one INSERT ... SELECT (measured on 1M rows: the first range and the commit are
 #: slower), and under about a second of copying a progress bar shows nothing worth that.
@@ -48,100 +48,72 @@ _CHUNKED_COPY_MIN_ROWS = 2_000_000
 _COPY_CHUNK_ROWS = 200_000
 
 
-def split_statements(script: str) -> Iterator[str]:
-    """The script's statements, split where SQLite's own tokenizer says a statement is
-    complete (so semicolons inside strings and trigger bodies are handled)."""
-    buffer: list[str] = []
-    for line in script.splitlines(keepends=True):
-        buffer.append(line)
-        text = "".join(buffer)
-        if sqlite3.complete_statement(text):
-            statement = _strip_comments(text)
-            if statement:
-                yield statement
-            buffer.clear()
-    rest = _strip_comments("".join(buffer))
-    if rest:
-        yield rest
-
-
-def _strip_comments(text: str) -> str:
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
-    text = "\n".join(lines).strip()
-    # A leading /* ... */ block (Prisma's warnings header) is a comment, not a statement.
-    while text.startswith("/*") and "*/" in text:
-        text = text[text.index("*/") + 2 :].strip()
-    return text
-
-
-def apply_script(db: Database, script: str, progress: ProgressCallback | None = None) -> None:
+def apply_script(
+    engine: Engine,
+    script: str,
+    progress: ProgressCallback | None = None,
+    dialect: MigrationsDialect | None = None,
+) -> None:
     """Run ``script`` in one transaction. Raises `MigrationError` naming the failing
-    statement; the database is then unchanged."""
-    statements = list(split_statements(script))
-    foreign_keys_off = any(_FOREIGN_KEYS_OFF.match(s) for s in statements)
+    statement; the database is then unchanged. ``dialect`` is the migrator's; without
+    one, the dialect the engine's URL names."""
+    sql = dialect or dialect_for(provider_for_url(engine.url_)).migrations
+    statements = list(sql.split_statements(script))
+    foreign_keys_off = any(sql.turns_foreign_keys_off(s) for s in statements)
     if foreign_keys_off:
-        db.execute_raw_("PRAGMA foreign_keys = OFF")
+        engine.execute_raw_(sql.foreign_keys_sql(enabled=False))
     try:
-        with db.transaction_(), _fast_secure_delete(db):
+        with engine.transaction_(), _fast_secure_delete(engine, sql):
             for statement in statements:
-                if _FOREIGN_KEY_PRAGMA.match(statement):
-                    continue  # handled around the transaction, see the module docstring
+                if sql.handled_around_script(statement):
+                    continue  # see the module docstring
                 try:
-                    copy = _COPY.match(statement) if progress else None
+                    copy = sql.row_copy(statement) if progress else None
                     if copy and progress:
-                        _copy_in_chunks(db, statement, copy, progress)
+                        _copy_in_chunks(engine, statement, copy, progress)
                     else:
-                        db.execute_script_(statement)
+                        engine.execute_script_(statement)
                 except StrataError as exc:
                     raise MigrationError(f"{exc}\n\nwhile running:\n{statement}") from exc
             if foreign_keys_off:
-                _check_foreign_keys(db)
+                _check_foreign_keys(engine, sql)
     finally:
         if foreign_keys_off:
-            db.execute_raw_("PRAGMA foreign_keys = ON")
+            engine.execute_raw_(sql.foreign_keys_sql(enabled=True))
 
 
 @contextmanager
-def _fast_secure_delete(db: Database) -> Iterator[None]:
+def _fast_secure_delete(engine: Engine, sql: MigrationsDialect) -> Iterator[None]:
     """``secure_delete = FAST`` on the writer for the block (see the module docstring).
     Runs inside the transaction, where reads go to the writer connection."""
-    ((previous,),) = db.query_raw_("PRAGMA secure_delete", as_tuples=True)
-    db.execute_raw_("PRAGMA secure_delete = FAST")
+    ((previous,),) = engine.query_raw_(sql.read_secure_delete_sql(), as_tuples=True)
+    engine.execute_raw_(sql.fast_secure_delete_sql())
     try:
         yield
     finally:
-        db.execute_raw_(f"PRAGMA secure_delete = {int(previous)}")
+        engine.execute_raw_(sql.restore_secure_delete_sql(previous))
 
 
 def _copy_in_chunks(
-    db: Database, statement: str, copy: re.Match[str], progress: ProgressCallback
+    engine: Engine, statement: str, copy: RowCopy, progress: ProgressCallback
 ) -> None:
     """Run a redefinition's row copy in rowid ranges, reporting progress after each.
 
     Progress counts rowids, not rows: min and max rowid come from the rowid b-tree's
     ends at once, where count(*) would read the whole table just to draw a bar."""
-    source = copy.group("source")
-    quoted_source = '"' + source + '"'
-    ((low, high),) = db.query_raw_(
-        f"SELECT min(rowid), max(rowid) FROM {quoted_source}", as_tuples=True
-    )
+    ((low, high),) = engine.query_raw_(copy.bounds_sql, as_tuples=True)
     span = 0 if low is None else high - low + 1
     if span < _CHUNKED_COPY_MIN_ROWS:
-        db.execute_script_(statement)
+        engine.execute_script_(statement)
         return
-    columns = copy.group("columns")
-    chunk = (
-        f'INSERT INTO "{copy.group("target")}" ({columns}) SELECT {columns} '
-        f"FROM {quoted_source} WHERE rowid >= ? AND rowid < ?"
-    )
-    progress(source, 0, span)
+    progress(copy.source, 0, span)
     for start in range(low, high + 1, _COPY_CHUNK_ROWS):
-        db.execute_raw_(chunk, start, start + _COPY_CHUNK_ROWS)
-        progress(source, min(start + _COPY_CHUNK_ROWS, high + 1) - low, span)
+        engine.execute_raw_(copy.range_sql, start, start + _COPY_CHUNK_ROWS)
+        progress(copy.source, min(start + _COPY_CHUNK_ROWS, high + 1) - low, span)
 
 
-def _check_foreign_keys(db: Database) -> None:
-    violations = db.query_raw_("PRAGMA foreign_key_check", as_tuples=True)
+def _check_foreign_keys(engine: Engine, sql: MigrationsDialect) -> None:
+    violations = engine.query_raw_(sql.foreign_key_check_sql(), as_tuples=True)
     if violations:
         table, rowid, parent, _ = violations[0]
         raise MigrationError(

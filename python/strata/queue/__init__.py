@@ -69,9 +69,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from strata import _core
+from strata._core import Heartbeat
+from strata._core import Queue as CoreQueue
 from strata.client.codecs import describe_value, parse_datetime
-from strata.dialects.sqlite.queue import plan_sorts
 from strata.errors import ValidationError
 from strata.queue.binding import WORKER, _Binding
 from strata.queue.common import Claim, _error_text
@@ -82,8 +82,8 @@ from strata.queue.worker import _WorkerLoop
 if TYPE_CHECKING:
     import threading
 
+    from strata.client import Client
     from strata.client.meta import ModelMeta
-    from strata.database import Database
 
 __all__ = ["WORKER", "Claim", "Queue", "QueueStats", "default_backoff"]
 
@@ -115,7 +115,7 @@ class Queue:
 
     def __init__(
         self,
-        db: Database,
+        client: Client,
         model: str,
         *,
         ready: Mapping[str, Any],
@@ -129,7 +129,6 @@ class Queue:
         backoff: Callable[[int], timedelta] = default_backoff,
         fields: Mapping[str, str] | None = None,
     ) -> None:
-        client = db.client_
         if model not in client.metas:
             raise ValidationError(
                 f"the schema has no model {model!r} (its models: {', '.join(client.metas)})",
@@ -137,7 +136,8 @@ class Queue:
                 expected="a model of the schema",
             )
         meta = client.metas[model]
-        self._db = db
+        self._client = client
+        self._engine = client.db
         self._meta = meta
         self.model = model
         self.lease = _seconds(lease, "lease")
@@ -156,10 +156,10 @@ class Queue:
             "failed": failed,
             "cancelled": cancelled,
         }
-        self._binding = binding = _Binding(meta, states, order_by, fields or {}, max_attempts)
+        self._binding = binding = _Binding(client.dialect.queue, meta, states, order_by, fields or {}, max_attempts)
         self._settle_sql: dict[Any, str] = {}
-        self._core = _core.Queue(
-            db,
+        self._core = CoreQueue(
+            client.db,
             recover=binding.recover_sql(),
             claim=binding.claim_sql(),
             why=binding.why_sql(),
@@ -384,7 +384,7 @@ class Queue:
         )
 
     @contextlib.contextmanager
-    def working(self, claim: Claim, every: float | None = None) -> Iterator[_core.Heartbeat]:
+    def working(self, claim: Claim, every: float | None = None) -> Iterator[Heartbeat]:
         """Keep the claim's lease alive from a Rust thread while the block runs, whatever
         the block does with the GIL. The yielded heartbeat's ``state`` turns to
         ``"cancelled"`` or ``"lost"`` if the job is cancelled or the lease lost."""
@@ -411,16 +411,16 @@ class Queue:
         is returned instead and nothing is created."""
         row = self._new_row(data, run_at)
         if unique_key is None:
-            record = self._db.model_(self.model).create(data=row)
+            record = self._client.repository(self.model).create(data=row)
         else:
             row[self._unique_field()] = unique_key
-            with self._db.transaction_():
+            with self._engine.transaction_():
                 existing = self._active_with_keys([unique_key])
                 if existing:
-                    return self._db.model_(self.model).find_unique_or_raise(
+                    return self._client.repository(self.model).find_unique_or_raise(
                         where={self._binding.id: existing[unique_key]}
                     )
-                record = self._db.model_(self.model).create(data=row)
+                record = self._client.repository(self.model).create(data=row)
         self._core.notify()
         return record
 
@@ -442,7 +442,7 @@ class Queue:
             defaults[self._binding.fields["lease_expires_at"]] = self._time(run_at)
         key_field = self._binding.fields.get("unique_key")
         rows: Sequence[Mapping[str, Any]] = data
-        with self._db.transaction_():
+        with self._engine.transaction_():
             if key_field is not None and any(key_field in row for row in rows):
                 keys = [row[key_field] for row in rows if row.get(key_field) is not None]
                 taken = set(self._active_with_keys(keys))
@@ -454,8 +454,8 @@ class Queue:
                         if key is not None:
                             taken.add(key)
                 rows = kept
-            writer = self._db.client_.bulk_writer(self._meta)
-            with self._db.client_.naming_constraints():
+            writer = self._client.bulk_writer(self._meta)
+            with self._client.naming_constraints():
                 count = writer.insert_rows(rows, defaults=defaults)
         self._core.notify()
         return count
@@ -585,7 +585,7 @@ class Queue:
         )
         if rows:
             return True
-        self._db.model_(self.model).find_unique_or_raise(where={self._binding.id: id})
+        self._client.repository(self.model).find_unique_or_raise(where={self._binding.id: id})
         return False
 
     def stats(self) -> QueueStats:
@@ -606,7 +606,7 @@ class Queue:
         workers are never held up for long. Returns how many were deleted."""
         if "finished_at" not in self._binding.fields:
             raise _missing_optional(self._meta, "finished_at", "completedAt DateTime?")
-        if self._db.in_transaction_:
+        if self._engine.in_transaction_:
             raise ValidationError(
                 "purge() commits batch by batch; call it outside a transaction",
                 model=self.model,
@@ -630,7 +630,7 @@ class Queue:
         """The ``@@index`` line the claim needs to find ready jobs in order without sorting
         them all, or None when the schema already has a suitable index."""
         plan = self._core.run(self._binding.ready_plan_sql(), write=False)
-        if not plan_sorts(plan):
+        if not self._binding.sql.plan_sorts(plan):
             return None
         ready = self._binding.states["ready"]
         fields = [f for f in ready if ready[f] is not None]

@@ -3,8 +3,8 @@ writes and matches, the claim order and the stored form of each DateTime column,
 checked once when the queue is built; and the SQL statements built from them, which the
 core compiles (rust/queue.rs). Apart from the facade so that what a queue is bound to,
 and the SQL that follows from it, can be read and changed without the API around it. The
-SQL text itself is the dialect's (`strata.dialects.sqlite.queue`): this module says what
-goes into each statement, the dialect how it is written.
+SQL text itself is the dialect's (its `strata.dialects.base.QueueDialect` part, handed in):
+this module says what goes into each statement, the dialect how it is written.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from strata.client.datetimes import compared_column, single_form
 from strata.client.where import order_entries, scalar_sort
-from strata.dialects.sqlite import queue as sql
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
     from strata.client.meta import ModelMeta
+    from strata.dialects.base import QueueDialect
 
 
 class _Worker:
@@ -55,6 +55,7 @@ class _Binding:
 
     def __init__(
         self,
+        sql: QueueDialect,
         meta: ModelMeta,
         states: Mapping[str, Mapping[str, Any] | None],
         order_by: Sequence[Mapping[str, str]] | Mapping[str, str] | None,
@@ -62,6 +63,7 @@ class _Binding:
         max_attempts: int,
     ) -> None:
         model = meta.name
+        self.sql = sql
         self.meta = meta
         self.max_attempts = max_attempts
         self.fields = self._bind_fields(fields)
@@ -188,8 +190,8 @@ class _Binding:
                 parameters.append(parameter)
             sets[field] = parameters[0]
             accepts[field] = [self.constants[p] for p in parameters]
-            conditions.append(_one_of(column, parameters, accepts[field]))
-        self.conditions[name] = sql.all_of(conditions)
+            conditions.append(_one_of(self.sql, column, parameters, accepts[field]))
+        self.conditions[name] = self.sql.all_of(conditions)
         self.sets[name] = sets
         self.accepts[name] = accepts
 
@@ -292,7 +294,7 @@ class _Binding:
         against any text time), so its job is never handed out twice."""
         lease = self.col("lease_expires_at")
         form = self.forms[self.fields["lease_expires_at"]]
-        return sql.lease_passed(lease, form)
+        return self.sql.lease_passed(lease, form)
 
     def stamp(self, role: str) -> str:
         """The parameter the core binds to the current time in the form of ``role``'s
@@ -305,21 +307,21 @@ class _Binding:
         return self.meta.column(self.fields[role])
 
     def assign(self, state: str) -> list[str]:
-        return [sql.assignment(self.meta.column(f), p) for f, p in self.sets[state].items()]
+        return [self.sql.assignment(self.meta.column(f), p) for f, p in self.sets[state].items()]
 
     def claim_sql(self) -> str:
         lease, token = self.col("lease_expires_at"), self.col("lease_token")
         worker, attempts = self.col("worker_id"), self.col("attempts")
         sets = [
             *self.assign("claimed"),
-            sql.bumped(token, 1),
-            sql.assignment(worker, ":worker"),
-            sql.lease_extended(lease),
-            sql.bumped(attempts, 1),
+            self.sql.bumped(token, 1),
+            self.sql.assignment(worker, ":worker"),
+            self.sql.lease_extended(lease),
+            self.sql.bumped(attempts, 1),
         ]
         if "started_at" in self.fields:
-            sets.append(sql.assignment(self.col("started_at"), self.stamp("started_at")))
-        return sql.claim_sql(
+            sets.append(self.sql.assignment(self.col("started_at"), self.stamp("started_at")))
+        return self.sql.claim_sql(
             self.meta.table_sql,
             sets,
             self.ready_sql(),
@@ -330,7 +332,7 @@ class _Binding:
     def ready_sql(self) -> str:
         """The due ready jobs, in order: the part of the claim that must use an index."""
         order = [(self.meta.column(field), descending) for field, descending in self.order]
-        return sql.ready_sql(
+        return self.sql.ready_sql(
             self.meta.table_sql,
             self.conditions["ready"],
             self.col("lease_expires_at"),
@@ -352,12 +354,12 @@ class _Binding:
             if "finished_at" in self.fields
             else None
         )
-        return sql.retry_or_fail(exhausted, fields, self.col("lease_expires_at"), finished)
+        return self.sql.retry_or_fail(exhausted, fields, self.col("lease_expires_at"), finished)
 
     def recover_sql(self) -> str:
         """Claimed jobs whose lease ran out: ready again, or failed after their last
         attempt (the error says why)."""
-        exhausted = sql.exhausted(self.col("attempts"), final=False)
+        exhausted = self.sql.exhausted(self.col("attempts"), final=False)
         sets = self.retry_or_fail(exhausted)
         if "error" in self.fields:
             self.constants[":presumed_dead"] = (
@@ -365,23 +367,23 @@ class _Binding:
                 "its workers were presumed dead"
             )
             error = self.col("error")
-            sets.append(sql.when(error, exhausted, ":presumed_dead", error))
-        return sql.recover_sql(
+            sets.append(self.sql.when(error, exhausted, ":presumed_dead", error))
+        return self.sql.recover_sql(
             self.meta.table_sql, sets, self.conditions["claimed"], self.lease_passed()
         )
 
     def why_sql(self) -> str:
-        return sql.why_sql(
+        return self.sql.why_sql(
             self.meta.table_sql, self.meta.column(self.id), self.conditions.get("cancelled")
         )
 
     def returning(self) -> str:
-        return sql.column_list(self.meta.column(n) for n in self.meta.columns)
+        return self.sql.column_list(self.meta.column(n) for n in self.meta.columns)
 
     def fenced(self, assignments: list[str], returning: str | None = None) -> str:
         """A write that applies only while the claim's token is current."""
         meta = self.meta
-        return sql.fenced_sql(
+        return self.sql.fenced_sql(
             meta.table_sql,
             assignments,
             meta.column(self.id),
@@ -405,52 +407,52 @@ class _Binding:
                     expected="a field of the job itself",
                 )
             params[f":data_{index}"] = meta.codecs[field].to_sql(value)
-            sets.append(sql.assignment(meta.column(field), f":data_{index}"))
+            sets.append(self.sql.assignment(meta.column(field), f":data_{index}"))
         return sets
 
     # -- settling, cancelling, inspecting -------------------------------------------------
 
     def heartbeat_sql(self) -> str:
-        return self.fenced([sql.lease_extended(self.col("lease_expires_at"))])
+        return self.fenced([self.sql.lease_extended(self.col("lease_expires_at"))])
 
     def complete_sql(self, data_sets: list[str]) -> str:
-        assignments = [*self.assign("done"), sql.cleared(self.col("lease_expires_at"))]
+        assignments = [*self.assign("done"), self.sql.cleared(self.col("lease_expires_at"))]
         if "finished_at" in self.fields:
-            assignments.append(sql.assignment(self.col("finished_at"), self.stamp("finished_at")))
+            assignments.append(self.sql.assignment(self.col("finished_at"), self.stamp("finished_at")))
         return self.fenced([*assignments, *data_sets], self.returning())
 
     def fail_sql(self, with_error: bool) -> str:
-        exhausted = sql.exhausted(self.col("attempts"), final=True)
+        exhausted = self.sql.exhausted(self.col("attempts"), final=True)
         assignments = self.retry_or_fail(exhausted)
         if with_error:
-            assignments.append(sql.assignment(self.col("error"), ":error"))
+            assignments.append(self.sql.assignment(self.col("error"), ":error"))
         return self.fenced(assignments, self.returning())
 
     def release_sql(self) -> str:
         assignments = [
             *self.assign("ready"),
-            sql.cleared(self.col("lease_expires_at")),
-            sql.bumped(self.col("attempts"), -1),
+            self.sql.cleared(self.col("lease_expires_at")),
+            self.sql.bumped(self.col("attempts"), -1),
         ]
         return self.fenced(assignments, self.returning())
 
     def progress_sql(self, with_logs: bool) -> str:
         assignments = [
-            sql.assignment(self.col("progress"), ":progress"),
-            sql.lease_extended(self.col("lease_expires_at")),
+            self.sql.assignment(self.col("progress"), ":progress"),
+            self.sql.lease_extended(self.col("lease_expires_at")),
         ]
         if with_logs:
-            assignments.append(sql.appended(self.col("logs"), ":logs"))
+            assignments.append(self.sql.appended(self.col("logs"), ":logs"))
         return self.fenced(assignments)
 
     def mark_sql(self, data_sets: list[str]) -> str:
-        sets = [sql.lease_extended(self.col("lease_expires_at")), *data_sets]
+        sets = [self.sql.lease_extended(self.col("lease_expires_at")), *data_sets]
         return self.fenced(sets, self.returning())
 
     def active_with_keys_sql(self, key_field: str, parameters: Iterable[str]) -> str:
         """Ready or claimed jobs whose ``key_field`` holds one of ``parameters``: each
         one's key and id."""
-        return sql.active_with_keys_sql(
+        return self.sql.active_with_keys_sql(
             self.meta.table_sql,
             self.meta.column(key_field),
             self.meta.column(self.id),
@@ -463,10 +465,10 @@ class _Binding:
         meta = self.meta
         sets = [
             *self.assign("cancelled"),
-            sql.bumped(self.col("lease_token"), 1),
-            sql.cleared(self.col("lease_expires_at")),
+            self.sql.bumped(self.col("lease_token"), 1),
+            self.sql.cleared(self.col("lease_expires_at")),
         ]
-        return sql.cancel_sql(
+        return self.sql.cancel_sql(
             meta.table_sql,
             sets,
             meta.column(self.id),
@@ -479,7 +481,7 @@ class _Binding:
         jobs, the expired leases, and the oldest claimable job's creation time (NULL
         when the model has no creation time)."""
         created = self._created_field()
-        return sql.stats_sql(
+        return self.sql.stats_sql(
             self.meta.table_sql,
             self.conditions.values(),
             self.conditions["ready"],
@@ -494,10 +496,10 @@ class _Binding:
         states = [self.conditions["done"]]
         if include_failed:
             states.append(self.conditions["failed"])
-        return sql.purge_sql(self.meta.table_sql, states, self.col("finished_at"), batch)
+        return self.sql.purge_sql(self.meta.table_sql, states, self.col("finished_at"), batch)
 
     def ready_plan_sql(self) -> str:
-        return sql.plan_sql(self.ready_sql())
+        return self.sql.plan_sql(self.ready_sql())
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -537,7 +539,7 @@ class _Binding:
         return None
 
 
-def _one_of(column: str, parameters: list[str], values: list[Any]) -> str:
+def _one_of(sql: QueueDialect, column: str, parameters: list[str], values: list[Any]) -> str:
     """The condition that ``column`` holds one of ``values`` (bound as ``parameters``)."""
     named = [p for p, value in zip(parameters, values, strict=True) if value is not None]
     return sql.one_of(column, named, null=None in values)

@@ -1,4 +1,5 @@
-"""Diagnostics: a problem in a schema file, located by line and column, shown with a caret.
+"""Diagnostics: collecting the problems in a schema file, each a `strata.errors.Diagnostic`
+located by line and column and shown with a caret.
 
 Parsing and validation collect every problem in a file before raising, so a user fixes
 them in one pass: `Diagnostics.raise_if_errors()` raises one `SchemaError` holding all of
@@ -20,17 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-from strata.errors import SchemaError
+from strata.errors import Diagnostic, SchemaError
 from strata.schema.syntax import Span
 
-__all__ = [
-    "DIAGNOSTIC_LIMIT",
-    "EXCERPT_WIDTH",
-    "MESSAGE_LIMIT",
-    "Diagnostic",
-    "Diagnostics",
-    "render",
-]
+__all__ = ["DIAGNOSTIC_LIMIT", "EXCERPT_WIDTH", "MESSAGE_LIMIT", "Diagnostics"]
 
 #: The most characters of a source line an excerpt shows.
 EXCERPT_WIDTH = 120
@@ -41,50 +35,6 @@ DIAGNOSTIC_LIMIT = 100
 
 _CUT = "..."
 _NEWLINE = re.compile("\n")
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    message: str
-    path: str
-    line: int
-    column: int
-    #: How many characters the caret underline covers (at least one).
-    length: int = 1
-    severity: Literal["error", "warning"] = "error"
-    #: The source line the diagnostic points at, for the excerpt. `Diagnostics` keeps only a
-    #: window of a long line, around the column, with ``...`` where it was cut.
-    source_line: str = ""
-    #: Where ``column`` falls in ``source_line`` (1-based) when that is a window of the
-    #: line; None when it is the whole line.
-    excerpt_column: int | None = None
-
-    def __str__(self) -> str:
-        return render(self)
-
-
-def render(diagnostic: Diagnostic) -> str:
-    """``path:line:column: error: message`` followed by a gutter excerpt with carets."""
-    header = (
-        f"{diagnostic.path}:{diagnostic.line}:{diagnostic.column}: "
-        f"{diagnostic.severity}: {diagnostic.message}"
-    )
-    if not diagnostic.source_line:
-        return header
-    number = str(diagnostic.line)
-    gutter = " " * len(number)
-    # Control characters would move the terminal's cursor; each shows as one character so
-    # that the caret stays under its column. Tabs are expanded the same way on both lines.
-    text = "".join(
-        ch if ch == "\t" or ch.isprintable() else "\ufffd"
-        for ch in diagnostic.source_line.rstrip("\n")
-    )
-    index = (diagnostic.excerpt_column or diagnostic.column) - 1
-    before = len(text[:index].expandtabs(4))
-    underlined = len(text[: index + diagnostic.length].expandtabs(4)) - before
-    shown = text.expandtabs(4)
-    carets = "^" * max(1, min(underlined, len(shown) - before))
-    return f"{header}\n{gutter} |\n{number} | {shown}\n{gutter} | {' ' * before}{carets}"
 
 
 def _shorten(message: str) -> str:

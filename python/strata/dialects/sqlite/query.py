@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from strata.dialects.sqlite import quote
 from strata.dialects.sqlite.datetimes import (
     census_sql,
     first_form_sql,
@@ -36,6 +35,7 @@ from strata.dialects.sqlite.datetimes import (
     rewrite_batch_sql,
     rewrite_update_sql,
 )
+from strata.dialects.sqlite.ddl import quote
 
 if TYPE_CHECKING:
     from strata.dialects.base import Bind

@@ -7,7 +7,6 @@ from the working records.
 from __future__ import annotations
 
 from strata.schema import ir
-from strata.schema.diagnostics import render
 from strata.schema.validate.context import (
     _Context,
     _Enum,
@@ -43,7 +42,7 @@ def _build_schema(ctx: _Context) -> ir.Schema:
 
 
 def _warnings(ctx: _Context) -> tuple[str, ...]:
-    rendered = [render(d) for d in ctx.diag.warnings]
+    rendered = [str(d) for d in ctx.diag.warnings]
     if omitted := ctx.diag.omitted_warnings:
         rendered.append(f"{omitted} more warnings are left out")
     return tuple(rendered)

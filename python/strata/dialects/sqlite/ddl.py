@@ -1,0 +1,233 @@
+"""SQLite DDL: column types and defaults from the schema IR, and migration scripts in
+Prisma's exact layout.
+
+Prisma's SQLite DDL is the reference. Where it would produce SQL that fails or misbehaves,
+this dialect deviates and says so here and in docs/PRISMA-DEVIATIONS.md:
+
+* A ``BigInt`` id with ``@default(autoincrement())`` gets the column type ``INTEGER``:
+  SQLite allows AUTOINCREMENT only on an ``INTEGER PRIMARY KEY``, so ``BIGINT ... PRIMARY
+  KEY AUTOINCREMENT`` fails with "AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY".
+  SQLite's INTEGER is 64-bit, so the range is the same.
+* ``@default(dbgenerated("expr"))`` is written ``DEFAULT (expr)``: SQLite accepts only
+  literals, signed numbers and CURRENT_* keywords after DEFAULT without parentheses.
+* Scalar lists (``String[]``), which Prisma rejects on SQLite, are a strata extension:
+  a ``TEXT`` column holding a JSON array.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from strata.schema import ir
+from strata.schema.sql import (
+    AlterTable,
+    Column,
+    CreateIndex,
+    CreateTable,
+    DropIndex,
+    DropTable,
+    ForeignKey,
+    Index,
+    RedefineTable,
+    Step,
+    Table,
+)
+
+__all__ = ["SqliteDdl", "quote"]
+
+_TYPES = {
+    "String": "TEXT",
+    "Boolean": "BOOLEAN",
+    "Int": "INTEGER",
+    "BigInt": "BIGINT",
+    "Float": "REAL",
+    "Decimal": "DECIMAL",
+    "DateTime": "DATETIME",
+    "Json": "JSONB",
+    "Bytes": "BLOB",
+}
+
+INDENT = "    "
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _string_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class SqliteDdl:
+    """`strata.dialects.base.DdlDialect` for SQLite."""
+
+    quote = staticmethod(quote)
+
+    # -- from the IR ---------------------------------------------------------------------------
+
+    def column_type(self, field: ir.ScalarField, schema: ir.Schema) -> str:
+        if field.unsupported is not None:
+            return field.unsupported
+        if field.list or field.is_enum:
+            return "TEXT"
+        if field.type == "BigInt" and self._is_autoincrement_id(field):
+            return "INTEGER"  # see the module docstring
+        return _TYPES[field.type]
+
+    def column_default(self, field: ir.ScalarField, schema: ir.Schema) -> str | None:
+        default = field.default
+        if default is None:
+            return None
+        if default.kind == "now":
+            return "CURRENT_TIMESTAMP"
+        if default.kind == "dbgenerated":
+            return None if default.value is None else f"({default.value})"
+        if default.kind != "value":
+            # autoincrement is a column property; cuid/uuid/nanoid/ulid come from the client.
+            return None
+        value = default.value
+        if field.list:
+            return _string_literal(json.dumps(value, separators=(",", ":"), default=str))
+        if field.is_enum:
+            enum = schema.enum(field.type)
+            db_name = next((v.db_name for v in enum.values if v.name == value), str(value))
+            return _string_literal(db_name)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # as written in the schema: @default(1), not 1.0
+        if isinstance(value, int | float | Decimal):
+            return str(value)
+        if field.type == "Bytes":
+            return (
+                f"X'{bytes(value).hex()}'"
+                if isinstance(value, bytes)
+                else _string_literal(str(value))
+            )
+        return _string_literal(str(value))
+
+    def autoincrement(self, model: ir.Model, field: ir.ScalarField) -> bool:
+        """Prisma gives a single-column Int primary key AUTOINCREMENT, with or without
+        ``@default(autoincrement())``; a BigInt key only when it asks for it."""
+        key = model.primary_key
+        single_key = key is not None and [c.field for c in key.columns] == [field.name]
+        if not single_key or field.list:
+            return False
+        return field.type == "Int" or (field.type == "BigInt" and self._is_autoincrement_id(field))
+
+    @staticmethod
+    def _is_autoincrement_id(field: ir.ScalarField) -> bool:
+        return field.default is not None and field.default.kind == "autoincrement"
+
+    def join_column_type(self, id_field: ir.ScalarField) -> str:
+        return (
+            "INTEGER" if id_field.type in ("Int", "BigInt") else _TYPES.get(id_field.type, "TEXT")
+        )
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def render_column(self, column: Column, table: Table) -> str:
+        parts = [f"{INDENT}{quote(column.name)} {column.type}"]
+        if column.not_null:
+            parts.append(" NOT NULL")
+        if table.primary_key == (column.name,):
+            parts.append(" PRIMARY KEY")
+            if column.autoincrement:
+                parts.append(" AUTOINCREMENT")
+        if column.default is not None:
+            parts.append(f" DEFAULT {column.default}")
+        return "".join(parts)
+
+    def render_create_table(self, table: Table, name: str | None = None) -> str:
+        lines = [self.render_column(column, table) for column in table.columns]
+        constraints = []
+        if len(table.primary_key) > 1:
+            columns = ", ".join(quote(c) for c in table.primary_key)
+            # Prisma separates a compound primary key from the columns with a blank line.
+            constraints.append(f"\n{INDENT}PRIMARY KEY ({columns})")
+        constraints.extend(f"{INDENT}{self._render_foreign_key(fk)}" for fk in table.foreign_keys)
+        body = ",\n".join(lines + constraints)
+        return f"CREATE TABLE {quote(name or table.name)} (\n{body}\n)"
+
+    def _render_foreign_key(self, fk: ForeignKey) -> str:
+        columns = ", ".join(quote(c) for c in fk.columns)
+        referenced = ", ".join(quote(c) for c in fk.referenced_columns)
+        return (
+            f"CONSTRAINT {quote(fk.name)} FOREIGN KEY ({columns}) "
+            f"REFERENCES {quote(fk.referenced_table)} ({referenced}) "
+            f"ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}"
+        )
+
+    def render_create_index(self, table: str, index: Index) -> str:
+        unique = "UNIQUE " if index.unique else ""
+        columns = ", ".join(quote(c.name) + (f" {c.sort}" if c.sort else "") for c in index.columns)
+        return f"CREATE {unique}INDEX {quote(index.name)} ON {quote(table)}({columns})"
+
+    def render_steps(self, steps: list[Step]) -> list[tuple[str, list[str]]]:
+        """Each step as Prisma prints it: its comment name and its statements. Consecutive
+        table redefinitions share one ``RedefineTables`` block, as in Prisma."""
+        rendered: list[tuple[str, list[str]]] = []
+        redefinitions: list[RedefineTable] = [s for s in steps if isinstance(s, RedefineTable)]
+        for step in steps:
+            match step:
+                case CreateTable(table=table):
+                    rendered.append(("CreateTable", [self.render_create_table(table)]))
+                case DropTable(table=table):
+                    rendered.append(
+                        (
+                            "DropTable",
+                            [
+                                "PRAGMA foreign_keys=off",
+                                f"DROP TABLE {quote(table.name)}",
+                                "PRAGMA foreign_keys=on",
+                            ],
+                        )
+                    )
+                case AlterTable(table=table, added=added):
+                    rendered.append(
+                        (
+                            "AlterTable",
+                            [
+                                f"ALTER TABLE {quote(table.name)} ADD COLUMN "
+                                + self.render_column(column, table).strip()
+                                for column in added
+                            ],
+                        )
+                    )
+                case RedefineTable() if step is redefinitions[0]:
+                    rendered.append(("RedefineTables", self._redefine(redefinitions)))
+                case RedefineTable():
+                    pass  # rendered with the first
+                case CreateIndex(table=table_name, index=index):
+                    rendered.append(("CreateIndex", [self.render_create_index(table_name, index)]))
+                case DropIndex(index=index):
+                    rendered.append(("DropIndex", [f"DROP INDEX {quote(index.name)}"]))
+        return rendered
+
+    def _redefine(self, redefinitions: list[RedefineTable]) -> list[str]:
+        statements = ["PRAGMA defer_foreign_keys=ON", "PRAGMA foreign_keys=OFF"]
+        for step in redefinitions:
+            name = step.after.name
+            temporary = f"new_{name}"
+            statements.append(self.render_create_table(step.after, temporary))
+            copied = ", ".join(quote(c) for c in step.copied_columns)
+            if copied:
+                statements.append(
+                    f"INSERT INTO {quote(temporary)} ({copied}) SELECT {copied} FROM {quote(name)}"
+                )
+            statements.append(f"DROP TABLE {quote(name)}")
+            statements.append(f"ALTER TABLE {quote(temporary)} RENAME TO {quote(name)}")
+            statements.extend(self.render_create_index(name, i) for i in step.after.indexes)
+        statements += ["PRAGMA foreign_keys=ON", "PRAGMA defer_foreign_keys=OFF"]
+        return statements
+
+    def render_script(self, steps: list[Step]) -> str:
+        """The migration script Prisma would print for these steps."""
+        blocks = [
+            f"-- {name}\n" + "".join(f"{statement};\n" for statement in statements)
+            for name, statements in self.render_steps(steps)
+        ]
+        if not blocks:
+            return "-- This is an empty migration."
+        return "\n".join(blocks)

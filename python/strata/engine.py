@@ -1,0 +1,106 @@
+"""The core handle: one database whose connections the Rust core owns, and nothing else.
+
+`Engine` is the thin Python side of `strata._core.Engine`: raw SQL, transactions and the
+handle's settings come from the core; this adds the query events (``on_``), ``with`` and
+opening by URL. The migrator, the client and the features are handed an engine and run
+every statement through it; `strata.database.Database` (what `strata.connect` returns) is
+the facade that adds the schema, the typed client and the features on top.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from strata._core import Engine as _CoreEngine
+from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
+from strata.events import QUERY_LOGGER, QueryEvent, QueryEvents, log_query
+
+__all__ = ["Engine"]
+
+
+class Engine(_CoreEngine):
+    """A handle on one SQLite database, whose connections the Rust core owns.
+
+    Raw SQL methods come straight from the core (`strata._core.Engine`):
+    ``execute_raw_(sql, *params)`` returns the number of changed rows,
+    ``query_raw_(sql, *params, as_tuples=False)`` returns rows as dicts or tuples,
+    ``execute_many_raw_(sql, rows)`` runs one statement per parameter row atomically,
+    ``execute_script_(sql)`` runs several statements without parameters, and
+    ``transaction_()`` opens a transaction block (`strata._core.Transaction`);
+    ``path_``, ``closed_``, ``in_transaction_``, ``settings_()``, ``set_tracer_()`` and
+    ``close_()`` complete the set.
+
+    The handle is safe to share between threads. A transaction belongs to the thread that
+    opened it: that thread's statements join it, while other threads' writes wait for it.
+
+    It is not shared with child processes: after ``fork()`` (multiprocessing's ``fork``
+    start method) every call in the child raises `ForkedHandleError`, and the child opens
+    its own. Ctrl-C on the main thread stops a long statement within about 100 ms and
+    raises ``KeyboardInterrupt``; the statement's writes are rolled back, and so is an
+    enclosing ``transaction_()`` block as the exception leaves it.
+    """
+
+    url_: str
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        readers: int = DEFAULT_READERS,
+    ) -> None:
+        # The core opened the database in __new__; this only records where it came from.
+        self.url_ = path
+        self._events = QueryEvents(self)
+        if QUERY_LOGGER.isEnabledFor(logging.DEBUG):
+            self._events.subscribe("query", log_query)
+
+    @classmethod
+    def open_(
+        cls,
+        url: str | os.PathLike[str] | None = None,
+        *,
+        busy_timeout: float | None = None,
+        readers: int | None = None,
+    ) -> Self:
+        """Open the database at ``url`` (see `strata.config` for the accepted forms; with
+        none, ``DATABASE_URL`` or ``[tool.strata] url``). ``busy_timeout`` and ``readers``
+        override the URL's parameters."""
+        target = resolve(url)
+        timeout = busy_timeout if busy_timeout is not None else target.busy_timeout
+        pool = readers if readers is not None else target.readers
+        engine = cls(
+            target.path,
+            busy_timeout=DEFAULT_BUSY_TIMEOUT if timeout is None else timeout,
+            readers=DEFAULT_READERS if pool is None else pool,
+        )
+        engine.url_ = target.url
+        return engine
+
+    def on_(self, event: str, callback: Callable[[QueryEvent], object]) -> Callable[[], None]:
+        """Call ``callback`` after every statement this handle runs, Prisma Client's
+        ``$on("query", ...)``: ``db.on_("query", lambda e: print(e.duration_ms, e.query))``.
+        ``"query"`` is the one event; the callback gets a `strata.events.QueryEvent`
+        (``query``, ``params``, ``duration``, ``timestamp``, ``target``, ``error``), on the
+        thread that ran the statement. Returns a function that ends the subscription. See
+        `strata.events`."""
+        return self._events.subscribe(event, callback)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close_()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed_ else "open"
+        return f"<strata.{type(self).__name__} {self.path_!r} ({state})>"
