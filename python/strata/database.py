@@ -139,9 +139,7 @@ class Database(Engine):
 
             schema = load_schema_file(find_schema(self.schema_path_))
             dialect = dialect_for(provider_for_url(self.url_))
-            self._client = Client(
-                self, schema, dialect, self.datetime_format_, self._model_classes
-            )
+            self._client = Client(self, schema, dialect, self.datetime_format_, self._model_classes)
         return self._client
 
     def use_model_classes_(self, classes: ModelClasses) -> None:
