@@ -134,11 +134,13 @@ class Database(Engine):
         (see `strata.migrate.commands.find_schema`)."""
         if self._client is None:
             from strata.client import Client
+            from strata.dialects import dialect_for, provider_for_url
             from strata.migrate.commands import find_schema
             from strata.schema import load_schema_file
 
             schema = load_schema_file(find_schema(self.schema_path_))
-            self._client = Client(self, schema, self.datetime_format_, self._model_classes)
+            dialect = dialect_for(provider_for_url(self.url_))
+            self._client = Client(self, schema, dialect, self.datetime_format_, self._model_classes)
         return self._client
 
     def use_model_classes_(self, classes: ModelClasses) -> None:

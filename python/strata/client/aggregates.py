@@ -40,19 +40,22 @@ from strata.errors import ValidationError
 if TYPE_CHECKING:
     from strata.client.client import Client
     from strata.client.meta import ModelMeta
+    from strata.dialects.base import QueryDialect
 
 __all__ = ["AggregateSpec", "aggregate", "group_by"]
 
-_FUNCTIONS = {"_count": "COUNT", "_avg": "AVG", "_sum": "SUM", "_min": "MIN", "_max": "MAX"}
+#: The result keys, each the dialect's aggregate function of the same name with a ``_``.
+_FUNCTIONS = frozenset({"_count", "_avg", "_sum", "_min", "_max"})
 _NUMERIC = frozenset({"Int", "BigInt", "Float", "Decimal"})
 _ORDERED = _NUMERIC | {"String", "DateTime", "Boolean"}
-_HAVING_OPERATORS = {"equals": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+_HAVING_OPERATORS = frozenset({"equals", "lt", "lte", "gt", "gte"})
 
 
 class AggregateSpec:
     """The aggregates asked for, as SQL expressions and how to read each result back."""
 
-    def __init__(self, meta: ModelMeta, alias: str, **requested: Any) -> None:
+    def __init__(self, sql: QueryDialect, meta: ModelMeta, alias: str, **requested: Any) -> None:
+        self.sql = sql
         self.meta = meta
         self.alias = alias
         #: (result key, field or "_all" or None for a bare count, SQL expression)
@@ -62,7 +65,7 @@ class AggregateSpec:
                 continue
             result_key = f"_{key}"
             if key == "count" and value is True:
-                self.columns.append((result_key, None, "COUNT(*)"))
+                self.columns.append((result_key, None, sql.count_all()))
                 continue
             if not isinstance(value, Mapping):
                 raise ValidationError(
@@ -84,8 +87,7 @@ class AggregateSpec:
         sql = self._checked(result_key, name)
         if not self._exact(result_key, name):
             return sql
-        column = f"{self.alias}.{self.meta.column(name)}"
-        return f"json_group_array({column}) FILTER (WHERE {column} IS NOT NULL)"
+        return self.sql.collected(self.sql.qualified(self.alias, self.meta.column(name)))
 
     def expression(self, result_key: str, name: str) -> str:
         """The SQL for one aggregate of one field, for ``having`` and ``order_by``."""
@@ -105,7 +107,7 @@ class AggregateSpec:
         """The SQL for one aggregate of one field, checked against the field's type."""
         meta = self.meta
         if result_key == "_count" and name == "_all":
-            return "COUNT(*)"
+            return self.sql.count_all()
         field = meta.scalar(name)
         allowed = {
             "_count": True,
@@ -123,10 +125,10 @@ class AggregateSpec:
                 if result_key in ("_avg", "_sum")
                 else "an ordered field",
             )
-        column = f"{self.alias}.{meta.column(name)}"
+        column = self.sql.qualified(self.alias, meta.column(name))
         if result_key in ("_min", "_max"):
             column = compared_column(meta, name, column)  # a mixed DateTime: by instant
-        return f"{_FUNCTIONS[result_key]}({column})"
+        return self.sql.aggregate(result_key[1:], column)
 
     def read(self, values: Sequence[Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -184,17 +186,18 @@ def aggregate(
     client: Client, meta: ModelMeta, where: Mapping[str, Any] | None, **requested: Any
 ) -> dict[str, Any]:
     builder = client.sql()
-    spec = AggregateSpec(meta, "t0", **requested)
+    sql = builder.sql
+    spec = AggregateSpec(sql, meta, "t0", **requested)
     if not spec.columns:
         raise ValidationError(
             f"{meta.name}: aggregate needs at least one of count=, avg=, sum=, min=, max=",
             model=meta.name,
             expected="count=, avg=, sum=, min= or max=",
         )
-    columns = ", ".join(c[2] for c in spec.columns)
     condition = builder.where(meta, "t0", where)
     rows = client.query(
-        f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition}", builder.params
+        sql.select_sql([c[2] for c in spec.columns], meta.table_sql, "t0", condition),
+        builder.params,
     )
     return spec.read(rows[0])
 
@@ -219,23 +222,28 @@ def group_by(
     for name in by:
         meta.scalar(name)
     builder = client.sql()
-    spec = AggregateSpec(meta, "t0", **requested)
+    sql = builder.sql
+    spec = AggregateSpec(sql, meta, "t0", **requested)
     # A mixed DateTime column groups by instant, so one instant stored twice is one group.
-    grouped = ", ".join(compared_column(meta, n, f"t0.{meta.column(n)}") for n in by)
-    columns = ", ".join([grouped, *(c[2] for c in spec.columns)])
-    sql = f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {builder.where(meta, 't0', where)}"
-    sql += f" GROUP BY {grouped}"
-    if having:
-        sql += f" HAVING {_having(builder, spec, by, having)}"
+    grouped = [compared_column(meta, n, sql.qualified("t0", meta.column(n))) for n in by]
+    # Parameters are bound in the order they appear: where, having, order, the window.
+    condition = builder.where(meta, "t0", where)
+    having_sql = _having(builder, spec, by, having) if having else None
     order = _group_order(builder, spec, by, order_by)
-    if order:
-        sql += f" ORDER BY {', '.join(order)}"
-    if take is not None or skip:
-        sql += f" LIMIT {builder.bind(-1 if take is None else take)}"
-        sql += f" OFFSET {builder.bind(skip or 0)}"
+    window = sql.pagination(take, skip or 0, builder.bind) if take is not None or skip else None
+    statement = sql.select_sql(
+        [*grouped, *(c[2] for c in spec.columns)],
+        meta.table_sql,
+        "t0",
+        condition,
+        group_by=grouped,
+        having=having_sql,
+        order_by=order,
+        window=window,
+    )
     results = []
     codecs = [meta.codecs[n] for n in by]
-    for row in client.query(sql, builder.params):
+    for row in client.query(statement, builder.params):
         record = {n: codec.decode(v) for n, codec, v in zip(by, codecs, row, strict=False)}
         record.update(spec.read(row[len(by) :]))
         results.append(record)
@@ -248,20 +256,21 @@ def _having(
     """``{"field": {"_avg": {"gt": 5}}}`` filters on aggregates; a plain filter on a
     grouped field filters groups by their value; AND / OR / NOT combine them."""
     meta = spec.meta
+    sql = builder.sql
     parts = []
     for key, value in having.items():
         if key in ("AND", "OR", "NOT"):
             items = [value] if isinstance(value, Mapping) else list(value)
-            inner = [f"({_having(builder, spec, by, item)})" for item in items]
+            inner = [sql.grouped(_having(builder, spec, by, item)) for item in items]
             if key == "AND":
-                parts.append(" AND ".join(inner) or "1")
+                parts.append(sql.all_of(inner))
             elif key == "OR":
-                parts.append(f"({' OR '.join(inner)})" if inner else "0")
+                parts.append(sql.any_of(inner))
             else:
-                parts.append(" AND ".join(f"NOT {c}" for c in inner) or "1")
+                parts.append(sql.all_of([sql.negated(c) for c in inner]))
             continue
         meta.scalar(key)
-        if isinstance(value, Mapping) and set(value) <= set(_FUNCTIONS):
+        if isinstance(value, Mapping) and set(value) <= _FUNCTIONS:
             for function, filters in value.items():
                 expression = spec.expression(function, key)
                 parts.append(_aggregate_filter(builder, spec, function, key, expression, filters))
@@ -275,7 +284,7 @@ def _having(
                 field=key,
                 expected="a grouped field or an aggregate filter",
             )
-    return " AND ".join(parts) or "1"
+    return sql.all_of(parts)
 
 
 def _aggregate_filter(
@@ -314,19 +323,15 @@ def _aggregate_filter(
             return value
         return operand_codec(meta, name).to_sql_element(value)
 
+    sql = builder.sql
     parts = []
     for operator, operand in filters.items():
-        if operator in _HAVING_OPERATORS:
-            parts.append(
-                f"{expression} {_HAVING_OPERATORS[operator]} {builder.bind(encode(operand))}"
-            )
-        elif operator == "not":
-            parts.append(f"{expression} != {builder.bind(encode(operand))}")
+        if operator in _HAVING_OPERATORS or operator == "not":
+            parts.append(sql.compare(expression, operator, builder.bind(encode(operand))))
         else:
-            placeholders = ", ".join(builder.bind(encode(v)) for v in operand)
-            negation = "NOT " if operator == "not_in" else ""
-            parts.append(f"{expression} {negation}IN ({placeholders or 'NULL'})")
-    return " AND ".join(parts) or "1"
+            values = [builder.bind(encode(v)) for v in operand]
+            parts.append(sql.in_list(expression, values, negated=operator == "not_in"))
+    return sql.all_of(parts)
 
 
 def _group_order(
@@ -348,7 +353,7 @@ def _group_order(
                             field=name,
                             expected="'asc' or 'desc'",
                         )
-                    terms.append(f"{spec.expression(key, name)} {inner.upper()}")
+                    terms.append(builder.sql.order_term(spec.expression(key, name), inner))
             elif key in by:
                 terms.extend(builder.order_by(meta, "t0", {key: direction}))
             else:

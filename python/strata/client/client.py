@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from strata.client.batch import DeferredCall, run_batch
 from strata.client.bulk import BulkWriter
 from strata.client.codecs import DateTimeFormat
-from strata.client.datetimes import storage_of
+from strata.client.datetimes import attach
 from strata.client.meta import ModelMeta, build_meta, snake_case
 from strata.client.models import ModelClasses, build_models
 from strata.client.repository import Repository
@@ -32,6 +32,7 @@ from strata.schema import ir
 
 if TYPE_CHECKING:
     from strata.database import Database
+    from strata.dialects.base import Dialect
 
 __all__ = ["Client"]
 
@@ -68,16 +69,19 @@ class Client:
         self,
         db: Database,
         schema: ir.Schema,
+        dialect: Dialect,
         datetime_format: DateTimeFormat = "iso8601",
         classes: ModelClasses | None = None,
     ) -> None:
         self.db = db
         self.schema = schema
+        #: The database's SQL: the client writes every statement with ``dialect.query``.
+        self.dialect = dialect
         self.datetime_format = datetime_format
         # `strata generate` writes static classes; records are then built from those.
         self.classes: ModelClasses = classes or build_models(schema)
         self.metas: dict[str, ModelMeta] = build_meta(
-            schema, self.classes, datetime_format, storage_of(db)
+            schema, self.classes, datetime_format, attach(db, dialect.query), dialect.query
         )
         self.soft_delete: dict[str, str] = {
             model.name: field
@@ -231,7 +235,7 @@ class Client:
 
     def sql(self) -> SqlBuilder:
         """A statement builder that applies this view's implicit filters."""
-        return SqlBuilder(self.metas, self.implicit_where)
+        return SqlBuilder(self.dialect.query, self.metas, self.implicit_where)
 
     def meta(self, model: str) -> ModelMeta:
         """What the client knows of ``model`` (the schema's name for it); the one error for

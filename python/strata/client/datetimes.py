@@ -70,13 +70,12 @@ from strata.client.codecs import (
     check_datetime_format,
     parse_datetime,
 )
-from strata.dialects.sqlite import datetimes as sql
-from strata.dialects.sqlite.datetimes import instant_sql
 from strata.errors import MixedDateTimeError, ValidationError
 
 if TYPE_CHECKING:
     from strata.client.meta import ModelMeta
     from strata.database import Database
+    from strata.dialects.base import QueryDialect
     from strata.schema import ir
 
 __all__ = [
@@ -86,6 +85,7 @@ __all__ = [
     "DateTimeCodec",
     "DateTimeColumns",
     "Rewritten",
+    "attach",
     "census",
     "compared_column",
     "detect",
@@ -129,13 +129,19 @@ class ColumnStorage:
 def census(db: Database, table: str, column: str) -> dict[str, int]:
     """The number of non-NULL values of ``column`` in each form, most common first: one
     scan of the column (of its index, when it has one)."""
+    return _census(db, storage_of(db).sql, table, column)
+
+
+def _census(db: Database, sql: QueryDialect, table: str, column: str) -> dict[str, int]:
     rows = db.query_raw_(sql.census_sql(table, column, _WRITABLE, OTHER), as_tuples=True)
     return {str(form): int(count) for form, count in rows}
 
 
-def detect(db: Database, table: str, column: str, default: DateTimeFormat) -> ColumnStorage:
-    """Find out how ``column`` of ``table`` (quoted SQL names) stores its values; see the
-    module docstring for the steps and their cost."""
+def detect(
+    db: Database, sql: QueryDialect, table: str, column: str, default: DateTimeFormat
+) -> ColumnStorage:
+    """Find out how ``column`` of ``table`` (quoted SQL names) stores its values, with
+    ``sql``'s statements; see the module docstring for the steps and their cost."""
     first = db.query_raw_(sql.first_form_sql(table, column, _WRITABLE, OTHER), as_tuples=True)
     if not first:
         return ColumnStorage({}, default)
@@ -144,17 +150,19 @@ def detect(db: Database, table: str, column: str, default: DateTimeFormat) -> Co
         rows = db.query_raw_(sql.foreign_value_sql(table, column, form), as_tuples=True)
         if not rows[0][0]:
             return ColumnStorage({form: None}, cast(DateTimeFormat, form))
-    counts = census(db, table, column)
+    counts = _census(db, sql, table, column)
     writable = [f for f in counts if f != OTHER]
     return ColumnStorage(counts, cast(DateTimeFormat, writable[0]) if writable else default)
 
 
 class DateTimeColumns:
-    """One handle's detections, by (table, column). A lock keeps two threads from both
-    detecting the same column; detections of different columns may run side by side."""
+    """One handle's detections, by (table, column), made with ``sql``'s statements. A lock
+    keeps two threads from both detecting the same column; detections of different columns
+    may run side by side."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sql: QueryDialect) -> None:
         self._db = db
+        self.sql = sql
         self._known: dict[tuple[str, str], ColumnStorage] = {}
         self._lock = threading.Lock()
 
@@ -164,7 +172,7 @@ class DateTimeColumns:
             with self._lock:
                 known = self._known.get((table, column))
                 if known is None:
-                    known = detect(self._db, table, column, self._db.datetime_format_)
+                    known = detect(self._db, self.sql, table, column, self._db.datetime_format_)
                     self._known[(table, column)] = known
         return known
 
@@ -172,11 +180,22 @@ class DateTimeColumns:
         self._known.pop((table, column), None)
 
 
-def storage_of(db: Database) -> DateTimeColumns:
-    """The handle's cache of detections, made on first use."""
+def attach(db: Database, sql: QueryDialect) -> DateTimeColumns:
+    """The handle's cache of detections, made by its first client with the client's
+    dialect (``sql``); the handle's later clients share it."""
     columns = db._datetime_columns
     if columns is None:
-        columns = db._datetime_columns = DateTimeColumns(db)
+        columns = db._datetime_columns = DateTimeColumns(db, sql)
+    return columns
+
+
+def storage_of(db: Database) -> DateTimeColumns:
+    """The handle's cache of detections (made with its client, see `attach`)."""
+    columns = db._datetime_columns
+    if columns is None:
+        db.client_  # noqa: B018 - building the client attaches the cache
+        columns = db._datetime_columns
+        assert columns is not None
     return columns
 
 
@@ -223,10 +242,11 @@ class DateTimeCodec(Codec):
 
 def compared_column(meta: ModelMeta, name: str, column: str) -> str:
     """The SQL that compares field ``name`` whose column is ``column`` (qualified SQL): the
-    column itself, or for a mixed DateTime column its instant (`instant_sql`)."""
+    column itself, or for a mixed DateTime column its instant (the dialect's
+    `instant_sql`)."""
     codec = meta.codecs.get(name)
     if isinstance(codec, DateTimeCodec) and codec.storage.mixed:
-        return instant_sql(column)
+        return codec._columns.sql.instant_sql(column)
     return column
 
 
@@ -321,6 +341,7 @@ def rewrite(
         )
     table, column = meta.table_sql, meta.column(field)
     write = DATETIME_WRITERS[target]
+    sql = storage_of(db).sql
     select = sql.rewrite_batch_sql(table, column, target)
     update = sql.rewrite_update_sql(table, column)
     after, rewritten, unreadable = -(2**63), 0, 0

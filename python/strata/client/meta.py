@@ -2,7 +2,7 @@
 codecs, the columns behind its fields, its unique criteria, and how each relation joins.
 
 Every identifier that reaches SQL comes from here, that is from the validated schema, and
-is quoted with the dialect's `quote`; values never do.
+is quoted with the dialect's `quote` (given to `build_meta`); values never do.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from strata.client.codecs import Codec, DateTimeFormat, build_codecs
 from strata.client.datetimes import DateTimeCodec
 from strata.client.defaults import generator_for
 from strata.client.models import ModelClasses, StrataModel, construct
-from strata.dialects.sqlite import quote
 from strata.errors import ValidationError
 from strata.schema import ir
 
 if TYPE_CHECKING:
     from strata.client.datetimes import DateTimeColumns
+    from strata.dialects.base import QueryDialect
 
 __all__ = ["ModelMeta", "RelationLink", "RowReader", "build_meta", "snake_case"]
 
@@ -60,13 +60,6 @@ class RelationLink:
     #: The join table's column pointing at the source ("A" or "B"), and at the target.
     join_source: str | None = None
     join_target: str | None = None
-
-    def join(self, source_alias: str, target_alias: str) -> str:
-        """The condition tying a target row to its source row (direct links only)."""
-        return " AND ".join(
-            f"{target_alias}.{quote(t)} = {source_alias}.{quote(s)}"
-            for s, t in zip(self.source_columns, self.target_columns, strict=True)
-        )
 
 
 class RowReader:
@@ -143,6 +136,8 @@ class ModelMeta:
     generated: dict[str, Callable[[], object]]
     updated_at: tuple[str, ...]
     table_sql: str = ""
+    #: Each scalar field's quoted column.
+    columns_sql: dict[str, str] = field(default_factory=dict)
     _readers: dict[tuple[str, ...], RowReader] = field(default_factory=dict)
 
     @cached_property
@@ -161,7 +156,7 @@ class ModelMeta:
 
     def column(self, name: str) -> str:
         """The quoted column of a scalar field."""
-        return quote(self.scalars[name].column)
+        return self.columns_sql[name]
 
     def reader(self, names: tuple[str, ...]) -> RowReader:
         reader = self._readers.get(names)
@@ -286,10 +281,13 @@ def build_meta(
     classes: ModelClasses,
     datetime_format: DateTimeFormat,
     datetime_columns: DateTimeColumns,
+    sql: QueryDialect,
 ) -> dict[str, ModelMeta]:
-    """Every model's metadata. DateTime fields (not lists) get a `DateTimeCodec`, which
-    writes in the form ``datetime_columns`` (the handle's detections) finds in the
-    column; ``datetime_format`` is the form of DateTime lists."""
+    """Every model's metadata, its names quoted in ``sql``'s dialect. DateTime fields (not
+    lists) get a `DateTimeCodec`, which writes in the form ``datetime_columns`` (the
+    handle's detections) finds in the column; ``datetime_format`` is the form of DateTime
+    lists."""
+    quote = sql.quote
     enums: dict[str, tuple[ir.Enum, type[StrEnum]]] = {
         enum.name: (enum, classes.enums[enum.name]) for enum in schema.enums
     }
@@ -333,5 +331,6 @@ def build_meta(
             generated=generated,
             updated_at=tuple(f.name for f in scalars.values() if f.updated_at),
             table_sql=quote(model.table),
+            columns_sql={name: quote(f.column) for name, f in scalars.items()},
         )
     return metas

@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any
 
 from strata.client.codecs import Codec, describe_value
 from strata.client.where import SqlBuilder
-from strata.dialects.sqlite import quote
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -328,15 +327,15 @@ def _load_counts(client: Client, selection: Selection, records: list[dict[str, A
     width = len(key_fields)
     for start in range(0, len(keys), CHUNK):
         builder = client.sql()
-        counted = ", ".join(
+        counted = [
             builder.count_related(meta.relations[name], "t0", where)
             for name, where in selection.counts.items()
-        )
-        key_columns = [f"t0.{meta.column(f)}" for f in key_fields]
+        ]
+        key_columns = [builder.sql.qualified("t0", meta.column(f)) for f in key_fields]
         codecs = [meta.codecs[f] for f in key_fields]
         match = _key_match(builder, key_columns, keys[start : start + CHUNK], codecs)
         rows = client.query(
-            f"SELECT {', '.join(key_columns)}, {counted} FROM {meta.table_sql} AS t0 WHERE {match}",
+            builder.sql.select_sql([*key_columns, *counted], meta.table_sql, "t0", match),
             builder.params,
         )
         reader = meta.reader(key_fields)
@@ -368,46 +367,41 @@ def _fetch_related(
     if link.kind == "direct":
         columns = columns + tuple(f for f in link.target_fields if f not in columns)
     builder = client.sql()
+    sql = builder.sql
     alias = "t0"
-    column_sql = ", ".join(f"{alias}.{target.column(c)}" for c in columns)
+    selected = [sql.qualified(alias, target.column(c)) for c in columns]
+    source = sql.table_as(target.table_sql, alias)
     if link.kind == "m2m":
         join = builder.alias()
-        parent = f"{join}.{quote(link.join_source or '')}"
-        rows_from = (
-            f"FROM {quote(link.join_table or '')} AS {join} "
-            f"JOIN {target.table_sql} AS {alias} "
-            f"ON {alias}.{quote(link.target_columns[0])} = {join}.{quote(link.join_target or '')}"
+        on = sql.compare(
+            sql.qualified(alias, sql.quote(link.target_columns[0])),
+            "equals",
+            sql.qualified(join, sql.quote(link.join_target or "")),
         )
-        parent_columns = [parent]
+        source = sql.joined(sql.table_as(sql.quote(link.join_table or ""), join), source, on)
+        parent_columns = [sql.qualified(join, sql.quote(link.join_source or ""))]
+        # The parent's key comes first: the child's own columns do not hold it.
+        selected = [*parent_columns, *selected]
     else:
-        rows_from = f"FROM {target.table_sql} AS {alias}"
-        parent_columns = [f"{alias}.{quote(c)}" for c in link.target_columns]
+        parent_columns = [sql.qualified(alias, sql.quote(c)) for c in link.target_columns]
     # Keys are decoded values (parents' fields); bind them encoded, as the column holds them.
     key_codecs = [client.metas[link.source].codecs[f] for f in link.source_fields]
     key_sql = _key_match(builder, parent_columns, keys, key_codecs)
-    condition = builder.where(target, alias, args.where)
+    condition = sql.all_of([key_sql, sql.grouped(builder.where(target, alias, args.where))])
     order = builder.order_by(target, alias, args.order_by)
-    select_parent = ", ".join(parent_columns) if link.kind == "m2m" else ""
-    head = f"SELECT {select_parent + ', ' if select_parent else ''}{column_sql}"
-    body = f"{rows_from} WHERE {key_sql} AND ({condition})"
     if args.take is not None or args.skip:
-        # Per-parent windows: number each parent's children in order, keep the window.
-        partition = ", ".join(parent_columns)
-        ordering = ", ".join(order) or partition
-        sql = (
-            f"SELECT * FROM ({head}, ROW_NUMBER() OVER (PARTITION BY {partition} "
-            f"ORDER BY {ordering}) AS _rn {body}) WHERE _rn > ?"
+        # Per-parent windows: number each parent's children in order, keep the window. The
+        # row number comes back as the last column.
+        skip = builder.bind(args.skip or 0)
+        take = None if args.take is None else builder.bind((args.skip or 0) + args.take)
+        statement = sql.load_sql(
+            selected, source, condition, order, partition=parent_columns, skip=skip, take=take
         )
-        builder.params.append(args.skip or 0)
-        if args.take is not None:
-            sql += " AND _rn <= ?"
-            builder.params.append((args.skip or 0) + args.take)
-        sql += " ORDER BY _rn"
         trim = 1
     else:
-        sql = f"{head} {body}" + (f" ORDER BY {', '.join(order)}" if order else "")
+        statement = sql.load_sql(selected, source, condition, order)
         trim = 0
-    rows = client.query(sql, builder.params)
+    rows = client.query(statement, builder.params)
     reader = target.reader(columns)
     children: list[dict[str, Any]] = []
     parents: list[tuple[Any, ...]] = []
@@ -428,10 +422,7 @@ def _fetch_related(
 def _key_match(
     builder: SqlBuilder, columns: list[str], keys: list[tuple[Any, ...]], codecs: list[Codec]
 ) -> str:
-    """``col IN (?, ...)``, or ``(a, b) IN (VALUES (?, ?), ...)`` for compound keys."""
+    """The condition that ``columns`` hold one of ``keys`` (the dialect's `keys_in`)."""
     for key in keys:
         builder.params.extend(c.to_sql_element(v) for c, v in zip(codecs, key, strict=True))
-    if len(columns) == 1:
-        return f"{columns[0]} IN ({', '.join('?' for _ in keys)})"
-    row = "(" + ", ".join("?" for _ in columns) + ")"
-    return f"({', '.join(columns)}) IN (VALUES {', '.join(row for _ in keys)})"
+    return builder.sql.keys_in(columns, len(keys))

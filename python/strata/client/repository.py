@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from strata.client import aggregates, writes
+from strata.client import aggregates, updates, writes
 from strata.client.codecs import Codec, describe_value
-from strata.client.datetimes import compared_column, operand_codec
+from strata.client.cursor import cursor_condition
+from strata.client.datetimes import operand_codec
 from strata.client.meta import snake_case
 from strata.client.relations import CHUNK, Selection, finish, load_relations, parse_selection
-from strata.client.where import RELATION_COUNT, SqlBuilder
 from strata.errors import RecordNotFoundError, ValidationError
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ class Repository:
             tuple[str, ...], tuple[str, list[Codec], Callable[[tuple[Any, ...]], Any]]
         ] = {}
         self._query = client.db.query_raw_
+        self._sql = client.dialect.query
 
     @property
     def model(self) -> type[Any]:
@@ -149,7 +150,7 @@ class Repository:
             # A scoped or soft-deleting view adds parameters of its own; those lookups
             # take the general path.
             if len(builder.params) == len(flat):
-                sql = f"{self._select_sql(meta.columns)} WHERE {condition} LIMIT 1"
+                sql = self._select_sql(meta.columns, condition, limit=1)
                 codecs = [operand_codec(meta, k) for k in flat]
                 self._lookups[tuple(flat)] = (sql, codecs, meta.full_reader.record)
         found = self._read(flat, include=include, select=select, omit=omit, take=1)
@@ -251,10 +252,13 @@ class Repository:
             omit=omit,
         )
 
-    def _select_sql(self, columns: tuple[str, ...]) -> str:
+    def _select_sql(self, columns: tuple[str, ...], condition: str, **clauses: Any) -> str:
+        """The SELECT of ``columns`` of the model's rows (as ``t0``) matching
+        ``condition``, with the dialect's `select_sql` ``clauses``."""
         meta = self._meta
-        column_sql = ", ".join(f"t0.{meta.column(c)}" for c in columns)
-        return f"SELECT {column_sql} FROM {meta.table_sql} AS t0"
+        sql = self._sql
+        selected = [sql.qualified("t0", meta.column(c)) for c in columns]
+        return sql.select_sql(selected, meta.table_sql, "t0", condition, **clauses)
 
     def _read(
         self,
@@ -298,14 +302,12 @@ class Repository:
                 reverse=backwards,
             )
         if cursor is not None:
-            conditions.append(self._cursor_condition(builder, order_by, cursor, backwards))
-        sql = f"{self._select_sql(columns)} WHERE {' AND '.join(conditions)}"
-        if order:
-            sql += f" ORDER BY {', '.join(order)}"
+            conditions.append(cursor_condition(builder, meta, order_by, cursor, backwards))
         limit = None if take is None else abs(take)
+        window = None
         if not distinct_fields and (limit is not None or skip):
-            sql += f" LIMIT {builder.bind(-1 if limit is None else limit)}"
-            sql += f" OFFSET {builder.bind(skip or 0)}"
+            window = self._sql.pagination(limit, skip or 0, builder.bind)
+        sql = self._select_sql(columns, self._sql.all_of(conditions), order_by=order, window=window)
         rows = self._client.query(sql, builder.params)
         reader = meta.reader(columns)
         records = [reader.values(row) for row in rows]
@@ -328,71 +330,11 @@ class Repository:
         load_relations(self._client, selection, records)
         return finish(selection, records)
 
-    def _cursor_condition(
-        self, builder: SqlBuilder, order_by: Any, cursor: Where, backwards: bool
-    ) -> str:
-        """Rows at or after the cursor record in the sort order: a lexicographic
-        comparison with the cursor row's values (a field, or a relation's count), read by
-        subqueries."""
-        meta = self._meta
-        cursor_where = writes.unique_where(meta, cursor)
-        keys: list[tuple[str, bool]] = []
-        for item in (
-            [] if order_by is None else [order_by] if isinstance(order_by, Mapping) else order_by
-        ):
-            for name, direction in item.items():
-                if name in meta.scalars:
-                    sort = direction.get("sort") if isinstance(direction, Mapping) else direction
-                elif name in meta.relations and meta.relations[name].many:
-                    sort = direction[RELATION_COUNT]  # order_by has checked the shape
-                else:
-                    raise ValidationError(
-                        f"{meta.name}: a cursor needs order_by on scalar fields or relation "
-                        f"counts, got {name!r}",
-                        model=meta.name,
-                        field=name,
-                        expected="order_by on scalar fields or {'relation': {'_count': ...}}",
-                    )
-                keys.append((name, (sort == "desc") != backwards))
-        sorted_fields = {name for name, _ in keys}
-        keys += [(f, backwards) for f in meta.primary_key if f not in sorted_fields]
-        alternatives = []
-        for index, (name, descending) in enumerate(keys):
-            terms = []
-            # Each expression is built where it appears in the SQL: it binds its parameters.
-            for earlier, _ in keys[:index]:
-                mine = self._sort_value(builder, earlier, "t0")
-                value = self._cursor_value(builder, earlier, cursor_where)
-                terms.append(f"{mine} = {value}")
-            operator = "<" if descending else ">"
-            if index == len(keys) - 1:
-                operator += "="  # the cursor record itself is included
-            mine = self._sort_value(builder, name, "t0")
-            value = self._cursor_value(builder, name, cursor_where)
-            terms.append(f"{mine} {operator} {value}")
-            alternatives.append("(" + " AND ".join(terms) + ")")
-        return "(" + " OR ".join(alternatives) + ")"
-
-    def _sort_value(self, builder: SqlBuilder, name: str, alias: str) -> str:
-        """What a cursor compares for a sort key: the field's column, or for a list
-        relation the number of related rows (as ``order_by`` counts them)."""
-        meta = self._meta
-        if name in meta.scalars:
-            # A DateTime column of mixed stored forms compares by instant.
-            return compared_column(meta, name, f"{alias}.{meta.column(name)}")
-        return builder.count_related(meta.relations[name], alias, None)
-
-    def _cursor_value(self, builder: SqlBuilder, name: str, cursor_where: Where) -> str:
-        meta = self._meta
-        value = self._sort_value(builder, name, "c")
-        condition = builder.where(meta, "c", cursor_where)
-        return f"(SELECT {value} FROM {meta.table_sql} AS c WHERE {condition})"
-
     def count(self, where: Where | None = None) -> int:
         builder = self._client.sql()
         condition = builder.where(self._meta, "t0", where)
         rows = self._client.query(
-            f"SELECT COUNT(*) FROM {self._meta.table_sql} AS t0 WHERE {condition}", builder.params
+            self._sql.count_sql(self._meta.table_sql, "t0", condition), builder.params
         )
         return int(rows[0][0])
 
@@ -575,14 +517,15 @@ class Repository:
         filter applies: these are rows the caller has just written."""
         meta = self._meta
         reader = meta.reader(columns)
-        selected = ", ".join(["t0.rowid", *(f"t0.{meta.column(c)}" for c in columns)])
+        sql = self._sql
+        row_id = sql.row_id("t0")
+        selected = [row_id, *(sql.qualified("t0", meta.column(c)) for c in columns)]
         found: dict[int, dict[str, Any]] = {}
         for start in range(0, len(rowids), CHUNK):
             chunk = rowids[start : start + CHUNK]
-            placeholders = ", ".join("?" for _ in chunk)
+            among = sql.in_list(row_id, [sql.placeholder() for _ in chunk])
             for row in self._client.query(
-                f"SELECT {selected} FROM {meta.table_sql} AS t0 WHERE t0.rowid IN ({placeholders})",
-                chunk,
+                sql.select_sql(selected, meta.table_sql, "t0", among), chunk
             ):
                 found[row[0]] = reader.values(row[1:])
         return [found[rowid] for rowid in rowids]
@@ -612,7 +555,7 @@ class Repository:
         if not data and not meta.updated_at:
             return {"count": self.count(where)}
         with self._writing(False):
-            count, _ = writes.update_rows(
+            count, _ = updates.update_rows(
                 self._client, meta, data, lambda builder: builder.where(meta, "t0", where)
             )
         return {"count": count}
@@ -635,7 +578,7 @@ class Repository:
         selection = parse_selection(self._client, meta, include, select, omit)
         data = self._update_many_data(data, "update_many_and_return")
         with self._writing(True):
-            _, rows = writes.update_rows(
+            _, rows = updates.update_rows(
                 self._client,
                 meta,
                 data,
@@ -687,7 +630,7 @@ class Repository:
             builder = self._client.sql()
             condition = builder.where(meta, "t0", flat)
             exists = self._client.query(
-                f"SELECT 1 FROM {meta.table_sql} AS t0 WHERE {condition} LIMIT 1", builder.params
+                self._sql.exists_sql(meta.table_sql, "t0", condition), builder.params
             )
             if exists:
                 record = writes.update_record(self._client, meta, where, update)
@@ -757,7 +700,7 @@ class Repository:
             builder = self._client.sql()
             condition = builder.where(meta, "t0", flat)
             rows = self._client.query(
-                f"DELETE FROM {meta.table_sql} AS t0 WHERE {condition}" + writes.returning(meta),
+                self._sql.delete_sql(meta.table_sql, "t0", condition, updates.returning(meta)),
                 builder.params,
             )
             if not rows:
@@ -791,7 +734,7 @@ class Repository:
         condition = builder.where(self._meta, "t0", where)
         with self._writing(False):
             count = self._client.execute(
-                f"DELETE FROM {self._meta.table_sql} AS t0 WHERE {condition}", builder.params
+                self._sql.delete_sql(self._meta.table_sql, "t0", condition), builder.params
             )
         return {"count": count}
 

@@ -2,18 +2,17 @@
 
 A `SqlBuilder` collects the bound parameters of one statement and hands out table aliases
 (``t0`` for the statement's own table, ``t1``... for subqueries). Column names come from
-the model metadata and are quoted; every value is a ``?`` parameter encoded by the field's
+the model metadata and are quoted; every value is a parameter encoded by the field's
 codec, so a bad value fails with `strata.ValidationError` before the statement runs.
 
 Filters follow SQL's three-valued logic, as Prisma's do on every database: a comparison with
 a NULL column is unknown, so ``{"name": {"not": "x"}}`` does not match rows whose name is
 NULL. Use ``None`` (``{"name": None}``, ``{"name": {"not": None}}``) to test for NULL.
 
-String filters: ``contains``, ``starts_with`` and ``ends_with`` are case-sensitive and use
-``instr``/``substr`` (SQLite's LIKE ignores ASCII case). With ``mode="insensitive"`` they
-use ``LIKE ? ESCAPE '\\'`` with ``%``, ``_`` and ``\\`` in the value escaped, and the other
-operators compare ``lower()`` of both sides. Without the ICU extension SQLite folds ASCII
-letters only, so "insensitive" means ASCII-case-insensitive.
+String filters: ``contains``, ``starts_with`` and ``ends_with`` are case-sensitive. With
+``mode="insensitive"`` they and ``equals`` use the dialect's case-insensitive match, and the
+other operators compare ``lower()`` of both sides. On SQLite without the ICU extension only
+ASCII letters fold, so "insensitive" means ASCII-case-insensitive.
 
 DateTime fields are compared in the form their column stores (`strata.client.datetimes`);
 a column holding mixed forms is compared by instant, through an SQL expression that reads
@@ -21,9 +20,9 @@ every form, so its index does not serve those comparisons.
 
 Scalar lists (``String[]``...) are stored as JSON arrays (see `strata.client.codecs`) and take
 Prisma's list filters: ``has`` (an element), ``has_every`` and ``has_some`` (a list),
-``is_empty`` (a bool) and ``equals`` (the whole list, in order). Elements are compared with
-``json_each``; the operand is encoded by the field's own codec as a JSON array, so each
-element is checked and stored-form exactly as the column's elements are.
+``is_empty`` (a bool) and ``equals`` (the whole list, in order). Elements are compared one
+by one (the dialect's `list_overlaps`); the operand is encoded by the field's own codec as a
+JSON array, so each element is checked and stored-form exactly as the column's elements are.
 
 Json fields take Prisma Client's Json filters: ``equals`` and ``not`` (a JSON value),
 ``string_contains``, ``string_starts_with`` and ``string_ends_with`` (a str; only a JSON
@@ -53,15 +52,15 @@ from typing import TYPE_CHECKING, Any
 
 from strata.client.codecs import describe_value
 from strata.client.datetimes import compared_column, operand_codec
-from strata.dialects.sqlite import quote
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
     from strata.client.meta import ModelMeta, RelationLink
+    from strata.dialects.base import QueryDialect
 
 __all__ = ["SqlBuilder"]
 
-_COMPARISONS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+_COMPARISONS = frozenset({"lt", "lte", "gt", "gte"})
 _STRING_OPERATORS = frozenset({"contains", "starts_with", "ends_with"})
 _OPERATORS = frozenset({"equals", "not", "in", "not_in", "mode", *_COMPARISONS, *_STRING_OPERATORS})
 _LIST_OPERATORS = frozenset({"equals", "has", "has_every", "has_some", "is_empty"})
@@ -80,15 +79,8 @@ _JSON_OPERATORS = frozenset(
         "array_ends_with",
     }
 )
-#: The SQL function the core registers on every connection for Json filters.
-_JSON_MATCH = "strata_json_match"
 #: Types whose values have a meaningful order in SQLite (Json, Bytes and lists do not).
 _ORDERED = frozenset({"String", "Int", "BigInt", "Float", "Decimal", "DateTime"})
-
-
-def _like_pattern(value: str, prefix: str, suffix: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"{prefix}{escaped}{suffix}"
 
 
 def _check_operators(
@@ -168,13 +160,16 @@ def scalar_sort(meta: ModelMeta, name: str, direction: Any) -> tuple[str, str | 
 
 
 class SqlBuilder:
-    """The parameters and aliases of one statement under construction."""
+    """The parameters and aliases of one statement under construction, written in the
+    dialect's SQL (``sql``)."""
 
     def __init__(
         self,
+        sql: QueryDialect,
         metas: Mapping[str, ModelMeta],
         implicit: Callable[[ModelMeta], Mapping[str, Any] | None] | None = None,
     ) -> None:
+        self.sql = sql
         self.metas = metas
         self.params: list[Any] = []
         self._aliases = 0
@@ -188,13 +183,13 @@ class SqlBuilder:
 
     def bind(self, value: Any) -> str:
         self.params.append(value)
-        return "?"
+        return self.sql.placeholder()
 
     # -- where -------------------------------------------------------------------------------
 
     def where(self, meta: ModelMeta, alias: str, where: Mapping[str, Any] | None) -> str:
         """The condition for ``where`` on the model's rows, with the client's implicit
-        filter for the model added; ``"1"`` when there is neither."""
+        filter for the model added; the dialect's `always` when there is neither."""
         condition = self._user_where(meta, alias, where)
         return self._with_implicit(meta, alias, condition)
 
@@ -203,12 +198,15 @@ class SqlBuilder:
         if not implicit:
             return condition
         scoped = self._user_where(meta, alias, implicit)
-        return scoped if condition == "1" else f"({condition}) AND ({scoped})"
+        sql = self.sql
+        if condition == sql.always():
+            return scoped
+        return sql.all_of([sql.grouped(condition), sql.grouped(scoped)])
 
     def _user_where(self, meta: ModelMeta, alias: str, where: Mapping[str, Any] | None) -> str:
         """The condition for ``where`` alone."""
         if where is None:
-            return "1"
+            return self.sql.always()
         if not isinstance(where, Mapping):
             raise ValidationError(
                 f"{meta.name}: where must be a dict, got {describe_value(where)}",
@@ -216,13 +214,13 @@ class SqlBuilder:
                 expected="a dict of field filters",
             )
         parts = [self._condition(meta, alias, key, value) for key, value in where.items()]
-        return " AND ".join(parts) if parts else "1"
+        return self.sql.all_of(parts)
 
     def _condition(self, meta: ModelMeta, alias: str, key: str, value: Any) -> str:
         if key in ("AND", "OR", "NOT"):
             return self._logical(meta, alias, key, value)
         if key in meta.scalars:
-            column = f"{alias}.{meta.column(key)}"
+            column = self.sql.qualified(alias, meta.column(key))
             field = meta.scalars[key]
             if field.type == "Json" and not field.list:
                 if isinstance(value, Mapping):
@@ -245,23 +243,24 @@ class SqlBuilder:
                 model=meta.name,
                 expected="a dict or a list of dicts",
             )
-        conditions = [f"({self._user_where(meta, alias, item)})" for item in items]
+        sql = self.sql
+        conditions = [sql.grouped(self._user_where(meta, alias, item)) for item in items]
         if key == "AND":
-            return " AND ".join(conditions) if conditions else "1"
+            return sql.all_of(conditions)
         if key == "OR":
-            return f"({' OR '.join(conditions)})" if conditions else "0"
+            return sql.any_of(conditions)
         # NOT: every condition must be false (Prisma's NOT).
-        return " AND ".join(f"NOT {c}" for c in conditions) if conditions else "1"
+        return sql.all_of([sql.negated(c) for c in conditions])
 
     def _equals(
         self, meta: ModelMeta, name: str, column: str, value: Any, *, insensitive: bool
     ) -> str:
         if value is None:
-            return f"{column} IS NULL"
+            return self.sql.is_null(column)
         encoded = operand_codec(meta, name).to_sql_element(value)
         if insensitive:
-            return f"{column} LIKE {self.bind(_like_pattern(encoded, '', ''))} ESCAPE '\\'"
-        return f"{column} = {self.bind(encoded)}"
+            return self.sql.string_match(column, "equals", encoded, self.bind, insensitive=True)
+        return self.sql.compare(column, "equals", self.bind(encoded))
 
     def _field_filter(
         self, meta: ModelMeta, name: str, column: str, filters: Mapping[str, Any]
@@ -283,8 +282,14 @@ class SqlBuilder:
         insensitive = mode == "insensitive"
         if insensitive and not is_string:
             raise self._not_for(meta, name, "mode='insensitive'", "String fields")
+        sql = self.sql
         # Comparisons on lower() of both sides when insensitive.
-        compared = f"lower({column})" if insensitive else column
+        compared = sql.lower(column) if insensitive else column
+
+        def operand_sql(value: Any) -> str:
+            placeholder = self.bind(codec.to_sql_element(value))
+            return sql.lower(placeholder) if insensitive else placeholder
+
         parts = []
         for operator, operand in filters.items():
             if operator == "mode":
@@ -293,12 +298,13 @@ class SqlBuilder:
                 parts.append(self._equals(meta, name, column, operand, insensitive=insensitive))
             elif operator == "not":
                 if isinstance(operand, Mapping):
-                    parts.append(f"NOT ({self._field_filter(meta, name, column, operand)})")
+                    inner = self._field_filter(meta, name, column, operand)
+                    parts.append(sql.negated(sql.grouped(inner)))
                 elif operand is None:
-                    parts.append(f"{column} IS NOT NULL")
+                    parts.append(sql.is_not_null(column))
                 else:
                     equals = self._equals(meta, name, column, operand, insensitive=insensitive)
-                    parts.append(f"NOT ({equals})")
+                    parts.append(sql.negated(sql.grouped(equals)))
             elif operator in ("in", "not_in"):
                 if not isinstance(operand, Sequence) or isinstance(operand, str | bytes):
                     raise ValidationError(
@@ -309,25 +315,22 @@ class SqlBuilder:
                         expected="a list of values",
                     )
                 if not operand:
-                    parts.append("0" if operator == "in" else "1")
+                    parts.append(sql.never() if operator == "in" else sql.always())
                     continue
-                wrap = "lower(?)" if insensitive else "?"
-                placeholders = ", ".join(wrap for _ in operand)
-                self.params.extend(codec.to_sql_element(item) for item in operand)
-                negation = "NOT " if operator == "not_in" else ""
-                parts.append(f"{compared} {negation}IN ({placeholders})")
+                values = [operand_sql(item) for item in operand]
+                parts.append(sql.in_list(compared, values, negated=operator == "not_in"))
             elif operator in _COMPARISONS:
                 if field.type not in _ORDERED or field.list:
                     raise self._not_for(meta, name, operator, "ordered scalar fields")
-                wrap = "lower(?)" if insensitive else "?"
-                self.params.append(codec.to_sql_element(operand))
-                parts.append(f"{compared} {_COMPARISONS[operator]} {wrap}")
+                parts.append(sql.compare(compared, operator, operand_sql(operand)))
             else:  # contains, starts_with, ends_with
                 if not is_string:
                     raise self._not_for(meta, name, operator, "String fields")
                 text = codec.to_sql_element(operand)
-                parts.append(self._string_filter(column, operator, text, insensitive))
-        return " AND ".join(parts) if parts else "1"
+                parts.append(
+                    sql.string_match(column, operator, text, self.bind, insensitive=insensitive)
+                )
+        return sql.all_of(parts)
 
     def _list_filter(
         self, meta: ModelMeta, name: str, column: str, filters: Mapping[str, Any]
@@ -336,16 +339,7 @@ class SqlBuilder:
         codec = meta.codecs[name]
         _check_operators(meta, name, filters, _LIST_OPERATORS, "list filter")
         by_text = meta.scalars[name].type == "String"
-
-        def elements(array: Callable[[], str]) -> str:
-            """The elements of a JSON array (NULL has none) as ``element``. json_each's
-            value of a string stops at a NUL (SQLite's C string functions), so "a\\0b"
-            would match "a": strings are compared by their JSON text, which escapes NUL."""
-            if by_text:
-                return f"SELECT {array()} -> key AS element FROM json_each({array()})"
-            return f"SELECT value AS element FROM json_each({array()})"
-
-        mine = elements(lambda: column)
+        sql = self.sql
         parts = []
         for operator, operand in filters.items():
             if operator == "is_empty":
@@ -357,22 +351,22 @@ class SqlBuilder:
                         field=name,
                         expected="True or False",
                     )
-                emptiness = "= 0" if operand else "> 0"
-                parts.append(f"IFNULL(json_array_length({column}), 0) {emptiness}")
+                parts.append(sql.list_empty(column, operand))
             elif operator == "equals":
                 parts.append(self._equals(meta, name, column, operand, insensitive=False))
             else:
                 # has x is has_some [x]; the codec refuses a wrong element or a non-list.
                 wanted = [operand] if operator == "has" else operand
                 encoded = codec.to_sql_element(wanted)
-                given = elements(partial(self.bind, encoded))
-                if operator == "has_every":
-                    parts.append(
-                        f"NOT EXISTS (SELECT 1 FROM ({given}) WHERE element NOT IN ({mine}))"
+                parts.append(
+                    sql.list_overlaps(
+                        column,
+                        partial(self.bind, encoded),
+                        every=operator == "has_every",
+                        by_text=by_text,
                     )
-                else:
-                    parts.append(f"EXISTS (SELECT 1 FROM ({mine}) WHERE element IN ({given}))")
-        return " AND ".join(parts) if parts else "1"
+                )
+        return sql.all_of(parts)
 
     def _json_filter(
         self, meta: ModelMeta, name: str, column: str, filters: Mapping[str, Any]
@@ -391,10 +385,11 @@ class SqlBuilder:
         parts = []
         for operator, operand in tests:
             if operator == "not":
-                parts.append(f"NOT {self._json_match(meta, name, column, path, 'equals', operand)}")
+                equals = self._json_match(meta, name, column, path, "equals", operand)
+                parts.append(self.sql.negated(equals))
             else:
                 parts.append(self._json_match(meta, name, column, path, operator, operand))
-        return " AND ".join(parts) if parts else "1"
+        return self.sql.all_of(parts)
 
     def _json_match(
         self,
@@ -421,25 +416,7 @@ class SqlBuilder:
             spec = json.dumps([path, operator, operand], allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError):
             raise meta.codecs[name].error(operand) from None
-        return f"{_JSON_MATCH}({column}, {self.bind(spec)})"
-
-    def _string_filter(self, column: str, operator: str, text: str, insensitive: bool) -> str:
-        if insensitive:
-            pattern = _like_pattern(
-                text,
-                "" if operator == "starts_with" else "%",
-                "" if operator == "ends_with" else "%",
-            )
-            return f"{column} LIKE {self.bind(pattern)} ESCAPE '\\'"
-        if operator == "contains":
-            return f"instr({column}, {self.bind(text)}) > 0"
-        if operator == "starts_with":
-            # instr finds the first occurrence, so position 1 means "starts with".
-            return f"instr({column}, {self.bind(text)}) = 1"
-        # ends_with: the tail as long as the value. With an empty value the tail starts past
-        # the end and is '', which matches, as it should.
-        length = f"length({self.bind(text)})"
-        return f"substr({column}, length({column}) - {length} + 1) = {self.bind(text)}"
+        return self.sql.json_match(column, self.bind(spec))
 
     @staticmethod
     def _not_for(meta: ModelMeta, name: str, operator: str, allowed: str) -> ValidationError:
@@ -455,25 +432,38 @@ class SqlBuilder:
     # -- relation filters --------------------------------------------------------------------
 
     def related_rows(self, link: RelationLink, source_alias: str, target_alias: str) -> str:
-        """``FROM ... WHERE <join>`` selecting the target rows related to one source row,
-        limited to those the client's implicit filter lets it see: a row of another
-        tenant, or a soft-deleted one, is no related row at all."""
+        """The target rows related to one source row (the dialect's `rows`), limited to
+        those the client's implicit filter lets it see: a row of another tenant, or a
+        soft-deleted one, is no related row at all."""
+        sql = self.sql
         target = self.metas[link.target]
+        source = sql.table_as(target.table_sql, target_alias)
         if link.kind == "m2m":
             join = self.alias()
-            target_id = quote(link.target_columns[0])
-            rows = (
-                f"FROM {quote(link.join_table or '')} AS {join} "
-                f"JOIN {target.table_sql} AS {target_alias} "
-                f"ON {target_alias}.{target_id} = {join}.{quote(link.join_target or '')} "
-                f"WHERE {join}.{quote(link.join_source or '')} = "
-                f"{source_alias}.{quote(link.source_columns[0])}"
+            on = sql.compare(
+                sql.qualified(target_alias, sql.quote(link.target_columns[0])),
+                "equals",
+                sql.qualified(join, sql.quote(link.join_target or "")),
             )
+            source = sql.joined(sql.table_as(sql.quote(link.join_table or ""), join), source, on)
+            pairs = [(link.join_source or "", join, link.source_columns[0])]
         else:
-            join = link.join(source_alias, target_alias)
-            rows = f"FROM {target.table_sql} AS {target_alias} WHERE {join}"
-        visible = self._with_implicit(target, target_alias, "1")
-        return rows if visible == "1" else f"{rows} AND ({visible})"
+            pairs = [
+                (t, target_alias, s)
+                for s, t in zip(link.source_columns, link.target_columns, strict=True)
+            ]
+        joins = [
+            sql.compare(
+                sql.qualified(alias, sql.quote(column)),
+                "equals",
+                sql.qualified(source_alias, sql.quote(source_column)),
+            )
+            for column, alias, source_column in pairs
+        ]
+        rows = sql.rows(source, sql.all_of(joins))
+        always = sql.always()
+        visible = self._with_implicit(target, target_alias, always)
+        return rows if visible == always else sql.narrowed(rows, sql.grouped(visible))
 
     def count_related(
         self, link: RelationLink, source_alias: str, where: Mapping[str, Any] | None
@@ -484,7 +474,7 @@ class SqlBuilder:
         inner = self.alias()
         rows = self.related_rows(link, source_alias, inner)
         condition = self._user_where(target, inner, where)
-        return f"(SELECT COUNT(*) {rows} AND ({condition}))"
+        return self.sql.count_rows(self.sql.narrowed(rows, self.sql.grouped(condition)))
 
     def _relation_filter(self, meta: ModelMeta, alias: str, link: RelationLink, value: Any) -> str:
         target = self.metas[link.target]
@@ -500,6 +490,7 @@ class SqlBuilder:
                 field=link.name,
                 expected=f"a dict with {' / '.join(allowed)}",
             )
+        sql = self.sql
         parts = []
         for operator, nested in value.items():
             inner = self.alias()
@@ -512,37 +503,39 @@ class SqlBuilder:
                         field=link.name,
                         expected="a where dict",
                     )
-                exists = f"EXISTS (SELECT 1 {rows})"
-                parts.append(f"NOT {exists}" if operator == "is" else exists)
+                exists = sql.exists(rows)
+                parts.append(sql.negated(exists) if operator == "is" else exists)
                 continue
             condition = self._user_where(target, inner, nested)
             if operator == "every":
                 # No related row for which the condition is not true.
-                parts.append(f"NOT EXISTS (SELECT 1 {rows} AND NOT IFNULL(({condition}), 0))")
+                parts.append(sql.negated(sql.exists(sql.narrowed(rows, sql.not_true(condition)))))
             elif operator in ("none", "is_not"):
-                parts.append(f"NOT EXISTS (SELECT 1 {rows} AND ({condition}))")
+                parts.append(sql.negated(sql.exists(sql.narrowed(rows, sql.grouped(condition)))))
             else:  # some, is
-                parts.append(f"EXISTS (SELECT 1 {rows} AND ({condition}))")
-        return " AND ".join(parts)
+                parts.append(sql.exists(sql.narrowed(rows, sql.grouped(condition))))
+        return sql.all_of(parts)
 
     # -- order by ----------------------------------------------------------------------------
 
     def order_by(
         self, meta: ModelMeta, alias: str, order_by: Any, *, reverse: bool = False
     ) -> list[str]:
-        """``ORDER BY`` terms for ``{"field": "asc"}``, ``{"field": {"sort": "desc",
-        "nulls": "last"}}``, ``{"relation": {"field": "asc"}}`` (to-one), ``{"relation":
-        {"_count": "desc"}}`` (a list relation, by its number of related rows), or a list."""
+        """Sort terms (the dialect's `order_term`) for ``{"field": "asc"}``, ``{"field":
+        {"sort": "desc", "nulls": "last"}}``, ``{"relation": {"field": "asc"}}`` (to-one),
+        ``{"relation": {"_count": "desc"}}`` (a list relation, by its number of related
+        rows), or a list."""
         terms = []
         for name, direction in order_entries(meta, order_by):
-            expression, suffix = self._order_term(meta, alias, name, direction, reverse)
-            terms.append(f"{expression} {suffix}")
+            terms.append(
+                self.sql.order_term(*self._order_term(meta, alias, name, direction, reverse))
+            )
         return terms
 
     def _order_term(
         self, meta: ModelMeta, alias: str, name: str, direction: Any, reverse: bool
-    ) -> tuple[str, str]:
-        """The expression to sort on, and its ``ASC``/``DESC`` (and ``NULLS``) suffix."""
+    ) -> tuple[str, str, str | None]:
+        """The expression to sort on, ``asc`` or ``desc``, and where NULLs go."""
         if name in meta.relations and isinstance(direction, Mapping):
             link = meta.relations[name]
             if link.many and set(direction) == {RELATION_COUNT}:
@@ -559,15 +552,18 @@ class SqlBuilder:
             inner = self.alias()
             target = self.metas[link.target]
             ((field, nested_direction),) = direction.items()
-            expression, suffix = self._order_term(target, inner, field, nested_direction, reverse)
+            expression, sort, nulls = self._order_term(
+                target, inner, field, nested_direction, reverse
+            )
             # The related row's value as a scalar subquery.
-            return f"(SELECT {expression} {self.related_rows(link, alias, inner)})", suffix
+            related = self.sql.value_of(expression, self.related_rows(link, alias, inner))
+            return related, sort, nulls
         direction, nulls = scalar_sort(meta, name, direction)
         if reverse:
             direction = "desc" if direction == "asc" else "asc"
             nulls = {"first": "last", "last": "first"}.get(nulls or "")
-        suffix = direction.upper() + (f" NULLS {nulls.upper()}" if nulls else "")
-        return compared_column(meta, name, f"{alias}.{meta.column(name)}"), suffix
+        column = compared_column(meta, name, self.sql.qualified(alias, meta.column(name)))
+        return column, direction, nulls
 
     def _relation_count_term(
         self,
@@ -576,7 +572,7 @@ class SqlBuilder:
         link: RelationLink,
         direction: Mapping[str, Any],
         reverse: bool,
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, None]:
         """Order by the number of related rows the client sees, as Prisma's ``{"posts":
         {"_count": "desc"}}`` does (one-to-many and many-to-many): the same correlated
         ``COUNT(*)`` that a record's ``_count`` reports."""
@@ -591,4 +587,4 @@ class SqlBuilder:
             )
         if reverse:
             sort = "desc" if sort == "asc" else "asc"
-        return self.count_related(link, alias, None), sort.upper()
+        return self.count_related(link, alias, None), sort, None

@@ -22,23 +22,21 @@ record is found or created first and its key written into this row. When the rel
 hold it (``User.jobs``) or a join table does (many-to-many), they are written after this
 row exists. The caller runs the whole thing inside one transaction.
 
-Scalar updates take a value or ``{"set": value}``; numeric fields also take ``increment``,
-``decrement``, ``multiply`` and ``divide``, and scalar lists ``push`` (an element or a
-list), applied by SQLite to the stored value so concurrent updates do not lose each other's
-changes. A Json field's dict is its value.
+Scalar updates (values, ``{"set": value}``, ``increment``... and ``push``) are
+`strata.client.updates`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
 
-from strata.client.codecs import Codec, describe_value
+from strata.client.codecs import describe_value
 from strata.client.defaults import now
+from strata.client.updates import invalid as _invalid
+from strata.client.updates import returning, update_rows
 from strata.client.where import SqlBuilder
-from strata.dialects.sqlite import quote
-from strata.errors import RecordNotFoundError, UniqueConstraintError, ValidationError
+from strata.errors import RecordNotFoundError, UniqueConstraintError
 from strata.schema import ir
 
 if TYPE_CHECKING:
@@ -47,8 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RowEncoder", "create_record", "missing_rule", "unique_where", "update_record"]
 
-_ATOMIC = {"increment": "+", "decrement": "-", "multiply": "*", "divide": "/"}
-_NUMERIC = frozenset({"Int", "BigInt", "Float", "Decimal"})
 _CREATE_OPERATIONS = frozenset({"create", "connect", "connect_or_create", "create_many"})
 #: Nested operations on the related records themselves, which must belong to this one.
 _OWNED_OPERATIONS = frozenset({"update", "update_many", "delete", "delete_many", "upsert"})
@@ -59,11 +55,6 @@ _ITEM_KEYS: dict[str, tuple[frozenset[str] | None, frozenset[str] | None]] = {
     "update_many": (frozenset({"where", "data"}), None),
     "upsert": (frozenset({"where", "create", "update"}), frozenset({"create", "update"})),
 }
-
-
-def _invalid(meta: ModelMeta, field: str | None, message: str, expected: str) -> ValidationError:
-    where = f"{meta.name}.{field}" if field else meta.name
-    return ValidationError(f"{where}: {message}", model=meta.name, field=field, expected=expected)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -111,10 +102,11 @@ def find_key(
     """The values of ``fields`` of the record matching a unique ``where``, or
     RecordNotFoundError (P2025)."""
     builder = client.sql()
+    sql = builder.sql
     condition = builder.where(meta, "t0", unique_where(meta, where))
-    columns = ", ".join(f"t0.{meta.column(f)}" for f in fields)
+    columns = [sql.qualified("t0", meta.column(f)) for f in fields]
     rows = client.query(
-        f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition} LIMIT 2", builder.params
+        sql.select_sql(columns, meta.table_sql, "t0", condition, limit=2), builder.params
     )
     if not rows:
         raise RecordNotFoundError(meta.name, where)
@@ -195,18 +187,6 @@ class RowEncoder:
 
 def _default_kind(field: ir.ScalarField) -> str | None:
     return None if field.default is None else field.default.kind
-
-
-def insert_sql(meta: ModelMeta, names: Sequence[str]) -> str:
-    """``INSERT INTO t (names) VALUES (?, ...)`` for one row."""
-    if not names:
-        return f"INSERT INTO {meta.table_sql} DEFAULT VALUES"
-    columns = ", ".join(meta.column(n) for n in names)
-    return f"INSERT INTO {meta.table_sql} ({columns}) VALUES ({', '.join('?' for _ in names)})"
-
-
-def returning(meta: ModelMeta) -> str:
-    return " RETURNING " + ", ".join(meta.column(n) for n in meta.scalars)
 
 
 def _split(
@@ -305,7 +285,8 @@ def create_record(client: Client, meta: ModelMeta, data: Any) -> dict[str, Any]:
         scalars.update(_resolve_parent(client, meta, meta.relations[name], operations))
     encoder = RowEncoder(meta, tuple(scalars))
     row = encoder.encode(scalars)
-    sql = insert_sql(meta, encoder.names) + returning(meta)
+    columns = [meta.column(n) for n in encoder.names]
+    sql = client.dialect.query.insert_sql(meta.table_sql, columns, returning(meta))
     deleted = client.reviving(meta)
     if deleted is None:
         result = client.query(sql, row)
@@ -353,16 +334,22 @@ def _revive(
     if not all(name in values for name in key):
         return []  # part of the key comes from a database default: not this create's value
     builder = client.with_deleted_rows().sql()
+    sql = builder.sql
     changed = {name: values[name] for name in given if name != deleted}
     changed.update({name: values[name] for name in meta.updated_at if name not in given})
     assignments = [
-        f"{meta.column(name)} = {builder.bind(value)}" for name, value in changed.items()
+        sql.assignment(meta.column(name), builder.bind(value)) for name, value in changed.items()
     ]
-    assignments.append(f"{meta.column(deleted)} = {builder.bind(values.get(deleted))}")
+    assignments.append(sql.assignment(meta.column(deleted), builder.bind(values.get(deleted))))
     condition = builder.where(meta, "t0", {deleted: {"not": None}})
-    held = " AND ".join(f"t0.{meta.column(name)} = {builder.bind(values[name])}" for name in key)
-    sql = f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {condition} AND {held}"
-    return client.query(sql + returning(meta), builder.params)
+    held = [
+        sql.compare(sql.qualified("t0", meta.column(name)), "equals", builder.bind(values[name]))
+        for name in key
+    ]
+    statement = sql.update_sql(
+        meta.table_sql, "t0", assignments, sql.all_of([condition, *held]), returning(meta)
+    )
+    return client.query(statement, builder.params)
 
 
 def _resolve_parent(
@@ -513,19 +500,33 @@ def _owned(
 ) -> str:
     """The condition for rows of ``target`` (as ``t0``) related to the parent whose key is
     ``parent_key`` and matching ``where``, with the client's implicit filter."""
+    sql = builder.sql
     if link.kind == "m2m":
         join = builder.alias()
-        belongs = (
-            f"EXISTS (SELECT 1 FROM {quote(link.join_table or '')} AS {join} "
-            f"WHERE {join}.{quote(link.join_source or '')} = {builder.bind(parent_key[0])} "
-            f"AND {join}.{quote(link.join_target or '')} = t0.{quote(link.target_columns[0])})"
-        )
+        linked = [
+            sql.compare(
+                sql.qualified(join, sql.quote(link.join_source or "")),
+                "equals",
+                builder.bind(parent_key[0]),
+            ),
+            sql.compare(
+                sql.qualified(join, sql.quote(link.join_target or "")),
+                "equals",
+                sql.qualified("t0", sql.quote(link.target_columns[0])),
+            ),
+        ]
+        table = sql.table_as(sql.quote(link.join_table or ""), join)
+        belongs = [sql.exists(sql.rows(table, sql.all_of(linked)))]
     else:
-        belongs = " AND ".join(
-            f"t0.{target.column(f)} = {builder.bind(target.codecs[f].to_sql(v))}"
+        belongs = [
+            sql.compare(
+                sql.qualified("t0", target.column(f)),
+                "equals",
+                builder.bind(target.codecs[f].to_sql(v)),
+            )
             for f, v in zip(link.target_fields, parent_key, strict=True)
-        )
-    return f"{belongs} AND ({builder.where(target, 't0', where)})"
+        ]
+    return sql.all_of([*belongs, sql.grouped(builder.where(target, "t0", where))])
 
 
 def _find_owned(
@@ -533,10 +534,11 @@ def _find_owned(
 ) -> dict[str, Any] | None:
     """A unique where for the one row ``condition`` picks, if there is one."""
     builder = client.sql()
+    sql = builder.sql
     fields = meta.record_key
-    columns = ", ".join(f"t0.{meta.column(f)}" for f in fields)
+    columns = [sql.qualified("t0", meta.column(f)) for f in fields]
     rows = client.query(
-        f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition(builder)} LIMIT 1",
+        sql.select_sql(columns, meta.table_sql, "t0", condition(builder), limit=1),
         builder.params,
     )
     if not rows:
@@ -563,17 +565,18 @@ def _delete_rows(client: Client, meta: ModelMeta, condition: Callable[[SqlBuilde
     """Delete the rows ``condition`` picks, or on a soft-deleting model mark them deleted
     (as `Repository.delete` does); the number of rows."""
     builder = client.sql()
+    sql = builder.sql
     deleted = client.soft_delete.get(meta.name)
     if deleted is None:
-        sql = f"DELETE FROM {meta.table_sql} AS t0 WHERE {condition(builder)}"
+        statement = sql.delete_sql(meta.table_sql, "t0", condition(builder))
     else:
         # The SET value comes first in the statement, so it is bound first. A row deleted
         # before (visible in a with_deleted() view) keeps the time it was deleted.
         column = meta.column(deleted)
         stamp = builder.bind(meta.codecs[deleted].to_sql(now()))
-        sql = f"UPDATE {meta.table_sql} AS t0 SET {column} = IFNULL({column}, {stamp}) WHERE "
-        sql += condition(builder)
-    return client.execute(sql, builder.params)
+        mark = sql.assignment(column, sql.first_non_null(column, stamp))
+        statement = sql.update_sql(meta.table_sql, "t0", [mark], condition(builder))
+    return client.execute(statement, builder.params)
 
 
 def _write_parent(
@@ -622,13 +625,14 @@ def _connect_child(
         _link(client, link, parent_key, find_key(client, target, where, link.target_fields))
         return
     builder = client.sql()
-    assignments = ", ".join(
-        f"{target.column(f)} = {builder.bind(target.codecs[f].to_sql(v))}"
+    sql = builder.sql
+    assignments = [
+        sql.assignment(target.column(f), builder.bind(target.codecs[f].to_sql(v)))
         for f, v in zip(link.target_fields, parent_key, strict=True)
-    )
+    ]
     condition = builder.where(target, "t0", unique_where(target, where))
     changed = client.execute(
-        f"UPDATE {target.table_sql} AS t0 SET {assignments} WHERE {condition}", builder.params
+        sql.update_sql(target.table_sql, "t0", assignments, condition), builder.params
     )
     if not changed:
         raise RecordNotFoundError(target.name, where)
@@ -637,12 +641,13 @@ def _connect_child(
 def _link(
     client: Client, link: RelationLink, source: tuple[Any, ...], target: tuple[Any, ...]
 ) -> None:
-    table = quote(link.join_table or "")
-    columns = f"{quote(link.join_source or '')}, {quote(link.join_target or '')}"
-    client.execute(
-        f"INSERT INTO {table} ({columns}) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        [source[0], target[0]],
+    sql = client.dialect.query
+    statement = sql.link_sql(
+        sql.quote(link.join_table or ""),
+        sql.quote(link.join_source or ""),
+        sql.quote(link.join_target or ""),
     )
+    client.execute(statement, [source[0], target[0]])
 
 
 def _unlink(
@@ -656,15 +661,18 @@ def _unlink(
     """Remove the link to the related record matching ``where`` (all of them when None):
     clear its foreign key, or delete the join-table row."""
     builder = client.sql()
+    sql = builder.sql
     if link.kind == "m2m":
-        sql = (
-            f"DELETE FROM {quote(link.join_table or '')} "
-            f"WHERE {quote(link.join_source or '')} = {builder.bind(parent_key[0])}"
-        )
+        linked = [
+            sql.compare(sql.quote(link.join_source or ""), "equals", builder.bind(parent_key[0]))
+        ]
         if where is not None:
             key = find_key(client, target, where, link.target_fields)
-            sql += f" AND {quote(link.join_target or '')} = {builder.bind(key[0])}"
-        client.execute(sql, builder.params)
+            linked.append(
+                sql.compare(sql.quote(link.join_target or ""), "equals", builder.bind(key[0]))
+            )
+        statement = sql.delete_sql(sql.quote(link.join_table or ""), None, sql.all_of(linked))
+        client.execute(statement, builder.params)
         return
     if not all(target.scalars[f].optional for f in link.target_fields):
         raise _invalid(
@@ -673,207 +681,25 @@ def _unlink(
             f"cannot disconnect: {target.name}.{', '.join(link.target_fields)} is required",
             "delete the related records instead",
         )
-    assignments = ", ".join(f"{target.column(f)} = NULL" for f in link.target_fields)
-    mine = " AND ".join(
-        f"t0.{target.column(f)} = {builder.bind(target.codecs[f].to_sql(v))}"
+    assignments = [sql.assignment(target.column(f), sql.null()) for f in link.target_fields]
+    mine = [
+        sql.compare(
+            sql.qualified("t0", target.column(f)),
+            "equals",
+            builder.bind(target.codecs[f].to_sql(v)),
+        )
         for f, v in zip(link.target_fields, parent_key, strict=True)
+    ]
+    condition = (
+        sql.always() if where is None else builder.where(target, "t0", unique_where(target, where))
     )
-    condition = "1" if where is None else builder.where(target, "t0", unique_where(target, where))
     client.execute(
-        f"UPDATE {target.table_sql} AS t0 SET {assignments} WHERE {mine} AND {condition}",
+        sql.update_sql(target.table_sql, "t0", assignments, sql.all_of([*mine, condition])),
         builder.params,
     )
 
 
 # -- update ----------------------------------------------------------------------------------
-
-
-def encode_update(meta: ModelMeta, data: Mapping[str, Any], builder: SqlBuilder) -> list[str]:
-    """``SET`` assignments for scalar values and atomic number operations, with
-    ``@updatedAt`` fields set to now unless given."""
-    assignments = []
-    for name, value in data.items():
-        field = meta.scalars[name]
-        codec = meta.codecs[name]
-        column = meta.column(name)
-        # A Json field's dict is its value; a Json list's value is a list.
-        if isinstance(value, Mapping) and (field.type != "Json" or field.list):
-            if len(value) != 1:
-                raise _invalid(
-                    meta, name, "takes one operation", "{'set': ...} or {'increment': n}"
-                )
-            ((operation, operand),) = value.items()
-            if operation == "set":
-                assignments.append(f"{column} = {builder.bind(codec.to_sql(operand))}")
-            elif operation in _ATOMIC and field.type in _NUMERIC and not field.list:
-                if field.type == "Decimal":
-                    # SQLite would compute in doubles: 0.1 + 0.2 = 0.30000000000000004.
-                    raise AssertionError("Decimal arithmetic goes through update_rows")
-                operand_sql = builder.bind(codec.to_sql_element(operand))
-                assignments.append(f"{column} = {column} {_ATOMIC[operation]} {operand_sql}")
-            elif operation == "push" and field.list:
-                assignments.append(f"{column} = {_push(builder, column, codec, operand)}")
-            else:
-                if field.list:
-                    allowed = "set, push"
-                elif field.type in _NUMERIC:
-                    allowed = "set, " + ", ".join(_ATOMIC)
-                else:
-                    allowed = "set"
-                raise _invalid(
-                    meta, name, f"unknown update operation {operation!r}", f"one of {allowed}"
-                )
-        else:
-            assignments.append(f"{column} = {builder.bind(codec.to_sql(value))}")
-    for name in meta.updated_at:
-        if name not in data:
-            assignments.append(
-                f"{meta.column(name)} = {builder.bind(meta.codecs[name].to_sql(now()))}"
-            )
-    return assignments
-
-
-def _push(builder: SqlBuilder, column: str, codec: Codec, operand: Any) -> str:
-    """The list in ``column`` with ``operand`` (an element or a list of them) appended, in
-    SQL, so that concurrent pushes do not lose each other's elements. The operand is encoded
-    as a JSON array by the field's codec; ``->`` hands each element to json_insert as JSON,
-    whatever its type, and ``$[#]`` appends it."""
-    items = list(operand) if isinstance(operand, list | tuple) else [operand]
-    encoded = codec.to_sql_element(items)
-    if not items:
-        return column
-    # Each element is read from the one encoded array, bound once per use.
-    appended = ", ".join(f"'$[#]', {builder.bind(encoded)} -> {i}" for i in range(len(items)))
-    return f"json_insert(IFNULL({column}, '[]'), {appended})"
-
-
-#: Decimal arithmetic is exact: 1,000 digits hold any sum, difference or product of two
-#: storable values; a quotient that needs more (1 / 3) raises Inexact, and could not be
-#: stored anyway.
-_EXACT = Context(prec=1000, traps=[Inexact, DivisionByZero, InvalidOperation])
-_DECIMAL_ARITHMETIC: dict[str, Callable[[Decimal, Decimal], Decimal]] = {
-    "increment": _EXACT.add,
-    "decrement": _EXACT.subtract,
-    "multiply": _EXACT.multiply,
-    "divide": _EXACT.divide,
-}
-
-
-def _decimal_arithmetic(
-    meta: ModelMeta, data: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, tuple[str, Decimal]]]:
-    """``data`` without its arithmetic on Decimal fields (``{"increment": x}`` ...), and
-    that arithmetic: field, operation and operand, the operand as it would be stored."""
-    plain: dict[str, Any] = {}
-    arithmetic: dict[str, tuple[str, Decimal]] = {}
-    for name, value in data.items():
-        field = meta.scalars[name]
-        if (
-            field.type == "Decimal"
-            and not field.list
-            and isinstance(value, Mapping)
-            and len(value) == 1
-            and next(iter(value)) in _DECIMAL_ARITHMETIC
-        ):
-            ((operation, operand),) = value.items()
-            codec = meta.codecs[name]
-            arithmetic[name] = (operation, codec.decode(codec.to_sql_element(operand)))
-        else:
-            plain[name] = value
-    return plain, arithmetic
-
-
-def _compute(meta: ModelMeta, name: str, operation: str, operand: Decimal, current: Any) -> Any:
-    """The stored value of ``current`` (as stored) after ``operation``, computed in exact
-    decimal; ValidationError when the result cannot be stored exactly."""
-    codec = meta.codecs[name]
-    if current is None:
-        return None  # as in SQL: NULL + 1 is NULL
-    value = codec.decode(current)
-    try:
-        result = _DECIMAL_ARITHMETIC[operation](value, operand)
-        return codec.to_sql(result)
-    except (DivisionByZero, InvalidOperation):
-        outcome = "is a division by zero"
-    except Inexact:
-        outcome = "has endless digits"
-    except ValidationError:
-        outcome = f"gives {result}, which has too many digits"
-    raise _invalid(
-        meta,
-        name,
-        f"{operation} {operand} on {value} {outcome}, so the result cannot be stored exactly "
-        "(a Decimal holds a 64-bit integer or at most 15 significant digits); "
-        "nothing was changed",
-        codec.expected,
-    )
-
-
-def update_rows(
-    client: Client,
-    meta: ModelMeta,
-    data: Mapping[str, Any],
-    condition: Callable[[SqlBuilder], str],
-    *,
-    return_rows: bool = False,
-) -> tuple[int, list[tuple[Any, ...]]]:
-    """``UPDATE`` the rows ``condition`` picks (as ``t0``) with ``data``'s values and
-    operations: the number of rows changed and, with ``return_rows``, the rows as they are
-    now (every scalar column). When ``data`` sets nothing (and no ``@updatedAt`` field
-    stamps the rows), the matching rows are read, unchanged.
-
-    Arithmetic on Int, BigInt and Float fields is SQL (``col = col + ?``). SQLite would do
-    Decimal arithmetic in doubles, so that is read-modify-write instead: inside one write
-    transaction (the write lock is held from its start, so no other writer can come in
-    between), read the rows' current values, compute each result exactly with `decimal`,
-    refuse any that cannot be stored before anything is written, and write each row's
-    results by its key."""
-    plain, arithmetic = _decimal_arithmetic(meta, data)
-    tail = returning(meta) if return_rows else ""
-    builder = client.sql()
-    assignments = encode_update(meta, plain, builder)
-    if not assignments and not arithmetic:
-        columns = ", ".join(f"t0.{meta.column(n)}" for n in meta.scalars)
-        sql = f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition(builder)}"
-        rows = client.query(sql, builder.params)
-        return 0, rows if return_rows else []
-    if not arithmetic:
-        sql = f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE "
-        sql += condition(builder) + tail
-        if return_rows:
-            rows = client.query(sql, builder.params)
-            return len(rows), rows
-        return client.execute(sql, builder.params), []
-    key = meta.record_key
-    names = tuple(arithmetic)
-    assignments += [f"{meta.column(n)} = ?" for n in names]
-    match = " AND ".join(f"t0.{meta.column(f)} = ?" for f in key)
-    update = f"UPDATE {meta.table_sql} AS t0 SET {', '.join(assignments)} WHERE {match}{tail}"
-    with client.db.transaction_():
-        reading = client.sql()
-        columns = ", ".join(f"t0.{meta.column(f)}" for f in (*key, *names))
-        current = client.query(
-            f"SELECT {columns} FROM {meta.table_sql} AS t0 WHERE {condition(reading)}",
-            reading.params,
-        )
-        updates = [
-            [
-                *builder.params,
-                *(
-                    _compute(meta, name, *arithmetic[name], value)
-                    for name, value in zip(names, row[len(key) :], strict=True)
-                ),
-                *row[: len(key)],
-            ]
-            for row in current
-        ]
-        if return_rows:
-            rows = [found for params in updates for found in client.query(update, params)]
-            changed = len(rows)
-        else:
-            rows = []
-            changed = client.execute_many(update, updates)
-    return changed, rows
 
 
 def update_record(client: Client, meta: ModelMeta, where: Any, data: Any) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """The SQLite dialect: `SqliteDialect` composed from one module per concern (`ddl`,
-`introspect`, `migrations`, `queue`, `ratelimit`, `metrics`), and `quote`, SQLite's quoting
-of names."""
+`introspect`, `migrations`, `query`, `queue`, `ratelimit`, `metrics`), and `quote`,
+SQLite's quoting of names."""
 
 from __future__ import annotations
 
-from strata.dialects.sqlite import introspect, metrics, migrations, queue, ratelimit
+from strata.dialects.sqlite import introspect, metrics, migrations, query, queue, ratelimit
 from strata.dialects.sqlite.ddl import SqliteDdl, quote
 
 __all__ = ["SqliteDialect", "quote"]
@@ -19,6 +19,7 @@ class SqliteDialect:
         self.ddl = SqliteDdl()
         self.introspection = introspect
         self.migrations = migrations
+        self.query = query
         self.queue = queue
         self.ratelimit = ratelimit
         self.metrics = metrics

@@ -1,0 +1,479 @@
+"""The SQL of the typed client on SQLite: the statements `strata.client` runs and the
+conditions, expressions and clauses they are made of. The client owns their meaning (what a
+read selects, what each filter means, the order of nested writes); this module only writes
+it as SQLite SQL.
+
+Names passed in are quoted SQL names (`quote`), qualified where a function says so
+(`qualified`); conditions and expressions are SQL text as these functions return them.
+Values are always ``?`` parameters: the client binds them in the order they appear in the
+statement, so a function that binds (it takes ``bind``, a function that records a value and
+returns its placeholder) calls it in that order.
+
+SQLite's choices the client relies on, spelled here:
+
+* ``LIKE`` ignores ASCII case (and only ASCII case, without the ICU extension), so it is
+  the case-insensitive test, with ``%``, ``_`` and ``\\`` escaped in the value; the
+  case-sensitive ``contains``/``starts_with``/``ends_with`` use ``instr`` and ``substr``.
+* Scalar lists are JSON arrays in a TEXT column, read with ``json_each`` and appended to
+  with ``json_insert``. ``json_each``'s value of a string stops at a NUL (SQLite's C string
+  functions), so "a\\0b" would match "a": string elements are compared by their JSON text,
+  which escapes NUL.
+* Json filters run in the core's ``strata_json_match`` function (`rust/json_filter.rs`).
+* ``LIMIT -1`` means no limit; a row's ``rowid`` finds it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from strata.dialects.sqlite.datetimes import (
+    census_sql,
+    first_form_sql,
+    foreign_value_sql,
+    instant_sql,
+    rewrite_batch_sql,
+    rewrite_update_sql,
+)
+from strata.dialects.sqlite.ddl import quote
+
+if TYPE_CHECKING:
+    from strata.dialects.base import Bind
+
+__all__ = [
+    "aggregate",
+    "all_of",
+    "always",
+    "any_of",
+    "arithmetic",
+    "assignment",
+    "census_sql",
+    "collected",
+    "compare",
+    "count_all",
+    "count_rows",
+    "count_sql",
+    "delete_sql",
+    "exists",
+    "exists_sql",
+    "first_form_sql",
+    "first_non_null",
+    "foreign_value_sql",
+    "grouped",
+    "in_list",
+    "insert_sql",
+    "instant_sql",
+    "is_not_null",
+    "is_null",
+    "joined",
+    "json_match",
+    "keys_in",
+    "link_sql",
+    "list_appended",
+    "list_empty",
+    "list_overlaps",
+    "load_sql",
+    "lower",
+    "narrowed",
+    "negated",
+    "never",
+    "not_true",
+    "null",
+    "order_term",
+    "pagination",
+    "placeholder",
+    "qualified",
+    "quote",
+    "rewrite_batch_sql",
+    "rewrite_update_sql",
+    "row_id",
+    "rows",
+    "select_sql",
+    "string_match",
+    "table_as",
+    "update_sql",
+    "value_of",
+]
+
+# -- names and parameters -------------------------------------------------------------------
+
+
+def qualified(alias: str, column: str) -> str:
+    """``column`` of the table aliased ``alias``."""
+    return f"{alias}.{column}"
+
+
+def row_id(alias: str) -> str:
+    """The column that finds a row of the table aliased ``alias`` again."""
+    return f"{alias}.rowid"
+
+
+def placeholder() -> str:
+    """A positional parameter."""
+    return "?"
+
+
+def table_as(table: str, alias: str) -> str:
+    """``table`` under ``alias``, as a statement's source."""
+    return f"{table} AS {alias}"
+
+
+def joined(left: str, right: str, on: str) -> str:
+    """Source ``left`` joined with source ``right`` where ``on`` holds."""
+    return f"{left} JOIN {right} ON {on}"
+
+
+# -- conditions -------------------------------------------------------------------------------
+
+
+def always() -> str:
+    """The condition that always holds."""
+    return "1"
+
+
+def never() -> str:
+    """The condition that never holds."""
+    return "0"
+
+
+def all_of(conditions: Sequence[str]) -> str:
+    """All of ``conditions`` (as written: group those that need it); `always` for none."""
+    return " AND ".join(conditions) or "1"
+
+
+def any_of(conditions: Sequence[str]) -> str:
+    """Any of ``conditions``, grouped; `never` for none."""
+    return f"({' OR '.join(conditions)})" if conditions else "0"
+
+
+def negated(condition: str) -> str:
+    """Not ``condition`` (group it unless it is one term)."""
+    return f"NOT {condition}"
+
+
+def grouped(condition: str) -> str:
+    """``condition`` in parentheses, to combine it with others."""
+    return f"({condition})"
+
+
+def not_true(condition: str) -> str:
+    """The condition that ``condition`` is false or unknown (NULL)."""
+    return f"NOT IFNULL(({condition}), 0)"
+
+
+def is_null(expression: str) -> str:
+    return f"{expression} IS NULL"
+
+
+def is_not_null(expression: str) -> str:
+    return f"{expression} IS NOT NULL"
+
+
+_COMPARISONS = {
+    "equals": "=",
+    "not": "!=",
+    "lt": "<",
+    "lte": "<=",
+    "gt": ">",
+    "gte": ">=",
+}
+
+
+def compare(left: str, operator: str, right: str) -> str:
+    """``left`` compared with ``right``: ``operator`` is ``equals``, ``not``, ``lt``,
+    ``lte``, ``gt`` or ``gte``."""
+    return f"{left} {_COMPARISONS[operator]} {right}"
+
+
+def in_list(expression: str, values: Sequence[str], *, negated: bool = False) -> str:
+    """``expression`` (not, when ``negated``) among ``values`` (expressions, parameters);
+    none matches no value."""
+    negation = "NOT " if negated else ""
+    return f"{expression} {negation}IN ({', '.join(values) or 'NULL'})"
+
+
+def keys_in(columns: Sequence[str], count: int) -> str:
+    """``columns`` (qualified) equal to one of ``count`` keys, each key's values as
+    parameters in column order, key by key."""
+    if len(columns) == 1:
+        return f"{columns[0]} IN ({', '.join('?' for _ in range(count))})"
+    row = "(" + ", ".join("?" for _ in columns) + ")"
+    return f"({', '.join(columns)}) IN (VALUES {', '.join(row for _ in range(count))})"
+
+
+def lower(expression: str) -> str:
+    """Text ``expression`` folded to lower case, as case-insensitive comparisons see it."""
+    return f"lower({expression})"
+
+
+def _like_pattern(value: str, prefix: str, suffix: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{prefix}{escaped}{suffix}"
+
+
+def string_match(column: str, operator: str, text: str, bind: Bind, *, insensitive: bool) -> str:
+    """Text ``column`` tested against ``text``: ``contains``, ``starts_with``,
+    ``ends_with``, or (only ``insensitive``) ``equals``."""
+    if insensitive:
+        pattern = _like_pattern(
+            text,
+            "" if operator in ("equals", "starts_with") else "%",
+            "" if operator in ("equals", "ends_with") else "%",
+        )
+        return f"{column} LIKE {bind(pattern)} ESCAPE '\\'"
+    if operator == "contains":
+        return f"instr({column}, {bind(text)}) > 0"
+    if operator == "starts_with":
+        # instr finds the first occurrence, so position 1 means "starts with".
+        return f"instr({column}, {bind(text)}) = 1"
+    if operator != "ends_with":
+        raise ValueError(f"not a case-sensitive text test: {operator!r}")
+    # ends_with: the tail as long as the value. With an empty value the tail starts past
+    # the end and is '', which matches, as it should.
+    length = f"length({bind(text)})"
+    return f"substr({column}, length({column}) - {length} + 1) = {bind(text)}"
+
+
+def json_match(column: str, spec: str) -> str:
+    """The core's test of a Json column: ``spec`` is the parameter holding the test
+    ``[path, operator, operand]`` as JSON."""
+    return f"strata_json_match({column}, {spec})"
+
+
+def list_empty(column: str, empty: bool) -> str:
+    """Whether scalar list ``column`` is empty (NULL has no elements), or not."""
+    return f"IFNULL(json_array_length({column}), 0) {'= 0' if empty else '> 0'}"
+
+
+def _elements(array: Callable[[], str], by_text: bool) -> str:
+    """The elements of a JSON array (NULL has none) as rows of ``element``; ``array`` is
+    called for each place the array appears."""
+    if by_text:
+        return f"SELECT {array()} -> key AS element FROM json_each({array()})"
+    return f"SELECT value AS element FROM json_each({array()})"
+
+
+def list_overlaps(column: str, given: Callable[[], str], *, every: bool, by_text: bool) -> str:
+    """Whether scalar list ``column`` holds every one (``every``) or some of the elements
+    of the JSON array parameter ``given`` binds; ``by_text`` for String elements."""
+    mine = _elements(lambda: column, by_text)
+    if every:
+        wanted = _elements(given, by_text)
+        return f"NOT EXISTS (SELECT 1 FROM ({wanted}) WHERE element NOT IN ({mine}))"
+    return f"EXISTS (SELECT 1 FROM ({mine}) WHERE element IN ({_elements(given, by_text)}))"
+
+
+# -- row sets and subqueries ----------------------------------------------------------------
+
+
+def rows(source: str, condition: str) -> str:
+    """The rows of ``source`` where ``condition`` holds, for `exists`, `count_rows`,
+    `value_of` and `narrowed`."""
+    return f"FROM {source} WHERE {condition}"
+
+
+def narrowed(rows: str, condition: str) -> str:
+    """``rows`` (from `rows`) where ``condition`` holds as well (group it unless it is
+    one term)."""
+    return f"{rows} AND {condition}"
+
+
+def exists(rows: str) -> str:
+    """Whether ``rows`` has a row."""
+    return f"EXISTS (SELECT 1 {rows})"
+
+
+def count_rows(rows: str) -> str:
+    """The number of ``rows``, as an expression."""
+    return f"(SELECT COUNT(*) {rows})"
+
+
+def value_of(expression: str, rows: str) -> str:
+    """``expression`` read from the one row of ``rows``, as an expression."""
+    return f"(SELECT {expression} {rows})"
+
+
+# -- ordering and paging -------------------------------------------------------------------
+
+
+def order_term(expression: str, direction: str, nulls: str | None = None) -> str:
+    """Sort by ``expression``, ``asc`` or ``desc``, with NULLs ``first`` or ``last``
+    when ``nulls`` says (else where the database puts them)."""
+    suffix = direction.upper() + (f" NULLS {nulls.upper()}" if nulls else "")
+    return f"{expression} {suffix}"
+
+
+def pagination(limit: int | None, offset: int, bind: Bind) -> str:
+    """At most ``limit`` rows (None: all) after the first ``offset``, both bound."""
+    return f"LIMIT {bind(-1 if limit is None else limit)} OFFSET {bind(offset)}"
+
+
+# -- aggregates -----------------------------------------------------------------------------
+
+_AGGREGATES = {"count": "COUNT", "avg": "AVG", "sum": "SUM", "min": "MIN", "max": "MAX"}
+
+
+def count_all() -> str:
+    """The number of rows, as an aggregate."""
+    return "COUNT(*)"
+
+
+def aggregate(function: str, expression: str) -> str:
+    """``count``, ``avg``, ``sum``, ``min`` or ``max`` of ``expression``."""
+    return f"{_AGGREGATES[function]}({expression})"
+
+
+def collected(column: str) -> str:
+    """The non-NULL values of ``column`` as a JSON array (a REAL as its 15 significant
+    digits): the values of a Decimal sum or average, which the client adds exactly."""
+    return f"json_group_array({column}) FILTER (WHERE {column} IS NOT NULL)"
+
+
+# -- statements -----------------------------------------------------------------------------
+
+
+def select_sql(
+    columns: Sequence[str],
+    table: str,
+    alias: str,
+    condition: str,
+    *,
+    group_by: Sequence[str] = (),
+    having: str | None = None,
+    order_by: Sequence[str] = (),
+    limit: int | None = None,
+    window: str | None = None,
+) -> str:
+    """A SELECT of ``columns`` (expressions) from ``table`` as ``alias``: grouped,
+    filtered by ``having``, sorted by ``order_by`` (`order_term`), at most ``limit`` rows,
+    or the rows of ``window`` (`pagination`)."""
+    sql = f"SELECT {', '.join(columns)} FROM {table} AS {alias} WHERE {condition}"
+    if group_by:
+        sql += f" GROUP BY {', '.join(group_by)}"
+    if having is not None:
+        sql += f" HAVING {having}"
+    if order_by:
+        sql += f" ORDER BY {', '.join(order_by)}"
+    if limit is not None:
+        sql += f" LIMIT {limit}"
+    if window is not None:
+        sql += f" {window}"
+    return sql
+
+
+def exists_sql(table: str, alias: str, condition: str) -> str:
+    """One row if a row of ``table`` (as ``alias``) matches ``condition``, else none."""
+    return f"SELECT 1 FROM {table} AS {alias} WHERE {condition} LIMIT 1"
+
+
+def count_sql(table: str, alias: str, condition: str) -> str:
+    """The number of rows of ``table`` (as ``alias``) matching ``condition``."""
+    return f"SELECT COUNT(*) FROM {table} AS {alias} WHERE {condition}"
+
+
+def load_sql(
+    columns: Sequence[str],
+    source: str,
+    condition: str,
+    order_by: Sequence[str],
+    *,
+    partition: Sequence[str] = (),
+    skip: str | None = None,
+    take: str | None = None,
+) -> str:
+    """Related rows of many parents at once: ``columns`` of ``source`` (`table_as`,
+    `joined`) where ``condition`` holds, in ``order_by`` order. With ``skip`` (a
+    parameter: rows to skip) each parent's rows, ``partition`` (its key columns), are
+    numbered in order and only those after ``skip`` and up to ``take`` (a parameter: the
+    last row number kept) are read, with the number as one more column at the end."""
+    head = f"SELECT {', '.join(columns)}"
+    body = f"FROM {source} WHERE {condition}"
+    if skip is None:
+        return f"{head} {body}" + (f" ORDER BY {', '.join(order_by)}" if order_by else "")
+    over = ", ".join(partition)
+    ordering = ", ".join(order_by) or over
+    sql = (
+        f"SELECT * FROM ({head}, ROW_NUMBER() OVER (PARTITION BY {over} "
+        f"ORDER BY {ordering}) AS _rn {body}) WHERE _rn > {skip}"
+    )
+    if take is not None:
+        sql += f" AND _rn <= {take}"
+    return sql + " ORDER BY _rn"
+
+
+def _returning(columns: Sequence[str]) -> str:
+    return " RETURNING " + ", ".join(columns) if columns else ""
+
+
+def insert_sql(table: str, columns: Sequence[str], returning: Sequence[str] = ()) -> str:
+    """An INSERT of one row into ``columns`` (parameters in that order; none: every
+    column's default), returning the row's ``returning`` columns."""
+    if not columns:
+        return f"INSERT INTO {table} DEFAULT VALUES" + _returning(returning)
+    values = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})" + _returning(returning)
+
+
+def link_sql(table: str, source: str, target: str) -> str:
+    """A join-table row linking two records (parameters: source key, target key); an
+    existing link stays as it is."""
+    return f"INSERT INTO {table} ({source}, {target}) VALUES (?, ?) ON CONFLICT DO NOTHING"
+
+
+def update_sql(
+    table: str,
+    alias: str,
+    assignments: Sequence[str],
+    condition: str,
+    returning: Sequence[str] = (),
+) -> str:
+    """An UPDATE of the rows of ``table`` (as ``alias``) matching ``condition``,
+    returning each row's ``returning`` columns as it is now."""
+    return f"UPDATE {table} AS {alias} SET {', '.join(assignments)} WHERE {condition}" + _returning(
+        returning
+    )
+
+
+def delete_sql(table: str, alias: str | None, condition: str, returning: Sequence[str] = ()) -> str:
+    """A DELETE of the rows of ``table`` (as ``alias``, when given) matching
+    ``condition``, returning each row's ``returning`` columns as it was."""
+    source = table if alias is None else f"{table} AS {alias}"
+    return f"DELETE FROM {source} WHERE {condition}" + _returning(returning)
+
+
+# -- assignments ------------------------------------------------------------------------------
+
+
+def assignment(column: str, value: str) -> str:
+    """``column`` set to ``value`` (a parameter or an expression)."""
+    return f"{column} = {value}"
+
+
+def null() -> str:
+    """The NULL value, as an expression."""
+    return "NULL"
+
+
+def first_non_null(expression: str, otherwise: str) -> str:
+    """``expression``, or ``otherwise`` where it is NULL."""
+    return f"IFNULL({expression}, {otherwise})"
+
+
+_ARITHMETIC = {"increment": "+", "decrement": "-", "multiply": "*", "divide": "/"}
+
+
+def arithmetic(column: str, operation: str, operand: str) -> str:
+    """Numeric ``column`` after ``increment``, ``decrement``, ``multiply`` or
+    ``divide`` by ``operand``, computed by the database on the stored value."""
+    return f"{column} {_ARITHMETIC[operation]} {operand}"
+
+
+def list_appended(column: str, array: Callable[[], str], count: int) -> str:
+    """Scalar list ``column`` with the ``count`` elements of a JSON array appended, in
+    the statement, so that concurrent appends keep each other's elements. ``array`` binds
+    the array, once for each element read from it: ``->`` hands each element to
+    json_insert as JSON, whatever its type, and ``$[#]`` appends it."""
+    if not count:
+        return column
+    appended = ", ".join(f"'$[#]', {array()} -> {i}" for i in range(count))
+    return f"json_insert(IFNULL({column}, '[]'), {appended})"
