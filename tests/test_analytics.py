@@ -141,7 +141,9 @@ def test_columns_and_filters_are_pushed_into_the_export(music: strata.Database) 
     ingest_logs(music, 400)
     statements: list[str] = []
     music.set_tracer_(lambda sql, params: statements.append(sql))
-    stream = table_stream(music, "RequestLog", ["path", "duration"], {"statusCode": {"gte": 500}})
+    stream = table_stream(
+        music.client_, "RequestLog", ["path", "duration"], {"statusCode": {"gte": 500}}
+    )
     table = pa.table(stream)
     assert table.column_names == ["path", "duration"]
     expected = music.query_raw_('SELECT count(*) AS n FROM request_logs WHERE "statusCode" >= 500')
@@ -154,7 +156,7 @@ def test_columns_and_filters_are_pushed_into_the_export(music: strata.Database) 
     finally:
         duck.close()
     with pytest.raises(ValidationError, match="has no field 'nope'"):
-        table_stream(music, "RequestLog", ["nope"])
+        table_stream(music.client_, "RequestLog", ["nope"])
     with pytest.raises(ValidationError, match="no model or table 'Nope'"):
         music.analytics_(["Nope"])
 
@@ -312,7 +314,7 @@ def test_closing_the_handle_ends_a_stream_with_an_error(tmp_path: Path) -> None:
     db.execute_many_raw_(
         'INSERT INTO "Reading" (id, value) VALUES (?, ?)', ((i, i) for i in range(300_000))
     )
-    reader = pa.RecordBatchReader.from_stream(table_stream(db, "Reading"))
+    reader = pa.RecordBatchReader.from_stream(table_stream(db.client_, "Reading"))
     assert reader.read_next_batch().num_rows == 65_536
     db.close_()
     with pytest.raises(pa.ArrowException, match="closed"):
@@ -325,13 +327,13 @@ def test_closing_the_handle_ends_a_stream_with_an_error(tmp_path: Path) -> None:
 def test_request_latency_percentiles(music: strata.Database) -> None:
     logs = request_logs(1000)
     music.metrics_("RequestLog", series="path", time="createdAt").ingest(logs)
-    columns, rows = run_query(music, "request-latency")
+    columns, rows = run_query(music.client_, "request-latency")
     assert columns == ["path", "requests", "p50", "p95", "p99"]
     for path, requests, p50, p95, p99 in rows:
         durations = [d for p, d in zip(logs["path"], logs["duration"], strict=True) if p == path]
         assert requests == len(durations)
         assert [p50, p95, p99] == pytest.approx(list(np.percentile(durations, [50, 95, 99])))
-    _, by_status = run_query(music, "request-latency-by-status")
+    _, by_status = run_query(music.client_, "request-latency-by-status")
     assert [row[0] for row in by_status] == ["2xx", "4xx", "5xx"]
     assert sum(row[1] for row in by_status) == 1000
 
@@ -349,7 +351,7 @@ def test_error_rate_per_service_per_hour(tmp_path: Path) -> None:
                 "checkedAt": [T0 + timedelta(minutes=20 * i) for i in range(8)],
             }
         )
-        columns, rows = run_query(db, "error-rate")
+        columns, rows = run_query(db.client_, "error-rate")
         assert columns == ["serviceId", "hour", "checks", "error_rate", "degraded_rate"]
         assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
             (T0, 3, pytest.approx(1 / 3), 0.0),
@@ -378,7 +380,7 @@ def test_gpu_utilisation_agrees_with_the_core(tmp_path: Path) -> None:
                 "timestamp": [T0 + timedelta(seconds=7 * i) for i in range(count)],
             }
         )
-        _, rows = run_query(db, "gpu-utilisation")
+        _, rows = run_query(db.client_, "gpu-utilisation")
         core = metrics.aggregate("5m", values=["gpuUsage"], stats=["count", "avg", "max", "p95"])
         assert [(r[0], r[1], r[2]) for r in rows] == [
             (c["providerId"], c["bucket"], c["gpuUsage_count"]) for c in core

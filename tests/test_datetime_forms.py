@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 import strata
 from strata.cli import main
 from strata.client.codecs import DATETIME_WRITERS, parse_datetime
-from strata.client.datetimes import census, rewrite, storage_of
+from strata.client.datetimes import census, rewrite
 from strata.doctor import diagnose
 from support import Traced
 
@@ -273,15 +273,19 @@ def test_detection_runs_once_per_column_per_handle(
     assert "USING COVERING INDEX Event_at_key (at>?)" in str(plan)
     # A new handle detects again.
     other = connect()
-    assert storage_of(other) is not storage_of(db)
+    assert other.client_.datetime_columns is not db.client_.datetime_columns
 
 
 def test_census_counts_every_form(tmp_path: Path, connect: Callable[..., strata.Database]) -> None:
     path = tmp_path / "legacy.db"
     legacy(path, [(t, WRITABLE[i % 3]) for i, t in enumerate(INSTANTS)])
     db = connect()
-    assert census(db, '"Event"', '"at"') == {"iso8601": 9, "iso8601-z": 9, "sqlite-datetime": 9}
-    assert census(db, '"Event"', '"seen"') == {}
+    assert census(db.client_, '"Event"', '"at"') == {
+        "iso8601": 9,
+        "iso8601-z": 9,
+        "sqlite-datetime": 9,
+    }
+    assert census(db.client_, '"Event"', '"seen"') == {}
 
 
 def test_a_fraction_of_000_is_not_sqlite_datetime(
@@ -350,7 +354,7 @@ def test_rewrite_puts_a_column_into_one_form_and_a_second_run_has_nothing_to_do(
     db = connect()
     assert db.client_.metas["Event"].codecs["at"].storage.mixed  # type: ignore[attr-defined]
     seen: list[int] = []
-    done = rewrite(db, "Event", "at", "unixepoch-ms", batch=4, progress=seen.append)
+    done = rewrite(db.client_, "Event", "at", "unixepoch-ms", batch=4, progress=seen.append)
     assert done.rewritten == 21  # six values were integers already
     assert done.unreadable == 1
     assert done.forms == {"unixepoch-ms": 27, "other": 1}
@@ -364,12 +368,12 @@ def test_rewrite_puts_a_column_into_one_form_and_a_second_run_has_nothing_to_do(
         "other": 1,
     }
     db.execute_raw_('DELETE FROM "Event" WHERE id = 99')  # the client cannot read it
-    again = rewrite(db, "Event", "at", "unixepoch-ms")
+    again = rewrite(db.client_, "Event", "at", "unixepoch-ms")
     assert (again.rewritten, again.unreadable, again.forms) == (0, 0, {"unixepoch-ms": 27})
     with pytest.raises(strata.ValidationError, match="not a DateTime field"):
-        rewrite(db, "Event", "note", "iso8601")
+        rewrite(db.client_, "Event", "note", "iso8601")
     with pytest.raises(strata.ConfigurationError, match="datetime_format must be one of"):
-        rewrite(db, "Event", "at", "rfc2822")
+        rewrite(db.client_, "Event", "at", "rfc2822")
 
 
 def instants_of_text(path: Path) -> dict[int, Any]:

@@ -27,15 +27,14 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import duckdb
 
-from strata import _core
+from strata._core import ArrowStream
 from strata.dialects import duckdb as duck_sql
 from strata.errors import ValidationError
 from strata.metrics import arrow_kind
 
 if TYPE_CHECKING:
+    from strata.client import Client
     from strata.client.meta import ModelMeta
-    from strata.database import Database
-    from strata.dialects.base import Dialect
 
 __all__ = [
     "QUERIES",
@@ -56,49 +55,44 @@ class TableSpec(TypedDict, total=False):
 
 
 def table_stream(
-    db: Database,
+    client: Client,
     model: str,
     columns: Sequence[str] | None = None,
     where: Mapping[str, Any] | None = None,
-    *,
-    dialect: Dialect | None = None,
-) -> _core.ArrowStream:
+) -> ArrowStream:
     """An Arrow stream of one model's rows: ``columns`` (field names; default every
-    scalar field) under their database column names, filtered by ``where``. ``dialect``
-    writes the export's statement (the database's own, by default)."""
-    meta = _meta(db, model)
+    scalar field) under their database column names, filtered by ``where``. The client's
+    dialect writes the export's statement."""
+    meta = _meta(client, model)
     fields = list(meta.scalars) if columns is None else list(columns)
     for name in fields:
         meta.scalar(name)  # raises ValidationError naming the field
-    builder = db.client_.sql()
+    builder = client.sql()
     condition = builder.where(meta, "t0", where)
-    sql = _dialect(dialect).metrics.export_sql(
+    sql = client.dialect.metrics.export_sql(
         meta.table_sql, [meta.column(name) for name in fields], condition
     )
     kinds = [(meta.scalars[name].column, arrow_kind(meta.scalars[name])) for name in fields]
-    return _core.ArrowStream.query(db, sql, tuple(builder.params), kinds)
+    return ArrowStream.query(client.db, sql, tuple(builder.params), kinds)
 
 
 def connect_duckdb(
-    db: Database,
+    client: Client,
     tables: Sequence[str] | Mapping[str, TableSpec] | None = None,
     *,
     connection: duckdb.DuckDBPyConnection | None = None,
-    dialect: Dialect | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (a new in-memory one unless ``connection`` is given) with a
     view per table: named after the table (``request_logs``), and also after the model
     (``RequestLog``) when that name is free. ``tables`` limits the views to some models
     (by model or table name) or maps each to a `TableSpec` pushed down into its export."""
-    specs = _specs(db, tables)
+    specs = _specs(client, tables)
     duck = connection if connection is not None else duckdb.connect()
     # DuckDB shows TIMESTAMPTZ values in the session's zone; UTC is what the data means.
     duck.execute(duck_sql.UTC)
     taken = {meta.model.table.lower() for meta, _ in specs}
     for meta, spec in specs:
-        stream = table_stream(
-            db, meta.name, spec.get("columns"), spec.get("where"), dialect=dialect
-        )
+        stream = table_stream(client, meta.name, spec.get("columns"), spec.get("where"))
         duck.register(meta.model.table, stream)
         if meta.name.lower() not in taken:
             taken.add(meta.name.lower())
@@ -106,17 +100,7 @@ def connect_duckdb(
     return duck
 
 
-def _dialect(dialect: Dialect | None) -> Dialect:
-    if dialect is not None:
-        return dialect
-    # The SQLite dialect until the client carries its own (issue 13): the one wiring point.
-    from strata.dialects.sqlite import SqliteDialect
-
-    return SqliteDialect()
-
-
-def _meta(db: Database, name: str) -> ModelMeta:
-    client = db.client_
+def _meta(client: Client, name: str) -> ModelMeta:
     meta = client.metas.get(name)
     if meta is None:
         meta = next((m for m in client.metas.values() if m.model.table == name), None)
@@ -130,24 +114,23 @@ def _meta(db: Database, name: str) -> ModelMeta:
 
 
 def _specs(
-    db: Database, tables: Sequence[str] | Mapping[str, TableSpec] | None
+    client: Client, tables: Sequence[str] | Mapping[str, TableSpec] | None
 ) -> list[tuple[ModelMeta, TableSpec]]:
     if tables is None:
-        return [(meta, TableSpec()) for meta in db.client_.metas.values()]
+        return [(meta, TableSpec()) for meta in client.metas.values()]
     if isinstance(tables, str):
         tables = [tables]
     if isinstance(tables, Mapping):
-        return [(_meta(db, name), spec) for name, spec in tables.items()]
-    return [(_meta(db, name), TableSpec()) for name in tables]
+        return [(_meta(client, name), spec) for name, spec in tables.items()]
+    return [(_meta(client, name), TableSpec()) for name in tables]
 
 
 def export_parquet(
-    db: Database,
+    client: Client,
     directory: str | Path,
     tables: Sequence[str] | None = None,
     *,
     progress: Callable[[str, int], object] | None = None,
-    dialect: Dialect | None = None,
 ) -> list[Path]:
     """Write one Parquet file per table (``<table>.parquet``) into ``directory``, for
     analysts who run DuckDB (or anything else) outside the application. ``progress`` is
@@ -155,9 +138,9 @@ def export_parquet(
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    duck = connect_duckdb(db, tables, dialect=dialect)
+    duck = connect_duckdb(client, tables)
     try:
-        for meta, _ in _specs(db, tables):
+        for meta, _ in _specs(client, tables):
             table = meta.model.table
             path = target / f"{table}.parquet"
             duck.execute(duck_sql.copy_to_parquet(table), [str(path)])
@@ -222,9 +205,7 @@ QUERIES: dict[str, ReadyQuery] = {
 }
 
 
-def run_query(
-    db: Database, name: str, *, dialect: Dialect | None = None
-) -> tuple[list[str], list[tuple[Any, ...]]]:
+def run_query(client: Client, name: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run the ready-made query ``name`` (see `QUERIES`): its column names and rows."""
     query = QUERIES.get(name)
     if query is None:
@@ -233,8 +214,8 @@ def run_query(
             field="query",
             expected=f"one of {', '.join(QUERIES)}",
         )
-    meta = _meta(db, query.model)
-    duck = connect_duckdb(db, {query.model: {"columns": query.fields}}, dialect=dialect)
+    meta = _meta(client, query.model)
+    duck = connect_duckdb(client, {query.model: {"columns": query.fields}})
     try:
         result = duck.execute(query.sql.format(table=duck_sql.quote(meta.model.table)))
         columns = [d[0] for d in result.description or ()]

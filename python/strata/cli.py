@@ -485,7 +485,7 @@ def analytics(
     db = _project_db(schema_path)
     try:
         if query_name is not None:
-            columns, rows = run_query(db, query_name)
+            columns, rows = run_query(db.client_, query_name)
             _print_result(QUERIES[query_name].description, columns, rows)
             return
         assert sql is not None
@@ -547,7 +547,7 @@ def datetime_rewrite(
         ) as progress:
             task = progress.add_task("rewrite", total=None)
             done = rewrite(
-                db,
+                db.client_,
                 model,
                 field_name,
                 target,
@@ -611,7 +611,7 @@ def export_parquet_command(
                 written.append((table, rows))
                 progress.update(task, advance=1, description=table)
 
-            export_parquet(db, directory, names, progress=advance)
+            export_parquet(db.client_, directory, names, progress=advance)
         for table, rows in written:
             console.print(f"{directory / (table + '.parquet')}: {rows} rows")
     except StrataError as exc:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS
-from strata.dialects.sqlite import SqliteDialect
 from strata.engine import Engine
 from strata.errors import ConfigurationError
 
@@ -20,8 +19,8 @@ if TYPE_CHECKING:
     from strata.client import Client, Repository
     from strata.client.batch import DeferredCall
     from strata.client.codecs import DateTimeFormat
-    from strata.client.datetimes import DateTimeColumns
     from strata.client.models import ModelClasses
+    from strata.dialects.base import Dialect
     from strata.health import Health
     from strata.metrics import Metrics
     from strata.migrate.commands import Migrator
@@ -95,9 +94,17 @@ class Database(Engine):
         self.datetime_format_ = "iso8601"
         self._client: Client | None = None
         self._model_classes: ModelClasses | None = None
-        #: How each DateTime column stores its values, detected on first use and kept for
-        #: the handle's life (`strata.client.datetimes`).
-        self._datetime_columns: DateTimeColumns | None = None
+        self._dialect: Dialect | None = None
+
+    @property
+    def dialect_(self) -> Dialect:
+        """The SQL this database speaks (`strata.dialects`), chosen by its URL. The
+        migrator, the client and the features write every statement with it."""
+        if self._dialect is None:
+            from strata.dialects import dialect_for, provider_for_url
+
+            self._dialect = dialect_for(provider_for_url(self.url_))
+        return self._dialect
 
     def batch_(self, operations: Iterable[DeferredCall]) -> list[Any]:
         """Run operations built with ``strata.deferred`` in order in one transaction and
@@ -110,13 +117,16 @@ class Database(Engine):
         """Connected, latency, SQLite version, migration state and pending migrations."""
         from strata.health import health
 
-        return health(self, SqliteDialect())
+        migrator = None if self.schema_path_ is None else self.migrate_
+        return health(self, self.dialect_, migrator)
 
     def stats_(self) -> dict[str, int]:
         """Row count per model (needs ``schema=``)."""
         from strata.health import stats
+        from strata.schema import load_schema_file
 
-        return stats(self, SqliteDialect())
+        schema = None if self.schema_path_ is None else load_schema_file(self.schema_path_)
+        return stats(self, self.dialect_, schema)
 
     @property
     def migrate_(self) -> Migrator:
@@ -125,7 +135,7 @@ class Database(Engine):
         ``.push()``, ``.seed()``."""
         from strata.migrate.commands import Migrator
 
-        return Migrator(self, self.schema_path_)
+        return Migrator(self, self.schema_path_, dialect=self.dialect_)
 
     @property
     def client_(self) -> Client:
@@ -134,13 +144,13 @@ class Database(Engine):
         (see `strata.migrate.commands.find_schema`)."""
         if self._client is None:
             from strata.client import Client
-            from strata.dialects import dialect_for, provider_for_url
             from strata.migrate.commands import find_schema
             from strata.schema import load_schema_file
 
             schema = load_schema_file(find_schema(self.schema_path_))
-            dialect = dialect_for(provider_for_url(self.url_))
-            self._client = Client(self, schema, dialect, self.datetime_format_, self._model_classes)
+            self._client = Client(
+                self, schema, self.dialect_, self.datetime_format_, self._model_classes
+            )
         return self._client
 
     def use_model_classes_(self, classes: ModelClasses) -> None:
@@ -198,14 +208,13 @@ class Database(Engine):
         from strata.ratelimit import bind
 
         return bind(
-            self,
+            self.client_,
             model,
             key=key,
             count=count,
             window_start=window_start,
             tat=tat,
             config=config,
-            dialect=SqliteDialect(),
         )
 
     def metrics_(self, model: str, *, series: str, time: str) -> Metrics:
@@ -214,7 +223,7 @@ class Database(Engine):
         aggregation, rollups and retention: see `strata.metrics.Metrics`."""
         from strata.metrics import Metrics
 
-        return Metrics(self, model, series=series, time=time, dialect=SqliteDialect())
+        return Metrics(self.client_, model, series=series, time=time)
 
     def analytics_(
         self, tables: Sequence[str] | Mapping[str, TableSpec] | None = None
@@ -226,7 +235,7 @@ class Database(Engine):
         `strata.analytics`."""
         from strata.analytics import connect_duckdb
 
-        return connect_duckdb(self, tables, dialect=SqliteDialect())
+        return connect_duckdb(self.client_, tables)
 
     def __getattr__(self, name: str) -> Repository:
         # Only reached for names the handle does not have: ``db.media_request`` is the

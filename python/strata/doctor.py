@@ -153,7 +153,7 @@ def datetime_columns(db: Database) -> list[DateTimeColumn]:
             if not isinstance(codec, DateTimeCodec):
                 continue
             try:
-                forms = census(db, codec.table, codec.column)
+                forms = census(db.client_, codec.table, codec.column)
             except SqlError:  # no such table (or column): not migrated yet
                 continue
             columns.append(DateTimeColumn(meta.name, name, forms))

@@ -11,12 +11,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from strata import _core
+from strata._core import sqlite_library
 from strata.errors import StrataError
 
 if TYPE_CHECKING:
-    from strata.database import Database
     from strata.dialects.base import Dialect
+    from strata.engine import Engine
+    from strata.migrate.commands import Migrator
+    from strata.schema import ir
 
 __all__ = ["Health", "health", "stats"]
 
@@ -38,18 +40,19 @@ class Health:
         return self.connected and self.migration_state in ("up to date", "no migrations", "unknown")
 
 
-def health(db: Database, dialect: Dialect) -> Health:
-    version = _core.sqlite_library()["version"]
+def health(db: Engine, dialect: Dialect, migrator: Migrator | None) -> Health:
+    """The handle's health; ``migrator`` (None without a schema) tells the migration state."""
+    version = sqlite_library()["version"]
     started = time.perf_counter()
     try:
         db.query_raw_(dialect.metrics.ping_sql())
     except StrataError as exc:
         return Health(False, None, version, "unknown", error=str(exc))
     latency = (time.perf_counter() - started) * 1000
-    if db.schema_path_ is None:
+    if migrator is None:
         return Health(True, latency, version, "unknown")
     try:
-        status = db.migrate_.status()
+        status = migrator.status()
     except StrataError as exc:
         return Health(True, latency, version, "unknown", error=str(exc))
     if status.failed:
@@ -63,13 +66,10 @@ def health(db: Database, dialect: Dialect) -> Health:
     return Health(True, latency, version, state, status.pending, status.failed)
 
 
-def stats(db: Database, dialect: Dialect) -> dict[str, int]:
-    """Rows per model, by Prisma model name. Needs the schema (``connect(schema=...)``)."""
-    from strata.schema import load_schema_file
-
-    if db.schema_path_ is None:
+def stats(db: Engine, dialect: Dialect, schema: ir.Schema | None) -> dict[str, int]:
+    """Rows per model of ``schema``, by Prisma model name."""
+    if schema is None:
         raise StrataError("stats() needs the schema: connect with schema=PATH")
-    schema = load_schema_file(db.schema_path_)
     counts = {}
     for model in schema.models:
         if model.is_view:

@@ -33,17 +33,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from strata import _core
+from strata._core import Aggregator, ArrowStream
 from strata.client.codecs import describe_value, parse_datetime
 from strata.client.datetimes import single_form
 from strata.dialects import duckdb as duck_sql
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
+    from strata.client import Client
     from strata.client.bulk import BulkWriter
     from strata.client.meta import ModelMeta
-    from strata.database import Database
-    from strata.dialects.base import Dialect, RollupSql
+    from strata.dialects.base import RollupSql
 
 __all__ = ["STATS", "Metrics", "parse_every"]
 
@@ -96,15 +96,14 @@ class _Value:
 
 
 class Metrics:
-    """One model bound as a metric series. Build it with `Database.metrics_`; ``dialect``
-    writes its statements (`strata.dialects.base.MetricsDialect`)."""
+    """One model bound as a metric series. Build it with `Database.metrics_`; the client's
+    dialect writes its statements (`strata.dialects.base.MetricsDialect`)."""
 
-    def __init__(
-        self, db: Database, model: str, *, series: str, time: str, dialect: Dialect
-    ) -> None:
-        meta = db.client_.meta(model)
-        self._db = db
-        self._sql = dialect.metrics
+    def __init__(self, client: Client, model: str, *, series: str, time: str) -> None:
+        meta = client.meta(model)
+        self._client = client
+        self._db = client.db
+        self._sql = client.dialect.metrics
         self._meta = meta
         self.model = meta.name
         self.series = series
@@ -115,11 +114,11 @@ class Metrics:
         #: SQL, so a column holding mixed forms is refused here.
         self._time_format = single_form(meta, time, f"metrics on {meta.name}")
         self._values = _values_of(meta, exclude={series, time})
-        self._writer: BulkWriter = db.client_.bulk_writer(meta)
+        self._writer: BulkWriter = client.bulk_writer(meta)
         #: The rollups this binding keeps (`rollup`), which `retain` must not outrun.
         self._rollups: dict[str, _Rollup] = {}
         #: The core's aggregators, one per choice of values, each with its statement.
-        self._aggregators: dict[tuple[str, ...], _core.Aggregator] = {}
+        self._aggregators: dict[tuple[str, ...], Aggregator] = {}
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -269,7 +268,7 @@ class Metrics:
         until: datetime | None = None,
         series: Any = None,
         format: Literal["arrow"],
-    ) -> _core.ArrowStream: ...
+    ) -> ArrowStream: ...
     def aggregate(
         self,
         every: str | timedelta,
@@ -281,7 +280,7 @@ class Metrics:
         until: datetime | None = None,
         series: Any = None,
         format: Literal["rows", "arrow"] = "rows",
-    ) -> list[dict[str, Any]] | _core.ArrowStream:
+    ) -> list[dict[str, Any]] | ArrowStream:
         """Statistics per series and bucket of ``every``, in (series, bucket) order.
 
         Each row is a dict: the series field under its own name, ``bucket`` (the bucket's
@@ -321,7 +320,7 @@ class Metrics:
             arrow=format == "arrow",
         )
         if format == "arrow":
-            assert isinstance(result, _core.ArrowStream)
+            assert isinstance(result, ArrowStream)
             return result
         assert isinstance(result, list)
         decode = self._meta.codecs[self.series].from_sql
@@ -356,14 +355,14 @@ class Metrics:
             chosen.append(value)
         return chosen
 
-    def _aggregator(self, values: Sequence[_Value]) -> _core.Aggregator:
+    def _aggregator(self, values: Sequence[_Value]) -> Aggregator:
         chosen = tuple(value.name for value in values)
         aggregator = self._aggregators.get(chosen)
         if aggregator is None:
             aggregator = self._aggregators[chosen] = self._new_aggregator(values)
         return aggregator
 
-    def _new_aggregator(self, values: Sequence[_Value]) -> _core.Aggregator:
+    def _new_aggregator(self, values: Sequence[_Value]) -> Aggregator:
         meta = self._meta
         inputs = [
             (
@@ -380,7 +379,7 @@ class Metrics:
             time,
             [column for _, columns, _ in inputs for column in columns],
         )
-        return _core.Aggregator(
+        return Aggregator(
             self._db,
             meta.table_sql,
             time,
@@ -397,7 +396,7 @@ class Metrics:
         until: datetime | None,
         series: Any,
     ) -> tuple[str, list[Any]]:
-        builder = self._db.client_.sql()
+        builder = self._client.sql()
         parts = [builder.where(self._meta, "t0", where)]
         time_column = f"t0.{self._meta.column(self.time)}"
         time_codec = self._meta.codecs[self.time]
@@ -447,7 +446,7 @@ class Metrics:
         )
 
     def _bind_rollup(self, into: str, every_ms: int, lookback_ms: int) -> _Rollup:
-        target = self._db.client_.metas.get(into)
+        target = self._client.metas.get(into)
         wanted = self._rollup_fields()
         if target is None:
             raise ValidationError(
@@ -513,7 +512,7 @@ class Metrics:
 
     def watermark(self, into: str) -> datetime | None:
         """The latest bucket the rollup model ``into`` holds, or None when it is empty."""
-        target = self._db.client_.meta(into)
+        target = self._client.meta(into)
         single_form(target, "bucket", f"the watermark of {into}")
         rows = self._db.query_raw_(
             self._sql.watermark_sql(target.table_sql, target.column("bucket")), as_tuples=True

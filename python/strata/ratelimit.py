@@ -22,23 +22,23 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from strata import _core
+from strata._core import Decision
+from strata._core import RateLimiter as CoreRateLimiter
 from strata.client.datetimes import DateTimeCodec, single_form
 from strata.errors import ValidationError
 from strata.schema import ir
 
 if TYPE_CHECKING:
+    from strata._core import RateLimiterSpec
+    from strata.client import Client
     from strata.client.meta import ModelMeta
-    from strata.database import Database
-    from strata.dialects.base import Dialect
 
 __all__ = ["Decision", "RateLimiter", "bind"]
 
-#: The result of `RateLimiter.hit` and `RateLimiter.peek`: ``allowed``, ``count``,
-#: ``remaining``, ``limit``, ``reset_at`` (an aware UTC datetime), ``reset_at_ns`` and
-#: ``retry_after`` (seconds). Truthy when allowed. A Rust class, so that a denial answered
-#: from the cache costs no Python object construction.
-Decision = _core.Decision
+# `Decision`, the core's class re-exported here, is the result of `RateLimiter.hit` and
+# `RateLimiter.peek`: ``allowed``, ``count``, ``remaining``, ``limit``, ``reset_at`` (an aware
+# UTC datetime), ``reset_at_ns`` and ``retry_after`` (seconds). Truthy when allowed. A Rust
+# class, so that a denial answered from the cache costs no Python object construction.
 
 #: The key field types a limiter accepts, and how the core converts key values for them.
 _KEY_TYPES: dict[str, Literal["text", "int32", "int64"]] = {
@@ -48,7 +48,7 @@ _KEY_TYPES: dict[str, Literal["text", "int32", "int64"]] = {
 }
 
 
-class RateLimiter(_core.RateLimiter):
+class RateLimiter(CoreRateLimiter):
     """A rate limiter bound to one model; made by ``db.rate_limiter_(...)``.
 
     ``hit(*key, limit=, window=, cost=1, algorithm=None, rule=None)`` counts a hit and
@@ -86,7 +86,7 @@ class RateLimiter(_core.RateLimiter):
 
 
 def bind(
-    db: Database,
+    client: Client,
     model: str,
     *,
     key: Sequence[str],
@@ -94,12 +94,11 @@ def bind(
     window_start: str | None = None,
     tat: str | None = None,
     config: str | None = "SystemConfig",
-    dialect: Dialect,
 ) -> RateLimiter:
     """A `RateLimiter` on ``model``, keyed by the fields ``key``. Give ``count`` and
     ``window_start`` for fixed and sliding windows, or ``tat`` for gcra. ``config`` is the
-    model that ``rule=`` reads (a unique String ``key`` and a Json ``value``); ``dialect``
-    writes the statements."""
+    model that ``rule=`` reads (a unique String ``key`` and a Json ``value``). The client's
+    dialect writes the statements."""
     if isinstance(key, str):
         key = [key]
     key = tuple(key)
@@ -113,7 +112,6 @@ def bind(
             "give count= and window_start= (fixed and sliding windows), or tat= (gcra)",
             model=model,
         )
-    client = db.client_
     meta = client.metas.get(model)
     wanted = _template(model, key, count, window_start, tat)
     if meta is None:
@@ -154,7 +152,7 @@ def bind(
     # equality, so the window start must have one stored form; each DateTime the limiter
     # writes is written in its own column's form.
     window_format = (
-        db.datetime_format_
+        client.datetime_format
         if window_start is None
         else single_form(meta, window_start, "the rate limiter")
     )
@@ -165,7 +163,7 @@ def bind(
     if tat is None:
         assert count is not None
         assert window_start is not None
-        statements = dialect.ratelimit.window_statements(
+        statements = client.dialect.ratelimit.window_statements(
             meta.table_sql,
             keys,
             conflict,
@@ -177,7 +175,7 @@ def bind(
             config=config_columns,
         )
     else:
-        statements = dialect.ratelimit.gcra_statements(
+        statements = client.dialect.ratelimit.gcra_statements(
             meta.table_sql,
             keys,
             conflict,
@@ -187,7 +185,7 @@ def bind(
             updated=stamped_updated,
             config=config_columns,
         )
-    spec: _core.RateLimiterSpec = {
+    spec: RateLimiterSpec = {
         "key_types": [_KEY_TYPES[meta.scalars[name].type] for name in key],
         "shape": "gcra" if tat is not None else "window",
         "client_ids": id_column is not None,
@@ -195,7 +193,7 @@ def bind(
         "datetime_format": window_format,
         "statements": statements,
     }
-    limiter = RateLimiter(db, spec, id_factory)
+    limiter = RateLimiter(client.db, spec, id_factory)
     limiter.model = model
     limiter.key = key
     return limiter

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from strata import _core
+from strata._core import BulkInsert
 from strata.client.defaults import now
 from strata.client.writes import missing_rule
 
 if TYPE_CHECKING:
+    from strata._core import BulkColumn
     from strata.client.meta import ModelMeta
-    from strata.database import Database
     from strata.dialects.base import Dialect
+    from strata.engine import Engine
 
 __all__ = ["BulkWriter"]
 
@@ -31,8 +32,8 @@ class BulkWriter:
     """Inserts rows of one model through the core. Built once per model and database;
     ``dialect`` writes the inserts (`strata.dialects.base.BulkInsertSql`)."""
 
-    def __init__(self, db: Database, meta: ModelMeta, dialect: Dialect) -> None:
-        columns: list[_core.BulkColumn] = []
+    def __init__(self, db: Engine, meta: ModelMeta, dialect: Dialect) -> None:
+        columns: list[BulkColumn] = []
         for name, codec in meta.codecs.items():
             kind, options = codec.fast_path
             columns.append(
@@ -52,7 +53,7 @@ class BulkWriter:
         insert = dialect.metrics.bulk_insert(
             meta.table_sql, [meta.column(name) for name in meta.codecs]
         )
-        self._core = _core.BulkInsert(db, meta.name, insert, columns, meta.unknown_field)
+        self._core = BulkInsert(db, meta.name, insert, columns, meta.unknown_field)
 
     def _now(self) -> Any:
         return None if self._stamp is None else self._stamp(now())

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from strata.client.batch import DeferredCall, run_batch
 from strata.client.bulk import BulkWriter
 from strata.client.codecs import DateTimeFormat
-from strata.client.datetimes import attach
+from strata.client.datetimes import DateTimeColumns
 from strata.client.meta import ModelMeta, build_meta, snake_case
 from strata.client.models import ModelClasses, build_models
 from strata.client.repository import Repository
@@ -31,8 +31,8 @@ from strata.errors import (
 from strata.schema import ir
 
 if TYPE_CHECKING:
-    from strata.database import Database
     from strata.dialects.base import Dialect
+    from strata.engine import Engine
 
 __all__ = ["Client"]
 
@@ -67,7 +67,7 @@ class Client:
 
     def __init__(
         self,
-        db: Database,
+        db: Engine,
         schema: ir.Schema,
         dialect: Dialect,
         datetime_format: DateTimeFormat = "iso8601",
@@ -80,8 +80,11 @@ class Client:
         self.datetime_format = datetime_format
         # `strata generate` writes static classes; records are then built from those.
         self.classes: ModelClasses = classes or build_models(schema)
+        #: How each DateTime column stores its values, detected on first use and shared
+        #: with derived views (`strata.client.datetimes`).
+        self.datetime_columns = DateTimeColumns(db, dialect.query, datetime_format)
         self.metas: dict[str, ModelMeta] = build_meta(
-            schema, self.classes, datetime_format, attach(db, dialect.query), dialect.query
+            schema, self.classes, datetime_format, self.datetime_columns, dialect.query
         )
         self.soft_delete: dict[str, str] = {
             model.name: field
@@ -132,10 +135,7 @@ class Client:
         """The core's bulk inserter for ``meta``'s rows, built on first use."""
         writer = self._bulk_writers.get(meta.name)
         if writer is None:
-            # The SQLite dialect until the client carries its own (issue 13).
-            from strata.dialects.sqlite import SqliteDialect
-
-            writer = self._bulk_writers[meta.name] = BulkWriter(self.db, meta, SqliteDialect())
+            writer = self._bulk_writers[meta.name] = BulkWriter(self.db, meta, self.dialect)
         return writer
 
     def forget_bulk_writer(self, meta: ModelMeta) -> None:

@@ -73,9 +73,10 @@ from strata.client.codecs import (
 from strata.errors import MixedDateTimeError, ValidationError
 
 if TYPE_CHECKING:
+    from strata.client.client import Client
     from strata.client.meta import ModelMeta
-    from strata.database import Database
     from strata.dialects.base import QueryDialect
+    from strata.engine import Engine
     from strata.schema import ir
 
 __all__ = [
@@ -85,14 +86,12 @@ __all__ = [
     "DateTimeCodec",
     "DateTimeColumns",
     "Rewritten",
-    "attach",
     "census",
     "compared_column",
     "detect",
     "operand_codec",
     "rewrite",
     "single_form",
-    "storage_of",
 ]
 
 #: Values in no form: their stored order is not time order (see the module docstring).
@@ -126,19 +125,19 @@ class ColumnStorage:
         return not self.forms
 
 
-def census(db: Database, table: str, column: str) -> dict[str, int]:
+def census(client: Client, table: str, column: str) -> dict[str, int]:
     """The number of non-NULL values of ``column`` in each form, most common first: one
     scan of the column (of its index, when it has one)."""
-    return _census(db, storage_of(db).sql, table, column)
+    return _census(client.db, client.dialect.query, table, column)
 
 
-def _census(db: Database, sql: QueryDialect, table: str, column: str) -> dict[str, int]:
+def _census(db: Engine, sql: QueryDialect, table: str, column: str) -> dict[str, int]:
     rows = db.query_raw_(sql.census_sql(table, column, _WRITABLE, OTHER), as_tuples=True)
     return {str(form): int(count) for form, count in rows}
 
 
 def detect(
-    db: Database, sql: QueryDialect, table: str, column: str, default: DateTimeFormat
+    db: Engine, sql: QueryDialect, table: str, column: str, default: DateTimeFormat
 ) -> ColumnStorage:
     """Find out how ``column`` of ``table`` (quoted SQL names) stores its values, with
     ``sql``'s statements; see the module docstring for the steps and their cost."""
@@ -156,13 +155,14 @@ def detect(
 
 
 class DateTimeColumns:
-    """One handle's detections, by (table, column), made with ``sql``'s statements. A lock
-    keeps two threads from both detecting the same column; detections of different columns
-    may run side by side."""
+    """A client's detections, by (table, column), made with ``sql``'s statements; a column
+    without values takes ``default``. A lock keeps two threads from both detecting the same
+    column; detections of different columns may run side by side."""
 
-    def __init__(self, db: Database, sql: QueryDialect) -> None:
+    def __init__(self, db: Engine, sql: QueryDialect, default: DateTimeFormat) -> None:
         self._db = db
         self.sql = sql
+        self._default = default
         self._known: dict[tuple[str, str], ColumnStorage] = {}
         self._lock = threading.Lock()
 
@@ -172,31 +172,12 @@ class DateTimeColumns:
             with self._lock:
                 known = self._known.get((table, column))
                 if known is None:
-                    known = detect(self._db, self.sql, table, column, self._db.datetime_format_)
+                    known = detect(self._db, self.sql, table, column, self._default)
                     self._known[(table, column)] = known
         return known
 
     def forget(self, table: str, column: str) -> None:
         self._known.pop((table, column), None)
-
-
-def attach(db: Database, sql: QueryDialect) -> DateTimeColumns:
-    """The handle's cache of detections, made by its first client with the client's
-    dialect (``sql``); the handle's later clients share it."""
-    columns = db._datetime_columns
-    if columns is None:
-        columns = db._datetime_columns = DateTimeColumns(db, sql)
-    return columns
-
-
-def storage_of(db: Database) -> DateTimeColumns:
-    """The handle's cache of detections (made with its client, see `attach`)."""
-    columns = db._datetime_columns
-    if columns is None:
-        db.client_  # noqa: B018 - building the client attaches the cache
-        columns = db._datetime_columns
-        assert columns is not None
-    return columns
 
 
 # -- the codec ---------------------------------------------------------------------------
@@ -300,7 +281,7 @@ class Rewritten:
 
 
 def rewrite(
-    db: Database,
+    client: Client,
     model: str,
     field: str,
     to: str,
@@ -322,7 +303,8 @@ def rewrite(
     with the number of values rewritten so far after each batch.
     """
     target = check_datetime_format(to)
-    meta = db.client_.meta(model)
+    db = client.db
+    meta = client.meta(model)
     scalar = meta.scalar(field)
     if scalar.type != "DateTime" or scalar.list:
         raise ValidationError(
@@ -341,7 +323,7 @@ def rewrite(
         )
     table, column = meta.table_sql, meta.column(field)
     write = DATETIME_WRITERS[target]
-    sql = storage_of(db).sql
+    sql = client.dialect.query
     select = sql.rewrite_batch_sql(table, column, target)
     update = sql.rewrite_update_sql(table, column)
     after, rewritten, unreadable = -(2**63), 0, 0
@@ -365,6 +347,6 @@ def rewrite(
                 progress(rewritten)
     finally:
         # This handle detects the column afresh; bulk writers built for the old form go.
-        storage_of(db).forget(table, column)
-        db.client_.forget_bulk_writer(meta)
-    return Rewritten(rewritten, unreadable, census(db, table, column))
+        client.datetime_columns.forget(table, column)
+        client.forget_bulk_writer(meta)
+    return Rewritten(rewritten, unreadable, census(client, table, column))
