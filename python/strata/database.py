@@ -101,9 +101,9 @@ class Database(Engine):
         """The SQL this database speaks (`strata.dialects`), chosen by its URL. The
         migrator, the client and the features write every statement with it."""
         if self._dialect is None:
-            from strata.dialects import dialect_for, provider_for_url
+            from strata.dialects import dialect_for_url
 
-            self._dialect = dialect_for(provider_for_url(self.url_))
+            self._dialect = dialect_for_url(self.url_)
         return self._dialect
 
     def batch_(self, operations: Iterable[DeferredCall]) -> list[Any]:

@@ -5,7 +5,7 @@ import os
 from strata.dialects.base import Dialect
 from strata.dialects.sqlite import SqliteDialect
 
-__all__ = ["Dialect", "SqliteDialect", "dialect_for", "provider_for_url"]
+__all__ = ["Dialect", "SqliteDialect", "dialect_for", "dialect_for_url", "provider_for_url"]
 
 
 def dialect_for(provider: str) -> Dialect:
@@ -22,3 +22,8 @@ def provider_for_url(url: str | os.PathLike[str]) -> str:
     if os.fspath(url).startswith(("postgres://", "postgresql://")):
         return "postgresql"
     return "sqlite"
+
+
+def dialect_for_url(url: str | os.PathLike[str]) -> Dialect:
+    """The dialect of the database at ``url`` (see `provider_for_url`)."""
+    return dialect_for(provider_for_url(url))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from strata.config import default_url, project_settings, resolve
-from strata.dialects import Dialect, dialect_for, provider_for_url
+from strata.dialects import Dialect, dialect_for, dialect_for_url
 from strata.engine import Engine
 from strata.errors import ConfigurationError, MigrationError
 from strata.migrate import history
@@ -133,7 +133,7 @@ class Migrator:
         self._schema_arg = schema
         self._migrations_arg = migrations
         self.progress = progress
-        self.dialect = dialect or dialect_for(provider_for_url(engine.url_))
+        self.dialect = dialect or dialect_for_url(engine.url_)
         self.history = history.History(engine, self.dialect.migrations)
 
     # -- locations ---------------------------------------------------------------------------
@@ -497,7 +497,7 @@ def read_source(kind: str, value: str | None) -> SqlSchema:
         if not target.in_memory and not Path(target.path).exists():
             raise ConfigurationError(f"no database at {target.path} (from {value!r})")
         with Engine.open_(value) as engine:
-            return dialect_for(provider_for_url(value)).introspection.introspect(engine)
+            return dialect_for_url(value).introspection.introspect(engine)
     raise ConfigurationError(f"unknown diff source {kind!r}")
 
 

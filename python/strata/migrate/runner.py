@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from strata.dialects import dialect_for, provider_for_url
+from strata.dialects import dialect_for_url
 from strata.errors import MigrationError, StrataError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def apply_script(
     """Run ``script`` in one transaction. Raises `MigrationError` naming the failing
     statement; the database is then unchanged. ``dialect`` is the migrator's; without
     one, the dialect the engine's URL names."""
-    sql = dialect or dialect_for(provider_for_url(engine.url_)).migrations
+    sql = dialect or dialect_for_url(engine.url_).migrations
     statements = list(sql.split_statements(script))
     foreign_keys_off = any(sql.turns_foreign_keys_off(s) for s in statements)
     if foreign_keys_off:
