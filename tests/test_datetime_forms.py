@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 import strata
 from strata.cli import main
 from strata.client.codecs import DATETIME_WRITERS, parse_datetime
-from strata.client.datetimes import census, rewrite
+from strata.client.datetime_rewrite import census, rewrite
 from strata.doctor import diagnose
 from support import Traced
 

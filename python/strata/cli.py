@@ -536,7 +536,7 @@ def datetime_rewrite(
     interrupted run keeps what it committed; running it again continues (values already in
     the target form are skipped). See docs/DATETIME.md.
     """
-    from strata.client.datetimes import rewrite
+    from strata.client.datetime_rewrite import rewrite
 
     db = _project_db(schema_path)
     try:

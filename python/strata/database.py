@@ -111,7 +111,9 @@ class Database(Engine):
         return their results in order, Prisma Client's ``$transaction([...])``: ``user,
         post = db.batch_([deferred.user.create(data=...), deferred.post.update(...)])``.
         Any error rolls every operation back. See `strata.client.batch`."""
-        return self.client_.batch(operations)
+        from strata.client.batch import run_batch
+
+        return run_batch(self.client_, operations)
 
     def health_(self) -> Health:
         """Connected, latency, SQLite version, migration state and pending migrations."""
@@ -289,7 +291,9 @@ class ClientView:
 
     def batch_(self, operations: Iterable[DeferredCall]) -> list[Any]:
         """`Database.batch_` on this view's repositories."""
-        return self._client.batch(operations)
+        from strata.client.batch import run_batch
+
+        return run_batch(self._client, operations)
 
     def __getattr__(self, name: str) -> Repository:
         if name.startswith("_"):

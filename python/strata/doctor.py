@@ -144,7 +144,8 @@ def diagnose(db: Database | None = None) -> Diagnosis:
 def datetime_columns(db: Database) -> list[DateTimeColumn]:
     """The stored forms of every DateTime column of the schema's models: one scan of each
     column (of its index, when it has one). Tables not created yet are left out."""
-    from strata.client.datetimes import DateTimeCodec, census
+    from strata.client.datetime_rewrite import census
+    from strata.client.datetimes import DateTimeCodec
     from strata.errors import SqlError
 
     columns = []

@@ -6,13 +6,17 @@ time a repository is used. The package's modules follow the way a call travels:
 * `models`: the pydantic and enum classes;
 * `codecs`: each field's conversion between Python and SQLite, and input validation;
 * `defaults`: ids and timestamps generated at create (cuid, uuid, nanoid, ulid, now);
+* `datetimes`: how each DateTime column stores its values, detected from its data;
 * `meta`: what the client resolved from the schema: columns, unique keys, relation joins;
 * `where`: ``where`` and ``order_by`` compiled to SQL;
 * `relations`: ``include`` / ``select`` and loading related records;
 * `writes`: create and update with nested writes;
 * `aggregates`: ``aggregate`` and ``group_by``;
+* `base`: what those parts use of the client that built them (a `Protocol`);
 * `repository`: the public methods, one repository per model;
-* `client`: ties them to a database.
+* `client`: ties them to a database;
+* `batch` and `datetime_rewrite`: operations on a whole client (``db.batch_``, and
+  ``strata datetime rewrite``).
 """
 
 from strata.client.client import Client

@@ -38,7 +38,7 @@ from strata.client.where import SqlBuilder
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
-    from strata.client.client import Client
+    from strata.client.base import ClientBase
     from strata.client.meta import ModelMeta
     from strata.dialects.base import QueryDialect
 
@@ -183,7 +183,7 @@ def _exact_total(values: str) -> tuple[Decimal, int]:
 
 
 def aggregate(
-    client: Client, meta: ModelMeta, where: Mapping[str, Any] | None, **requested: Any
+    client: ClientBase[Any], meta: ModelMeta, where: Mapping[str, Any] | None, **requested: Any
 ) -> dict[str, Any]:
     builder = client.sql()
     sql = builder.sql
@@ -203,7 +203,7 @@ def aggregate(
 
 
 def group_by(
-    client: Client,
+    client: ClientBase[Any],
     meta: ModelMeta,
     by: Sequence[str],
     where: Mapping[str, Any] | None,

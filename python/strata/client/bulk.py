@@ -8,7 +8,7 @@ store the same bytes:
 
 * each field's fast path (`Codec.fast_path`) and its ``to_sql``, which decides, and raises
   the field's `ValidationError` for, everything the fast path does not accept;
-* what a row that leaves the field out gets (`strata.client.writes.missing_rule`).
+* what a row that leaves the field out gets (`strata.client.meta.missing_rule`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from strata._core import BulkInsert
 from strata.client.defaults import now
-from strata.client.writes import missing_rule
+from strata.client.meta import missing_rule
 
 if TYPE_CHECKING:
     from strata._core import BulkColumn

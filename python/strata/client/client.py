@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from strata.client.batch import DeferredCall, run_batch
 from strata.client.bulk import BulkWriter
 from strata.client.codecs import DateTimeFormat
 from strata.client.datetimes import DateTimeColumns
@@ -140,7 +139,7 @@ class Client:
 
     def forget_bulk_writer(self, meta: ModelMeta) -> None:
         """Drop ``meta``'s bulk writer, whose DateTime conversions follow the columns' forms
-        as they were when it was built (after `strata.client.datetimes.rewrite`)."""
+        as they were when it was built (after `strata.client.datetime_rewrite.rewrite`)."""
         self._bulk_writers.pop(meta.name, None)
 
     # -- the view's rules --------------------------------------------------------------------
@@ -253,12 +252,6 @@ class Client:
         return self.repositories[self.meta(model).name]
 
     # -- running statements ------------------------------------------------------------------
-
-    def batch(self, operations: Iterable[DeferredCall]) -> list[Any]:
-        """Run deferred operations (``strata.deferred.user.create(...)``) in order in one
-        transaction, on this view's repositories; their results, in order. Any error
-        rolls them all back. See `strata.client.batch`."""
-        return run_batch(self, operations)
 
     def query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return self.db.query_raw_(sql, *params, as_tuples=True)

@@ -32,7 +32,7 @@ cached for the handle's life:
    with one seek; for a text form ``EXISTS (... WHERE col IS NOT NULL AND NOT <F>)``, a scan
    that stops at the first foreign value (telling two text forms apart needs a look at each
    value; an index on the column makes it a scan of the smaller index);
-3. only when step 2 found one: `census`, a ``GROUP BY`` count of every form, which names
+3. only when step 2 found one: `count_forms`, a ``GROUP BY`` count of every form, which names
    the forms in errors and picks the form to write.
 
 Measured on 1M rows (the 2-core development machine, warm page cache): an integer column
@@ -47,7 +47,7 @@ columns are compared as stored, so their indexes still serve. Writes into a mixe
 its most common form. The queue, the rate limiter and metrics compare in their hot paths,
 and normalising there would make every claim scan; they raise `MixedDateTimeError` when
 bound (`single_form`), naming the column, the forms found and the command that fixes it:
-`rewrite`, or ``strata datetime rewrite``.
+`strata.client.datetime_rewrite.rewrite`, or ``strata datetime rewrite``.
 
 Detection sees the data as it was when it ran: if another client starts writing another
 form into a column afterwards, this handle does not notice until it is opened again, and
@@ -58,23 +58,14 @@ doctor`` shows every column's forms.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast, get_args
+from typing import TYPE_CHECKING, Any, Protocol, cast, get_args
 
-from strata.client.codecs import (
-    DATETIME_WRITERS,
-    ENCODE_ERRORS,
-    Codec,
-    DateTimeFormat,
-    check_datetime_format,
-    parse_datetime,
-)
+from strata.client.codecs import DATETIME_WRITERS, Codec, DateTimeFormat, parse_datetime
 from strata.errors import MixedDateTimeError, ValidationError
 
 if TYPE_CHECKING:
-    from strata.client.client import Client
-    from strata.client.meta import ModelMeta
     from strata.dialects.base import QueryDialect
     from strata.engine import Engine
     from strata.schema import ir
@@ -85,12 +76,12 @@ __all__ = [
     "ColumnStorage",
     "DateTimeCodec",
     "DateTimeColumns",
-    "Rewritten",
-    "census",
+    "ModelCodecs",
     "compared_column",
+    "count_forms",
     "detect",
     "operand_codec",
-    "rewrite",
+    "rewrite_command",
     "single_form",
 ]
 
@@ -125,13 +116,9 @@ class ColumnStorage:
         return not self.forms
 
 
-def census(client: Client, table: str, column: str) -> dict[str, int]:
-    """The number of non-NULL values of ``column`` in each form, most common first: one
-    scan of the column (of its index, when it has one)."""
-    return _census(client.db, client.dialect.query, table, column)
-
-
-def _census(db: Engine, sql: QueryDialect, table: str, column: str) -> dict[str, int]:
+def count_forms(db: Engine, sql: QueryDialect, table: str, column: str) -> dict[str, int]:
+    """The number of non-NULL values of ``column`` in each form, most common first, with
+    ``sql``'s statement: one scan of the column (of its index, when it has one)."""
     rows = db.query_raw_(sql.census_sql(table, column, _WRITABLE, OTHER), as_tuples=True)
     return {str(form): int(count) for form, count in rows}
 
@@ -149,7 +136,7 @@ def detect(
         rows = db.query_raw_(sql.foreign_value_sql(table, column, form), as_tuples=True)
         if not rows[0][0]:
             return ColumnStorage({form: None}, cast(DateTimeFormat, form))
-    counts = _census(db, sql, table, column)
+    counts = count_forms(db, sql, table, column)
     writable = [f for f in counts if f != OTHER]
     return ColumnStorage(counts, cast(DateTimeFormat, writable[0]) if writable else default)
 
@@ -221,7 +208,18 @@ class DateTimeCodec(Codec):
         return (f"datetime-{self.storage.write_format}", None)
 
 
-def compared_column(meta: ModelMeta, name: str, column: str) -> str:
+class ModelCodecs(Protocol):
+    """What the comparisons below use of a model (`strata.client.meta.ModelMeta`): its
+    name and its fields' codecs."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def codecs(self) -> Mapping[str, Codec]: ...
+
+
+def compared_column(meta: ModelCodecs, name: str, column: str) -> str:
     """The SQL that compares field ``name`` whose column is ``column`` (qualified SQL): the
     column itself, or for a mixed DateTime column its instant (the dialect's
     `instant_sql`)."""
@@ -231,7 +229,7 @@ def compared_column(meta: ModelMeta, name: str, column: str) -> str:
     return column
 
 
-def operand_codec(meta: ModelMeta, name: str) -> Codec:
+def operand_codec(meta: ModelCodecs, name: str) -> Codec:
     """The codec of values compared with `compared_column`."""
     codec = meta.codecs[name]
     if isinstance(codec, DateTimeCodec) and codec.storage.mixed:
@@ -245,7 +243,7 @@ def rewrite_command(model: str, field: str, forms: Mapping[str, int | None]) -> 
     return f"strata datetime rewrite --model {model} --field {field} --to {target}"
 
 
-def single_form(meta: ModelMeta, name: str, operation: str) -> DateTimeFormat:
+def single_form(meta: ModelCodecs, name: str, operation: str) -> DateTimeFormat:
     """The form of DateTime field ``name``'s column, for a hot path that compares it in
     SQL: `MixedDateTimeError` when the column holds more than one."""
     codec = meta.codecs.get(name)
@@ -263,90 +261,3 @@ def single_form(meta: ModelMeta, name: str, operation: str) -> DateTimeFormat:
             meta.name, name, forms, rewrite_command(meta.name, name, forms), operation
         )
     return storage.write_format
-
-
-# -- rewriting ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rewritten:
-    """What `rewrite` did."""
-
-    #: Values rewritten into the target form by this run.
-    rewritten: int
-    #: Values no reader understands; left as they are.
-    unreadable: int
-    #: Values of the column in each form after the run.
-    forms: dict[str, int]
-
-
-def rewrite(
-    client: Client,
-    model: str,
-    field: str,
-    to: str,
-    *,
-    batch: int = 10_000,
-    progress: Callable[[int], None] | None = None,
-) -> Rewritten:
-    """Rewrite every value of DateTime field ``field`` of ``model`` into form ``to``, so
-    that the column has one form (``strata datetime rewrite`` runs this).
-
-    Rows are visited in rowid order, ``batch`` at a time; each batch is one write
-    transaction that reads the batch's values not yet in ``to``, converts them
-    (`parse_datetime`, then the form's writer: millisecond precision) and writes them back.
-    A writer in another process waits at most one batch for the lock, and nothing it writes
-    is lost: each batch reads and writes under the lock. A run that is stopped (even
-    killed) keeps the batches it committed, and running again continues, since values
-    already in ``to`` are skipped. Values written in another form while the run goes on
-    are left for the next run; the result's ``forms`` shows them. ``progress`` is called
-    with the number of values rewritten so far after each batch.
-    """
-    target = check_datetime_format(to)
-    db = client.db
-    meta = client.meta(model)
-    scalar = meta.scalar(field)
-    if scalar.type != "DateTime" or scalar.list:
-        raise ValidationError(
-            f"{model}.{field} is not a DateTime field",
-            model=model,
-            field=field,
-            expected="a DateTime field",
-        )
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValidationError(f"batch must be a positive int, got {batch!r}", expected="an int")
-    if db.in_transaction_:
-        raise ValidationError(
-            "rewrite commits batch by batch; call it outside a transaction",
-            model=model,
-            expected="no open transaction",
-        )
-    table, column = meta.table_sql, meta.column(field)
-    write = DATETIME_WRITERS[target]
-    sql = client.dialect.query
-    select = sql.rewrite_batch_sql(table, column, target)
-    update = sql.rewrite_update_sql(table, column)
-    after, rewritten, unreadable = -(2**63), 0, 0
-    try:
-        while True:
-            with db.transaction_():
-                rows = db.query_raw_(select, after, batch, as_tuples=True)
-                changes = []
-                for rowid, value in rows:
-                    try:
-                        changes.append((write(parse_datetime(value)), rowid))
-                    except ENCODE_ERRORS:
-                        unreadable += 1
-                if changes:
-                    db.execute_many_raw_(update, changes)
-            if not rows:
-                break
-            after = rows[-1][0]
-            rewritten += len(changes)
-            if progress is not None:
-                progress(rewritten)
-    finally:
-        # This handle detects the column afresh; bulk writers built for the old form go.
-        client.datetime_columns.forget(table, column)
-        client.forget_bulk_writer(meta)
-    return Rewritten(rewritten, unreadable, census(client, table, column))

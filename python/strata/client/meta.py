@@ -25,7 +25,15 @@ if TYPE_CHECKING:
     from strata.client.datetimes import DateTimeColumns
     from strata.dialects.base import QueryDialect
 
-__all__ = ["ModelMeta", "RelationLink", "RowReader", "build_meta", "snake_case"]
+__all__ = [
+    "MissingRule",
+    "ModelMeta",
+    "RelationLink",
+    "RowReader",
+    "build_meta",
+    "missing_rule",
+    "snake_case",
+]
 
 
 def snake_case(name: str) -> str:
@@ -334,3 +342,33 @@ def build_meta(
             columns_sql={name: quote(f.column) for name, f in scalars.items()},
         )
     return metas
+
+
+#: What a new row gets for a field it does not give (see `missing_rule`).
+MissingRule = (
+    Literal["omit", "required", "now"] | Callable[[], object] | tuple[Literal["value"], Any]
+)
+
+
+def missing_rule(meta: ModelMeta, name: str) -> MissingRule:
+    """What a created row gets for the field ``name`` when the data leaves it out:
+
+    * ``"now"``: the current time (``@default(now())`` and ``@updatedAt``);
+    * a generator: a client-side default such as cuid or uuid, one value per row;
+    * ``("value", v)``: the stored value ``v`` (an empty scalar list);
+    * ``"omit"``: nothing; the database applies its default, or NULL;
+    * ``"required"``: an error; the field has neither a value nor a default.
+
+    `strata.client.writes.RowEncoder` (``create``) and `strata.client.bulk`
+    (``create_many``) both follow it.
+    """
+    scalar = meta.scalars[name]
+    if scalar.updated_at or (scalar.default is not None and scalar.default.kind == "now"):
+        return "now"
+    if name in meta.generated:
+        return meta.generated[name]
+    if scalar.list and scalar.default is None:
+        return ("value", meta.codecs[name].to_sql([]))
+    if scalar.optional or scalar.list or scalar.default is not None:
+        return "omit"
+    return "required"

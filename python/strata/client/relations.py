@@ -39,7 +39,7 @@ from strata.client.where import SqlBuilder
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
-    from strata.client.client import Client
+    from strata.client.base import ClientBase
     from strata.client.meta import ModelMeta, RelationLink
 
 __all__ = ["CHUNK", "RelationArgs", "Selection", "load_relations", "parse_selection"]
@@ -92,7 +92,7 @@ def _flag(meta: ModelMeta, name: str, value: Any, argument: str) -> bool:
 
 
 def parse_selection(
-    client: Client,
+    client: ClientBase[Any],
     meta: ModelMeta,
     include: Mapping[str, Any] | None,
     select: Mapping[str, Any] | None,
@@ -239,7 +239,9 @@ def _count_args(meta: ModelMeta, value: Any) -> dict[str, Mapping[str, Any] | No
     return counts
 
 
-def _relation_args(client: Client, meta: ModelMeta, link: RelationLink, value: Any) -> RelationArgs:
+def _relation_args(
+    client: ClientBase[Any], meta: ModelMeta, link: RelationLink, value: Any
+) -> RelationArgs:
     target = client.metas[link.target]
     if value is True:
         return RelationArgs(link, parse_selection(client, target, None, None))
@@ -298,7 +300,9 @@ def finish(selection: Selection, records: list[dict[str, Any]]) -> list[Any]:
     return instances
 
 
-def load_relations(client: Client, selection: Selection, records: list[dict[str, Any]]) -> None:
+def load_relations(
+    client: ClientBase[Any], selection: Selection, records: list[dict[str, Any]]
+) -> None:
     """Fill each record's requested relations, one query per relation (per chunk)."""
     for name, args in selection.relations.items():
         link = args.link
@@ -315,7 +319,9 @@ def load_relations(client: Client, selection: Selection, records: list[dict[str,
         _load_counts(client, selection, records)
 
 
-def _load_counts(client: Client, selection: Selection, records: list[dict[str, Any]]) -> None:
+def _load_counts(
+    client: ClientBase[Any], selection: Selection, records: list[dict[str, Any]]
+) -> None:
     """Set each record's ``_count``: one query per chunk of records (see the module
     docstring)."""
     meta = selection.meta
@@ -357,7 +363,7 @@ def _key_function(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[A
 
 
 def _fetch_related(
-    client: Client, args: RelationArgs, keys: list[tuple[Any, ...]]
+    client: ClientBase[Any], args: RelationArgs, keys: list[tuple[Any, ...]]
 ) -> list[tuple[tuple[Any, ...], Any]]:
     """The related records for a chunk of parent keys, each with its parent's key."""
     link, selection = args.link, args.selection

@@ -35,7 +35,7 @@ from strata.client.relations import CHUNK, Selection, finish, load_relations, pa
 from strata.errors import RecordNotFoundError, ValidationError
 
 if TYPE_CHECKING:
-    from strata.client.client import Client
+    from strata.client.base import ClientBase
     from strata.client.meta import ModelMeta
 
 __all__ = ["Page", "Repository"]
@@ -69,7 +69,7 @@ class Repository:
     """Queries and writes for one model. Records come back as instances of the model's
     pydantic class (``db.user.model``), or as dicts when ``select`` is given."""
 
-    def __init__(self, client: Client, meta: ModelMeta) -> None:
+    def __init__(self, client: ClientBase[Repository], meta: ModelMeta) -> None:
         self._client = client
         self._meta = meta
         #: find_unique by plain values: the SQL, the codecs of its parameters and the row

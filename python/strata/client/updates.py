@@ -22,7 +22,7 @@ from strata.client.where import SqlBuilder
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
-    from strata.client.client import Client
+    from strata.client.base import ClientBase
     from strata.client.meta import ModelMeta
 
 __all__ = ["encode_update", "invalid", "returning", "update_rows"]
@@ -160,7 +160,7 @@ def _compute(meta: ModelMeta, name: str, operation: str, operand: Decimal, curre
 
 
 def update_rows(
-    client: Client,
+    client: ClientBase[Any],
     meta: ModelMeta,
     data: Mapping[str, Any],
     condition: Callable[[SqlBuilder], str],

@@ -29,21 +29,21 @@ Scalar updates (values, ``{"set": value}``, ``increment``... and ``push``) are
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from strata.client.codecs import describe_value
 from strata.client.defaults import now
+from strata.client.meta import missing_rule
 from strata.client.updates import invalid as _invalid
 from strata.client.updates import returning, update_rows
 from strata.client.where import SqlBuilder
 from strata.errors import RecordNotFoundError, UniqueConstraintError
-from strata.schema import ir
 
 if TYPE_CHECKING:
-    from strata.client.client import Client
+    from strata.client.base import ClientBase
     from strata.client.meta import ModelMeta, RelationLink
 
-__all__ = ["RowEncoder", "create_record", "missing_rule", "unique_where", "update_record"]
+__all__ = ["RowEncoder", "create_record", "unique_where", "update_record"]
 
 _CREATE_OPERATIONS = frozenset({"create", "connect", "connect_or_create", "create_many"})
 #: Nested operations on the related records themselves, which must belong to this one.
@@ -97,7 +97,7 @@ def unique_where(meta: ModelMeta, where: Any) -> dict[str, Any]:
 
 
 def find_key(
-    client: Client, meta: ModelMeta, where: Any, fields: tuple[str, ...]
+    client: ClientBase[Any], meta: ModelMeta, where: Any, fields: tuple[str, ...]
 ) -> tuple[Any, ...]:
     """The values of ``fields`` of the record matching a unique ``where``, or
     RecordNotFoundError (P2025)."""
@@ -114,35 +114,6 @@ def find_key(
 
 
 # -- create ----------------------------------------------------------------------------------
-
-
-#: What a new row gets for a field it does not give (see `missing_rule`).
-MissingRule = (
-    Literal["omit", "required", "now"] | Callable[[], object] | tuple[Literal["value"], Any]
-)
-
-
-def missing_rule(meta: ModelMeta, name: str) -> MissingRule:
-    """What a created row gets for the field ``name`` when the data leaves it out:
-
-    * ``"now"``: the current time (``@default(now())`` and ``@updatedAt``);
-    * a generator: a client-side default such as cuid or uuid, one value per row;
-    * ``("value", v)``: the stored value ``v`` (an empty scalar list);
-    * ``"omit"``: nothing; the database applies its default, or NULL;
-    * ``"required"``: an error; the field has neither a value nor a default.
-
-    `RowEncoder` (``create``) and `strata.client.bulk` (``create_many``) both follow it.
-    """
-    field = meta.scalars[name]
-    if field.updated_at or _default_kind(field) == "now":
-        return "now"
-    if name in meta.generated:
-        return meta.generated[name]
-    if field.list and field.default is None:
-        return ("value", meta.codecs[name].to_sql([]))
-    if field.optional or field.list or field.default is not None:
-        return "omit"
-    return "required"
 
 
 class RowEncoder:
@@ -183,10 +154,6 @@ class RowEncoder:
             *(codecs[n].to_sql(current) for n in self._stamped),
             *(value for _, value in self._fixed),
         )
-
-
-def _default_kind(field: ir.ScalarField) -> str | None:
-    return None if field.default is None else field.default.kind
 
 
 def _split(
@@ -274,7 +241,7 @@ def _check_operation(meta: ModelMeta, link: RelationLink, operation: str, argume
                 )
 
 
-def create_record(client: Client, meta: ModelMeta, data: Any) -> dict[str, Any]:
+def create_record(client: ClientBase[Any], meta: ModelMeta, data: Any) -> dict[str, Any]:
     """Insert one record and its nested writes; returns the new row, decoded. On a
     soft-deleting model, a unique value held by a soft-deleted row revives that row
     (see `_revive`); the caller runs the create in a transaction then."""
@@ -312,7 +279,7 @@ def create_record(client: Client, meta: ModelMeta, data: Any) -> dict[str, Any]:
 
 
 def _revive(
-    client: Client,
+    client: ClientBase[Any],
     meta: ModelMeta,
     deleted: str,
     given: tuple[str, ...],
@@ -353,7 +320,7 @@ def _revive(
 
 
 def _resolve_parent(
-    client: Client, meta: ModelMeta, link: RelationLink, operations: dict[str, Any]
+    client: ClientBase[Any], meta: ModelMeta, link: RelationLink, operations: dict[str, Any]
 ) -> dict[str, Any]:
     """For a relation whose key this record holds: the key values to store, from the
     record connected or created. ``disconnect`` clears the key."""
@@ -377,7 +344,7 @@ def _resolve_parent(
 
 
 def _connect_or_create(
-    client: Client, target: ModelMeta, fields: tuple[str, ...], argument: Any
+    client: ClientBase[Any], target: ModelMeta, fields: tuple[str, ...], argument: Any
 ) -> tuple[Any, ...]:
     if not isinstance(argument, Mapping) or set(argument) != {"where", "create"}:
         raise _invalid(target, None, "connect_or_create takes {'where': ..., 'create': ...}", "")
@@ -389,7 +356,7 @@ def _connect_or_create(
 
 
 def _write_children(
-    client: Client,
+    client: ClientBase[Any],
     meta: ModelMeta,
     link: RelationLink,
     parent: dict[str, Any],
@@ -441,7 +408,7 @@ def _write_children(
 
 
 def _write_owned(
-    client: Client,
+    client: ClientBase[Any],
     meta: ModelMeta,
     link: RelationLink,
     parent: dict[str, Any],
@@ -530,7 +497,7 @@ def _owned(
 
 
 def _find_owned(
-    client: Client, meta: ModelMeta, condition: Callable[[SqlBuilder], str]
+    client: ClientBase[Any], meta: ModelMeta, condition: Callable[[SqlBuilder], str]
 ) -> dict[str, Any] | None:
     """A unique where for the one row ``condition`` picks, if there is one."""
     builder = client.sql()
@@ -548,7 +515,7 @@ def _find_owned(
 
 
 def _update_rows(
-    client: Client, meta: ModelMeta, data: Any, condition: Callable[[SqlBuilder], str]
+    client: ClientBase[Any], meta: ModelMeta, data: Any, condition: Callable[[SqlBuilder], str]
 ) -> int:
     """``update_many`` of the rows ``condition`` picks: scalar fields only."""
     if not isinstance(data, Mapping):
@@ -561,7 +528,9 @@ def _update_rows(
     return update_rows(client, meta, data, condition)[0]
 
 
-def _delete_rows(client: Client, meta: ModelMeta, condition: Callable[[SqlBuilder], str]) -> int:
+def _delete_rows(
+    client: ClientBase[Any], meta: ModelMeta, condition: Callable[[SqlBuilder], str]
+) -> int:
     """Delete the rows ``condition`` picks, or on a soft-deleting model mark them deleted
     (as `Repository.delete` does); the number of rows."""
     builder = client.sql()
@@ -580,7 +549,11 @@ def _delete_rows(client: Client, meta: ModelMeta, condition: Callable[[SqlBuilde
 
 
 def _write_parent(
-    client: Client, meta: ModelMeta, link: RelationLink, where: Any, operations: dict[str, Any]
+    client: ClientBase[Any],
+    meta: ModelMeta,
+    link: RelationLink,
+    where: Any,
+    operations: dict[str, Any],
 ) -> tuple[dict[str, Any], Callable[[], None] | None]:
     """``update``, ``upsert`` or ``delete`` of the record this one's foreign key points at
     (the one operation `_split` allows). Returns the key values to store in this row, and
@@ -619,7 +592,11 @@ def _write_parent(
 
 
 def _connect_child(
-    client: Client, link: RelationLink, target: ModelMeta, parent_key: tuple[Any, ...], where: Any
+    client: ClientBase[Any],
+    link: RelationLink,
+    target: ModelMeta,
+    parent_key: tuple[Any, ...],
+    where: Any,
 ) -> None:
     if link.kind == "m2m":
         _link(client, link, parent_key, find_key(client, target, where, link.target_fields))
@@ -639,7 +616,7 @@ def _connect_child(
 
 
 def _link(
-    client: Client, link: RelationLink, source: tuple[Any, ...], target: tuple[Any, ...]
+    client: ClientBase[Any], link: RelationLink, source: tuple[Any, ...], target: tuple[Any, ...]
 ) -> None:
     sql = client.dialect.query
     statement = sql.link_sql(
@@ -651,7 +628,7 @@ def _link(
 
 
 def _unlink(
-    client: Client,
+    client: ClientBase[Any],
     meta: ModelMeta,
     link: RelationLink,
     target: ModelMeta,
@@ -702,7 +679,9 @@ def _unlink(
 # -- update ----------------------------------------------------------------------------------
 
 
-def update_record(client: Client, meta: ModelMeta, where: Any, data: Any) -> dict[str, Any]:
+def update_record(
+    client: ClientBase[Any], meta: ModelMeta, where: Any, data: Any
+) -> dict[str, Any]:
     """Update the record matching a unique ``where`` and run nested writes; returns the
     updated row, decoded. RecordNotFoundError (P2025) when there is no such record."""
     flat_where = unique_where(meta, where)
