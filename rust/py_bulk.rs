@@ -2,8 +2,8 @@
 //!
 //! Python describes a model's columns once (`strata.client.bulk`); each call then converts
 //! rows straight from Python objects into `SQLite` values and writes them, a chunk at a
-//! time, with the GIL released for the writing. Conversion follows the client's codecs
-//! (`strata/client/codecs.py`) exactly: the common types are checked and converted here,
+//! time, with the GIL released for the writing. Conversion follows the dialect's codecs
+//! (`strata/dialects/sqlite/codecs.py`) exactly: the common types are checked and converted here,
 //! and anything else (a Decimal, a Json value, an enum member, a value the fast check
 //! refuses) goes through the field's Python encoder, which either converts it or raises the
 //! `ValidationError` that names the model, the field and what was expected. An error is

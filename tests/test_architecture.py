@@ -119,7 +119,12 @@ def test_only_the_dialects_package_names_a_concrete_dialect() -> None:
     """Every other layer is handed a dialect (`strata.dialects.dialect_for` picks it), so a
     second database needs no change above the dialects. DuckDB's SQL
     (`strata.dialects.duckdb`) is not a choice: analytics always runs on DuckDB."""
-    shared = {"strata.dialects", "strata.dialects.base", "strata.dialects.duckdb"}
+    shared = {
+        "strata.dialects",
+        "strata.dialects.base",
+        "strata.dialects.duckdb",
+        "strata.dialects.values",
+    }
     importers = {
         name
         for name, imported in _graph().items()

@@ -15,7 +15,7 @@ import pytest
 
 import strata
 from strata.client import DATETIME_FORMATS, build_models
-from strata.client.codecs import parse_datetime
+from strata.dialects.values import parse_datetime
 from strata.schema import load_schema, load_schema_file
 
 SEEDS = Path(__file__).resolve().parent.parent / "schema"

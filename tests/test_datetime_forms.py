@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 
 import strata
 from strata.cli import main
-from strata.client.codecs import DATETIME_WRITERS, parse_datetime
 from strata.client.datetime_rewrite import census, rewrite
+from strata.dialects.sqlite.codecs import DATETIME_WRITERS
+from strata.dialects.values import parse_datetime
 from strata.doctor import diagnose
 from support import Traced
 

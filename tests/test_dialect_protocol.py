@@ -164,7 +164,7 @@ def _only_from(sketch: SketchPostgresDialect, ran: list[tuple[str, str]]) -> Non
 
 
 def test_the_sketch_implements_every_part_of_the_protocol(sketch: SketchPostgresDialect) -> None:
-    assert {"ddl", "query", "queue", "ratelimit", "metrics"} <= set(PARTS)
+    assert {"codecs", "ddl", "query", "queue", "ratelimit", "metrics"} <= set(PARTS)
     for part in PARTS:
         assert isinstance(getattr(sketch, part), _RecordedPart)
 
@@ -199,6 +199,7 @@ def test_the_client_runs_only_statements_the_dialect_wrote(
     assert jobs.aggregate(max={"priority": True})["_max"]["priority"] == 4
     jobs.delete_many(where={"priority": 1})
     assert users.find_unique_or_raise(where={"id": "u1"}, include={"jobs": True}).jobs
+    assert "build_codecs" in sketch.asked("codecs")
     assert {"query"} <= {part for part, _ in sketch.calls}
     _only_from(sketch, ran)
 

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import strata
-from strata.client.codecs import parse_datetime
+from strata.dialects.values import parse_datetime
 from strata.errors import ValidationError
 from strata.metrics import Metrics, parse_every
 

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from strata.analytics import TableSpec
     from strata.client import Client, Repository
     from strata.client.batch import DeferredCall
-    from strata.client.codecs import DateTimeFormat
     from strata.client.models import ModelClasses
     from strata.dialects.base import Dialect
+    from strata.dialects.values import DateTimeFormat
     from strata.health import Health
     from strata.metrics import Metrics
     from strata.migrate.commands import Migrator
@@ -54,8 +54,8 @@ def connect(
     """
     checked_format: DateTimeFormat = "iso8601"
     if datetime_format != checked_format:
-        # Only then: the client's modules stay unimported for code that never uses them.
-        from strata.client.codecs import check_datetime_format
+        # Only then: the dialects stay unimported for code that never uses them.
+        from strata.dialects.values import check_datetime_format
 
         checked_format = check_datetime_format(datetime_format)
     db = Database.open_(url, busy_timeout=busy_timeout, readers=readers)

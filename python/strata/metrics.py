@@ -34,9 +34,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from strata._core import Aggregator, ArrowStream
-from strata.client.codecs import describe_value, parse_datetime
 from strata.client.datetimes import single_form
 from strata.dialects import duckdb as duck_sql
+from strata.dialects.values import describe_value, parse_datetime
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:

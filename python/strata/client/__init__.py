@@ -4,7 +4,8 @@
 time a repository is used. The package's modules follow the way a call travels:
 
 * `models`: the pydantic and enum classes;
-* `codecs`: each field's conversion between Python and SQLite, and input validation;
+* `datetimes`: the stored form of each DateTime column, detected, and its codec (every other
+  field's conversion and input validation is the dialect's, `strata.dialects.values.Codec`);
 * `defaults`: ids and timestamps generated at create (cuid, uuid, nanoid, ulid, now);
 * `datetimes`: how each DateTime column stores its values, detected from its data;
 * `meta`: what the client resolved from the schema: columns, unique keys, relation joins;
@@ -20,9 +21,9 @@ time a repository is used. The package's modules follow the way a call travels:
 """
 
 from strata.client.client import Client
-from strata.client.codecs import DATETIME_FORMATS, DateTimeFormat
 from strata.client.models import ModelClasses, build_models
 from strata.client.repository import Page, Repository
+from strata.dialects.values import DATETIME_FORMATS, DateTimeFormat
 
 __all__ = [
     "DATETIME_FORMATS",

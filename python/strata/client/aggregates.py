@@ -32,9 +32,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Context, Decimal, Inexact, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
-from strata.client.codecs import describe_value
 from strata.client.datetimes import compared_column, operand_codec
 from strata.client.where import SqlBuilder
+from strata.dialects.values import describe_value
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:

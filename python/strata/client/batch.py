@@ -36,8 +36,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from strata.client.codecs import describe_value
 from strata.client.repository import Repository
+from strata.dialects.values import describe_value
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:

@@ -15,12 +15,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from strata.client.bulk import BulkWriter
-from strata.client.codecs import DateTimeFormat
 from strata.client.datetimes import DateTimeColumns
 from strata.client.meta import ModelMeta, build_meta, snake_case
 from strata.client.models import ModelClasses, build_models
 from strata.client.repository import Repository
 from strata.client.where import SqlBuilder
+from strata.dialects.values import DateTimeFormat
 from strata.errors import (
     ConfigurationError,
     ConstraintError,
@@ -83,7 +83,7 @@ class Client:
         #: with derived views (`strata.client.datetimes`).
         self.datetime_columns = DateTimeColumns(db, dialect.query, datetime_format)
         self.metas: dict[str, ModelMeta] = build_meta(
-            schema, self.classes, datetime_format, self.datetime_columns, dialect.query
+            schema, self.classes, datetime_format, self.datetime_columns, dialect
         )
         self.soft_delete: dict[str, str] = {
             model.name: field

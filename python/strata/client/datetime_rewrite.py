@@ -9,13 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from strata.client.codecs import (
-    DATETIME_WRITERS,
-    ENCODE_ERRORS,
-    check_datetime_format,
-    parse_datetime,
-)
 from strata.client.datetimes import count_forms
+from strata.dialects.values import ENCODE_ERRORS, check_datetime_format, parse_datetime
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -84,7 +79,7 @@ def rewrite(
             expected="no open transaction",
         )
     table, column = meta.table_sql, meta.column(field)
-    write = DATETIME_WRITERS[target]
+    write = client.dialect.codecs.datetime_writer(target)
     sql = client.dialect.query
     select = sql.rewrite_batch_sql(table, column, target)
     update = sql.rewrite_update_sql(table, column)

@@ -3,13 +3,13 @@
 Databases written by other clients hold DateTime values in several forms: Prisma's native
 engine writes integer Unix milliseconds, Prisma 7's driver adapters ISO 8601 text, SQLite's
 ``CURRENT_TIMESTAMP`` default ``YYYY-MM-DD HH:MM:SS``. Reads accept them all
-(`strata.client.codecs.parse_datetime`), but SQL compares stored values, and across forms
+(`strata.dialects.values.parse_datetime`), but SQL compares stored values, and across forms
 that comparison is wrong: every integer sorts before every text, and ``2026-11-22 09:30``
 sorts before ``2026-11-22T08:00``. So strata finds out which form each column holds and
 writes and compares in it.
 
 **Forms.** A *form* is a set of stored values whose SQL order is time order and in which one
-instant has one stored value (`strata.client.codecs.DATETIME_FORMATS`):
+instant has one stored value (`strata.dialects.values.DATETIME_FORMATS`):
 
 ================  ======================================  ==================================
 form              example                                 recognised by
@@ -62,11 +62,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast, get_args
 
-from strata.client.codecs import DATETIME_WRITERS, Codec, DateTimeFormat, parse_datetime
+from strata.dialects.values import (
+    Codec,
+    DateTimeFormat,
+    FastPath,
+    parse_datetime,
+)
 from strata.errors import MixedDateTimeError, ValidationError
 
 if TYPE_CHECKING:
-    from strata.dialects.base import QueryDialect
+    from strata.dialects.base import CodecsDialect, QueryDialect
     from strata.engine import Engine
     from strata.schema import ir
 
@@ -172,13 +177,20 @@ class DateTimeColumns:
 
 class DateTimeCodec(Codec):
     """A DateTime field's codec. It writes in the form its column holds, which it asks the
-    handle's detections for the first time a value is written or compared; reads need no
-    detection. `compared_column` and `operand_codec` give what a comparison uses."""
+    handle's detections for the first time a value is written or compared, with the
+    dialect's writer of that form (``codecs``); reads need no detection. `compared_column`
+    and `operand_codec` give what a comparison uses."""
 
-    __slots__ = ("_columns", "_instant", "column", "table")
+    __slots__ = ("_codecs", "_columns", "_instant", "column", "table")
 
     def __init__(
-        self, model: str, field: ir.ScalarField, table: str, column: str, columns: DateTimeColumns
+        self,
+        model: str,
+        field: ir.ScalarField,
+        table: str,
+        column: str,
+        columns: DateTimeColumns,
+        codecs: CodecsDialect,
     ) -> None:
         super().__init__(
             model, field.name, "an aware datetime", self._write, parse_datetime, field.optional
@@ -186,12 +198,14 @@ class DateTimeCodec(Codec):
         self.table = table
         self.column = column
         self._columns = columns
-        #: Operands of comparisons with a mixed column: integer milliseconds.
+        self._codecs = codecs
+        #: Operands of comparisons with a mixed column: integer milliseconds, as the
+        #: dialect's `instant_sql` compares.
         self._instant = Codec(
             model,
             field.name,
             "an aware datetime",
-            DATETIME_WRITERS["unixepoch-ms"],
+            codecs.datetime_writer("unixepoch-ms"),
             parse_datetime,
             field.optional,
         )
@@ -201,11 +215,11 @@ class DateTimeCodec(Codec):
         return self._columns.storage(self.table, self.column)
 
     def _write(self, value: object) -> Any:
-        return DATETIME_WRITERS[self.storage.write_format](value)
+        return self._codecs.datetime_writer(self.storage.write_format)(value)
 
     @property
-    def fast_path(self) -> tuple[str, Any]:
-        return (f"datetime-{self.storage.write_format}", None)
+    def fast_path(self) -> FastPath:
+        return self._codecs.datetime_fast_path(self.storage.write_format)
 
 
 class ModelCodecs(Protocol):

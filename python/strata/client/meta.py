@@ -14,16 +14,16 @@ from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from strata.client.codecs import Codec, DateTimeFormat, build_codecs
 from strata.client.datetimes import DateTimeCodec
 from strata.client.defaults import generator_for
 from strata.client.models import ModelClasses, StrataModel, construct
+from strata.dialects.values import Codec, DateTimeFormat
 from strata.errors import ValidationError
 from strata.schema import ir
 
 if TYPE_CHECKING:
     from strata.client.datetimes import DateTimeColumns
-    from strata.dialects.base import QueryDialect
+    from strata.dialects.base import Dialect
 
 __all__ = [
     "MissingRule",
@@ -289,13 +289,13 @@ def build_meta(
     classes: ModelClasses,
     datetime_format: DateTimeFormat,
     datetime_columns: DateTimeColumns,
-    sql: QueryDialect,
+    dialect: Dialect,
 ) -> dict[str, ModelMeta]:
-    """Every model's metadata, its names quoted in ``sql``'s dialect. DateTime fields (not
-    lists) get a `DateTimeCodec`, which writes in the form ``datetime_columns`` (the
-    handle's detections) finds in the column; ``datetime_format`` is the form of DateTime
-    lists."""
-    quote = sql.quote
+    """Every model's metadata, its names quoted and its values stored as ``dialect`` does.
+    DateTime fields (not lists) get a `DateTimeCodec`, which writes in the form
+    ``datetime_columns`` (the handle's detections) finds in the column; ``datetime_format``
+    is the form of DateTime lists."""
+    quote = dialect.query.quote
     enums: dict[str, tuple[ir.Enum, type[StrEnum]]] = {
         enum.name: (enum, classes.enums[enum.name]) for enum in schema.enums
     }
@@ -303,11 +303,16 @@ def build_meta(
     for model in schema.models:
         if model.ignored:
             continue
-        codecs = build_codecs(model, enums, datetime_format)
+        codecs = dialect.codecs.build_codecs(model, enums, datetime_format)
         for scalar in model.scalar_fields:
             if scalar.name in codecs and scalar.type == "DateTime" and not scalar.list:
                 codecs[scalar.name] = DateTimeCodec(
-                    model.name, scalar, quote(model.table), quote(scalar.column), datetime_columns
+                    model.name,
+                    scalar,
+                    quote(model.table),
+                    quote(scalar.column),
+                    datetime_columns,
+                    dialect.codecs,
                 )
         scalars = {f.name: f for f in model.scalar_fields if f.name in codecs}
         uniques: dict[str, tuple[str, ...]] = {}

@@ -34,8 +34,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from strata.client.codecs import Codec, describe_value
 from strata.client.where import SqlBuilder
+from strata.dialects.values import Codec, describe_value
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:

@@ -27,11 +27,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from strata.client import aggregates, updates, writes
-from strata.client.codecs import Codec, describe_value
 from strata.client.cursor import cursor_condition
 from strata.client.datetimes import operand_codec
 from strata.client.meta import snake_case
 from strata.client.relations import CHUNK, Selection, finish, load_relations, parse_selection
+from strata.dialects.values import Codec, describe_value
 from strata.errors import RecordNotFoundError, ValidationError
 
 if TYPE_CHECKING:

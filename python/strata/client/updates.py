@@ -16,9 +16,9 @@ from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from strata.client.codecs import Codec
 from strata.client.defaults import now
 from strata.client.where import SqlBuilder
+from strata.dialects.values import Codec
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:

@@ -18,11 +18,12 @@ DateTime fields are compared in the form their column stores (`strata.client.dat
 a column holding mixed forms is compared by instant, through an SQL expression that reads
 every form, so its index does not serve those comparisons.
 
-Scalar lists (``String[]``...) are stored as JSON arrays (see `strata.client.codecs`) and take
-Prisma's list filters: ``has`` (an element), ``has_every`` and ``has_some`` (a list),
-``is_empty`` (a bool) and ``equals`` (the whole list, in order). Elements are compared one
-by one (the dialect's `list_overlaps`); the operand is encoded by the field's own codec as a
-JSON array, so each element is checked and stored-form exactly as the column's elements are.
+Scalar lists (``String[]``...) are stored as JSON arrays (on SQLite, see
+`strata.dialects.sqlite.codecs`) and take Prisma's list filters: ``has`` (an element),
+``has_every`` and ``has_some`` (a list), ``is_empty`` (a bool) and ``equals`` (the whole
+list, in order). Elements are compared one by one (the dialect's `list_overlaps`); the
+operand is encoded by the field's own codec as a JSON array, so each element is checked and
+stored-form exactly as the column's elements are.
 
 Json fields take Prisma Client's Json filters: ``equals`` and ``not`` (a JSON value),
 ``string_contains``, ``string_starts_with`` and ``string_ends_with`` (a str; only a JSON
@@ -50,8 +51,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from strata.client.codecs import describe_value
 from strata.client.datetimes import compared_column, operand_codec
+from strata.dialects.values import describe_value
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:

@@ -31,12 +31,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from strata.client.codecs import describe_value
 from strata.client.defaults import now
 from strata.client.meta import missing_rule
 from strata.client.updates import invalid as _invalid
 from strata.client.updates import returning, update_rows
 from strata.client.where import SqlBuilder
+from strata.dialects.values import describe_value
 from strata.errors import RecordNotFoundError, UniqueConstraintError
 
 if TYPE_CHECKING:

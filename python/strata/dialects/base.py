@@ -12,19 +12,22 @@ otherwise; SQL text passed in is text a function of the same part returned.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, overload
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from enum import StrEnum
 
+    from strata.dialects.values import Codec, DateTimeFormat, Encoder, FastPath
     from strata.schema import ir
     from strata.schema.sql import Column, Index, SqlSchema, Step, Table
 
 __all__ = [
     "Bind",
     "BulkInsertSql",
+    "CodecsDialect",
     "DdlDialect",
     "Dialect",
     "IntrospectionDialect",
@@ -257,7 +260,7 @@ class QueryDialect(Protocol):
     def arithmetic(self, column: str, operation: str, operand: str) -> str: ...
     def list_appended(self, column: str, array: Callable[[], str], count: int) -> str: ...
 
-    # DateTime forms (`strata.client.datetimes`; a form as `strata.client.codecs` names it)
+    # DateTime forms (`strata.client.datetimes`; a form as `strata.dialects.values` names it)
     def instant_sql(self, column: str) -> str: ...
     def census_sql(self, table: str, column: str, forms: Sequence[str], otherwise: str) -> str: ...
     def first_form_sql(
@@ -268,7 +271,31 @@ class QueryDialect(Protocol):
     def rewrite_update_sql(self, table: str, column: str) -> str: ...
 
 
-# -- stored values (filled in with strata.dialects.sqlite.codecs) -----------------------------
+# -- stored values (strata.dialects.sqlite.codecs) -------------------------------------------
+
+
+class CodecsDialect(Protocol):
+    """How each kind of field is stored: the `strata.dialects.values.Codec` of every scalar
+    field the client reads and writes, and the DateTime forms (named as
+    `strata.dialects.values.DateTimeFormat` names them) written one by one, for a DateTime
+    column whose form the client detects (`strata.client.datetimes`)."""
+
+    def build_codecs(
+        self,
+        model: ir.Model,
+        enums: Mapping[str, tuple[ir.Enum, type[StrEnum]]],
+        datetime_format: DateTimeFormat,
+    ) -> dict[str, Codec]:
+        """A codec for every scalar field of ``model`` that the client reads and writes;
+        ``enums`` gives each enum's IR and Python class, ``datetime_format`` the form
+        DateTime values are written in."""
+
+    def datetime_writer(self, form: DateTimeFormat) -> Encoder:
+        """The encoder of ``form``: an aware datetime in, the stored value out."""
+
+    def datetime_fast_path(self, form: DateTimeFormat) -> FastPath:
+        """How the core writes ``form`` itself in bulk inserts."""
+
 
 # -- introspection and migrations (strata.dialects.sqlite.introspect, .migrations) ----------
 
@@ -527,3 +554,5 @@ class Dialect(Protocol):
     def ratelimit(self) -> RateLimitDialect: ...
     @property
     def metrics(self) -> MetricsDialect: ...
+    @property
+    def codecs(self) -> CodecsDialect: ...

@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, Any
 
 from strata._core import Heartbeat
 from strata._core import Queue as CoreQueue
-from strata.client.codecs import describe_value, parse_datetime
+from strata.dialects.values import describe_value, parse_datetime
 from strata.errors import ValidationError
 from strata.queue.binding import WORKER, _Binding
 from strata.queue.common import Claim, _error_text

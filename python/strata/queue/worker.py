@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
-from strata.client.codecs import describe_value
+from strata.dialects.values import describe_value
 from strata.errors import (
     ConstraintError,
     JobCancelledError,

@@ -1,10 +1,10 @@
 """The SQLite dialect: `SqliteDialect` composed from one module per concern (`ddl`,
-`introspect`, `migrations`, `query`, `queue`, `ratelimit`, `metrics`), and `quote`,
+`introspect`, `migrations`, `query`, `queue`, `ratelimit`, `metrics`, `codecs`), and `quote`,
 SQLite's quoting of names."""
 
 from __future__ import annotations
 
-from strata.dialects.sqlite import introspect, metrics, migrations, query, queue, ratelimit
+from strata.dialects.sqlite import codecs, introspect, metrics, migrations, query, queue, ratelimit
 from strata.dialects.sqlite.ddl import SqliteDdl, quote
 
 __all__ = ["SqliteDialect", "quote"]
@@ -23,3 +23,4 @@ class SqliteDialect:
         self.queue = queue
         self.ratelimit = ratelimit
         self.metrics = metrics
+        self.codecs = codecs

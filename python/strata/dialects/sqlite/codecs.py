@@ -1,13 +1,9 @@
-"""Converting field values between Python and SQLite: the one place that knows how each
-kind of field is stored.
+"""How each kind of field is stored on SQLite: the SQLite dialect's codecs part
+(`strata.dialects.base.CodecsDialect`), which builds every scalar field's
+`strata.dialects.values.Codec` and writes the DateTime forms.
 
-Every scalar field gets a `Codec`. ``to_sql`` checks a value from the user and turns it into
-something SQLite binds, raising `strata.ValidationError` (naming the model, the field and
-what was expected) before any SQL runs. ``from_sql`` turns what SQLite returns back into
-Python; it is None where the stored value already is the Python value, so reading a row
-skips those columns entirely.
-
-How each Prisma type is stored on SQLite (the DDL is Prisma's, see `strata.dialects.sqlite`):
+How each Prisma type is stored on SQLite (the DDL is Prisma's, see
+`strata.dialects.sqlite.ddl`):
 
 ============  ==================  ======================================================
 Prisma type   Python              SQLite
@@ -22,7 +18,7 @@ Decimal       decimal.Decimal     a DECIMAL column (NUMERIC affinity): whole num
                                   64 bits as INTEGER, anything else as a REAL holding at
                                   most 15 significant digits, which reads back exactly
                                   (see "Decimal" below)
-DateTime      aware datetime, UTC see `DATETIME_FORMATS`
+DateTime      aware datetime, UTC see `strata.dialects.values.DATETIME_FORMATS`
 Json          any JSON value      JSON text (``JSON.stringify``'s compact form) in a JSONB
                                   column; NUMERIC affinity turns ``123`` into an integer,
                                   so reads parse only text
@@ -48,180 +44,46 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum, StrEnum
-from typing import Any, Literal, get_args
+from typing import Any
 
+from strata.dialects.values import (
+    EPOCH,
+    Codec,
+    DateTimeFormat,
+    Decoder,
+    Encoder,
+    FastPath,
+    Invalid,
+    parse_datetime,
+)
 from strata.errors import ValidationError, ValueTooLongError
 from strata.schema import ir
 
 __all__ = [
-    "DATETIME_FORMATS",
     "DATETIME_WRITERS",
-    "ENCODE_ERRORS",
-    "Codec",
-    "DateTimeFormat",
-    "FastPath",
+    "build_codec",
     "build_codecs",
-    "describe_value",
-    "parse_datetime",
+    "datetime_fast_path",
+    "datetime_writer",
 ]
 
-DateTimeFormat = Literal["iso8601", "iso8601-z", "sqlite-datetime", "unixepoch-ms"]
-
-#: The forms a DateTime column stores its values in. Each column is written and compared in
-#: the form its data already has (`strata.client.datetimes` detects it); an empty column
-#: takes the one ``strata.connect(..., datetime_format=...)`` names. In each form the stored
-#: order is time order and one instant has one stored value, so SQL compares the column
-#: as it is. Reads accept every form and any other ISO 8601 text: Prisma versions and
-#: drivers have written all of them.
-DATETIME_FORMATS: Mapping[DateTimeFormat, str] = {
-    # The default: what Prisma 7's SQLite driver adapters write. Fixed width and always UTC.
-    "iso8601": "ISO 8601 text with milliseconds and offset: 2026-11-22T09:30:00.000+00:00",
-    # The same with JavaScript's toISOString() suffix.
-    "iso8601-z": "ISO 8601 text with milliseconds and Z: 2026-11-22T09:30:00.000Z",
-    # SQLite's CURRENT_TIMESTAMP and datetime(); milliseconds only when there are some.
-    "sqlite-datetime": "SQLite's UTC text: 2026-11-22 09:30:00 (2026-11-22 09:30:00.123)",
-    # What Prisma's native (Rust engine) SQLite driver writes.
-    "unixepoch-ms": "integer milliseconds since 1970-01-01T00:00:00Z: 1795339800000",
-}
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 
-Encoder = Callable[[Any], Any]
-Decoder = Callable[[Any], Any]
-#: A conversion the core does without calling ``to_sql`` (rust/py_bulk.rs, ``Kind``): its
-#: name and its options (a text length limit, an int range, an enum's name map). It must
-#: accept exactly what ``to_sql`` accepts and store the same value; whatever it does not
-#: accept goes through ``to_sql``.
-FastPath = tuple[str, Any]
-
-
-class _Invalid(Exception):
-    """Raised by an encoder; `Codec.to_sql` turns it into a ValidationError."""
-
-
-#: What an encoder raises for a value it refuses.
-ENCODE_ERRORS = (_Invalid, TypeError, ValueError, OverflowError, InvalidOperation)
-
-
-def describe_value(value: object) -> str:
-    """``int 5``, ``str 'x'``: how error messages show what they were given."""
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
-
-
-class Codec:
-    """Converts one field's values. ``expected`` describes accepted input for errors."""
-
-    __slots__ = ("_encode", "_fast_path", "expected", "field", "from_sql", "model", "optional")
-
-    def __init__(
-        self,
-        model: str,
-        field: str,
-        expected: str,
-        encode: Encoder,
-        decode: Decoder | None,
-        optional: bool,
-        fast_path: FastPath = ("python", None),
-    ) -> None:
-        self.model = model
-        self.field = field
-        self.expected = expected
-        self._encode = encode
-        #: None when SQLite already returns the Python value.
-        self.from_sql = decode
-        self.optional = optional
-        self._fast_path = fast_path
-
-    @property
-    def fast_path(self) -> FastPath:
-        """How the core converts this field's values itself in bulk inserts
-        (`strata.client.bulk`), leaving the rest to ``to_sql``."""
-        return self._fast_path
-
-    def to_sql(self, value: object) -> Any:
-        """The value to bind for ``value``; None only for an optional field."""
-        if value is None and self.optional:
-            return None
-        try:
-            return self._encode(value)
-        except ValueTooLongError:
-            raise  # already names the model and field, with Prisma's code
-        except UnicodeEncodeError as error:
-            raise self.text_error(error) from None
-        except ENCODE_ERRORS:
-            raise self.error(value) from None
-
-    def to_sql_element(self, value: object) -> Any:
-        """Like `to_sql` for a value compared with the column (a filter operand), where None
-        is never meant: the caller handles NULL tests itself."""
-        try:
-            return self._encode(value)
-        except UnicodeEncodeError as error:
-            raise self.text_error(error) from None
-        except ENCODE_ERRORS:
-            raise self.error(value) from None
-
-    def decode(self, value: object) -> Any:
-        return value if value is None or self.from_sql is None else self.from_sql(value)
-
-    def error(self, value: object) -> ValidationError:
-        return ValidationError(
-            f"{self.model}.{self.field}: expected {self.expected}, got {describe_value(value)}",
-            model=self.model,
-            field=self.field,
-            expected=self.expected,
-        )
-
-    def text_error(self, error: UnicodeEncodeError) -> ValidationError:
-        """The error for text holding a lone surrogate (see `_utf8`)."""
-        character = error.object[error.start : error.end]
-        return ValidationError(
-            f"{self.model}.{self.field}: the text holds a lone surrogate ({character!r} at "
-            f"index {error.start} of {describe_value(error.object)}), which has no UTF-8 "
-            "form, so it cannot be stored as given. os.fsdecode makes these of bytes that "
-            "are not UTF-8: store os.fsencode(name) in a Bytes field, or decode on purpose",
-            model=self.model,
-            field=self.field,
-            expected="text without lone surrogates",
-        )
-
 
 # -- DateTime --------------------------------------------------------------------------------
-
-
-def parse_datetime(value: object) -> datetime:
-    """A stored DateTime as an aware UTC datetime. Accepts integer Unix milliseconds,
-    ``YYYY-MM-DD HH:MM:SS[.fff]`` (CURRENT_TIMESTAMP's form, which is UTC) and RFC 3339 /
-    ISO 8601 text with an offset or ``Z``."""
-    if type(value) is str:
-        parsed = datetime.fromisoformat(value)  # 3.11: handles "Z", offsets and a space
-        if parsed.tzinfo is UTC:
-            return parsed
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=UTC)  # text without an offset is UTC in SQLite
-        return parsed.astimezone(UTC)
-    if isinstance(value, int):
-        return _EPOCH + value * _MILLISECOND
-    if isinstance(value, float):
-        return _EPOCH + timedelta(milliseconds=value)
-    raise TypeError(f"cannot read {describe_value(value)} as a DateTime")
 
 
 def _aware(value: object) -> datetime:
     # Naive datetimes are refused rather than guessed: datetime.now() is local time, and
     # storing it as UTC would shift every such value by the machine's offset.
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise _Invalid
+        raise Invalid
     return value
 
 
@@ -242,7 +104,7 @@ def _sqlite_datetime(value: object) -> str:
 
 
 def _unixepoch_ms(value: object) -> int:
-    return (_aware(value) - _EPOCH) // _MILLISECOND
+    return (_aware(value) - EPOCH) // _MILLISECOND
 
 
 #: The encoder of each form: an aware datetime in, the stored value out (at millisecond
@@ -255,13 +117,14 @@ DATETIME_WRITERS: Mapping[DateTimeFormat, Encoder] = {
 }
 
 
-def check_datetime_format(name: str) -> DateTimeFormat:
-    if name not in get_args(DateTimeFormat):
-        from strata.errors import ConfigurationError
+def datetime_writer(form: DateTimeFormat) -> Encoder:
+    """The encoder of ``form`` (see `DATETIME_WRITERS`)."""
+    return DATETIME_WRITERS[form]
 
-        choices = ", ".join(repr(n) for n in get_args(DateTimeFormat))
-        raise ConfigurationError(f"datetime_format must be one of {choices}, not {name!r}")
-    return name  # type: ignore[return-value]
+
+def datetime_fast_path(form: DateTimeFormat) -> FastPath:
+    """How the core writes ``form`` itself in bulk inserts (rust/time.rs)."""
+    return (f"datetime-{form}", None)
 
 
 # -- scalars ---------------------------------------------------------------------------------
@@ -279,14 +142,14 @@ def _utf8(text: str) -> str:
 
 def _string(value: object) -> str:
     if not isinstance(value, str):
-        raise _Invalid
+        raise Invalid
     return _utf8(value)
 
 
 def _integer(low: int, high: int) -> Encoder:
     def encode(value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _Invalid
+            raise Invalid
         return value
 
     return encode
@@ -294,13 +157,13 @@ def _integer(low: int, high: int) -> Encoder:
 
 def _float(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise _Invalid
+        raise Invalid
     return float(value)
 
 
 def _boolean(value: object) -> int:
     if not isinstance(value, bool):
-        raise _Invalid
+        raise Invalid
     return int(value)
 
 
@@ -309,13 +172,13 @@ def _checked_decimal(value: object) -> tuple[Decimal, int | float]:
     and fits in 64 bits (an INTEGER), else the nearest float (a REAL), provided that it
     reads back as the same number."""
     if isinstance(value, bool):
-        raise _Invalid
+        raise Invalid
     if isinstance(value, float):
         value = repr(value)  # the float's shortest text, not its binary expansion
     if isinstance(value, int | str):
         value = Decimal(value)
     if not isinstance(value, Decimal) or not value.is_finite():
-        raise _Invalid
+        raise Invalid
     if value == value.to_integral_value() and _INT64[0] <= value <= _INT64[1]:
         return value, int(value)
     # A REAL is bound as a float, not as text: Python rounds the decimal to the nearest
@@ -323,7 +186,7 @@ def _checked_decimal(value: object) -> tuple[Decimal, int | float]:
     # one value in 10,000 with many digits, which would then read back as another number.
     number = float(value)
     if _read_real(number) != value:
-        raise _Invalid  # more than 15 significant digits, or beyond a double's range
+        raise Invalid  # more than 15 significant digits, or beyond a double's range
     return value, number
 
 
@@ -375,7 +238,7 @@ def _read_json(value: object) -> object:
 
 def _bytes(value: object) -> bytes:
     if not isinstance(value, bytes | bytearray | memoryview):
-        raise _Invalid
+        raise Invalid
     return bytes(value)
 
 
@@ -403,9 +266,9 @@ def _enum_codec(enum: ir.Enum, cls: type[StrEnum]) -> tuple[str, Encoder, Decode
     def encode(value: object) -> str:
         # Members of another enum are refused even when a name matches.
         if isinstance(value, Enum) and not isinstance(value, cls):
-            raise _Invalid
+            raise Invalid
         if not isinstance(value, str) or value not in to_db:
-            raise _Invalid
+            raise Invalid
         return to_db[value]
 
     def decode(value: object) -> StrEnum:
@@ -441,7 +304,7 @@ def _list_codec(
 
     def encode(value: object) -> str:
         if not isinstance(value, list | tuple):
-            raise _Invalid
+            raise Invalid
         return _json([encode_one(item) for item in value])
 
     def decode(value: Any) -> list[object]:
@@ -455,7 +318,7 @@ def _list_codec(
 
 def _boolean_json(value: object) -> bool:
     if not isinstance(value, bool):
-        raise _Invalid
+        raise Invalid
     return value
 
 
@@ -510,7 +373,7 @@ def _fast_path(
     if field.is_enum:
         return ("enum", {value.name: value.db_name for value in enums[field.type][0].values})
     if field.type == "DateTime":
-        return (f"datetime-{datetime_format}", None)
+        return datetime_fast_path(datetime_format)
     simple: dict[str, FastPath] = {
         "String": ("text", limit),
         "Int": ("int", _INT32),
