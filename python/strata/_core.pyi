@@ -6,6 +6,9 @@ from typing import Any, Literal, TypedDict, final, overload
 
 from typing_extensions import disjoint_base
 
+# What the dialect writes and the core runs (`strata.dialects.base` documents each).
+from strata.dialects.base import BulkInsertSql, MetricsSourceSql, RateLimitStatements, RollupSql
+
 __all__ = [
     "BULK_ROWS_PER_STATEMENT",
     "Aggregator",
@@ -86,35 +89,8 @@ class Transaction:
         _traceback: TracebackType | None,
     ) -> bool: ...
 
-# (field, quoted column, fast-path kind, its options, nullable, missing rule, to_sql)
 # (field, fast-path kind, options, nullable, missing-value rule, to_sql)
 BulkColumn = tuple[str, str, Any, bool, Any, Callable[[Any], Any]]
-
-# How the dialect writes multi-row inserts into one table
-# (`strata.dialects.base.BulkInsertSql`).
-class BulkInsertSql(TypedDict):
-    head: str
-    columns: list[str]
-    column_separator: str
-    values: str
-    row_tuples: list[str]
-    row_separator: str
-    skip_duplicates: str
-    returning_rowid: str
-    default_values: str
-
-# How the aggregation reads a metric model (`strata.dialects.base.MetricsSourceSql`).
-class MetricsSourceSql(TypedDict):
-    head: str
-    tail: str
-    all_rows: str
-    since: str
-
-# Where a rollup writes (`strata.dialects.base.RollupSql`).
-class RollupSql(TypedDict):
-    watermark: str
-    delete_from: str
-    insert: BulkInsertSql
 
 @final
 class BulkInsert:
@@ -211,15 +187,6 @@ class Heartbeat:
 # int for an Int or BigInt field.
 KeyValue = str | int
 
-# The statements a rate limiter runs, as its dialect writes them
-# (`strata.dialects.base.RateLimitStatements` documents each one's parameters).
-class RateLimiterStatements(TypedDict):
-    state: str
-    upsert: str
-    delete_key: str
-    cleanup: str
-    rule: str | None
-
 class RateLimiterSpec(TypedDict):
     key_types: list[Literal["text", "int32", "int64"]]
     shape: Literal["window", "gcra"]
@@ -231,7 +198,7 @@ class RateLimiterSpec(TypedDict):
     #: The window start column's stored form: "iso8601", "iso8601-z", "sqlite-datetime"
     #: or "unixepoch-ms" (`strata.client.datetimes`).
     datetime_format: str
-    statements: RateLimiterStatements
+    statements: RateLimitStatements
 
 @final
 class Decision:
