@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from strata.dialects.values import Codec, DateTimeFormat, Encoder, FastPath
     from strata.schema import ir
     from strata.schema.sql import Column, Index, SqlSchema, Step, Table
+    from strata.schema.syntax import Expression
 
 __all__ = [
     "Bind",
@@ -34,6 +35,7 @@ __all__ = [
     "MetricsDialect",
     "MetricsSourceSql",
     "MigrationsDialect",
+    "PulledColumn",
     "QueryDialect",
     "Queryable",
     "QueueDialect",
@@ -322,6 +324,21 @@ class IntrospectionDialect(Protocol):
     def introspect(self, engine: Queryable) -> SqlSchema:
         """The tables of the database ``engine`` reaches, without the database's own and
         the migration history table."""
+
+    def pulled(self, column: Column) -> PulledColumn:
+        """How ``strata db pull`` writes ``column`` as a Prisma field, such that the DDL
+        part renders that field back as the same column."""
+
+
+@dataclass(frozen=True)
+class PulledColumn:
+    """A column as a Prisma scalar field (`IntrospectionDialect.pulled`): its type, or
+    ``Unsupported``'s text where no Prisma type renders back as the column's, and the
+    argument of its ``@default(...)`` as schema syntax."""
+
+    type: str
+    unsupported: str | None = None
+    default: Expression | None = None
 
 
 @dataclass(frozen=True)

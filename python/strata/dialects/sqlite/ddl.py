@@ -48,6 +48,9 @@ _TYPES = {
     "Bytes": "BLOB",
 }
 
+#: The Prisma type each column type spelled by `_TYPES` is read back as (`db pull`).
+PRISMA_TYPES = {sql: prisma for prisma, sql in _TYPES.items()}
+
 INDENT = "    "
 
 

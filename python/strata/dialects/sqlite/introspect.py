@@ -4,16 +4,19 @@ is plain equality."""
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import TYPE_CHECKING
 
-from strata.dialects.sqlite.ddl import quote
+from strata.dialects.base import PulledColumn
+from strata.dialects.sqlite.ddl import PRISMA_TYPES, quote
 from strata.schema.sql import Column, ForeignKey, Index, IndexColumn, SqlSchema, Table
+from strata.schema.syntax import Argument, FunctionCall, Identifier, NumberValue, StringValue
 
 if TYPE_CHECKING:
     from strata.dialects.base import Queryable
 
-__all__ = ["introspect"]
+__all__ = ["introspect", "pulled"]
 
 #: The tables strata's migrations never touch: SQLite's own, and Prisma's history table.
 _INTERNAL_TABLE = re.compile(r"^(sqlite_|_prisma_migrations$)")
@@ -104,3 +107,43 @@ def _introspect_foreign_keys(
             )
         )
     return tuple(foreign_keys)
+
+
+# -- db pull ---------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
+_STRING = re.compile(r"'((?:[^']|'')*)'")
+_BLOB = re.compile(r"[xX]'([0-9a-fA-F]*)'")
+
+
+def pulled(column: Column) -> PulledColumn:
+    """The Prisma field the DDL part renders back as ``column``: a type whose DDL spelling
+    is the column's exact type (anything else is ``Unsupported``, which renders verbatim),
+    and the default in the form the DDL part writes it."""
+    prisma_type = PRISMA_TYPES.get(column.type)
+    if prisma_type is None:
+        return PulledColumn("Unsupported", column.type, _default(column, None))
+    return PulledColumn(prisma_type, None, _default(column, prisma_type))
+
+
+def _default(
+    column: Column, prisma_type: str | None
+) -> FunctionCall | Identifier | NumberValue | StringValue | None:
+    if column.autoincrement:
+        return FunctionCall("autoincrement", ())
+    text = column.default
+    if text is None or text.upper() == "NULL":
+        return None
+    if text.upper() == "CURRENT_TIMESTAMP" and prisma_type == "DateTime":
+        return FunctionCall("now", ())
+    if prisma_type == "Boolean" and text.lower() in ("true", "false"):
+        return Identifier(text.lower())
+    if prisma_type in ("Int", "BigInt", "Float", "Decimal") and _NUMBER.fullmatch(text):
+        return NumberValue(text)
+    if prisma_type == "Bytes" and (blob := _BLOB.fullmatch(text)):
+        return StringValue(base64.b64encode(bytes.fromhex(blob[1])).decode())
+    if prisma_type is not None and (string := _STRING.fullmatch(text)):
+        return StringValue(string[1].replace("''", "'"))
+    # An expression: the DDL part writes `dbgenerated("expr")` as `DEFAULT (expr)`.
+    inner = text[1:-1] if text.startswith("(") and text.endswith(")") else text
+    return FunctionCall("dbgenerated", (Argument(None, StringValue(inner)),))
