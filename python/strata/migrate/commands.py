@@ -456,8 +456,17 @@ def render_warnings(warnings: list[str]) -> str:
 def describe(step: Step) -> str:
     """One line for a step, for drift reports and ``migrate diff`` without ``--script``."""
     match step:
-        case AlterTable(table=table, added=added):
+        case AlterTable(table=table, added=added, dropped=(), altered=(), previous=None):
             return f"Altered table `{table.name}`: added " + ", ".join(f"`{c.name}`" for c in added)
+        case AlterTable(table=table, added=added, dropped=dropped, altered=altered):
+            changes = [
+                *(f"added `{c.name}`" for c in added),
+                *(f"dropped `{c.name}`" for c in dropped),
+                *(f"altered `{c.after.name}`" for c in altered),
+            ]
+            if step.previous is not None:
+                changes.append("replaced the primary key")
+            return f"Altered table `{table.name}`: " + ", ".join(changes)
         case RedefineTable(after=after):
             return f"Changed the `{after.name}` table"
         case DropTable(table=table):

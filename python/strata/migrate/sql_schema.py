@@ -52,6 +52,7 @@ def _model_table(
             on_delete=fk.on_delete.sql,
             on_update=fk.on_update.sql,
             name=fk.db_name,
+            referenced_namespace=models[fk.referenced_model].db_schema,
         )
         for fk in model.foreign_keys
     )
@@ -113,6 +114,7 @@ def _join_table(m2m: ir.ManyToMany, models: dict[str, ir.Model], dialect: DdlDia
                 on_delete="CASCADE",
                 on_update="CASCADE",
                 name=f"{m2m.table}_{column_name}_fkey",
+                referenced_namespace=model.db_schema,
             )
         )
     b_index = Index(f"{m2m.table}_B_index", (IndexColumn("B"),), unique=False)

@@ -63,6 +63,8 @@ class ForeignKey:
     on_update: str
     #: Compared only where the database keeps constraint names.
     name: str = field(default="", compare=False)
+    #: The referenced table's namespace (`Table.namespace`).
+    referenced_namespace: str | None = None
 
 
 @dataclass(frozen=True)

@@ -219,11 +219,10 @@ class PostgresDdl:
     def _add_foreign_key(self, table: Table, fk: ForeignKey) -> str:
         columns = ", ".join(quote(c) for c in fk.columns)
         referenced = ", ".join(quote(c) for c in fk.referenced_columns)
-        # Prisma qualifies the referenced table with the referencing table's schema.
         return (
             f"ALTER TABLE {_qualified(table.namespace, table.name)} ADD CONSTRAINT "
             f"{quote(fk.name)} FOREIGN KEY ({columns}) REFERENCES "
-            f"{_qualified(table.namespace, fk.referenced_table)}({referenced}) "
+            f"{_qualified(fk.referenced_namespace, fk.referenced_table)}({referenced}) "
             f"ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}"
         )
 
@@ -296,7 +295,7 @@ class PostgresDdl:
                 f"ALTER TYPE {name} ADD VALUE {types.string_literal(v)}" for v in step.added
             ]
             if len(statements) > 1:
-                statements[0] = f"{_MANY_ENUM_VALUES_NOTE}\n{statements[0]}"
+                statements[0] = f"{_MANY_ENUM_VALUES_NOTE}\n\n{statements[0]}"
             return statements
         after = step.after
         temporary = _qualified(after.namespace, f"{after.name}_new")
