@@ -19,6 +19,7 @@ from strata.errors import StrataError
 from strata.migrate.commands import (
     Migrator,
     describe,
+    diff_dialect,
     diff_script,
     find_schema,
     project_url,
@@ -353,9 +354,11 @@ def _one_source(side: str, given: dict[str, object]) -> tuple[str, str | None]:
 def migrate_diff(script: bool, exit_code: bool, **sources: object) -> None:
     """Compare two schemas (empty, a schema file, a migrations folder or a database)."""
     try:
-        before = read_source(*_one_source("from", sources))
-        after = read_source(*_one_source("to", sources))
-        steps, sql = diff_script(before, after)
+        sides = [_one_source("from", sources), _one_source("to", sources)]
+        dialect = diff_dialect(sides)
+        before = read_source(*sides[0], dialect)
+        after = read_source(*sides[1], dialect)
+        steps, sql = diff_script(before, after, dialect)
     except StrataError as exc:
         _fail(exc)
     if script:

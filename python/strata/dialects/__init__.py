@@ -3,16 +3,28 @@
 import os
 
 from strata.dialects.base import Dialect
+from strata.dialects.postgresql import PostgresDialect
 from strata.dialects.sqlite import SqliteDialect
+from strata.errors import ConfigurationError
 
-__all__ = ["Dialect", "SqliteDialect", "dialect_for", "dialect_for_url", "provider_for_url"]
+__all__ = [
+    "Dialect",
+    "PostgresDialect",
+    "SqliteDialect",
+    "dialect_for",
+    "dialect_for_url",
+    "provider_for_url",
+]
 
 
 def dialect_for(provider: str) -> Dialect:
-    """The dialect of a Prisma datasource provider (``"sqlite"``, ``"postgresql"``)."""
+    """The dialect of a Prisma datasource provider (``"sqlite"``, ``"postgresql"``; Prisma's
+    alias ``"postgres"`` too)."""
     if provider == "sqlite":
         return SqliteDialect()
-    raise NotImplementedError(f"the {provider} dialect is not available yet; strata runs on SQLite")
+    if provider in ("postgresql", "postgres"):
+        return PostgresDialect()
+    raise ConfigurationError(f"strata has no dialect for the provider {provider!r}")
 
 
 def provider_for_url(url: str | os.PathLike[str]) -> str:

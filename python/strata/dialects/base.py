@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from strata.dialects.values import Codec, DateTimeFormat, Encoder, FastPath
     from strata.schema import ir
-    from strata.schema.sql import Column, Index, SqlSchema, Step, Table
+    from strata.schema.sql import Column, Enum, Index, SqlSchema, Step, Table
     from strata.schema.syntax import Expression
 
 __all__ = [
@@ -70,6 +70,40 @@ class DdlDialect(Protocol):
 
     def join_column_type(self, id_field: ir.ScalarField) -> str:
         """The type of a many-to-many join table column referencing ``id_field``."""
+
+    def not_null(self, field: ir.ScalarField) -> bool:
+        """Whether the field's column is ``NOT NULL``."""
+
+    def index_algorithm(self, index: ir.Index) -> str | None:
+        """The index method after ``USING`` (``GIN``), or None for the default one."""
+
+    def operator_class(self, column: ir.IndexColumn) -> str | None:
+        """The operator class of an indexed column as SQL spells it, or None."""
+
+    def enums(self, schema: ir.Schema) -> tuple[Enum, ...]:
+        """The enum types the database holds for ``schema``: none where enums are stored
+        as text."""
+
+    def namespaces(self, schema: ir.Schema) -> tuple[str, ...]:
+        """The database schemas (namespaces) ``schema`` lives in: none where the database
+        has no such thing."""
+
+    @property
+    def join_table_primary_key(self) -> bool:
+        """Whether a many-to-many join table gets a primary key on (A, B) rather than a
+        unique index."""
+
+    @property
+    def separate_foreign_keys(self) -> bool:
+        """Whether foreign keys are added by their own steps after the tables are created
+        (and dropped by their own steps) rather than written inside ``CREATE TABLE``."""
+
+    def alters_in_place(self, before: Table, after: Table) -> bool:
+        """Whether ``ALTER TABLE`` statements can turn ``before`` into ``after``; if not,
+        the differ redefines the table."""
+
+    def order_steps(self, steps: list[Step]) -> list[Step]:
+        """``steps`` in the order the database's migration scripts run them (Prisma's)."""
 
     def render_create_table(self, table: Table, name: str | None = None) -> str: ...
 

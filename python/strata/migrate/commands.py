@@ -242,7 +242,7 @@ class Migrator:
         applied = [] if create_only else self.deploy()
         live = self.live()
         if not create_only:
-            drift = diff(shadow, live)
+            drift = diff(shadow, live, self.dialect.ddl)
             if drift:
                 summary = "\n".join(f"  - {describe(step)}" for step in drift)
                 raise MigrationError(
@@ -250,7 +250,7 @@ class Migrator:
                     f"history.\n{summary}\nRun `strata migrate reset` to recreate the database "
                     "from the history (all data will be lost)."
                 )
-        steps = diff(shadow, target)
+        steps = diff(shadow, target, self.dialect.ddl)
         if not steps:
             return DevResult(None, "", applied=applied)
         warnings, unexecutable = self.warnings(steps)
@@ -322,7 +322,7 @@ class Migrator:
 
     def push(self, *, accept_data_loss: bool = False) -> list[str]:
         """Make the database match the schema directly, without a migration history."""
-        steps = diff(self.live(), self.target())
+        steps = diff(self.live(), self.target(), self.dialect.ddl)
         warnings, unexecutable = self.warnings(steps)
         if unexecutable or (warnings and not accept_data_loss):
             raise MigrationError(
@@ -456,8 +456,17 @@ def render_warnings(warnings: list[str]) -> str:
 def describe(step: Step) -> str:
     """One line for a step, for drift reports and ``migrate diff`` without ``--script``."""
     match step:
-        case AlterTable(table=table, added=added):
+        case AlterTable(table=table, added=added, dropped=(), altered=(), previous=None):
             return f"Altered table `{table.name}`: added " + ", ".join(f"`{c.name}`" for c in added)
+        case AlterTable(table=table, added=added, dropped=dropped, altered=altered):
+            changes = [
+                *(f"added `{c.name}`" for c in added),
+                *(f"dropped `{c.name}`" for c in dropped),
+                *(f"altered `{c.after.name}`" for c in altered),
+            ]
+            if step.previous is not None:
+                changes.append("replaced the primary key")
+            return f"Altered table `{table.name}`: " + ", ".join(changes)
         case RedefineTable(after=after):
             return f"Changed the `{after.name}` table"
         case DropTable(table=table):
@@ -472,20 +481,44 @@ def describe(step: Step) -> str:
             return f"{kind} `{name}`"
 
 
-#: The database kind `migrate diff` writes for when no side is a database: strata's, the one
-#: the core opens. Not a schema's provider: strata runs a schema on SQLite whatever its
-#: datasource names.
-_DIFF_PROVIDER = "sqlite"
+def source_dialect(kind: str, value: str | None) -> Dialect | None:
+    """The dialect one side of ``migrate diff`` is in: a schema file's datasource provider,
+    a migrations folder's lock, a database URL's scheme; None for ``empty``, which fits
+    any."""
+    if value is None or kind == "empty":
+        return None
+    if kind == "schema":
+        return dialect_for(load_schema_file(value).provider)
+    if kind == "migrations":
+        locked = history.locked_provider(Path(value))
+        return None if locked is None else dialect_for(locked)
+    if kind == "url":
+        return dialect_for_url(value)
+    raise ConfigurationError(f"unknown diff source {kind!r}")
 
 
-def read_source(kind: str, value: str | None) -> SqlSchema:
-    """One side of ``migrate diff``: ``empty``, ``schema`` (a schema file), ``migrations``
-    (a migrations folder, replayed into a shadow database) or ``url`` (a live database)."""
+def diff_dialect(sources: list[tuple[str, str | None]]) -> Dialect:
+    """The one dialect both sides of ``migrate diff`` are in: SQLite, strata's default
+    database, when no side names one."""
+    dialects = [d for kind, value in sources if (d := source_dialect(kind, value)) is not None]
+    providers = {d.provider for d in dialects}
+    if len(providers) > 1:
+        raise ConfigurationError(
+            "cannot diff across databases: one side is " + " and the other ".join(sorted(providers))
+        )
+    return dialects[0] if dialects else dialect_for("sqlite")
+
+
+def read_source(kind: str, value: str | None, dialect: Dialect | None = None) -> SqlSchema:
+    """One side of ``migrate diff``, in ``dialect`` (by default the side's own): ``empty``,
+    ``schema`` (a schema file), ``migrations`` (a migrations folder, replayed into a shadow
+    database) or ``url`` (a live database)."""
     if kind == "empty":
         return SqlSchema()
     if value is None:
         raise ConfigurationError(f"--from-{kind} / --to-{kind} needs a value")
-    dialect = dialect_for(_DIFF_PROVIDER)
+    if dialect is None:
+        dialect = diff_dialect([(kind, value)])
     if kind == "schema":
         return calculate(load_schema_file(value), dialect.ddl)
     if kind == "migrations":
@@ -497,11 +530,15 @@ def read_source(kind: str, value: str | None) -> SqlSchema:
         if not target.in_memory and not Path(target.path).exists():
             raise ConfigurationError(f"no database at {target.path} (from {value!r})")
         with Engine.open_(value) as engine:
-            return dialect_for_url(value).introspection.introspect(engine)
+            return dialect.introspection.introspect(engine)
     raise ConfigurationError(f"unknown diff source {kind!r}")
 
 
-def diff_script(before: SqlSchema, after: SqlSchema) -> tuple[list[Step], str]:
-    """The steps from ``before`` to ``after`` and Prisma's script for them."""
-    steps = diff(before, after)
-    return steps, dialect_for(_DIFF_PROVIDER).ddl.render_script(steps)
+def diff_script(
+    before: SqlSchema, after: SqlSchema, dialect: Dialect | None = None
+) -> tuple[list[Step], str]:
+    """The steps from ``before`` to ``after`` and Prisma's script for them, in ``dialect``
+    (SQLite when not given)."""
+    ddl = (dialect or dialect_for("sqlite")).ddl
+    steps = diff(before, after, ddl)
+    return steps, ddl.render_script(steps)

@@ -105,12 +105,17 @@ def list_local(folder: Path) -> list[LocalMigration]:
     return migrations
 
 
-def check_lock(folder: Path, provider: str) -> None:
+def locked_provider(folder: Path) -> str | None:
+    """The provider the folder's migration_lock.toml names, or None without one."""
     lock = folder / LOCK_FILE
     if not lock.is_file():
-        return
+        return None
     match = re.search(r'provider\s*=\s*"([^"]*)"', lock.read_text(encoding="utf-8"))
-    locked = match.group(1) if match else None
+    return match.group(1) if match else None
+
+
+def check_lock(folder: Path, provider: str) -> None:
+    locked = locked_provider(folder)
     if locked is not None and locked != provider:
         raise MigrationError(
             f"The datasource provider `{provider}` specified in your schema does not match the "

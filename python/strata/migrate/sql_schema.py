@@ -3,6 +3,7 @@ types and defaults the dialect spells."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 from strata.schema import ir
@@ -22,7 +23,10 @@ def calculate(schema: ir.Schema, dialect: DdlDialect) -> SqlSchema:
         _model_table(model, schema, models, dialect) for model in schema.models if not model.is_view
     ]
     tables.extend(_join_table(m2m, models, dialect) for m2m in schema.many_to_many)
-    return SqlSchema(tuple(tables))
+    if schema.relation_mode == "prisma":
+        # The client emulates the relations; the database gets no foreign keys (Prisma's rule).
+        tables = [replace(t, foreign_keys=()) for t in tables]
+    return SqlSchema(tuple(tables), dialect.enums(schema), dialect.namespaces(schema))
 
 
 def _model_table(
@@ -33,9 +37,10 @@ def _model_table(
         Column(
             name=f.column,
             type=dialect.column_type(f, schema),
-            not_null=not f.optional,
+            not_null=dialect.not_null(f),
             default=dialect.column_default(f, schema),
             autoincrement=dialect.autoincrement(model, f),
+            enum=_enum_type(f, schema) if f.is_enum else None,
         )
         for f in model.scalar_fields
     )
@@ -47,14 +52,19 @@ def _model_table(
             on_delete=fk.on_delete.sql,
             on_update=fk.on_update.sql,
             name=fk.db_name,
+            referenced_namespace=models[fk.referenced_model].db_schema,
         )
         for fk in model.foreign_keys
     )
     indexes = tuple(
         Index(
             name=index.db_name,
-            columns=tuple(IndexColumn(c.column, _SORT[c.sort]) for c in index.columns),
+            columns=tuple(
+                IndexColumn(c.column, _SORT[c.sort], dialect.operator_class(c))
+                for c in index.columns
+            ),
             unique=index.unique,
+            algorithm=dialect.index_algorithm(index),
         )
         for index in _indexes_in_prisma_order(model)
         if index.kind != "fulltext"
@@ -66,7 +76,12 @@ def _model_table(
         foreign_keys=foreign_keys,
         indexes=indexes,
         primary_key_name=model.primary_key.db_name if model.primary_key else None,
+        namespace=model.db_schema,
     )
+
+
+def _enum_type(field: ir.ScalarField, schema: ir.Schema) -> str:
+    return schema.enum(field.type).db_name
 
 
 _SORT: dict[str | None, Literal["ASC", "DESC"] | None] = {None: None, "Asc": "ASC", "Desc": "DESC"}
@@ -80,7 +95,7 @@ def _indexes_in_prisma_order(model: ir.Model) -> list[ir.Index]:
 
 def _join_table(m2m: ir.ManyToMany, models: dict[str, ir.Model], dialect: DdlDialect) -> Table:
     """Prisma's join table: columns A and B referencing each side's id, both cascading, a
-    unique index on (A, B) and an index on B."""
+    primary key (or, where the dialect says, a unique index) on (A, B) and an index on B."""
     columns = []
     foreign_keys = []
     for column_name, model_name in (("A", m2m.model_a), ("B", m2m.model_b)):
@@ -99,10 +114,19 @@ def _join_table(m2m: ir.ManyToMany, models: dict[str, ir.Model], dialect: DdlDia
                 on_delete="CASCADE",
                 on_update="CASCADE",
                 name=f"{m2m.table}_{column_name}_fkey",
+                referenced_namespace=model.db_schema,
             )
         )
-    indexes = (
-        Index(f"{m2m.table}_AB_unique", (IndexColumn("A"), IndexColumn("B")), unique=True),
-        Index(f"{m2m.table}_B_index", (IndexColumn("B"),), unique=False),
-    )
-    return Table(m2m.table, tuple(columns), (), tuple(foreign_keys), indexes)
+    b_index = Index(f"{m2m.table}_B_index", (IndexColumn("B"),), unique=False)
+    if dialect.join_table_primary_key:
+        return Table(
+            m2m.table,
+            tuple(columns),
+            ("A", "B"),
+            tuple(foreign_keys),
+            (b_index,),
+            primary_key_name=f"{m2m.table}_AB_pkey",
+            namespace=m2m.db_schema,
+        )
+    ab_unique = Index(f"{m2m.table}_AB_unique", (IndexColumn("A"), IndexColumn("B")), unique=True)
+    return Table(m2m.table, tuple(columns), (), tuple(foreign_keys), (ab_unique, b_index))

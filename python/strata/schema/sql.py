@@ -14,12 +14,20 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "AddForeignKey",
+    "AlterEnum",
     "AlterTable",
+    "AlteredColumn",
     "Column",
+    "CreateEnum",
     "CreateIndex",
+    "CreateSchema",
     "CreateTable",
+    "DropEnum",
+    "DropForeignKey",
     "DropIndex",
     "DropTable",
+    "Enum",
     "ForeignKey",
     "Index",
     "IndexColumn",
@@ -27,6 +35,7 @@ __all__ = [
     "SqlSchema",
     "Step",
     "Table",
+    "same_column",
 ]
 
 
@@ -39,6 +48,9 @@ class Column:
     #: The default as SQL text after ``DEFAULT``: ``'QUEUED'``, ``0``, ``CURRENT_TIMESTAMP``.
     default: str | None = None
     autoincrement: bool = False
+    #: The enum type the column holds, for databases with enum types (its name is in
+    #: ``type`` too).
+    enum: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -51,12 +63,16 @@ class ForeignKey:
     on_update: str
     #: Compared only where the database keeps constraint names.
     name: str = field(default="", compare=False)
+    #: The referenced table's namespace (`Table.namespace`).
+    referenced_namespace: str | None = None
 
 
 @dataclass(frozen=True)
 class IndexColumn:
     name: str
     sort: Literal["ASC", "DESC"] | None = None
+    #: The operator class as the database spells it (``jsonb_path_ops``), where one is given.
+    operator_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,9 @@ class Index:
     name: str
     columns: tuple[IndexColumn, ...]
     unique: bool
+    #: The index method as SQL spells it after ``USING`` (``HASH``, ``GIN``); None for the
+    #: database's default (a B-tree).
+    algorithm: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,17 +93,48 @@ class Table:
     foreign_keys: tuple[ForeignKey, ...] = ()
     indexes: tuple[Index, ...] = ()
     primary_key_name: str | None = field(default=None, compare=False)
+    #: The database schema (PostgreSQL's ``@@schema``) the table lives in; None for the
+    #: connection's default one.
+    namespace: str | None = None
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
 
 
 @dataclass(frozen=True)
+class Enum:
+    """A database enum type (PostgreSQL's ``CREATE TYPE ... AS ENUM``)."""
+
+    name: str
+    #: The stored values, in declaration order.
+    values: tuple[str, ...]
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
 class SqlSchema:
     tables: tuple[Table, ...] = ()
+    #: Enum types, for databases that have them.
+    enums: tuple[Enum, ...] = ()
+    #: Database schemas (namespaces) the tables and enums live in, for databases that have
+    #: them: PostgreSQL's ``public``, or the datasource's ``schemas`` list.
+    namespaces: tuple[str, ...] = ()
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
+
+    def enum(self, name: str) -> Enum | None:
+        return next((e for e in self.enums if e.name == name), None)
+
+
+def same_column(a: Column, b: Column) -> bool:
+    """Whether two columns of one name need no change between them."""
+    return (
+        a.type.upper() == b.type.upper()
+        and a.not_null == b.not_null
+        and a.default == b.default
+        and a.autoincrement == b.autoincrement
+    )
 
 
 # -- steps --------------------------------------------------------------------------------
@@ -101,11 +151,27 @@ class DropTable:
 
 
 @dataclass(frozen=True)
+class AlteredColumn:
+    """A column kept under its name whose type, nullability, default or autoincrement
+    changed."""
+
+    before: Column
+    after: Column
+
+
+@dataclass(frozen=True)
 class AlterTable:
-    """Columns added with ``ALTER TABLE ... ADD COLUMN``."""
+    """A table changed in place with ``ALTER TABLE``: columns added, dropped or altered,
+    and the primary key replaced. Only a dialect whose ``alters_in_place`` accepts the
+    change gets more than ``added``."""
 
     table: Table
     added: tuple[Column, ...]
+    dropped: tuple[Column, ...] = ()
+    altered: tuple[AlteredColumn, ...] = ()
+    #: The table before the change, where the primary key changed (its old constraint is
+    #: dropped).
+    previous: Table | None = None
 
 
 @dataclass(frozen=True)
@@ -129,12 +195,76 @@ class RedefineTable:
 class CreateIndex:
     table: str
     index: Index
+    #: The table's namespace (`Table.namespace`).
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)
 class DropIndex:
     table: str
     index: Index
+    namespace: str | None = None
 
 
-Step = CreateTable | DropTable | AlterTable | RedefineTable | CreateIndex | DropIndex
+@dataclass(frozen=True)
+class AddForeignKey:
+    """A foreign key added with ``ALTER TABLE``, for dialects that keep foreign keys out of
+    ``CREATE TABLE``."""
+
+    table: Table
+    foreign_key: ForeignKey
+
+
+@dataclass(frozen=True)
+class DropForeignKey:
+    table: Table
+    foreign_key: ForeignKey
+
+
+@dataclass(frozen=True)
+class CreateSchema:
+    name: str
+
+
+@dataclass(frozen=True)
+class CreateEnum:
+    enum: Enum
+
+
+@dataclass(frozen=True)
+class DropEnum:
+    enum: Enum
+
+
+@dataclass(frozen=True)
+class AlterEnum:
+    """An enum whose values changed. ``columns`` are the tables and columns (of the new
+    schema) typed with it, which a dialect that cannot remove a value must convert."""
+
+    before: Enum
+    after: Enum
+    columns: tuple[tuple[Table, Column], ...] = ()
+
+    @property
+    def added(self) -> tuple[str, ...]:
+        return tuple(v for v in self.after.values if v not in self.before.values)
+
+    @property
+    def removed(self) -> tuple[str, ...]:
+        return tuple(v for v in self.before.values if v not in self.after.values)
+
+
+Step = (
+    CreateSchema
+    | CreateEnum
+    | AlterEnum
+    | DropEnum
+    | CreateTable
+    | DropTable
+    | AlterTable
+    | RedefineTable
+    | CreateIndex
+    | DropIndex
+    | AddForeignKey
+    | DropForeignKey
+)

@@ -27,11 +27,13 @@ from strata.schema.sql import (
     CreateTable,
     DropIndex,
     DropTable,
+    Enum,
     ForeignKey,
     Index,
     RedefineTable,
     Step,
     Table,
+    same_column,
 )
 
 __all__ = ["SqliteDdl", "quote"]
@@ -52,6 +54,16 @@ _TYPES = {
 PRISMA_TYPES = {sql: prisma for prisma, sql in _TYPES.items()}
 
 INDENT = "    "
+
+# The order Prisma's schema engine sorts its SQLite steps in.
+_ORDER = {
+    DropIndex: 0,
+    AlterTable: 1,
+    CreateTable: 2,
+    RedefineTable: 3,
+    DropTable: 4,
+    CreateIndex: 5,
+}
 
 
 def quote(identifier: str) -> str:
@@ -127,6 +139,48 @@ class SqliteDdl:
         return (
             "INTEGER" if id_field.type in ("Int", "BigInt") else _TYPES.get(id_field.type, "TEXT")
         )
+
+    def not_null(self, field: ir.ScalarField) -> bool:
+        return not field.optional
+
+    def index_algorithm(self, index: ir.Index) -> str | None:
+        return None
+
+    def operator_class(self, column: ir.IndexColumn) -> str | None:
+        return None
+
+    def enums(self, schema: ir.Schema) -> tuple[Enum, ...]:
+        return ()  # enum columns are TEXT
+
+    def namespaces(self, schema: ir.Schema) -> tuple[str, ...]:
+        return ()
+
+    #: Prisma's SQLite join tables have a unique index ``_AB_unique``.
+    join_table_primary_key = False
+    #: Foreign keys are written inside CREATE TABLE: SQLite cannot add one later.
+    separate_foreign_keys = False
+
+    # -- differences ---------------------------------------------------------------------------
+
+    def alters_in_place(self, before: Table, after: Table) -> bool:
+        """SQLite's ALTER TABLE can add a nullable column without a key, and nothing else
+        that Prisma uses: any other change redefines the table."""
+        new_columns = {c.name: c for c in after.columns}
+        old_columns = {c.name: c for c in before.columns}
+        for name, column in old_columns.items():
+            replacement = new_columns.get(name)
+            if replacement is None or not same_column(column, replacement):
+                return False
+        for name, column in new_columns.items():
+            if name not in old_columns and (column.not_null or name in after.primary_key):
+                return False
+        if before.primary_key != after.primary_key:
+            return False
+        return set(before.foreign_keys) == set(after.foreign_keys)
+
+    def order_steps(self, steps: list[Step]) -> list[Step]:
+        # sorted() is stable, so steps of one kind keep table order.
+        return sorted(steps, key=lambda step: _ORDER[type(step)])
 
     # -- rendering -----------------------------------------------------------------------------
 

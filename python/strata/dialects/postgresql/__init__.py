@@ -1,0 +1,71 @@
+"""The PostgreSQL dialect: `PostgresDialect`. Its DDL part (`ddl`) writes Prisma's exact
+PostgreSQL migration scripts; the parts that talk to a live server (introspection,
+migrations, the client's queries and value encoding, the queue, the rate limiter, metrics)
+are not written yet, and using one fails with a `ConfigurationError` that says so, never by
+falling back to SQLite."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NoReturn
+
+from strata.dialects.postgresql.ddl import PostgresDdl
+from strata.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from strata.dialects.base import (
+        CodecsDialect,
+        IntrospectionDialect,
+        MetricsDialect,
+        MigrationsDialect,
+        QueryDialect,
+        QueueDialect,
+        RateLimitDialect,
+    )
+
+__all__ = ["PostgresDialect"]
+
+
+def _not_yet(part: str) -> NoReturn:
+    raise ConfigurationError(
+        f"PostgreSQL's {part} is not available yet: strata writes PostgreSQL migration "
+        "scripts (strata migrate diff --script) but cannot run on a PostgreSQL server yet"
+    )
+
+
+class PostgresDialect:
+    """`strata.dialects.base.Dialect` for PostgreSQL. Each part not written yet is a
+    property that raises when the part is used, so the protocol holds for the type checker
+    and no caller silently gets another database's SQL."""
+
+    provider = "postgresql"
+
+    def __init__(self) -> None:
+        self.ddl = PostgresDdl()
+
+    @property
+    def introspection(self) -> IntrospectionDialect:
+        _not_yet("introspection")
+
+    @property
+    def migrations(self) -> MigrationsDialect:
+        _not_yet("migration history")
+
+    @property
+    def query(self) -> QueryDialect:
+        _not_yet("query support")
+
+    @property
+    def queue(self) -> QueueDialect:
+        _not_yet("job queue")
+
+    @property
+    def ratelimit(self) -> RateLimitDialect:
+        _not_yet("rate limiter")
+
+    @property
+    def metrics(self) -> MetricsDialect:
+        _not_yet("metrics")
+
+    @property
+    def codecs(self) -> CodecsDialect:
+        _not_yet("value encoding")
