@@ -392,6 +392,20 @@ def db_push(schema_path: Path | None, accept_data_loss: bool) -> None:
     )
 
 
+@db.command("pull")
+@schema_option
+@click.option("--print", "print_only", is_flag=True, help="Print the schema instead of writing it.")
+def db_pull(schema_path: Path | None, print_only: bool) -> None:
+    """Rewrite the schema's models from the tables the database holds."""
+    pulled = _with_project(schema_path, lambda m: (m.schema_path, m.pull()))
+    path, text = pulled
+    if print_only:
+        click.echo(text, nl=False)
+        return
+    path.write_text(text, encoding="utf-8")
+    console.print(f"Introspected the database into {path}.")
+
+
 @db.command("seed")
 @schema_option
 def db_seed(schema_path: Path | None) -> None:

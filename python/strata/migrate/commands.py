@@ -28,9 +28,11 @@ from strata.engine import Engine
 from strata.errors import ConfigurationError, MigrationError
 from strata.migrate import history
 from strata.migrate.diff import diff
+from strata.migrate.pull import pull
 from strata.migrate.runner import ProgressCallback, apply_script
 from strata.migrate.sql_schema import calculate
 from strata.schema import ir, load_schema_file
+from strata.schema.parser import parse_file
 from strata.schema.sql import (
     AlterTable,
     CreateIndex,
@@ -40,6 +42,7 @@ from strata.schema.sql import (
     SqlSchema,
     Step,
 )
+from strata.schema.validate import validate
 
 __all__ = ["Migrator", "Status", "find_schema", "project_url", "render_warnings"]
 
@@ -159,6 +162,13 @@ class Migrator:
     def live(self) -> SqlSchema:
         """The tables the database holds now."""
         return self.dialect.introspection.introspect(self.engine)
+
+    def pull(self) -> str:
+        """The schema file's text rewritten to describe what the database holds, keeping
+        what still matches it (``strata db pull``, see `strata.migrate.pull`)."""
+        tree = parse_file(self.schema_path)
+        schema = validate(tree)
+        return pull(self.live(), self.dialect, (tree, schema, calculate(schema, self.dialect.ddl)))
 
     def status(self) -> Status:
         local = history.list_local(self.migrations_dir)
