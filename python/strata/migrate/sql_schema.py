@@ -3,6 +3,7 @@ types and defaults the dialect spells."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 from strata.schema import ir
@@ -22,6 +23,9 @@ def calculate(schema: ir.Schema, dialect: DdlDialect) -> SqlSchema:
         _model_table(model, schema, models, dialect) for model in schema.models if not model.is_view
     ]
     tables.extend(_join_table(m2m, models, dialect) for m2m in schema.many_to_many)
+    if schema.relation_mode == "prisma":
+        # Prisma emulates relations in the client and creates no foreign keys.
+        tables = [replace(table, foreign_keys=()) for table in tables]
     return SqlSchema(tuple(tables))
 
 

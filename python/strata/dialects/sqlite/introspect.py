@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from strata.dialects.sqlite.ddl import quote
+from strata.dialects.sqlite.ddl import introspection_default, quote
 from strata.schema.sql import Column, ForeignKey, Index, IndexColumn, SqlSchema, Table
 
 if TYPE_CHECKING:
@@ -41,7 +41,9 @@ def _introspect_table(engine: Queryable, name: str, create_sql: str) -> Table:
             name=row["name"],
             type=row["type"],
             not_null=bool(row["notnull"]),
-            default=row["dflt_value"],
+            default=None
+            if row["dflt_value"] is None
+            else introspection_default(row["dflt_value"], row["type"]),
             autoincrement=autoincrement and primary == (row["name"],),
         )
         for row in info
