@@ -182,8 +182,9 @@ def validate(schema_path: Path | None) -> None:
     except StrataError as exc:
         _fail(exc)
     for warning in schema.warnings:
-        # Warnings quote the schema, whose brackets rich would read as markup.
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        # Each already reads "path:line:col: warning: ..."; it quotes the schema, whose
+        # brackets rich would read as markup, and keeps its excerpt's lines as they are.
+        console.print(escape(warning), soft_wrap=True)
     console.print(f"The schema at {escape(str(path))} is valid 🚀")
 
 
@@ -248,7 +249,8 @@ def migrate_dev(schema_path: Path | None, name: str, create_only: bool) -> None:
         console.print("Already in sync, no schema change or pending migration was found.")
         return
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        # Warnings quote column lists in brackets, which rich would read as markup.
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     verb = "Created" if create_only else "Created and applied"
     console.print(f"{verb} migrations/{result.migration}/migration.sql")
 

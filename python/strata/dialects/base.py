@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from strata.schema.sql import Column, Enum, Index, SqlSchema, Step, Table
     from strata.schema.syntax import Expression
 
+#: A migration step with its sort key among steps of its kind (`strata.migrate.diff`).
+KeyedStep = tuple[tuple[int, ...], "Step"]
+
 __all__ = [
     "Bind",
     "BulkInsertSql",
@@ -32,6 +35,7 @@ __all__ = [
     "DdlDialect",
     "Dialect",
     "IntrospectionDialect",
+    "KeyedStep",
     "MetricsDialect",
     "MetricsSourceSql",
     "MigrationsDialect",
@@ -102,8 +106,10 @@ class DdlDialect(Protocol):
         """Whether ``ALTER TABLE`` statements can turn ``before`` into ``after``; if not,
         the differ redefines the table."""
 
-    def order_steps(self, steps: list[Step]) -> list[Step]:
-        """``steps`` in the order the database's migration scripts run them (Prisma's)."""
+    def order_steps(self, steps: list[KeyedStep]) -> list[Step]:
+        """``steps`` in the order the database's migration scripts run them (Prisma's):
+        each comes with where Prisma sorts it among steps of its kind (`strata.migrate.diff`
+        says how that is found)."""
 
     def render_create_table(self, table: Table, name: str | None = None) -> str: ...
 

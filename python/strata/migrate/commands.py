@@ -31,20 +31,20 @@ from strata.migrate.diff import diff
 from strata.migrate.pull import pull
 from strata.migrate.runner import ProgressCallback, apply_script
 from strata.migrate.sql_schema import calculate
+from strata.migrate.warnings import DataCounts, data_loss_warnings, render_warnings
 from strata.schema import ir, load_schema_file
 from strata.schema.parser import parse_file
 from strata.schema.sql import (
     AlterTable,
     CreateIndex,
     DropTable,
-    Index,
     RedefineTable,
     SqlSchema,
     Step,
 )
 from strata.schema.validate import validate
 
-__all__ = ["Migrator", "Status", "find_schema", "project_url", "render_warnings"]
+__all__ = ["Migrator", "Status", "find_schema", "project_url"]
 
 
 def find_schema(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -264,7 +264,11 @@ class Migrator:
         if not steps:
             return DevResult(None, "", applied=applied)
         warnings, unexecutable = self.warnings(steps)
-        script = render_warnings(warnings + unexecutable) + self.dialect.ddl.render_script(steps)
+        # The header is Prisma's whatever the data: the migration runs on other databases.
+        header = render_warnings(
+            [w for found in self.warnings(steps, against_data=False) for w in found]
+        )
+        script = header + self.dialect.ddl.render_script(steps)
         if unexecutable and not create_only:
             raise MigrationError(
                 "The migration cannot be applied to the existing data:\n"
@@ -371,67 +375,24 @@ class Migrator:
 
     # -- warnings ----------------------------------------------------------------------------
 
-    def warnings(self, steps: list[Step]) -> tuple[list[str], list[str]]:
-        """Prisma's data-loss warnings for ``steps`` against the live data, and the steps
-        that cannot run at all on it. Both are worded as Prisma words them."""
-        warnings: list[str] = []
-        unexecutable: list[str] = []
-        for step in steps:
-            match step:
-                case DropTable(table=table):
-                    if rows := self._count(table.name):
-                        warnings.append(
-                            f"You are about to drop the `{table.name}` table, which is not "
-                            f"empty ({rows} rows)."
-                        )
-                case RedefineTable():
-                    self._redefinition_warnings(step, warnings, unexecutable)
-                case CreateIndex(table=table_name, index=index) if index.unique:
-                    if self._table_exists(table_name):
-                        warnings.extend(_new_unique_warnings(table_name, (), (index,)))
-                case _:
-                    pass
-        return warnings, unexecutable
-
-    def _redefinition_warnings(
-        self, step: RedefineTable, warnings: list[str], unexecutable: list[str]
-    ) -> None:
-        before, after = step.before, step.after
-        sql, quote = self.dialect.migrations, self.dialect.ddl.quote
-        for dropped in step.dropped_columns:
-            if self._count(before.name, sql.is_not_null(quote(dropped))):
-                warnings.append(
-                    f"You are about to drop the column `{dropped}` on the `{before.name}` "
-                    "table. All the data in the column will be lost."
-                )
-        rows = self._count(before.name)
-        for column in after.columns:
-            old = before.column(column.name)
-            if old is None:
-                if column.not_null and column.default is None and rows:
-                    unexecutable.append(
-                        f"Added the required column `{column.name}` to the `{after.name}` "
-                        f"table without a default value. There are {rows} rows in this "
-                        "table, it is not possible to execute this step."
-                    )
-            elif column.not_null and not old.not_null:
-                if nulls := self._count(before.name, sql.is_null(quote(column.name))):
-                    unexecutable.append(
-                        f"Made the column `{column.name}` on table `{after.name}` required, "
-                        f"but there are {nulls} existing NULL values."
-                    )
-            elif old.type.upper() != column.type.upper() and (
-                values := self._count(before.name, sql.is_not_null(quote(column.name)))
-            ):
-                warnings.append(
-                    f"You are about to alter the column `{column.name}` on the "
-                    f"`{after.name}` table, which contains {values} non-null values. The "
-                    f"data in that column will be cast from `{old.type}` to `{column.type}`."
-                )
-        warnings.extend(_new_unique_warnings(after.name, before.indexes, after.indexes))
+    def warnings(
+        self, steps: list[Step], *, against_data: bool = True
+    ) -> tuple[list[str], list[str]]:
+        """Prisma's data-loss warnings for ``steps`` and the steps that cannot run: against
+        the live data, or, with ``against_data`` False, whatever the data (the migration.sql
+        header). See `strata.migrate.warnings`."""
+        counts = DataCounts(self._count_rows, self._count_values)
+        return data_loss_warnings(steps, counts if against_data else None)
 
     def _table_exists(self, table: str) -> bool:
         return bool(self.engine.query_raw_(self.dialect.migrations.table_exists_sql(), table))
+
+    def _count_rows(self, table: str) -> int:
+        return self._count(table)
+
+    def _count_values(self, table: str, column: str) -> int:
+        sql, quote = self.dialect.migrations, self.dialect.ddl.quote
+        return self._count(table, sql.is_not_null(quote(column)))
 
     def _count(self, table: str, condition: str | None = None) -> int:
         """The rows of ``table`` (unquoted), or of those where ``condition`` holds."""
@@ -440,27 +401,6 @@ class Migrator:
         statement = self.dialect.migrations.count_sql(self.dialect.ddl.quote(table), condition)
         (row,) = self.engine.query_raw_(statement, as_tuples=True)
         return int(row[0])
-
-
-def _new_unique_warnings(
-    table: str, before: tuple[Index, ...], after: tuple[Index, ...]
-) -> list[str]:
-    old_names = {i.name for i in before}
-    return [
-        f"A unique constraint covering the columns `[{','.join(c.name for c in index.columns)}]` "
-        f"on the table `{table}` will be added. If there are existing duplicate values, this "
-        "will fail."
-        for index in after
-        if index.unique and index.name not in old_names
-    ]
-
-
-def render_warnings(warnings: list[str]) -> str:
-    """Prisma's ``/* Warnings: */`` header for a migration.sql, or nothing."""
-    if not warnings:
-        return ""
-    items = "".join(f"  - {warning}\n" for warning in warnings)
-    return f"/*\n  Warnings:\n\n{items}\n*/\n"
 
 
 def describe(step: Step) -> str:
@@ -532,6 +472,8 @@ def read_source(kind: str, value: str | None, dialect: Dialect | None = None) ->
     if kind == "schema":
         return calculate(load_schema_file(value), dialect.ddl)
     if kind == "migrations":
+        if not Path(value).is_dir():
+            raise ConfigurationError(f"no migrations folder at {value}")
         with Engine.open_(dialect.migrations.scratch_url) as scratch:
             return Migrator(scratch, migrations=value, dialect=dialect).shadow()
     if kind == "url":

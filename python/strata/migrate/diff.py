@@ -8,10 +8,15 @@ The differ is database-neutral; the DDL dialect decides what its database can do
 * whether foreign keys are steps of their own (``separate_foreign_keys``), as on
   PostgreSQL, where they are added after every table exists;
 * the order the steps run in (``order_steps``), which is Prisma's for that database, so
-  the rendered script matches Prisma's byte for byte.
+  the rendered script matches Prisma's byte for byte. Each step comes with where Prisma
+  sorts it among steps of its kind: by its table's position (in the previous schema when
+  the table is there, else in the next; indexes of new tables before those of existing
+  ones), then the index's.
 
-Enum types and namespaces come and go with the schemas: a dialect without them leaves
-both empty.
+Indexes are matched by what they cover (uniqueness, method, columns, sort orders, operator
+classes), not by name, as Prisma matches them: an index that only changes name is a
+`RedefineIndex` step, which the dialect renames or drops and creates again. Enum types and
+namespaces come and go with the schemas: a dialect without them leaves both empty.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from strata.schema.sql import (
     DropIndex,
     DropTable,
     Index,
+    RedefineIndex,
     RedefineTable,
     SqlSchema,
     Step,
@@ -40,7 +46,7 @@ from strata.schema.sql import (
 )
 
 if TYPE_CHECKING:
-    from strata.dialects.base import DdlDialect
+    from strata.dialects.base import DdlDialect, KeyedStep
 
 __all__ = ["diff"]
 
@@ -52,25 +58,41 @@ def diff(before: SqlSchema, after: SqlSchema, ddl: DdlDialect | None = None) -> 
         from strata.dialects import dialect_for
 
         ddl = dialect_for("sqlite").ddl
-    steps: list[Step] = [CreateSchema(n) for n in after.namespaces if n not in before.namespaces]
-    steps.extend(_enum_steps(before, after))
-    old_tables = {t.name: t for t in before.tables}
+    keyed: list[KeyedStep] = [
+        ((), CreateSchema(n)) for n in after.namespaces if n not in before.namespaces
+    ]
+    keyed.extend(((), step) for step in _enum_steps(before, after))
+    old_tables = {t.name: (position, t) for position, t in enumerate(before.tables)}
     new_names = {t.name for t in after.tables}
-    for table in after.tables:
-        old = old_tables.get(table.name)
-        if old is None:
-            steps.append(CreateTable(table))
-            steps.extend(CreateIndex(table.name, i, table.namespace) for i in table.indexes)
+    for new_position, table in enumerate(after.tables):
+        found = old_tables.get(table.name)
+        if found is None:
+            keyed.append(((new_position,), CreateTable(table)))
+            keyed.extend(
+                ((0, new_position, i), CreateIndex(table.name, index, table.namespace))
+                for i, index in enumerate(table.indexes)
+            )
             if ddl.separate_foreign_keys:
-                steps.extend(AddForeignKey(table, fk) for fk in table.foreign_keys)
+                keyed.extend(
+                    ((new_position,), AddForeignKey(table, fk)) for fk in table.foreign_keys
+                )
         else:
-            steps.extend(_diff_table(old, table, ddl))
-    for table in before.tables:
-        if table.name not in new_names:
-            steps.append(DropTable(table))
-            if ddl.separate_foreign_keys:
-                steps.extend(DropForeignKey(table, fk) for fk in table.foreign_keys)
-    return ddl.order_steps(steps)
+            old_position, old = found
+            keyed.extend(_diff_table(old, table, old_position, new_position, ddl))
+    dropped = [(p, t) for p, t in enumerate(before.tables) if t.name not in new_names]
+    for position, table in dropped:
+        keyed.append(((position,), DropTable(table)))
+        if ddl.separate_foreign_keys:
+            keyed.extend(((position,), DropForeignKey(table, fk)) for fk in table.foreign_keys)
+    if any(isinstance(step, RedefineTable) for _, step in keyed):
+        # Prisma drops a dropped table's indexes first when the migration redefines any
+        # table (the redefinition recreates indexes, whose names must then be free).
+        keyed.extend(
+            ((position, i), DropIndex(table.name, index, table.namespace))
+            for position, table in dropped
+            for i, index in enumerate(table.indexes)
+        )
+    return ddl.order_steps(keyed)
 
 
 def _enum_steps(before: SqlSchema, after: SqlSchema) -> list[Step]:
@@ -92,11 +114,15 @@ def _enum_steps(before: SqlSchema, after: SqlSchema) -> list[Step]:
     return steps
 
 
-def _diff_table(old: Table, new: Table, ddl: DdlDialect) -> list[Step]:
+def _diff_table(
+    old: Table, new: Table, old_position: int, new_position: int, ddl: DdlDialect
+) -> list[KeyedStep]:
+    """The steps for a table in both schemas, each with its sort key (see the module
+    docstring)."""
     if not ddl.alters_in_place(old, new):
         # The new table's indexes are recreated inside the redefinition.
-        return [RedefineTable(old, new)]
-    steps: list[Step] = []
+        return [((old_position,), RedefineTable(old, new))]
+    steps: list[KeyedStep] = []
     old_columns = {c.name: c for c in old.columns}
     new_columns = {c.name for c in new.columns}
     added = tuple(c for c in new.columns if c.name not in old_columns)
@@ -109,30 +135,48 @@ def _diff_table(old: Table, new: Table, ddl: DdlDialect) -> list[Step]:
     )
     key_changed = old.primary_key != new.primary_key
     if added or dropped or altered or key_changed:
-        steps.append(AlterTable(new, added, dropped, altered, old if key_changed else None))
-    old_indexes = {_index_identity(i): i for i in old.indexes}
-    new_indexes = {_index_identity(i): i for i in new.indexes}
+        alter = AlterTable(new, added, dropped, altered, old if key_changed else None)
+        steps.append(((old_position,), alter))
+    old_keys = [_index_identity(i) for i in old.indexes]
+    new_keys = [_index_identity(i) for i in new.indexes]
     steps.extend(
-        DropIndex(old.name, i, old.namespace)
-        for key, i in old_indexes.items()
-        if key not in new_indexes
+        ((old_position, i), DropIndex(old.name, index, old.namespace))
+        for i, index in enumerate(old.indexes)
+        if old_keys[i] not in new_keys
     )
+    # An existing table's new indexes sort after every new table's (``1`` against ``0``).
     steps.extend(
-        CreateIndex(new.name, i, new.namespace)
-        for key, i in new_indexes.items()
-        if key not in old_indexes
+        ((1, old_position, new_position, i), CreateIndex(new.name, index, new.namespace))
+        for i, index in enumerate(new.indexes)
+        if new_keys[i] not in old_keys
     )
+    for i, index in enumerate(old.indexes):
+        # Only an index no other index of the table duplicates is followed through a
+        # rename, as in Prisma: with two alike, which one was renamed is a guess.
+        if old_keys.count(old_keys[i]) != 1 or old_keys[i] not in new_keys:
+            continue
+        renamed = new.indexes[new_keys.index(old_keys[i])]
+        if renamed.name != index.name:
+            steps.append(((old_position, i), RedefineIndex(new.name, index, renamed)))
     if ddl.separate_foreign_keys:
         # A foreign key renamed is dropped and added again.
-        old_keys = {(fk, fk.name): fk for fk in old.foreign_keys}
-        new_keys = {(fk, fk.name): fk for fk in new.foreign_keys}
-        steps.extend(DropForeignKey(old, fk) for k, fk in old_keys.items() if k not in new_keys)
-        steps.extend(AddForeignKey(new, fk) for k, fk in new_keys.items() if k not in old_keys)
+        old_fks = {(fk, fk.name): fk for fk in old.foreign_keys}
+        new_fks = {(fk, fk.name): fk for fk in new.foreign_keys}
+        steps.extend(
+            ((old_position,), DropForeignKey(old, fk))
+            for k, fk in old_fks.items()
+            if k not in new_fks
+        )
+        steps.extend(
+            ((old_position,), AddForeignKey(new, fk))
+            for k, fk in new_fks.items()
+            if k not in old_fks
+        )
     return steps
 
 
 def _index_identity(index: Index) -> tuple[object, ...]:
-    """What makes two indexes the same. An explicit ASC equals no sort order: SQLite does
-    not record the difference."""
+    """What makes two indexes the same, whatever their names. An explicit ASC equals no
+    sort order: SQLite does not record the difference."""
     columns = tuple((c.name, c.sort == "DESC", c.operator_class) for c in index.columns)
-    return (index.name, index.unique, index.algorithm, columns)
+    return (index.unique, index.algorithm, columns)

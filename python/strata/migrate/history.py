@@ -92,9 +92,12 @@ class AppliedMigration:
 
 
 def list_local(folder: Path) -> list[LocalMigration]:
-    """The migrations in ``folder``, oldest first (names start with a UTC timestamp)."""
-    if not folder.is_dir():
+    """The migrations in ``folder``, oldest first (names start with a UTC timestamp); none
+    when the folder does not exist yet."""
+    if not folder.exists():
         return []
+    if not folder.is_dir():
+        raise MigrationError(f"the migrations folder {folder} is a file, not a folder")
     migrations = []
     for entry in sorted(folder.iterdir()):
         if not entry.is_dir():

@@ -74,12 +74,23 @@ def apply_script(
                     else:
                         engine.execute_script_(statement)
                 except StrataError as exc:
-                    raise MigrationError(f"{exc}\n\nwhile running:\n{statement}") from exc
+                    raise MigrationError(
+                        f"{_without_sql(exc)}\n\nwhile running:\n{statement}"
+                    ) from exc
             if foreign_keys_off:
                 _check_foreign_keys(engine, sql)
     finally:
         if foreign_keys_off:
             engine.execute_raw_(sql.foreign_keys_sql(enabled=True))
+
+
+def _without_sql(exc: StrataError) -> str:
+    """The error's message without the (abbreviated) SQL the core appends to it, when the
+    error carries that SQL: the statement follows in full, and once is enough."""
+    message = str(exc)
+    if getattr(exc, "sql", None):
+        message = message.rsplit(" (in SQL: ", 1)[0]
+    return message
 
 
 @contextmanager

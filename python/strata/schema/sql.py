@@ -31,6 +31,7 @@ __all__ = [
     "ForeignKey",
     "Index",
     "IndexColumn",
+    "RedefineIndex",
     "RedefineTable",
     "SqlSchema",
     "Step",
@@ -181,9 +182,10 @@ class RedefineTable:
 
     @property
     def copied_columns(self) -> tuple[str, ...]:
-        """Columns whose data carries over: those present before and after."""
+        """Columns whose data carries over: those present before and after, by name in
+        code point order (the order Prisma's differ pairs columns in, and so copies them)."""
         old = {c.name for c in self.before.columns}
-        return tuple(c.name for c in self.after.columns if c.name in old)
+        return tuple(sorted(c.name for c in self.after.columns if c.name in old))
 
     @property
     def dropped_columns(self) -> tuple[str, ...]:
@@ -254,6 +256,16 @@ class AlterEnum:
         return tuple(v for v in self.before.values if v not in self.after.values)
 
 
+@dataclass(frozen=True)
+class RedefineIndex:
+    """An index kept but renamed, where the database cannot rename one: dropped and created
+    again under its new name."""
+
+    table: str
+    before: Index
+    after: Index
+
+
 Step = (
     CreateSchema
     | CreateEnum
@@ -267,4 +279,5 @@ Step = (
     | DropIndex
     | AddForeignKey
     | DropForeignKey
+    | RedefineIndex
 )

@@ -10,6 +10,8 @@ tables, dropped tables and enums, created tables, created indexes, added foreign
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from strata.dialects.postgresql import types
 from strata.schema import ir
 from strata.schema.sql import (
@@ -29,10 +31,14 @@ from strata.schema.sql import (
     Enum,
     ForeignKey,
     Index,
+    RedefineIndex,
     RedefineTable,
     Step,
     Table,
 )
+
+if TYPE_CHECKING:
+    from strata.dialects.base import KeyedStep
 
 __all__ = ["PostgresDdl"]
 
@@ -52,6 +58,7 @@ _ORDER: dict[type, int] = {
     CreateTable: 8,
     CreateIndex: 9,
     AddForeignKey: 10,
+    RedefineIndex: 11,
 }
 
 _MANY_ENUM_VALUES_NOTE = """\
@@ -113,16 +120,10 @@ class PostgresDdl:
     def alters_in_place(self, before: Table, after: Table) -> bool:
         return True
 
-    def order_steps(self, steps: list[Step]) -> list[Step]:
-        """Prisma's order: by kind, and indexes of new tables before those of existing ones;
-        otherwise in table order (the sort is stable)."""
-        created = {s.table.name for s in steps if isinstance(s, CreateTable)}
-
-        def key(step: Step) -> tuple[int, int]:
-            existing = isinstance(step, CreateIndex) and step.table not in created
-            return (_ORDER[type(step)], int(existing))
-
-        return sorted(steps, key=key)
+    def order_steps(self, steps: list[KeyedStep]) -> list[Step]:
+        """Prisma's order: by kind, then by table (indexes of new tables before those of
+        existing ones, which their keys say)."""
+        return [step for _, step in sorted(steps, key=lambda s: (_ORDER[type(s[1])], s[0]))]
 
     # -- rendering -----------------------------------------------------------------------------
 
@@ -200,6 +201,10 @@ class PostgresDdl:
                         f"DROP CONSTRAINT {quote(fk.name)}"
                     )
                     rendered.append(("DropForeignKey", [statement]))
+                case RedefineIndex(before=old, after=new):
+                    # PostgreSQL renames an index in place.
+                    statement = f"ALTER INDEX {quote(old.name)} RENAME TO {quote(new.name)}"
+                    rendered.append(("RenameIndex", [statement]))
                 case RedefineTable():
                     raise AssertionError("PostgreSQL alters tables in place")
         return rendered

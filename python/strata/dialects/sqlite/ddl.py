@@ -8,8 +8,11 @@ this dialect deviates and says so here and in docs/PRISMA-DEVIATIONS.md:
   SQLite allows AUTOINCREMENT only on an ``INTEGER PRIMARY KEY``, so ``BIGINT ... PRIMARY
   KEY AUTOINCREMENT`` fails with "AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY".
   SQLite's INTEGER is 64-bit, so the range is the same.
-* ``@default(dbgenerated("expr"))`` is written ``DEFAULT (expr)``: SQLite accepts only
-  literals, signed numbers and CURRENT_* keywords after DEFAULT without parentheses.
+* ``@default(dbgenerated("expr"))`` is written ``DEFAULT (expr)`` unless ``expr`` is itself a
+  literal: SQLite accepts only literals, signed numbers and CURRENT_* keywords after
+  DEFAULT without parentheses. SQLite keeps the expression without the outer parentheses,
+  so introspection puts them back (`introspection_default`) for the two sides to compare
+  equal.
 * Scalar lists (``String[]``), which Prisma rejects on SQLite, are a strata extension:
   a ``TEXT`` column holding a JSON array.
 """
@@ -17,7 +20,9 @@ this dialect deviates and says so here and in docs/PRISMA-DEVIATIONS.md:
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from strata.schema import ir
 from strata.schema.sql import (
@@ -30,13 +35,17 @@ from strata.schema.sql import (
     Enum,
     ForeignKey,
     Index,
+    RedefineIndex,
     RedefineTable,
     Step,
     Table,
     same_column,
 )
 
-__all__ = ["SqliteDdl", "quote"]
+if TYPE_CHECKING:
+    from strata.dialects.base import KeyedStep
+
+__all__ = ["SqliteDdl", "datetime_literal", "introspection_default", "quote"]
 
 _TYPES = {
     "String": "TEXT",
@@ -59,10 +68,11 @@ INDENT = "    "
 _ORDER = {
     DropIndex: 0,
     AlterTable: 1,
-    CreateTable: 2,
-    RedefineTable: 3,
-    DropTable: 4,
+    DropTable: 2,
+    CreateTable: 3,
+    RedefineTable: 4,
     CreateIndex: 5,
+    RedefineIndex: 6,
 }
 
 
@@ -72,6 +82,57 @@ def quote(identifier: str) -> str:
 
 def _string_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+#: What SQLite takes after DEFAULT without parentheses: a string, blob or (signed) number
+#: literal, NULL, TRUE/FALSE and the CURRENT_* keywords.
+_LITERAL_DEFAULT = re.compile(
+    r"'(?:[^']|'')*'|[Xx]'[0-9A-Fa-f]*'|[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[Ee][+-]?\d+)?"
+    r"|0[Xx][0-9A-Fa-f]+|(?i:null|true|false|current_timestamp|current_date|current_time)"
+)
+
+
+def _expression_default(expression: str) -> str:
+    """``dbgenerated("expression")`` after DEFAULT: as written when SQLite takes it bare,
+    else in parentheses (see the module docstring)."""
+    return expression if _LITERAL_DEFAULT.fullmatch(expression) else f"({expression})"
+
+
+def introspection_default(stored: str, column_type: str) -> str:
+    """A default as ``PRAGMA table_info`` gives it, spelled as `SqliteDdl.column_default`
+    spells it: an expression gets back the parentheses SQLite dropped, and a DateTime
+    literal takes Prisma's form, so that one written in another form (by an earlier strata)
+    compares equal to the same instant."""
+    if column_type.upper() == "DATETIME" and stored.startswith("'") and stored.endswith("'"):
+        return datetime_literal(stored[1:-1].replace("''", "'")) or stored
+    return _expression_default(stored)
+
+
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+)
+
+
+def datetime_literal(text: str) -> str | None:
+    """An RFC 3339 date-time as Prisma writes a DateTime default on SQLite,
+    ``'2020-01-01 00:00:00 +00:00'``: a space before the time and before the offset, ``Z``
+    as ``+00:00``, and the fraction in 3, 6 or 9 digits, whichever holds it exactly (none
+    when zero). None when ``text`` is no such date-time."""
+    match = _RFC3339.fullmatch(text.strip())
+    if match is None:
+        return None
+    date, time, fraction, zulu, sign, hours, minutes = match.groups()
+    nanoseconds = int((fraction or "0")[:9].ljust(9, "0"))
+    if nanoseconds == 0:
+        digits = ""
+    elif nanoseconds % 1_000_000 == 0:
+        digits = f".{nanoseconds // 1_000_000:03d}"
+    elif nanoseconds % 1_000 == 0:
+        digits = f".{nanoseconds // 1_000:06d}"
+    else:
+        digits = f".{nanoseconds:09d}"
+    offset = "+00:00" if zulu or (hours == minutes == "00") else f"{sign}{hours}:{minutes}"
+    return f"'{date} {time}{digits} {offset}'"
 
 
 class SqliteDdl:
@@ -97,7 +158,7 @@ class SqliteDdl:
         if default.kind == "now":
             return "CURRENT_TIMESTAMP"
         if default.kind == "dbgenerated":
-            return None if default.value is None else f"({default.value})"
+            return None if default.value is None else _expression_default(str(default.value))
         if default.kind != "value":
             # autoincrement is a column property; cuid/uuid/nanoid/ulid come from the client.
             return None
@@ -114,6 +175,11 @@ class SqliteDdl:
             return str(int(value))  # as written in the schema: @default(1), not 1.0
         if isinstance(value, int | float | Decimal):
             return str(value)
+        if field.type == "DateTime":
+            literal = datetime_literal(str(value))
+            if literal is None:
+                raise ValueError(f"{value!r} is not an RFC 3339 date-time")
+            return literal
         if field.type == "Bytes":
             return (
                 f"X'{bytes(value).hex()}'"
@@ -178,9 +244,12 @@ class SqliteDdl:
             return False
         return set(before.foreign_keys) == set(after.foreign_keys)
 
-    def order_steps(self, steps: list[Step]) -> list[Step]:
-        # sorted() is stable, so steps of one kind keep table order.
-        return sorted(steps, key=lambda step: _ORDER[type(step)])
+    def order_steps(self, steps: list[KeyedStep]) -> list[Step]:
+        """Prisma's SQLite order: dropped indexes, altered tables, dropped tables (before
+        any is created, so a table can be replaced by one whose name differs only in case,
+        which SQLite treats as the same name), created tables, redefined tables, created
+        indexes, then renamed (redefined) indexes."""
+        return [step for _, step in sorted(steps, key=lambda s: (_ORDER[type(s[1])], s[0]))]
 
     # -- rendering -----------------------------------------------------------------------------
 
@@ -260,6 +329,16 @@ class SqliteDdl:
                     rendered.append(("CreateIndex", [self.render_create_index(table_name, index)]))
                 case DropIndex(index=index):
                     rendered.append(("DropIndex", [f"DROP INDEX {quote(index.name)}"]))
+                case RedefineIndex(table=table_name, before=old, after=new):
+                    rendered.append(
+                        (
+                            "RedefineIndex",
+                            [
+                                f"DROP INDEX {quote(old.name)}",
+                                self.render_create_index(table_name, new),
+                            ],
+                        )
+                    )
         return rendered
 
     def _redefine(self, redefinitions: list[RedefineTable]) -> list[str]:
@@ -268,16 +347,30 @@ class SqliteDdl:
             name = step.after.name
             temporary = f"new_{name}"
             statements.append(self.render_create_table(step.after, temporary))
-            copied = ", ".join(quote(c) for c in step.copied_columns)
-            if copied:
+            if step.copied_columns:
+                targets = ", ".join(quote(c) for c in step.copied_columns)
+                sources = ", ".join(self._copied_value(step, c) for c in step.copied_columns)
                 statements.append(
-                    f"INSERT INTO {quote(temporary)} ({copied}) SELECT {copied} FROM {quote(name)}"
+                    f"INSERT INTO {quote(temporary)} ({targets}) "
+                    f"SELECT {sources} FROM {quote(name)}"
                 )
             statements.append(f"DROP TABLE {quote(name)}")
             statements.append(f"ALTER TABLE {quote(temporary)} RENAME TO {quote(name)}")
             statements.extend(self.render_create_index(name, i) for i in step.after.indexes)
         statements += ["PRAGMA foreign_keys=ON", "PRAGMA defer_foreign_keys=OFF"]
         return statements
+
+    @staticmethod
+    def _copied_value(step: RedefineTable, name: str) -> str:
+        """What the row copy selects for column ``name``: the column, or, when it turns from
+        optional to required with a default, the default in place of its NULLs (Prisma's
+        ``coalesce``), so that those rows survive the NOT NULL."""
+        old, new = step.before.column(name), step.after.column(name)
+        assert old is not None
+        assert new is not None
+        if new.not_null and not old.not_null and new.default is not None:
+            return f"coalesce({quote(name)}, {new.default}) AS {quote(name)}"
+        return quote(name)
 
     def render_script(self, steps: list[Step]) -> str:
         """The migration script Prisma would print for these steps."""

@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING
 
 from strata.dialects.base import PulledColumn
-from strata.dialects.sqlite.ddl import PRISMA_TYPES, quote
+from strata.dialects.sqlite.ddl import PRISMA_TYPES, introspection_default, quote
 from strata.schema.sql import Column, ForeignKey, Index, IndexColumn, SqlSchema, Table
 from strata.schema.syntax import Argument, FunctionCall, Identifier, NumberValue, StringValue
 
@@ -44,7 +44,9 @@ def _introspect_table(engine: Queryable, name: str, create_sql: str) -> Table:
             name=row["name"],
             type=row["type"],
             not_null=bool(row["notnull"]),
-            default=row["dflt_value"],
+            default=None
+            if row["dflt_value"] is None
+            else introspection_default(row["dflt_value"], row["type"]),
             autoincrement=autoincrement and primary == (row["name"],),
         )
         for row in info

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from strata.dialects.base import RowCopy
 
@@ -111,19 +111,24 @@ def record_rolled_back_sql() -> str:
     )
 
 
-def history_time(moment: datetime) -> int:
-    """``moment`` as a history row stores it: Prisma writes ``_prisma_migrations`` times on
-    SQLite as Unix milliseconds."""
-    return int(moment.timestamp() * 1000)
+def history_time(moment: datetime) -> str:
+    """``moment`` as a history row stores it, as Prisma 7 writes ``_prisma_migrations``
+    times on SQLite: ISO 8601 in UTC with milliseconds and ``+00:00``
+    (``2026-01-02T03:04:05.678+00:00``, JavaScript's ``toISOString()`` with its ``Z``
+    spelled out, from the SQLite driver adapter its schema engine runs on). Rows written
+    by older tools hold Unix milliseconds: they are only sorted, and an integer sorts before
+    any text in SQLite, so those older rows still come first."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 # -- running a script ------------------------------------------------------------------------
 
 _FOREIGN_KEYS_OFF = re.compile(r"^\s*PRAGMA\s+foreign_keys\s*=\s*(OFF|0|false)\s*;?\s*$", re.I)
 _FOREIGN_KEY_PRAGMA = re.compile(r"^\s*PRAGMA\s+(defer_)?foreign_keys\s*=", re.I)
+# The select list is the column list, but for columns a default fills in (``coalesce(...)``).
 _COPY = re.compile(
     r'^\s*INSERT INTO "(?P<target>(?:[^"]|"")+)" \((?P<columns>[^)]*)\) '
-    r'SELECT (?P=columns) FROM "(?P<source>(?:[^"]|"")+)"\s*;?\s*$',
+    r'SELECT (?P<values>.+) FROM "(?P<source>(?:[^"]|"")+)"\s*;?\s*$',
     re.S,
 )
 
@@ -200,12 +205,12 @@ def row_copy(statement: str) -> RowCopy | None:
         return None
     source = copy.group("source")
     quoted_source = '"' + source + '"'
-    columns = copy.group("columns")
+    columns, values = copy.group("columns"), copy.group("values")
     return RowCopy(
         source=source,
         bounds_sql=f"SELECT min(rowid), max(rowid) FROM {quoted_source}",
         range_sql=(
-            f'INSERT INTO "{copy.group("target")}" ({columns}) SELECT {columns} '
+            f'INSERT INTO "{copy.group("target")}" ({columns}) SELECT {values} '
             f"FROM {quoted_source} WHERE rowid >= ? AND rowid < ?"
         ),
     )
