@@ -29,7 +29,7 @@ from strata.errors import ConfigurationError, MigrationError
 from strata.migrate import history
 from strata.migrate.diff import diff
 from strata.migrate.pull import pull
-from strata.migrate.runner import ProgressCallback, apply_script
+from strata.migrate.runner import ProgressCallback, apply_script, script_transaction
 from strata.migrate.sql_schema import calculate
 from strata.migrate.warnings import DataCounts, data_loss_warnings, render_warnings
 from strata.schema import ir, load_schema_file
@@ -201,22 +201,33 @@ class Migrator:
         self.history.ensure_table()
         applied = []
         for migration in history.list_local(self.migrations_dir):
-            if migration.name in state.pending:
-                self._apply(migration)
+            if migration.name in state.pending and self._apply(migration):
                 applied.append(migration.name)
         return applied
 
-    def _apply(self, migration: history.LocalMigration) -> None:
-        row_id = self.history.record_start(migration)
-        try:
-            apply_script(self.engine, migration.script, self.progress, self.dialect.migrations)
-        except MigrationError as exc:
-            self.history.record_failure(row_id, str(exc))
+    def _apply(self, migration: history.LocalMigration) -> bool:
+        """Apply one migration, recording it in the history in the same write transaction;
+        False when another deployer applied it while this one waited for the write lock
+        (two `deploy` processes started together apply each migration once)."""
+        failure = None
+        with script_transaction(self.engine, migration.script, self.dialect.migrations) as run:
+            if migration.name in self.history.finished_names():
+                return False
+            row_id = self.history.record_start(migration)
+            try:
+                run(self.progress)
+            except MigrationError as exc:
+                # The script's savepoint is rolled back; the failure is recorded and kept.
+                self.history.record_failure(row_id, str(exc))
+                failure = exc
+            else:
+                self.history.record_finish(row_id)
+        if failure is not None:
             raise MigrationError(
                 f"Migration `{migration.name}` failed and was rolled back; the database is "
-                f"as it was before it.\n{exc}"
-            ) from exc
-        self.history.record_finish(row_id)
+                f"as it was before it.\n{failure}"
+            ) from failure
+        return True
 
     def shadow(self) -> SqlSchema:
         """The tables the migration history builds, replayed into an in-memory database."""

@@ -164,6 +164,11 @@ class History:
         rows = self.engine.query_raw_(self.dialect.read_history_sql(), as_tuples=True)
         return [AppliedMigration(*row) for row in rows]
 
+    def finished_names(self) -> set[str]:
+        """The migrations applied to the end (read inside a write transaction, this is
+        what no other writer can change before it commits)."""
+        return {row.name for row in self.read_applied() if row.applied}
+
     def record_start(self, migration: LocalMigration) -> str:
         row_id = str(uuid.uuid4())
         self.engine.execute_raw_(

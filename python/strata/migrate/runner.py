@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from strata.dialects.base import MigrationsDialect, RowCopy
     from strata.engine import Engine
 
-__all__ = ["ProgressCallback", "apply_script"]
+__all__ = ["ProgressCallback", "apply_script", "script_transaction"]
 
 #: Called as ``progress(table, rows_copied, rows_total)`` while a redefinition copies rows.
 ProgressCallback = Callable[[str, int, int], None]
@@ -57,13 +57,24 @@ def apply_script(
     """Run ``script`` in one transaction. Raises `MigrationError` naming the failing
     statement; the database is then unchanged. ``dialect`` is the migrator's; without
     one, the dialect the engine's URL names."""
+    with script_transaction(engine, script, dialect) as run:
+        run(progress)
+
+
+@contextmanager
+def script_transaction(
+    engine: Engine, script: str, dialect: MigrationsDialect | None = None
+) -> Iterator[Callable[[ProgressCallback | None], None]]:
+    """A write transaction ready to run ``script``: the block gets a function that runs
+    it, in a savepoint, so that what else the block writes (the migration history's rows)
+    commits with the script or, when the script fails, without it. Foreign keys are
+    switched around the transaction when the script asks (see the module docstring)."""
     sql = dialect or dialect_for_url(engine.url_).migrations
     statements = list(sql.split_statements(script))
     foreign_keys_off = any(sql.turns_foreign_keys_off(s) for s in statements)
-    if foreign_keys_off:
-        engine.execute_raw_(sql.foreign_keys_sql(enabled=False))
-    try:
-        with engine.transaction_(), _fast_secure_delete(engine, sql):
+
+    def run(progress: ProgressCallback | None) -> None:
+        with engine.transaction_():
             for statement in statements:
                 if sql.handled_around_script(statement):
                     continue  # see the module docstring
@@ -79,6 +90,12 @@ def apply_script(
                     ) from exc
             if foreign_keys_off:
                 _check_foreign_keys(engine, sql)
+
+    if foreign_keys_off:
+        engine.execute_raw_(sql.foreign_keys_sql(enabled=False))
+    try:
+        with engine.transaction_(), _fast_secure_delete(engine, sql):
+            yield run
     finally:
         if foreign_keys_off:
             engine.execute_raw_(sql.foreign_keys_sql(enabled=True))
