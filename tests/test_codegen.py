@@ -117,11 +117,11 @@ def test_every_seed_schema_generates_a_module_that_type_checks(tmp_path: Path) -
     from strata.codegen import write_module
     from strata.schema import load_schema_file
 
-    names = sorted(p.stem for p in SCHEMAS.glob("*.prisma"))
-    for name in names:
-        write_module(
-            load_schema_file(SCHEMAS / f"{name}.prisma"), SCHEMAS, tmp_path / f"{name}_db.py"
-        )
+    # `medianest.postgresql.prisma` becomes `medianest_postgresql_db.py`: a module name.
+    paths = sorted(SCHEMAS.glob("*.prisma"))
+    names = [p.name.removesuffix(".prisma").replace(".", "_") for p in paths]
+    for path, name in zip(paths, names, strict=True):
+        write_module(load_schema_file(path), SCHEMAS, tmp_path / f"{name}_db.py")
     result = subprocess.run(
         [
             sys.executable,

@@ -437,13 +437,19 @@ def test_seed_schemas_are_in_canonical_form(path: Path) -> None:
     assert format_text(text, str(path)) == text
 
 
-def test_all_five_seed_schemas_exist() -> None:
-    assert [p.stem for p in SEED_SCHEMAS] == [
-        "gpu_marketplace",
-        "medianest",
-        "music_api",
-        "render_manager",
-        "video_machine",
+def test_all_seed_schemas_exist() -> None:
+    """The five seed systems on SQLite, and the four whose documents run on PostgreSQL in
+    their own dialect."""
+    assert [p.name for p in SEED_SCHEMAS] == [
+        "gpu_marketplace.postgresql.prisma",
+        "gpu_marketplace.prisma",
+        "medianest.postgresql.prisma",
+        "medianest.prisma",
+        "music_api.postgresql.prisma",
+        "music_api.prisma",
+        "render_manager.prisma",
+        "video_machine.postgresql.prisma",
+        "video_machine.prisma",
     ]
 
 
