@@ -219,9 +219,6 @@ impl PgEngine {
                 .client
                 .batch_execute(sql)
                 .map_err(|err| from_postgres(&err, sql));
-            if outcome.is_err() && in_transaction {
-                conn.aborted = true;
-            }
             if !in_transaction && outcome.is_ok() && left_transaction_open(conn)? {
                 let _ = conn.client.batch_execute("ROLLBACK");
                 return Err(Error::Transaction(
@@ -292,7 +289,7 @@ impl PgEngine {
             (_, false) => control(conn, &format!("ROLLBACK TO SAVEPOINT strata_{savepoint}"))
                 .and_then(|()| control(conn, &format!("RELEASE SAVEPOINT strata_{savepoint}"))),
         };
-        let broken = conn.client.is_closed();
+        let broken = conn.broken || conn.client.is_closed();
         held.depth -= 1;
         if held.depth == 0 || broken {
             self.transactions.lock().remove(&me);
@@ -351,13 +348,12 @@ impl PgEngine {
             let mut held = held.lock();
             let conn = held.conn.as_mut().ok_or(Error::Closed)?;
             let outcome = f(conn, generation, false);
-            if matches!(outcome, Err(ref err) if aborts_transaction(err)) {
-                conn.aborted = true;
-            }
+            note_failure(conn, &outcome);
             return outcome;
         }
         let mut conn = self.pool.acquire()?;
         let outcome = f(&mut conn, generation, true);
+        note_failure(&mut conn, &outcome);
         self.pool.release(conn);
         outcome
     }
@@ -419,6 +415,15 @@ fn run<T>(
 fn is_stale_plan(err: &postgres::Error) -> bool {
     err.as_db_error()
         .is_some_and(|db| db.code().code() == "0A000" && db.message().contains("cached plan"))
+}
+
+/// Record what a failed statement did to its connection: any error the server reported
+/// aborts the transaction it ran in, and a lost connection is not to be used again.
+fn note_failure<T>(conn: &mut PgConn, outcome: &Result<T>) {
+    if let Err(err) = outcome {
+        conn.aborted |= aborts_transaction(err);
+        conn.broken |= matches!(err, Error::ConnectionLost { .. });
+    }
 }
 
 /// Whether the server aborted the transaction the failed statement ran in: any error the

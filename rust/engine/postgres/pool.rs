@@ -20,6 +20,9 @@ pub struct PgConn {
     /// Set when a statement failed inside the transaction this connection holds:
     /// PostgreSQL then refuses everything until the block is rolled back.
     pub aborted: bool,
+    /// Set when a statement found the connection lost: the server may have said so before
+    /// the driver noticed the socket closing, and the connection must not be reused.
+    pub broken: bool,
 }
 
 impl PgConn {
@@ -127,9 +130,11 @@ impl Pool {
 
     /// Give a connection back. A broken one (the server went away) is closed, so the next
     /// caller gets a fresh connection rather than the same error.
-    pub fn release(&self, conn: PgConn) {
+    pub fn release(&self, mut conn: PgConn) {
+        // Out of a transaction block, a failure aborted nothing that lasts.
+        conn.aborted = false;
         let mut state = self.state.lock();
-        let keep = !state.closed && !conn.client.is_closed();
+        let keep = !state.closed && !conn.broken && !conn.client.is_closed();
         if keep {
             state.idle.push(conn);
             drop(state);
@@ -177,6 +182,7 @@ impl Pool {
             statements: HashMap::new(),
             generation: 0,
             aborted: false,
+            broken: false,
         })
     }
 }
