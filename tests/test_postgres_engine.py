@@ -58,7 +58,7 @@ def one(engine: Engine, sql: str, *params: Any) -> Any:
         ("numeric(20,4)", Decimal("-12345678.9012")),
         ("numeric", Decimal("0.000000000000000000001")),
         ("numeric", Decimal("123456789012345678901234567890")),
-        ("text", "héllo, \"world\" {}\\"),
+        ("text", 'héllo, "world" {}\\'),
         ("varchar(10)", "short"),
         ("bytea", b"\x00\x01\xfe\xff"),
         ("timestamptz(6)", datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=UTC)),
@@ -111,17 +111,11 @@ def test_other_parameter_forms(pg: Engine) -> None:
     assert one(pg, "SELECT $1::int[]", (1, 2)) == [1, 2]
     assert one(pg, "SELECT $1::bytea", bytearray(b"ab")) == b"ab"
     assert one(pg, "SELECT $1::text", "x") == "x"
-    assert one(pg, "SELECT 'a'::citext IS NULL") is False if _has_citext(pg) else True
+    pg.execute_script_("CREATE EXTENSION citext")
+    assert one(pg, "SELECT $1::citext = 'ABC'", "abc") is True
+    assert one(pg, "SELECT 'Mixed'::citext") == "Mixed"
     with pytest.raises(ParameterError):
         one(pg, "SELECT $1::text", {1, 2})
-
-
-def _has_citext(pg: Engine) -> bool:
-    try:
-        pg.execute_script_("CREATE EXTENSION IF NOT EXISTS citext")
-    except DatabaseError:
-        return False
-    return True
 
 
 def test_enums_domains_and_results_as_dicts(pg: Engine) -> None:
@@ -133,7 +127,7 @@ def test_enums_domains_and_results_as_dicts(pg: Engine) -> None:
         """
     )
     pg.execute_raw_(
-        'INSERT INTO u (role, roles, n) VALUES ($1, $2, $3)', "ADMIN", ["USER", "ADMIN"], 7
+        "INSERT INTO u (role, roles, n) VALUES ($1, $2, $3)", "ADMIN", ["USER", "ADMIN"], 7
     )
     assert pg.query_raw_("SELECT role, roles, n FROM u") == [
         {"role": "ADMIN", "roles": ["USER", "ADMIN"], "n": 7}
@@ -284,19 +278,14 @@ def test_serialization_failures_are_retryable(pg_url: str) -> None:
     """Two serializable transactions that each read what the other writes: one of them
     fails with SQLSTATE 40001."""
     setup = Engine.open_(pg_url)
-    setup.execute_script_("CREATE TABLE v (id int PRIMARY KEY, n int); INSERT INTO v VALUES (1, 0), (2, 0)")
+    setup.execute_script_(
+        "CREATE TABLE v (id int PRIMARY KEY, n int); INSERT INTO v VALUES (1, 0), (2, 0)"
+    )
     setup.close_()
-    first, second = Engine.open_(pg_url), Engine.open_(pg_url)
-    try:
-        first.execute_script_("BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT sum(n) FROM v")
-    except TransactionError:
-        pass  # the script may not leave a transaction open: drive it by hand below
     with pytest.raises(SerializationError) as caught:
         _write_skew(pg_url)
     assert caught.value.retryable
     assert caught.value.code == "P2034"
-    first.close_()
-    second.close_()
 
 
 def _write_skew(url: str) -> None:
@@ -314,7 +303,7 @@ def _write_skew(url: str) -> None:
                     barrier.wait()
                     engine.execute_raw_("UPDATE v SET n = n + 1 WHERE id = $1", row)
                     barrier.wait()
-            except BaseException as exc:  # noqa: BLE001 -- handed to the test thread
+            except BaseException as exc:  # handed to the test thread
                 errors.append(exc)
 
         threads = [threading.Thread(target=session, args=(e, r)) for e, r in ((a, 1), (b, 2))]
@@ -344,7 +333,9 @@ def test_a_killed_connection_is_a_clear_error_and_the_next_call_reconnects(pg_ur
             if not one(killer, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
                 break
             threading.Event().wait(0.01)
-        with pytest.raises(ConnectionLostError, match="connection to the PostgreSQL server was lost"):
+        with pytest.raises(
+            ConnectionLostError, match="connection to the PostgreSQL server was lost"
+        ):
             engine.query_raw_("SELECT 1")
         assert one(engine, "SELECT 2") == 2
         assert one(engine, "SELECT pg_backend_pid()") != pid
@@ -384,7 +375,7 @@ def test_threads_share_the_engine(pg_url: str) -> None:
                     engine.execute_raw_("INSERT INTO v VALUES ($1, $2)", index, n)
                     assert engine.in_transaction_
                 assert one(engine, "SELECT count(*) FROM v WHERE thread = $1", index) == n + 1
-        except BaseException as exc:  # noqa: BLE001 -- handed to the test thread
+        except BaseException as exc:  # handed to the test thread
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]

@@ -146,7 +146,7 @@ fn apply(
             .map_err(|_| bad(&display, &format!("{key}={value:?} is not a whole number")))
     };
     match key {
-        "schema" if !value.is_empty() => target.schema = value.to_owned(),
+        "schema" if !value.is_empty() => value.clone_into(&mut target.schema),
         "sslmode" => {
             let mode = match value {
                 "disable" => SslMode::Disable,

@@ -199,7 +199,9 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Cell, BoxError> {
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::XML => {
             Cell::Text(wire::text_from_sql(raw)?.to_owned())
         }
-        Type::CHAR => Cell::Text(char::from(wire::char_from_sql(raw)?.cast_unsigned()).to_string()),
+        Type::CHAR => Cell::Text(
+            char::from(u8::from_ne_bytes(wire::char_from_sql(raw)?.to_ne_bytes())).to_string(),
+        ),
         Type::BYTEA => Cell::Bytes(wire::bytea_from_sql(raw).to_vec()),
         Type::JSON => Cell::Json(wire::text_from_sql(raw)?.to_owned()),
         // jsonb's binary form is a version byte (1) and then the JSON text.
@@ -315,7 +317,7 @@ pub fn numeric_text(raw: &[u8]) -> Result<String, BoxError> {
             .ok_or_else(|| "truncated numeric".into())
     };
     let count = usize::from(word(0)?);
-    let weight = i32::from(word(2)?.cast_signed());
+    let weight = i32::from(i16::from_ne_bytes(word(2)?.to_ne_bytes()));
     let sign = word(4)?;
     let scale = usize::from(word(6)?);
     match sign {
