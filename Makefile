@@ -1,6 +1,7 @@
 # strata's developer entry points. `make help` lists them; CI (.ci/run) runs `make test`.
 #
-# Needs: Python 3.11+, a Rust toolchain (rustup, with rustfmt and clippy) and libsqlite3-dev.
+# Needs: Python 3.11+, a Rust toolchain (rustup, with rustfmt and clippy) and libsqlite3-dev;
+# the tests also start a PostgreSQL server (Debian's postgresql, installed by system-deps).
 # Everything else is installed into .venv by these targets.
 
 PYTHON ?= python3.11
@@ -19,7 +20,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: system-deps
-system-deps: ## Install libsqlite3-dev (and chromium, for a test) with apt-get if missing
+system-deps: ## Install libsqlite3-dev (chromium and postgresql, for tests) with apt-get if missing
 	@dpkg -s libsqlite3-dev >/dev/null 2>&1 || { \
 		echo "installing libsqlite3-dev"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -29,6 +30,12 @@ system-deps: ## Install libsqlite3-dev (and chromium, for a test) with apt-get i
 		echo "installing chromium"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+	@# The PostgreSQL tests start a throwaway server from Debian's binaries (tests/postgres.py);
+	@# the postgresql package puts initdb and pg_ctl in /usr/lib/postgresql/<version>/bin.
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+		echo "installing postgresql"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q postgresql; }
 	@rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
 $(BIN)/python:

@@ -82,6 +82,21 @@ pub enum Error {
         references: Option<(String, Vec<String>)>,
         message: String,
     },
+    /// The PostgreSQL server closed the connection, or it broke. The statement may or may
+    /// not have run; the engine drops the connection, so the next call opens a fresh one.
+    ConnectionLost { message: String },
+    /// PostgreSQL gave up a transaction for a serialization failure or a deadlock
+    /// (SQLSTATE 40001, 40P01). Running the whole transaction again may succeed.
+    Serialization { message: String },
+    /// Every connection of a PostgreSQL engine's pool stayed in use for `waited`.
+    PoolTimeout { waited: Duration, limit: usize },
+    /// A call this kind of database does not offer yet.
+    Unsupported(String),
+    /// Any other failure reported by PostgreSQL, with its SQLSTATE when the server sent one.
+    Postgres {
+        sqlstate: Option<String>,
+        message: String,
+    },
     /// Any other failure reported by `SQLite`.
     Sqlite {
         code: i32,
@@ -190,6 +205,8 @@ fn constraint_from_message(extended_code: i32, message: String) -> Error {
 }
 
 impl fmt::Display for Error {
+    // One arm per variant: splitting it would only scatter the messages.
+    #[allow(clippy::too_many_lines)]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Closed => write!(f, "the database handle is closed"),
@@ -227,7 +244,24 @@ impl fmt::Display for Error {
             Error::Transaction(message)
             | Error::Sqlite { message, .. }
             | Error::Invalid { message, .. }
-            | Error::LeaseLost { message, .. } => f.write_str(message),
+            | Error::LeaseLost { message, .. }
+            | Error::Unsupported(message)
+            | Error::Postgres { message, .. } => f.write_str(message),
+            Error::ConnectionLost { message } => write!(
+                f,
+                "the connection to the PostgreSQL server was lost ({message}); the statement \
+                 may or may not have run, and the next call opens a new connection"
+            ),
+            Error::Serialization { message } => write!(
+                f,
+                "{message}; the transaction was rolled back and may succeed if run again"
+            ),
+            Error::PoolTimeout { waited, limit } => write!(
+                f,
+                "every connection of the pool ({limit}) was in use for {:.1} s; raise \
+                 connection_limit or pool_timeout in the URL",
+                waited.as_secs_f64()
+            ),
             Error::Busy { waited, holder } => write!(
                 f,
                 "database is locked: {holder} held the write lock for longer than the busy \
@@ -321,7 +355,11 @@ fn exception_class_name(err: &Error) -> &'static str {
             ConstraintKind::Check => "CheckConstraintError",
             ConstraintKind::Other => "ConstraintError",
         },
-        Error::Sqlite { .. } => "DatabaseError",
+        Error::Unsupported(_) => "NotSupportedError",
+        Error::ConnectionLost { .. } => "ConnectionLostError",
+        Error::Serialization { .. } => "SerializationError",
+        Error::PoolTimeout { .. } => "PoolTimeoutError",
+        Error::Sqlite { .. } | Error::Postgres { .. } => "DatabaseError",
     }
 }
 
@@ -371,6 +409,7 @@ fn build_exception(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
             exc.setattr("sqlite_code", code)?;
             exc.setattr("sqlite_extended_code", extended_code)?;
         }
+        Error::Postgres { sqlstate, .. } => exc.setattr("sqlstate", sqlstate)?,
         _ => {}
     }
     Ok(PyErr::from_value(exc))

@@ -33,6 +33,7 @@ pub mod process;
 mod py_bulk;
 mod py_engine;
 mod py_metrics;
+mod py_pg;
 mod py_queue;
 mod py_ratelimit;
 pub mod queue;

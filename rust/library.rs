@@ -78,7 +78,7 @@ fn object_file_of(address: *const c_void) -> Option<String> {
     // SAFETY: dladdr accepts any address (it returns 0 for one in no loaded object),
     // only reads the loader's tables, and writes nothing but `info`, which is a valid,
     // exclusively borrowed `Dl_info`.
-    let found = unsafe { libc::dladdr(address, &mut info) };
+    let found = unsafe { libc::dladdr(address, &raw mut info) };
     if found == 0 || info.dli_fname.is_null() {
         return None;
     }

@@ -126,7 +126,7 @@ impl PyBulkInsert {
         }
         Ok(PyBulkInsert {
             db: db.clone().unbind(),
-            engine: Arc::clone(db.get().engine()),
+            engine: Arc::clone(db.get().engine("bulk insert")?),
             model,
             columns: parsed,
             insert: Arc::new(insert),

@@ -1,8 +1,8 @@
 //! The Python face of the engine: `strata._core.Engine`.
 //!
-//! Every method follows one pattern: convert Python arguments to `SQLite` values while
-//! holding the GIL, run the engine with the GIL released (`py.detach`), then convert the
-//! result back. The engine never blocks on its own locks while the GIL is held, which is
+//! Every method follows one pattern: convert Python arguments to the backend's values
+//! (`SQLite`'s five storage classes here, PostgreSQL's in `py_pg`) while holding the GIL,
+//! run the engine with the GIL released (`py.detach`), then convert the result back. The engine never blocks on its own locks while the GIL is held, which is
 //! what makes it safe for one thread to wait on the writer while another runs Python.
 //!
 //! `strata.Database` subclasses this class, so raw SQL calls reach Rust without a Python
@@ -21,8 +21,9 @@ use pyo3::types::{
 use rusqlite::types::Value;
 
 use crate::busy;
-use crate::engine::{current_thread_token, Engine, Options, Rows};
+use crate::engine::{current_thread_token, Backend, Engine, Rows};
 use crate::error::{Error, Result};
+use crate::py_pg;
 
 /// Rows converted per GIL acquisition in `execute_many`: large enough that re-acquiring
 /// the GIL is noise, small enough to bound the memory held by converted values.
@@ -30,7 +31,7 @@ const EXECUTE_MANY_CHUNK: usize = 4096;
 
 #[pyclass(name = "Engine", module = "strata._core", subclass, frozen)]
 pub struct PyEngine {
-    engine: Arc<Engine>,
+    backend: Backend,
     // `tracer` and `listener` are read and written only with the GIL held, so their locks
     // must never be held while Python code can run: a thread that blocked on one, GIL in
     // hand, would wait for a holder that needs the GIL to go on. Each lock is held for a
@@ -45,40 +46,42 @@ pub struct PyEngine {
 #[pymethods]
 impl PyEngine {
     #[new]
-    #[pyo3(signature = (path, *, busy_timeout = 5.0, readers = 4))]
-    fn new(py: Python<'_>, path: String, busy_timeout: f64, readers: usize) -> PyResult<Self> {
+    #[pyo3(signature = (path, *, busy_timeout = 5.0, readers = None))]
+    fn new(
+        py: Python<'_>,
+        path: String,
+        busy_timeout: f64,
+        readers: Option<usize>,
+    ) -> PyResult<Self> {
         if !busy_timeout.is_finite() || busy_timeout < 0.0 {
             return Err(pyo3::exceptions::PyValueError::new_err(
                 "busy_timeout must be a non-negative number of seconds",
             ));
         }
-        let options = Options {
-            busy_timeout: Duration::from_secs_f64(busy_timeout),
-            max_readers: readers,
-        };
-        let engine = py.detach(|| Engine::open(&path, options))?;
+        let timeout = Duration::from_secs_f64(busy_timeout);
+        let backend = py.detach(|| Backend::open(&path, timeout, readers))?;
         Ok(PyEngine {
-            engine: Arc::new(engine),
+            backend,
             tracer: RwLock::new(None),
             listener: RwLock::new(None),
         })
     }
 
-    /// The database file's path, or ":memory:".
+    /// The database file's path, ":memory:", or the PostgreSQL URL without its password.
     #[getter(path_)]
     fn path(&self) -> &str {
-        self.engine.path()
+        self.backend.path()
     }
 
     #[getter(closed_)]
     fn closed(&self) -> bool {
-        self.engine.is_closed()
+        self.backend.is_closed()
     }
 
     /// Whether the calling thread has a transaction open.
     #[getter(in_transaction_)]
     fn in_transaction(&self) -> bool {
-        self.engine.in_transaction()
+        self.backend.in_transaction()
     }
 
     /// Run one statement and return the number of rows it changed.
@@ -86,10 +89,20 @@ impl PyEngine {
     #[pyo3(signature = (sql, *params))]
     fn execute_raw(&self, py: Python<'_>, sql: &str, params: &Bound<'_, PyTuple>) -> PyResult<u64> {
         self.trace(py, sql, params.as_any())?;
-        let values = to_values(params)?;
-        self.timed(py, "execute_raw", sql, params.as_any(), || {
-            Ok(py.detach(|| self.engine.execute(sql, &values))?)
-        })
+        match &self.backend {
+            Backend::Sqlite(engine) => {
+                let values = to_values(params)?;
+                self.timed(py, "execute_raw", sql, params.as_any(), || {
+                    Ok(py.detach(|| engine.execute(sql, &values))?)
+                })
+            }
+            Backend::Postgres(engine) => {
+                let values = py_pg::to_params(params)?;
+                self.timed(py, "execute_raw", sql, params.as_any(), || {
+                    Ok(py.detach(|| engine.execute(sql, &values))?)
+                })
+            }
+        }
     }
 
     /// Run a query and return its rows as dicts (column name to value), or as tuples.
@@ -103,11 +116,22 @@ impl PyEngine {
         as_tuples: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         self.trace(py, sql, params.as_any())?;
-        let values = to_values(params)?;
-        let rows = self.timed(py, "query_raw", sql, params.as_any(), || {
-            Ok(py.detach(|| self.engine.query(sql, &values))?)
-        })?;
-        rows_to_python(py, rows, as_tuples)
+        match &self.backend {
+            Backend::Sqlite(engine) => {
+                let values = to_values(params)?;
+                let rows = self.timed(py, "query_raw", sql, params.as_any(), || {
+                    Ok(py.detach(|| engine.query(sql, &values))?)
+                })?;
+                rows_to_python(py, rows, as_tuples)
+            }
+            Backend::Postgres(engine) => {
+                let values = py_pg::to_params(params)?;
+                let rows = self.timed(py, "query_raw", sql, params.as_any(), || {
+                    Ok(py.detach(|| engine.query(sql, &values))?)
+                })?;
+                py_pg::rows_to_python(py, rows, as_tuples)
+            }
+        }
     }
 
     /// Run one statement for each parameter sequence in `rows`, atomically: inside the
@@ -121,8 +145,9 @@ impl PyEngine {
         rows: &Bound<'_, PyAny>,
     ) -> PyResult<u64> {
         self.trace(py, sql, rows)?;
-        self.timed(py, "execute_many_raw", sql, rows, || {
-            self.execute_many(py, sql, rows)
+        self.timed(py, "execute_many_raw", sql, rows, || match &self.backend {
+            Backend::Sqlite(engine) => execute_many(py, engine, sql, rows),
+            Backend::Postgres(engine) => py_pg::execute_many(py, engine, sql, rows),
         })
     }
 
@@ -132,19 +157,20 @@ impl PyEngine {
         let no_params = PyTuple::empty(py);
         self.trace(py, sql, &no_params)?;
         self.timed(py, "execute_script", sql, &no_params, || {
-            Ok(py.detach(|| self.engine.execute_script(sql))?)
+            Ok(py.detach(|| self.backend.execute_script(sql))?)
         })
     }
 
-    /// A context manager for a transaction on the calling thread: `BEGIN IMMEDIATE` for
-    /// the outermost block, a savepoint for nested ones. It commits when the block ends
+    /// A context manager for a transaction on the calling thread: `BEGIN IMMEDIATE` on
+    /// `SQLite` (`BEGIN ISOLATION LEVEL READ COMMITTED` on PostgreSQL) for the outermost
+    /// block, a savepoint for nested ones. It commits when the block ends
     /// normally and rolls back when it raises. `with db.transaction_() as tx:` gives back
     /// the database handle, whose statements on this thread join the transaction.
     #[pyo3(name = "transaction_")]
     fn transaction(slf: &Bound<'_, Self>) -> PyTransaction {
         PyTransaction {
             db: slf.clone().into_any().unbind(),
-            engine: Arc::clone(&slf.get().engine),
+            backend: slf.get().backend.clone(),
             entered_on: AtomicU64::new(0),
         }
     }
@@ -174,11 +200,21 @@ impl PyEngine {
         drop(old);
     }
 
-    /// The pragmas in force on the writer connection.
+    /// The pragmas in force on the writer connection; on PostgreSQL, the pool's settings.
     #[pyo3(name = "settings_")]
     fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let settings = py.detach(|| self.engine.settings())?;
         let out = PyDict::new(py);
+        let engine = match &self.backend {
+            Backend::Sqlite(engine) => engine,
+            Backend::Postgres(engine) => {
+                out.set_item("provider", "postgresql")?;
+                out.set_item("schema", engine.schema())?;
+                out.set_item("busy_timeout", engine.pool_timeout().as_secs_f64())?;
+                out.set_item("readers", engine.connection_limit())?;
+                return Ok(out);
+            }
+        };
+        let settings = py.detach(|| engine.settings())?;
         out.set_item("journal_mode", settings.journal_mode)?;
         out.set_item("synchronous", settings.synchronous)?;
         out.set_item("foreign_keys", settings.foreign_keys)?;
@@ -190,21 +226,28 @@ impl PyEngine {
     /// Close every connection, rolling back an open transaction. Idempotent.
     #[pyo3(name = "close_")]
     fn close(&self, py: Python<'_>) {
-        py.detach(|| self.engine.close());
+        py.detach(|| self.backend.close());
     }
 }
 
 impl PyEngine {
-    /// The engine, for the core's other Python classes (queue, rate limiter, ingest), which
-    /// are bound to a database handle and share its connections.
-    pub(crate) fn engine(&self) -> &Arc<Engine> {
-        &self.engine
+    /// The `SQLite` engine, for the core's other Python classes (queue, rate limiter,
+    /// ingest), which are bound to a database handle and share its connections. They run
+    /// on `SQLite` only so far; `feature` names the one asking, for the error on PostgreSQL.
+    pub(crate) fn engine(&self, feature: &str) -> Result<&Arc<Engine>> {
+        self.backend.sqlite(feature)
     }
+}
 
-    /// `execute_many_raw`'s work: the rows converted a chunk at a time, in one
-    /// transaction (or a savepoint of the caller's).
-    fn execute_many(&self, py: Python<'_>, sql: &str, rows: &Bound<'_, PyAny>) -> PyResult<u64> {
-        let engine = &self.engine;
+/// `execute_many_raw`'s work on `SQLite`: the rows converted a chunk at a time, in one
+/// transaction (or a savepoint of the caller's).
+fn execute_many(
+    py: Python<'_>,
+    engine: &Engine,
+    sql: &str,
+    rows: &Bound<'_, PyAny>,
+) -> PyResult<u64> {
+    {
         py.detach(|| engine.begin())?;
         let outcome = (|| -> PyResult<u64> {
             let mut changed = 0;
@@ -234,7 +277,9 @@ impl PyEngine {
             }
         }
     }
+}
 
+impl PyEngine {
     /// Run `run` (one statement, or one bulk insert) and report it to the query listener,
     /// if there is one, with its duration. A statement's own error is what the caller gets,
     /// whatever the listener does.
@@ -330,7 +375,7 @@ fn ctrl_c_pressed() -> bool {
 #[pyclass(name = "Transaction", module = "strata._core", frozen)]
 pub struct PyTransaction {
     db: Py<PyAny>,
-    engine: Arc<Engine>,
+    backend: Backend,
     /// The token of the thread that entered the block, or 0 while it is not open.
     entered_on: AtomicU64,
 }
@@ -344,7 +389,7 @@ impl PyTransaction {
             )
             .into());
         }
-        py.detach(|| self.engine.begin())?;
+        py.detach(|| self.backend.begin())?;
         self.entered_on
             .store(current_thread_token(), Ordering::Release);
         Ok(self.db.clone_ref(py))
@@ -366,9 +411,9 @@ impl PyTransaction {
         }
         self.entered_on.store(0, Ordering::Release);
         if exc_type.is_none() {
-            py.detach(|| self.engine.commit())?;
+            py.detach(|| self.backend.commit())?;
         } else {
-            py.detach(|| self.engine.rollback())?;
+            py.detach(|| self.backend.rollback())?;
         }
         // Never swallow the exception that ended the block.
         Ok(false)

@@ -73,7 +73,7 @@ impl PyAggregator {
             )
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PyAggregator {
-            engine: Arc::clone(db.get().engine()),
+            engine: Arc::clone(db.get().engine("metrics")?),
             source: Source {
                 table,
                 time,
@@ -280,7 +280,7 @@ impl PyArrowStream {
                 params: to_values(params)?,
                 columns,
             })),
-            engine: Arc::clone(db.get().engine()),
+            engine: Arc::clone(db.get().engine("Arrow export")?),
         })
     }
 
@@ -352,7 +352,7 @@ pub fn ingest_ceiling(
     if series == 0 || chunk_rows == 0 || insert.columns.len() < 2 {
         return Err(Error::invalid("series, chunk_rows and two columns are needed").into());
     }
-    let engine = Arc::clone(db.get().engine());
+    let engine = Arc::clone(db.get().engine("ingest_ceiling")?);
     let width = insert.columns.len();
     let target = Target {
         sql: Arc::new(insert),

@@ -48,7 +48,7 @@ impl PyQueue {
             changes,
         };
         let format = Format::parse(datetime_format)?;
-        let engine = Arc::clone(db.get().engine());
+        let engine = Arc::clone(db.get().engine("the queue")?);
         Ok(PyQueue {
             queue: Arc::new(Queue::new(
                 engine,

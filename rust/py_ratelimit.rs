@@ -122,7 +122,7 @@ impl PyRateLimiter {
             ));
         }
         Ok(PyRateLimiter {
-            engine: Arc::clone(engine.get().engine()),
+            engine: Arc::clone(engine.get().engine("the rate limiter")?),
             limiter: Limiter::new(spec)?,
             key_kinds,
             id_factory,

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import strata
+from postgres import PostgresServer, fresh_database, server_or_skip
 
 # Fast by default; `HYPOTHESIS_PROFILE=thorough pytest` explores much further.
 settings.register_profile("fast", max_examples=60, deadline=None)
@@ -43,3 +44,19 @@ def open_db(db_path: Path) -> Iterator[Callable[..., strata.Database]]:
 @pytest.fixture
 def db(open_db: Callable[..., strata.Database]) -> strata.Database:
     return open_db()
+
+
+# -- PostgreSQL: one throwaway server per session, a fresh database per test (tests/postgres.py)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    yield from server_or_skip()
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """``postgresql://postgres@127.0.0.1:<port>/<db>``: a database of its own for this test,
+    made from template0 and dropped afterwards."""
+    with fresh_database(pg_server, request.node.name) as url:
+        yield url

@@ -1,8 +1,10 @@
 # Type stub for the compiled extension (rust/). `make stubtest` checks it against the build.
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime, time
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal, TypedDict, final, overload
+from uuid import UUID
 
 from typing_extensions import disjoint_base
 
@@ -31,6 +33,18 @@ BULK_ROWS_PER_STATEMENT: int
 
 # A value SQLite can bind: NULL, INTEGER (64-bit), REAL, TEXT or BLOB.
 SqlValue = None | bool | int | float | str | bytes | bytearray
+# What PostgreSQL binds besides: numbers, times and ids by their text, JSON, arrays.
+Param = (
+    SqlValue
+    | memoryview
+    | Decimal
+    | date
+    | time
+    | UUID
+    | dict[str, Any]
+    | list[Any]
+    | tuple[Any, ...]
+)
 
 class LibraryInfo(TypedDict):
     version: str
@@ -46,29 +60,37 @@ class Settings(TypedDict):
     busy_timeout: float
     readers: int
 
+class PostgresSettings(TypedDict):
+    provider: Literal["postgresql"]
+    schema: str
+    busy_timeout: float
+    readers: int
+
 @disjoint_base
 class Engine:
-    def __new__(cls, path: str, *, busy_timeout: float = 5.0, readers: int = 4) -> Engine: ...
+    def __new__(
+        cls, path: str, *, busy_timeout: float = 5.0, readers: int | None = None
+    ) -> Engine: ...
     @property
     def path_(self) -> str: ...
     @property
     def closed_(self) -> bool: ...
     @property
     def in_transaction_(self) -> bool: ...
-    def execute_raw_(self, sql: str, *params: SqlValue) -> int: ...
+    def execute_raw_(self, sql: str, *params: Param) -> int: ...
     @overload
     def query_raw_(
-        self, sql: str, *params: SqlValue, as_tuples: Literal[False] = False
+        self, sql: str, *params: Param, as_tuples: Literal[False] = False
     ) -> list[dict[str, Any]]: ...
     @overload
     def query_raw_(
-        self, sql: str, *params: SqlValue, as_tuples: Literal[True]
+        self, sql: str, *params: Param, as_tuples: Literal[True]
     ) -> list[tuple[Any, ...]]: ...
     @overload
     def query_raw_(
-        self, sql: str, *params: SqlValue, as_tuples: bool
+        self, sql: str, *params: Param, as_tuples: bool
     ) -> list[dict[str, Any]] | list[tuple[Any, ...]]: ...
-    def execute_many_raw_(self, sql: str, rows: Iterable[Sequence[SqlValue]]) -> int: ...
+    def execute_many_raw_(self, sql: str, rows: Iterable[Sequence[Param]]) -> int: ...
     def execute_script_(self, sql: str) -> None: ...
     def transaction_(self) -> Transaction: ...
     def set_tracer_(self, tracer: Callable[[str, Any], object] | None) -> None: ...
@@ -76,7 +98,7 @@ class Engine:
         self,
         listener: Callable[[str, str, Any, float, float, BaseException | None], object] | None,
     ) -> None: ...
-    def settings_(self) -> Settings: ...
+    def settings_(self) -> Settings | PostgresSettings: ...
     def close_(self) -> None: ...
 
 @final

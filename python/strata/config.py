@@ -13,6 +13,15 @@ Accepted forms, for SQLite:
 Query parameters follow Prisma's SQLite connector: ``connection_limit`` sets the number of
 reader connections and ``socket_timeout`` (seconds) how long a write waits for the lock.
 
+For PostgreSQL, Prisma's URLs:
+``postgresql://user:password@host:5432/database?schema=app&connection_limit=5`` (or
+``postgres://``). ``schema`` sets ``search_path`` (``public`` by default),
+``connection_limit`` the pool's size (twice the cores plus one by default),
+``pool_timeout`` how long a call waits for a free connection, ``connect_timeout`` how long
+connecting may take, ``sslmode`` is ``disable`` or ``prefer`` (TLS is not built in yet, so
+``require`` is refused rather than quietly connecting in plain text), ``host=/dir`` connects
+through the Unix socket in that folder. The Rust core parses the URL again to connect.
+
 When no URL is passed, ``DATABASE_URL`` is used, then ``url`` under ``[tool.strata]`` in
 the nearest ``pyproject.toml``. A relative path in pyproject.toml is relative to that file.
 """
@@ -24,21 +33,42 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from strata.errors import ConfigurationError
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "DEFAULT_READERS", "Target", "default_url", "resolve"]
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT",
+    "DEFAULT_READERS",
+    "POSTGRES_PARAMETERS",
+    "Target",
+    "default_url",
+    "resolve",
+]
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 DEFAULT_READERS = 4
 
 _MEMORY = ":memory:"
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+#: The URL parameters strata understands for PostgreSQL (``rust/engine/postgres/url.rs``).
+POSTGRES_PARAMETERS = (
+    "schema",
+    "sslmode",
+    "connection_limit",
+    "connect_timeout",
+    "pool_timeout",
+    "statement_cache_size",
+    "application_name",
+    "host",
+)
 
 
 @dataclass(frozen=True)
 class Target:
-    """A resolved database location and the connection options its URL carried."""
+    """A resolved database location and the connection options its URL carried. For
+    PostgreSQL, ``path`` is the URL itself (the core connects with it), ``readers`` the
+    pool's ``connection_limit`` and ``busy_timeout`` its ``pool_timeout``."""
 
     url: str
     path: str
@@ -48,6 +78,12 @@ class Target:
     @property
     def in_memory(self) -> bool:
         return self.path == _MEMORY
+
+    @property
+    def provider(self) -> str:
+        """The schema's datasource provider this location needs: ``"postgresql"`` or
+        ``"sqlite"``."""
+        return "postgresql" if self.path.startswith(_POSTGRES_SCHEMES) else "sqlite"
 
 
 def default_url(start: Path | None = None) -> tuple[str, Path] | None:
@@ -102,14 +138,12 @@ def resolve(url: str | os.PathLike[str] | None, base_dir: Path | None = None) ->
     text = os.fspath(url)
     base = base_dir or Path.cwd()
     location, _, query = text.partition("?")
+    if location.startswith(_POSTGRES_SCHEMES):
+        return _resolve_postgres(text, location, query)
     busy_timeout, readers = _parse_options(text, query)
 
     if location in (_MEMORY, "sqlite://", "sqlite:///:memory:", "file::memory:"):
         return Target(text, _MEMORY, busy_timeout, readers)
-    if location.startswith(("postgres://", "postgresql://")):
-        raise ConfigurationError(
-            f"{text!r}: PostgreSQL is not supported yet; strata runs on SQLite for now"
-        )
     if location.startswith("sqlite:///"):
         raw_path = location.removeprefix("sqlite:///")
         # sqlite:////abs keeps its leading slash after the prefix is removed.
@@ -132,6 +166,56 @@ def resolve(url: str | os.PathLike[str] | None, base_dir: Path | None = None) ->
     if not path.is_absolute():
         path = base / path
     return Target(text, os.path.abspath(path), busy_timeout, readers)
+
+
+def _resolve_postgres(url: str, location: str, query: str) -> Target:
+    """Check a Prisma PostgreSQL URL's parameters; the core takes the rest apart."""
+    shown = _without_password(url)
+    parts = urlsplit(location)
+    if not parts.hostname and "host=" not in query:
+        raise ConfigurationError(f"{shown!r}: the URL names no host")
+    try:
+        parts.port  # noqa: B018 -- urllib checks the port when it is read
+    except ValueError as exc:
+        raise ConfigurationError(f"{shown!r}: {exc}") from exc
+    pool_timeout: float | None = None
+    connection_limit: int | None = None
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key not in POSTGRES_PARAMETERS:
+            raise ConfigurationError(
+                f"{shown!r}: unknown URL parameter {key!r}; strata understands "
+                + ", ".join(POSTGRES_PARAMETERS)
+            )
+        if key == "sslmode" and value not in ("disable", "prefer"):
+            raise ConfigurationError(
+                f"{shown!r}: sslmode={value!r}: strata does not include TLS yet, so only "
+                "sslmode=disable and sslmode=prefer (plain TCP) connect"
+            )
+        if key in ("connection_limit", "statement_cache_size"):
+            if not value.isdigit() or (key == "connection_limit" and int(value) == 0):
+                raise ConfigurationError(f"{shown!r}: {key}={value!r} is not a positive number")
+            if key == "connection_limit":
+                connection_limit = int(value)
+        if key in ("pool_timeout", "connect_timeout"):
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = -1.0
+            if not seconds >= 0 or seconds == float("inf"):
+                raise ConfigurationError(f"{shown!r}: {key}={value!r} is not a number of seconds")
+            if key == "pool_timeout":
+                pool_timeout = seconds
+    return Target(url, url, pool_timeout, connection_limit)
+
+
+def _without_password(url: str) -> str:
+    """The URL with its password left out, for messages."""
+    scheme, _, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not at:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}{slash}{tail}"
 
 
 def _parse_options(url: str, query: str) -> tuple[float | None, int | None]:

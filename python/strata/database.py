@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS
+from strata.config import DEFAULT_BUSY_TIMEOUT
 from strata.engine import Engine
 from strata.errors import ConfigurationError
 
@@ -87,7 +87,7 @@ class Database(Engine):
         path: str,
         *,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        readers: int = DEFAULT_READERS,
+        readers: int | None = None,
     ) -> None:
         super().__init__(path, busy_timeout=busy_timeout, readers=readers)
         self.schema_path_ = None

@@ -16,14 +16,14 @@ from types import TracebackType
 from typing import Self
 
 from strata._core import Engine as _CoreEngine
-from strata.config import DEFAULT_BUSY_TIMEOUT, DEFAULT_READERS, resolve
+from strata.config import DEFAULT_BUSY_TIMEOUT, resolve
 from strata.events import QUERY_LOGGER, QueryEvent, QueryEvents, log_query
 
 __all__ = ["Engine"]
 
 
 class Engine(_CoreEngine):
-    """A handle on one SQLite database, whose connections the Rust core owns.
+    """A handle on one SQLite or PostgreSQL database, whose connections the Rust core owns.
 
     Raw SQL methods come straight from the core (`strata._core.Engine`):
     ``execute_raw_(sql, *params)`` returns the number of changed rows,
@@ -35,7 +35,16 @@ class Engine(_CoreEngine):
     ``close_()`` complete the set.
 
     The handle is safe to share between threads. A transaction belongs to the thread that
-    opened it: that thread's statements join it, while other threads' writes wait for it.
+    opened it: that thread's statements join it, while other threads' writes wait for it
+    (on SQLite; on PostgreSQL each thread's transaction has a pooled connection of its own,
+    and they run side by side).
+
+    A ``postgresql://`` URL opens PostgreSQL (see `strata.config`): parameters bind to
+    ``$1, $2, ...``, as None, bool, int, float, str, bytes, Decimal, datetime, date, time,
+    UUID, or a dict or list (JSON, or an array for an array parameter); results come back
+    as ints, floats, Decimal (``numeric``), str, bytes, datetimes (aware UTC for
+    ``timestamptz``, naive for ``timestamp``, which holds UTC as Prisma writes it), dates,
+    bools, lists (arrays) and parsed JSON. Sessions run in UTC.
 
     It is not shared with child processes: after ``fork()`` (multiprocessing's ``fork``
     start method) every call in the child raises `ForkedHandleError`, and the child opens
@@ -51,7 +60,7 @@ class Engine(_CoreEngine):
         path: str,
         *,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        readers: int = DEFAULT_READERS,
+        readers: int | None = None,
     ) -> None:
         # The core opened the database in __new__; this only records where it came from.
         self.url_ = path
@@ -69,14 +78,16 @@ class Engine(_CoreEngine):
     ) -> Self:
         """Open the database at ``url`` (see `strata.config` for the accepted forms; with
         none, ``DATABASE_URL`` or ``[tool.strata] url``). ``busy_timeout`` and ``readers``
-        override the URL's parameters."""
+        override the URL's parameters (on PostgreSQL: ``pool_timeout`` and
+        ``connection_limit``); without either, SQLite gets 4 readers and PostgreSQL
+        twice the cores plus one connections."""
         target = resolve(url)
         timeout = busy_timeout if busy_timeout is not None else target.busy_timeout
         pool = readers if readers is not None else target.readers
         engine = cls(
             target.path,
             busy_timeout=DEFAULT_BUSY_TIMEOUT if timeout is None else timeout,
-            readers=DEFAULT_READERS if pool is None else pool,
+            readers=pool,
         )
         engine.url_ = target.url
         return engine

@@ -22,6 +22,7 @@ __all__ = [
     "CheckConstraintError",
     "ClosedError",
     "ConfigurationError",
+    "ConnectionLostError",
     "ConstraintError",
     "DatabaseError",
     "ForeignKeyError",
@@ -31,12 +32,15 @@ __all__ = [
     "LeaseLostError",
     "MigrationError",
     "MixedDateTimeError",
+    "NotSupportedError",
     "NullConstraintError",
     "OpenError",
     "ParameterError",
     "ParameterTypeError",
+    "PoolTimeoutError",
     "RecordNotFoundError",
     "SchemaError",
+    "SerializationError",
     "SqlError",
     "StrataError",
     "TransactionError",
@@ -258,22 +262,32 @@ class ParameterTypeError(ParameterError, TypeError):
 
 
 class TransactionError(InterfaceError):
-    """Transactions were misused, e.g. raw BEGIN/COMMIT instead of ``db.transaction_()``."""
+    """Transactions were misused, e.g. raw BEGIN/COMMIT instead of ``db.transaction_()``.
+    On PostgreSQL also: a transaction block ended normally after a statement in it failed,
+    which aborts the block there; it was rolled back, and nothing in it was committed."""
+
+
+class NotSupportedError(InterfaceError):
+    """The call is not offered on this kind of database yet (the queue, the rate limiter,
+    bulk ingest and metrics run on SQLite only so far)."""
 
 
 class DatabaseError(StrataError):
-    """SQLite reported a failure.
+    """The database reported a failure.
 
-    ``sqlite_code`` and ``sqlite_extended_code`` hold SQLite's result codes when the
-    failure has no more specific class.
+    ``sqlite_code`` and ``sqlite_extended_code`` hold SQLite's result codes, and
+    ``sqlstate`` PostgreSQL's SQLSTATE, when the failure has no more specific class.
     """
 
     sqlite_code: int | None = None
     sqlite_extended_code: int | None = None
+    sqlstate: str | None = None
 
 
 class OpenError(DatabaseError):
-    """The database file cannot be opened, or is not a SQLite database. ``path`` names it."""
+    """The database cannot be opened: a SQLite file that cannot be opened or is not a
+    SQLite database, or a PostgreSQL server that cannot be reached or refused the login (or
+    a URL that cannot work). ``path`` names it (a URL without its password)."""
 
     path: str | None = None
 
@@ -293,6 +307,29 @@ class BusyError(DatabaseError):
     to raise ``readers=``."""
 
     retryable = True
+
+
+class SerializationError(BusyError):
+    """PostgreSQL gave the transaction up for a serialization failure or a deadlock
+    (SQLSTATE 40001, 40P01; Prisma P2034). It was rolled back; running the whole
+    transaction again may succeed."""
+
+    code = "P2034"
+
+
+class PoolTimeoutError(BusyError):
+    """Every connection of a PostgreSQL handle's pool stayed in use for the pool timeout
+    (Prisma P2024). Raise ``connection_limit`` or ``pool_timeout`` in the URL."""
+
+    code = "P2024"
+
+
+class ConnectionLostError(DatabaseError):
+    """The connection to the PostgreSQL server was lost or closed by the server (Prisma
+    P1017). The statement may or may not have run, so it is not retried for you; the broken
+    connection is dropped and the next call opens a new one."""
+
+    code = "P1017"
 
 
 class ConstraintError(DatabaseError):

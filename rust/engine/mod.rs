@@ -38,14 +38,17 @@ use crate::busy::Conn;
 use crate::error::{Error, Result};
 use crate::process;
 
+mod backend;
 mod fk_probe;
 mod open;
 mod pool;
+pub mod postgres;
 mod statement;
 #[cfg(test)]
 mod tests;
 mod transaction;
 
+pub use backend::Backend;
 pub(crate) use fk_probe::refine_error;
 pub use pool::{PooledReader, StreamReader};
 pub use statement::Rows;
