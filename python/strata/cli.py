@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -21,6 +22,7 @@ from strata.migrate.commands import (
     describe,
     diff_dialect,
     diff_script,
+    execute_script,
     find_schema,
     project_url,
     read_source,
@@ -351,15 +353,22 @@ def _one_source(side: str, given: dict[str, object]) -> tuple[str, str | None]:
 @migrate.command("diff")
 @_diff_side("from")
 @_diff_side("to")
+@click.option(
+    "--shadow-database-url",
+    help="PostgreSQL: a database on the server where a migrations folder is replayed "
+    "(into a database created beside it and dropped).",
+)
 @click.option("--script", is_flag=True, help="Print the SQL script instead of a summary.")
 @click.option("--exit-code", is_flag=True, help="Exit 2 when there are differences, 0 when none.")
-def migrate_diff(script: bool, exit_code: bool, **sources: object) -> None:
+def migrate_diff(
+    script: bool, exit_code: bool, shadow_database_url: str | None, **sources: object
+) -> None:
     """Compare two schemas (empty, a schema file, a migrations folder or a database)."""
     try:
         sides = [_one_source("from", sources), _one_source("to", sources)]
         dialect = diff_dialect(sides)
-        before = read_source(*sides[0], dialect)
-        after = read_source(*sides[1], dialect)
+        before = read_source(*sides[0], dialect, shadow_database_url)
+        after = read_source(*sides[1], dialect, shadow_database_url)
         steps, sql = diff_script(before, after, dialect)
     except StrataError as exc:
         _fail(exc)
@@ -406,6 +415,32 @@ def db_pull(schema_path: Path | None, print_only: bool) -> None:
         return
     path.write_text(text, encoding="utf-8")
     console.print(f"Introspected the database into {path}.")
+
+
+@db.command("execute")
+@click.option(
+    "--file",
+    "script_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The SQL script to run.",
+)
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the SQL script from stdin.")
+@click.option("--url", help="The database to run it on.")
+@schema_option
+def db_execute(
+    script_file: Path | None, from_stdin: bool, url: str | None, schema_path: Path | None
+) -> None:
+    """Run a SQL script on a database: --file or --stdin, on --url or the schema's."""
+    if (script_file is None) == (not from_stdin):
+        raise click.UsageError("give exactly one of --file PATH and --stdin")
+    if url is not None and schema_path is not None:
+        raise click.UsageError("give at most one of --url and --schema")
+    script = sys.stdin.read() if script_file is None else script_file.read_text(encoding="utf-8")
+    try:
+        execute_script(url or project_url(find_schema(schema_path)), script)
+    except StrataError as exc:
+        _fail(exc)
+    console.print("Script executed successfully.")
 
 
 @db.command("seed")

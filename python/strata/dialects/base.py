@@ -47,6 +47,7 @@ __all__ = [
     "RateLimitStatements",
     "RollupSql",
     "RowCopy",
+    "ScratchDatabase",
 ]
 
 #: Records a value as a statement's next parameter and returns its placeholder.
@@ -394,14 +395,38 @@ class RowCopy:
     range_sql: str
 
 
+@dataclass(frozen=True)
+class ScratchDatabase:
+    """A throwaway database (`MigrationsDialect.scratch_database`): where it is, and what
+    the main database's connection runs to create it and to drop it afterwards (nothing for
+    a private in-memory database, which goes with its connection)."""
+
+    url: str
+    create_sql: str | None = None
+    drop_sql: str | None = None
+
+
 class MigrationsDialect(Protocol):
     """The migrator's statements: Prisma's migration history table, what the runner
-    wraps a script in (`strata.migrate.runner`), and the reads behind ``migrate reset`` and
-    the data-loss warnings."""
+    wraps a script in (`strata.migrate.runner`), the lock that keeps migrators apart, and
+    the reads behind ``migrate reset`` and the data-loss warnings."""
 
-    #: A private throwaway database's URL, for the shadow database of ``migrate dev``.
-    @property
-    def scratch_url(self) -> str: ...
+    def scratch_database(self, url: str | None) -> ScratchDatabase:
+        """A throwaway database beside the one at ``url`` (None: no database at hand), for
+        the shadow database of ``migrate dev``."""
+
+    def namespace_sql(self, url: str) -> str | None:
+        """Creates the database schema ``url`` names when it is missing, as Prisma's
+        schema engine does on connecting; None where a database has no such thing."""
+
+    def lock_sql(self) -> tuple[str, str] | None:
+        """The statements that take and release the lock that keeps two migrators apart,
+        run on a connection of their own; None where each migration's write transaction
+        is that lock."""
+
+    def seed_url(self, url: str, path: str) -> str:
+        """The URL a child process (the seed command) opens the database with, from the
+        engine's ``url_`` and ``path_``."""
 
     # the history table
     def history_table_sql(self) -> str: ...
@@ -411,7 +436,7 @@ class MigrationsDialect(Protocol):
     def record_finish_sql(self) -> str: ...
     def record_failure_sql(self) -> str: ...
     def record_rolled_back_sql(self) -> str: ...
-    def history_time(self, moment: datetime) -> int | str:
+    def history_time(self, moment: datetime) -> int | str | datetime:
         """``moment`` as the history table stores it."""
 
     # running a script
@@ -420,23 +445,32 @@ class MigrationsDialect(Protocol):
 
     def turns_foreign_keys_off(self, statement: str) -> bool: ...
     def handled_around_script(self, statement: str) -> bool:
-        """Whether the runner applies ``statement`` around the script's transaction
-        rather than inside it."""
+        """Whether the runner handles ``statement`` around the script's transaction (or
+        that transaction is what it asks for) rather than running it inside."""
 
-    def foreign_keys_sql(self, *, enabled: bool) -> str: ...
+    def foreign_keys_sql(self, *, enabled: bool) -> str | None:
+        """Switches foreign key enforcement (outside a transaction); None where it is
+        never switched off."""
+
     def foreign_key_check_sql(self) -> str:
         """One row per violation: table, row key, parent table, key number."""
 
-    def read_secure_delete_sql(self) -> str: ...
+    def read_secure_delete_sql(self) -> str | None:
+        """One row: the secure_delete setting; None where there is no such setting, and
+        the other two are never asked."""
+
     def fast_secure_delete_sql(self) -> str: ...
     def restore_secure_delete_sql(self, previous: int) -> str: ...
     def row_copy(self, statement: str) -> RowCopy | None: ...
 
     # reset and the data-loss warnings
-    def schema_objects_sql(self) -> str:
-        """One row per table and view of the database's own: kind, unquoted name."""
+    def schema_objects_sql(self, namespaces: Sequence[str] = ()) -> str:
+        """One row per object ``migrate reset`` drops: kind, unquoted name. ``namespaces``
+        are the database schemas the Prisma schema declares (multiSchema)."""
 
-    def drop_sql(self, kind: str, name: str) -> str: ...
+    def drop_sql(self, kind: str, name: str) -> str:
+        """The statements (a script) that drop an object `schema_objects_sql` gave."""
+
     def table_exists_sql(self) -> str:
         """A row when the table the one parameter names (unquoted) exists."""
 

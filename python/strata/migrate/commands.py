@@ -8,7 +8,8 @@ one.
 
 How ``dev`` decides what to write, as Prisma's schema engine does:
 
-1. replay the migrations folder into an in-memory *shadow* database and read its tables;
+1. replay the migrations folder into a *shadow* database (in memory on SQLite, a database
+   created and dropped on the server on PostgreSQL) and read its tables;
 2. compare them with the live database: a difference is *drift*, and nothing is written;
 3. compare them with the tables the schema calls for: the difference is the new migration.
 """
@@ -19,13 +20,15 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from strata.config import default_url, project_settings, resolve
 from strata.dialects import Dialect, dialect_for, dialect_for_url
 from strata.engine import Engine
-from strata.errors import ConfigurationError, MigrationError
+from strata.errors import ConfigurationError, MigrationError, StrataError
 from strata.migrate import history
 from strata.migrate.diff import diff
 from strata.migrate.pull import pull
@@ -44,7 +47,7 @@ from strata.schema.sql import (
 )
 from strata.schema.validate import validate
 
-__all__ = ["Migrator", "Status", "find_schema", "project_url"]
+__all__ = ["Migrator", "Status", "execute_script", "find_schema", "project_url"]
 
 
 def find_schema(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -138,6 +141,7 @@ class Migrator:
         self.progress = progress
         self.dialect = dialect or dialect_for_url(engine.url_)
         self.history = history.History(engine, self.dialect.migrations)
+        self._lock_depth = 0
 
     # -- locations ---------------------------------------------------------------------------
 
@@ -156,6 +160,44 @@ class Migrator:
 
     def target(self) -> SqlSchema:
         return calculate(self.load_schema(), self.dialect.ddl)
+
+    # -- around the commands -------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the dialect's migration lock for the block (Prisma's advisory lock on
+        PostgreSQL), on a connection of its own; a command inside another holds it
+        already. Without such a lock (SQLite) each migration's write transaction keeps
+        migrators apart."""
+        lock = self.dialect.migrations.lock_sql()
+        if lock is None or self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        take, release = lock
+        with Engine.open_(self.engine.url_, readers=1) as holder:
+            try:
+                holder.execute_script_(take)
+            except StrataError as exc:
+                raise MigrationError(
+                    "Timed out waiting for another migration command to finish (it holds the "
+                    f"migration lock: {take.splitlines()[-1]}): {exc}"
+                ) from exc
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                holder.execute_raw_(release)
+
+    def _ensure_namespace(self, engine: Engine) -> None:
+        """Create the database schema the URL names when it is missing, as Prisma does."""
+        statement = self.dialect.migrations.namespace_sql(engine.url_)
+        if statement is not None:
+            engine.execute_raw_(statement)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -188,9 +230,14 @@ class Migrator:
         return Status(local_names, applied, pending, failed, edited, missing)
 
     def deploy(self) -> list[str]:
-        """Apply every pending migration, each in its own transaction. Stops at the first
-        failure, which is recorded in ``_prisma_migrations``."""
+        """Apply every pending migration, each in its own transaction, under the migration
+        lock. Stops at the first failure, which is recorded in ``_prisma_migrations``."""
         history.check_lock(self.migrations_dir, self.dialect.provider)
+        with self.locked():
+            return self._deploy()
+
+    def _deploy(self) -> list[str]:
+        self._ensure_namespace(self.engine)
         state = self.status()
         if state.failed:
             raise MigrationError(
@@ -230,21 +277,34 @@ class Migrator:
         return True
 
     def shadow(self) -> SqlSchema:
-        """The tables the migration history builds, replayed into an in-memory database."""
-        with Engine.open_(self.dialect.migrations.scratch_url) as shadow:
-            for migration in history.list_local(self.migrations_dir):
-                try:
-                    apply_script(shadow, migration.script, dialect=self.dialect.migrations)
-                except MigrationError as exc:
-                    raise MigrationError(
-                        f"Migration `{migration.name}` failed to apply cleanly to the shadow "
-                        f"database.\n{exc}"
-                    ) from exc
-            return self.dialect.introspection.introspect(shadow)
+        """The tables the migration history builds, replayed into a throwaway database
+        (`strata.dialects.base.ScratchDatabase`) beside this one."""
+        scratch = self.dialect.migrations.scratch_database(self.engine.url_)
+        if scratch.create_sql is not None:
+            self.engine.execute_raw_(scratch.create_sql)
+        try:
+            with Engine.open_(scratch.url) as shadow:
+                self._ensure_namespace(shadow)
+                for migration in history.list_local(self.migrations_dir):
+                    try:
+                        apply_script(shadow, migration.script, dialect=self.dialect.migrations)
+                    except MigrationError as exc:
+                        raise MigrationError(
+                            f"Migration `{migration.name}` failed to apply cleanly to the "
+                            f"shadow database.\n{exc}"
+                        ) from exc
+                return self.dialect.introspection.introspect(shadow)
+        finally:
+            if scratch.drop_sql is not None:
+                self.engine.execute_raw_(scratch.drop_sql)
 
     def dev(self, name: str, *, create_only: bool = False) -> DevResult:
         """Apply pending migrations, then create (and apply) one for the schema's changes."""
         history.check_lock(self.migrations_dir, self.dialect.provider)
+        with self.locked():
+            return self._dev(name, create_only=create_only)
+
+    def _dev(self, name: str, *, create_only: bool) -> DevResult:
         state = self.status()
         if state.failed or state.edited or state.missing:
             problem = (
@@ -299,28 +359,49 @@ class Migrator:
         """Drop every table, reapply all migrations, then run the seed command."""
         if not force:
             raise MigrationError("reset deletes all data; pass force=True (--force) to confirm")
-        self._drop_everything()
-        applied = self.deploy()
+        history.check_lock(self.migrations_dir, self.dialect.provider)
+        with self.locked():
+            self._drop_everything()
+            applied = self.deploy()
         if seed:
             self.seed(required=False)
         return applied
 
     def _drop_everything(self) -> None:
+        """Drop what the dialect says a reset drops (SQLite: every table and view;
+        PostgreSQL: the schemas, recreated empty), in one transaction."""
         sql, quote = self.dialect.migrations, self.dialect.ddl.quote
-        names = self.engine.query_raw_(sql.schema_objects_sql(), as_tuples=True)
-        self.engine.execute_raw_(sql.foreign_keys_sql(enabled=False))
+        listed = sql.schema_objects_sql(self._declared_namespaces())
+        names = self.engine.query_raw_(listed, as_tuples=True)
+        switch_off, switch_on = (sql.foreign_keys_sql(enabled=e) for e in (False, True))
+        if switch_off is not None:
+            self.engine.execute_raw_(switch_off)
         try:
             with self.engine.transaction_():
                 for kind, name in names:
-                    self.engine.execute_raw_(sql.drop_sql(kind, quote(name)))
+                    self.engine.execute_script_(sql.drop_sql(kind, quote(name)))
         finally:
-            self.engine.execute_raw_(sql.foreign_keys_sql(enabled=True))
+            if switch_on is not None:
+                self.engine.execute_raw_(switch_on)
+
+    def _declared_namespaces(self) -> tuple[str, ...]:
+        """The database schemas the schema file declares (multiSchema), none without one."""
+        try:
+            return self.load_schema().db_schemas
+        except StrataError:
+            return ()
 
     def resolve(self, *, applied: str | None = None, rolled_back: str | None = None) -> None:
         if (applied is None) == (rolled_back is None):
             raise MigrationError(
                 "resolve needs exactly one of --applied NAME or --rolled-back NAME"
             )
+        history.check_lock(self.migrations_dir, self.dialect.provider)
+        with self.locked():
+            self._resolve(applied, rolled_back)
+
+    def _resolve(self, applied: str | None, rolled_back: str | None) -> None:
+        self._ensure_namespace(self.engine)
         self.history.ensure_table()
         state = self.status()
         if rolled_back is not None:
@@ -347,6 +428,11 @@ class Migrator:
 
     def push(self, *, accept_data_loss: bool = False) -> list[str]:
         """Make the database match the schema directly, without a migration history."""
+        with self.locked():
+            return self._push(accept_data_loss)
+
+    def _push(self, accept_data_loss: bool) -> list[str]:
+        self._ensure_namespace(self.engine)
         steps = diff(self.live(), self.target(), self.dialect.ddl)
         warnings, unexecutable = self.warnings(steps)
         if unexecutable or (warnings and not accept_data_loss):
@@ -375,7 +461,8 @@ class Migrator:
                     "pyproject.toml"
                 )
             return False
-        env = {**os.environ, "DATABASE_URL": f"file:{self.engine.path_}"}
+        url = self.dialect.migrations.seed_url(self.engine.url_, self.engine.path_)
+        env = {**os.environ, "DATABASE_URL": url}
         argv = shlex.split(command)
         if argv and argv[0] == "python":
             argv[0] = sys.executable
@@ -470,10 +557,13 @@ def diff_dialect(sources: list[tuple[str, str | None]]) -> Dialect:
     return dialects[0] if dialects else dialect_for("sqlite")
 
 
-def read_source(kind: str, value: str | None, dialect: Dialect | None = None) -> SqlSchema:
+def read_source(
+    kind: str, value: str | None, dialect: Dialect | None = None, shadow_url: str | None = None
+) -> SqlSchema:
     """One side of ``migrate diff``, in ``dialect`` (by default the side's own): ``empty``,
     ``schema`` (a schema file), ``migrations`` (a migrations folder, replayed into a shadow
-    database) or ``url`` (a live database)."""
+    database: on a server, one created beside the database at ``shadow_url`` and dropped)
+    or ``url`` (a live database)."""
     if kind == "empty":
         return SqlSchema()
     if value is None:
@@ -485,12 +575,13 @@ def read_source(kind: str, value: str | None, dialect: Dialect | None = None) ->
     if kind == "migrations":
         if not Path(value).is_dir():
             raise ConfigurationError(f"no migrations folder at {value}")
-        with Engine.open_(dialect.migrations.scratch_url) as scratch:
-            return Migrator(scratch, migrations=value, dialect=dialect).shadow()
+        beside = shadow_url or dialect.migrations.scratch_database(None).url
+        with Engine.open_(beside) as engine:
+            return Migrator(engine, migrations=value, dialect=dialect).shadow()
     if kind == "url":
         target = resolve(value)
         # A diff only reads: a mistyped path must not leave an empty database behind.
-        if not target.in_memory and not Path(target.path).exists():
+        if target.provider == "sqlite" and not target.in_memory and not Path(target.path).exists():
             raise ConfigurationError(f"no database at {target.path} (from {value!r})")
         with Engine.open_(value) as engine:
             return dialect.introspection.introspect(engine)
@@ -505,3 +596,10 @@ def diff_script(
     ddl = (dialect or dialect_for("sqlite")).ddl
     steps = diff(before, after, ddl)
     return steps, ddl.render_script(steps)
+
+
+def execute_script(url: str, script: str) -> None:
+    """Run ``script`` on the database at ``url`` as it is (``strata db execute``): on
+    PostgreSQL one simple query, a transaction unless the script manages its own."""
+    with Engine.open_(url) as engine:
+        engine.execute_script_(script)

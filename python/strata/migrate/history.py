@@ -118,12 +118,15 @@ def locked_provider(folder: Path) -> str | None:
 
 
 def check_lock(folder: Path, provider: str) -> None:
+    """Refuse a migrations folder locked to another database than ``provider``, the one
+    the migrator runs on: its scripts are written in that database's SQL."""
     locked = locked_provider(folder)
     if locked is not None and locked != provider:
         raise MigrationError(
-            f"The datasource provider `{provider}` specified in your schema does not match the "
-            f"one specified in the migration_lock.toml, `{locked}`. Start a new migration "
-            "history for the new provider."
+            f"The database is `{provider}`, but the migrations in {folder} are locked to "
+            f"`{locked}` ({LOCK_FILE}): their SQL is written for that database. Point "
+            f"DATABASE_URL at a `{locked}` database, or start a new migration history for "
+            f"`{provider}`."
         )
 
 
@@ -189,5 +192,5 @@ class History:
     def record_rolled_back(self, name: str) -> int:
         return self.engine.execute_raw_(self.dialect.record_rolled_back_sql(), self._now(), name)
 
-    def _now(self) -> int | str:
+    def _now(self) -> int | str | datetime:
         return self.dialect.history_time(datetime.now(UTC))

@@ -20,7 +20,9 @@ so zeroing the old copy protects nothing.
 
 How a script splits into statements, which of them switch foreign keys or copy rows, and
 every statement run around them are the dialect's (its `MigrationsDialect` part); this
-module decides when each runs.
+module decides when each runs. Where a database needs none of it (PostgreSQL: DDL is
+transactional, foreign keys stay on, no secure_delete), the dialect says so and the script
+simply runs in the transaction.
 """
 
 from __future__ import annotations
@@ -92,13 +94,19 @@ def script_transaction(
                 _check_foreign_keys(engine, sql)
 
     if foreign_keys_off:
-        engine.execute_raw_(sql.foreign_keys_sql(enabled=False))
+        _switch_foreign_keys(engine, sql, enabled=False)
     try:
         with engine.transaction_(), _fast_secure_delete(engine, sql):
             yield run
     finally:
         if foreign_keys_off:
-            engine.execute_raw_(sql.foreign_keys_sql(enabled=True))
+            _switch_foreign_keys(engine, sql, enabled=True)
+
+
+def _switch_foreign_keys(engine: Engine, sql: MigrationsDialect, *, enabled: bool) -> None:
+    statement = sql.foreign_keys_sql(enabled=enabled)
+    if statement is not None:
+        engine.execute_raw_(statement)
 
 
 def _without_sql(exc: StrataError) -> str:
@@ -112,9 +120,14 @@ def _without_sql(exc: StrataError) -> str:
 
 @contextmanager
 def _fast_secure_delete(engine: Engine, sql: MigrationsDialect) -> Iterator[None]:
-    """``secure_delete = FAST`` on the writer for the block (see the module docstring).
-    Runs inside the transaction, where reads go to the writer connection."""
-    ((previous,),) = engine.query_raw_(sql.read_secure_delete_sql(), as_tuples=True)
+    """``secure_delete = FAST`` on the writer for the block (see the module docstring),
+    where the database has that setting. Runs inside the transaction, where reads go to the
+    writer connection."""
+    read = sql.read_secure_delete_sql()
+    if read is None:
+        yield
+        return
+    ((previous,),) = engine.query_raw_(read, as_tuples=True)
     engine.execute_raw_(sql.fast_secure_delete_sql())
     try:
         yield

@@ -1,13 +1,15 @@
 """The PostgreSQL dialect: `PostgresDialect`. Its DDL part (`ddl`) writes Prisma's exact
-PostgreSQL migration scripts; the parts that talk to a live server (introspection,
-migrations, the client's queries and value encoding, the queue, the rate limiter, metrics)
-are not written yet, and using one fails with a `ConfigurationError` that says so, never by
-falling back to SQLite."""
+PostgreSQL migration scripts and its migrations part (`migrations`) runs them on a server
+with Prisma's history table and lock; the other parts that talk to a live server
+(introspection, the client's queries and value encoding, the queue, the rate limiter,
+metrics) are not written yet, and using one fails with a `ConfigurationError` that says so,
+never by falling back to SQLite."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
+from strata.dialects.postgresql import migrations
 from strata.dialects.postgresql.ddl import PostgresDdl
 from strata.errors import ConfigurationError
 
@@ -16,7 +18,6 @@ if TYPE_CHECKING:
         CodecsDialect,
         IntrospectionDialect,
         MetricsDialect,
-        MigrationsDialect,
         QueryDialect,
         QueueDialect,
         RateLimitDialect,
@@ -41,14 +42,11 @@ class PostgresDialect:
 
     def __init__(self) -> None:
         self.ddl = PostgresDdl()
+        self.migrations = migrations
 
     @property
     def introspection(self) -> IntrospectionDialect:
         _not_yet("introspection")
-
-    @property
-    def migrations(self) -> MigrationsDialect:
-        _not_yet("migration history")
 
     @property
     def query(self) -> QueryDialect:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from strata.dialects.base import RowCopy
+from strata.dialects.base import RowCopy, ScratchDatabase
 
 __all__ = [
     "count_sql",
@@ -27,6 +27,8 @@ __all__ = [
     "history_time",
     "is_not_null",
     "is_null",
+    "lock_sql",
+    "namespace_sql",
     "read_history_sql",
     "read_secure_delete_sql",
     "record_failure_sql",
@@ -36,14 +38,35 @@ __all__ = [
     "restore_secure_delete_sql",
     "row_copy",
     "schema_objects_sql",
-    "scratch_url",
+    "scratch_database",
+    "seed_url",
     "split_statements",
     "table_exists_sql",
     "turns_foreign_keys_off",
 ]
 
-#: A private in-memory database: the shadow database ``migrate dev`` replays history into.
-scratch_url = ":memory:"
+
+def scratch_database(url: str | None) -> ScratchDatabase:
+    """A private in-memory database: the shadow database ``migrate dev`` replays history
+    into."""
+    return ScratchDatabase(":memory:")
+
+
+def namespace_sql(url: str) -> None:
+    """None: a SQLite database has no schemas to create."""
+    return None
+
+
+def lock_sql() -> None:
+    """None: each migration's write transaction (``BEGIN IMMEDIATE``) keeps migrators
+    apart (`strata.migrate.runner`)."""
+    return None
+
+
+def seed_url(url: str, path: str) -> str:
+    """The database file by its absolute path, whatever the URL was relative to."""
+    return f"file:{path}"
+
 
 # -- the history table ---------------------------------------------------------------------
 
@@ -219,8 +242,9 @@ def row_copy(statement: str) -> RowCopy | None:
 # -- reset and the data-loss warnings ------------------------------------------------------------
 
 
-def schema_objects_sql() -> str:
-    """One row per table and view of the database's own (not SQLite's): kind, name."""
+def schema_objects_sql(namespaces: Sequence[str] = ()) -> str:
+    """One row per table and view of the database's own (not SQLite's): kind, name.
+    ``namespaces`` play no part: a SQLite database is one namespace."""
     return (
         "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
         "AND type IN ('table', 'view')"
