@@ -404,7 +404,8 @@ def test_a_held_lock_times_out_with_a_clear_error(
     with Engine.open_(project.url, readers=1) as holder:
         holder.query_raw_("SELECT pg_advisory_lock(72707369)")
         with pytest.raises(
-            MigrationError, match=r"migration lock: SELECT pg_advisory_lock\(72707369\)"
+            MigrationError,
+            match=r"Could not take the migration lock \(SELECT pg_advisory_lock\(72707369\)\)",
         ):
             project.migrator(pg).deploy()
     assert tables(pg) == []
@@ -579,3 +580,35 @@ def test_the_seed_sees_the_full_url(project: Project, pg_url: str) -> None:
     dialect = dialect_for("postgresql")
     with Engine.open_(with_password) as engine:
         assert dialect.migrations.seed_url(engine.url_, engine.path_) == with_password
+
+
+@needs_introspection
+def test_dev_writes_the_enum_recreation_and_applies_it(project: Project, pg: Engine) -> None:
+    project.schema.write_text(V2)
+    migrator = project.migrator(pg)
+    migrator.dev("init")
+    pg.execute_raw_('INSERT INTO "Author" (email, role) VALUES ($1, $2)', "a@x", "ADMIN")
+    project.schema.write_text(V3)
+    result = migrator.dev("drop_guest")
+    assert "-- AlterEnum\nBEGIN;\n" in result.script
+    assert one(pg, 'SELECT enum_range(NULL::"Role")::text') == "{USER,ADMIN}"
+    assert migrator.dev("again").migration is None
+
+
+@needs_introspection
+def test_push_and_diff_from_a_migrations_folder(project: Project, pg: Engine) -> None:
+    project.schema.write_text(V1)
+    migrator = project.migrator(pg)
+    assert migrator.push()
+    assert migrator.push() == []
+    project.add_migration(V1, "init")
+    result = CliRunner().invoke(
+        main,
+        [
+            "migrate", "diff", "--from-migrations", str(project.migrations),
+            "--to-url", project.url, "--shadow-database-url", project.url, "--exit-code",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "No difference detected." in result.output
+    assert one(pg, "SELECT count(*) FROM pg_database WHERE datname LIKE 'prisma_migrate%'") == 0

@@ -183,8 +183,8 @@ class Migrator:
                 holder.execute_script_(take)
             except StrataError as exc:
                 raise MigrationError(
-                    "Timed out waiting for another migration command to finish (it holds the "
-                    f"migration lock: {take.splitlines()[-1]}): {exc}"
+                    f"Could not take the migration lock ({take.splitlines()[-1]}), which "
+                    f"another migration command (strata's or Prisma's) holds: {exc}"
                 ) from exc
             self._lock_depth += 1
             try:
@@ -388,7 +388,7 @@ class Migrator:
         """The database schemas the schema file declares (multiSchema), none without one."""
         try:
             return self.load_schema().db_schemas
-        except StrataError:
+        except ConfigurationError:  # no schema file: the migrations folder was given
             return ()
 
     def resolve(self, *, applied: str | None = None, rolled_back: str | None = None) -> None:
