@@ -12,11 +12,8 @@ use pyo3::types::{
     PyMemoryView, PyString, PyTime, PyTuple,
 };
 
-use crate::engine::postgres::{Cell, Param, PgEngine, PgRows};
+use crate::engine::postgres::{Cell, Param, PgRows};
 use crate::error::{Error, Result};
-
-/// Rows converted per GIL acquisition in `execute_many` (as for `SQLite`).
-const EXECUTE_MANY_CHUNK: usize = 4096;
 
 /// The Python objects the conversions need, looked up once.
 struct Helpers {
@@ -65,7 +62,7 @@ pub(crate) fn to_params(params: &Bound<'_, PyTuple>) -> PyResult<Vec<Param>> {
         .collect()
 }
 
-fn row_to_params(row: &Bound<'_, PyAny>) -> PyResult<Vec<Param>> {
+pub(crate) fn row_to_params(row: &Bound<'_, PyAny>) -> PyResult<Vec<Param>> {
     if let Ok(tuple) = row.cast::<PyTuple>() {
         return to_params(tuple);
     }
@@ -287,40 +284,4 @@ pub(crate) fn rows_to_python(
         }
     }
     Ok(out)
-}
-
-/// `execute_many_raw_` on PostgreSQL: rows converted a chunk at a time, all in one
-/// transaction (or a savepoint of the caller's).
-pub(crate) fn execute_many(
-    py: Python<'_>,
-    engine: &PgEngine,
-    sql: &str,
-    rows: &Bound<'_, PyAny>,
-) -> PyResult<u64> {
-    py.detach(|| engine.begin())?;
-    let outcome = (|| -> PyResult<u64> {
-        let mut changed = 0;
-        let mut chunk = Vec::with_capacity(EXECUTE_MANY_CHUNK);
-        for row in rows.try_iter()? {
-            chunk.push(row_to_params(&row?)?);
-            if chunk.len() == EXECUTE_MANY_CHUNK {
-                changed += py.detach(|| engine.execute_batch(sql, &chunk))?;
-                chunk.clear();
-            }
-        }
-        if !chunk.is_empty() {
-            changed += py.detach(|| engine.execute_batch(sql, &chunk))?;
-        }
-        Ok(changed)
-    })();
-    match outcome {
-        Ok(changed) => {
-            py.detach(|| engine.commit())?;
-            Ok(changed)
-        }
-        Err(err) => {
-            let _ = py.detach(|| engine.rollback());
-            Err(err)
-        }
-    }
 }
