@@ -129,7 +129,13 @@ impl PyEngine {
                 let rows = self.timed(py, "query_raw", sql, params.as_any(), || {
                     Ok(py.detach(|| engine.query(sql, &values))?)
                 })?;
-                py_pg::rows_to_python(py, rows, as_tuples)
+                result_to_python(
+                    py,
+                    &rows.columns,
+                    rows.rows,
+                    as_tuples,
+                    py_pg::cell_to_python,
+                )
             }
         }
     }
@@ -531,12 +537,24 @@ pub(crate) fn rows_to_python(
     as_tuples: bool,
 ) -> PyResult<Bound<'_, PyList>> {
     let Rows { columns, rows } = rows;
+    result_to_python(py, &columns, rows, as_tuples, value_to_python)
+}
+
+/// A result's rows as dicts (column name to value) or tuples, each value turned into
+/// Python by `to_python`: the one shape both databases' results take.
+pub(crate) fn result_to_python<'py, V>(
+    py: Python<'py>,
+    columns: &[String],
+    rows: Vec<Vec<V>>,
+    as_tuples: bool,
+    to_python: fn(Python<'py>, V) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     if as_tuples {
         for row in rows {
             let items = row
                 .into_iter()
-                .map(|value| value_to_python(py, value))
+                .map(|value| to_python(py, value))
                 .collect::<PyResult<Vec<_>>>()?;
             out.append(PyTuple::new(py, items)?)?;
         }
@@ -546,7 +564,7 @@ pub(crate) fn rows_to_python(
         for row in rows {
             let dict = PyDict::new(py);
             for (key, value) in keys.iter().zip(row) {
-                dict.set_item(key, value_to_python(py, value)?)?;
+                dict.set_item(key, to_python(py, value)?)?;
             }
             out.append(dict)?;
         }

@@ -12,7 +12,7 @@ use pyo3::types::{
     PyMemoryView, PyString, PyTime, PyTuple,
 };
 
-use crate::engine::postgres::{Cell, Param, PgRows};
+use crate::engine::postgres::{Cell, Param};
 use crate::error::{Error, Result};
 
 /// The Python objects the conversions need, looked up once.
@@ -206,7 +206,7 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
 }
 
 /// One result value as a Python object.
-fn cell_to_python<'py>(py: Python<'py>, cell: Cell) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn cell_to_python<'py>(py: Python<'py>, cell: Cell) -> PyResult<Bound<'py, PyAny>> {
     const MICROS_PER_DAY: i64 = 86_400_000_000;
     let after = |epoch: &Py<PyAny>, micros: i64| -> PyResult<Bound<'py, PyAny>> {
         let days = i32::try_from(micros.div_euclid(MICROS_PER_DAY))?;
@@ -255,33 +255,4 @@ fn cell_to_python<'py>(py: Python<'py>, cell: Cell) -> PyResult<Bound<'py, PyAny
             list.into_any()
         }
     })
-}
-
-/// Rows as dicts (column name to value) or tuples, as for `SQLite`.
-pub(crate) fn rows_to_python(
-    py: Python<'_>,
-    rows: PgRows,
-    as_tuples: bool,
-) -> PyResult<Bound<'_, PyList>> {
-    let PgRows { columns, rows } = rows;
-    let out = PyList::empty(py);
-    if as_tuples {
-        for row in rows {
-            let items = row
-                .into_iter()
-                .map(|cell| cell_to_python(py, cell))
-                .collect::<PyResult<Vec<_>>>()?;
-            out.append(PyTuple::new(py, items)?)?;
-        }
-    } else {
-        let keys: Vec<Bound<'_, PyString>> = columns.iter().map(|c| PyString::new(py, c)).collect();
-        for row in rows {
-            let dict = PyDict::new(py);
-            for (key, cell) in keys.iter().zip(row) {
-                dict.set_item(key, cell_to_python(py, cell)?)?;
-            }
-            out.append(dict)?;
-        }
-    }
-    Ok(out)
 }
