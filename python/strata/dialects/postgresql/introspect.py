@@ -319,7 +319,7 @@ _NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 # array brackets. No operators, so an expression with a cast in it is not taken for one.
 _CAST = r'(?:::[\w ."]+(?:\(\d+(?:,\d+)?\))?[\w ]*(?:\[\])?)?'
 _LITERAL = re.compile(rf"({_STRING}|{_NUMBER}|true|false){_CAST}")
-_ARRAY = re.compile(rf"ARRAY\[(.*)\]{_CAST}", re.S)
+_ARRAY = re.compile(rf"ARRAY\[(.*?)\]{_CAST}", re.S)
 
 
 def _default(sql: str, type_name: str, sql_type: str, is_array: bool) -> str:

@@ -59,7 +59,7 @@ _TYPE = re.compile(r"([A-Z][A-Z ]*?)(?:\((\d+)(?:,(\d+))?\))?")
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 _STRING = re.compile(r"'((?:[^']|'')*)'")
-_ARRAY = re.compile(r"ARRAY\[(.*)\]::.+", re.S)
+_ARRAY = re.compile(r"ARRAY\[(.*?)\]::.+", re.S)
 _BYTES = re.compile(r"\\x([0-9a-fA-F]*)")
 
 
@@ -133,13 +133,22 @@ def _value(text: str, scalar: str) -> Expression | None:
     if scalar == "DateTime":
         for layout in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S.%f %z"):
             try:
-                return StringValue(datetime.strptime(value, layout).isoformat())
+                moment = datetime.strptime(value, layout)
             except ValueError:
                 continue
+            return StringValue(_rfc3339(moment))
         return None
     if scalar in ("String", "Json"):
         return StringValue(value)
     return None
+
+
+def _rfc3339(moment: datetime) -> str:
+    """``2020-01-01T00:00:00.120Z``: milliseconds where they are all of the fraction, and
+    ``Z`` for UTC, as Prisma writes a DateTime default."""
+    spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+    text = moment.isoformat(timespec=spec if moment.microsecond else "seconds")
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def array_items(text: str) -> list[str]:
