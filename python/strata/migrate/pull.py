@@ -2,8 +2,10 @@
 
 The result round-trips: a schema pulled from a database calculates to the same tables the
 database has, so ``migrate diff`` between the two finds nothing. The dialect says how each
-column reads as a field (`strata.dialects.base.IntrospectionDialect.pulled`); this module
-writes models, keys, indexes and relations, the same for every database.
+column reads as a field (`strata.dialects.base.IntrospectionDialect.pulled`: its type,
+``@db.X`` native type, default, list or enum); this module writes models, keys, indexes and
+relations, the same for every database, and the enums and namespaces (``@@schema``) of the
+databases that have them.
 
 Pulling into an existing schema (Prisma's re-introspection) keeps what the database cannot
 tell: a model whose table, and every table related to it, still calculates to exactly what
