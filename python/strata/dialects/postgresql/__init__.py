@@ -1,13 +1,15 @@
 """The PostgreSQL dialect: `PostgresDialect`. Its DDL part (`ddl`) writes Prisma's exact
-PostgreSQL migration scripts; the parts that talk to a live server (introspection,
-migrations, the client's queries and value encoding, the queue, the rate limiter, metrics)
-are not written yet, and using one fails with a `ConfigurationError` that says so, never by
-falling back to SQLite."""
+PostgreSQL migration scripts and its introspection part (`introspect`) reads a live database
+back in the DDL part's spelling; the other parts that talk to a live server (migrations, the
+client's queries and value encoding, the queue, the rate limiter, metrics) are not written
+yet, and using one fails with a `ConfigurationError` that says so, never by falling back to
+SQLite."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
+from strata.dialects.postgresql import introspect
 from strata.dialects.postgresql.ddl import PostgresDdl
 from strata.errors import ConfigurationError
 
@@ -41,10 +43,7 @@ class PostgresDialect:
 
     def __init__(self) -> None:
         self.ddl = PostgresDdl()
-
-    @property
-    def introspection(self) -> IntrospectionDialect:
-        _not_yet("introspection")
+        self.introspection: IntrospectionDialect = introspect
 
     @property
     def migrations(self) -> MigrationsDialect:
