@@ -129,7 +129,13 @@ impl PyEngine {
                 let rows = self.timed(py, "query_raw", sql, params.as_any(), || {
                     Ok(py.detach(|| engine.query(sql, &values))?)
                 })?;
-                py_pg::rows_to_python(py, rows, as_tuples)
+                result_to_python(
+                    py,
+                    &rows.columns,
+                    rows.rows,
+                    as_tuples,
+                    py_pg::cell_to_python,
+                )
             }
         }
     }
@@ -146,8 +152,16 @@ impl PyEngine {
     ) -> PyResult<u64> {
         self.trace(py, sql, rows)?;
         self.timed(py, "execute_many_raw", sql, rows, || match &self.backend {
-            Backend::Sqlite(engine) => execute_many(py, engine, sql, rows),
-            Backend::Postgres(engine) => py_pg::execute_many(py, engine, sql, rows),
+            Backend::Sqlite(engine) => {
+                execute_many(py, &self.backend, rows, row_to_values, |chunk| {
+                    engine.execute_batch(sql, chunk)
+                })
+            }
+            Backend::Postgres(engine) => {
+                execute_many(py, &self.backend, rows, py_pg::row_to_params, |chunk| {
+                    engine.execute_batch(sql, chunk)
+                })
+            }
         })
     }
 
@@ -239,42 +253,42 @@ impl PyEngine {
     }
 }
 
-/// `execute_many_raw`'s work on `SQLite`: the rows converted a chunk at a time, in one
+/// `execute_many_raw`'s work on either database: the rows converted a chunk at a time
+/// (`convert`, with the GIL), each chunk run by `run` with the GIL released, all in one
 /// transaction (or a savepoint of the caller's).
-fn execute_many(
+fn execute_many<R: Send + Sync>(
     py: Python<'_>,
-    engine: &Engine,
-    sql: &str,
+    backend: &Backend,
     rows: &Bound<'_, PyAny>,
+    convert: fn(&Bound<'_, PyAny>) -> PyResult<R>,
+    run: impl Fn(&[R]) -> Result<u64> + Sync,
 ) -> PyResult<u64> {
-    {
-        py.detach(|| engine.begin())?;
-        let outcome = (|| -> PyResult<u64> {
-            let mut changed = 0;
-            let mut chunk = Vec::with_capacity(EXECUTE_MANY_CHUNK);
-            for row in rows.try_iter()? {
-                chunk.push(row_to_values(&row?)?);
-                if chunk.len() == EXECUTE_MANY_CHUNK {
-                    changed += py.detach(|| engine.execute_batch(sql, &chunk))?;
-                    chunk.clear();
-                }
+    py.detach(|| backend.begin())?;
+    let outcome = (|| -> PyResult<u64> {
+        let mut changed = 0;
+        let mut chunk = Vec::with_capacity(EXECUTE_MANY_CHUNK);
+        for row in rows.try_iter()? {
+            chunk.push(convert(&row?)?);
+            if chunk.len() == EXECUTE_MANY_CHUNK {
+                changed += py.detach(|| run(&chunk))?;
+                chunk.clear();
             }
-            if !chunk.is_empty() {
-                changed += py.detach(|| engine.execute_batch(sql, &chunk))?;
-            }
+        }
+        if !chunk.is_empty() {
+            changed += py.detach(|| run(&chunk))?;
+        }
+        Ok(changed)
+    })();
+    match outcome {
+        Ok(changed) => {
+            py.detach(|| backend.commit())?;
             Ok(changed)
-        })();
-        match outcome {
-            Ok(changed) => {
-                py.detach(|| engine.commit())?;
-                Ok(changed)
-            }
-            Err(err) => {
-                // The original error is what the caller needs; a failed rollback (a closed
-                // handle, say) must not replace it.
-                let _ = py.detach(|| engine.rollback());
-                Err(err)
-            }
+        }
+        Err(err) => {
+            // The original error is what the caller needs; a failed rollback (a closed
+            // handle, say) must not replace it.
+            let _ = py.detach(|| backend.rollback());
+            Err(err)
         }
     }
 }
@@ -523,12 +537,24 @@ pub(crate) fn rows_to_python(
     as_tuples: bool,
 ) -> PyResult<Bound<'_, PyList>> {
     let Rows { columns, rows } = rows;
+    result_to_python(py, &columns, rows, as_tuples, value_to_python)
+}
+
+/// A result's rows as dicts (column name to value) or tuples, each value turned into
+/// Python by `to_python`: the one shape both databases' results take.
+pub(crate) fn result_to_python<'py, V>(
+    py: Python<'py>,
+    columns: &[String],
+    rows: Vec<Vec<V>>,
+    as_tuples: bool,
+    to_python: fn(Python<'py>, V) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     if as_tuples {
         for row in rows {
             let items = row
                 .into_iter()
-                .map(|value| value_to_python(py, value))
+                .map(|value| to_python(py, value))
                 .collect::<PyResult<Vec<_>>>()?;
             out.append(PyTuple::new(py, items)?)?;
         }
@@ -538,7 +564,7 @@ pub(crate) fn rows_to_python(
         for row in rows {
             let dict = PyDict::new(py);
             for (key, value) in keys.iter().zip(row) {
-                dict.set_item(key, value_to_python(py, value)?)?;
+                dict.set_item(key, to_python(py, value)?)?;
             }
             out.append(dict)?;
         }

@@ -12,11 +12,8 @@ use pyo3::types::{
     PyMemoryView, PyString, PyTime, PyTuple,
 };
 
-use crate::engine::postgres::{Cell, Param, PgEngine, PgRows};
+use crate::engine::postgres::{Cell, Param};
 use crate::error::{Error, Result};
-
-/// Rows converted per GIL acquisition in `execute_many` (as for `SQLite`).
-const EXECUTE_MANY_CHUNK: usize = 4096;
 
 /// The Python objects the conversions need, looked up once.
 struct Helpers {
@@ -65,7 +62,7 @@ pub(crate) fn to_params(params: &Bound<'_, PyTuple>) -> PyResult<Vec<Param>> {
         .collect()
 }
 
-fn row_to_params(row: &Bound<'_, PyAny>) -> PyResult<Vec<Param>> {
+pub(crate) fn row_to_params(row: &Bound<'_, PyAny>) -> PyResult<Vec<Param>> {
     if let Ok(tuple) = row.cast::<PyTuple>() {
         return to_params(tuple);
     }
@@ -209,7 +206,7 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
 }
 
 /// One result value as a Python object.
-fn cell_to_python<'py>(py: Python<'py>, cell: Cell) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn cell_to_python<'py>(py: Python<'py>, cell: Cell) -> PyResult<Bound<'py, PyAny>> {
     const MICROS_PER_DAY: i64 = 86_400_000_000;
     let after = |epoch: &Py<PyAny>, micros: i64| -> PyResult<Bound<'py, PyAny>> {
         let days = i32::try_from(micros.div_euclid(MICROS_PER_DAY))?;
@@ -258,69 +255,4 @@ fn cell_to_python<'py>(py: Python<'py>, cell: Cell) -> PyResult<Bound<'py, PyAny
             list.into_any()
         }
     })
-}
-
-/// Rows as dicts (column name to value) or tuples, as for `SQLite`.
-pub(crate) fn rows_to_python(
-    py: Python<'_>,
-    rows: PgRows,
-    as_tuples: bool,
-) -> PyResult<Bound<'_, PyList>> {
-    let PgRows { columns, rows } = rows;
-    let out = PyList::empty(py);
-    if as_tuples {
-        for row in rows {
-            let items = row
-                .into_iter()
-                .map(|cell| cell_to_python(py, cell))
-                .collect::<PyResult<Vec<_>>>()?;
-            out.append(PyTuple::new(py, items)?)?;
-        }
-    } else {
-        let keys: Vec<Bound<'_, PyString>> = columns.iter().map(|c| PyString::new(py, c)).collect();
-        for row in rows {
-            let dict = PyDict::new(py);
-            for (key, cell) in keys.iter().zip(row) {
-                dict.set_item(key, cell_to_python(py, cell)?)?;
-            }
-            out.append(dict)?;
-        }
-    }
-    Ok(out)
-}
-
-/// `execute_many_raw_` on PostgreSQL: rows converted a chunk at a time, all in one
-/// transaction (or a savepoint of the caller's).
-pub(crate) fn execute_many(
-    py: Python<'_>,
-    engine: &PgEngine,
-    sql: &str,
-    rows: &Bound<'_, PyAny>,
-) -> PyResult<u64> {
-    py.detach(|| engine.begin())?;
-    let outcome = (|| -> PyResult<u64> {
-        let mut changed = 0;
-        let mut chunk = Vec::with_capacity(EXECUTE_MANY_CHUNK);
-        for row in rows.try_iter()? {
-            chunk.push(row_to_params(&row?)?);
-            if chunk.len() == EXECUTE_MANY_CHUNK {
-                changed += py.detach(|| engine.execute_batch(sql, &chunk))?;
-                chunk.clear();
-            }
-        }
-        if !chunk.is_empty() {
-            changed += py.detach(|| engine.execute_batch(sql, &chunk))?;
-        }
-        Ok(changed)
-    })();
-    match outcome {
-        Ok(changed) => {
-            py.detach(|| engine.commit())?;
-            Ok(changed)
-        }
-        Err(err) => {
-            let _ = py.detach(|| engine.rollback());
-            Err(err)
-        }
-    }
 }

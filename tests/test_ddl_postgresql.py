@@ -292,11 +292,11 @@ model Doc {
 
 
 def test_index_methods_operator_classes_and_sort_orders() -> None:
+    """In Prisma's order: field-level ``@unique``, every ``@@index``, then ``@@unique``."""
     script = from_empty(INDEXES)
     indexes = script[script.index("-- CreateIndex") :]
     assert indexes == (
         '-- CreateIndex\nCREATE UNIQUE INDEX "doc_code_uq" ON "Doc"("code" DESC);\n\n'
-        '-- CreateIndex\nCREATE UNIQUE INDEX "Doc_a_b_key" ON "Doc"("a", "b" DESC);\n\n'
         '-- CreateIndex\nCREATE INDEX "Doc_data_idx" ON "Doc" USING GIN '
         '("data" jsonb_path_ops);\n\n'
         '-- CreateIndex\nCREATE INDEX "Doc_title_idx" ON "Doc" USING HASH ("title");\n\n'
@@ -307,7 +307,8 @@ def test_index_methods_operator_classes_and_sort_orders() -> None:
         '-- CreateIndex\nCREATE INDEX "Doc_slug_idx" ON "Doc" USING SPGIST ("slug");\n\n'
         '-- CreateIndex\nCREATE INDEX "doc_title_trgm" ON "Doc" USING GIN '
         '("title" gin_trgm_ops);\n\n'
-        '-- CreateIndex\nCREATE INDEX "Doc_a_b_idx" ON "Doc"("a" DESC, "b");\n'
+        '-- CreateIndex\nCREATE INDEX "Doc_a_b_idx" ON "Doc"("a" DESC, "b");\n\n'
+        '-- CreateIndex\nCREATE UNIQUE INDEX "Doc_a_b_key" ON "Doc"("a", "b" DESC);\n'
     )
 
 
@@ -563,7 +564,7 @@ def test_postgresql_providers_and_urls_choose_the_postgresql_dialect() -> None:
     assert dialect_for_url("postgresql://u@localhost/db").provider == "postgresql"
 
 
-@pytest.mark.parametrize("part", ["introspection", "query", "queue", "ratelimit", "metrics"])
+@pytest.mark.parametrize("part", ["query", "queue", "ratelimit", "metrics"])
 def test_parts_not_written_yet_fail_clearly(part: str) -> None:
     with pytest.raises(ConfigurationError, match=r"PostgreSQL's .* is not available yet"):
         getattr(PostgresDialect(), part)

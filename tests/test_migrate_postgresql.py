@@ -118,21 +118,6 @@ def tables(engine: Engine, schema: str = "public") -> list[str]:
     return [name for (name,) in rows]
 
 
-def introspection_available() -> bool:
-    try:
-        dialect_for("postgresql").introspection  # noqa: B018 - raises until it is written
-    except ConfigurationError:
-        return False
-    return True
-
-
-needs_introspection = pytest.mark.skipif(
-    not introspection_available(),
-    reason="PostgreSQL introspection (dialects/postgresql/introspect.py) is not in this branch "
-    "yet; migrate dev and drift detection read the shadow and live databases through it",
-)
-
-
 # -- the history table -------------------------------------------------------------------------
 
 
@@ -486,7 +471,6 @@ def test_diff_from_a_postgresql_migrations_folder_needs_a_server(project: Projec
         read_source("migrations", str(project.migrations), dialect_for("postgresql"))
 
 
-@needs_introspection
 def test_dev_and_drift_on_the_server(project: Project, pg: Engine) -> None:
     project.schema.write_text(V1)
     migrator = project.migrator(pg)
@@ -582,7 +566,6 @@ def test_the_seed_sees_the_full_url(project: Project, pg_url: str) -> None:
         assert dialect.migrations.seed_url(engine.url_, engine.path_) == with_password
 
 
-@needs_introspection
 def test_dev_writes_the_enum_recreation_and_applies_it(project: Project, pg: Engine) -> None:
     project.schema.write_text(V2)
     migrator = project.migrator(pg)
@@ -595,7 +578,6 @@ def test_dev_writes_the_enum_recreation_and_applies_it(project: Project, pg: Eng
     assert migrator.dev("again").migration is None
 
 
-@needs_introspection
 def test_push_and_diff_from_a_migrations_folder(project: Project, pg: Engine) -> None:
     project.schema.write_text(V1)
     migrator = project.migrator(pg)

@@ -425,3 +425,32 @@ def test_a_failing_step_shows_its_sql_once(
     assert code == 1
     assert output.count("SELECT * FROM nope") == 1
     assert "no such table: nope" in output
+
+
+def test_indexes_are_created_in_the_order_prisma_collects_them() -> None:
+    """Prisma's parser collects a model's field-level ``@unique`` first, then every
+    ``@@index``, then every ``@@unique``, whatever order the block attributes are written in;
+    its CreateIndex steps follow that order."""
+    script = script_between(
+        "",
+        """model Entry {
+  id    Int    @id
+  slug  String @unique
+  a     Int
+  b     Int
+
+  @@unique([a, b])
+  @@index([b])
+  @@unique([b, a], map: "second_unique")
+  @@index([a])
+}
+""",
+    )
+    created = re.findall(r'CREATE (?:UNIQUE )?INDEX "([^"]+)"', script)
+    assert created == [
+        "Entry_slug_key",
+        "Entry_b_idx",
+        "Entry_a_idx",
+        "Entry_a_b_key",
+        "second_unique",
+    ]

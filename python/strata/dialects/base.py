@@ -362,9 +362,11 @@ class IntrospectionDialect(Protocol):
     the DDL part spells them (so that a database built from a schema compares equal to
     it)."""
 
-    def introspect(self, engine: Queryable) -> SqlSchema:
+    def introspect(self, engine: Queryable, namespaces: tuple[str, ...] = ()) -> SqlSchema:
         """The tables of the database ``engine`` reaches, without the database's own and
-        the migration history table."""
+        the migration history table. ``namespaces`` are the database schemas to read (a
+        datasource's ``schemas``), for databases that have them; none means the
+        connection's own, read without namespaces."""
 
     def pulled(self, column: Column) -> PulledColumn:
         """How ``strata db pull`` writes ``column`` as a Prisma field, such that the DDL
@@ -380,6 +382,15 @@ class PulledColumn:
     type: str
     unsupported: str | None = None
     default: Expression | None = None
+    #: The ``@db.X(arguments)`` attribute, where the column's type is not the Prisma type's
+    #: default one: ``("VarChar", ("255",))``.
+    native_type: tuple[str, tuple[str, ...]] | None = None
+    #: A list field (a PostgreSQL array column).
+    list: bool = False
+    #: The database enum the column holds, for databases with enum types. ``type`` is then
+    #: the enum's database name, and a default names its stored values as identifiers; the
+    #: writer gives both their Prisma names.
+    enum: str | None = None
 
 
 @dataclass(frozen=True)

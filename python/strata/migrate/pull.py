@@ -2,8 +2,10 @@
 
 The result round-trips: a schema pulled from a database calculates to the same tables the
 database has, so ``migrate diff`` between the two finds nothing. The dialect says how each
-column reads as a field (`strata.dialects.base.IntrospectionDialect.pulled`); this module
-writes models, keys, indexes and relations, the same for every database.
+column reads as a field (`strata.dialects.base.IntrospectionDialect.pulled`: its type,
+``@db.X`` native type, default, list or enum); this module writes models, keys, indexes and
+relations, the same for every database, and the enums and namespaces (``@@schema``) of the
+databases that have them.
 
 Pulling into an existing schema (Prisma's re-introspection) keeps what the database cannot
 tell: a model whose table, and every table related to it, still calculates to exactly what
@@ -23,8 +25,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from strata.errors import ConfigurationError
+from strata.schema import ir
 from strata.schema.format import format_schema
-from strata.schema.sql import Column, ForeignKey, SqlSchema, Table
+from strata.schema.sql import Column, Enum, ForeignKey, SqlSchema, Table
 from strata.schema.syntax import (
     Argument,
     ArrayValue,
@@ -32,19 +35,22 @@ from strata.schema.syntax import (
     Block,
     ConfigBlock,
     ConfigProperty,
+    EnumBlock,
+    EnumValue,
     Expression,
     Field,
     FieldType,
     FunctionCall,
     Identifier,
     ModelBlock,
+    NumberValue,
     SchemaFile,
     StringValue,
 )
+from strata.schema.validate.vocabulary import OPERATOR_CLASSES
 
 if TYPE_CHECKING:
     from strata.dialects.base import Dialect
-    from strata.schema import ir
 
 __all__ = ["pull"]
 
@@ -57,6 +63,8 @@ _ACTIONS = {
     "SET NULL": "SetNull",
     "SET DEFAULT": "SetDefault",
 }
+#: Prisma's index types by their SQL spelling (`strata.schema.sql.Index.algorithm`).
+_INDEX_TYPES = {"HASH": "Hash", "GIST": "Gist", "GIN": "Gin", "SPGIST": "SpGist", "BRIN": "Brin"}
 #: The key and index attributes of a kept field, which the database decides.
 _KEY_ATTRIBUTES = {"id", "unique"}
 
@@ -85,20 +93,23 @@ def pull(
     kept = _kept_models(live, join_tables, known)
     blocks: list[Block] = []
     if known is None:
-        blocks.append(
-            ConfigBlock(
-                "datasource", "db", (ConfigProperty("provider", StringValue(dialect.provider)),)
-            )
-        )
+        properties = [ConfigProperty("provider", StringValue(dialect.provider))]
+        if live.tables and all(t.namespace is not None for t in live.tables):
+            # Tables in named database schemas: the datasource lists them (multiSchema).
+            schemas = tuple(StringValue(n) for n in live.namespaces)
+            properties.append(ConfigProperty("schemas", ArrayValue(schemas)))
+        blocks.append(ConfigBlock("datasource", "db", tuple(properties)))
     else:
         blocks.extend(b for b in known.tree.blocks if not isinstance(b, ModelBlock))
-    writer = _ModelWriter(live, tables, join_tables, names, dialect, known)
+    enums = _EnumNames(live.enums, set(names.values()), known)
+    writer = _ModelWriter(live, tables, join_tables, names, dialect, known, enums)
     for table in tables:
         if table.name in kept:
             assert known is not None
             blocks.append(kept[table.name])
         else:
             blocks.append(writer.model(table))
+    blocks.extend(enums.block(enum) for enum in live.enums if enum.name not in enums.previous)
     tree = SchemaFile(tuple(blocks))
     return format_schema(tree)
 
@@ -187,6 +198,46 @@ def _is_join_table(table: Table, live: SqlSchema) -> bool:
     )
 
 
+# -- enums ------------------------------------------------------------------------------------
+
+
+class _EnumNames:
+    """The Prisma names of the database's enums and their values: the previous schema's,
+    else the database's own, made identifiers (with ``@@map`` / ``@map`` where changed)."""
+
+    def __init__(self, enums: tuple[Enum, ...], taken: set[str], known: _Previous | None) -> None:
+        self.previous = {} if known is None else {e.db_name: e for e in known.schema.enums}
+        self.names: dict[str, str] = {}
+        for enum in enums:
+            old = self.previous.get(enum.name)
+            self.names[enum.name] = old.name if old else _identifier(enum.name, taken)
+            taken.add(self.names[enum.name])
+
+    def name(self, enum: str) -> str:
+        return self.names.get(enum) or _identifier(enum, ())
+
+    def value(self, enum: str, stored: str) -> str:
+        old = self.previous.get(enum)
+        if old is not None:
+            for value in old.values:
+                if value.db_name == stored:
+                    return value.name
+        return _identifier(stored, ())
+
+    def block(self, enum: Enum) -> EnumBlock:
+        values = []
+        for stored in enum.values:
+            name = self.value(enum.name, stored)
+            mapped = () if name == stored else (Attribute("map", (_string(stored),)),)
+            values.append(EnumValue(name, mapped))
+        attributes = []
+        if self.name(enum.name) != enum.name:
+            attributes.append(_block("map", (_string(enum.name),)))
+        if enum.namespace is not None:
+            attributes.append(_block("schema", (_string(enum.namespace),)))
+        return EnumBlock(self.name(enum.name), tuple(values), tuple(attributes))
+
+
 # -- models written afresh -----------------------------------------------------------------------
 
 
@@ -199,11 +250,13 @@ class _ModelWriter:
         names: dict[str, str],
         dialect: Dialect,
         known: _Previous | None,
+        enums: _EnumNames,
     ) -> None:
         self.live = live
         self.names = names
         self.dialect = dialect
         self.known = known
+        self.enums = enums
         self.join_tables = [t for t in live.tables if t.name in join_tables]
         # Relations between the same two models need names to tell them apart.
         pairs = Counter(
@@ -239,37 +292,73 @@ class _ModelWriter:
         name = self.names[table.name]
         fields = [self._scalar(table, column) for column in table.columns]
         attributes: list[Attribute] = []
+        # Databases that keep constraint names (PostgreSQL) name the primary key too.
+        key_name = (
+            ()
+            if table.primary_key_name is None
+            else _map(table.primary_key_name, f"{table.name}_pkey")
+        )
         if len(table.primary_key) > 1:
             key = _list(self._field_name(table, c) for c in table.primary_key)
-            attributes.append(_block("id", (Argument(None, key),)))
+            attributes.append(_block("id", (Argument(None, key), *key_name)))
         for index in table.indexes:
             columns = tuple(c.name for c in index.columns)
-            if index.unique and len(columns) == 1 and index.columns[0].sort is None:
+            plain = index.algorithm is None and index.columns[0].operator_class is None
+            if index.unique and len(columns) == 1 and index.columns[0].sort is None and plain:
                 default = f"{table.name}_{columns[0]}_key"
                 position = [c.name for c in table.columns].index(columns[0])
                 fields[position] = _with(fields[position], "unique", _map(index.name, default))
                 continue
             items: list[Expression] = [
-                _sorted(self._field_name(table, c.name), c.sort) for c in index.columns
+                self._index_item(table, c.name, c.sort, c.operator_class) for c in index.columns
             ]
             default = f"{table.name}_{'_'.join(columns)}_{'key' if index.unique else 'idx'}"
-            attributes.append(
-                _block(
-                    "unique" if index.unique else "index",
-                    (Argument(None, ArrayValue(tuple(items))), *_map(index.name, default)),
-                )
-            )
+            arguments = [Argument(None, ArrayValue(tuple(items))), *_map(index.name, default)]
+            if index.algorithm is not None:
+                method = _INDEX_TYPES.get(index.algorithm, index.algorithm)
+                arguments.append(Argument("type", Identifier(method)))
+            attributes.append(_block("unique" if index.unique else "index", tuple(arguments)))
         if len(table.primary_key) == 1:
             position = [c.name for c in table.columns].index(table.primary_key[0])
-            fields[position] = _with(fields[position], "id", ())
+            fields[position] = _with(fields[position], "id", key_name)
         fields.extend(self._relations(table))
         if name != table.name:
             attributes.append(_block("map", (Argument(None, StringValue(table.name)),)))
+        if table.namespace is not None:
+            attributes.append(_block("schema", (_string(table.namespace),)))
         if not table.primary_key and not any(i.unique for i in table.indexes):
             # Prisma needs a unique criterion to address rows; such a table is kept out
             # of the client, as `db pull` does.
             attributes.append(Attribute("ignore", None, block=True))
         return ModelBlock("model", name, tuple(fields), tuple(attributes))
+
+    def _index_item(
+        self, table: Table, column: str, sort: str | None, operator_class: str | None
+    ) -> Expression:
+        """An index column: the field, with ``sort: Desc`` and ``ops:`` where given."""
+        name = self._field_name(table, column)
+        arguments = []
+        if sort == "DESC":
+            arguments.append(Argument("sort", Identifier("Desc")))
+        if operator_class is not None:
+            prisma = self._operator_classes().get(operator_class)
+            ops: Expression = (
+                Identifier(prisma)
+                if prisma is not None
+                else FunctionCall("raw", (Argument(None, StringValue(operator_class)),))
+            )
+            arguments.append(Argument("ops", ops))
+        return FunctionCall(name, tuple(arguments)) if arguments else Identifier(name)
+
+    def _operator_classes(self) -> dict[str, str]:
+        """Prisma's operator class names by the database's spelling of each."""
+        spelled = {}
+        for prisma in sorted(OPERATOR_CLASSES):
+            column = ir.IndexColumn(field="", column="", operator_class=prisma)
+            sql = self.dialect.ddl.operator_class(column)
+            if sql is not None:
+                spelled[sql] = prisma
+        return spelled
 
     def _field_name(self, table: Table, column: str) -> str:
         kept = self.previous_fields.get((table.name, column))
@@ -293,15 +382,35 @@ class _ModelWriter:
             return kept
         pulled = self.dialect.introspection.pulled(column)
         name = self._field_name(table, column.name)
+        type_name, default = pulled.type, pulled.default
+        if pulled.enum is not None:
+            type_name = self.enums.name(pulled.enum)
+            default = self._enum_default(pulled.enum, default)
         attributes = []
-        if pulled.default is not None:
-            attributes.append(Attribute("default", (Argument(None, pulled.default),)))
+        if default is not None:
+            attributes.append(Attribute("default", (Argument(None, default),)))
         if name != column.name:
             attributes.append(Attribute("map", (Argument(None, StringValue(column.name)),)))
+        if pulled.native_type is not None:
+            native, arguments = pulled.native_type
+            values = tuple(Argument(None, NumberValue(a)) for a in arguments)
+            attributes.append(Attribute(f"db.{native}", values or None))
         field_type = FieldType(
-            pulled.type, optional=not column.not_null, unsupported=pulled.unsupported
+            type_name,
+            # A list is never optional in a Prisma schema (its column is nullable).
+            optional=not column.not_null and not pulled.list,
+            list=pulled.list,
+            unsupported=pulled.unsupported,
         )
         return Field(name, field_type, tuple(attributes))
+
+    def _enum_default(self, enum: str, default: Expression | None) -> Expression | None:
+        """An enum default's stored values as the enum's Prisma value names."""
+        if isinstance(default, Identifier):
+            return Identifier(self.enums.value(enum, default.name))
+        if isinstance(default, ArrayValue):
+            return ArrayValue(tuple(self._enum_default(enum, v) or v for v in default.items))
+        return default
 
     # -- relations ----------------------------------------------------------------------
 
@@ -436,11 +545,9 @@ def _with(field: Field, attribute: str, arguments: tuple[Argument, ...]) -> Fiel
     return replace(field, attributes=(added, *field.attributes))
 
 
-def _sorted(name: str, sort: str | None) -> Expression:
-    if sort != "DESC":
-        return Identifier(name)
-    return FunctionCall(name, (Argument("sort", Identifier("Desc")),))
-
-
 def _block(name: str, arguments: tuple[Argument, ...]) -> Attribute:
     return Attribute(name, arguments, block=True)
+
+
+def _string(text: str) -> Argument:
+    return Argument(None, StringValue(text))

@@ -88,9 +88,9 @@ _SORT: dict[str | None, Literal["ASC", "DESC"] | None] = {None: None, "Asc": "AS
 
 
 def _indexes_in_prisma_order(model: ir.Model) -> list[ir.Index]:
-    """Unique constraints first (field-level ``@unique`` before ``@@unique``), then indexes,
-    each group in schema order: the order Prisma emits CreateIndex steps in."""
-    return [*model.uniques, *model.indexes]
+    """The order Prisma's schema calculator adds a model's indexes in (`ir.Index.position`),
+    and so the order of its CreateIndex steps."""
+    return sorted([*model.uniques, *model.indexes], key=lambda index: index.position)
 
 
 def _join_table(m2m: ir.ManyToMany, models: dict[str, ir.Model], dialect: DdlDialect) -> Table:

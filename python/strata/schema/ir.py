@@ -175,6 +175,11 @@ class Index:
     name: str | None = None
     #: ``"fulltext"`` for ``@@fulltext``; ``"btree"``, ``"gin"``... for ``type:`` on PostgreSQL.
     kind: str | None = None
+    #: Its place among the model's unique constraints and indexes in Prisma's order, which
+    #: is how Prisma's parser collects them: field-level ``@unique`` (in field order), then
+    #: every ``@@index``, every ``@@unique``, every ``@@fulltext``, each as written. Prisma
+    #: creates them in that order.
+    position: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,16 @@
 """The PostgreSQL dialect: `PostgresDialect`. Its DDL part (`ddl`) writes Prisma's exact
-PostgreSQL migration scripts and its migrations part (`migrations`) runs them on a server
-with Prisma's history table and lock; the other parts that talk to a live server
-(introspection, the client's queries and value encoding, the queue, the rate limiter,
-metrics) are not written yet, and using one fails with a `ConfigurationError` that says so,
-never by falling back to SQLite."""
+PostgreSQL migration scripts, its introspection part (`introspect`) reads a live database
+back in the DDL part's spelling and its migrations part (`migrations`) runs scripts on a
+server with Prisma's history table and lock; the other parts that talk to a live server
+(the client's queries and value encoding, the queue, the rate limiter, metrics) are not
+written yet, and using one fails with a `ConfigurationError` that says so, never by falling
+back to SQLite."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
-from strata.dialects.postgresql import migrations
+from strata.dialects.postgresql import introspect, migrations
 from strata.dialects.postgresql.ddl import PostgresDdl
 from strata.errors import ConfigurationError
 
@@ -28,8 +29,8 @@ __all__ = ["PostgresDialect"]
 
 def _not_yet(part: str) -> NoReturn:
     raise ConfigurationError(
-        f"PostgreSQL's {part} is not available yet: strata writes PostgreSQL migration "
-        "scripts (strata migrate diff --script) but cannot run on a PostgreSQL server yet"
+        f"PostgreSQL's {part} is not available yet: strata migrates and introspects "
+        "PostgreSQL databases but cannot run its client and features on one yet"
     )
 
 
@@ -42,11 +43,8 @@ class PostgresDialect:
 
     def __init__(self) -> None:
         self.ddl = PostgresDdl()
+        self.introspection: IntrospectionDialect = introspect
         self.migrations = migrations
-
-    @property
-    def introspection(self) -> IntrospectionDialect:
-        _not_yet("introspection")
 
     @property
     def query(self) -> QueryDialect:

@@ -20,16 +20,19 @@ from strata.errors import MigrationError
 from strata.schema import ir
 
 __all__ = [
+    "DEFAULT_NATIVE",
+    "NATIVE",
     "column_default",
     "column_type",
     "operator_class",
+    "prisma_datetime",
     "quote",
     "serial_type",
     "string_literal",
 ]
 
 #: Each Prisma scalar type's default native type.
-_DEFAULT_NATIVE = {
+DEFAULT_NATIVE = {
     "String": "TEXT",
     "Boolean": "BOOLEAN",
     "Int": "INTEGER",
@@ -43,7 +46,7 @@ _DEFAULT_NATIVE = {
 
 #: ``@db.X`` to SQL, for the native types without arguments or whose arguments follow in
 #: parentheses unchanged.
-_NATIVE = {
+NATIVE = {
     "SmallInt": "SMALLINT",
     "Integer": "INTEGER",
     "Oid": "OID",
@@ -101,9 +104,9 @@ def column_type(field: ir.ScalarField, schema: ir.Schema) -> str:
 def scalar_type(field: ir.ScalarField) -> str:
     """The native type of a scalar field: ``@db.X`` as SQL, else the scalar's default."""
     if field.native_type is None:
-        return _DEFAULT_NATIVE[field.type]
+        return DEFAULT_NATIVE[field.type]
     name, arguments = field.native_type
-    sql = _NATIVE[name]
+    sql = NATIVE[name]
     # Decimal's arguments are a (precision, scale) pair, written without a space.
     return f"{sql}({','.join(arguments)})" if arguments else sql
 
@@ -169,6 +172,11 @@ def _prisma_datetime(text: str) -> str:
         raise MigrationError(f"the DateTime default {text!r} is not an RFC 3339 timestamp") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    return prisma_datetime(moment)
+
+
+def prisma_datetime(moment: datetime) -> str:
+    """An aware datetime as Prisma prints a DateTime default (see `_prisma_datetime`)."""
     offset = moment.utcoffset()
     assert offset is not None
     minutes = int(offset.total_seconds()) // 60

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from strata.dialects.base import PulledColumn
 from strata.dialects.sqlite.ddl import PRISMA_TYPES, introspection_default, quote
+from strata.errors import ConfigurationError
 from strata.schema.sql import Column, ForeignKey, Index, IndexColumn, SqlSchema, Table
 from strata.schema.syntax import Argument, FunctionCall, Identifier, NumberValue, StringValue
 
@@ -22,8 +23,11 @@ __all__ = ["introspect", "pulled"]
 _INTERNAL_TABLE = re.compile(r"^(sqlite_|_prisma_migrations$)")
 
 
-def introspect(engine: Queryable) -> SqlSchema:
-    """Read the tables of a live database back into a `SqlSchema`."""
+def introspect(engine: Queryable, namespaces: tuple[str, ...] = ()) -> SqlSchema:
+    """Read the tables of a live database back into a `SqlSchema`. SQLite has no
+    namespaces to read."""
+    if namespaces:
+        raise ConfigurationError("SQLite has no database schemas (namespaces) to introspect")
     tables = []
     names = engine.query_raw_(
         "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY rowid", as_tuples=True

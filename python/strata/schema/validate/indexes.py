@@ -28,7 +28,7 @@ from strata.schema.validate.vocabulary import (
     _BRIN_DEFAULT_NATIVE_TYPES,
     _BRIN_OPERATOR_CLASSES,
     _OPERATOR_CLASS_ALGORITHMS,
-    _OPERATOR_CLASSES,
+    OPERATOR_CLASSES,
     _attribute_error,
     _label,
     _model_error,
@@ -107,7 +107,7 @@ def _read_column_arguments(
 
 def _read_operator_class(ctx: _Context, expr: Expression, column: _IndexColumn) -> None:
     if isinstance(expr, Identifier):
-        if expr.name in _OPERATOR_CLASSES:
+        if expr.name in OPERATOR_CLASSES:
             column.operator_class = expr.name
         else:
             ctx.error(f"Invalid operator class: {expr.name}", expr.span)

@@ -59,8 +59,12 @@ def _build_model(ctx: _Context, model: _Model) -> ir.Model:
         )
         if pk
         else None,
-        uniques=tuple(_build_index(i) for i in model.indexes if i.kind == "unique"),
-        indexes=tuple(_build_index(i) for i in model.indexes if i.kind != "unique"),
+        uniques=tuple(
+            _build_index(i, _position(model, i)) for i in model.indexes if i.kind == "unique"
+        ),
+        indexes=tuple(
+            _build_index(i, _position(model, i)) for i in model.indexes if i.kind != "unique"
+        ),
         foreign_keys=tuple(
             _build_foreign_key(ctx, f) for f in model.relation_fields() if f.relation.fields
         ),
@@ -113,7 +117,18 @@ def _build_column(column: _IndexColumn) -> ir.IndexColumn:
     )
 
 
-def _build_index(index: _Index) -> ir.Index:
+#: The order Prisma's parser database collects a model's indexes in, attribute by
+#: attribute: field-level ``@unique``, then every ``@@index``, ``@@unique``, ``@@fulltext``.
+_COLLECTED = {"index": 1, "unique": 2, "fulltext": 3}
+
+
+def _position(model: _Model, index: _Index) -> int:
+    """``index``'s place in Prisma's order (see `ir.Index.position`)."""
+    group = 0 if index.source_field is not None else _COLLECTED[index.kind]
+    return group * len(model.indexes) + model.indexes.index(index)
+
+
+def _build_index(index: _Index, position: int) -> ir.Index:
     kind = "fulltext" if index.kind == "fulltext" else None
     if index.algorithm is not None:
         kind = index.algorithm.lower()
@@ -123,6 +138,7 @@ def _build_index(index: _Index) -> ir.Index:
         db_name=index.db_name,
         name=index.name,
         kind=kind,
+        position=position,
     )
 
 

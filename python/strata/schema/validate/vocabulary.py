@@ -220,7 +220,7 @@ _BRIN_DEFAULT_NATIVE_TYPES = {
     "String": "Text",
     "DateTime": "Timestamp",
 }
-_OPERATOR_CLASSES = frozenset(
+OPERATOR_CLASSES = frozenset(
     [*_OPERATOR_CLASS_ALGORITHMS, *(c for cs in _BRIN_OPERATOR_CLASSES.values() for c in cs)]
 )
 
