@@ -137,3 +137,42 @@ def test_sigkill_mid_transaction_keeps_every_committed_row(
     # The lock died with the child: a new writer gets in at once.
     with strata.connect(db_path, busy_timeout=0) as db:
         db.execute_raw_("INSERT INTO t VALUES (-1, 0)")
+
+
+OPENER = """
+import sys, time
+from pathlib import Path
+import strata
+database, start = sys.argv[1], Path(sys.argv[2])
+while not start.exists():
+    time.sleep(0.0005)
+with strata.connect(database) as db:
+    db.execute_raw_('CREATE TABLE IF NOT EXISTS seen (pid INTEGER)')
+    db.execute_raw_('INSERT INTO seen VALUES (?)', 1)
+"""
+
+
+@pytest.mark.slow
+def test_processes_opening_a_new_database_together_all_open_it(tmp_path: Path) -> None:
+    """Switching a new file to WAL takes an exclusive lock that SQLite does not wait for:
+    the core waits for it itself (up to the busy timeout), so processes starting together
+    on a database that does not exist yet all open it."""
+    start = tmp_path / "start"
+    for attempt in range(5):
+        database = tmp_path / f"new-{attempt}.db"
+        openers = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(database), str(start)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        time.sleep(0.8)
+        start.touch()
+        for opener in openers:
+            _, err = opener.communicate(timeout=60)
+            assert opener.returncode == 0, err
+        start.unlink()
+        with strata.connect(database) as db:
+            assert db.query_raw_("SELECT count(*) AS n FROM seen")[0]["n"] == 6

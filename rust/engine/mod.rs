@@ -129,7 +129,7 @@ impl Engine {
     pub fn open(path: &str, options: Options) -> Result<Engine> {
         let in_memory = path == ":memory:";
         let writer = open_connection(path, true, options.busy_timeout)?;
-        configure_writer(&writer, path, in_memory)?;
+        configure_writer(&writer, path, in_memory, options.busy_timeout)?;
         // An in-memory database is private to its connection, so readers could not see it.
         let max_readers = if in_memory { 0 } else { options.max_readers };
         Ok(Engine {

@@ -29,12 +29,18 @@ pub(super) fn open_connection(path: &str, writer: bool, busy_timeout: Duration) 
     Ok(conn)
 }
 
-pub(super) fn configure_writer(conn: &Connection, path: &str, in_memory: bool) -> Result<()> {
+pub(super) fn configure_writer(
+    conn: &Connection,
+    path: &str,
+    in_memory: bool,
+    busy_timeout: Duration,
+) -> Result<()> {
     // The first statement reads the file header, so a file that is not a database fails
     // here, before anything is written to it.
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-        .map_err(|e| open_error(path, &e))?;
+    let mode: String = while_busy(busy_timeout, || {
+        conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+    })
+    .map_err(|e| open_error(path, &e))?;
     if !in_memory && !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::Open {
             path: path.to_owned(),
@@ -56,6 +62,30 @@ pub(super) fn configure_writer(conn: &Connection, path: &str, in_memory: bool) -
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
         .map_err(|e| open_error(path, &e))
+}
+
+/// `attempt`, again while it fails with `SQLITE_BUSY`, for at most `timeout`. Switching a
+/// database to WAL takes an exclusive lock without calling the busy handler, so processes
+/// opening a new database together (several deployers, workers starting at once) would
+/// otherwise fail with "database is locked" instead of waiting their turn.
+fn while_busy<T>(
+    timeout: Duration,
+    mut attempt: impl FnMut() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut pause = Duration::from_micros(100);
+    loop {
+        match attempt() {
+            Err(err)
+                if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() + pause < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 pub(super) fn open_error(path: &str, err: &rusqlite::Error) -> Error {
