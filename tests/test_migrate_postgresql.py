@@ -433,6 +433,22 @@ def test_reset_of_a_multi_schema_project_resets_its_schemas(project: Project, pg
     assert tables(pg) == ["Kept", "_prisma_migrations"]
 
 
+def test_a_multi_schema_project_reads_its_own_schemas(project: Project, pg: Engine) -> None:
+    """The migrator introspects the schemas the datasource declares, so a deployed
+    multi-schema project has no drift and a push after it changes nothing."""
+    schema = (
+        'datasource db {\n  provider = "postgresql"\n  schemas  = ["base", "shop"]\n}\n\n'
+        'model User {\n  id     Int     @id\n  orders Order[]\n\n  @@schema("base")\n}\n\n'
+        "model Order {\n  id     Int  @id\n  userId Int\n  user   User @relation(fields: [userId], "
+        'references: [id])\n\n  @@schema("shop")\n}\n'
+    )
+    project.add_migration(schema, "init")
+    migrator = project.migrator(pg)
+    migrator.deploy()
+    assert {t.name for t in migrator.live().tables} == {"User", "Order"}
+    assert migrator.push() == []
+
+
 def test_resolve_applied_records_without_running(project: Project, pg: Engine) -> None:
     name = project.add_migration(V1, "init")
     migrator = project.migrator(pg)

@@ -202,8 +202,15 @@ class Migrator:
     # -- commands ----------------------------------------------------------------------------
 
     def live(self) -> SqlSchema:
-        """The tables the database holds now."""
-        return self.dialect.introspection.introspect(self.engine)
+        """The tables the database holds now: in the schema's own database schemas when it
+        declares them (``schemas = [...]``), else in the connection's."""
+        return self.dialect.introspection.introspect(self.engine, self._namespaces())
+
+    def _namespaces(self) -> tuple[str, ...]:
+        try:
+            return self.load_schema().db_schemas
+        except ConfigurationError:  # no schema file: a migrations folder alone
+            return ()
 
     def pull(self) -> str:
         """The schema file's text rewritten to describe what the database holds, keeping
@@ -293,7 +300,7 @@ class Migrator:
                             f"Migration `{migration.name}` failed to apply cleanly to the "
                             f"shadow database.\n{exc}"
                         ) from exc
-                return self.dialect.introspection.introspect(shadow)
+                return self.dialect.introspection.introspect(shadow, self._namespaces())
         finally:
             if scratch.drop_sql is not None:
                 self.engine.execute_raw_(scratch.drop_sql)
