@@ -27,7 +27,7 @@ namespaces come and go with the schemas: a dialect without them leaves both empt
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from strata.schema.sql import (
     AddForeignKey,
@@ -43,9 +43,9 @@ from strata.schema.sql import (
     DropEnum,
     DropExtension,
     DropForeignKey,
-    Extension,
     DropIndex,
     DropTable,
+    Extension,
     Index,
     RedefineIndex,
     RedefineTable,
@@ -118,15 +118,12 @@ def _extension_steps(
             if new.name != old.name or _extensions_match(old, new):
                 continue
             if old.relocatable or new.relocatable:
-                changes = tuple(
-                    change
-                    for change, a, b in (
-                        ("version", old.version, new.version),
-                        ("schema", old.schema, new.schema),
-                    )
-                    if a and b and a != b
-                )
-                alter = AlterExtension(old, new, changes)
+                changes: list[Literal["version", "schema"]] = []
+                if old.version and new.version and old.version != new.version:
+                    changes.append("version")
+                if old.schema and new.schema and old.schema != new.schema:
+                    changes.append("schema")
+                alter = AlterExtension(old, new, tuple(changes))
                 steps.append(((old_position, new_position), alter))
             else:
                 steps.append(((old_position,), DropExtension(old)))

@@ -141,9 +141,7 @@ def _with_extensions(block: ConfigBlock, live: SqlSchema, known: _Previous) -> C
     value = ArrayValue(tuple(items))
     if written is None:
         return replace(block, properties=(*rest, ConfigProperty("extensions", value)))
-    properties = tuple(
-        replace(p, value=value) if p is written else p for p in block.properties
-    )
+    properties = tuple(replace(p, value=value) if p is written else p for p in block.properties)
     return replace(block, properties=properties)
 
 
@@ -173,7 +171,9 @@ def _extensions_property(
             arguments.append(_string_argument("schema", extension.schema))
         else:
             continue
-        items.append(FunctionCall(identifier, tuple(arguments)) if arguments else Identifier(identifier))
+        items.append(
+            FunctionCall(identifier, tuple(arguments)) if arguments else Identifier(identifier)
+        )
     return items
 
 

@@ -4,8 +4,9 @@ the exact layout of Prisma's schema engine.
 PostgreSQL changes a table in place, so no table is ever redefined: columns are added,
 dropped and altered with ``ALTER TABLE``, foreign keys are their own steps (added after every
 table and index exists, dropped first), and enums are types of their own (``CREATE TYPE``).
-Steps run in Prisma's order: schemas, extensions (dropped, created, altered), enums, dropped foreign keys and indexes, altered
-tables, dropped tables and enums, created tables, created indexes, added foreign keys.
+Steps run in Prisma's order: schemas, extensions (dropped, created, altered), enums, dropped
+foreign keys and indexes, altered tables, dropped tables and enums, created tables, created
+indexes, added foreign keys.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ _CURRENT_SCHEMA_SQL = "SELECT current_schema()"
 
 
 def introspect(engine: Queryable, namespaces: tuple[str, ...] = ()) -> SqlSchema:
-    """The tables and enums of a live database. Without ``namespaces``, those of the
+    """The tables, enums and extensions of a live database. Without ``namespaces``, those of the
     connection's schema (the URL's ``?schema=``, else ``public``), with no namespace on
     them, as a schema without ``schemas`` in its datasource calculates them; with
     ``namespaces`` (the datasource's ``schemas``), those of each, each with its namespace."""
