@@ -13,6 +13,12 @@ The differ is database-neutral; the DDL dialect decides what its database can do
   the table is there, else in the next; indexes of new tables before those of existing
   ones), then the index's.
 
+Extensions are matched by name, and an extension the schema leaves without a version or
+database schema matches any installed one (Prisma's ``extensions_match``). One whose
+version or schema differs is altered in place when it is relocatable, else dropped and
+created again; one that is no longer listed is left installed: Prisma never drops an
+extension otherwise.
+
 Indexes are matched by what they cover (uniqueness, method, columns, sort orders, operator
 classes), not by name, as Prisma matches them: an index that only changes name is a
 `RedefineIndex` step, which the dialect renames or drops and creates again. Enum types and
@@ -21,21 +27,25 @@ namespaces come and go with the schemas: a dialect without them leaves both empt
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from strata.schema.sql import (
     AddForeignKey,
     AlteredColumn,
     AlterEnum,
+    AlterExtension,
     AlterTable,
     CreateEnum,
+    CreateExtension,
     CreateIndex,
     CreateSchema,
     CreateTable,
     DropEnum,
+    DropExtension,
     DropForeignKey,
     DropIndex,
     DropTable,
+    Extension,
     Index,
     RedefineIndex,
     RedefineTable,
@@ -61,6 +71,7 @@ def diff(before: SqlSchema, after: SqlSchema, ddl: DdlDialect | None = None) -> 
     keyed: list[KeyedStep] = [
         ((), CreateSchema(n)) for n in after.namespaces if n not in before.namespaces
     ]
+    keyed.extend(_extension_steps(before.extensions, after.extensions))
     keyed.extend(((), step) for step in _enum_steps(before, after))
     old_tables = {t.name: (position, t) for position, t in enumerate(before.tables)}
     new_names = {t.name for t in after.tables}
@@ -93,6 +104,46 @@ def diff(before: SqlSchema, after: SqlSchema, ddl: DdlDialect | None = None) -> 
             for i, index in enumerate(table.indexes)
         )
     return ddl.order_steps(keyed)
+
+
+def _extension_steps(
+    before: tuple[Extension, ...], after: tuple[Extension, ...]
+) -> list[KeyedStep]:
+    """Prisma's extension steps, each keyed by the extension's position in its schema (the
+    previous one for a drop, the next one for a create, both for an alteration)."""
+    steps: list[KeyedStep] = []
+    old_names = {e.name for e in before}
+    for old_position, old in enumerate(before):
+        for new_position, new in enumerate(after):
+            if new.name != old.name or _extensions_match(old, new):
+                continue
+            if old.relocatable or new.relocatable:
+                changes: list[Literal["version", "schema"]] = []
+                if old.version and new.version and old.version != new.version:
+                    changes.append("version")
+                if old.schema and new.schema and old.schema != new.schema:
+                    changes.append("schema")
+                alter = AlterExtension(old, new, tuple(changes))
+                steps.append(((old_position, new_position), alter))
+            else:
+                steps.append(((old_position,), DropExtension(old)))
+                steps.append(((new_position,), CreateExtension(new)))
+            break
+    steps.extend(
+        ((position,), CreateExtension(extension))
+        for position, extension in enumerate(after)
+        if extension.name not in old_names
+    )
+    return steps
+
+
+def _extensions_match(a: Extension, b: Extension) -> bool:
+    """Same name, and version and schema equal or left open on either side."""
+    return (
+        a.name == b.name
+        and (a.version == b.version or not a.version or not b.version)
+        and (a.schema == b.schema or not a.schema or not b.schema)
+    )
 
 
 def _enum_steps(before: SqlSchema, after: SqlSchema) -> list[Step]:

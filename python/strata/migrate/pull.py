@@ -13,7 +13,9 @@ the database holds is kept as written (comments, ``@default(cuid())``, ``@update
 enum and list types, relation names). Other models are written afresh, still under their
 previous names, with each unchanged column's field kept as written apart from its key and
 index attributes, which follow the database. Tables no model maps become models named after
-them (``@@map`` where the name is not an identifier); the config blocks are kept.
+them (``@@map`` where the name is not an identifier); the config blocks are kept, but for
+the datasource's ``extensions``, which follow the database when the schema enables
+``postgresqlExtensions`` (`_extensions_property`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING
 from strata.errors import ConfigurationError
 from strata.schema import ir
 from strata.schema.format import format_schema
-from strata.schema.sql import Column, Enum, ForeignKey, SqlSchema, Table
+from strata.schema.sql import Column, Enum, Extension, ForeignKey, SqlSchema, Table
 from strata.schema.syntax import (
     Argument,
     ArrayValue,
@@ -100,7 +102,11 @@ def pull(
             properties.append(ConfigProperty("schemas", ArrayValue(schemas)))
         blocks.append(ConfigBlock("datasource", "db", tuple(properties)))
     else:
-        blocks.extend(b for b in known.tree.blocks if not isinstance(b, ModelBlock))
+        blocks.extend(
+            _with_extensions(b, live, known) if isinstance(b, ConfigBlock) else b
+            for b in known.tree.blocks
+            if not isinstance(b, ModelBlock)
+        )
     enums = _EnumNames(live.enums, set(names.values()), known)
     writer = _ModelWriter(live, tables, join_tables, names, dialect, known, enums)
     for table in tables:
@@ -112,6 +118,73 @@ def pull(
     blocks.extend(enums.block(enum) for enum in live.enums if enum.name not in enums.previous)
     tree = SchemaFile(tuple(blocks))
     return format_schema(tree)
+
+
+# -- the datasource's extensions ------------------------------------------------------------------
+
+#: The extensions Prisma writes into a schema that does not list them yet. ``pg_crypto`` is
+#: Prisma's spelling (the extension is ``pgcrypto``), so ``pgcrypto`` is only kept, not added.
+_PULLED_EXTENSIONS = ("citext", "postgis", "pg_crypto", "uuid-ossp")
+
+
+def _with_extensions(block: ConfigBlock, live: SqlSchema, known: _Previous) -> ConfigBlock:
+    """The datasource with its ``extensions`` as Prisma re-introspects them; other blocks,
+    and every block of a schema without ``postgresqlExtensions``, as written."""
+    features = {f for g in known.schema.generators for f in g.preview_features}
+    if block.kind != "datasource" or "postgresqlExtensions" not in features:
+        return block
+    rest = tuple(p for p in block.properties if p.name != "extensions")
+    written = next((p for p in block.properties if p.name == "extensions"), None)
+    items = _extensions_property(live.extensions, known.schema.extensions)
+    if not items:
+        return replace(block, properties=rest)
+    value = ArrayValue(tuple(items))
+    if written is None:
+        return replace(block, properties=(*rest, ConfigProperty("extensions", value)))
+    properties = tuple(replace(p, value=value) if p is written else p for p in block.properties)
+    return replace(block, properties=properties)
+
+
+def _extensions_property(
+    installed: tuple[Extension, ...], listed: tuple[ir.Extension, ...]
+) -> list[Expression]:
+    """Prisma's ``add_extensions``: each installed extension (by name) the schema lists, with
+    the version and schema arguments it wrote, updated to the database's where they differ;
+    and each installed one of `_PULLED_EXTENSIONS` it does not list, with its schema. A name
+    that is not an identifier is written as one, with ``map``."""
+    items: list[Expression] = []
+    for extension in installed:
+        identifier = _sanitized(extension.name)
+        arguments: list[Argument] = []
+        if identifier != extension.name:
+            arguments.append(_string_argument("map", extension.name))
+        previous = next(
+            (e for e in listed if extension.name in (e.db_name, e.name)),
+            None,
+        )
+        if previous is not None:
+            if previous.version is not None:
+                arguments.append(_string_argument("version", extension.version))
+            if previous.db_schema is not None:
+                arguments.append(_string_argument("schema", extension.schema))
+        elif extension.name in _PULLED_EXTENSIONS:
+            arguments.append(_string_argument("schema", extension.schema))
+        else:
+            continue
+        items.append(
+            FunctionCall(identifier, tuple(arguments)) if arguments else Identifier(identifier)
+        )
+    return items
+
+
+def _sanitized(name: str) -> str:
+    """Prisma's ``sanitize_string``: leading characters other than letters dropped, other
+    characters that are not letters, digits or ``_`` made ``_``."""
+    return re.sub(r"[^_a-zA-Z0-9]", "_", re.sub(r"^[^a-zA-Z]+", "", name))
+
+
+def _string_argument(name: str, value: str) -> Argument:
+    return Argument(name, StringValue(value))
 
 
 # -- which models stay as written ----------------------------------------------------------------

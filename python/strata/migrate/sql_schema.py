@@ -7,7 +7,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 from strata.schema import ir
-from strata.schema.sql import Column, ForeignKey, Index, IndexColumn, SqlSchema, Table
+from strata.schema.sql import (
+    Column,
+    Extension,
+    ForeignKey,
+    Index,
+    IndexColumn,
+    SqlSchema,
+    Table,
+)
 
 if TYPE_CHECKING:
     from strata.dialects.base import DdlDialect
@@ -26,7 +34,18 @@ def calculate(schema: ir.Schema, dialect: DdlDialect) -> SqlSchema:
     if schema.relation_mode == "prisma":
         # The client emulates the relations; the database gets no foreign keys (Prisma's rule).
         tables = [replace(t, foreign_keys=()) for t in tables]
-    return SqlSchema(tuple(tables), dialect.enums(schema), dialect.namespaces(schema))
+    return SqlSchema(
+        tuple(tables), dialect.enums(schema), dialect.namespaces(schema), _extensions(schema)
+    )
+
+
+def _extensions(schema: ir.Schema) -> tuple[Extension, ...]:
+    """The datasource's extensions sorted by identifier, as Prisma's parser sorts them (and so
+    its CreateExtension steps)."""
+    return tuple(
+        Extension(e.db_name, e.db_schema or "", e.version or "")
+        for e in sorted(schema.extensions, key=lambda e: e.name)
+    )
 
 
 def _model_table(

@@ -274,6 +274,22 @@ class ManyToMany:
 
 
 @dataclass(frozen=True)
+class Extension:
+    """A PostgreSQL extension the datasource's ``extensions`` list asks for (preview feature
+    ``postgresqlExtensions``): ``citext``, or ``uuid_ossp(map: "uuid-ossp", schema: "public",
+    version: "1.1")``."""
+
+    #: The identifier as written.
+    name: str
+    #: The extension's name in the database: ``map``, else the identifier.
+    db_name: str
+    #: The database schema it is installed into, when given.
+    db_schema: str | None = None
+    #: The version it is installed at, when given.
+    version: str | None = None
+
+
+@dataclass(frozen=True)
 class Generator:
     """A ``generator`` block. strata generates no client code from it; it is kept so tools
     can show it, and because its ``previewFeatures`` enable parts of the schema language
@@ -308,6 +324,8 @@ class Schema:
     relation_mode: Literal["foreignKeys", "prisma"] = "foreignKeys"
     #: The datasource's ``schemas`` list (multi-schema PostgreSQL), in the order written.
     db_schemas: tuple[str, ...] = ()
+    #: The datasource's ``extensions`` list (PostgreSQL), in the order written.
+    extensions: tuple[Extension, ...] = ()
     generators: tuple[Generator, ...] = ()
     #: Warnings that do not stop the schema from being used, rendered like errors: the
     #: location, the message and a caret excerpt.

@@ -16,18 +16,22 @@ from typing import Literal
 __all__ = [
     "AddForeignKey",
     "AlterEnum",
+    "AlterExtension",
     "AlterTable",
     "AlteredColumn",
     "Column",
     "CreateEnum",
+    "CreateExtension",
     "CreateIndex",
     "CreateSchema",
     "CreateTable",
     "DropEnum",
+    "DropExtension",
     "DropForeignKey",
     "DropIndex",
     "DropTable",
     "Enum",
+    "Extension",
     "ForeignKey",
     "Index",
     "IndexColumn",
@@ -113,6 +117,19 @@ class Enum:
 
 
 @dataclass(frozen=True)
+class Extension:
+    """A database extension (PostgreSQL's ``CREATE EXTENSION``). An empty ``schema`` or
+    ``version`` is one the Prisma schema leaves open, which any installed one matches."""
+
+    name: str
+    schema: str = ""
+    version: str = ""
+    #: Whether ``ALTER EXTENSION ... SET SCHEMA`` can move it (read from the database; a
+    #: calculated extension is not, as in Prisma).
+    relocatable: bool = False
+
+
+@dataclass(frozen=True)
 class SqlSchema:
     tables: tuple[Table, ...] = ()
     #: Enum types, for databases that have them.
@@ -120,6 +137,9 @@ class SqlSchema:
     #: Database schemas (namespaces) the tables and enums live in, for databases that have
     #: them: PostgreSQL's ``public``, or the datasource's ``schemas`` list.
     namespaces: tuple[str, ...] = ()
+    #: Extensions, for databases that have them: the datasource's ``extensions``, or those
+    #: installed.
+    extensions: tuple[Extension, ...] = ()
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -257,6 +277,29 @@ class AlterEnum:
 
 
 @dataclass(frozen=True)
+class CreateExtension:
+    extension: Extension
+
+
+@dataclass(frozen=True)
+class DropExtension:
+    """An extension dropped, only ever to create it again with another version or schema
+    (`CreateExtension`): an extension the schema no longer lists is left installed."""
+
+    extension: Extension
+
+
+@dataclass(frozen=True)
+class AlterExtension:
+    """A relocatable extension moved to the schema's version and database schema in place.
+    ``changes`` lists ``"version"`` and ``"schema"``, each where it differs."""
+
+    before: Extension
+    after: Extension
+    changes: tuple[Literal["version", "schema"], ...]
+
+
+@dataclass(frozen=True)
 class RedefineIndex:
     """An index kept but renamed, where the database cannot rename one: dropped and created
     again under its new name."""
@@ -268,6 +311,9 @@ class RedefineIndex:
 
 Step = (
     CreateSchema
+    | DropExtension
+    | CreateExtension
+    | AlterExtension
     | CreateEnum
     | AlterEnum
     | DropEnum

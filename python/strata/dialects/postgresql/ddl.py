@@ -4,8 +4,9 @@ the exact layout of Prisma's schema engine.
 PostgreSQL changes a table in place, so no table is ever redefined: columns are added,
 dropped and altered with ``ALTER TABLE``, foreign keys are their own steps (added after every
 table and index exists, dropped first), and enums are types of their own (``CREATE TYPE``).
-Steps run in Prisma's order: schemas, enums, dropped foreign keys and indexes, altered
-tables, dropped tables and enums, created tables, created indexes, added foreign keys.
+Steps run in Prisma's order: schemas, extensions (dropped, created, altered), enums, dropped
+foreign keys and indexes, altered tables, dropped tables and enums, created tables, created
+indexes, added foreign keys.
 """
 
 from __future__ import annotations
@@ -18,17 +19,21 @@ from strata.schema.sql import (
     AddForeignKey,
     AlteredColumn,
     AlterEnum,
+    AlterExtension,
     AlterTable,
     Column,
     CreateEnum,
+    CreateExtension,
     CreateIndex,
     CreateSchema,
     CreateTable,
     DropEnum,
+    DropExtension,
     DropForeignKey,
     DropIndex,
     DropTable,
     Enum,
+    Extension,
     ForeignKey,
     Index,
     RedefineIndex,
@@ -48,17 +53,20 @@ quote = types.quote
 # Prisma's step order (its SqlMigrationStep variants, sorted).
 _ORDER: dict[type, int] = {
     CreateSchema: 0,
-    CreateEnum: 1,
-    AlterEnum: 2,
-    DropForeignKey: 3,
-    DropIndex: 4,
-    AlterTable: 5,
-    DropTable: 6,
-    DropEnum: 7,
-    CreateTable: 8,
-    CreateIndex: 9,
-    AddForeignKey: 10,
-    RedefineIndex: 11,
+    DropExtension: 1,
+    CreateExtension: 2,
+    AlterExtension: 3,
+    CreateEnum: 4,
+    AlterEnum: 5,
+    DropForeignKey: 6,
+    DropIndex: 7,
+    AlterTable: 8,
+    DropTable: 9,
+    DropEnum: 10,
+    CreateTable: 11,
+    CreateIndex: 12,
+    AddForeignKey: 13,
+    RedefineIndex: 14,
 }
 
 _MANY_ENUM_VALUES_NOTE = """\
@@ -167,6 +175,12 @@ class PostgresDdl:
                     rendered.append(
                         ("CreateSchema", [f"CREATE SCHEMA IF NOT EXISTS {quote(name)}"])
                     )
+                case CreateExtension(extension=extension):
+                    rendered.append(("CreateExtension", [_create_extension(extension)]))
+                case DropExtension(extension=extension):
+                    rendered.append(("DropExtension", [f"DROP EXTENSION {quote(extension.name)}"]))
+                case AlterExtension():
+                    rendered.append(("AlterExtension", _alter_extension(step)))
                 case CreateEnum(enum=enum):
                     values = ", ".join(types.string_literal(v) for v in enum.values)
                     statement = (
@@ -334,3 +348,28 @@ class PostgresDdl:
 
 def _qualified(namespace: str | None, name: str) -> str:
     return f"{quote(namespace)}.{quote(name)}" if namespace else quote(name)
+
+
+def _create_extension(extension: Extension) -> str:
+    """Prisma's ``render_create_extension``: ``IF NOT EXISTS``, and a ``WITH`` clause naming
+    the schema, then the version, where the Prisma schema gives them; the version is quoted
+    as an identifier, as Prisma quotes it."""
+    statement = f"CREATE EXTENSION IF NOT EXISTS {quote(extension.name)}"
+    if extension.schema or extension.version:
+        statement += " WITH"
+    if extension.schema:
+        statement += f" SCHEMA {quote(extension.schema)}"
+    if extension.version:
+        statement += f" VERSION {quote(extension.version)}"
+    return statement
+
+
+def _alter_extension(step: AlterExtension) -> list[str]:
+    """Prisma's ``render_alter_extension``: one statement per change, the version first."""
+    name = quote(step.before.name)
+    return [
+        f"ALTER EXTENSION {name} UPDATE TO {quote(step.after.version)}"
+        if change == "version"
+        else f"ALTER EXTENSION {name} SET SCHEMA {quote(step.after.schema)}"
+        for change in step.changes
+    ]

@@ -11,6 +11,9 @@ Defaults are read with ``pg_get_expr`` and put back in the form the DDL part wri
 PostgreSQL adds casts (``'A'::"Role"``), quotes negative numbers (``'-1'::integer``) and
 rewrites timestamps and ``jsonb`` in its own canonical text.
 
+Extensions are read from ``pg_extension`` by name, wherever they are installed, as Prisma's
+describer reads them, except ``plpgsql``, which every database has and no schema lists.
+
 Two things a catalog cannot tell are read as their plain form: an index column declared
 ``ASC`` (PostgreSQL records only ``DESC``) and an operator class named although it is the
 default one.
@@ -24,7 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 from strata.dialects.postgresql.pulled import array_items, pulled
 from strata.dialects.postgresql.types import prisma_datetime, quote
-from strata.schema.sql import Column, Enum, ForeignKey, Index, IndexColumn, SqlSchema, Table
+from strata.schema.sql import (
+    Column,
+    Enum,
+    Extension,
+    ForeignKey,
+    Index,
+    IndexColumn,
+    SqlSchema,
+    Table,
+)
 
 if TYPE_CHECKING:
     from strata.dialects.base import Queryable
@@ -150,12 +162,19 @@ WHERE t.typtype = 'e' AND n.nspname IN ({namespaces})
 ORDER BY t.oid, e.enumsortorder
 """
 
+_EXTENSIONS_SQL = """
+SELECT e.extname, n.nspname, e.extversion, e.extrelocatable
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname <> 'plpgsql'
+ORDER BY e.extname
+"""
+
 _EXISTING_SCHEMAS_SQL = "SELECT nspname FROM pg_namespace WHERE nspname IN ({namespaces})"
 _CURRENT_SCHEMA_SQL = "SELECT current_schema()"
 
 
 def introspect(engine: Queryable, namespaces: tuple[str, ...] = ()) -> SqlSchema:
-    """The tables and enums of a live database. Without ``namespaces``, those of the
+    """The tables, enums and extensions of a live database. Without ``namespaces``, those of the
     connection's schema (the URL's ``?schema=``, else ``public``), with no namespace on
     them, as a schema without ``schemas`` in its datasource calculates them; with
     ``namespaces`` (the datasource's ``schemas``), those of each, each with its namespace."""
@@ -172,6 +191,12 @@ def introspect(engine: Queryable, namespaces: tuple[str, ...] = ()) -> SqlSchema
         tables=reader.tables(),
         enums=reader.enums(),
         namespaces=tuple(n for n in namespaces if n in existing),
+        extensions=tuple(
+            Extension(name, schema, version, bool(relocatable))
+            for name, schema, version, relocatable in engine.query_raw_(
+                _EXTENSIONS_SQL, as_tuples=True
+            )
+        ),
     )
 
 

@@ -94,7 +94,7 @@ def _read_datasource(ctx: _Context) -> None:
         _read_schemas_property(ctx, ds, prop)
     if connector.provider == "postgresql" and (prop := props.pop("extensions", None)):
         ds.extensions_span = prop.span
-        _read_extensions(ctx, prop.value)
+        ds.extensions = _read_extensions(ctx, prop.value)
     if (prop := props.pop("previewFeatures", None)) is not None:
         ctx.error(
             "Preview features are only supported in the generator block. Please move this "
@@ -213,30 +213,39 @@ def _read_schemas_property(ctx: _Context, ds: _Datasource, prop: ConfigProperty)
     ds.schemas_span = prop.span
 
 
-def _read_extensions(ctx: _Context, expr: Expression) -> None:
+def _read_extensions(ctx: _Context, expr: Expression) -> list[ir.Extension]:
     """``extensions = [postgis, uuid_ossp(map: "uuid-ossp", schema: "x", version: "1.1")]``."""
+    extensions: list[ir.Extension] = []
     for item in _items(expr):
         if isinstance(item, Identifier | FunctionCall):
             if problem := _identifier_problem(item.name, "extension"):
                 ctx.error(problem, item.span)
         else:
             _mismatch(ctx, "a constant or function", item)
+            continue
+        strings: dict[str, str | None] = {}
         if isinstance(item, FunctionCall):
-            seen: set[str] = set()
             for arg in item.arguments:
                 if arg.name is None:
                     ctx.error(_validation_error("The argument must have a name"), arg.span)
                 elif arg.name not in ("map", "schema", "version"):
                     ctx.error(f'Argument not known: "{arg.name}".', arg.span)
-                elif arg.name in seen:
+                elif arg.name in strings:
                     ctx.error(
                         _validation_error(f"The argument `{arg.name}` can only be defined once"),
                         arg.span,
                     )
                 else:
-                    _expect_string(ctx, arg.value)
-                if arg.name:
-                    seen.add(arg.name)
+                    strings[arg.name] = _expect_string(ctx, arg.value)
+        extensions.append(
+            ir.Extension(
+                name=item.name,
+                db_name=item.name if (mapped := strings.get("map")) is None else mapped,
+                db_schema=strings.get("schema"),
+                version=strings.get("version"),
+            )
+        )
+    return extensions
 
 
 def _read_generators(ctx: _Context) -> None:

@@ -201,6 +201,7 @@ class _Datasource:
     schemas: list[str] = field(default_factory=list)
     schemas_span: Span | None = None
     extensions_span: Span | None = None
+    extensions: list[ir.Extension] = field(default_factory=list)
 
     @property
     def name(self) -> str:

@@ -36,6 +36,7 @@ def _build_schema(ctx: _Context) -> ir.Schema:
         url=ds.url if ds else None,
         relation_mode=ctx.relation_mode,
         db_schemas=tuple(ds.schemas) if ds else (),
+        extensions=tuple(ds.extensions) if ds else (),
         generators=tuple(ctx.generators),
         warnings=_warnings(ctx),
     )
