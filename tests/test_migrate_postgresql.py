@@ -449,6 +449,18 @@ def test_a_multi_schema_project_reads_its_own_schemas(project: Project, pg: Engi
     assert migrator.push() == []
 
 
+def test_an_extension_installed_by_hand_is_not_drift(project: Project, pg: Engine) -> None:
+    """Without the ``postgresqlExtensions`` preview feature the schema does not manage
+    extensions, so one installed by hand is none of the migrator's business (as in Prisma)."""
+    schema = 'datasource db {\n  provider = "postgresql"\n}\n\nmodel Note {\n  id Int @id\n}\n'
+    project.add_migration(schema, "init")
+    migrator = project.migrator(pg)
+    migrator.deploy()
+    pg.execute_script_("CREATE EXTENSION hstore")
+    assert migrator.live().extensions == ()
+    assert migrator.push() == []
+
+
 def test_resolve_applied_records_without_running(project: Project, pg: Engine) -> None:
     name = project.add_migration(V1, "init")
     migrator = project.migrator(pg)

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from strata.config import default_url, project_settings, resolve
@@ -202,15 +202,24 @@ class Migrator:
     # -- commands ----------------------------------------------------------------------------
 
     def live(self) -> SqlSchema:
-        """The tables the database holds now: in the schema's own database schemas when it
-        declares them (``schemas = [...]``), else in the connection's."""
-        return self.dialect.introspection.introspect(self.engine, self._namespaces())
+        """The tables the database holds now, as the schema sees them (see `_read`)."""
+        return self._read(self.engine)
 
-    def _namespaces(self) -> tuple[str, ...]:
+    def _read(self, engine: Engine) -> SqlSchema:
+        """What introspection reads on ``engine``, as Prisma compares it with a schema: in
+        the schema's own database schemas when it declares them (``schemas = [...]``),
+        else in the connection's; and extensions only where the schema manages them (the
+        ``postgresqlExtensions`` preview feature), so that one installed by hand is not
+        drift."""
         try:
-            return self.load_schema().db_schemas
+            schema: ir.Schema | None = self.load_schema()
         except ConfigurationError:  # no schema file: a migrations folder alone
-            return ()
+            schema = None
+        namespaces = () if schema is None else schema.db_schemas
+        tables = self.dialect.introspection.introspect(engine, namespaces)
+        if schema is None or "postgresqlExtensions" not in schema.preview_features:
+            tables = replace(tables, extensions=())
+        return tables
 
     def pull(self) -> str:
         """The schema file's text rewritten to describe what the database holds, keeping
@@ -300,7 +309,7 @@ class Migrator:
                             f"Migration `{migration.name}` failed to apply cleanly to the "
                             f"shadow database.\n{exc}"
                         ) from exc
-                return self.dialect.introspection.introspect(shadow, self._namespaces())
+                return self._read(shadow)
         finally:
             if scratch.drop_sql is not None:
                 self.engine.execute_raw_(scratch.drop_sql)

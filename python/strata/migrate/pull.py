@@ -130,8 +130,7 @@ _PULLED_EXTENSIONS = ("citext", "postgis", "pg_crypto", "uuid-ossp")
 def _with_extensions(block: ConfigBlock, live: SqlSchema, known: _Previous) -> ConfigBlock:
     """The datasource with its ``extensions`` as Prisma re-introspects them; other blocks,
     and every block of a schema without ``postgresqlExtensions``, as written."""
-    features = {f for g in known.schema.generators for f in g.preview_features}
-    if block.kind != "datasource" or "postgresqlExtensions" not in features:
+    if block.kind != "datasource" or "postgresqlExtensions" not in known.schema.preview_features:
         return block
     rest = tuple(p for p in block.properties if p.name != "extensions")
     written = next((p for p in block.properties if p.name == "extensions"), None)

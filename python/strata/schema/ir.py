@@ -331,6 +331,11 @@ class Schema:
     #: location, the message and a caret excerpt.
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
+    @property
+    def preview_features(self) -> frozenset[str]:
+        """The preview features every generator enables, together."""
+        return frozenset(f for g in self.generators for f in g.preview_features)
+
     def model(self, name: str) -> Model:
         for model in self.models:
             if model.name == name:
