@@ -21,10 +21,14 @@ import strata
 from strata.cli import main
 from strata.dialects import dialect_for
 from strata.dialects.postgresql import migrations as pg_migrations
+from strata.dialects.postgresql.ddl import PostgresDdl
 from strata.engine import Engine
 from strata.errors import ConfigurationError, MigrationError
 from strata.migrate import history
 from strata.migrate.commands import Migrator, diff_script, read_source
+from strata.migrate.diff import diff
+from strata.migrate.sql_schema import calculate
+from strata.schema import load_schema
 
 HEADER = 'datasource db {\n  provider = "postgresql"\n}\n\n'
 
@@ -622,3 +626,39 @@ def test_push_and_diff_from_a_migrations_folder(project: Project, pg: Engine) ->
     assert result.exit_code == 0, result.output
     assert "No difference detected." in result.output
     assert one(pg, "SELECT count(*) FROM pg_database WHERE datname LIKE 'prisma_migrate%'") == 0
+
+
+SEEDS = sorted((Path(__file__).resolve().parents[1] / "schema").glob("*.postgresql.prisma"))
+EVOLUTION = """
+model StrataEvolution {
+  id      Int      @id @default(autoincrement())
+  note    String?  @db.VarChar(120)
+  tags    String[]
+  addedAt DateTime @default(now()) @db.Timestamptz(3)
+
+  @@index([addedAt])
+}
+"""
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda p: p.name.split(".")[0])
+def test_each_seed_system_migrates_evolves_and_pulls_back_on_the_server(
+    tmp_path: Path, pg: Engine, seed: Path
+) -> None:
+    """The seed systems in their own dialect: ``migrate dev`` from empty on the server
+    (shadow database included), an evolution, no drift or pending step after either, and a
+    ``db pull`` of the result that describes the database exactly."""
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(seed.read_text())
+    migrator = Migrator(pg, schema, tmp_path / "migrations")
+    first = migrator.dev("init")
+    assert first.migration is not None
+    assert diff(migrator.live(), migrator.target(), PostgresDdl()) == []
+    schema.write_text(seed.read_text() + EVOLUTION)
+    second = migrator.dev("evolve")
+    assert second.migration is not None
+    assert "-- CreateTable" in second.script
+    assert diff(migrator.live(), migrator.target(), PostgresDdl()) == []
+    assert migrator.status().pending == []
+    pulled = load_schema(migrator.pull())
+    assert diff(migrator.live(), calculate(pulled, PostgresDdl()), PostgresDdl()) == []
