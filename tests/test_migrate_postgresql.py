@@ -465,6 +465,49 @@ def test_an_extension_installed_by_hand_is_not_drift(project: Project, pg: Engin
     assert migrator.push() == []
 
 
+def test_push_refuses_to_drop_a_column_holding_data(project: Project, pg: Engine) -> None:
+    """An in-place change is checked for data loss as a redefinition is: dropping a column
+    with values, or making a column with NULLs required (a default does not fill them on
+    PostgreSQL), stops ``db push``."""
+    header = 'datasource db {\n  provider = "postgresql"\n}\n\n'
+    project.schema.write_text(
+        header + "model Note {\n  id   Int     @id\n  body String?\n  tag  String?\n}\n"
+    )
+    migrator = project.migrator(pg)
+    migrator.push()
+    pg.execute_raw_('INSERT INTO "Note" (id, body) VALUES (1, $1), (2, NULL)', "kept")
+    project.schema.write_text(
+        header + 'model Note {\n  id  Int    @id\n  tag String @default("x")\n}\n'
+    )
+    with pytest.raises(MigrationError) as refused:
+        migrator.push()
+    message = " ".join(str(refused.value).split())
+    assert (
+        "You are about to drop the column `body` on the `Note` table, which still contains "
+        "1 non-null values." in message
+    )
+    assert (
+        "Made the column `tag` on table `Note` required, but there are 2 existing NULL values."
+        in message
+    )
+    assert one(pg, 'SELECT count(*) FROM "Note" WHERE body IS NOT NULL') == 1  # nothing ran
+
+
+def test_data_loss_is_counted_in_a_tables_own_schema(project: Project, pg: Engine) -> None:
+    """A multiSchema table's rows are counted in its schema, not the connection's: dropping
+    a table with rows there is a warning, not a silent drop."""
+    header = 'datasource db {\n  provider = "postgresql"\n  schemas  = ["shop"]\n}\n\n'
+    project.schema.write_text(header + 'model Order {\n  id Int @id\n\n  @@schema("shop")\n}\n')
+    migrator = project.migrator(pg)
+    migrator.push()
+    pg.execute_raw_('INSERT INTO shop."Order" (id) VALUES (1)')
+    project.schema.write_text(header + 'model Other {\n  id Int @id\n\n  @@schema("shop")\n}\n')
+    with pytest.raises(
+        MigrationError, match=r"drop the `Order` table, which is not empty \(1 rows\)"
+    ):
+        migrator.push()
+
+
 def test_resolve_applied_records_without_running(project: Project, pg: Engine) -> None:
     name = project.add_migration(V1, "init")
     migrator = project.migrator(pg)

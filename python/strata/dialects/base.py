@@ -482,8 +482,12 @@ class MigrationsDialect(Protocol):
     def drop_sql(self, kind: str, name: str) -> str:
         """The statements (a script) that drop an object `schema_objects_sql` gave."""
 
-    def table_exists_sql(self) -> str:
-        """A row when the table the one parameter names (unquoted) exists."""
+    def table_exists_sql(self, namespace: str | None) -> str:
+        """A row when the table the one parameter names (unquoted) exists, in
+        ``namespace`` (a multiSchema table's schema) or where tables are created."""
+
+    def table_name(self, name: str, namespace: str | None) -> str:
+        """The quoted name of table ``name``, in ``namespace`` when it has one."""
 
     def count_sql(self, table: str, condition: str | None = None) -> str: ...
     def is_null(self, column: str) -> str: ...

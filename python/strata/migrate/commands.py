@@ -44,6 +44,7 @@ from strata.schema.sql import (
     RedefineTable,
     SqlSchema,
     Step,
+    Table,
 )
 from strata.schema.validate import validate
 
@@ -498,21 +499,21 @@ class Migrator:
         counts = DataCounts(self._count_rows, self._count_values)
         return data_loss_warnings(steps, counts if against_data else None)
 
-    def _table_exists(self, table: str) -> bool:
-        return bool(self.engine.query_raw_(self.dialect.migrations.table_exists_sql(), table))
-
-    def _count_rows(self, table: str) -> int:
+    def _count_rows(self, table: Table) -> int:
         return self._count(table)
 
-    def _count_values(self, table: str, column: str) -> int:
+    def _count_values(self, table: Table, column: str) -> int:
         sql, quote = self.dialect.migrations, self.dialect.ddl.quote
         return self._count(table, sql.is_not_null(quote(column)))
 
-    def _count(self, table: str, condition: str | None = None) -> int:
-        """The rows of ``table`` (unquoted), or of those where ``condition`` holds."""
-        if not self._table_exists(table):
+    def _count(self, table: Table, condition: str | None = None) -> int:
+        """The rows of ``table`` (in its own schema, for a multiSchema table), or of those
+        where ``condition`` holds; 0 where the database does not have it."""
+        sql = self.dialect.migrations
+        exists = sql.table_exists_sql(table.namespace)
+        if not self.engine.query_raw_(exists, table.name):
             return 0
-        statement = self.dialect.migrations.count_sql(self.dialect.ddl.quote(table), condition)
+        statement = sql.count_sql(sql.table_name(table.name, table.namespace), condition)
         (row,) = self.engine.query_raw_(statement, as_tuples=True)
         return int(row[0])
 

@@ -15,9 +15,18 @@ dropped columns and changed columns, each by name.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from strata.schema.sql import CreateIndex, CreateTable, DropTable, Index, RedefineTable, Step
+from strata.schema.sql import (
+    AlterTable,
+    CreateIndex,
+    CreateTable,
+    DropTable,
+    Index,
+    RedefineTable,
+    Step,
+    Table,
+)
 
 __all__ = ["DataCounts", "data_loss_warnings", "render_warnings"]
 
@@ -25,10 +34,11 @@ __all__ = ["DataCounts", "data_loss_warnings", "render_warnings"]
 @dataclass(frozen=True)
 class DataCounts:
     """Counts read from the live database: a table's rows, and a column's non-null values
-    (both 0 for a table the database does not have)."""
+    (both 0 for a table the database does not have). A table is given whole, so that a
+    multiSchema table is counted in its own schema."""
 
-    rows: Callable[[str], int]
-    values: Callable[[str, str], int]
+    rows: Callable[[Table], int]
+    values: Callable[[Table, str], int]
 
 
 def data_loss_warnings(steps: list[Step], counts: DataCounts | None) -> tuple[list[str], list[str]]:
@@ -40,7 +50,7 @@ def data_loss_warnings(steps: list[Step], counts: DataCounts | None) -> tuple[li
     for step in steps:
         match step:
             case DropTable(table=table):
-                rows = counts.rows(table.name) if counts else None
+                rows = counts.rows(table) if counts else None
                 if rows is None:
                     warnings.append(
                         f"You are about to drop the `{table.name}` table. If the table is not "
@@ -53,6 +63,11 @@ def data_loss_warnings(steps: list[Step], counts: DataCounts | None) -> tuple[li
                     )
             case RedefineTable():
                 _redefinition(step, counts, warnings, unexecutable)
+            case AlterTable():
+                # Altered in place (PostgreSQL): the same checks as a redefinition, except
+                # that a default does not fill the NULLs of a column made required.
+                change = RedefineTable(_before_alter(step), step.table)
+                _redefinition(change, counts, warnings, unexecutable, fills_nulls=False)
             case CreateIndex(table=table_name, index=index) if index.unique:
                 # A table created along with its index holds no rows to collide.
                 if table_name not in created:
@@ -62,18 +77,31 @@ def data_loss_warnings(steps: list[Step], counts: DataCounts | None) -> tuple[li
     return warnings, unexecutable
 
 
+def _before_alter(step: AlterTable) -> Table:
+    """The table an in-place change starts from, rebuilt from the step."""
+    added = {c.name for c in step.added}
+    previous = {a.after.name: a.before for a in step.altered}
+    columns = tuple(previous.get(c.name, c) for c in step.table.columns if c.name not in added)
+    key = step.table.primary_key if step.previous is None else step.previous.primary_key
+    return replace(step.table, columns=columns + step.dropped, primary_key=key)
+
+
 def _redefinition(
     step: RedefineTable,
     counts: DataCounts | None,
     warnings: list[str],
     unexecutable: list[str],
+    *,
+    fills_nulls: bool = True,
 ) -> None:
+    """The checks of a table that changes shape. ``fills_nulls``: whether a column made
+    required with a default gets the default in its NULLs (SQLite's row copy does)."""
     before, after = step.before, step.after
     table = before.name
-    rows = counts.rows(table) if counts else None
+    rows = counts.rows(before) if counts else None
 
     def values(column: str) -> int | None:
-        return None if counts is None or rows == 0 else counts.values(table, column)
+        return None if counts is None or rows == 0 else counts.values(before, column)
 
     if before.primary_key and before.primary_key != after.primary_key and rows != 0:
         warnings.append(
@@ -112,8 +140,8 @@ def _redefinition(
         old, new = before.column(name), after.column(name)
         assert old is not None
         assert new is not None
-        if new.not_null and not old.not_null and new.default is None:
-            # With a default, the copy fills the NULLs in (see the dialect's row copy).
+        if new.not_null and not old.not_null and (new.default is None or not fills_nulls):
+            # With a default, SQLite's copy fills the NULLs in (see the dialect's row copy).
             count = values(name)
             if rows == 0:
                 pass

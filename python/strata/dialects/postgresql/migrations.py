@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from strata.dialects.base import RowCopy, ScratchDatabase
 from strata.dialects.postgresql.ddl import quote
+from strata.dialects.postgresql.types import string_literal
 from strata.errors import ConfigurationError, MigrationError
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "seed_url",
     "split_statements",
     "table_exists_sql",
+    "table_name",
     "turns_foreign_keys_off",
 ]
 
@@ -405,12 +407,15 @@ def drop_sql(kind: str, name: str) -> str:
     return f"DROP TABLE IF EXISTS {name}"
 
 
-def table_exists_sql() -> str:
-    """A row when the table named by the one parameter (unquoted) exists in the schema
-    tables are created in."""
-    return (
-        "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = $1"
-    )
+def table_exists_sql(namespace: str | None) -> str:
+    """A row when the table named by the one parameter (unquoted) exists in ``namespace``,
+    else in the schema tables are created in."""
+    schema = "current_schema()" if namespace is None else string_literal(namespace)
+    return f"SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = {schema} AND tablename = $1"
+
+
+def table_name(name: str, namespace: str | None) -> str:
+    return quote(name) if namespace is None else f"{quote(namespace)}.{quote(name)}"
 
 
 def count_sql(table: str, condition: str | None = None) -> str:

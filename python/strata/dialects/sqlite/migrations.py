@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from strata.dialects.base import RowCopy, ScratchDatabase
+from strata.dialects.sqlite.ddl import quote
 
 __all__ = [
     "count_sql",
@@ -42,6 +43,7 @@ __all__ = [
     "seed_url",
     "split_statements",
     "table_exists_sql",
+    "table_name",
     "turns_foreign_keys_off",
 ]
 
@@ -256,9 +258,14 @@ def drop_sql(kind: str, name: str) -> str:
     return f"DROP {kind.upper()} IF EXISTS {name}"
 
 
-def table_exists_sql() -> str:
-    """A row when the table named by the one parameter (unquoted) exists."""
+def table_exists_sql(namespace: str | None) -> str:
+    """A row when the table named by the one parameter (unquoted) exists. SQLite has no
+    namespaces (the validator refuses ``schemas`` on SQLite)."""
     return "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+
+
+def table_name(name: str, namespace: str | None) -> str:
+    return quote(name)
 
 
 def count_sql(table: str, condition: str | None = None) -> str:
