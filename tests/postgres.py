@@ -5,7 +5,8 @@ binaries in a temporary folder: ``initdb`` with trust authentication, ``pg_ctl s
 free port of 127.0.0.1 with its socket in that folder, and durability off (``fsync``,
 ``synchronous_commit``, ``full_page_writes``), which a server thrown away at the end does not
 need. ``initdb`` refuses to run as root, and CI runs as root, so there the server runs as the
-``postgres`` user. It listens on the loopback only.
+``postgres`` user. It listens on the loopback only. Given a certificate and key, it has TLS
+on (tests/test_postgres_tls.py).
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ class PostgresServer:
         them."""
         assert self.certificate is not None
         options = " -c ssl=on"
-        for source, setting in zip(self.certificate, ("ssl_cert_file", "ssl_key_file")):
+        settings = ("ssl_cert_file", "ssl_key_file")
+        for source, setting in zip(self.certificate, settings, strict=True):
             copy = self.folder / f"server-{setting}.pem"
             shutil.copyfile(source, copy)
             copy.chmod(0o600)
