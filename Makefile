@@ -20,7 +20,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: system-deps
-system-deps: ## Install libsqlite3-dev (chromium and postgresql, for tests) with apt-get if missing
+system-deps: ## Install libsqlite3-dev (chromium, postgresql and openssl, for tests) with apt-get if missing
 	@dpkg -s libsqlite3-dev >/dev/null 2>&1 || { \
 		echo "installing libsqlite3-dev"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -36,6 +36,12 @@ system-deps: ## Install libsqlite3-dev (chromium and postgresql, for tests) with
 		echo "installing postgresql"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q postgresql; }
+	@# tests/test_postgres_tls.py makes its CA and server certificate with the openssl command
+	@# (postgresql pulls it in through ssl-cert; checked on its own in case it did not).
+	@command -v openssl >/dev/null 2>&1 || { \
+		echo "installing openssl"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q openssl; }
 	@rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
 $(BIN)/python:

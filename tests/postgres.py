@@ -5,7 +5,8 @@ binaries in a temporary folder: ``initdb`` with trust authentication, ``pg_ctl s
 free port of 127.0.0.1 with its socket in that folder, and durability off (``fsync``,
 ``synchronous_commit``, ``full_page_writes``), which a server thrown away at the end does not
 need. ``initdb`` refuses to run as root, and CI runs as root, so there the server runs as the
-``postgres`` user. It listens on the loopback only.
+``postgres`` user. It listens on the loopback only. Given a certificate and key, it has TLS
+on (tests/test_postgres_tls.py).
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ class PostgresServer:
     ``create_database()`` makes a fresh one from ``template0`` and ``drop_database()``
     removes it, whoever is still connected."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, certificate: tuple[Path, Path] | None = None) -> None:
+        """``certificate``, a (certificate, key) pair of PEM files, turns TLS on."""
         self.bindir = bindir
+        self.certificate = certificate
         self.folder = Path(tempfile.mkdtemp(prefix="strata-pg-"))
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
@@ -94,12 +97,13 @@ class PostgresServer:
         )  # fmt: skip
         if made.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{made.stdout}\n{made.stderr}")
+        tls = self._install_certificate() if self.certificate else ""
         # Another process may take the probed port before the server does: try again then.
         for _ in range(3):
             self.port = _free_port()
             options = (
                 f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" + tls
             )
             started = self._run(
                 "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
@@ -110,6 +114,23 @@ class PostgresServer:
                 return
         log = self.log.read_text(errors="replace") if self.log.exists() else ""
         raise RuntimeError(f"pg_ctl start failed:\n{started.stderr}\n{log[-2000:]}")
+
+    def _install_certificate(self) -> str:
+        """Copy the certificate and key into the server's folder, owned by the server's user
+        (PostgreSQL refuses a key that others can read), and return the options that use
+        them."""
+        assert self.certificate is not None
+        options = " -c ssl=on"
+        settings = ("ssl_cert_file", "ssl_key_file")
+        for source, setting in zip(self.certificate, settings, strict=True):
+            copy = self.folder / f"server-{setting}.pem"
+            shutil.copyfile(source, copy)
+            copy.chmod(0o600)
+            if self._as_root:
+                account = pwd.getpwnam(SERVER_USER)
+                os.chown(copy, account.pw_uid, account.pw_gid)
+            options += f" -c {setting}={copy}"
+        return options
 
     def stop(self) -> None:
         if self._admin is not None:
@@ -140,9 +161,10 @@ class PostgresServer:
         self.admin().execute_raw_(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def server_or_skip() -> Iterator[PostgresServer]:
-    """Start the session's server, or skip (for one stated reason) where PostgreSQL is not
-    installed. CI must run these tests, so there a missing server fails instead."""
+def server_or_skip(certificate: tuple[Path, Path] | None = None) -> Iterator[PostgresServer]:
+    """Start a server (with TLS when given a certificate and key), or skip (for one stated
+    reason) where PostgreSQL is not installed. CI must run these tests, so there a missing
+    server fails instead."""
     bindir = find_bindir()
     if bindir is None:
         reason = (
@@ -152,7 +174,7 @@ def server_or_skip() -> Iterator[PostgresServer]:
         if os.environ.get("CI"):
             pytest.fail(f"CI is set and {reason}", pytrace=False)
         pytest.skip(reason)
-    server = PostgresServer(bindir)
+    server = PostgresServer(bindir, certificate)
     try:
         server.start()
         yield server

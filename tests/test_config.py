@@ -41,7 +41,8 @@ def test_prisma_query_parameters_map_to_engine_options(tmp_path: Path) -> None:
     ("url", "message"),
     [
         ("mysql://localhost/x", "unsupported URL scheme 'mysql'"),
-        ("postgresql://localhost/x?sslmode=verify-full", "does not include TLS"),
+        ("postgresql://localhost/x?sslmode=allow", "sslmode='allow' is not one of disable"),
+        ("postgresql://localhost/x?sslcert=c.pem", "client certificates are not supported"),
         ("file:./x.db?cache=shared", "unknown URL parameter 'cache'"),
         ("file:./x.db?socket_timeout=soon", "socket_timeout='soon' is not a non-negative number"),
         ("file:./x.db?connection_limit=-1", "is not a non-negative number"),

@@ -18,9 +18,13 @@ For PostgreSQL, Prisma's URLs:
 ``postgres://``). ``schema`` sets ``search_path`` (``public`` by default),
 ``connection_limit`` the pool's size (twice the cores plus one by default),
 ``pool_timeout`` how long a call waits for a free connection, ``connect_timeout`` how long
-connecting may take, ``sslmode`` is ``disable`` or ``prefer`` (TLS is not built in yet, so
-``require`` is refused rather than quietly connecting in plain text), ``host=/dir`` connects
-through the Unix socket in that folder. The Rust core parses the URL again to connect.
+connecting may take, ``host=/dir`` connects through the Unix socket in that folder.
+``sslmode`` has libpq's meanings: ``disable``, ``prefer`` (the default: TLS when the server
+offers it), ``require`` (TLS, certificate unchecked), ``verify-ca`` (a trusted chain),
+``verify-full`` (a trusted chain issued for the host); ``sslrootcert=<path>`` names the
+trusted CA file (else the system's roots) and Prisma's ``sslaccept=strict`` asks for the full
+check. Client certificates (``sslcert``, ``sslidentity``) are refused. The Rust core parses the
+URL again to connect.
 
 When no URL is passed, ``DATABASE_URL`` is used, then ``url`` under ``[tool.strata]`` in
 the nearest ``pyproject.toml``. A relative path in pyproject.toml is relative to that file.
@@ -55,6 +59,8 @@ _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 POSTGRES_PARAMETERS = (
     "schema",
     "sslmode",
+    "sslaccept",
+    "sslrootcert",
     "connection_limit",
     "connect_timeout",
     "pool_timeout",
@@ -62,6 +68,10 @@ POSTGRES_PARAMETERS = (
     "application_name",
     "host",
 )
+
+_SSLMODES = ("disable", "prefer", "require", "verify-ca", "verify-full")
+#: Prisma's client-certificate parameters, which strata does not support.
+_CLIENT_CERTIFICATE_PARAMETERS = ("sslcert", "sslidentity", "sslpassword")
 
 
 @dataclass(frozen=True)
@@ -181,15 +191,23 @@ def _resolve_postgres(url: str, location: str, query: str) -> Target:
     pool_timeout: float | None = None
     connection_limit: int | None = None
     for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in _CLIENT_CERTIFICATE_PARAMETERS:
+            raise ConfigurationError(
+                f"{shown!r}: {key}: client certificates are not supported; strata "
+                "authenticates with the URL's user and password"
+            )
         if key not in POSTGRES_PARAMETERS:
             raise ConfigurationError(
                 f"{shown!r}: unknown URL parameter {key!r}; strata understands "
                 + ", ".join(POSTGRES_PARAMETERS)
             )
-        if key == "sslmode" and value not in ("disable", "prefer"):
+        if key == "sslmode" and value not in _SSLMODES:
             raise ConfigurationError(
-                f"{shown!r}: sslmode={value!r}: strata does not include TLS yet, so only "
-                "sslmode=disable and sslmode=prefer (plain TCP) connect"
+                f"{shown!r}: sslmode={value!r} is not one of " + ", ".join(_SSLMODES)
+            )
+        if key == "sslaccept" and value not in ("strict", "accept_invalid_certs"):
+            raise ConfigurationError(
+                f"{shown!r}: sslaccept={value!r} is not one of strict, accept_invalid_certs"
             )
         if key in ("connection_limit", "statement_cache_size"):
             if not value.isdigit() or (key == "connection_limit" and int(value) == 0):

@@ -33,6 +33,7 @@ mod error;
 mod pool;
 #[cfg(test)]
 mod tests;
+mod tls;
 pub mod url;
 pub mod value;
 

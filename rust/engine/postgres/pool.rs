@@ -5,9 +5,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
+use postgres::config::Host;
 use postgres::{Client, NoTls, Statement};
+use rustls::ClientConfig;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::error::from_postgres;
+use super::tls;
 use super::url::PgTarget;
 use crate::error::{Error, Result};
 
@@ -165,11 +169,15 @@ impl Pool {
         let target = &self.target;
         let open_error = |err: &postgres::Error| Error::Open {
             path: target.display.clone(),
-            reason: err
-                .as_db_error()
-                .map_or_else(|| err.to_string(), |db| db.message().to_owned()),
+            reason: connect_failure(err, target),
         };
-        let mut client = target.config.connect(NoTls).map_err(|e| open_error(&e))?;
+        let connected = match &target.tls_config {
+            Some(config) => target
+                .config
+                .connect(MakeRustlsConnect::new(ClientConfig::clone(config))),
+            None => target.config.connect(NoTls),
+        };
+        let mut client = connected.map_err(|e| open_error(&e))?;
         let settings = format!(
             "SET TIME ZONE 'UTC'; SET search_path TO {}",
             quote_identifier(&target.schema)
@@ -185,6 +193,38 @@ impl Pool {
             broken: false,
         })
     }
+}
+
+/// Why connecting failed, in words: the server's own message, the TLS check that failed, or
+/// the driver's description.
+fn connect_failure(err: &postgres::Error, target: &PgTarget) -> String {
+    if let Some(db) = err.as_db_error() {
+        return db.message().to_owned();
+    }
+    let host = target
+        .config
+        .get_hosts()
+        .first()
+        .map_or_else(String::new, |host| match host {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => path.display().to_string(),
+        });
+    if let Some(reason) = tls::explain(err, &host, &target.tls.roots) {
+        return reason;
+    }
+    // The driver's own text names only the kind of failure ("error connecting to server");
+    // the cause says what happened.
+    let Some(cause) = std::error::Error::source(err).map(ToString::to_string) else {
+        return err.to_string();
+    };
+    // tokio-postgres says so in a plain string, which has no type to look for.
+    if cause == "server does not support TLS" {
+        return format!(
+            "the server does not support TLS, and sslmode={} requires it",
+            target.tls.sslmode
+        );
+    }
+    format!("{err}: {cause}")
 }
 
 /// `"name"`, with embedded quotes doubled.

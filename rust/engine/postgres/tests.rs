@@ -44,7 +44,38 @@ fn url_defaults_follow_prisma() {
 #[test]
 fn bad_urls_are_refused_without_their_password() {
     for (url, needle) in [
-        ("postgresql://u:pw@h/db?sslmode=require", "needs TLS"),
+        (
+            "postgresql://u:pw@h/db?sslmode=allow",
+            "not one of disable, prefer",
+        ),
+        (
+            "postgresql://u:pw@h/db?sslaccept=lenient",
+            "not one of strict",
+        ),
+        (
+            "postgresql://u:pw@h/db?sslcert=c.pem",
+            "client certificates are not supported",
+        ),
+        (
+            "postgresql://u:pw@h/db?sslidentity=id.p12",
+            "client certificates",
+        ),
+        (
+            "postgresql://u:pw@h/db?sslmode=disable&sslaccept=strict",
+            "uses no TLS",
+        ),
+        (
+            "postgresql://u:pw@h/db?sslmode=disable&sslrootcert=ca.pem",
+            "uses no TLS",
+        ),
+        (
+            "postgresql://u:pw@h/db?sslmode=verify-full&sslaccept=accept_invalid_certs",
+            "contradicts sslmode=verify-full",
+        ),
+        (
+            "postgresql://u:pw@h/db?sslmode=verify-ca&sslrootcert=/no/such/ca.pem",
+            "sslrootcert=/no/such/ca.pem cannot be read",
+        ),
         ("postgresql://u:pw@h/db?nope=1", "unknown URL parameter"),
         ("postgresql://u:pw@h:99999/db", "is not a number"),
         ("postgresql://u:pw@h/db?connection_limit=0", "at least 1"),
@@ -58,6 +89,26 @@ fn bad_urls_are_refused_without_their_password() {
             }
             other => panic!("{url}: {other:?}"),
         }
+    }
+}
+
+#[test]
+fn sslmodes_map_to_the_driver_and_a_tls_setup() {
+    for (query, mode, tls) in [
+        ("", SslMode::Prefer, true),
+        ("?sslmode=disable", SslMode::Disable, false),
+        ("?sslmode=prefer", SslMode::Prefer, true),
+        ("?sslmode=require", SslMode::Require, true),
+        (
+            "?sslmode=require&sslaccept=accept_invalid_certs",
+            SslMode::Require,
+            true,
+        ),
+        ("?sslmode=verify-full", SslMode::Require, true),
+    ] {
+        let target = parse(&format!("postgresql://u@h/db{query}")).unwrap();
+        assert_eq!(target.config.get_ssl_mode(), mode, "{query}");
+        assert_eq!(target.tls_config.is_some(), tls, "{query}");
     }
 }
 

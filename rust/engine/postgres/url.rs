@@ -5,17 +5,23 @@
 //! not know (`schema`, `connection_limit`, `pool_timeout`), so the URL is taken apart here
 //! and the connection settings built from its parts.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::config::SslMode;
 use postgres::Config;
+use rustls::ClientConfig;
 
+use super::tls::{self, Roots, Verification};
 use crate::error::{Error, Result};
 
 /// The parameters a URL may carry. Anything else is refused rather than ignored.
-pub const KNOWN_PARAMETERS: [&str; 8] = [
+pub const KNOWN_PARAMETERS: [&str; 10] = [
     "schema",
     "sslmode",
+    "sslaccept",
+    "sslrootcert",
     "connection_limit",
     "connect_timeout",
     "pool_timeout",
@@ -38,6 +44,21 @@ pub struct PgTarget {
     pub statement_cache_size: usize,
     /// The URL without its password, for messages and `path_`.
     pub display: String,
+    /// What the URL asks of TLS (`sslmode`, `sslaccept`, `sslrootcert`).
+    pub tls: TlsRequest,
+    /// The TLS settings every connection uses; `None` under `sslmode=disable`.
+    pub tls_config: Option<Arc<ClientConfig>>,
+}
+
+/// The URL's TLS parameters, as written.
+#[derive(Debug, Clone)]
+pub struct TlsRequest {
+    /// libpq's `sslmode`; `prefer` when the URL has none.
+    pub sslmode: String,
+    /// Prisma's `sslaccept`, when given.
+    pub sslaccept: Option<String>,
+    /// Where trusted roots come from.
+    pub roots: Roots,
 }
 
 /// Whether `url` is a PostgreSQL URL (either scheme Prisma accepts).
@@ -93,7 +114,6 @@ pub fn parse(url: &str) -> Result<PgTarget> {
         config.host(&host);
     }
     config.port(port);
-    config.ssl_mode(SslMode::Prefer);
     config.connect_timeout(Duration::from_secs(5));
 
     let mut target = PgTarget {
@@ -103,6 +123,12 @@ pub fn parse(url: &str) -> Result<PgTarget> {
         pool_timeout: None,
         statement_cache_size: 100,
         display,
+        tls: TlsRequest {
+            sslmode: "prefer".to_owned(),
+            sslaccept: None,
+            roots: Roots::System,
+        },
+        tls_config: None,
     };
     let mut socket_dir = None;
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
@@ -117,7 +143,59 @@ pub fn parse(url: &str) -> Result<PgTarget> {
         (true, None) => return Err(bad(&target.display, "the URL names no host")),
         (false, None) => {}
     }
+    settle_tls(&mut target)?;
     Ok(target)
+}
+
+/// Turn the URL's TLS parameters into the driver's `SslMode` and the rustls settings (see
+/// `tls` for what each mode checks). Contradictory parameters are refused.
+fn settle_tls(target: &mut PgTarget) -> Result<()> {
+    let request = &target.tls;
+    let given_roots = matches!(request.roots, Roots::File(_));
+    let (mode, mut verification) = match request.sslmode.as_str() {
+        "disable" => (SslMode::Disable, Verification::None),
+        "prefer" => (SslMode::Prefer, Verification::None),
+        // libpq: a CA file given to require makes it verify-ca.
+        "require" if given_roots => (SslMode::Require, Verification::Chain),
+        "require" => (SslMode::Require, Verification::None),
+        "verify-ca" => (SslMode::Require, Verification::Chain),
+        _ => (SslMode::Require, Verification::Full),
+    };
+    let sslmode = &request.sslmode;
+    match request.sslaccept.as_deref() {
+        Some(accept) if mode == SslMode::Disable => {
+            return Err(bad(
+                &target.display,
+                &format!(
+                    "sslaccept={accept} asks about certificates, but sslmode=disable uses no TLS"
+                ),
+            ))
+        }
+        Some("strict") => verification = Verification::Full,
+        Some(_) if verification != Verification::None => {
+            return Err(bad(
+                &target.display,
+                &format!(
+                    "sslaccept=accept_invalid_certs contradicts sslmode={sslmode}, which checks \
+                     the server's certificate"
+                ),
+            ))
+        }
+        _ => {}
+    }
+    if mode == SslMode::Disable && given_roots {
+        return Err(bad(
+            &target.display,
+            "sslrootcert names trusted roots, but sslmode=disable uses no TLS",
+        ));
+    }
+    target.config.ssl_mode(mode);
+    if mode != SslMode::Disable {
+        let config = tls::client_config(verification, &request.roots)
+            .map_err(|reason| bad(&target.display, &reason))?;
+        target.tls_config = Some(Arc::new(config));
+    }
+    Ok(())
 }
 
 fn apply(
@@ -147,29 +225,40 @@ fn apply(
     };
     match key {
         "schema" if !value.is_empty() => value.clone_into(&mut target.schema),
-        "sslmode" => {
-            let mode = match value {
-                "disable" => SslMode::Disable,
-                "prefer" => SslMode::Prefer,
-                // TLS is not built in yet: a URL that demands it must not silently connect
-                // in plain text.
-                "require" | "verify-ca" | "verify-full" => {
-                    return Err(bad(
-                        &display,
-                        &format!(
-                            "sslmode={value} needs TLS, which this build of strata does not \
-                             include yet; use sslmode=disable or sslmode=prefer (plain TCP)"
-                        ),
-                    ))
-                }
-                _ => {
-                    return Err(bad(
-                        &display,
-                        &format!("sslmode={value:?} is not one of disable, prefer, require"),
-                    ))
-                }
-            };
-            target.config.ssl_mode(mode);
+        "sslmode" => match value {
+            "disable" | "prefer" | "require" | "verify-ca" | "verify-full" => {
+                value.clone_into(&mut target.tls.sslmode);
+            }
+            _ => {
+                return Err(bad(
+                    &display,
+                    &format!(
+                        "sslmode={value:?} is not one of disable, prefer, require, verify-ca, \
+                         verify-full"
+                    ),
+                ))
+            }
+        },
+        "sslaccept" => match value {
+            "strict" | "accept_invalid_certs" => target.tls.sslaccept = Some(value.to_owned()),
+            _ => {
+                return Err(bad(
+                    &display,
+                    &format!("sslaccept={value:?} is not one of strict, accept_invalid_certs"),
+                ))
+            }
+        },
+        "sslrootcert" if !value.is_empty() => {
+            target.tls.roots = Roots::File(PathBuf::from(value));
+        }
+        "sslcert" | "sslidentity" | "sslpassword" => {
+            return Err(bad(
+                &display,
+                &format!(
+                    "{key}: client certificates are not supported; strata authenticates with \
+                     the URL's user and password"
+                ),
+            ))
         }
         "connection_limit" => match count(value)? {
             0 => return Err(bad(&display, "connection_limit must be at least 1")),
