@@ -625,6 +625,24 @@ def test_a_sqlite_history_on_postgresql_is_refused(project: Project, pg: Engine)
     assert tables(pg) == []
 
 
+def test_a_schema_for_another_database_is_refused(tmp_path: Path, pg: Engine) -> None:
+    """Prisma's rule: the datasource's provider decides which URLs it accepts."""
+    sqlite_schema = tmp_path / "sqlite.prisma"
+    sqlite_schema.write_text(
+        'datasource db {\n  provider = "sqlite"\n}\n\nmodel A {\n  id Int @id\n}\n'
+    )
+    with pytest.raises(ConfigurationError, match=r"provider is 'sqlite'.*must start with file:"):
+        Migrator(pg, sqlite_schema).push()
+    pg_schema = tmp_path / "pg.prisma"
+    pg_schema.write_text(sqlite_schema.read_text().replace('"sqlite"', '"postgresql"'))
+    with strata.connect(tmp_path / "app.db", schema=pg_schema) as db:
+        with pytest.raises(
+            ConfigurationError, match="must start with postgresql:// or postgres://"
+        ):
+            db.migrate_.push()
+        assert db.query_raw_("SELECT name FROM sqlite_master WHERE type = 'table'") == []
+
+
 def test_a_postgresql_history_on_sqlite_is_refused(project: Project, tmp_path: Path) -> None:
     project.add_migration(V1, "init")
     with (

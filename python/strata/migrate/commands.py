@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from strata.config import default_url, project_settings, resolve
-from strata.dialects import Dialect, dialect_for, dialect_for_url
+from strata.dialects import Dialect, dialect_for, dialect_for_url, provider_for_url
 from strata.engine import Engine
 from strata.errors import ConfigurationError, MigrationError, StrataError
 from strata.migrate import history
@@ -46,7 +46,6 @@ from strata.schema.sql import (
     Step,
     Table,
 )
-from strata.schema.validate import validate
 
 __all__ = ["Migrator", "Status", "execute_script", "find_schema", "project_url"]
 
@@ -160,7 +159,23 @@ class Migrator:
         return load_schema_file(self.schema_path)
 
     def target(self) -> SqlSchema:
-        return calculate(self.load_schema(), self.dialect.ddl)
+        """The tables the schema calls for, on this database."""
+        return calculate(self._schema_for_this_database(), self.dialect.ddl)
+
+    def _schema_for_this_database(self) -> ir.Schema:
+        """The schema, refused when its datasource names another database than the one
+        the migrator works on: its tables would be spelled for the wrong database."""
+        schema = self.load_schema()
+        database = provider_for_url(self.engine.url_)
+        if schema.provider != database:
+            schemes = {"postgresql": "postgresql:// or postgres://", "sqlite": "file:"}
+            raise ConfigurationError(
+                f"the schema's datasource provider is {schema.provider!r}, but "
+                f"{self.engine.path_} is a {database} database: the URL must "
+                f"start with {schemes.get(schema.provider, schema.provider)} (or change the "
+                "provider)"
+            )
+        return schema
 
     # -- around the commands -------------------------------------------------------------------
 
@@ -226,7 +241,7 @@ class Migrator:
         """The schema file's text rewritten to describe what the database holds, keeping
         what still matches it (``strata db pull``, see `strata.migrate.pull`)."""
         tree = parse_file(self.schema_path)
-        schema = validate(tree)
+        schema = self._schema_for_this_database()
         return pull(self.live(), self.dialect, (tree, schema, calculate(schema, self.dialect.ddl)))
 
     def status(self) -> Status:
