@@ -256,21 +256,23 @@ def _foreign_key_steps(
     def identity(fk: ForeignKey) -> object:
         return fk if ddl.renames_keys else (fk, fk.name)
 
-    unmatched = [fk for fk in new.foreign_keys if not retyped & set(fk.columns)]
+    def kept(fk: ForeignKey) -> bool:
+        return not retyped & set(fk.columns)
+
+    # The new foreign keys not yet paired, by position (equal ones may differ in name).
+    unpaired = [i for i, fk in enumerate(new.foreign_keys) if kept(fk)]
     pairs: list[tuple[int, ForeignKey, ForeignKey]] = []
-    dropped: list[ForeignKey] = []
+    steps: list[KeyedStep] = []
     for i, fk in enumerate(old.foreign_keys):
-        match = next((n for n in unmatched if identity(n) == identity(fk)), None)
-        if match is None or retyped & set(fk.columns):
-            dropped.append(fk)
+        found = [j for j in unpaired if identity(new.foreign_keys[j]) == identity(fk)]
+        if kept(fk) and found:
+            unpaired.remove(found[0])
+            pairs.append((i, fk, new.foreign_keys[found[0]]))
         else:
-            unmatched.remove(match)
-            pairs.append((i, fk, match))
-    steps: list[KeyedStep] = [((old_position,), DropForeignKey(old, fk)) for fk in dropped]
+            steps.append(((old_position,), DropForeignKey(old, fk)))
+    paired = {id(after) for _, _, after in pairs}
     steps.extend(
-        ((old_position,), AddForeignKey(new, fk))
-        for fk in new.foreign_keys
-        if fk in unmatched or retyped & set(fk.columns)
+        ((old_position,), AddForeignKey(new, fk)) for fk in new.foreign_keys if id(fk) not in paired
     )
     # Prisma leaves the foreign keys of implicit many-to-many tables (columns A and B) with
     # their names: it named them differently once and would not rename them on upgrade.
