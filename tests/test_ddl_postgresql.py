@@ -551,6 +551,185 @@ def test_primary_key_replaced() -> None:
     )
 
 
+# -- renamed keys and type changes (Prisma's differ rules) -------------------------------------
+
+ALPHA_BETA = (
+    DATASOURCE
+    + "model Alpha {\n  id Int @id\n  betas Beta[]\n}\n\n"
+    + "model Beta {\n  id Int @id%s\n  alphaId Int\n"
+    + "  alpha Alpha @relation(fields: [alphaId], references: [id]%s)\n}\n"
+)
+
+
+def test_renamed_keys_are_renamed_in_place() -> None:
+    """Prisma pairs keys by what they cover: a primary key whose name alone changes is a
+    ``RENAME CONSTRAINT`` inside its table's AlterTable, a foreign key one is its own
+    ``RenameForeignKey`` step, sorted after created indexes and before added foreign keys
+    (its SqlMigrationStep order)."""
+    before = ALPHA_BETA % ("", "")
+    renamed = ALPHA_BETA % ('(map: "beta_pk")', ', map: "beta_alpha"')
+    after = renamed.replace(
+        "  id Int @id\n  betas Beta[]\n", "  id Int @id\n  n Int @unique\n  betas Beta[]\n"
+    )
+    after += (
+        "\nmodel Gamma {\n  id Int @id\n  alphaId Int\n"
+        "  alpha Alpha @relation(fields: [alphaId], references: [id])\n}\n"
+    )
+    after = after.replace("  betas Beta[]\n", "  betas Beta[]\n  gammas Gamma[]\n")
+    assert evolve(before, after) == (
+        '-- AlterTable\nALTER TABLE "Alpha" ADD COLUMN     "n" INTEGER NOT NULL;\n\n'
+        '-- AlterTable\nALTER TABLE "Beta" RENAME CONSTRAINT "Beta_pkey" TO "beta_pk";\n\n'
+        '-- CreateTable\nCREATE TABLE "Gamma" (\n    "id" INTEGER NOT NULL,\n'
+        '    "alphaId" INTEGER NOT NULL,\n\n'
+        '    CONSTRAINT "Gamma_pkey" PRIMARY KEY ("id")\n);\n\n'
+        '-- CreateIndex\nCREATE UNIQUE INDEX "Alpha_n_key" ON "Alpha"("n");\n\n'
+        '-- RenameForeignKey\nALTER TABLE "Beta" RENAME CONSTRAINT "Beta_alphaId_fkey" TO '
+        '"beta_alpha";\n\n'
+        '-- AddForeignKey\nALTER TABLE "Gamma" ADD CONSTRAINT "Gamma_alphaId_fkey" FOREIGN KEY '
+        '("alphaId") REFERENCES "Alpha"("id") ON DELETE RESTRICT ON UPDATE CASCADE;\n'
+    )
+
+
+def test_a_renamed_primary_key_comes_before_the_tables_other_changes() -> None:
+    """PostgreSQL renames a constraint in a statement of its own (as Prisma's output has it,
+    first in the AlterTable block)."""
+    before = ALPHA_BETA % ("", "")
+    after = (ALPHA_BETA % ('(map: "beta_pk")', "")).replace(
+        "  alphaId Int\n", "  alphaId Int\n  note String?\n"
+    )
+    assert evolve(before, after) == (
+        '-- AlterTable\nALTER TABLE "Beta" RENAME CONSTRAINT "Beta_pkey" TO "beta_pk";\n'
+        'ALTER TABLE "Beta" ADD COLUMN     "note" TEXT;\n'
+    )
+
+
+def test_sqlite_keeps_no_key_names_and_renames_nothing() -> None:
+    """SQLite keeps no constraint names: keys differing only in name are no change."""
+    from dataclasses import replace
+
+    sqlite = dialect_for("sqlite").ddl
+    text = (ALPHA_BETA % ("", "")).replace("postgresql", "sqlite")
+    before = calculate(load_schema(text), sqlite)
+    beta = before.tables[1]
+    renamed = replace(
+        beta,
+        primary_key_name="beta_pk",
+        foreign_keys=tuple(replace(fk, name="beta_alpha") for fk in beta.foreign_keys),
+    )
+    after = replace(before, tables=(before.tables[0], renamed))
+    assert diff(before, after, sqlite) == []
+
+
+RETYPE = DATASOURCE + "model Part {\n  id Int @id\n  v %s\n\n  @@index([v])\n}\n"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "clause"),
+    [
+        # SmallInt/Integer/BigInt widen safely (Prisma: SafeCast).
+        ("Int", "BigInt", 'ALTER COLUMN "v" SET DATA TYPE BIGINT'),
+        # Text to VarChar(n) may truncate (RiskyCast): still SET DATA TYPE.
+        ("String", "String @db.VarChar(10)", 'ALTER COLUMN "v" SET DATA TYPE VARCHAR(10)'),
+        # A precision on one side only is no change (Timestamp(None) => None).
+        ("DateTime", "DateTime @db.Timestamp", None),
+        # Json and JsonB cast both ways safely.
+        ("Json", "Json @db.Json", 'ALTER COLUMN "v" SET DATA TYPE JSON'),
+        # Boolean to Integer has no cast (NotCastable): dropped and added again.
+        ("Boolean", "Int", 'DROP COLUMN "v",\nADD COLUMN     "v" INTEGER NOT NULL'),
+        # Uuid to Text is safe, Text to Uuid is not castable.
+        ("String @db.Uuid", "String", 'ALTER COLUMN "v" SET DATA TYPE TEXT'),
+        ("String", "String @db.Uuid", 'DROP COLUMN "v",\nADD COLUMN     "v" UUID NOT NULL'),
+        # A scalar made a list has no cast; a list written into TEXT does.
+        ("String", "String[]", 'DROP COLUMN "v",\nADD COLUMN     "v" TEXT[]'),
+        ("Int[]", "String", 'ALTER COLUMN "v" SET NOT NULL,\nALTER COLUMN "v" SET DATA TYPE TEXT'),
+        # Bytes to anything but text is not castable.
+        ("Bytes", "Int", 'DROP COLUMN "v",\nADD COLUMN     "v" INTEGER NOT NULL'),
+    ],
+)
+def test_type_changes_follow_prismas_cast_rules(
+    before: str, after: str, clause: str | None
+) -> None:
+    script = evolve(RETYPE % before, RETYPE % after)
+    if clause is None:
+        assert script == "-- This is an empty migration."
+        return
+    expected = f'-- AlterTable\nALTER TABLE "Part" {clause};\n'
+    if "DROP COLUMN" in clause:
+        # Dropping the column dropped its index: Prisma creates it again.
+        expected += '\n-- CreateIndex\nCREATE INDEX "Part_v_idx" ON "Part"("v");\n'
+    assert script == expected
+
+
+def test_an_enum_column_changed_to_text_is_dropped_and_added_again() -> None:
+    """An enum to or from any other type has no cast (Prisma checks enums first)."""
+    after = ENUM_BEFORE.replace("  role Role @default(USER)\n", '  role String @default("USER")\n')
+    assert evolve(ENUM_BEFORE, after) == (
+        '-- AlterTable\nALTER TABLE "Member" DROP COLUMN "role",\n'
+        "ADD COLUMN     \"role\" TEXT NOT NULL DEFAULT 'USER';\n"
+    )
+
+
+def test_type_change_warnings_follow_the_grade() -> None:
+    """A safe cast warns of nothing, a risky one of the cast, one without a cast of the
+    column dropped and added again, or (required, no default) cannot run."""
+    from strata.migrate.warnings import data_loss_warnings
+
+    def warnings(before: str, after: str) -> tuple[list[str], list[str]]:
+        old = calculate(load_schema(RETYPE % before), DDL)
+        new = calculate(load_schema(RETYPE % after), DDL)
+        return data_loss_warnings(diff(old, new, DDL), None)
+
+    assert warnings("Int", "BigInt") == ([], [])
+    assert warnings("String", "String @db.VarChar(10)") == (
+        [
+            "You are about to alter the column `v` on the `Part` table. The data in that "
+            "column could be lost. The data in that column will be cast from `TEXT` to "
+            "`VARCHAR(10)`."
+        ],
+        [],
+    )
+    assert warnings("Boolean?", "Int?") == (
+        [
+            "The `v` column on the `Part` table would be dropped and recreated. This will "
+            "lead to data loss if there is data in the column."
+        ],
+        [],
+    )
+    assert warnings("Boolean", "Int") == (
+        [],
+        [
+            "Changed the type of `v` on the `Part` table. No cast exists, the column would be "
+            "dropped and recreated, which cannot be done if there is data, since the column "
+            "is required."
+        ],
+    )
+    assert warnings("Boolean?", "Int") == (
+        [],
+        [
+            "Added the required column `v` to the `Part` table without a default value. This "
+            "is not possible if the table is not empty."
+        ],
+    )
+
+
+def test_a_retyped_key_column_replaces_the_key_and_its_foreign_keys() -> None:
+    """Prisma drops and adds again a primary key over a column whose type changes, and a
+    foreign key over one (it no longer matches)."""
+    before = ALPHA_BETA % ("", "")
+    after = before.replace("  alphaId Int\n", "  alphaId BigInt\n").replace(
+        "model Alpha {\n  id Int @id", "model Alpha {\n  id BigInt @id"
+    )
+    assert evolve(before, after) == (
+        '-- DropForeignKey\nALTER TABLE "Beta" DROP CONSTRAINT "Beta_alphaId_fkey";\n\n'
+        '-- AlterTable\nALTER TABLE "Alpha" DROP CONSTRAINT "Alpha_pkey",\n'
+        'ALTER COLUMN "id" SET DATA TYPE BIGINT,\n'
+        'ADD CONSTRAINT "Alpha_pkey" PRIMARY KEY ("id");\n\n'
+        '-- AlterTable\nALTER TABLE "Beta" ALTER COLUMN "alphaId" SET DATA TYPE BIGINT;\n\n'
+        '-- AddForeignKey\nALTER TABLE "Beta" ADD CONSTRAINT "Beta_alphaId_fkey" FOREIGN KEY '
+        '("alphaId") REFERENCES "Alpha"("id") ON DELETE RESTRICT ON UPDATE CASCADE;\n'
+    )
+
+
 def test_no_change_is_an_empty_migration() -> None:
     assert evolve(ENUM_BEFORE, ENUM_BEFORE) == "-- This is an empty migration."
 

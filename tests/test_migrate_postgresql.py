@@ -508,6 +508,58 @@ def test_data_loss_is_counted_in_a_tables_own_schema(project: Project, pg: Engin
         migrator.push()
 
 
+def test_risky_and_uncastable_type_changes_and_renamed_keys_apply(
+    project: Project, pg: Engine
+) -> None:
+    """On the server: a risky cast (``SET DATA TYPE``) keeps the values, a type without a
+    cast drops and adds the column (its values lost, its index made again), and renamed keys
+    are renamed; each warning stops ``db push`` until the data loss is accepted, after which
+    the database matches the schema (a second push has nothing to do)."""
+    header = 'datasource db {\n  provider = "postgresql"\n}\n\n'
+    shape = (
+        header
+        + "model Shelf {\n  id Int @id\n  parts Part[]\n}\n\n"
+        + "model Part {\n  id Int @id%s\n  code %s\n  flag %s\n  shelfId Int\n"
+        + "  shelf Shelf @relation(fields: [shelfId], references: [id]%s)\n\n"
+        + "  @@index([flag])\n}\n"
+    )
+    project.schema.write_text(shape % ("", "String?", "Boolean?", ""))
+    migrator = project.migrator(pg)
+    migrator.push()
+    pg.execute_raw_('INSERT INTO "Shelf" (id) VALUES (1)')
+    pg.execute_raw_('INSERT INTO "Part" (id, code, flag, "shelfId") VALUES (1, $1, true, 1)', "ab")
+    project.schema.write_text(
+        shape % ('(map: "part_pk")', "String? @db.VarChar(3)", "Int?", ', map: "part_shelf"')
+    )
+    with pytest.raises(MigrationError) as refused:
+        migrator.push()
+    message = " ".join(str(refused.value).split())
+    assert (
+        "You are about to alter the column `code` on the `Part` table, which contains 1 "
+        "non-null values. The data in that column will be cast from `TEXT` to `VARCHAR(3)`."
+        in message
+    )
+    assert (
+        "The `flag` column on the `Part` table would be dropped and recreated. This will lead "
+        "to data loss." in message
+    )
+    migrator.push(accept_data_loss=True)
+    assert pg.query_raw_('SELECT code, flag FROM "Part"', as_tuples=True) == [("ab", None)]
+    types = pg.query_raw_(
+        "SELECT column_name::text, data_type::text FROM information_schema.columns "
+        "WHERE table_name = 'Part' AND column_name IN ('code', 'flag') ORDER BY 1",
+        as_tuples=True,
+    )
+    assert types == [("code", "character varying"), ("flag", "integer")]
+    constraints = pg.query_raw_(
+        "SELECT conname::text FROM pg_constraint WHERE conrelid = '\"Part\"'::regclass ORDER BY 1",
+        as_tuples=True,
+    )
+    assert constraints == [("part_pk",), ("part_shelf",)]
+    assert one(pg, "SELECT count(*) FROM pg_indexes WHERE indexname = 'Part_flag_idx'") == 1
+    assert migrator.push() == []
+
+
 def test_resolve_applied_records_without_running(project: Project, pg: Engine) -> None:
     name = project.add_migration(V1, "init")
     migrator = project.migrator(pg)

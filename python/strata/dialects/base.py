@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from strata.dialects.values import Codec, DateTimeFormat, Encoder, FastPath
     from strata.schema import ir
-    from strata.schema.sql import Column, Enum, Index, SqlSchema, Step, Table
+    from strata.schema.sql import Column, Enum, Index, SqlSchema, Step, Table, TypeChange
     from strata.schema.syntax import Expression
 
 #: A migration step with its sort key among steps of its kind (`strata.migrate.diff`).
@@ -102,6 +102,15 @@ class DdlDialect(Protocol):
     def separate_foreign_keys(self) -> bool:
         """Whether foreign keys are added by their own steps after the tables are created
         (and dropped by their own steps) rather than written inside ``CREATE TABLE``."""
+
+    @property
+    def renames_keys(self) -> bool:
+        """Whether the database keeps primary and foreign key names, so that a key whose name
+        alone changes is renamed rather than left as it is (or dropped and added again)."""
+
+    def type_change(self, before: Column, after: Column) -> TypeChange | None:
+        """How a column's data fares when its type changes from ``before``'s to ``after``'s
+        in place (Prisma's grading for the database); None when the types are the same."""
 
     def alters_in_place(self, before: Table, after: Table) -> bool:
         """Whether ``ALTER TABLE`` statements can turn ``before`` into ``after``; if not,

@@ -42,6 +42,7 @@ from strata.schema.sql import (
     CreateIndex,
     DropTable,
     RedefineTable,
+    RenameForeignKey,
     SqlSchema,
     Step,
     Table,
@@ -536,7 +537,14 @@ class Migrator:
 def describe(step: Step) -> str:
     """One line for a step, for drift reports and ``migrate diff`` without ``--script``."""
     match step:
-        case AlterTable(table=table, added=added, dropped=(), altered=(), previous=None):
+        case AlterTable(
+            table=table,
+            added=added,
+            dropped=(),
+            altered=(),
+            previous=None,
+            renamed_primary_key=None,
+        ):
             return f"Altered table `{table.name}`: added " + ", ".join(f"`{c.name}`" for c in added)
         case AlterTable(table=table, added=added, dropped=dropped, altered=altered):
             changes = [
@@ -546,9 +554,13 @@ def describe(step: Step) -> str:
             ]
             if step.previous is not None:
                 changes.append("replaced the primary key")
+            if step.renamed_primary_key is not None:
+                changes.append("renamed the primary key")
             return f"Altered table `{table.name}`: " + ", ".join(changes)
         case RedefineTable(after=after):
             return f"Changed the `{after.name}` table"
+        case RenameForeignKey(table=table, before=before, after=after):
+            return f"Renamed the foreign key `{before.name}` on `{table.name}` to `{after.name}`"
         case DropTable(table=table):
             return f"Removed the `{table.name}` table"
         case CreateIndex(index=index, table=table):

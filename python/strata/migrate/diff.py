@@ -19,6 +19,13 @@ version or schema differs is altered in place when it is relocatable, else dropp
 created again; one that is no longer listed is left installed: Prisma never drops an
 extension otherwise.
 
+Where the dialect's database keeps constraint names (``renames_keys``), a primary key or
+foreign key is matched by what it covers, as Prisma matches it, and one that only changes
+name is renamed (`AlterTable.renamed_primary_key`, `RenameForeignKey`). A column whose
+type changes is graded by the dialect (``type_change``, Prisma's rules): a change it calls
+no change is none, and a foreign key or primary key over a column whose type changes is
+dropped and made again, as Prisma does.
+
 Indexes are matched by what they cover (uniqueness, method, columns, sort orders, operator
 classes), not by name, as Prisma matches them: an index that only changes name is a
 `RedefineIndex` step, which the dialect renames or drops and creates again. Enum types and
@@ -27,6 +34,7 @@ namespaces come and go with the schemas: a dialect without them leaves both empt
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 from strata.schema.sql import (
@@ -35,6 +43,7 @@ from strata.schema.sql import (
     AlterEnum,
     AlterExtension,
     AlterTable,
+    Column,
     CreateEnum,
     CreateExtension,
     CreateIndex,
@@ -46,9 +55,11 @@ from strata.schema.sql import (
     DropIndex,
     DropTable,
     Extension,
+    ForeignKey,
     Index,
     RedefineIndex,
     RedefineTable,
+    RenameForeignKey,
     SqlSchema,
     Step,
     Table,
@@ -179,14 +190,23 @@ def _diff_table(
     added = tuple(c for c in new.columns if c.name not in old_columns)
     dropped = tuple(c for c in old.columns if c.name not in new_columns)
     altered = tuple(
-        AlteredColumn(previous, column)
+        change
         for column in new.columns
         if (previous := old_columns.get(column.name)) is not None
-        and not same_column(previous, column)
+        and (change := _altered_column(previous, column, ddl)) is not None
     )
-    key_changed = old.primary_key != new.primary_key
-    if added or dropped or altered or key_changed:
-        alter = AlterTable(new, added, dropped, altered, old if key_changed else None)
+    retyped = {a.after.name for a in altered if a.cast is not None}
+    key_changed = old.primary_key != new.primary_key or any(
+        name in retyped for name in old.primary_key
+    )
+    renamed_key = None
+    if ddl.renames_keys and not key_changed and old.primary_key:
+        old_name = old.primary_key_name or f"{old.name}_pkey"
+        if old_name != (new.primary_key_name or f"{new.name}_pkey"):
+            renamed_key = old_name
+    if added or dropped or altered or key_changed or renamed_key:
+        replaced = old if key_changed else None
+        alter = AlterTable(new, added, dropped, altered, replaced, renamed_key)
         steps.append(((old_position,), alter))
     old_keys = [_index_identity(i) for i in old.indexes]
     new_keys = [_index_identity(i) for i in new.indexes]
@@ -196,10 +216,13 @@ def _diff_table(
         if old_keys[i] not in new_keys
     )
     # An existing table's new indexes sort after every new table's (``1`` against ``0``).
+    # Dropping a column drops its indexes: a kept index over a column dropped and added
+    # again (a type without a cast) is created again, as Prisma does.
+    recreated = {a.after.name for a in altered if a.cast == "not_castable"}
     steps.extend(
         ((1, old_position, new_position, i), CreateIndex(new.name, index, new.namespace))
         for i, index in enumerate(new.indexes)
-        if new_keys[i] not in old_keys
+        if new_keys[i] not in old_keys or any(c.name in recreated for c in index.columns)
     )
     for i, index in enumerate(old.indexes):
         # Only an index no other index of the table duplicates is followed through a
@@ -210,19 +233,55 @@ def _diff_table(
         if renamed.name != index.name:
             steps.append(((old_position, i), RedefineIndex(new.name, index, renamed)))
     if ddl.separate_foreign_keys:
-        # A foreign key renamed is dropped and added again.
-        old_fks = {(fk, fk.name): fk for fk in old.foreign_keys}
-        new_fks = {(fk, fk.name): fk for fk in new.foreign_keys}
-        steps.extend(
-            ((old_position,), DropForeignKey(old, fk))
-            for k, fk in old_fks.items()
-            if k not in new_fks
-        )
-        steps.extend(
-            ((old_position,), AddForeignKey(new, fk))
-            for k, fk in new_fks.items()
-            if k not in old_fks
-        )
+        steps.extend(_foreign_key_steps(old, new, old_position, retyped, ddl))
+    return steps
+
+
+def _altered_column(old: Column, new: Column, ddl: DdlDialect) -> AlteredColumn | None:
+    """The change of a column kept under its name, graded by the dialect where in-place
+    type changes have grades; None when nothing changes."""
+    cast = ddl.type_change(old, new) if old.type.upper() != new.type.upper() else None
+    if cast is None and same_column(replace(old, type=new.type), new):
+        return None
+    return AlteredColumn(old, new, cast)
+
+
+def _foreign_key_steps(
+    old: Table, new: Table, old_position: int, retyped: set[str], ddl: DdlDialect
+) -> list[KeyedStep]:
+    """Foreign keys dropped, added and renamed. Two match when they cover the same columns
+    the same way (whatever their names) and none of their columns changes type; where the
+    database cannot rename them, a renamed one is dropped and added again."""
+
+    def identity(fk: ForeignKey) -> object:
+        return fk if ddl.renames_keys else (fk, fk.name)
+
+    def kept(fk: ForeignKey) -> bool:
+        return not retyped & set(fk.columns)
+
+    # The new foreign keys not yet paired, by position (equal ones may differ in name).
+    unpaired = [i for i, fk in enumerate(new.foreign_keys) if kept(fk)]
+    pairs: list[tuple[int, ForeignKey, ForeignKey]] = []
+    steps: list[KeyedStep] = []
+    for i, fk in enumerate(old.foreign_keys):
+        found = [j for j in unpaired if identity(new.foreign_keys[j]) == identity(fk)]
+        if kept(fk) and found:
+            unpaired.remove(found[0])
+            pairs.append((i, fk, new.foreign_keys[found[0]]))
+        else:
+            steps.append(((old_position,), DropForeignKey(old, fk)))
+    paired = {id(after) for _, _, after in pairs}
+    steps.extend(
+        ((old_position,), AddForeignKey(new, fk)) for fk in new.foreign_keys if id(fk) not in paired
+    )
+    # Prisma leaves the foreign keys of implicit many-to-many tables (columns A and B) with
+    # their names: it named them differently once and would not rename them on upgrade.
+    join_table = {c.name for c in new.columns} == {"A", "B"}
+    steps.extend(
+        ((old_position, i), RenameForeignKey(new, before, after))
+        for i, before, after in pairs
+        if before.name != after.name and not join_table
+    )
     return steps
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from strata.schema.sql import (
     AlterTable,
+    Column,
     CreateIndex,
     CreateTable,
     DropTable,
@@ -26,6 +27,7 @@ from strata.schema.sql import (
     RedefineTable,
     Step,
     Table,
+    TypeChange,
 )
 
 __all__ = ["DataCounts", "data_loss_warnings", "render_warnings"]
@@ -65,9 +67,14 @@ def data_loss_warnings(steps: list[Step], counts: DataCounts | None) -> tuple[li
                 _redefinition(step, counts, warnings, unexecutable)
             case AlterTable():
                 # Altered in place (PostgreSQL): the same checks as a redefinition, except
-                # that a default does not fill the NULLs of a column made required.
+                # that a default does not fill the NULLs of a column made required, and a
+                # type change speaks as the dialect graded it.
                 change = RedefineTable(_before_alter(step), step.table)
-                _redefinition(change, counts, warnings, unexecutable, fills_nulls=False)
+                casts = {a.after.name: a.cast for a in step.altered}
+                replaced = step.previous is not None
+                _redefinition(
+                    change, counts, warnings, unexecutable, casts=casts, key_replaced=replaced
+                )
             case CreateIndex(table=table_name, index=index) if index.unique:
                 # A table created along with its index holds no rows to collide.
                 if table_name not in created:
@@ -92,10 +99,14 @@ def _redefinition(
     warnings: list[str],
     unexecutable: list[str],
     *,
-    fills_nulls: bool = True,
+    casts: dict[str, TypeChange | None] | None = None,
+    key_replaced: bool = False,
 ) -> None:
-    """The checks of a table that changes shape. ``fills_nulls``: whether a column made
-    required with a default gets the default in its NULLs (SQLite's row copy does)."""
+    """The checks of a table that changes shape. ``casts``: for a table altered in place,
+    each altered column's graded type change (None for a redefinition, where any type
+    change is risky and a column made required with a default gets the default in its
+    NULLs, as SQLite's row copy does). ``key_replaced``: the primary key is dropped and
+    added again even where its columns stay (one of them changes type)."""
     before, after = step.before, step.after
     table = before.name
     rows = counts.rows(before) if counts else None
@@ -103,7 +114,8 @@ def _redefinition(
     def values(column: str) -> int | None:
         return None if counts is None or rows == 0 else counts.values(before, column)
 
-    if before.primary_key and before.primary_key != after.primary_key and rows != 0:
+    key_changed = key_replaced or before.primary_key != after.primary_key
+    if before.primary_key and key_changed and rows != 0:
         warnings.append(
             f"The primary key for the `{table}` table will be changed. If it partially fails, "
             "the table could be left without primary key constraint."
@@ -140,6 +152,11 @@ def _redefinition(
         old, new = before.column(name), after.column(name)
         assert old is not None
         assert new is not None
+        cast = casts.get(name) if casts is not None else None
+        if cast == "not_castable":
+            _recreated_column(table, old, new, rows, values(name), warnings, unexecutable)
+            continue
+        fills_nulls = casts is None
         if new.not_null and not old.not_null and (new.default is None or not fills_nulls):
             # With a default, SQLite's copy fills the NULLs in (see the dialect's row copy).
             count = values(name)
@@ -155,20 +172,70 @@ def _redefinition(
                     f"Made the column `{name}` on table `{table}` required, but there are "
                     f"{nulls} existing NULL values."
                 )
-        if old.type.upper() != new.type.upper():
+        risky = cast == "risky" if casts is not None else old.type.upper() != new.type.upper()
+        if risky:
             count = values(name)
-            cast = f"The data in that column will be cast from `{old.type}` to `{new.type}`."
+            note = f"The data in that column will be cast from `{old.type}` to `{new.type}`."
             if count is None and rows != 0:
                 warnings.append(
                     f"You are about to alter the column `{name}` on the `{table}` table. The "
-                    f"data in that column could be lost. {cast}"
+                    f"data in that column could be lost. {note}"
                 )
             elif count:
                 warnings.append(
                     f"You are about to alter the column `{name}` on the `{table}` table, which "
-                    f"contains {count} non-null values. {cast}"
+                    f"contains {count} non-null values. {note}"
                 )
     warnings.extend(_new_unique_warnings(after.name, before.indexes, after.indexes))
+
+
+def _recreated_column(
+    table: str,
+    old: Column,
+    new: Column,
+    rows: int | None,
+    values: int | None,
+    warnings: list[str],
+    unexecutable: list[str],
+) -> None:
+    """Prisma's checks of a column dropped and added again (a type without a cast): the
+    new column cannot be required without a default where there are rows, and its values
+    are lost."""
+    if rows == 0:
+        return
+    if new.not_null and new.default is None:
+        if not old.not_null:
+            detail = (
+                "This is not possible if the table is not empty."
+                if rows is None
+                else f"There are {rows} rows in this table, it is not possible to execute "
+                "this step."
+            )
+            unexecutable.append(
+                f"Added the required column `{old.name}` to the `{table}` table without a "
+                f"default value. {detail}"
+            )
+        else:
+            detail = (
+                "which cannot be done if there is data, since the column is required."
+                if rows is None
+                else "which cannot be done since the column is required and there is data "
+                "in the table."
+            )
+            unexecutable.append(
+                f"Changed the type of `{old.name}` on the `{table}` table. No cast exists, the "
+                f"column would be dropped and recreated, {detail}"
+            )
+    elif values is None:
+        warnings.append(
+            f"The `{old.name}` column on the `{table}` table would be dropped and recreated. "
+            "This will lead to data loss if there is data in the column."
+        )
+    elif values:
+        warnings.append(
+            f"The `{old.name}` column on the `{table}` table would be dropped and recreated. "
+            "This will lead to data loss."
+        )
 
 
 def _new_unique_warnings(

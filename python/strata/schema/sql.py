@@ -37,11 +37,18 @@ __all__ = [
     "IndexColumn",
     "RedefineIndex",
     "RedefineTable",
+    "RenameForeignKey",
     "SqlSchema",
     "Step",
     "Table",
+    "TypeChange",
     "same_column",
 ]
+
+#: How a column's data fares when its type changes in place, as Prisma grades it: cast
+#: without loss (``safe``), cast with possible loss or failure (``risky``), or no cast at all
+#: (``not_castable``: the column is dropped and added again, losing its data).
+TypeChange = Literal["safe", "risky", "not_castable"]
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,8 @@ class AlteredColumn:
 
     before: Column
     after: Column
+    #: How the type changes, as the dialect grades it; None where it does not change.
+    cast: TypeChange | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +202,9 @@ class AlterTable:
     #: The table before the change, where the primary key changed (its old constraint is
     #: dropped).
     previous: Table | None = None
+    #: The primary key's old name, where the key is kept and only its name changed (renamed
+    #: in place, for dialects whose database keeps constraint names).
+    renamed_primary_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +253,16 @@ class AddForeignKey:
 class DropForeignKey:
     table: Table
     foreign_key: ForeignKey
+
+
+@dataclass(frozen=True)
+class RenameForeignKey:
+    """A foreign key kept (same columns, references and actions) whose name changed, for
+    dialects that rename a constraint in place."""
+
+    table: Table
+    before: ForeignKey
+    after: ForeignKey
 
 
 @dataclass(frozen=True)
@@ -325,5 +347,6 @@ Step = (
     | DropIndex
     | AddForeignKey
     | DropForeignKey
+    | RenameForeignKey
     | RedefineIndex
 )

@@ -6,14 +6,18 @@ dropped and altered with ``ALTER TABLE``, foreign keys are their own steps (adde
 table and index exists, dropped first), and enums are types of their own (``CREATE TYPE``).
 Steps run in Prisma's order: schemas, extensions (dropped, created, altered), enums, dropped
 foreign keys and indexes, altered tables, dropped tables and enums, created tables, created
-indexes, added foreign keys.
+indexes, renamed foreign keys, added foreign keys, renamed indexes.
+
+A column type change is graded by Prisma's rules (`strata.dialects.postgresql.casts`): a cast
+is ``SET DATA TYPE``; a type without a cast drops the column and adds it again, within the
+same ``ALTER TABLE``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from strata.dialects.postgresql import types
+from strata.dialects.postgresql import casts, types
 from strata.schema import ir
 from strata.schema.sql import (
     AddForeignKey,
@@ -38,8 +42,10 @@ from strata.schema.sql import (
     Index,
     RedefineIndex,
     RedefineTable,
+    RenameForeignKey,
     Step,
     Table,
+    TypeChange,
 )
 
 if TYPE_CHECKING:
@@ -65,8 +71,9 @@ _ORDER: dict[type, int] = {
     DropEnum: 10,
     CreateTable: 11,
     CreateIndex: 12,
-    AddForeignKey: 13,
-    RedefineIndex: 14,
+    RenameForeignKey: 13,
+    AddForeignKey: 14,
+    RedefineIndex: 15,
 }
 
 _MANY_ENUM_VALUES_NOTE = """\
@@ -86,6 +93,7 @@ class PostgresDdl:
     #: Prisma's PostgreSQL join tables have a primary key ``_AB_pkey``.
     join_table_primary_key = True
     separate_foreign_keys = True
+    renames_keys = True
 
     # -- from the IR ---------------------------------------------------------------------------
 
@@ -124,6 +132,9 @@ class PostgresDdl:
         return schema.db_schemas or ("public",)
 
     # -- differences ---------------------------------------------------------------------------
+
+    def type_change(self, before: Column, after: Column) -> TypeChange | None:
+        return casts.type_change(before, after)
 
     def alters_in_place(self, before: Table, after: Table) -> bool:
         return True
@@ -215,6 +226,12 @@ class PostgresDdl:
                         f"DROP CONSTRAINT {quote(fk.name)}"
                     )
                     rendered.append(("DropForeignKey", [statement]))
+                case RenameForeignKey(table=table, before=old_fk, after=new_fk):
+                    statement = (
+                        f"ALTER TABLE {_qualified(table.namespace, table.name)} "
+                        f"RENAME CONSTRAINT {quote(old_fk.name)} TO {quote(new_fk.name)}"
+                    )
+                    rendered.append(("RenameForeignKey", [statement]))
                 case RedefineIndex(before=old, after=new):
                     # PostgreSQL renames an index in place.
                     statement = f"ALTER INDEX {quote(old.name)} RENAME TO {quote(new.name)}"
@@ -248,12 +265,19 @@ class PostgresDdl:
     def _alter_table(self, step: AlterTable) -> list[str]:
         """One ``ALTER TABLE`` with a clause per change, in Prisma's order: the old primary
         key dropped, columns dropped, added, altered, the new primary key added; sequences
-        are created before it and owned or dropped after it."""
+        are created before it and owned or dropped after it. A renamed primary key is a
+        statement of its own before it: PostgreSQL renames a constraint alone."""
         table = step.table
         name = _qualified(table.namespace, table.name)
         before: list[str] = []
         clauses: list[str] = []
         after: list[str] = []
+        if step.renamed_primary_key is not None:
+            key = table.primary_key_name or f"{table.name}_pkey"
+            before.append(
+                f"ALTER TABLE {name} RENAME CONSTRAINT {quote(step.renamed_primary_key)} "
+                f"TO {quote(key)}"
+            )
         if step.previous is not None and step.previous.primary_key:
             key = step.previous.primary_key_name or f"{table.name}_pkey"
             clauses.append(f"DROP CONSTRAINT {quote(key)}")
@@ -266,7 +290,7 @@ class PostgresDdl:
             columns = ", ".join(quote(c) for c in table.primary_key)
             clauses.append(f"ADD CONSTRAINT {quote(key)} PRIMARY KEY ({columns})")
         if not clauses:
-            return []
+            return before
         return [*before, f"ALTER TABLE {name} " + ",\n".join(clauses), *after]
 
     def _alter_column(
@@ -278,8 +302,13 @@ class PostgresDdl:
         after: list[str],
     ) -> None:
         """Prisma's clauses for one column, in its order: nullability, default,
-        autoincrement, then the type."""
+        autoincrement, then the type. A type without a cast drops the column and adds it
+        again instead."""
         old, new = change.before, change.after
+        if change.cast == "not_castable":
+            clauses.append(f"DROP COLUMN {quote(old.name)}")
+            clauses.append(f"ADD COLUMN {self.render_column(new, table)}")
+            return
         prefix = f"ALTER COLUMN {quote(new.name)}"
         if old.not_null != new.not_null:
             clauses.append(f"{prefix} {'SET' if new.not_null else 'DROP'} NOT NULL")
@@ -302,7 +331,7 @@ class PostgresDdl:
                 f"ALTER SEQUENCE {qualified} OWNED BY "
                 f"{_qualified(table.namespace, table.name)}.{quote(new.name)}"
             )
-        if old.type.upper() != new.type.upper():
+        if change.cast is not None:
             clauses.append(f"{prefix} SET DATA TYPE {new.type}")
 
     def _alter_enum(self, step: AlterEnum) -> list[str]:

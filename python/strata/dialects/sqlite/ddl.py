@@ -39,6 +39,7 @@ from strata.schema.sql import (
     RedefineTable,
     Step,
     Table,
+    TypeChange,
     same_column,
 )
 
@@ -225,8 +226,15 @@ class SqliteDdl:
     join_table_primary_key = False
     #: Foreign keys are written inside CREATE TABLE: SQLite cannot add one later.
     separate_foreign_keys = False
+    #: SQLite keeps no constraint names: there is nothing to rename.
+    renames_keys = False
 
     # -- differences ---------------------------------------------------------------------------
+
+    def type_change(self, before: Column, after: Column) -> TypeChange | None:
+        """Any other type is a risky change (Prisma's SQLite grading); it only ever happens
+        in a redefinition, SQLite altering no column in place."""
+        return None if before.type.upper() == after.type.upper() else "risky"
 
     def alters_in_place(self, before: Table, after: Table) -> bool:
         """SQLite's ALTER TABLE can add a nullable column without a key, and nothing else
