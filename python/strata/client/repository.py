@@ -253,7 +253,7 @@ class Repository:
         )
 
     def _select_sql(self, columns: tuple[str, ...], condition: str, **clauses: Any) -> str:
-        """The SELECT of ``columns`` of the model's rows (as ``t0``) matching
+        """The query reading ``columns`` of the model's rows (as ``t0``) matching
         ``condition``, with the dialect's `select_sql` ``clauses``."""
         meta = self._meta
         sql = self._sql
