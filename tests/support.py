@@ -36,6 +36,46 @@ def needs_shared(folder: Path) -> pytest.MarkDecorator:
     )
 
 
+def prisma_ddl_cases(kind: str) -> list[Path]:
+    """The folders of ``../shared/prisma-ddl/<kind>`` (``features`` or ``evolutions``), or
+    none when the fixtures are absent (the tests skip through `needs_shared`)."""
+    folder = shared_folder("prisma-ddl") / kind
+    return sorted(folder.glob("*")) if folder.is_dir() else []
+
+
+def matches_prisma_from_empty(folder: Path, provider: str, ddl: Any) -> None:
+    """A feature's schema gives Prisma's script from empty byte for byte in ``ddl``'s
+    database, or, where Prisma rejected the schema, strata rejects it too with Prisma's
+    first message among its own."""
+    from strata.migrate.diff import diff
+    from strata.migrate.sql_schema import calculate
+    from strata.schema import load_schema_file
+    from strata.schema.sql import SqlSchema
+
+    expected_sql = folder / f"{provider}.sql"
+    if not expected_sql.exists():
+        error = (folder / f"{provider}.error.txt").read_text()
+        with pytest.raises(strata.SchemaError) as caught:
+            load_schema_file(folder / f"{provider}.prisma")
+        first_prisma_error = error.splitlines()[0].removeprefix("error: ")
+        assert any(first_prisma_error in str(d) for d in caught.value.diagnostics)
+        return
+    schema = load_schema_file(folder / f"{provider}.prisma")
+    script = ddl.render_script(diff(SqlSchema(), calculate(schema, ddl), ddl))
+    assert script == expected_sql.read_text()
+
+
+def matches_prisma_evolution(folder: Path, provider: str, ddl: Any) -> None:
+    """An evolution's two schemas give Prisma's script between them byte for byte."""
+    from strata.migrate.diff import diff
+    from strata.migrate.sql_schema import calculate
+    from strata.schema import load_schema_file
+
+    before = calculate(load_schema_file(folder / f"from.{provider}.prisma"), ddl)
+    after = calculate(load_schema_file(folder / f"to.{provider}.prisma"), ddl)
+    assert ddl.render_script(diff(before, after, ddl)) == (folder / f"{provider}.sql").read_text()
+
+
 class Traced:
     """Records the statements a database runs, through the core's tracer hook."""
 

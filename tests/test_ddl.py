@@ -13,7 +13,13 @@ from strata.migrate.diff import diff
 from strata.migrate.sql_schema import calculate
 from strata.schema import load_schema, load_schema_file
 from strata.schema.sql import SqlSchema
-from support import needs_shared, shared_folder
+from support import (
+    matches_prisma_evolution,
+    matches_prisma_from_empty,
+    needs_shared,
+    prisma_ddl_cases,
+    shared_folder,
+)
 
 PRISMA_DDL = shared_folder("prisma-ddl")
 needs_fixtures = needs_shared(PRISMA_DDL)
@@ -25,37 +31,23 @@ def script_for(schema_text: str) -> str:
 
 
 def features() -> list[Path]:
-    return sorted(PRISMA_DDL.glob("features/*")) if PRISMA_DDL.is_dir() else []
+    return prisma_ddl_cases("features")
 
 
 def evolutions() -> list[Path]:
-    return sorted(PRISMA_DDL.glob("evolutions/*")) if PRISMA_DDL.is_dir() else []
+    return prisma_ddl_cases("evolutions")
 
 
 @needs_fixtures
 @pytest.mark.parametrize("folder", features(), ids=lambda p: p.name)
 def test_create_from_empty_matches_prisma(folder: Path) -> None:
-    expected_sql = folder / "sqlite.sql"
-    if not expected_sql.exists():
-        error = (folder / "sqlite.error.txt").read_text()
-        with pytest.raises(strata.SchemaError) as caught:
-            load_schema_file(folder / "sqlite.prisma")
-        first_prisma_error = error.splitlines()[0].removeprefix("error: ")
-        assert any(first_prisma_error in str(d) for d in caught.value.diagnostics)
-        return
-    schema = load_schema_file(folder / "sqlite.prisma")
-    dialect = SqliteDdl()
-    script = dialect.render_script(diff(SqlSchema(), calculate(schema, dialect)))
-    assert script == expected_sql.read_text()
+    matches_prisma_from_empty(folder, "sqlite", SqliteDdl())
 
 
 @needs_fixtures
 @pytest.mark.parametrize("folder", evolutions(), ids=lambda p: p.name)
 def test_evolution_matches_prisma(folder: Path) -> None:
-    dialect = SqliteDdl()
-    before = calculate(load_schema_file(folder / "from.sqlite.prisma"), dialect)
-    after = calculate(load_schema_file(folder / "to.sqlite.prisma"), dialect)
-    assert dialect.render_script(diff(before, after)) == (folder / "sqlite.sql").read_text()
+    matches_prisma_evolution(folder, "sqlite", SqliteDdl())
 
 
 @needs_fixtures

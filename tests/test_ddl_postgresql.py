@@ -11,16 +11,21 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import strata
 from strata.cli import main
 from strata.dialects import PostgresDialect, dialect_for, dialect_for_url
 from strata.dialects.postgresql.ddl import PostgresDdl
 from strata.errors import ConfigurationError
 from strata.migrate.diff import diff
 from strata.migrate.sql_schema import calculate
-from strata.schema import load_schema, load_schema_file
+from strata.schema import load_schema
 from strata.schema.sql import SqlSchema
-from support import needs_shared, shared_folder
+from support import (
+    matches_prisma_evolution,
+    matches_prisma_from_empty,
+    needs_shared,
+    prisma_ddl_cases,
+    shared_folder,
+)
 
 PRISMA_DDL = shared_folder("prisma-ddl")
 needs_fixtures = needs_shared(PRISMA_DDL)
@@ -41,11 +46,11 @@ def evolve(before_text: str, after_text: str) -> str:
 
 
 def features() -> list[Path]:
-    return sorted(PRISMA_DDL.glob("features/*")) if PRISMA_DDL.is_dir() else []
+    return prisma_ddl_cases("features")
 
 
 def evolutions() -> list[Path]:
-    return sorted(PRISMA_DDL.glob("evolutions/*")) if PRISMA_DDL.is_dir() else []
+    return prisma_ddl_cases("evolutions")
 
 
 # -- Prisma's sample -------------------------------------------------------------------------
@@ -54,25 +59,13 @@ def evolutions() -> list[Path]:
 @needs_fixtures
 @pytest.mark.parametrize("folder", features(), ids=lambda p: p.name)
 def test_create_from_empty_matches_prisma(folder: Path) -> None:
-    expected_sql = folder / "postgresql.sql"
-    if not expected_sql.exists():
-        error = (folder / "postgresql.error.txt").read_text()
-        with pytest.raises(strata.SchemaError) as caught:
-            load_schema_file(folder / "postgresql.prisma")
-        first_prisma_error = error.splitlines()[0].removeprefix("error: ")
-        assert any(first_prisma_error in str(d) for d in caught.value.diagnostics)
-        return
-    schema = load_schema_file(folder / "postgresql.prisma")
-    script = DDL.render_script(diff(SqlSchema(), calculate(schema, DDL), DDL))
-    assert script == expected_sql.read_text()
+    matches_prisma_from_empty(folder, "postgresql", DDL)
 
 
 @needs_fixtures
 @pytest.mark.parametrize("folder", evolutions(), ids=lambda p: p.name)
 def test_evolution_matches_prisma(folder: Path) -> None:
-    before = calculate(load_schema_file(folder / "from.postgresql.prisma"), DDL)
-    after = calculate(load_schema_file(folder / "to.postgresql.prisma"), DDL)
-    assert DDL.render_script(diff(before, after, DDL)) == (folder / "postgresql.sql").read_text()
+    matches_prisma_evolution(folder, "postgresql", DDL)
 
 
 @needs_fixtures
