@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import strata
+from backends import Backend
 from postgres import PostgresServer, fresh_database, server_or_skip
 
 # Fast by default; `HYPOTHESIS_PROFILE=thorough pytest` explores much further.
@@ -60,3 +61,22 @@ def pg_url(pg_server: PostgresServer, request: pytest.FixtureRequest) -> Iterato
     made from template0 and dropped afterwards."""
     with fresh_database(pg_server, request.node.name) as url:
         yield url
+
+
+# -- the conformance suite: the same test on a SQLite file and on PostgreSQL (tests/backends.py)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The database a conformance test runs on: a SQLite file, then a fresh PostgreSQL
+    database on the session's server."""
+    if request.param == "sqlite":
+        opened = Backend("sqlite", str(tmp_path / "test.db"), tmp_path)
+        yield opened
+        opened.close()
+        return
+    server = request.getfixturevalue("pg_server")
+    with fresh_database(server, request.node.name) as url:
+        opened = Backend("postgresql", url, tmp_path)
+        yield opened
+        opened.close()
