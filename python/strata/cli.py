@@ -463,7 +463,16 @@ def db_seed(schema_path: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the demo database.",
 )
-@click.option("--fresh", is_flag=True, help="Delete the demo database first.")
+@click.option(
+    "--url",
+    default=None,
+    metavar="URL",
+    help="Run on this database instead (postgresql://...): workers connect from their own "
+    "processes, and the report is written to the working directory.",
+)
+@click.option(
+    "--fresh", is_flag=True, help="Delete the demo database first (on a server: reset it)."
+)
 @click.option(
     "--jobs",
     default=50_000,
@@ -471,15 +480,15 @@ def db_seed(schema_path: Path | None) -> None:
     type=click.IntRange(min=1),
     help="How many render jobs to submit.",
 )
-def demo(database: Path, fresh: bool, jobs: int) -> None:
+def demo(database: Path, url: str | None, fresh: bool, jobs: int) -> None:
     """Run a render farm end to end on one SQLite file (by default in the working
-    directory): rate-limited submission, validator and render processes (one of them
-    killed), metrics, and a DuckDB report written to strata-demo-report.html. A second run
-    resumes; --fresh starts over."""
+    directory) or, with --url, on a PostgreSQL server: rate-limited submission, validator
+    and render processes (one of them killed), metrics, and a DuckDB report written to
+    strata-demo-report.html. A second run resumes; --fresh starts over."""
     from strata.demo import run
 
     try:
-        run(database, fresh=fresh, console=console, jobs=jobs)
+        run(url or database, fresh=fresh, console=console, jobs=jobs)
     except StrataError as exc:
         raise click.ClickException(str(exc)) from exc
 

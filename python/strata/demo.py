@@ -1,7 +1,8 @@
-"""`strata demo`: a render farm on one SQLite file, end to end.
+"""`strata demo`: a render farm on one SQLite file (or a PostgreSQL server), end to end.
 
-The render-manager schema is migrated into ``./strata-demo.db`` and seeded with idempotent
-upserts. Then, on the embedded default alone:
+The render-manager schema is migrated into ``./strata-demo.db`` (or, with ``--url
+postgresql://...``, into that database, from the schema's PostgreSQL form) and seeded with
+idempotent upserts. Then, with nothing but strata:
 
 1. two API clients, "bravo" and "plugin", submit 50,000 jobs through the rate limiter,
    each under its own limit; refused submissions wait the ``retry_after`` and try again
@@ -36,10 +37,16 @@ from rich.table import Table
 
 import strata
 from strata.demo_report import Report, write_html
+from strata.dialects import provider_for_url
 from strata.errors import ConfigurationError
 
 JOBS = 50_000
-SCHEMA = Path(__file__).resolve().parents[2] / "schema" / "render_manager.prisma"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schema"
+#: The render manager's schema per provider: the seed's own (SQLite) and its PostgreSQL form.
+SCHEMA_FILES = {
+    "sqlite": SCHEMAS / "render_manager.prisma",
+    "postgresql": SCHEMAS / "render_manager.postgresql.prisma",
+}
 #: Submissions each API client may make per (simulated) minute.
 LIMITS = {"bravo": 2_400, "plugin": 1_500}
 VALIDATORS = 2
@@ -55,29 +62,45 @@ EPOCH = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
 
-def run(database: Path, *, fresh: bool, console: Console, jobs: int = JOBS) -> Report:
-    """Run the demo on ``database`` and return its report."""
-    if not SCHEMA.is_file():
+def run(
+    database: Path | str,
+    *,
+    fresh: bool,
+    console: Console,
+    jobs: int = JOBS,
+    report_dir: Path | None = None,
+) -> Report:
+    """Run the demo on ``database`` (a SQLite file, or a ``postgresql://`` URL) and return
+    its report, written as HTML into ``report_dir`` (by default beside a SQLite file, or
+    the working directory)."""
+    provider = provider_for_url(database)
+    schema = SCHEMA_FILES[provider]
+    if not schema.is_file():
         raise ConfigurationError(
-            f"the demo runs on {SCHEMA.name}, which ships in the repository's schema/ folder "
+            f"the demo runs on {schema.name}, which ships in the repository's schema/ folder "
             "and is not installed with the package; run it from a source checkout (make demo)"
         )
-    directory = database.resolve().parent
-    if not os.access(directory, os.W_OK):
-        raise ConfigurationError(
-            f"cannot write {database.name} in {directory}: the directory is read-only. Run "
-            "the demo from a directory you can write to, or pass --db PATH."
-        )
-    if fresh:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
+    if provider == "sqlite":
+        database = Path(database)
+        directory = database.resolve().parent
+        if not os.access(directory, os.W_OK):
+            raise ConfigurationError(
+                f"cannot write {database.name} in {directory}: the directory is read-only. "
+                "Run the demo from a directory you can write to, or pass --db PATH."
+            )
+        if fresh:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{database}{suffix}").unlink(missing_ok=True)
+        report_dir = report_dir or database.resolve().parent
+    report_dir = report_dir or Path.cwd()
     started = time.perf_counter()
-    with strata.connect(database, schema=SCHEMA) as db:
-        _check_schema(db, database)
+    with strata.connect(database, schema=schema) as db:
+        if fresh and provider != "sqlite":
+            db.migrate_.reset(force=True, seed=False)
+        _check_schema(db, str(database))
         db.migrate_.push()
         _seed(db)
-        version = strata._core.sqlite_library()["version"]
-        console.print(f"[bold]strata demo[/] on {database} (SQLite {version})")
+        console.print(f"[bold]strata demo[/] on {db.path_} ({_server(db)})")
         with Progress(
             TextColumn("{task.description:<28}"),
             BarColumn(),
@@ -86,20 +109,29 @@ def run(database: Path, *, fresh: bool, console: Console, jobs: int = JOBS) -> R
             console=console,
         ) as progress:
             refusals = _submit(db, jobs, progress)
-            _work(db, jobs, progress)
+            _work(db, jobs, progress, str(database), schema)
             _roll_up(db, progress)
         report = Report.collect(db, wall_seconds=time.perf_counter() - started, refusals=refusals)
-    html = database.with_name("strata-demo-report.html")
-    write_html(report, html)
+    html = report_dir / "strata-demo-report.html"
+    write_html(report, html, on=_where(provider))
     _print_summary(report, console)
     console.print(f"report written to {html}")
     return report
 
 
+def _where(provider: str) -> str:
+    return "one SQLite file" if provider == "sqlite" else "a PostgreSQL server"
+
+
+def _server(db: strata.Database) -> str:
+    """The database server and its version, as the health check reads it."""
+    return f"SQLite {db.health_().sqlite_version}"
+
+
 # -- setting up ------------------------------------------------------------------------------
 
 
-def _check_schema(db: strata.Database, database: Path) -> None:
+def _check_schema(db: strata.Database, database: str) -> None:
     """Refuse a database that holds another application's tables: pushing the render
     manager's schema onto it would rewrite them."""
     tables = {table.name for table in db.migrate_.live().tables}
@@ -107,7 +139,7 @@ def _check_schema(db: strata.Database, database: Path) -> None:
     if tables and not ours <= tables:
         raise ConfigurationError(
             f"{database} holds tables of another schema ({', '.join(sorted(tables)[:5])}); "
-            "the demo will not change them. Pass --fresh to start over, or --db PATH."
+            "the demo will not change them. Pass --fresh to start over, or another --db/--url."
         )
 
 
@@ -225,9 +257,9 @@ def _quiet_worker() -> list[bool]:
     return stopping
 
 
-def validate_jobs(path: str, name: str) -> None:
+def validate_jobs(path: str, schema: Path, name: str) -> None:
     stopping = _quiet_worker()
-    with strata.connect(path, schema=SCHEMA, busy_timeout=30) as db:
+    with strata.connect(path, schema=schema, busy_timeout=30) as db:
         queue = _validation_queue(db)
         while not stopping[0]:
             claims = queue.wait_and_claim(name, limit=64, timeout=1.0)
@@ -238,13 +270,13 @@ def validate_jobs(path: str, name: str) -> None:
             queue.complete_many(claims, data={"lastValidationAt": queue.now()})
 
 
-def render_jobs(path: str, index: int) -> None:
+def render_jobs(path: str, schema: Path, index: int) -> None:
     stopping = _quiet_worker()
     rng = random.Random(1000 + index)
     nodes = [f"node-{index}{n:02d}" for n in range(NODES_PER_RENDERER)]
     # Each node's own simulated clock: a render of d seconds moves it d seconds on.
     node_clock = dict.fromkeys(nodes, 0)
-    with strata.connect(path, schema=SCHEMA, busy_timeout=30) as db:
+    with strata.connect(path, schema=schema, busy_timeout=30) as db:
         queue = _render_queue(db)
         metrics = db.metrics_("NodeMetric", series="node", time="timestamp")
         while not stopping[0]:
@@ -296,16 +328,19 @@ class _Crew:
             process.join(timeout=30)
 
 
-def _work(db: strata.Database, total: int, progress: Progress) -> None:
+def _work(db: strata.Database, total: int, progress: Progress, path: str, schema: Path) -> None:
+    """Validate and render in worker processes, each with connections of its own to
+    ``path`` (the database's file or URL: the handle's display form hides a password)."""
     if _all_done(_counts(db)):
         return  # an earlier run finished everything
     context = multiprocessing.get_context("spawn")
-    path = db.path_
     validators = [
-        context.Process(target=validate_jobs, args=(path, f"validator-{n}"))
+        context.Process(target=validate_jobs, args=(path, schema, f"validator-{n}"))
         for n in range(VALIDATORS)
     ]
-    renderers = [context.Process(target=render_jobs, args=(path, n)) for n in range(RENDERERS)]
+    renderers = [
+        context.Process(target=render_jobs, args=(path, schema, n)) for n in range(RENDERERS)
+    ]
     crew = _Crew([*validators, *renderers])
     validated = progress.add_task(f"validate ({VALIDATORS} processes)", total=total)
     rendered = progress.add_task(f"render ({RENDERERS} processes)", total=total)

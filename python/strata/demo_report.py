@@ -163,7 +163,8 @@ def _gpu_svg(gpu: dict[str, list[tuple[int, float]]], minutes: int) -> str:
     )
 
 
-def write_html(report: Report, path: Path) -> None:
+def write_html(report: Report, path: Path, *, on: str = "one SQLite file") -> None:
+    """Write ``report`` as one HTML page; ``on`` says where the farm ran."""
     cards = "".join(
         [
             _card(f"{report.completed:,}", "jobs completed"),
@@ -186,7 +187,7 @@ def write_html(report: Report, path: Path) -> None:
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>strata demo report</title>
 <style>{_STYLE}</style></head><body>
-<h1>A render farm on one SQLite file</h1>
+<h1>A render farm on {html.escape(on)}</h1>
 <p class="sub">strata demo, {generated}: {report.jobs:,} jobs, rate-limited submission, 2 validator
 and 4 render processes (one killed mid-run), hardware metrics rolled up per minute, figures
 computed by DuckDB over the core's Arrow export. Wall time {report.wall_seconds:.1f} s.</p>
