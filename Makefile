@@ -61,8 +61,8 @@ demo: install ## Run the demo (the README's first command)
 lint: ## Formatters and linters: cargo fmt, clippy, ruff, mypy, the stub check, the layers contract
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
-	$(BIN)/ruff check python tests benches
-	$(BIN)/ruff format --check python tests benches
+	$(BIN)/ruff check python tests benches examples
+	$(BIN)/ruff format --check python tests benches examples
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest strata._core --allowlist .ci/stubtest-allowlist.txt
 	$(BIN)/lint-imports
