@@ -80,8 +80,8 @@ bench: install ## Full benchmarks: ratios against baselines measured in the same
 .PHONY: fmt
 fmt: ## Format Rust and Python in place
 	cargo fmt --all
-	$(BIN)/ruff format python tests benches
-	$(BIN)/ruff check --fix python tests benches
+	$(BIN)/ruff format python tests benches examples
+	$(BIN)/ruff check --fix python tests benches examples
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
