@@ -518,12 +518,12 @@ class Repository:
         meta = self._meta
         reader = meta.reader(columns)
         sql = self._sql
-        row_id = sql.row_id("t0")
+        row_id = sql.row_id("t0", [meta.column(f) for f in meta.primary_key])
         selected = [row_id, *(sql.qualified("t0", meta.column(c)) for c in columns)]
         found: dict[int, dict[str, Any]] = {}
         for start in range(0, len(rowids), CHUNK):
             chunk = rowids[start : start + CHUNK]
-            among = sql.in_list(row_id, [sql.placeholder() for _ in chunk])
+            among = sql.in_list(row_id, [sql.placeholder(i + 1) for i in range(len(chunk))])
             for row in self._client.query(
                 sql.select_sql(selected, meta.table_sql, "t0", among), chunk
             ):
