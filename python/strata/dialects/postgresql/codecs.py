@@ -41,6 +41,7 @@ reads back as midnight UTC; a ``@db.Time`` column the UTC time of day, read back
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -227,9 +228,14 @@ def _json(value: object) -> str:
     # JSON.stringify's compact form, as Prisma writes it. NaN and Infinity are not JSON;
     # jsonb refuses a \u0000 escape, so it is refused here with the field's name.
     text = _text(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False))
-    if "\\u0000" in text:
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
         raise Invalid
     return text
+
+
+#: json.dumps's escape of U+0000: ``\u0000`` after an even number of backslashes (an odd
+#: number escapes the first backslash: the text ``\\u0000`` is no NUL).
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 _SCALARS: dict[str, tuple[str, Encoder, Decoder | None]] = {

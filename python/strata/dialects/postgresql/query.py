@@ -259,9 +259,14 @@ def _json_at(column: str, path: Sequence[str | int], bind: Bind) -> str:
     """The jsonb value at ``path`` in ``column``, NULL where the path leads nowhere."""
     node = column
     for step in path:
+        # `-> int` on a scalar gives the scalar itself (a scalar is a one-element array to
+        # jsonb), so an index applies to arrays only; `-> text` on an array or a scalar
+        # is NULL, as it should be.
         if isinstance(step, int):
-            # `-> int` on an object (and past an array's end) is NULL, as it should be.
-            node = f"({node} -> {bind(min(step, _NO_INDEX))}::int)"
+            node = (
+                f"(CASE WHEN jsonb_typeof({node}) = 'array' "
+                f"THEN {node} -> {bind(min(step, _NO_INDEX))}::int END)"
+            )
         elif _INDEX_KEY.fullmatch(step):
             index, key = bind(min(int(step), _NO_INDEX)), bind(step)
             node = (
@@ -269,7 +274,6 @@ def _json_at(column: str, path: Sequence[str | int], bind: Bind) -> str:
                 f"ELSE {node} -> {key}::text END)"
             )
         else:
-            # `-> text` on an array is NULL: a key that is no index finds no element.
             node = f"({node} -> {bind(step)}::text)"
     return node
 
