@@ -254,13 +254,14 @@ _SCALARS: dict[str, tuple[str, Encoder, Decoder | None]] = {
 
 
 def _list_kind(element: tuple[str, Encoder, Decoder | None]) -> tuple[str, Encoder, Decoder]:
-    """A native array: each element encoded as the scalar is, NULL elements kept."""
+    """A native array: each element encoded as the scalar is (None is no element, except
+    a Json list's JSON null)."""
     expected, encode_one, decode_one = element
 
     def encode(value: object) -> list[object]:
         if not isinstance(value, list | tuple):
             raise Invalid
-        return [None if item is None else encode_one(item) for item in value]
+        return [encode_one(item) for item in value]
 
     def decode(value: Any) -> list[object]:
         if decode_one is None:
