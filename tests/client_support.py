@@ -6,7 +6,7 @@ import pytest
 
 from backends import Backend
 
-__all__ = ["BULK_ON_POSTGRES", "bulk_writer_pending"]
+__all__ = ["BULK_ON_POSTGRES", "bulk_writer_pending", "placeholder"]
 
 #: The reason a test that goes through the core's bulk writer (``create_many``) is not yet
 #: expected to pass on PostgreSQL: another branch makes the bulk writer work there.
@@ -18,3 +18,9 @@ def bulk_writer_pending(request: pytest.FixtureRequest, backend: Backend) -> Non
     there (not strict: it passes as soon as it does)."""
     if backend.is_postgres:
         request.applymarker(pytest.mark.xfail(reason=BULK_ON_POSTGRES, strict=False))
+
+
+def placeholder(backend: Backend, index: int = 1) -> str:
+    """The ``index``-th parameter of raw SQL on ``backend``: ``?`` on SQLite, ``$n`` on
+    PostgreSQL."""
+    return f"${index}" if backend.is_postgres else "?"
