@@ -9,7 +9,7 @@ import time
 import pytest
 
 import strata
-from backends import Backend, SEEDS
+from backends import SEEDS, Backend
 from client_support import placeholder
 from strata.aio import connect_async
 
@@ -24,7 +24,9 @@ def test_awaitable_raw_sql(backend: Backend) -> None:
     async def main() -> list[dict[str, object]]:
         async with await connect_async(backend.url) as adb:
             await adb.execute_raw_("CREATE TABLE t (a INTEGER)")
-            await adb.execute_many_raw_(f"INSERT INTO t VALUES ({value})", [(n,) for n in range(100)])
+            await adb.execute_many_raw_(
+                f"INSERT INTO t VALUES ({value})", [(n,) for n in range(100)]
+            )
             if not backend.is_postgres:
                 assert adb.path_ == backend.url
             results = await asyncio.gather(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -130,6 +131,7 @@ def reference(document: Any, where: dict[str, Any], decimal: bool = False) -> bo
 
 
 # -- random documents and filters ------------------------------------------------------------
+
 
 def strategies(hostile: list[str]) -> tuple[st.SearchStrategy[str], st.SearchStrategy[Any]]:
     """Keys and documents made of ``hostile`` characters."""

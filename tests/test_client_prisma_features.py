@@ -654,7 +654,7 @@ def test_query_durations_are_measured(db: strata.Database) -> None:
 def test_a_failing_statement_is_reported_and_still_raises(db: strata.Database) -> None:
     events: list[QueryEvent] = []
     db.on_("query", events.append)
-    with pytest.raises(strata.SqlError, match='no such table|relation "missing" does not exist'):
+    with pytest.raises(strata.SqlError, match=r'no such table|relation "missing" does not exist'):
         db.query_raw_("SELECT * FROM missing")
     with pytest.raises(strata.UniqueConstraintError):
         db.tag.create(data={"label": "python"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -201,7 +201,7 @@ ROWS = st.lists(
 
 
 @pytest.fixture
-def items(backend: Backend) -> Iterator[Callable[..., Any]]:
+def items(backend: Backend) -> Callable[..., Any]:
     """A database with the Item table; ``fill(rows)`` replaces its rows."""
     db = backend.connect(SCHEMA)
 
@@ -212,7 +212,7 @@ def items(backend: Backend) -> Iterator[Callable[..., Any]]:
                 db.item.create(data=row)
         return db
 
-    yield fill
+    return fill
 
 
 def _sortable(pair: tuple[str | None, int | None]) -> tuple[bool, str, bool, int]:

@@ -31,6 +31,7 @@ from strata.client.cursor import cursor_condition
 from strata.client.datetimes import operand_codec
 from strata.client.meta import snake_case
 from strata.client.relations import CHUNK, Selection, finish, load_relations, parse_selection
+from strata.client.upsert import native_upsert
 from strata.dialects.values import Codec, describe_value
 from strata.errors import RecordNotFoundError, ValidationError
 
@@ -623,9 +624,15 @@ class Repository:
     ) -> Any:
         """Update the record matching ``where``, or create it if there is none. A
         soft-deleted record is none (the view does not see it): ``create`` applies, and
-        revives it as `create` does, so its stale data gets no ``update``."""
+        revives it as `create` does, so its stale data gets no ``update``. Where the
+        database has it and the call allows it, this is one race-free statement
+        (`strata.client.upsert`): concurrent upserts of one key make one row."""
         meta = self._meta
         flat = writes.unique_where(meta, where)
+        with self._writing(_shaped(include, select, omit)):
+            record = native_upsert(self._client, meta, where, create, update)
+            if record is not None:
+                return self._returned(record, include, select, omit)
         with self._writing(True):
             builder = self._client.sql()
             condition = builder.where(meta, "t0", flat)

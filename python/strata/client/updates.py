@@ -42,15 +42,20 @@ def returning(meta: ModelMeta) -> list[str]:
     return [meta.column(n) for n in meta.scalars]
 
 
-def encode_update(meta: ModelMeta, data: Mapping[str, Any], builder: SqlBuilder) -> list[str]:
+def encode_update(
+    meta: ModelMeta, data: Mapping[str, Any], builder: SqlBuilder, alias: str | None = None
+) -> list[str]:
     """The assignments for scalar values and atomic number operations, with
-    ``@updatedAt`` fields set to now unless given."""
+    ``@updatedAt`` fields set to now unless given. Operations read the stored value as
+    ``alias``'s column when given (an upsert's update, where the row to insert is in scope
+    too)."""
     sql = builder.sql
     assignments = []
     for name, value in data.items():
         field = meta.scalars[name]
         codec = meta.codecs[name]
         column = meta.column(name)
+        stored = column if alias is None else sql.qualified(alias, column)
         # A Json field's dict is its value; a Json list's value is a list.
         if isinstance(value, Mapping) and (field.type != "Json" or field.list):
             if len(value) != 1:
@@ -64,10 +69,10 @@ def encode_update(meta: ModelMeta, data: Mapping[str, Any], builder: SqlBuilder)
                     raise AssertionError("Decimal arithmetic goes through update_rows")
                 operand_sql = builder.bind(codec.to_sql_element(operand))
                 assignments.append(
-                    sql.assignment(column, sql.arithmetic(column, operation, operand_sql))
+                    sql.assignment(column, sql.arithmetic(stored, operation, operand_sql))
                 )
             elif operation == "push" and field.list:
-                assignments.append(sql.assignment(column, _push(builder, column, codec, operand)))
+                assignments.append(sql.assignment(column, _push(builder, stored, codec, operand)))
             else:
                 if field.list:
                     allowed = "set, push"

@@ -233,7 +233,6 @@ class QueryDialect(Protocol):
     def placeholder(self, index: int) -> str:
         """The statement's ``index``-th positional parameter (from 1)."""
 
-
     def table_as(self, table: str, alias: str) -> str: ...
     def joined(self, left: str, right: str, on: str) -> str: ...
 

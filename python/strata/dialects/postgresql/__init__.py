@@ -59,4 +59,3 @@ class PostgresDialect:
     @property
     def metrics(self) -> MetricsDialect:
         _not_yet("metrics")
-

@@ -285,8 +285,10 @@ def build_codec(
         kind = _datetime_kind(field)
     elif field.type == "Decimal":
         kind = _decimal_kind(field)
-    elif field.type == "Int" and field.native_type is not None and field.native_type[0] == (
-        "SmallInt"
+    elif (
+        field.type == "Int"
+        and field.native_type is not None
+        and field.native_type[0] == ("SmallInt")
     ):
         kind = ("an int in the 16-bit range", integer_encoder(*_INT16), None)
     else:

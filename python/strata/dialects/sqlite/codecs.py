@@ -43,9 +43,8 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
