@@ -208,11 +208,13 @@ def _decimal_kind(field: ir.ScalarField) -> tuple[str, Encoder, Decoder | None]:
         if not isinstance(value, Decimal) or not value.is_finite():
             raise Invalid
         if value:
-            exponent = value.normalize().as_tuple().exponent
+            # Digits after the point, trailing zeros aside (normalize() would round to the
+            # context's 28 digits). The server would round those beyond the scale away and
+            # refuse a whole part too long: neither is what was given.
+            _, digits, exponent = value.as_tuple()
             assert isinstance(exponent, int)  # finite
-            # The server would round digits beyond the scale away and refuse a whole
-            # part too long: neither is what was given.
-            if -exponent > scale or value.adjusted() + 1 > whole:
+            zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+            if -(exponent + zeros) > scale or value.adjusted() + 1 > whole:
                 raise Invalid
         return value
 
