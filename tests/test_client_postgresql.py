@@ -44,6 +44,7 @@ model Item {
   doc      Json?
   blob     Bytes?
   big      BigInt?
+  ref      String?    @db.Uuid
 }
 """
 
@@ -360,3 +361,21 @@ def test_bytes_and_bigint(db: strata.Database) -> None:
     assert db.item.find_unique_or_raise(where={"id": created.id}).blob == blob
     assert column_type(db, "blob") == "bytea"
     assert db.item.count({"big": {"lt": -(2**62)}}) == 1
+
+
+def test_other_native_types_take_the_same_filters(db: strata.Database) -> None:
+    ref = "0b6f1c8e-3d2a-4e5f-9a7b-1c2d3e4f5a6b"
+    db.item.create(data={"code": "a", "ref": ref, "big": 2**62})
+    db.item.create(data={"code": "b", "big": 2**62})
+    assert db.item.count({"ref": {"starts_with": "0B6F", "mode": "insensitive"}}) == 1
+    assert db.item.count({"ref": {"contains": "3d2a"}}) == 1
+    assert db.item.count({"ref": ref}) == 1
+    # A BIGINT sum is a NUMERIC on the server, an int here, as Prisma's BigInt.
+    total = db.item.aggregate(sum={"big": True})["_sum"]["big"]
+    assert total == 2**63
+    assert type(total) is int
+
+
+def test_datetime_format_is_sqlites_choice(pg_url: str) -> None:
+    with pytest.raises(strata.ConfigurationError, match="own timestamp type"):
+        strata.connect(pg_url, datetime_format="unixepoch-ms")

@@ -227,7 +227,9 @@ def _like_pattern(value: str, prefix: str, suffix: str) -> str:
 
 def string_match(column: str, operator: str, text: str, bind: Bind, *, insensitive: bool) -> str:
     """Text ``column`` tested against ``text``: ``contains``, ``starts_with``,
-    ``ends_with``, or (only ``insensitive``) ``equals``."""
+    ``ends_with``, or (only ``insensitive``) ``equals``. The column is read as text, so a
+    String of another native type (``@db.Uuid``, ``@db.Char``) takes the tests too."""
+    column = f"({column})::text"
     if insensitive:
         pattern = _like_pattern(
             text,
