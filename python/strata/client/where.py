@@ -54,7 +54,6 @@ which is each database's own (first in ascending order on SQLite, last on Postgr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -422,10 +421,10 @@ class SqlBuilder:
                 expected="a str",
             )
         try:
-            json.dumps(operand, allow_nan=False)
+            # The dialect serialises the operand; what JSON cannot hold fails there.
+            return self.sql.json_match(column, path, operator, operand, self.bind)
         except (TypeError, ValueError):
             raise meta.codecs[name].error(operand) from None
-        return self.sql.json_match(column, path, operator, operand, self.bind)
 
     @staticmethod
     def _not_for(meta: ModelMeta, name: str, operator: str, allowed: str) -> ValidationError:
