@@ -214,8 +214,9 @@ class QueryDialect(Protocol):
     """The typed client's statements and the conditions, expressions and clauses they are
     made of (`strata.client`): the client decides what a read selects, what each filter
     means and the order of nested writes; these say how it is written. Values are
-    positional parameters; a function taking ``bind`` (records a value, returns its
-    placeholder) binds in the order the values appear in the SQL it returns."""
+    positional parameters (`placeholder` is told each one's position, for databases that
+    number them); a function taking ``bind`` (records a value, returns its placeholder)
+    binds in the order the values appear in the SQL it returns, for those that do not."""
 
     #: Whether `upsert_sql` is the race-free upsert the client uses where the call allows
     #: it (`strata.client.repository.Repository.upsert`); where not, an upsert reads and
@@ -354,7 +355,9 @@ class QueryDialect(Protocol):
     def arithmetic(self, column: str, operation: str, operand: str) -> str: ...
     def list_appended(self, column: str, array: Callable[[], str], count: int) -> str: ...
 
-    # DateTime forms (`strata.client.datetimes`; a form as `strata.dialects.values` names it)
+    # DateTime forms (`strata.client.datetimes`; a form as `strata.dialects.values` names it),
+    # for a database without a date-time type; one with (`CodecsDialect.native_datetime`) is
+    # never asked and raises `ConfigurationError`
     def instant_sql(self, column: str) -> str: ...
     def census_sql(self, table: str, column: str, forms: Sequence[str], otherwise: str) -> str: ...
     def first_form_sql(
