@@ -33,7 +33,7 @@ from strata.client.meta import snake_case
 from strata.client.relations import CHUNK, Selection, finish, load_relations, parse_selection
 from strata.client.upsert import native_upsert
 from strata.dialects.values import Codec, describe_value
-from strata.errors import RecordNotFoundError, ValidationError
+from strata.errors import RecordNotFoundError, UniqueConstraintError, ValidationError
 
 if TYPE_CHECKING:
     from strata.client.base import ClientBase
@@ -633,17 +633,29 @@ class Repository:
             record = native_upsert(self._client, meta, where, create, update)
             if record is not None:
                 return self._returned(record, include, select, omit)
-        with self._writing(True):
-            builder = self._client.sql()
-            condition = builder.where(meta, "t0", flat)
-            exists = self._client.query(
-                self._sql.exists_sql(meta.table_sql, "t0", condition), builder.params
-            )
-            if exists:
-                record = writes.update_record(self._client, meta, where, update)
-            else:
-                record = writes.create_record(self._client, meta, create)
-            return self._returned(record, include, select, omit)
+        # Read, then write. On a server another connection may create the row between the
+        # two (SQLite's write lock keeps it out): its unique error means "it exists now",
+        # so the upsert runs once more (in a savepoint inside a caller's transaction), and
+        # finds it.
+        retries = 1 if self._sql.native_upsert else 0
+        while True:
+            exists: list[tuple[Any, ...]] = []
+            try:
+                with self._writing(True):
+                    builder = self._client.sql()
+                    condition = builder.where(meta, "t0", flat)
+                    exists = self._client.query(
+                        self._sql.exists_sql(meta.table_sql, "t0", condition), builder.params
+                    )
+                    if exists:
+                        record = writes.update_record(self._client, meta, where, update)
+                    else:
+                        record = writes.create_record(self._client, meta, create)
+                    return self._returned(record, include, select, omit)
+            except UniqueConstraintError:
+                if exists or not retries:
+                    raise
+                retries -= 1
 
     def delete(
         self,
