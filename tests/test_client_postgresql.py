@@ -258,6 +258,7 @@ def upsert_many(url: str, schema: str, worker: int, keys: int, start: Any, field
     """One process upserting the same new keys as its siblings, all starting together, so
     that each key's first upserts race."""
     with strata.connect(url, schema=schema) as db:
+        db.item.count()  # the client is built, and a connection open, before the start
         start.wait()
         for key in range(keys):
             db.item.upsert(
