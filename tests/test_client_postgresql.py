@@ -38,6 +38,8 @@ model Item {
   at       DateTime?
   exact    DateTime?  @db.Timestamptz(6)
   day      DateTime?  @db.Date
+  clock    DateTime?  @db.Time(3)
+  zoned    DateTime?  @db.Timetz(3)
   size     Size?
   sizes    Size[]
   tags     String[]
@@ -170,6 +172,20 @@ def test_timestamps_are_utc_and_cut_to_the_columns_precision(db: strata.Database
     )
     ((rounded,),) = db.query_raw_('SELECT "at" FROM "Item"', as_tuples=True)
     assert rounded.microsecond == 124000
+
+
+def test_times_of_day_are_utc_on_the_first_day_of_1970(db: strata.Database) -> None:
+    moment = datetime(2026, 11, 22, 11, 30, 0, 123999, tzinfo=timezone(timedelta(hours=2)))
+    created = db.item.create(data={"code": "a", "clock": moment, "zoned": moment})
+    # Prisma's reading of a time column: that time, UTC, on 1970-01-01.
+    expected = datetime(1970, 1, 1, 9, 30, 0, 123000, tzinfo=UTC)
+    assert created.clock == created.zoned == expected
+    assert db.item.find_unique_or_raise(where={"code": "a"}).zoned == expected
+    # A timetz written elsewhere with another offset reads as its UTC time.
+    db.execute_raw_('UPDATE "Item" SET "zoned" = $1::timetz', "01:00:00+02")
+    assert db.item.find_unique_or_raise(where={"code": "a"}).zoned == datetime(
+        1970, 1, 1, 23, 0, tzinfo=UTC
+    )
 
 
 def test_naive_datetimes_are_refused_and_there_is_no_form_to_detect(db: strata.Database) -> None:
