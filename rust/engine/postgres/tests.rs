@@ -161,12 +161,12 @@ fn numerics_decode_to_exact_text() {
 
 #[test]
 fn timetz_decodes_to_the_utc_time_of_day() {
+    const HOUR: i64 = 3_600_000_000;
     let timetz = |micros: i64, west: i32| {
         let mut raw = micros.to_be_bytes().to_vec();
         raw.extend_from_slice(&west.to_be_bytes());
         raw
     };
-    const HOUR: i64 = 3_600_000_000;
     // 11:30+02:00 is 09:30 UTC; 01:00+02:00 is 23:00 UTC the day before; 23:00-03:00 is
     // 02:00 UTC the day after.
     assert_eq!(
