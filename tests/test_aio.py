@@ -1,14 +1,16 @@
-"""The asyncio face: the same calls, awaited, with real concurrency."""
+"""The asyncio face: the same calls, awaited, with real concurrency, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 
 import strata
+from backends import SEEDS, Backend
+from client_support import placeholder
 from strata.aio import connect_async
 
 
@@ -16,23 +18,31 @@ def run(coroutine: object) -> object:
     return asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
-def test_awaitable_raw_sql(tmp_path: Path) -> None:
+def test_awaitable_raw_sql(backend: Backend) -> None:
+    value = placeholder(backend)
+
     async def main() -> list[dict[str, object]]:
-        async with await connect_async(tmp_path / "a.db") as adb:
+        async with await connect_async(backend.url) as adb:
             await adb.execute_raw_("CREATE TABLE t (a INTEGER)")
-            await adb.execute_many_raw_("INSERT INTO t VALUES (?)", [(n,) for n in range(100)])
-            assert adb.path_ == str(tmp_path / "a.db")
+            await adb.execute_many_raw_(
+                f"INSERT INTO t VALUES ({value})", [(n,) for n in range(100)]
+            )
+            if not backend.is_postgres:
+                assert adb.path_ == backend.url
             results = await asyncio.gather(
-                *(adb.query_raw_("SELECT count(*) AS n FROM t WHERE a >= ?", k) for k in range(10))
+                *(
+                    adb.query_raw_(f"SELECT count(*) AS n FROM t WHERE a >= {value}", k)
+                    for k in range(10)
+                )
             )
             return [r[0] for r in results]
 
     assert run(main()) == [{"n": 100 - k} for k in range(10)]
 
 
-def test_the_loop_stays_responsive_during_a_long_query(tmp_path: Path) -> None:
+def test_the_loop_stays_responsive_during_a_long_query(backend: Backend) -> None:
     async def main() -> tuple[int, float]:
-        async with await connect_async(tmp_path / "b.db") as adb:
+        async with await connect_async(backend.url) as adb:
             ticks = 0
 
             async def ticker() -> None:
@@ -53,12 +63,12 @@ def test_the_loop_stays_responsive_during_a_long_query(tmp_path: Path) -> None:
 
     ticks, elapsed = run(main())  # type: ignore[misc]
     assert elapsed > 0.05
-    assert ticks >= 3  # the loop kept running while SQLite worked
+    assert ticks >= 3  # the loop kept running while the database worked
 
 
-def test_async_transaction_commits_and_rolls_back(tmp_path: Path) -> None:
+def test_async_transaction_commits_and_rolls_back(backend: Backend) -> None:
     async def main() -> None:
-        async with await connect_async(tmp_path / "c.db") as adb:
+        async with await connect_async(backend.url) as adb:
             await adb.execute_raw_("CREATE TABLE t (a INTEGER)")
             async with adb.transaction_() as tx:
                 await tx.execute_raw_("INSERT INTO t VALUES (1)")
@@ -74,9 +84,9 @@ def test_async_transaction_commits_and_rolls_back(tmp_path: Path) -> None:
     run(main())
 
 
-def test_errors_surface_from_awaits(tmp_path: Path) -> None:
+def test_errors_surface_from_awaits(backend: Backend) -> None:
     async def main() -> None:
-        adb = await connect_async(tmp_path / "d.db")
+        adb = await connect_async(backend.url)
         with pytest.raises(strata.SqlError):
             await adb.query_raw_("SELEC 1")
         await adb.close_()
@@ -86,11 +96,12 @@ def test_errors_surface_from_awaits(tmp_path: Path) -> None:
     run(main())
 
 
-def test_repositories_are_awaitable(tmp_path: Path) -> None:
-    schema = Path(__file__).resolve().parents[1] / "schema" / "music_api.prisma"
+def test_repositories_are_awaitable(backend: Backend) -> None:
+    suffix = ".postgresql.prisma" if backend.is_postgres else ".prisma"
+    schema = SEEDS / f"music_api{suffix}"
 
     async def main() -> None:
-        async with await connect_async(tmp_path / "m.db", schema=schema) as adb:
+        async with await connect_async(backend.url, schema=schema) as adb:
             await adb.migrate_.push()
             created = await adb.api_key.create(data={"key": "k1", "name": "ci"})
             assert created.key == "k1"

@@ -8,11 +8,12 @@ import asyncio
 import threading
 import warnings
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 
 import strata
+from backends import Backend, for_provider
+from client_support import bulk_writer_pending
 from strata import deferred
 from strata.aio import AsyncDatabase, connect_async
 from strata.events import QueryEvent
@@ -39,13 +40,14 @@ model Post {
 """
 
 
-def run_with(tmp_path: Path, test: Callable[[AsyncDatabase], Awaitable[None]]) -> None:
-    """Run ``test`` on an async client over a fresh database with three users, who have
-    2, 0 and 1 posts."""
-    (tmp_path / "schema.prisma").write_text(SCHEMA)
+def run_with(backend: Backend, test: Callable[[AsyncDatabase], Awaitable[None]]) -> None:
+    """Run ``test`` on an async client over a fresh database (on ``backend``) with three
+    users, who have 2, 0 and 1 posts."""
+    schema = backend.folder / "schema.prisma"
+    schema.write_text(for_provider(SCHEMA, backend.provider))
 
     async def main() -> None:
-        async with await connect_async(tmp_path / "a.db", schema=tmp_path / "schema.prisma") as adb:
+        async with await connect_async(backend.url, schema=schema) as adb:
             await adb.migrate_.push()
             for name, posts in (("ann", 2), ("ben", 0), ("cat", 1)):
                 user = await adb.user.create(data={"email": f"{name}@x.io", "password": name})
@@ -56,7 +58,7 @@ def run_with(tmp_path: Path, test: Callable[[AsyncDatabase], Awaitable[None]]) -
     asyncio.run(main())
 
 
-def test_async_omit(tmp_path: Path) -> None:
+def test_async_omit(backend: Backend) -> None:
     async def test(adb: AsyncDatabase) -> None:
         users = await adb.user.find_many(order_by={"id": "asc"}, omit={"password": True})
         assert users[0] == {"id": 1, "email": "ann@x.io"}
@@ -67,10 +69,14 @@ def test_async_omit(tmp_path: Path) -> None:
         with pytest.raises(strata.ValidationError, match="select or omit"):
             await adb.user.find_first(select={"id": True}, omit={"password": True})
 
-    run_with(tmp_path, test)
+    run_with(backend, test)
 
 
-def test_async_create_and_update_many_and_return(tmp_path: Path) -> None:
+def test_async_create_and_update_many_and_return(
+    backend: Backend, request: pytest.FixtureRequest
+) -> None:
+    bulk_writer_pending(request, backend)
+
     async def test(adb: AsyncDatabase) -> None:
         created = await adb.user.create_many_and_return(
             [{"email": "d@x.io", "password": "p"}, {"id": -1, "email": "e@x.io", "password": "p"}]
@@ -89,10 +95,10 @@ def test_async_create_and_update_many_and_return(tmp_path: Path) -> None:
         with pytest.raises(strata.ValidationError, match="no field 'veiws'"):
             await adb.post.update_many_and_return(data={"veiws": 1})
 
-    run_with(tmp_path, test)
+    run_with(backend, test)
 
 
-def test_async_batch(tmp_path: Path) -> None:
+def test_async_batch(backend: Backend) -> None:
     async def test(adb: AsyncDatabase) -> None:
         user, count = await adb.batch_(
             [
@@ -121,10 +127,10 @@ def test_async_batch(tmp_path: Path) -> None:
             (tag,) = await tx.batch_([deferred.user.delete(where={"email": "eve@x.io"})])
             assert tag.email == "eve@x.io"
 
-    run_with(tmp_path, test)
+    run_with(backend, test)
 
 
-def test_async_order_by_relation_count(tmp_path: Path) -> None:
+def test_async_order_by_relation_count(backend: Backend) -> None:
     async def test(adb: AsyncDatabase) -> None:
         users = await adb.user.find_many(order_by={"posts": {"_count": "desc"}})
         assert [u.email for u in users] == ["ann@x.io", "cat@x.io", "ben@x.io"]
@@ -135,10 +141,10 @@ def test_async_order_by_relation_count(tmp_path: Path) -> None:
         with pytest.raises(strata.ValidationError, match="_count order"):
             await adb.user.find_many(order_by={"posts": {"_count": "most"}})
 
-    run_with(tmp_path, test)
+    run_with(backend, test)
 
 
-def test_async_query_events(tmp_path: Path) -> None:
+def test_async_query_events(backend: Backend) -> None:
     async def test(adb: AsyncDatabase) -> None:
         plain: list[tuple[str, int]] = []
         awaited: list[str] = []
@@ -170,4 +176,4 @@ def test_async_query_events(tmp_path: Path) -> None:
         with pytest.raises(strata.ValidationError, match="unknown event"):
             adb.on_("queries", print)
 
-    run_with(tmp_path, test)
+    run_with(backend, test)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import strata
+from backends import Backend
 from support import Traced
 
 SEEDS = Path(__file__).resolve().parent.parent / "schema"
@@ -51,11 +52,8 @@ model Tag {
 
 
 @pytest.fixture
-def blog(tmp_path: Path) -> Iterator[strata.Database]:
-    schema = tmp_path / "schema.prisma"
-    schema.write_text(BLOG)
-    with strata.connect(tmp_path / "blog.db", schema=schema) as db:
-        db.migrate_.push()
+def blog(backend: Backend) -> Iterator[strata.Database]:
+    with backend.connect(BLOG) as db:
         for label in ("python", "sql", "rust"):
             db.tag.create(data={"label": label})
         # ann: 0 posts, ben: 1, cat: 2; post n has n+1 tags; every other post published.
@@ -153,9 +151,8 @@ def test_counts_skip_soft_deleted_rows(blog: strata.Database) -> None:
     assert python._count == {"posts": 2}
 
 
-def test_counts_respect_a_scoped_view(tmp_path: Path) -> None:
-    with strata.connect(tmp_path / "video.db", schema=SEEDS / "video_machine.prisma") as db:
-        db.migrate_.push()
+def test_counts_respect_a_scoped_view(backend: Backend) -> None:
+    with backend.seed("video_machine") as db:
         for user, projects in (("alice", 2), ("bob", 3)):
             db.user.create(data={"id": user, "email": f"{user}@x.io"})
             for n in range(projects):

@@ -1,9 +1,10 @@
-"""Every repository operation against the seed schemas, on real SQLite files."""
+"""Every repository operation against the seed schemas, on a SQLite file and on PostgreSQL
+(the conformance fixture `backend`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 import strata
+from backends import Backend
+from client_support import bulk_writer_pending
 from strata.client import Page, defaults
 
 SEEDS = Path(__file__).resolve().parent.parent / "schema"
@@ -23,19 +26,16 @@ Seed = Callable[[str], strata.Database]
 
 
 @pytest.fixture
-def seed(tmp_path: Path) -> Iterator[Seed]:
-    """Opens a fresh database holding one of the seed schemas' tables."""
-    opened: list[strata.Database] = []
+def seed(backend: Backend) -> Seed:
+    """Opens a fresh database holding one of the seed schemas' tables, on each backend (a
+    seed without a PostgreSQL twin is given PostgreSQL's provider)."""
 
     def open_seed(name: str) -> strata.Database:
-        db = strata.connect(tmp_path / f"{name}.db", schema=SEEDS / f"{name}.prisma")
-        db.migrate_.push()
-        opened.append(db)
-        return db
+        if backend.is_postgres and not (SEEDS / f"{name}.postgresql.prisma").exists():
+            return backend.connect(SEEDS / f"{name}.prisma")
+        return backend.seed(name)
 
-    yield open_seed
-    for db in opened:
-        db.close_()
+    return open_seed
 
 
 def at(day: int, hour: int = 0) -> datetime:
@@ -343,12 +343,10 @@ def test_group_by_with_having_order_and_aggregates(seed: Seed) -> None:
         ("POST", "/songs", 201, 100),
         ("GET", "/artists", 200, 5),
     ]
-    db.request_log.create_many(
-        [
-            {"method": m, "path": p, "statusCode": s, "duration": d, "ip": "127.0.0.1"}
-            for m, p, s, d in rows
-        ]
-    )
+    for m, p, s, d in rows:
+        db.request_log.create(
+            data={"method": m, "path": p, "statusCode": s, "duration": d, "ip": "127.0.0.1"}
+        )
     groups = db.request_log.group_by(
         ["method", "path"],
         count={"_all": True},
@@ -481,7 +479,10 @@ def test_upsert_creates_then_updates(seed: Seed) -> None:
 # -- create_many -----------------------------------------------------------------------------
 
 
-def test_create_many_binds_one_statement_and_skips_duplicates(seed: Seed) -> None:
+def test_create_many_binds_one_statement_and_skips_duplicates(
+    seed: Seed, request: pytest.FixtureRequest, backend: Backend
+) -> None:
+    bulk_writer_pending(request, backend)
     db = seed("music_api")
     seen = statements(db)
     result = db.api_key.create_many([{"key": f"k{n}", "name": f"key {n}"} for n in range(50)])
@@ -510,7 +511,10 @@ def test_create_many_binds_one_statement_and_skips_duplicates(seed: Seed) -> Non
     assert db.api_key.find_unique(where={"key": "m2"}).active is False
 
 
-def test_create_many_validates_every_row_before_writing(seed: Seed) -> None:
+def test_create_many_validates_every_row_before_writing(
+    seed: Seed, request: pytest.FixtureRequest, backend: Backend
+) -> None:
+    bulk_writer_pending(request, backend)
     db = seed("music_api")
     rows: list[dict[str, Any]] = [{"key": f"k{n}", "name": "x"} for n in range(10)]
     rows[7]["name"] = 7

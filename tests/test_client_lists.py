@@ -1,8 +1,8 @@
-"""Scalar lists (stored as JSON arrays): Prisma's list filters and the push/set updates."""
+"""Scalar lists (JSON arrays on SQLite, native arrays on PostgreSQL): Prisma's list filters
+and the push/set updates, on both backends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import strata
+from backends import Backend
 from support import Traced
 
 RENDER = Path(__file__).resolve().parent.parent / "schema" / "render_manager.prisma"
@@ -31,26 +32,21 @@ model Sample {
 
 
 @pytest.fixture
-def render(tmp_path: Path) -> Iterator[strata.Database]:
-    with strata.connect(tmp_path / "render.db", schema=RENDER) as db:
-        db.migrate_.push()
-        for email, names in (
-            ("a@x.io", ["ann", "al"]),
-            ("b@x.io", ["ben"]),
-            ("c@x.io", []),
-            ("d@x.io", ["al", "ann", 'd\'o "q" ü']),
-        ):
-            db.user.create(data={"email": email, "macUsernames": names})
-        yield db
+def render(backend: Backend) -> strata.Database:
+    db = backend.connect(RENDER)
+    for email, names in (
+        ("a@x.io", ["ann", "al"]),
+        ("b@x.io", ["ben"]),
+        ("c@x.io", []),
+        ("d@x.io", ["al", "ann", 'd\'o "q" ü']),
+    ):
+        db.user.create(data={"email": email, "macUsernames": names})
+    return db
 
 
 @pytest.fixture
-def sample(tmp_path: Path) -> Iterator[strata.Database]:
-    schema = tmp_path / "schema.prisma"
-    schema.write_text(SAMPLE)
-    with strata.connect(tmp_path / "sample.db", schema=schema) as db:
-        db.migrate_.push()
-        yield db
+def sample(backend: Backend) -> strata.Database:
+    return backend.connect(SAMPLE)
 
 
 def emails(db: strata.Database, where: dict[str, Any]) -> list[str]:

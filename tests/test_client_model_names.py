@@ -3,7 +3,7 @@ own methods and attributes all end with an underscore (issue 12, item 4).
 
 The schema here has one model named after each public member of `Database`, `ClientView`,
 `AsyncDatabase` and the generated client, so a member added later without the underscore
-makes this test fail."""
+makes this test fail. Names are the client's, not the database's: SQLite only."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The typed client's model classes and codecs: every Prisma type to Python and back,
-through a real SQLite file."""
+through a real SQLite file and a real PostgreSQL database (the stored forms differ: SQLite's
+are checked here, PostgreSQL's native types in tests/test_client_postgresql.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pydantic
 import pytest
 
 import strata
+from backends import Backend
 from strata.client import DATETIME_FORMATS, build_models
 from strata.dialects.values import parse_datetime
 from strata.schema import load_schema, load_schema_file
@@ -58,10 +60,8 @@ def sample_db(tmp_path: Path, **options: Any) -> strata.Database:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Any:
-    database = sample_db(tmp_path)
-    yield database
-    database.close_()
+def db(backend: Backend) -> strata.Database:
+    return backend.connect(SAMPLE)
 
 
 def raw(db: strata.Database, column: str) -> list[Any]:
@@ -133,8 +133,10 @@ def test_records_from_queries_equal_validated_instances(db: strata.Database) -> 
     ],
 )
 def test_datetime_reads_every_stored_format(
-    db: strata.Database, stored: Any, expected: datetime
+    tmp_path: Path, stored: Any, expected: datetime
 ) -> None:
+    # SQLite only: its stored DateTime forms (a PostgreSQL timestamp has one).
+    db = sample_db(tmp_path)
     db.execute_raw_(
         'INSERT INTO "Sample" ("at", "tags", "counts") VALUES (?, ?, ?)', stored, "[]", "[]"
     )
@@ -147,10 +149,13 @@ def test_current_timestamp_default_reads_as_utc() -> None:
     assert parse_datetime("2026-11-22 09:30:00").utcoffset() == timedelta(0)
 
 
-def test_datetime_writes_iso8601_by_default(db: strata.Database) -> None:
+def test_datetime_writes_iso8601_by_default(backend: Backend, db: strata.Database) -> None:
     moment = datetime(2026, 11, 22, 11, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
     created = db.sample.create(data={"at": moment})
-    assert raw(db, "at") == ["2026-11-22T09:30:00.123+00:00"]
+    if backend.is_postgres:  # timestamp(3): UTC wall-clock time, cut to milliseconds
+        assert raw(db, "at") == [datetime(2026, 11, 22, 9, 30, 0, 123000)]
+    else:
+        assert raw(db, "at") == ["2026-11-22T09:30:00.123+00:00"]
     # Milliseconds are kept, as in JavaScript's Date; the result is in UTC.
     assert created.at == datetime(2026, 11, 22, 9, 30, 0, 123000, tzinfo=UTC)
     assert set(DATETIME_FORMATS) == {"iso8601", "iso8601-z", "sqlite-datetime", "unixepoch-ms"}
@@ -179,15 +184,18 @@ def test_naive_datetimes_are_refused_and_nothing_is_written(db: strata.Database)
     assert db.sample.count() == 0
 
 
-def test_now_and_updated_at_are_set_by_the_client(tmp_path: Path) -> None:
-    with strata.connect(tmp_path / "m.db", schema=SEEDS / "music_api.prisma") as db:
-        db.migrate_.push()
+def test_now_and_updated_at_are_set_by_the_client(backend: Backend) -> None:
+    with backend.seed("music_api") as db:
         before = datetime.now(UTC) - timedelta(seconds=1)
         key = db.api_key.create(data={"key": "k1", "name": "one"})
         assert before <= key.createdAt <= datetime.now(UTC)
         assert key.updatedAt == key.createdAt
         stored = db.query_raw_('SELECT "createdAt" FROM "api_keys"', as_tuples=True)[0][0]
-        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", stored)
+        if backend.is_postgres:
+            assert stored.tzinfo is None
+            assert stored.microsecond % 1000 == 0
+        else:
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", stored)
         updated = db.api_key.update(where={"key": "k1"}, data={"name": "renamed"})
         assert updated.updatedAt >= key.updatedAt
         assert updated.createdAt == key.createdAt
@@ -220,14 +228,18 @@ def test_json_round_trips(db: strata.Database, value: Any) -> None:
     assert found.payload == value
 
 
-def test_json_null_in_optional_and_required_fields(db: strata.Database) -> None:
+def test_json_null_in_optional_and_required_fields(backend: Backend, db: strata.Database) -> None:
     created = db.sample.create(data={"doc": None, "payload": None})
     assert created.doc is None
     assert created.payload is None
-    # Optional: SQL NULL (Prisma's DbNull); required: the JSON text null.
-    assert db.query_raw_('SELECT "doc" IS NULL, "payload" FROM "Sample"', as_tuples=True) == [
-        (1, "null")
-    ]
+    # Optional: SQL NULL (Prisma's DbNull); required: the JSON null.
+    stored = db.query_raw_(
+        'SELECT "doc" IS NULL, "payload" IS NULL, "payload"::text FROM "Sample"'
+        if backend.is_postgres
+        else 'SELECT "doc" IS NULL, "payload" IS NULL, "payload" FROM "Sample"',
+        as_tuples=True,
+    )
+    assert stored == [(1, 0, "null")]
     assert db.sample.find_many(where={"doc": None}) == [created]
 
 
@@ -257,7 +269,9 @@ def test_decimal_keeps_its_value(db: strata.Database, amount: Decimal) -> None:
     assert found.amount == amount
 
 
-def test_decimal_that_sqlite_would_round_is_refused(db: strata.Database) -> None:
+def test_decimal_that_sqlite_would_round_is_refused(tmp_path: Path) -> None:
+    # SQLite only: PostgreSQL's NUMERIC keeps them (tests/test_client_postgresql.py).
+    db = sample_db(tmp_path)
     # DECIMAL has NUMERIC affinity: SQLite keeps 15 significant digits of a fraction.
     for amount in [Decimal("99999999999999.99"), Decimal("12345678901234567890.123456789")]:
         with pytest.raises(strata.ValidationError, match="15 significant digits"):
@@ -326,14 +340,18 @@ def test_scalar_lists_round_trip(db: strata.Database) -> None:
         db.sample.create(data={"counts": [1, "2"]})
 
 
-def test_validation_errors_name_model_field_and_expectation(db: strata.Database) -> None:
+def test_validation_errors_name_model_field_and_expectation(
+    backend: Backend, db: strata.Database
+) -> None:
     with pytest.raises(strata.ValidationError) as caught:
         db.sample.create(data={"name": 5})
     error = caught.value
     assert isinstance(error, ValueError)
     assert (error.model, error.field) == ("Sample", "name")
-    assert error.expected == "a str"
-    assert str(error) == "Sample.name: expected a str, got int 5"
+    # A server's text holds no U+0000, so PostgreSQL's codec says so.
+    expected = "a str without NUL characters" if backend.is_postgres else "a str"
+    assert error.expected == expected
+    assert str(error) == f"Sample.name: expected {expected}, got int 5"
     with pytest.raises(strata.ValidationError, match="no field 'nope'"):
         db.sample.create(data={"nope": 1})
 

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 import strata
+from backends import Backend
+from client_support import bulk_writer_pending, placeholder
 from strata import deferred
 from strata.events import QueryEvent
 
@@ -73,10 +75,8 @@ POSTS = {"ann": 3, "ben": 1, "cat": 2, "dan": 0}
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[strata.Database]:
-    (tmp_path / "schema.prisma").write_text(SCHEMA)
-    with strata.connect(tmp_path / "app.db", schema=tmp_path / "schema.prisma") as database:
-        database.migrate_.push()
+def db(backend: Backend) -> Iterator[strata.Database]:
+    with backend.connect(SCHEMA) as database:
         acme = database.account.create(data={"name": "acme"})
         other = database.account.create(data={"name": "other"})
         accounts = {"ann": acme.id, "ben": acme.id, "cat": other.id, "dan": None}
@@ -242,7 +242,10 @@ def test_a_bad_omit_on_a_write_writes_nothing(db: strata.Database) -> None:
 # -- create_many_and_return ------------------------------------------------------------------
 
 
-def test_create_many_and_return_gives_the_records_in_order(db: strata.Database) -> None:
+def test_create_many_and_return_gives_the_records_in_order(
+    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
+) -> None:
+    bulk_writer_pending(request, backend)
     rows = [
         {"email": "u1@x.io", "password": "a"},
         # An explicit id below the largest: only RETURNING finds it, a rowid range would not.
@@ -262,7 +265,10 @@ def test_create_many_and_return_gives_the_records_in_order(db: strata.Database) 
     assert (post.body, post.views, post.deletedAt) == ("", 0, None)
 
 
-def test_create_many_and_return_shapes_and_skips_duplicates(db: strata.Database) -> None:
+def test_create_many_and_return_shapes_and_skips_duplicates(
+    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
+) -> None:
+    bulk_writer_pending(request, backend)
     created = db.user.create_many_and_return(
         [
             {"email": "ann@x.io", "password": "dup"},  # exists: skipped, not returned
@@ -283,8 +289,9 @@ def test_create_many_and_return_shapes_and_skips_duplicates(db: strata.Database)
 
 
 def test_create_many_and_return_errors_as_create_many_and_writes_nothing(
-    db: strata.Database,
+    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
+    bulk_writer_pending(request, backend)
     before = db.user.count()
     with pytest.raises(strata.ValidationError, match="row 1") as bad:
         db.user.create_many_and_return(
@@ -311,8 +318,9 @@ def test_create_many_and_return_errors_as_create_many_and_writes_nothing(
 
 
 def test_create_many_and_return_in_a_scoped_view_and_a_rolled_back_transaction(
-    db: strata.Database,
+    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
+    bulk_writer_pending(request, backend)
     acme = db.scoped_(accountId=1)
     (created,) = acme.user.create_many_and_return([{"email": "s@x.io", "password": "p"}])
     assert created.accountId == 1
@@ -325,23 +333,25 @@ def test_create_many_and_return_in_a_scoped_view_and_a_rolled_back_transaction(
     assert db.user.find_unique(where={"email": "gone@x.io"}) is None
 
 
-def insert_users_until(path: str, stop: multiprocessing.synchronize.Event) -> None:
+def insert_users_until(url: str, stop: multiprocessing.synchronize.Event) -> None:
     """Another process writing users as fast as it can, with its own connections."""
-    with strata.connect(path) as other:
+    values = "$1, $2" if url.startswith("postgresql") else "?, ?"
+    with strata.connect(url) as other:
         n = 0
         while not stop.is_set():
             other.execute_raw_(
-                'INSERT INTO "User" ("email", "password") VALUES (?, ?)', f"w{n}@other.io", "p"
+                f'INSERT INTO "User" ("email", "password") VALUES ({values})', f"w{n}@other.io", "p"
             )
             n += 1
 
 
 def test_create_many_and_return_is_exact_beside_a_concurrent_writer(
-    db: strata.Database,
+    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
+    bulk_writer_pending(request, backend)
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
-    writer = context.Process(target=insert_users_until, args=(db.path_, stop))
+    writer = context.Process(target=insert_users_until, args=(db.url_, stop))
     writer.start()
     try:
         deadline = time.monotonic() + 30
@@ -428,14 +438,17 @@ def test_update_many_and_return_refuses_bad_input_and_changes_nothing(
 # -- batches ---------------------------------------------------------------------------------
 
 
-def test_batch_runs_deferred_operations_in_one_transaction(db: strata.Database) -> None:
+def test_batch_runs_deferred_operations_in_one_transaction(
+    db: strata.Database, backend: Backend
+) -> None:
     ann = user_id(db, "ann")
     user, post, changed, rows, count = db.batch_(
         [
             deferred.user.create(data={"email": "eve@x.io", "password": "pw"}),
             deferred.post.update(where={"title": "ann-0"}, data={"views": 9}),
             deferred.execute_raw_(
-                'UPDATE "Tag" SET "label" = upper("label") WHERE "label" = ?', "go"
+                f'UPDATE "Tag" SET "label" = upper("label") WHERE "label" = {placeholder(backend)}',
+                "go",
             ),
             deferred.query_raw_('SELECT count(*) AS n FROM "User"'),
             deferred.model_("Post").count(where={"authorId": ann}),
@@ -585,15 +598,19 @@ SLOW = (
 )
 
 
-def test_query_events_carry_sql_params_and_duration(db: strata.Database) -> None:
+def test_query_events_carry_sql_params_and_duration(
+    db: strata.Database, backend: Backend, request: pytest.FixtureRequest
+) -> None:
+    bulk_writer_pending(request, backend)
+    first, second = placeholder(backend, 1), placeholder(backend, 2)
     events: list[QueryEvent] = []
     unsubscribe = db.on_("query", events.append)
     started = datetime.now(UTC)
     db.user.find_unique(where={"email": "ann@x.io"})
     db.user.update_many(where={"name": "dan"}, data={"name": "dan"})
     db.tag.create_many([{"label": "a"}, {"label": "b"}])
-    db.execute_raw_('UPDATE "Tag" SET "label" = ? WHERE "label" = ?', "c", "b")
-    db.execute_many_raw_('DELETE FROM "Tag" WHERE "label" = ?', [("a",), ("c",)])
+    db.execute_raw_(f'UPDATE "Tag" SET "label" = {first} WHERE "label" = {second}', "c", "b")
+    db.execute_many_raw_(f'DELETE FROM "Tag" WHERE "label" = {first}', [("a",), ("c",)])
     db.execute_script_("SELECT 1; SELECT 2")
     targets = [e.target for e in events]
     assert targets == [
@@ -637,7 +654,7 @@ def test_query_durations_are_measured(db: strata.Database) -> None:
 def test_a_failing_statement_is_reported_and_still_raises(db: strata.Database) -> None:
     events: list[QueryEvent] = []
     db.on_("query", events.append)
-    with pytest.raises(strata.SqlError, match="no such table"):
+    with pytest.raises(strata.SqlError, match=r'no such table|relation "missing" does not exist'):
         db.query_raw_("SELECT * FROM missing")
     with pytest.raises(strata.UniqueConstraintError):
         db.tag.create(data={"label": "python"})

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import strata
+from backends import Backend
 from strata.client.relations import CHUNK
 from support import Traced
 
@@ -51,11 +52,8 @@ model Tag {
 
 
 @pytest.fixture
-def blog(tmp_path: Path) -> Iterator[strata.Database]:
-    schema = tmp_path / "schema.prisma"
-    schema.write_text(BLOG)
-    db = strata.connect(tmp_path / "blog.db", schema=schema)
-    db.migrate_.push()
+def blog(backend: Backend) -> Iterator[strata.Database]:
+    db = backend.connect(BLOG)
     tags = {label: db.tag.create(data={"label": label}) for label in ("python", "sql", "rust")}
     for n, name in enumerate(["ann", "ben", "cat"]):
         author = db.author.create(
@@ -76,9 +74,8 @@ def blog(tmp_path: Path) -> Iterator[strata.Database]:
 
 
 @pytest.fixture
-def video(tmp_path: Path) -> Iterator[strata.Database]:
-    db = strata.connect(tmp_path / "video.db", schema=SEEDS / "video_machine.prisma")
-    db.migrate_.push()
+def video(backend: Backend) -> Iterator[strata.Database]:
+    db = backend.seed("video_machine")
     for u in range(3):
         user = db.user.create(data={"email": f"u{u}@x.io"})
         for p in range(2):
@@ -230,7 +227,9 @@ def test_many_to_many_nested_writes(blog: strata.Database) -> None:
 
 def test_relation_loading_is_chunked_under_the_variable_limit(blog: strata.Database) -> None:
     count = CHUNK * 2 + 10
-    blog.author.create_many([{"name": f"bulk{n}"} for n in range(count)])
+    with blog.transaction_():
+        for n in range(count):
+            blog.author.create(data={"name": f"bulk{n}"})
     traced = Traced(blog)
     authors = blog.author.find_many(include={"posts": True})
     queries = traced.take()

@@ -1,4 +1,5 @@
-"""Multi-tenant scoping and soft delete, on the video-machine seed schema."""
+"""Multi-tenant scoping and soft delete, on the video-machine seed schema, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from pathlib import Path
 import pytest
 
 import strata
+from backends import Backend, for_provider
+from client_support import bulk_writer_pending, placeholder
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schema" / "video_machine.prisma"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[strata.Database]:
-    with strata.connect(tmp_path / "video.db", schema=SCHEMA) as database:
-        database.migrate_.push()
+def db(backend: Backend) -> Iterator[strata.Database]:
+    with backend.seed("video_machine") as database:
         for user in ("alice", "bob"):
             database.user.create(data={"id": user, "email": f"{user}@x.io"})
             for n in range(2):
@@ -65,7 +67,10 @@ def test_scoped_writes_cannot_touch_another_tenant(db: strata.Database) -> None:
     assert db.scene.count(where={"project": {"is": {"userId": "bob"}}}) == 2
 
 
-def test_scoped_creates_are_stamped(db: strata.Database) -> None:
+def test_scoped_creates_are_stamped(
+    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
+) -> None:
+    bulk_writer_pending(request, backend)
     alice = db.scoped_(userId="alice")
     created = alice.project.create(data={"title": "new", "config": {"style": "noir"}})
     assert created.userId == "alice"
@@ -81,13 +86,15 @@ def test_scoping_by_an_unknown_field_is_refused(db: strata.Database) -> None:
         db.scoped_(tenantId="x")
 
 
-def test_soft_delete_marks_and_hides(db: strata.Database) -> None:
+def test_soft_delete_marks_and_hides(db: strata.Database, backend: Backend) -> None:
     deleted = db.project.delete(where={"id": "alice-p0"})
     assert deleted.deletedAt is not None
     assert db.project.find_unique(where={"id": "alice-p0"}) is None
     assert db.project.count() == 3
     # The row is still there, and visible on request.
-    (row,) = db.query_raw_('SELECT "deletedAt" FROM "projects" WHERE "id" = ?', "alice-p0")
+    (row,) = db.query_raw_(
+        f'SELECT "deletedAt" FROM "projects" WHERE "id" = {placeholder(backend)}', "alice-p0"
+    )
     assert row["deletedAt"] is not None
     assert db.with_deleted_().project.find_unique(where={"id": "alice-p0"}) is not None
     assert db.with_deleted_().project.count() == 4
@@ -144,17 +151,16 @@ def test_a_scoped_view_confines_the_tenants_own_user_row(db: strata.Database) ->
     assert {u.id: u.name for u in db.user.find_many()} == {"alice": "Alice", "bob": None}
 
 
-def test_the_tenant_model_comes_from_the_relation_not_its_name(tmp_path: Path) -> None:
-    schema = tmp_path / "schema.prisma"
-    schema.write_text(
+def test_the_tenant_model_comes_from_the_relation_not_its_name(backend: Backend) -> None:
+    schema = (
         'datasource db {\n  provider = "sqlite"\n}\n\n'
         "model Member {\n  handle String @id\n  notes Note[]\n}\n\n"
         "model Note {\n  id Int @id\n  ownerId String\n"
         "  owner Member @relation(fields: [ownerId], references: [handle])\n}\n"
     )
-    with strata.connect(tmp_path / "m.db", schema=schema) as db:
-        db.migrate_.push()
-        db.member.create_many(data=[{"handle": "m1"}, {"handle": "m2"}])
+    with backend.connect(schema) as db:
+        for handle in ("m1", "m2"):
+            db.member.create(data={"handle": handle})
         view = db.scoped_(ownerId="m1")
         assert [m.handle for m in view.member.find_many()] == ["m1"]
         with pytest.raises(strata.RecordNotFoundError):
@@ -164,7 +170,7 @@ def test_the_tenant_model_comes_from_the_relation_not_its_name(tmp_path: Path) -
         assert db.member.count() == 2
 
 
-def test_a_scoped_view_has_transactions(db: strata.Database, db_path: Path) -> None:
+def test_a_scoped_view_has_transactions(db: strata.Database) -> None:
     alice = db.scoped_(userId="alice")
     with alice.transaction_() as tx:
         assert tx is alice
@@ -192,11 +198,14 @@ def test_a_scoped_view_has_transactions(db: strata.Database, db_path: Path) -> N
     }
 
 
-def test_async_scoped_views(tmp_path: Path) -> None:
+def test_async_scoped_views(backend: Backend) -> None:
     from strata.aio import connect_async
 
+    schema = backend.folder / "video.prisma"
+    schema.write_text(for_provider(SCHEMA.read_text(), backend.provider))
+
     async def main() -> None:
-        async with await connect_async(tmp_path / "video.db", schema=SCHEMA) as adb:
+        async with await connect_async(backend.url, schema=schema) as adb:
             await adb.migrate_.push()
             for user in ("alice", "bob"):
                 await adb.user.create(data={"id": user, "email": f"{user}@x.io"})

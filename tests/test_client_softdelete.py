@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 import strata
+from backends import Backend
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schema" / "video_machine.prisma"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[strata.Database]:
-    with strata.connect(tmp_path / "video.db", schema=SCHEMA) as database:
-        database.migrate_.push()
+def db(backend: Backend) -> Iterator[strata.Database]:
+    with backend.seed("video_machine") as database:
         for user in ("alice", "bob"):
             database.user.create(
                 data={"id": user, "email": f"{user}@x.io", "name": user.title(), "image": "i"}
@@ -33,7 +33,10 @@ def db(tmp_path: Path) -> Iterator[strata.Database]:
 
 
 def raw(db: strata.Database, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows read with Python's sqlite3: what the file holds, whatever the client's view."""
+    """What the database holds, whatever the client's view: rows read with Python's sqlite3
+    from a SQLite file, with raw SQL on PostgreSQL (``?`` is then ``$1``)."""
+    if db.url_.startswith("postgresql"):
+        return db.query_raw_(sql.replace("?", "$1"), *params, as_tuples=True)
     conn = sqlite3.connect(db.path_)
     try:
         return conn.execute(sql, params).fetchall()

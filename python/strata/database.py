@@ -50,7 +50,8 @@ def connect(
     yet: ``"iso8601"`` (Prisma 7's driver adapters), ``"unixepoch-ms"`` (Prisma's native
     driver), ``"iso8601-z"`` or ``"sqlite-datetime"``. A column that holds values is
     written and compared in the form it holds, whatever this says
-    (`strata.client.datetimes`, docs/DATETIME.md).
+    (`strata.client.datetimes`, docs/DATETIME.md). It is SQLite's: on PostgreSQL, DateTime
+    is a timestamp type and another form is refused.
     """
     checked_format: DateTimeFormat = "iso8601"
     if datetime_format != checked_format:
@@ -59,6 +60,12 @@ def connect(
 
         checked_format = check_datetime_format(datetime_format)
     db = Database.open_(url, busy_timeout=busy_timeout, readers=readers)
+    if checked_format != "iso8601" and db.dialect_.codecs.native_datetime:
+        db.close_()
+        raise ConfigurationError(
+            f"datetime_format chooses how SQLite stores DateTime values; "
+            f"{db.dialect_.provider} stores them in its own timestamp type"
+        )
     db.schema_path_ = None if schema is None else Path(schema)
     db.datetime_format_ = checked_format
     return db

@@ -148,7 +148,9 @@ def datetime_columns(db: Database) -> list[DateTimeColumn]:
     from strata.client.datetimes import DateTimeCodec
     from strata.errors import SqlError
 
-    columns = []
+    columns: list[DateTimeColumn] = []
+    if db.client_.datetime_columns.native:
+        return columns  # a date-time type of the database's own: one form, nothing to find
     for meta in db.client_.metas.values():
         for name, codec in meta.codecs.items():
             if not isinstance(codec, DateTimeCodec):

@@ -158,6 +158,8 @@ class AggregateSpec:
         field = self.meta.scalars[name]
         if key == "_avg" or (key == "_sum" and field.type == "Float"):
             return float(value)
+        if key == "_sum" and field.type in ("Int", "BigInt"):
+            return int(value)  # PostgreSQL sums a BIGINT into a NUMERIC
         return self.meta.codecs[name].decode(value)
 
 

@@ -81,7 +81,9 @@ class Client:
         self.classes: ModelClasses = classes or build_models(schema)
         #: How each DateTime column stores its values, detected on first use and shared
         #: with derived views (`strata.client.datetimes`).
-        self.datetime_columns = DateTimeColumns(db, dialect.query, datetime_format)
+        self.datetime_columns = DateTimeColumns(
+            db, dialect.query, datetime_format, native=dialect.codecs.native_datetime
+        )
         self.metas: dict[str, ModelMeta] = build_meta(
             schema, self.classes, datetime_format, self.datetime_columns, dialect
         )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from strata.client.datetimes import count_forms
 from strata.dialects.values import ENCODE_ERRORS, check_datetime_format, parse_datetime
-from strata.errors import ValidationError
+from strata.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from strata.client.client import Client
@@ -60,6 +60,11 @@ def rewrite(
     with the number of values rewritten so far after each batch.
     """
     target = check_datetime_format(to)
+    if client.datetime_columns.native:
+        raise ConfigurationError(
+            f"{client.dialect.provider} stores DateTime values in a date-time type of its "
+            "own, in one form: there is nothing to rewrite"
+        )
     db = client.db
     meta = client.meta(model)
     scalar = meta.scalar(field)

@@ -53,6 +53,12 @@ Detection sees the data as it was when it ran: if another client starts writing 
 form into a column afterwards, this handle does not notice until it is opened again, and
 processes that write into an empty column must agree on ``datetime_format``. ``strata
 doctor`` shows every column's forms.
+
+**Databases with a date-time type.** All of the above is a concern of databases without one
+(SQLite). On PostgreSQL a DateTime column is ``timestamp(3)`` (Prisma's type): the database
+stores, orders and compares instants itself, in one form, `NATIVE_DATETIME`. Its columns get
+`NATIVE_STORAGE` without a statement: never mixed, never rewritten, and `single_form` returns
+the native form to the queue, the rate limiter and metrics.
 """
 
 from __future__ import annotations
@@ -63,10 +69,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast, get_args
 
 from strata.dialects.values import (
+    NATIVE_DATETIME,
     Codec,
+    DateTimeForm,
     DateTimeFormat,
     FastPath,
-    parse_datetime,
 )
 from strata.errors import MixedDateTimeError, ValidationError
 
@@ -77,6 +84,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMS",
+    "NATIVE_STORAGE",
     "OTHER",
     "ColumnStorage",
     "DateTimeCodec",
@@ -108,8 +116,9 @@ class ColumnStorage:
     #: did not count (a single-form column).
     forms: Mapping[str, int | None]
     #: The form strata writes into the column: its own form, for a mixed column the most
-    #: common writable one, for an empty one ``datetime_format``.
-    write_format: DateTimeFormat
+    #: common writable one, for an empty one ``datetime_format``; on a database with a
+    #: date-time type, that type (`NATIVE_DATETIME`).
+    write_format: DateTimeForm
 
     @property
     def mixed(self) -> bool:
@@ -146,19 +155,30 @@ def detect(
     return ColumnStorage(counts, cast(DateTimeFormat, writable[0]) if writable else default)
 
 
+#: Every DateTime column of a database with a date-time type of its own (PostgreSQL's
+#: ``timestamp(3)``): one form, the database's, so nothing is detected, mixed or rewritten.
+NATIVE_STORAGE = ColumnStorage({NATIVE_DATETIME: None}, NATIVE_DATETIME)
+
+
 class DateTimeColumns:
     """A client's detections, by (table, column), made with ``sql``'s statements; a column
     without values takes ``default``. A lock keeps two threads from both detecting the same
-    column; detections of different columns may run side by side."""
+    column; detections of different columns may run side by side. With ``native`` (the
+    database has a date-time type) every column is `NATIVE_STORAGE`, without a look."""
 
-    def __init__(self, db: Engine, sql: QueryDialect, default: DateTimeFormat) -> None:
+    def __init__(
+        self, db: Engine, sql: QueryDialect, default: DateTimeFormat, *, native: bool = False
+    ) -> None:
         self._db = db
         self.sql = sql
         self._default = default
+        self.native = native
         self._known: dict[tuple[str, str], ColumnStorage] = {}
         self._lock = threading.Lock()
 
     def storage(self, table: str, column: str) -> ColumnStorage:
+        if self.native:
+            return NATIVE_STORAGE
         known = self._known.get((table, column))
         if known is None:
             with self._lock:
@@ -178,10 +198,11 @@ class DateTimeColumns:
 class DateTimeCodec(Codec):
     """A DateTime field's codec. It writes in the form its column holds, which it asks the
     handle's detections for the first time a value is written or compared, with the
-    dialect's writer of that form (``codecs``); reads need no detection. `compared_column`
-    and `operand_codec` give what a comparison uses."""
+    dialect's writer of that form (``codecs``); reads need no detection and use the
+    dialect's reader (``native``'s). `compared_column` and `operand_codec` give what a comparison
+    uses. On a database with a date-time type the form is always the native one."""
 
-    __slots__ = ("_codecs", "_columns", "_instant", "column", "table")
+    __slots__ = ("_codecs", "_columns", "_instant_codec", "_native", "column", "table")
 
     def __init__(
         self,
@@ -191,35 +212,51 @@ class DateTimeCodec(Codec):
         column: str,
         columns: DateTimeColumns,
         codecs: CodecsDialect,
+        native: Codec,
     ) -> None:
         super().__init__(
-            model, field.name, "an aware datetime", self._write, parse_datetime, field.optional
+            model, field.name, "an aware datetime", self._write, native.from_sql, field.optional
         )
         self.table = table
         self.column = column
         self._columns = columns
         self._codecs = codecs
-        #: Operands of comparisons with a mixed column: integer milliseconds, as the
-        #: dialect's `instant_sql` compares.
-        self._instant = Codec(
-            model,
-            field.name,
-            "an aware datetime",
-            codecs.datetime_writer("unixepoch-ms"),
-            parse_datetime,
-            field.optional,
-        )
+        #: The dialect's own codec of the field, which writes the native form (the
+        #: column's type and precision: ``@db.Date``, ``@db.Timestamptz(6)``...).
+        self._native = native
+        self._instant_codec: Codec | None = None
 
     @property
     def storage(self) -> ColumnStorage:
         return self._columns.storage(self.table, self.column)
 
+    @property
+    def _instant(self) -> Codec:
+        """Operands of comparisons with a mixed column: integer milliseconds, as the
+        dialect's `instant_sql` compares (only a database of forms has mixed columns)."""
+        if self._instant_codec is None:
+            self._instant_codec = Codec(
+                self.model,
+                self.field,
+                "an aware datetime",
+                self._codecs.datetime_writer("unixepoch-ms"),
+                self.from_sql,
+                self.optional,
+            )
+        return self._instant_codec
+
     def _write(self, value: object) -> Any:
-        return self._codecs.datetime_writer(self.storage.write_format)(value)
+        form = self.storage.write_format
+        if form == NATIVE_DATETIME:
+            return self._native.to_sql_element(value)
+        return self._codecs.datetime_writer(form)(value)
 
     @property
     def fast_path(self) -> FastPath:
-        return self._codecs.datetime_fast_path(self.storage.write_format)
+        form = self.storage.write_format
+        if form == NATIVE_DATETIME:
+            return self._native.fast_path
+        return self._codecs.datetime_fast_path(form)
 
 
 class ModelCodecs(Protocol):
@@ -257,9 +294,10 @@ def rewrite_command(model: str, field: str, forms: Mapping[str, int | None]) -> 
     return f"strata datetime rewrite --model {model} --field {field} --to {target}"
 
 
-def single_form(meta: ModelCodecs, name: str, operation: str) -> DateTimeFormat:
+def single_form(meta: ModelCodecs, name: str, operation: str) -> DateTimeForm:
     """The form of DateTime field ``name``'s column, for a hot path that compares it in
-    SQL: `MixedDateTimeError` when the column holds more than one."""
+    SQL: `MixedDateTimeError` when the column holds more than one. On a database with a
+    date-time type, `NATIVE_DATETIME`."""
     codec = meta.codecs.get(name)
     if not isinstance(codec, DateTimeCodec):
         raise ValidationError(

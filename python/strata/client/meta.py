@@ -313,6 +313,7 @@ def build_meta(
                     quote(scalar.column),
                     datetime_columns,
                     dialect.codecs,
+                    codecs[scalar.name],
                 )
         scalars = {f.name: f for f in model.scalar_fields if f.name in codecs}
         uniques: dict[str, tuple[str, ...]] = {}

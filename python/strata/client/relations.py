@@ -429,6 +429,8 @@ def _key_match(
     builder: SqlBuilder, columns: list[str], keys: list[tuple[Any, ...]], codecs: list[Codec]
 ) -> str:
     """The condition that ``columns`` hold one of ``keys`` (the dialect's `keys_in`)."""
-    for key in keys:
-        builder.params.extend(c.to_sql_element(v) for c, v in zip(codecs, key, strict=True))
-    return builder.sql.keys_in(columns, len(keys))
+    bound = [
+        [builder.bind(c.to_sql_element(v)) for c, v in zip(codecs, key, strict=True)]
+        for key in keys
+    ]
+    return builder.sql.keys_in(columns, bound)

@@ -31,8 +31,9 @@ from strata.client.cursor import cursor_condition
 from strata.client.datetimes import operand_codec
 from strata.client.meta import snake_case
 from strata.client.relations import CHUNK, Selection, finish, load_relations, parse_selection
+from strata.client.upsert import native_upsert
 from strata.dialects.values import Codec, describe_value
-from strata.errors import RecordNotFoundError, ValidationError
+from strata.errors import RecordNotFoundError, UniqueConstraintError, ValidationError
 
 if TYPE_CHECKING:
     from strata.client.base import ClientBase
@@ -518,12 +519,12 @@ class Repository:
         meta = self._meta
         reader = meta.reader(columns)
         sql = self._sql
-        row_id = sql.row_id("t0")
+        row_id = sql.row_id("t0", [meta.column(f) for f in meta.primary_key])
         selected = [row_id, *(sql.qualified("t0", meta.column(c)) for c in columns)]
         found: dict[int, dict[str, Any]] = {}
         for start in range(0, len(rowids), CHUNK):
             chunk = rowids[start : start + CHUNK]
-            among = sql.in_list(row_id, [sql.placeholder() for _ in chunk])
+            among = sql.in_list(row_id, [sql.placeholder(i + 1) for i in range(len(chunk))])
             for row in self._client.query(
                 sql.select_sql(selected, meta.table_sql, "t0", among), chunk
             ):
@@ -623,20 +624,38 @@ class Repository:
     ) -> Any:
         """Update the record matching ``where``, or create it if there is none. A
         soft-deleted record is none (the view does not see it): ``create`` applies, and
-        revives it as `create` does, so its stale data gets no ``update``."""
+        revives it as `create` does, so its stale data gets no ``update``. Where the
+        database has it and the call allows it, this is one race-free statement
+        (`strata.client.upsert`): concurrent upserts of one key make one row."""
         meta = self._meta
         flat = writes.unique_where(meta, where)
-        with self._writing(True):
-            builder = self._client.sql()
-            condition = builder.where(meta, "t0", flat)
-            exists = self._client.query(
-                self._sql.exists_sql(meta.table_sql, "t0", condition), builder.params
-            )
-            if exists:
-                record = writes.update_record(self._client, meta, where, update)
-            else:
-                record = writes.create_record(self._client, meta, create)
-            return self._returned(record, include, select, omit)
+        with self._writing(_shaped(include, select, omit)):
+            record = native_upsert(self._client, meta, where, create, update)
+            if record is not None:
+                return self._returned(record, include, select, omit)
+        # Read, then write. On a server another connection may create the row between the
+        # two (SQLite's write lock keeps it out): its unique error means "it exists now",
+        # so the upsert runs once more (in a savepoint inside a caller's transaction), and
+        # finds it.
+        retries = 1 if self._sql.native_upsert else 0
+        while True:
+            exists: list[tuple[Any, ...]] = []
+            try:
+                with self._writing(True):
+                    builder = self._client.sql()
+                    condition = builder.where(meta, "t0", flat)
+                    exists = self._client.query(
+                        self._sql.exists_sql(meta.table_sql, "t0", condition), builder.params
+                    )
+                    if exists:
+                        record = writes.update_record(self._client, meta, where, update)
+                    else:
+                        record = writes.create_record(self._client, meta, create)
+                    return self._returned(record, include, select, omit)
+            except UniqueConstraintError:
+                if exists or not retries:
+                    raise
+                retries -= 1
 
     def delete(
         self,

@@ -42,15 +42,20 @@ def returning(meta: ModelMeta) -> list[str]:
     return [meta.column(n) for n in meta.scalars]
 
 
-def encode_update(meta: ModelMeta, data: Mapping[str, Any], builder: SqlBuilder) -> list[str]:
+def encode_update(
+    meta: ModelMeta, data: Mapping[str, Any], builder: SqlBuilder, alias: str | None = None
+) -> list[str]:
     """The assignments for scalar values and atomic number operations, with
-    ``@updatedAt`` fields set to now unless given."""
+    ``@updatedAt`` fields set to now unless given. Operations read the stored value as
+    ``alias``'s column when given (an upsert's update, where the row to insert is in scope
+    too)."""
     sql = builder.sql
     assignments = []
     for name, value in data.items():
         field = meta.scalars[name]
         codec = meta.codecs[name]
         column = meta.column(name)
+        stored = column if alias is None else sql.qualified(alias, column)
         # A Json field's dict is its value; a Json list's value is a list.
         if isinstance(value, Mapping) and (field.type != "Json" or field.list):
             if len(value) != 1:
@@ -64,10 +69,10 @@ def encode_update(meta: ModelMeta, data: Mapping[str, Any], builder: SqlBuilder)
                     raise AssertionError("Decimal arithmetic goes through update_rows")
                 operand_sql = builder.bind(codec.to_sql_element(operand))
                 assignments.append(
-                    sql.assignment(column, sql.arithmetic(column, operation, operand_sql))
+                    sql.assignment(column, sql.arithmetic(stored, operation, operand_sql))
                 )
             elif operation == "push" and field.list:
-                assignments.append(sql.assignment(column, _push(builder, column, codec, operand)))
+                assignments.append(sql.assignment(column, _push(builder, stored, codec, operand)))
             else:
                 if field.list:
                     allowed = "set, push"
@@ -153,8 +158,7 @@ def _compute(meta: ModelMeta, name: str, operation: str, operand: Decimal, curre
         meta,
         name,
         f"{operation} {operand} on {value} {outcome}, so the result cannot be stored exactly "
-        "(a Decimal holds a 64-bit integer or at most 15 significant digits); "
-        "nothing was changed",
+        f"(the field takes {codec.expected}); nothing was changed",
         codec.expected,
     )
 
@@ -173,11 +177,12 @@ def update_rows(
     stamps the rows), the matching rows are read, unchanged.
 
     Arithmetic on Int, BigInt and Float fields is SQL (``col = col + ?``). SQLite would do
-    Decimal arithmetic in doubles, so that is read-modify-write instead: inside one write
-    transaction (the write lock is held from its start, so no other writer can come in
-    between), read the rows' current values, compute each result exactly with `decimal`,
-    refuse any that cannot be stored before anything is written, and write each row's
-    results by its key."""
+    Decimal arithmetic in doubles, and PostgreSQL rounds a NUMERIC quotient (and any result
+    to the column's scale), so that is read-modify-write instead: inside one transaction,
+    read the rows' current values, locked against other writers (SQLite's write lock is
+    held from the transaction's start; on PostgreSQL the read is ``FOR UPDATE``), compute
+    each result exactly with `decimal`, refuse any that cannot be stored before anything is
+    written, and write each row's results by its key."""
     plain, arithmetic = _decimal_arithmetic(meta, data)
     tail = returning(meta) if return_rows else []
     builder = client.sql()
@@ -196,17 +201,22 @@ def update_rows(
         return client.execute(statement, builder.params), []
     key = meta.record_key
     names = tuple(arithmetic)
-    assignments += [sql.assignment(meta.column(n), sql.placeholder()) for n in names]
+    # Each row's results, then its key, follow the plain assignments' parameters.
+    position = iter(range(len(builder.params) + 1, len(builder.params) + len(names) + 1))
+    assignments += [sql.assignment(meta.column(n), sql.placeholder(next(position))) for n in names]
+    start = len(builder.params) + len(names) + 1
     match = sql.all_of(
-        [sql.compare(sql.qualified("t0", meta.column(f)), "equals", sql.placeholder()) for f in key]
+        [
+            sql.compare(sql.qualified("t0", meta.column(f)), "equals", sql.placeholder(start + i))
+            for i, f in enumerate(key)
+        ]
     )
     update = sql.update_sql(meta.table_sql, "t0", assignments, match, tail)
     with client.db.transaction_():
         reading = client.sql()
         columns = [sql.qualified("t0", meta.column(f)) for f in (*key, *names)]
-        current = client.query(
-            sql.select_sql(columns, meta.table_sql, "t0", condition(reading)), reading.params
-        )
+        select = sql.select_sql(columns, meta.table_sql, "t0", condition(reading))
+        current = client.query(sql.locking(select), reading.params)
         updates = [
             [
                 *builder.params,

@@ -10,20 +10,22 @@ a NULL column is unknown, so ``{"name": {"not": "x"}}`` does not match rows whos
 NULL. Use ``None`` (``{"name": None}``, ``{"name": {"not": None}}``) to test for NULL.
 
 String filters: ``contains``, ``starts_with`` and ``ends_with`` are case-sensitive. With
-``mode="insensitive"`` they and ``equals`` use the dialect's case-insensitive match, and the
+``mode="insensitive"`` they and ``equals`` use the dialect's case-insensitive match (SQLite's
+``LIKE``, PostgreSQL's ``ILIKE``, with ``%``, ``_`` and ``\\`` in the value escaped), and the
 other operators compare ``lower()`` of both sides. On SQLite without the ICU extension only
-ASCII letters fold, so "insensitive" means ASCII-case-insensitive.
+ASCII letters fold, so "insensitive" means ASCII-case-insensitive; PostgreSQL folds as its
+collation does.
 
 DateTime fields are compared in the form their column stores (`strata.client.datetimes`);
 a column holding mixed forms is compared by instant, through an SQL expression that reads
 every form, so its index does not serve those comparisons.
 
-Scalar lists (``String[]``...) are stored as JSON arrays (on SQLite, see
-`strata.dialects.sqlite.codecs`) and take Prisma's list filters: ``has`` (an element),
-``has_every`` and ``has_some`` (a list), ``is_empty`` (a bool) and ``equals`` (the whole
-list, in order). Elements are compared one by one (the dialect's `list_overlaps`); the
-operand is encoded by the field's own codec as a JSON array, so each element is checked and
-stored-form exactly as the column's elements are.
+Scalar lists (``String[]``...) are stored as JSON arrays on SQLite (see
+`strata.dialects.sqlite.codecs`) and as native arrays on PostgreSQL, and take Prisma's list
+filters: ``has`` (an element), ``has_every`` and ``has_some`` (a list), ``is_empty`` (a
+bool) and ``equals`` (the whole list, in order). Elements are compared one by one (the
+dialect's `list_overlaps`); the operand is encoded by the field's own codec as a list
+value, so each element is checked and stored exactly as the column's elements are.
 
 Json fields take Prisma Client's Json filters: ``equals`` and ``not`` (a JSON value),
 ``string_contains``, ``string_starts_with`` and ``string_ends_with`` (a str; only a JSON
@@ -38,15 +40,20 @@ NULL column alike (all three read back as None), and ``not: None`` every other r
 other filter is unknown (matches neither way, ``not`` included) on a NULL column and where
 the path leads nowhere, as SQL compares NULL; a stored JSON null is a value. A
 plain value (``{"config": {...}}`` is a filter, ``{"config": [1, 2]}`` is not) means
-``equals``. The core's ``strata_json_match`` function evaluates them on the parsed document
-(`rust/json_filter.rs`): SQLite 3.40's JSON functions cannot compare objects ignoring key
-order, cannot name a key holding a ``"`` in a path, and cut decoded strings at an escaped
-NUL, so neither paths nor values ever pass through SQLite's JSON path syntax.
+``equals``. The dialect writes them (`json_match`): on SQLite the core's
+``strata_json_match`` function evaluates them on the parsed document (`rust/json_filter.rs`),
+since SQLite 3.40's JSON functions cannot compare objects ignoring key order, cannot name a
+key holding a ``"`` in a path, and cut decoded strings at an escaped NUL; on PostgreSQL they
+are jsonb expressions with the same results.
+
+Where SQL differs between databases, the client asks the dialect rather than guess: string
+tests (``ILIKE`` on PostgreSQL), list tests (native arrays there), and NULLs' place in a sort,
+which is each database's own (first in ascending order on SQLite, last on PostgreSQL) unless
+``nulls`` says.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -183,8 +190,9 @@ class SqlBuilder:
         return f"t{self._aliases}"
 
     def bind(self, value: Any) -> str:
+        """Record ``value`` as the statement's next parameter; its placeholder."""
         self.params.append(value)
-        return self.sql.placeholder()
+        return self.sql.placeholder(len(self.params))
 
     # -- where -------------------------------------------------------------------------------
 
@@ -401,8 +409,8 @@ class SqlBuilder:
         operator: str,
         operand: Any,
     ) -> str:
-        """The core's test of the value at ``path``: ``[path, operator, operand]`` as JSON,
-        bound, so neither keys nor values ever become SQL or a JSON path string."""
+        """The dialect's test of the value at ``path``; keys and values are bound, never
+        SQL or a JSON path string."""
         if operator == "equals" and operand is None:
             operator = "is_null"
         elif operator.startswith("string_") and not isinstance(operand, str):
@@ -413,11 +421,10 @@ class SqlBuilder:
                 expected="a str",
             )
         try:
-            # ASCII escapes carry even a lone surrogate exactly (as JSON.stringify writes it).
-            spec = json.dumps([path, operator, operand], allow_nan=False, separators=(",", ":"))
+            # The dialect serialises the operand; what JSON cannot hold fails there.
+            return self.sql.json_match(column, path, operator, operand, self.bind)
         except (TypeError, ValueError):
             raise meta.codecs[name].error(operand) from None
-        return self.sql.json_match(column, self.bind(spec))
 
     @staticmethod
     def _not_for(meta: ModelMeta, name: str, operator: str, allowed: str) -> ValidationError:

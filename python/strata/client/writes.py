@@ -259,7 +259,10 @@ def create_record(client: ClientBase[Any], meta: ModelMeta, data: Any) -> dict[s
         result = client.query(sql, row)
     else:
         try:
-            result = client.query(sql, row)
+            # A savepoint of its own: on PostgreSQL a failed statement aborts the whole
+            # transaction, and the revival must run in it after the INSERT failed.
+            with client.db.transaction_():
+                result = client.query(sql, row)
         except UniqueConstraintError as conflict:
             result = _revive(
                 client,

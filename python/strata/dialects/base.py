@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from enum import StrEnum
 
-    from strata.dialects.values import Codec, DateTimeFormat, Encoder, FastPath
+    from strata.dialects.values import Codec, DateTimeForm, DateTimeFormat, Encoder, FastPath
     from strata.schema import ir
     from strata.schema.sql import Column, Enum, Index, SqlSchema, Step, Table, TypeChange
     from strata.schema.syntax import Expression
@@ -214,14 +214,26 @@ class QueryDialect(Protocol):
     """The typed client's statements and the conditions, expressions and clauses they are
     made of (`strata.client`): the client decides what a read selects, what each filter
     means and the order of nested writes; these say how it is written. Values are
-    positional parameters; a function taking ``bind`` (records a value, returns its
-    placeholder) binds in the order the values appear in the SQL it returns."""
+    positional parameters (`placeholder` is told each one's position, for databases that
+    number them); a function taking ``bind`` (records a value, returns its placeholder)
+    binds in the order the values appear in the SQL it returns, for those that do not."""
+
+    #: Whether `upsert_sql` is the race-free upsert the client uses where the call allows
+    #: it (`strata.client.repository.Repository.upsert`); where not, an upsert reads and
+    #: then writes inside a transaction that already holds the database's write lock.
+    native_upsert: bool
 
     # names and parameters
     def quote(self, identifier: str) -> str: ...
     def qualified(self, alias: str, column: str) -> str: ...
-    def row_id(self, alias: str) -> str: ...
-    def placeholder(self) -> str: ...
+    def row_id(self, alias: str, key: Sequence[str]) -> str:
+        """What finds a row of the table aliased ``alias`` again within one transaction;
+        ``key`` is the table's primary key columns (quoted), for databases without a row
+        id of their own."""
+
+    def placeholder(self, index: int) -> str:
+        """The statement's ``index``-th positional parameter (from 1)."""
+
     def table_as(self, table: str, alias: str) -> str: ...
     def joined(self, left: str, right: str, on: str) -> str: ...
 
@@ -237,12 +249,24 @@ class QueryDialect(Protocol):
     def is_not_null(self, expression: str) -> str: ...
     def compare(self, left: str, operator: str, right: str) -> str: ...
     def in_list(self, expression: str, values: Sequence[str], *, negated: bool = False) -> str: ...
-    def keys_in(self, columns: Sequence[str], count: int) -> str: ...
+    def keys_in(self, columns: Sequence[str], keys: Sequence[Sequence[str]]) -> str:
+        """``columns`` (qualified) equal to one of ``keys``, each key's values given as
+        expressions (placeholders) in column order."""
+
     def lower(self, expression: str) -> str: ...
     def string_match(
         self, column: str, operator: str, text: str, bind: Bind, *, insensitive: bool
     ) -> str: ...
-    def json_match(self, column: str, spec: str) -> str: ...
+    def json_match(
+        self, column: str, path: Sequence[str | int], operator: str, operand: Any, bind: Bind
+    ) -> str:
+        """Json ``column`` tested at ``path`` (keys and array indices) with ``operator``
+        (``equals``, ``is_null``, ``string_contains``, ``string_starts_with``,
+        ``string_ends_with``, ``array_contains``, ``array_starts_with``,
+        ``array_ends_with``) against ``operand`` (a JSON-serialisable value, checked), with
+        the semantics `strata.client.where` documents: NULL (unknown) on a NULL column or a
+        path that leads nowhere, except ``is_null``."""
+
     def list_empty(self, column: str, empty: bool) -> str: ...
     def list_overlaps(
         self, column: str, given: Callable[[], str], *, every: bool, by_text: bool
@@ -277,6 +301,11 @@ class QueryDialect(Protocol):
         window: str | None = None,
     ) -> str: ...
     def exists_sql(self, table: str, alias: str, condition: str) -> str: ...
+    def locking(self, select: str) -> str:
+        """``select`` (a `select_sql` without grouping) locking the rows it reads against
+        other writers until the transaction ends, for a read-modify-write; as it is where
+        a write transaction already keeps every other writer out."""
+
     def count_sql(self, table: str, alias: str, condition: str) -> str: ...
     def load_sql(
         self,
@@ -292,6 +321,20 @@ class QueryDialect(Protocol):
     def insert_sql(
         self, table: str, columns: Sequence[str], returning: Sequence[str] = ()
     ) -> str: ...
+    def upsert_sql(
+        self,
+        table: str,
+        alias: str,
+        columns: Sequence[str],
+        conflict: Sequence[str],
+        assignments: Sequence[str],
+        returning: Sequence[str],
+    ) -> str:
+        """One statement that inserts a row (``columns``: parameters 1 to n) or, when a row
+        holding the same ``conflict`` columns (a unique key) exists, applies
+        ``assignments`` to it (their expressions read the stored row as ``alias``); either
+        way returning the row's ``returning`` columns. Only where `native_upsert`."""
+
     def link_sql(self, table: str, source: str, target: str) -> str: ...
     def update_sql(
         self,
@@ -312,7 +355,9 @@ class QueryDialect(Protocol):
     def arithmetic(self, column: str, operation: str, operand: str) -> str: ...
     def list_appended(self, column: str, array: Callable[[], str], count: int) -> str: ...
 
-    # DateTime forms (`strata.client.datetimes`; a form as `strata.dialects.values` names it)
+    # DateTime forms (`strata.client.datetimes`; a form as `strata.dialects.values` names it),
+    # for a database without a date-time type; one with (`CodecsDialect.native_datetime`) is
+    # never asked and raises `ConfigurationError`
     def instant_sql(self, column: str) -> str: ...
     def census_sql(self, table: str, column: str, forms: Sequence[str], otherwise: str) -> str: ...
     def first_form_sql(
@@ -342,10 +387,15 @@ class CodecsDialect(Protocol):
         ``enums`` gives each enum's IR and Python class, ``datetime_format`` the form
         DateTime values are written in."""
 
-    def datetime_writer(self, form: DateTimeFormat) -> Encoder:
+    #: Whether DateTime columns have the database's own date-time type (one form,
+    #: `strata.dialects.values.NATIVE_DATETIME`, nothing to detect), rather than text or
+    #: integer forms the client detects per column (`strata.client.datetimes`).
+    native_datetime: bool
+
+    def datetime_writer(self, form: DateTimeForm) -> Encoder:
         """The encoder of ``form``: an aware datetime in, the stored value out."""
 
-    def datetime_fast_path(self, form: DateTimeFormat) -> FastPath:
+    def datetime_fast_path(self, form: DateTimeForm) -> FastPath:
         """How the core writes ``form`` itself in bulk inserts."""
 
 

@@ -10,25 +10,41 @@ raise, how a stored DateTime is read, and the names of the DateTime forms that
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import InvalidOperation
-from typing import Any, Literal, get_args
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from strata.errors import ConfigurationError, ValidationError, ValueTooLongError
+
+if TYPE_CHECKING:
+    from strata.schema import ir
 
 __all__ = [
     "DATETIME_FORMATS",
     "ENCODE_ERRORS",
     "EPOCH",
+    "INT32",
+    "INT64",
+    "NATIVE_DATETIME",
     "Codec",
+    "DateTimeForm",
     "DateTimeFormat",
     "Decoder",
     "Encoder",
     "FastPath",
     "Invalid",
+    "aware",
     "check_datetime_format",
     "describe_value",
+    "encode_bytes",
+    "encode_float",
+    "enum_codec",
+    "integer_encoder",
+    "length_limit",
+    "limited",
     "parse_datetime",
 ]
 
@@ -192,3 +208,102 @@ def check_datetime_format(name: str) -> DateTimeFormat:
         choices = ", ".join(repr(n) for n in get_args(DateTimeFormat))
         raise ConfigurationError(f"datetime_format must be one of {choices}, not {name!r}")
     return name  # type: ignore[return-value]
+
+
+#: The form of a DateTime column in a database with a date-time type of its own
+#: (PostgreSQL's ``timestamp(3)``): the database stores, orders and compares instants
+#: itself, so there is nothing to detect and nothing to rewrite.
+NATIVE_DATETIME: Literal["native"] = "native"
+#: How a DateTime column holds its values: one of the text or integer forms of a database
+#: without a date-time type (SQLite, detected per column), or the database's own type.
+DateTimeForm = DateTimeFormat | Literal["native"]
+
+
+def aware(value: object) -> datetime:
+    """``value`` if it is an aware datetime, else `Invalid`. Naive datetimes are refused
+    rather than guessed: ``datetime.now()`` is local time, and storing it as UTC would shift
+    every such value by the machine's offset."""
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise Invalid
+    return value
+
+
+# -- encoders every dialect uses the same way ----------------------------------------------
+
+#: Prisma's Int and BigInt ranges.
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def integer_encoder(low: int, high: int) -> Encoder:
+    """An int in ``[low, high]`` (not a bool)."""
+
+    def encode(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise Invalid
+        return value
+
+    return encode
+
+
+def encode_float(value: object) -> float:
+    """A float or int, not NaN: SQLite would store NaN as NULL, so neither database
+    takes it."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise Invalid
+    return float(value)
+
+
+def encode_bytes(value: object) -> bytes:
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise Invalid
+    return bytes(value)
+
+
+def enum_codec(enum: ir.Enum, cls: type[StrEnum]) -> tuple[str, Encoder, Decoder]:
+    """An enum field's description, encoder (a member or a name in, the value's database
+    name out) and decoder (the database name in, the member out)."""
+    to_db = {value.name: value.db_name for value in enum.values}
+    from_db = {value.db_name: cls[value.name] for value in enum.values}
+
+    def encode(value: object) -> str:
+        # Members of another enum are refused even when a name matches.
+        if isinstance(value, Enum) and not isinstance(value, cls):
+            raise Invalid
+        if not isinstance(value, str) or value not in to_db:
+            raise Invalid
+        return to_db[value]
+
+    def decode(value: object) -> StrEnum:
+        try:
+            return from_db[value]  # type: ignore[index]
+        except KeyError:
+            raise ValidationError(
+                f"the database holds {value!r}, which is not a value of enum {enum.name}",
+                expected=f"one of {sorted(from_db)}",
+            ) from None
+
+    names = ", ".join(to_db)
+    return f"a {enum.name} member or one of its names ({names})", encode, decode
+
+
+def length_limit(field: ir.ScalarField) -> int | None:
+    """The character limit of ``@db.VarChar(n)`` / ``@db.Char(n)``, which the client checks
+    itself (Prisma's P2000) whether or not the database enforces it."""
+    if field.type != "String" or field.list or field.native_type is None:
+        return None
+    name, arguments = field.native_type
+    if name in ("VarChar", "Char") and arguments and arguments[0].isdigit():
+        return int(arguments[0])
+    return None
+
+
+def limited(model: str, field: str, limit: int, encode: Encoder) -> Encoder:
+    """``encode`` after a check that text holds at most ``limit`` characters."""
+
+    def check(value: object) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            raise ValueTooLongError(model, field, limit, len(value))
+        return encode(value)
+
+    return check

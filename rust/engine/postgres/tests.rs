@@ -6,7 +6,7 @@ use postgres::config::{Host, SslMode};
 use postgres::types::{Format, IsNull, ToSql, Type};
 
 use super::url::{parse, without_password};
-use super::value::numeric_text;
+use super::value::{numeric_text, timetz_utc};
 use super::Param;
 use crate::error::Error;
 
@@ -157,6 +157,25 @@ fn numerics_decode_to_exact_text() {
         "-Infinity"
     );
     assert!(numeric_text(&[0, 1]).is_err());
+}
+
+#[test]
+fn timetz_decodes_to_the_utc_time_of_day() {
+    const HOUR: i64 = 3_600_000_000;
+    let timetz = |micros: i64, west: i32| {
+        let mut raw = micros.to_be_bytes().to_vec();
+        raw.extend_from_slice(&west.to_be_bytes());
+        raw
+    };
+    // 11:30+02:00 is 09:30 UTC; 01:00+02:00 is 23:00 UTC the day before; 23:00-03:00 is
+    // 02:00 UTC the day after.
+    assert_eq!(
+        timetz_utc(&timetz(11 * HOUR + HOUR / 2, -7200)).unwrap(),
+        9 * HOUR + HOUR / 2
+    );
+    assert_eq!(timetz_utc(&timetz(HOUR, -7200)).unwrap(), 23 * HOUR);
+    assert_eq!(timetz_utc(&timetz(23 * HOUR, 10800)).unwrap(), 2 * HOUR);
+    assert!(timetz_utc(&[0; 8]).is_err());
 }
 
 /// The format a parameter is sent in (true: binary) and its bytes, or None for NULL.

@@ -216,6 +216,7 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Cell, BoxError> {
             days => Cell::Date(days),
         },
         Type::TIME => Cell::Time(wire::time_from_sql(raw)?),
+        Type::TIMETZ => Cell::Time(timetz_utc(raw)?),
         Type::UUID => Cell::Text(uuid_text(wire::uuid_from_sql(raw)?)),
         Type::INET | Type::CIDR => {
             let inet = wire::inet_from_sql(raw)?;
@@ -243,6 +244,16 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Cell, BoxError> {
             }
         },
     })
+}
+
+/// A `timetz` as the UTC time of day. Its binary form is the local time in microseconds
+/// and then the zone as seconds *west* of UTC (so `+02:00` is -7200), 4 bytes.
+pub fn timetz_utc(raw: &[u8]) -> Result<i64, BoxError> {
+    const MICROS_PER_DAY: i64 = 86_400_000_000;
+    let (time, zone) = raw.split_at_checked(8).ok_or("truncated timetz")?;
+    let local = wire::time_from_sql(time)?;
+    let west = i32::from_be_bytes(zone.try_into().map_err(|_| "truncated timetz")?);
+    Ok((local + i64::from(west) * 1_000_000).rem_euclid(MICROS_PER_DAY))
 }
 
 const INFINITE: &str =

@@ -1,16 +1,16 @@
 """The PostgreSQL dialect: `PostgresDialect`. Its DDL part (`ddl`) writes Prisma's exact
 PostgreSQL migration scripts, its introspection part (`introspect`) reads a live database
 back in the DDL part's spelling and its migrations part (`migrations`) runs scripts on a
-server with Prisma's history table and lock; the other parts that talk to a live server
-(the client's queries and value encoding, the queue, the rate limiter, metrics) are not
-written yet, and using one fails with a `ConfigurationError` that says so, never by falling
-back to SQLite."""
+server with Prisma's history table and lock; the typed client's statements (`query`) and
+value encoding (`codecs`) run the client on a server. The other parts that talk to a live
+server (the queue, the rate limiter, metrics) are not written yet, and using one fails with
+a `ConfigurationError` that says so, never by falling back to SQLite."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
-from strata.dialects.postgresql import introspect, migrations
+from strata.dialects.postgresql import codecs, introspect, migrations, query
 from strata.dialects.postgresql.ddl import PostgresDdl
 from strata.errors import ConfigurationError
 
@@ -45,10 +45,8 @@ class PostgresDialect:
         self.ddl = PostgresDdl()
         self.introspection: IntrospectionDialect = introspect
         self.migrations = migrations
-
-    @property
-    def query(self) -> QueryDialect:
-        _not_yet("query support")
+        self.query: QueryDialect = query
+        self.codecs: CodecsDialect = codecs
 
     @property
     def queue(self) -> QueueDialect:
@@ -61,7 +59,3 @@ class PostgresDialect:
     @property
     def metrics(self) -> MetricsDialect:
         _not_yet("metrics")
-
-    @property
-    def codecs(self) -> CodecsDialect:
-        _not_yet("value encoding")

@@ -43,24 +43,33 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
-from enum import Enum, StrEnum
+from enum import StrEnum
 from typing import Any
 
 from strata.dialects.values import (
     EPOCH,
+    INT32,
+    INT64,
     Codec,
+    DateTimeForm,
     DateTimeFormat,
     Decoder,
     Encoder,
     FastPath,
     Invalid,
+    aware,
+    encode_bytes,
+    encode_float,
+    enum_codec,
+    integer_encoder,
+    length_limit,
+    limited,
     parse_datetime,
 )
-from strata.errors import ValidationError, ValueTooLongError
+from strata.errors import ConfigurationError
 from strata.schema import ir
 
 __all__ = [
@@ -69,26 +78,17 @@ __all__ = [
     "build_codecs",
     "datetime_fast_path",
     "datetime_writer",
+    "native_datetime",
 ]
 
 _MILLISECOND = timedelta(milliseconds=1)
-_INT32 = (-(2**31), 2**31 - 1)
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 # -- DateTime --------------------------------------------------------------------------------
 
 
-def _aware(value: object) -> datetime:
-    # Naive datetimes are refused rather than guessed: datetime.now() is local time, and
-    # storing it as UTC would shift every such value by the machine's offset.
-    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise Invalid
-    return value
-
-
 def _iso8601(value: object) -> str:
-    return _aware(value).astimezone(UTC).isoformat(timespec="milliseconds")
+    return aware(value).astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _iso8601_z(value: object) -> str:
@@ -96,7 +96,7 @@ def _iso8601_z(value: object) -> str:
 
 
 def _sqlite_datetime(value: object) -> str:
-    utc = _aware(value).astimezone(UTC)
+    utc = aware(value).astimezone(UTC)
     text = utc.isoformat(sep=" ", timespec="seconds")[:19]  # strftime's %Y does not pad
     # A whole second as CURRENT_TIMESTAMP writes it, so one instant has one stored text.
     millisecond = utc.microsecond // 1000
@@ -104,7 +104,7 @@ def _sqlite_datetime(value: object) -> str:
 
 
 def _unixepoch_ms(value: object) -> int:
-    return (_aware(value) - EPOCH) // _MILLISECOND
+    return (aware(value) - EPOCH) // _MILLISECOND
 
 
 #: The encoder of each form: an aware datetime in, the stored value out (at millisecond
@@ -117,12 +117,19 @@ DATETIME_WRITERS: Mapping[DateTimeFormat, Encoder] = {
 }
 
 
-def datetime_writer(form: DateTimeFormat) -> Encoder:
+#: SQLite has no date-time type: each DateTime column holds one of the forms above, which
+#: the client detects (`strata.client.datetimes`).
+native_datetime = False
+
+
+def datetime_writer(form: DateTimeForm) -> Encoder:
     """The encoder of ``form`` (see `DATETIME_WRITERS`)."""
-    return DATETIME_WRITERS[form]
+    if form not in DATETIME_WRITERS:
+        raise ConfigurationError(f"SQLite stores no DateTime in the {form!r} form")
+    return DATETIME_WRITERS[form]  # type: ignore[index]
 
 
-def datetime_fast_path(form: DateTimeFormat) -> FastPath:
+def datetime_fast_path(form: DateTimeForm) -> FastPath:
     """How the core writes ``form`` itself in bulk inserts (rust/time.rs)."""
     return (f"datetime-{form}", None)
 
@@ -146,21 +153,6 @@ def _string(value: object) -> str:
     return _utf8(value)
 
 
-def _integer(low: int, high: int) -> Encoder:
-    def encode(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise Invalid
-        return value
-
-    return encode
-
-
-def _float(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise Invalid
-    return float(value)
-
-
 def _boolean(value: object) -> int:
     if not isinstance(value, bool):
         raise Invalid
@@ -179,7 +171,7 @@ def _checked_decimal(value: object) -> tuple[Decimal, int | float]:
         value = Decimal(value)
     if not isinstance(value, Decimal) or not value.is_finite():
         raise Invalid
-    if value == value.to_integral_value() and _INT64[0] <= value <= _INT64[1]:
+    if value == value.to_integral_value() and INT64[0] <= value <= INT64[1]:
         return value, int(value)
     # A REAL is bound as a float, not as text: Python rounds the decimal to the nearest
     # double, while SQLite's own text-to-REAL conversion (3.40) is one ulp off for about
@@ -236,18 +228,12 @@ def _read_json(value: object) -> object:
     return _parse_json(value) if isinstance(value, str) else value
 
 
-def _bytes(value: object) -> bytes:
-    if not isinstance(value, bytes | bytearray | memoryview):
-        raise Invalid
-    return bytes(value)
-
-
 _SCALARS: dict[str, tuple[str, Encoder, Decoder | None]] = {
     "String": ("a str", _string, None),
     "Boolean": ("a bool", _boolean, bool),
-    "Int": ("an int in the 32-bit range", _integer(*_INT32), None),
-    "BigInt": ("an int in the 64-bit range", _integer(*_INT64), None),
-    "Float": ("a float or int (not NaN)", _float, None),
+    "Int": ("an int in the 32-bit range", integer_encoder(*INT32), None),
+    "BigInt": ("an int in the 64-bit range", integer_encoder(*INT64), None),
+    "Float": ("a float or int (not NaN)", encode_float, None),
     "Decimal": (
         "a finite Decimal, int, float or numeric str that SQLite stores exactly "
         "(a 64-bit integer, or at most 15 significant digits)",
@@ -255,33 +241,8 @@ _SCALARS: dict[str, tuple[str, Encoder, Decoder | None]] = {
         _read_decimal,
     ),
     "Json": ("a JSON-serialisable value", _json, _read_json),
-    "Bytes": ("bytes", _bytes, None),
+    "Bytes": ("bytes", encode_bytes, None),
 }
-
-
-def _enum_codec(enum: ir.Enum, cls: type[StrEnum]) -> tuple[str, Encoder, Decoder | None]:
-    to_db = {value.name: value.db_name for value in enum.values}
-    from_db = {value.db_name: cls[value.name] for value in enum.values}
-
-    def encode(value: object) -> str:
-        # Members of another enum are refused even when a name matches.
-        if isinstance(value, Enum) and not isinstance(value, cls):
-            raise Invalid
-        if not isinstance(value, str) or value not in to_db:
-            raise Invalid
-        return to_db[value]
-
-    def decode(value: object) -> StrEnum:
-        try:
-            return from_db[value]  # type: ignore[index]
-        except KeyError:
-            raise ValidationError(
-                f"the database holds {value!r}, which is not a value of enum {enum.name}",
-                expected=f"one of {sorted(from_db)}",
-            ) from None
-
-    names = ", ".join(to_db)
-    return f"a {enum.name} member or one of its names ({names})", encode, decode
 
 
 # -- scalar lists ----------------------------------------------------------------------------
@@ -323,7 +284,7 @@ def _boolean_json(value: object) -> bool:
 
 
 def _bytes_json(value: object) -> str:
-    return base64.b64encode(_bytes(value)).decode("ascii")
+    return base64.b64encode(encode_bytes(value)).decode("ascii")
 
 
 def _read_bytes_json(value: object) -> bytes:
@@ -347,7 +308,7 @@ def build_codec(
     kind: tuple[str, Encoder, Decoder | None]
     if field.is_enum:
         enum, cls = enums[field.type]
-        kind = _enum_codec(enum, cls)
+        kind = enum_codec(enum, cls)
     elif field.type == "DateTime":
         kind = ("an aware datetime", DATETIME_WRITERS[datetime_format], parse_datetime)
     else:
@@ -355,9 +316,9 @@ def build_codec(
     if field.list:
         kind = _list_codec(kind, field.type)
     expected, encode, decode = kind
-    limit = _length_limit(field)
+    limit = length_limit(field)
     if limit is not None:
-        encode = _limited(model, field.name, limit, encode)
+        encode = limited(model, field.name, limit, encode)
     fast_path = _fast_path(field, enums, datetime_format, limit)
     return Codec(model, field.name, expected, encode, decode, field.optional, fast_path)
 
@@ -376,33 +337,13 @@ def _fast_path(
         return datetime_fast_path(datetime_format)
     simple: dict[str, FastPath] = {
         "String": ("text", limit),
-        "Int": ("int", _INT32),
-        "BigInt": ("int", _INT64),
+        "Int": ("int", INT32),
+        "BigInt": ("int", INT64),
         "Float": ("float", None),
         "Boolean": ("bool", None),
         "Bytes": ("bytes", None),
     }
     return simple.get(field.type, ("python", None))
-
-
-def _length_limit(field: ir.ScalarField) -> int | None:
-    """The character limit of ``@db.VarChar(n)`` / ``@db.Char(n)`` (PostgreSQL schemas).
-    SQLite does not enforce declared lengths, so the client does, as Prisma's P2000."""
-    if field.type != "String" or field.list or field.native_type is None:
-        return None
-    name, arguments = field.native_type
-    if name in ("VarChar", "Char") and arguments and arguments[0].isdigit():
-        return int(arguments[0])
-    return None
-
-
-def _limited(model: str, field: str, limit: int, encode: Encoder) -> Encoder:
-    def check(value: object) -> Any:
-        if isinstance(value, str) and len(value) > limit:
-            raise ValueTooLongError(model, field, limit, len(value))
-        return encode(value)
-
-    return check
 
 
 def build_codecs(

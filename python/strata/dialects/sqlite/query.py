@@ -24,8 +24,9 @@ SQLite's choices the client relies on, spelled here:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from strata.dialects.sqlite.datetimes import (
     census_sql,
@@ -73,8 +74,10 @@ __all__ = [
     "list_empty",
     "list_overlaps",
     "load_sql",
+    "locking",
     "lower",
     "narrowed",
+    "native_upsert",
     "negated",
     "never",
     "not_true",
@@ -92,6 +95,7 @@ __all__ = [
     "string_match",
     "table_as",
     "update_sql",
+    "upsert_sql",
     "value_of",
 ]
 
@@ -103,13 +107,18 @@ def qualified(alias: str, column: str) -> str:
     return f"{alias}.{column}"
 
 
-def row_id(alias: str) -> str:
-    """The column that finds a row of the table aliased ``alias`` again."""
+#: An upsert reads, then writes, inside a write transaction: SQLite's write lock, taken at
+#: the start, keeps every other writer out in between, so no conflict can come in.
+native_upsert = False
+
+
+def row_id(alias: str, key: Sequence[str]) -> str:
+    """The column that finds a row of the table aliased ``alias`` again: its rowid."""
     return f"{alias}.rowid"
 
 
-def placeholder() -> str:
-    """A positional parameter."""
+def placeholder(index: int) -> str:
+    """A positional parameter: ``?`` takes them in the order they appear."""
     return "?"
 
 
@@ -192,13 +201,13 @@ def in_list(expression: str, values: Sequence[str], *, negated: bool = False) ->
     return f"{expression} {negation}IN ({', '.join(values) or 'NULL'})"
 
 
-def keys_in(columns: Sequence[str], count: int) -> str:
-    """``columns`` (qualified) equal to one of ``count`` keys, each key's values as
-    parameters in column order, key by key."""
+def keys_in(columns: Sequence[str], keys: Sequence[Sequence[str]]) -> str:
+    """``columns`` (qualified) equal to one of ``keys``, each key's values as expressions
+    (placeholders) in column order."""
     if len(columns) == 1:
-        return f"{columns[0]} IN ({', '.join('?' for _ in range(count))})"
-    row = "(" + ", ".join("?" for _ in columns) + ")"
-    return f"({', '.join(columns)}) IN (VALUES {', '.join(row for _ in range(count))})"
+        return f"{columns[0]} IN ({', '.join(key[0] for key in keys)})"
+    rows = ", ".join("(" + ", ".join(key) + ")" for key in keys)
+    return f"({', '.join(columns)}) IN (VALUES {rows})"
 
 
 def lower(expression: str) -> str:
@@ -234,10 +243,14 @@ def string_match(column: str, operator: str, text: str, bind: Bind, *, insensiti
     return f"substr({column}, length({column}) - {length} + 1) = {bind(text)}"
 
 
-def json_match(column: str, spec: str) -> str:
-    """The core's test of a Json column: ``spec`` is the parameter holding the test
-    ``[path, operator, operand]`` as JSON."""
-    return f"strata_json_match({column}, {spec})"
+def json_match(
+    column: str, path: Sequence[str | int], operator: str, operand: Any, bind: Bind
+) -> str:
+    """The core's test of a Json column: the test ``[path, operator, operand]`` is bound
+    as JSON, so neither keys nor values ever pass through SQLite's JSON path syntax."""
+    # ASCII escapes carry even a lone surrogate exactly (as JSON.stringify writes it).
+    spec = json.dumps([list(path), operator, operand], allow_nan=False, separators=(",", ":"))
+    return f"strata_json_match({column}, {bind(spec)})"
 
 
 def list_empty(column: str, empty: bool) -> str:
@@ -366,6 +379,11 @@ def exists_sql(table: str, alias: str, condition: str) -> str:
     return f"SELECT 1 FROM {table} AS {alias} WHERE {condition} LIMIT 1"
 
 
+def locking(select: str) -> str:
+    """``select`` as it is: a write transaction holds SQLite's write lock from its start."""
+    return select
+
+
 def count_sql(table: str, alias: str, condition: str) -> str:
     """The number of rows of ``table`` (as ``alias``) matching ``condition``."""
     return f"SELECT COUNT(*) FROM {table} AS {alias} WHERE {condition}"
@@ -412,6 +430,23 @@ def insert_sql(table: str, columns: Sequence[str], returning: Sequence[str] = ()
         return f"INSERT INTO {table} DEFAULT VALUES" + _returning(returning)
     values = ", ".join("?" for _ in columns)
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})" + _returning(returning)
+
+
+def upsert_sql(
+    table: str,
+    alias: str,
+    columns: Sequence[str],
+    conflict: Sequence[str],
+    assignments: Sequence[str],
+    returning: Sequence[str],
+) -> str:
+    """Not used on SQLite (`native_upsert`), written for the protocol's sake."""
+    values = ", ".join("?" for _ in columns)
+    return (
+        f"INSERT INTO {table} AS {alias} ({', '.join(columns)}) VALUES ({values}) "
+        f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {', '.join(assignments)}"
+        + _returning(returning)
+    )
 
 
 def link_sql(table: str, source: str, target: str) -> str:
