@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
-from strata.dialects.postgresql import introspect, migrations
+from strata.dialects.postgresql import introspect, migrations, ratelimit
 from strata.dialects.postgresql.ddl import PostgresDdl
 from strata.errors import ConfigurationError
 
@@ -45,6 +45,7 @@ class PostgresDialect:
         self.ddl = PostgresDdl()
         self.introspection: IntrospectionDialect = introspect
         self.migrations = migrations
+        self.ratelimit: RateLimitDialect = ratelimit
 
     @property
     def query(self) -> QueryDialect:
@@ -53,10 +54,6 @@ class PostgresDialect:
     @property
     def queue(self) -> QueueDialect:
         _not_yet("job queue")
-
-    @property
-    def ratelimit(self) -> RateLimitDialect:
-        _not_yet("rate limiter")
 
     @property
     def metrics(self) -> MetricsDialect:
