@@ -174,7 +174,8 @@ def test_a_denial_is_cached_per_process_and_a_higher_limit_asks_again(engine: En
     rl.hit("k", "/e", limit=1, window=60)
     assert not rl.hit("k", "/e", limit=1, window=60).allowed
     cached = rl.cached_denial("k", "/e", limit=1, window=60)
-    assert cached is not None and cached.count == 1
+    assert cached is not None
+    assert cached.count == 1
     assert rl.cached_denial("k", "/e", limit=2, window=60) is None
     assert rl.hit("k", "/e", limit=2, window=60).allowed
     rl.set_clock(T0 + 60 * SECOND)
