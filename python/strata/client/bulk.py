@@ -9,6 +9,9 @@ store the same bytes:
 * each field's fast path (`Codec.fast_path`) and its ``to_sql``, which decides, and raises
   the field's `ValidationError` for, everything the fast path does not accept;
 * what a row that leaves the field out gets (`strata.client.meta.missing_rule`).
+
+On PostgreSQL the same conversion feeds multi-row inserts with numbered parameters, or
+binary ``COPY`` when the caller asks for ``copy`` (metric ingest).
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class BulkWriter:
         atomic: bool = True,
         chunk_rows: int = 4096,
         rowids: list[int] | None = None,
+        copy: bool = False,
     ) -> int:
         """Insert an iterable of dicts; ``defaults`` gives values for fields the rows
         leave out, and ``rowids``, when given, receives the rowid of each row inserted.
@@ -79,6 +83,7 @@ class BulkWriter:
             atomic=atomic,
             chunk_rows=chunk_rows,
             rowids=rowids,
+            copy=copy,
         )
 
     def insert_columns(
@@ -89,6 +94,7 @@ class BulkWriter:
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
+        copy: bool = False,
     ) -> int:
         """Insert a dict of equal-length sequences; see `strata._core.BulkInsert`."""
         return self._core.insert_columns(
@@ -98,4 +104,5 @@ class BulkWriter:
             skip_duplicates=skip_duplicates,
             atomic=atomic,
             chunk_rows=chunk_rows,
+            copy=copy,
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, Protocol, TypedDict, overload
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -573,6 +573,8 @@ class BulkInsertSql(TypedDict):
     which the core assembles per batch for the columns the rows give:
     ``head + names joined by column_separator + values + row_tuples[width] repeated and
     joined by row_separator``, then ``skip_duplicates`` and ``returning_rowid`` as asked.
+    PostgreSQL's row tuples mark each parameter with a bare ``$``, which the core numbers
+    (``$1``, ``$2``...) across the statement.
     A row that gives no column is ``default_values`` (plus ``returning_rowid``)."""
 
     head: str
@@ -586,6 +588,11 @@ class BulkInsertSql(TypedDict):
     skip_duplicates: str
     returning_rowid: str
     default_values: str
+    #: PostgreSQL's binary COPY around the column list: ``copy_head + names joined by
+    #: column_separator + copy_tail``; absent where the database has no COPY (the core
+    #: then inserts).
+    copy_head: NotRequired[str]
+    copy_tail: NotRequired[str]
 
 
 class MetricsSourceSql(TypedDict):

@@ -1,0 +1,128 @@
+//! Bulk inserts on PostgreSQL: the same [`Run`]s as `bulk` (values as [`Param`]s), written
+//! either as multi-row `INSERT ... VALUES ($1, ..), (..)` statements (`create_many`) or by
+//! binary `COPY` (metric ingest, `PgEngine::copy_binary`). Both run inside the calling
+//! thread's transaction, which the binding opens, so a failure leaves no row behind.
+//!
+//! The dialect (`strata.dialects.postgresql.bulk`) writes each row tuple with bare `$`
+//! markers, numbered here in order, since PostgreSQL's placeholders carry their position.
+
+use crate::bulk::{Run, Target};
+use crate::engine::postgres::{Param, PgEngine};
+use crate::error::{Error, Result};
+
+/// PostgreSQL's limit on the parameters of one statement (a 16-bit count on the wire).
+pub const MAX_PARAMETERS: usize = 65_535;
+
+/// How many rows one statement carries for rows of `width` values: as many as the
+/// parameter limit allows (a chunk of the binding's rows is usually fewer).
+#[must_use]
+pub fn rows_per_statement(width: usize) -> usize {
+    MAX_PARAMETERS
+        .checked_div(width)
+        .map_or(1, |rows| rows.max(1))
+}
+
+/// The insert of `rows` rows giving the columns `present`, placeholders numbered.
+#[must_use]
+pub fn insert_sql(target: &Target, present: &[usize], rows: usize) -> String {
+    let sql = &*target.sql;
+    if present.is_empty() {
+        return sql.default_values.clone();
+    }
+    let tuple = &sql.row_tuples[present.len()];
+    let mut text = String::with_capacity(
+        sql.head.len() + 16 * present.len() + rows * (tuple.len() + 8 * present.len()),
+    );
+    text.push_str(&sql.head);
+    for (i, &column) in present.iter().enumerate() {
+        if i > 0 {
+            text.push_str(&sql.column_separator);
+        }
+        text.push_str(&sql.columns[column]);
+    }
+    text.push_str(&sql.values);
+    let mut number = 0_usize;
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(&sql.row_separator);
+        }
+        for ch in tuple.chars() {
+            text.push(ch);
+            if ch == '$' {
+                number += 1;
+                text.push_str(&number.to_string());
+            }
+        }
+    }
+    if target.skip_duplicates {
+        text.push_str(&sql.skip_duplicates);
+    }
+    text
+}
+
+/// Insert every row of `runs` with multi-row inserts. Returns the rows inserted
+/// (duplicates skipped are not counted).
+pub fn insert(engine: &PgEngine, target: &Target, runs: &[Run<Param>]) -> Result<u64> {
+    let mut inserted = 0;
+    for run in runs {
+        let width = run.present.len();
+        if width == 0 {
+            let sql = insert_sql(target, &[], 1);
+            for _ in 0..run.rows {
+                inserted += engine.execute(&sql, &[])?;
+            }
+            continue;
+        }
+        let per_statement = rows_per_statement(width);
+        for chunk in run.values.chunks(per_statement * width) {
+            let sql = insert_sql(target, &run.present, chunk.len() / width);
+            inserted += engine.execute(&sql, chunk)?;
+        }
+    }
+    Ok(inserted)
+}
+
+/// Write every row of `runs` by binary `COPY`, one per run of rows giving the same
+/// columns. `first_row` is the index of the first row in the caller's call, for errors.
+pub fn copy(
+    engine: &PgEngine,
+    target: &Target,
+    runs: &[Run<Param>],
+    mut first_row: usize,
+) -> Result<u64> {
+    let sql = &*target.sql;
+    let (head, tail) = sql.copy.as_ref().ok_or_else(|| {
+        Error::Unsupported("this dialect has no COPY; insert the rows instead".into())
+    })?;
+    if target.skip_duplicates {
+        return Err(Error::invalid(
+            "COPY cannot skip duplicates; use create_many(skip_duplicates=True)",
+        ));
+    }
+    let mut copied = 0;
+    for run in runs {
+        if run.present.is_empty() {
+            // Rows that give no column: nothing to copy, every column takes its default.
+            copied += insert(engine, target, std::slice::from_ref(run))?;
+        } else {
+            let columns: Vec<&str> = run
+                .present
+                .iter()
+                .map(|&c| sql.columns[c].as_str())
+                .collect();
+            let copy_sql = format!("{head}{}{tail}", columns.join(&sql.column_separator));
+            let probe = insert_sql(
+                &Target {
+                    sql: std::sync::Arc::clone(&target.sql),
+                    skip_duplicates: false,
+                },
+                &run.present,
+                1,
+            );
+            copied +=
+                engine.copy_binary(&probe, &copy_sql, run.present.len(), &run.values, first_row)?;
+        }
+        first_row += run.rows;
+    }
+    Ok(copied)
+}
