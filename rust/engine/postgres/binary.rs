@@ -144,16 +144,16 @@ fn float(value: &Param) -> Result<f64, String> {
 
 fn text(value: &Param) -> Result<&str, String> {
     match value {
-        Param::Text(text) | Param::Json(text) => Ok(text),
-        Param::DateTime { text, .. } => Ok(text),
+        Param::Text(text) | Param::Json(text) | Param::DateTime { text, .. } => Ok(text),
         _ => Err(bad("text", value)),
     }
 }
 
 fn json(value: &Param) -> Result<&str, String> {
     match value {
-        Param::Json(text) | Param::Text(text) => Ok(text),
-        Param::List {
+        Param::Json(text)
+        | Param::Text(text)
+        | Param::List {
             json: Some(text), ..
         } => Ok(text),
         _ => Err(bad("JSON", value)),
