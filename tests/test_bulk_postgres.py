@@ -266,6 +266,6 @@ def test_a_text_over_its_length_is_refused_by_the_server(engine: Engine) -> None
     rows = [sample(i) for i in range(3)]
     rows[1]["note"] = "x" * 8
     bad = {**sample(9), "note": 123}
-    with pytest.raises(ValidationError, match="row 3: Sample.note"):
+    with pytest.raises(ValidationError, match=r"row 3: Sample\.note"):
         writer(engine).insert_rows([*rows, bad], copy=True)
     assert count(engine) == 0
