@@ -508,7 +508,9 @@ class MigrationsDialect(Protocol):
 
 class RateLimitStatements(TypedDict):
     """A rate limiter's statements, compiled by the core (rust/ratelimit) when it is bound.
-    Parameters are positional, in the order each statement's docstring gives."""
+    Parameters are positional, in the order each statement's docstring gives. PostgreSQL's
+    hit is one statement on the server's clock, with its own parameters and result
+    (`strata.dialects.postgresql.ratelimit` lists them)."""
 
     #: The key's state: its newest two ``(window start, count)`` rows, newest first
     #: (windows), or its ``(tat)`` row (gcra). Parameters: the key values.

@@ -1,10 +1,10 @@
 """The PostgreSQL dialect: `PostgresDialect`. Its DDL part (`ddl`) writes Prisma's exact
 PostgreSQL migration scripts, its introspection part (`introspect`) reads a live database
 back in the DDL part's spelling and its migrations part (`migrations`) runs scripts on a
-server with Prisma's history table and lock; the other parts that talk to a live server
-(the client's queries and value encoding, the queue, the rate limiter, metrics) are not
-written yet, and using one fails with a `ConfigurationError` that says so, never by falling
-back to SQLite."""
+server with Prisma's history table and lock; the rate limiter's part (`ratelimit`) writes
+one-statement hits on the server's clock. The other parts that talk to a live server (the
+client's queries and value encoding, the queue, metrics) are not written yet, and using one
+fails with a `ConfigurationError` that says so, never by falling back to SQLite."""
 
 from __future__ import annotations
 
