@@ -7,7 +7,7 @@
 //! markers, numbered here in order, since PostgreSQL's placeholders carry their position.
 
 use crate::bulk::{Run, Target};
-use crate::engine::postgres::{Param, PgEngine};
+use crate::engine::postgres::{Cell, Param, PgEngine};
 use crate::error::{Error, Result};
 
 /// PostgreSQL's limit on the parameters of one statement (a 16-bit count on the wire).
@@ -77,6 +77,45 @@ pub fn insert(engine: &PgEngine, target: &Target, runs: &[Run<Param>]) -> Result
         for chunk in run.values.chunks(per_statement * width) {
             let sql = insert_sql(target, &run.present, chunk.len() / width);
             inserted += engine.execute(&sql, chunk)?;
+        }
+    }
+    Ok(inserted)
+}
+
+/// As [`insert`], and append the primary key of each row inserted to `ids`
+/// (`InsertSql::returning_rowid` names it; a skipped duplicate returns none).
+pub fn insert_returning(
+    engine: &PgEngine,
+    target: &Target,
+    runs: &[Run<Param>],
+    ids: &mut Vec<Cell>,
+) -> Result<u64> {
+    let returning = &target.sql.returning_rowid;
+    if returning.is_empty() {
+        return Err(Error::Unsupported(
+            "reading new rows back on PostgreSQL needs a single-column primary key".into(),
+        ));
+    }
+    let mut inserted = 0;
+    for run in runs {
+        let width = run.present.len();
+        let mut run_statement = |values: &[Param], rows: usize| -> Result<()> {
+            let mut sql = insert_sql(target, &run.present, rows);
+            sql.push_str(returning);
+            for row in engine.query(&sql, values)?.rows {
+                ids.extend(row.into_iter().take(1));
+                inserted += 1;
+            }
+            Ok(())
+        };
+        if width == 0 {
+            for _ in 0..run.rows {
+                run_statement(&[], 1)?;
+            }
+        } else {
+            for chunk in run.values.chunks(rows_per_statement(width) * width) {
+                run_statement(chunk, chunk.len() / width)?;
+            }
         }
     }
     Ok(inserted)

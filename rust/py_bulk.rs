@@ -405,7 +405,7 @@ impl PyBulkInsert {
                 if taken == 0 {
                     return Ok(());
                 }
-                let mut ids = Vec::new();
+                let mut ids: Vec<V::Id> = Vec::new();
                 let want_ids = rowids.is_some();
                 written += py.detach(|| {
                     if chunk_transaction {
@@ -431,7 +431,7 @@ impl PyBulkInsert {
                 converted += taken;
                 if let Some(list) = rowids {
                     for id in ids {
-                        list.append(id)?;
+                        list.append(V::id_object(py, id)?)?;
                     }
                 }
                 if taken < chunk_rows {

@@ -145,7 +145,7 @@ def sample(i: int) -> dict[str, Any]:
 
 def read_back(engine: Engine) -> list[dict[str, Any]]:
     return engine.query_raw_(
-        'SELECT series, at, value, count, big, price, meta, flag, day, ref::text AS ref, '
+        "SELECT series, at, value, count, big, price, meta, flag, day, ref::text AS ref, "
         'payload, note FROM "Sample" ORDER BY id'
     )
 
@@ -256,8 +256,22 @@ def test_rows_without_a_given_column_take_the_server_defaults(engine: Engine) ->
     assert [row["note"] for row in got] == ["none", "given", "none"]
 
 
-def test_rowids_are_refused_on_postgresql(engine: Engine) -> None:
-    with pytest.raises(StrataError, match="no rowid"):
+def test_new_rows_are_found_again_by_their_primary_key(engine: Engine) -> None:
+    insert = bulk_insert('"Sample"', [f'"{name}"' for name in FIELDS], ['"id"'])
+    keyed = _core.BulkInsert(engine, "Sample", insert, COLUMNS, unknown)
+    assert keyed.insert_rows([sample(i) for i in range(3)]) == 3
+    ids: list[Any] = []
+    again = [sample(i) for i in range(1, 6)]
+    assert keyed.insert_rows(again, skip_duplicates=True, rowids=ids) == 3
+    # The duplicates (samples 1 and 2) return none; the new rows' keys, in order.
+    stored = engine.query_raw_('SELECT id FROM "Sample" ORDER BY id')
+    assert ids == [row["id"] for row in stored[3:]]
+    with pytest.raises(ValidationError, match="COPY returns no keys"):
+        keyed.insert_rows([sample(9)], rowids=ids, copy=True)
+
+
+def test_without_a_single_column_key_rows_are_not_read_back(engine: Engine) -> None:
+    with pytest.raises(StrataError, match="single-column primary key"):
         writer(engine).insert_rows([sample(1)], rowids=[])
     assert count(engine) == 0
 

@@ -391,7 +391,7 @@ def test_hostile_keys_are_stored_and_matched_exactly(
         # A prefix (what a C string would cut the NUL key down to) is another key.
         assert rl.hit(hostile[:3], "/e", limit=2, window=60).count == 1
     stored = [r["key"] for r in rows(sdb)]
-    assert stored[0] == hostile
+    assert hostile in stored
     assert sdb.model_("Hit").find_first(where={"key": hostile}).requestCount == 2
 
 

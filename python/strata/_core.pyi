@@ -133,7 +133,7 @@ class BulkInsert:
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
-        rowids: list[int] | None = None,
+        rowids: list[Any] | None = None,
         copy: bool = False,
     ) -> int: ...
     def insert_columns(

@@ -7,17 +7,20 @@ use rusqlite::types::Value;
 
 use crate::bulk::{Run, Target};
 use crate::bulk_pg;
-use crate::engine::postgres::Param;
+use crate::engine::postgres::{Cell, Param};
 use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::py_engine::to_value;
-use crate::py_pg::to_param;
+use crate::py_pg::{cell_to_python, to_param};
 use crate::time::{Format, UtcTime};
 
 pub(super) trait Slot: Sized + Clone + Send + Sync {
     /// Whether each chunk of a non-atomic call needs a transaction of its own (outside
     /// one, a PostgreSQL statement commits alone; `SQLite`'s writer opens one per chunk).
     const CHUNK_TRANSACTION: bool;
+    /// What finds an inserted row again: `SQLite`'s rowid, PostgreSQL's primary key.
+    type Id: Send;
+    fn id_object(py: Python<'_>, id: Self::Id) -> PyResult<Bound<'_, PyAny>>;
     fn null() -> Self;
     fn from_value(value: Value) -> Self;
     fn from_bool(flag: bool) -> Self;
@@ -30,7 +33,7 @@ pub(super) trait Slot: Sized + Clone + Send + Sync {
         backend: &Backend,
         target: &Target,
         runs: &[Run<Self>],
-        rowids: Option<&mut Vec<i64>>,
+        rowids: Option<&mut Vec<Self::Id>>,
         copy: bool,
         first_row: usize,
     ) -> Result<u64>;
@@ -38,6 +41,11 @@ pub(super) trait Slot: Sized + Clone + Send + Sync {
 
 impl Slot for Value {
     const CHUNK_TRANSACTION: bool = false;
+    type Id = i64;
+
+    fn id_object(py: Python<'_>, id: i64) -> PyResult<Bound<'_, PyAny>> {
+        Ok(id.into_pyobject(py)?.into_any())
+    }
 
     fn null() -> Self {
         Value::Null
@@ -77,6 +85,11 @@ impl Slot for Value {
 
 impl Slot for Param {
     const CHUNK_TRANSACTION: bool = true;
+    type Id = Cell;
+
+    fn id_object(py: Python<'_>, id: Cell) -> PyResult<Bound<'_, PyAny>> {
+        cell_to_python(py, id)
+    }
 
     fn null() -> Self {
         Param::Null
@@ -110,7 +123,7 @@ impl Slot for Param {
         backend: &Backend,
         target: &Target,
         runs: &[Run<Self>],
-        rowids: Option<&mut Vec<i64>>,
+        rowids: Option<&mut Vec<Cell>>,
         copy: bool,
         first_row: usize,
     ) -> Result<u64> {
@@ -119,17 +132,13 @@ impl Slot for Param {
                 "PostgreSQL values on another database".into(),
             ));
         };
-        if rowids.is_some() {
-            return Err(Error::Unsupported(
-                "rowids: PostgreSQL tables have no rowid; read new rows back by their \
-                 primary key"
-                    .into(),
-            ));
-        }
-        if copy {
-            bulk_pg::copy(engine, target, runs, first_row)
-        } else {
-            bulk_pg::insert(engine, target, runs)
+        match (rowids, copy) {
+            (Some(_), true) => Err(Error::invalid(
+                "COPY returns no keys; insert the rows to read them back",
+            )),
+            (Some(ids), false) => bulk_pg::insert_returning(engine, target, runs, ids),
+            (None, true) => bulk_pg::copy(engine, target, runs, first_row),
+            (None, false) => bulk_pg::insert(engine, target, runs),
         }
     }
 }

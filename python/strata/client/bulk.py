@@ -54,7 +54,9 @@ class BulkWriter:
             (meta.codecs[n].to_sql for n in meta.scalars if missing_rule(meta, n) == "now"), None
         )
         insert = dialect.metrics.bulk_insert(
-            meta.table_sql, [meta.column(name) for name in meta.codecs]
+            meta.table_sql,
+            [meta.column(name) for name in meta.codecs],
+            [meta.column(name) for name in meta.primary_key],
         )
         self._core = BulkInsert(db, meta.name, insert, columns, meta.unknown_field)
 
@@ -69,11 +71,12 @@ class BulkWriter:
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
-        rowids: list[int] | None = None,
+        rowids: list[Any] | None = None,
         copy: bool = False,
     ) -> int:
         """Insert an iterable of dicts; ``defaults`` gives values for fields the rows
-        leave out, and ``rowids``, when given, receives the rowid of each row inserted.
+        leave out, and ``rowids``, when given, receives the rowid of each row inserted
+        (on PostgreSQL, its primary key).
         See `strata._core.BulkInsert.insert_rows`."""
         return self._core.insert_rows(
             rows,

@@ -635,7 +635,11 @@ class MetricsDialect(Protocol):
         self, table: str, series: str, bucket: str, columns: Sequence[str]
     ) -> RollupSql: ...
 
-    def bulk_insert(self, table: str, columns: Sequence[str]) -> BulkInsertSql: ...
+    def bulk_insert(
+        self, table: str, columns: Sequence[str], key: Sequence[str] = ()
+    ) -> BulkInsertSql:
+        """``key``: the table's primary key columns, which ``returning_rowid`` returns
+        where the database has no rowid (PostgreSQL, a single-column key)."""
 
     def watermark_sql(self, table: str, bucket: str) -> str:
         """The latest value of ``bucket`` in ``table``: one row, one value."""

@@ -16,7 +16,7 @@ from strata.dialects.base import BulkInsertSql
 __all__ = ["bulk_insert"]
 
 
-def bulk_insert(table: str, columns: Sequence[str]) -> BulkInsertSql:
+def bulk_insert(table: str, columns: Sequence[str], key: Sequence[str] = ()) -> BulkInsertSql:
     return {
         "head": f"INSERT INTO {table} (",
         "columns": list(columns),
@@ -25,8 +25,9 @@ def bulk_insert(table: str, columns: Sequence[str]) -> BulkInsertSql:
         "row_tuples": ["(" + ", ".join("$" * width) + ")" for width in range(len(columns) + 1)],
         "row_separator": ", ",
         "skip_duplicates": " ON CONFLICT DO NOTHING",
-        # PostgreSQL tables have no rowid; the core refuses a call that asks for rowids.
-        "returning_rowid": "",
+        # No rowid here: new rows are found again by their primary key, when it is one
+        # column (the core refuses a call asking for them otherwise).
+        "returning_rowid": f" RETURNING {key[0]}" if len(key) == 1 else "",
         "default_values": f"INSERT INTO {table} DEFAULT VALUES",
         "copy_head": f"COPY {table} (",
         "copy_tail": ") FROM STDIN (FORMAT binary)",
