@@ -1,7 +1,8 @@
 //! Bulk inserts on PostgreSQL: the same [`Run`]s as `bulk` (values as [`Param`]s), written
-//! either as multi-row `INSERT ... VALUES ($1, ..), (..)` statements (`create_many`) or by
-//! binary `COPY` (metric ingest, `PgEngine::copy_binary`). Both run inside the calling
-//! thread's transaction, which the binding opens, so a failure leaves no row behind.
+//! as multi-row `INSERT ... VALUES ($1, ..), (..)` statements (`create_many`), inside the
+//! calling thread's transaction, which the binding opens, so a failure leaves no row
+//! behind. Metric ingest takes binary `COPY` instead (`py_bulk/copy.rs` over
+//! `engine/postgres/copy.rs`).
 //!
 //! The dialect (`strata.dialects.postgresql.bulk`) writes each row tuple with bare `$`
 //! markers, numbered here in order, since PostgreSQL's placeholders carry their position.
@@ -119,49 +120,4 @@ pub fn insert_returning(
         }
     }
     Ok(inserted)
-}
-
-/// Write every row of `runs` by binary `COPY`, one per run of rows giving the same
-/// columns. `first_row` is the index of the first row in the caller's call, for errors.
-pub fn copy(
-    engine: &PgEngine,
-    target: &Target,
-    runs: &[Run<Param>],
-    mut first_row: usize,
-) -> Result<u64> {
-    let sql = &*target.sql;
-    let (head, tail) = sql.copy.as_ref().ok_or_else(|| {
-        Error::Unsupported("this dialect has no COPY; insert the rows instead".into())
-    })?;
-    if target.skip_duplicates {
-        return Err(Error::invalid(
-            "COPY cannot skip duplicates; use create_many(skip_duplicates=True)",
-        ));
-    }
-    let mut copied = 0;
-    for run in runs {
-        if run.present.is_empty() {
-            // Rows that give no column: nothing to copy, every column takes its default.
-            copied += insert(engine, target, std::slice::from_ref(run))?;
-        } else {
-            let columns: Vec<&str> = run
-                .present
-                .iter()
-                .map(|&c| sql.columns[c].as_str())
-                .collect();
-            let copy_sql = format!("{head}{}{tail}", columns.join(&sql.column_separator));
-            let probe = insert_sql(
-                &Target {
-                    sql: std::sync::Arc::clone(&target.sql),
-                    skip_duplicates: false,
-                },
-                &run.present,
-                1,
-            );
-            copied +=
-                engine.copy_binary(&probe, &copy_sql, run.present.len(), &run.values, first_row)?;
-        }
-        first_row += run.rows;
-    }
-    Ok(copied)
 }

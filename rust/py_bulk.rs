@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 mod convert;
+mod copy;
 mod slot;
 
 use pyo3::intern;
@@ -383,6 +384,17 @@ impl PyBulkInsert {
         rowids: Option<&Bound<'_, PyList>>,
         mut fill: impl FnMut(&mut Vec<Run<V>>, usize) -> PyResult<usize>,
     ) -> PyResult<u64> {
+        if options.copy {
+            if let Backend::Postgres(engine) = &self.backend {
+                if rowids.is_some() {
+                    return Err(Error::invalid(
+                        "COPY returns no keys; insert the rows to read them back",
+                    )
+                    .into());
+                }
+                return Self::copy_chunks(py, call, options, engine, fill);
+            }
+        }
         let Options {
             atomic, chunk_rows, ..
         } = options;
@@ -411,14 +423,8 @@ impl PyBulkInsert {
                     if chunk_transaction {
                         backend.begin()?;
                     }
-                    let outcome = V::write(
-                        backend,
-                        &call.target,
-                        &runs,
-                        want_ids.then_some(&mut ids),
-                        options.copy,
-                        converted,
-                    );
+                    let outcome =
+                        V::write(backend, &call.target, &runs, want_ids.then_some(&mut ids));
                     match (&outcome, chunk_transaction) {
                         (Ok(_), true) => backend.commit()?,
                         (Err(_), true) => {

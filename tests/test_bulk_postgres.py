@@ -283,3 +283,35 @@ def test_a_text_over_its_length_is_refused_by_the_server(engine: Engine) -> None
     with pytest.raises(ValidationError, match=r"row 3: Sample\.note"):
         writer(engine).insert_rows([*rows, bad], copy=True)
     assert count(engine) == 0
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        ("seven", ValidationError, r"^row 9000: Sample\.count"),
+        (-1, ConstraintError, r"row 9000: new row"),
+    ],
+    ids=["converting", "on-the-server"],
+)
+def test_a_failure_after_batches_were_sent_leaves_nothing(
+    engine: Engine, bad: Any, error: type[Exception], message: str
+) -> None:
+    """The COPY streams batches as they are converted: a failure late in the call aborts it
+    and rolls the whole call back, and the connection serves the next call."""
+    rows = [sample(i) for i in range(10_000)]
+    rows[9000]["count"] = bad
+    bulk = writer(engine)
+    with pytest.raises(error, match=message):
+        bulk.insert_rows(rows, copy=True, chunk_rows=20_000)
+    assert count(engine) == 0
+    assert not engine.in_transaction_
+    assert bulk.insert_rows(rows[:100], copy=True) == 100
+    assert count(engine) == 100
+
+
+def test_copy_inside_a_transaction_joins_it(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), engine.transaction_():
+        assert writer(engine).insert_rows([sample(i) for i in range(10)], copy=True) == 10
+        assert count(engine) == 10
+        raise RuntimeError("roll back")
+    assert count(engine) == 0

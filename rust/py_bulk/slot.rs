@@ -22,20 +22,20 @@ pub(super) trait Slot: Sized + Clone + Send + Sync {
     type Id: Send;
     fn id_object(py: Python<'_>, id: Self::Id) -> PyResult<Bound<'_, PyAny>>;
     fn null() -> Self;
+    /// The values as PostgreSQL parameters, for COPY; None on `SQLite`.
+    fn as_params(values: &[Self]) -> Option<&[Param]>;
     fn from_value(value: Value) -> Self;
     fn from_bool(flag: bool) -> Self;
     fn from_datetime(format: Format, time: &UtcTime) -> Self;
     /// A value the field's Python encoder returned.
     fn from_python(value: &Bound<'_, PyAny>) -> PyResult<Self>;
-    /// Write `runs` on `backend`, inside the transaction the caller holds, if any.
-    /// `first_row` numbers the chunk's rows in errors.
+    /// Insert `runs` on `backend`, inside the transaction the caller holds, if any (COPY
+    /// is `copy_chunks`'s).
     fn write(
         backend: &Backend,
         target: &Target,
         runs: &[Run<Self>],
         rowids: Option<&mut Vec<Self::Id>>,
-        copy: bool,
-        first_row: usize,
     ) -> Result<u64>;
 }
 
@@ -49,6 +49,10 @@ impl Slot for Value {
 
     fn null() -> Self {
         Value::Null
+    }
+
+    fn as_params(_: &[Self]) -> Option<&[Param]> {
+        None
     }
 
     fn from_value(value: Value) -> Self {
@@ -72,8 +76,6 @@ impl Slot for Value {
         target: &Target,
         runs: &[Run<Self>],
         rowids: Option<&mut Vec<i64>>,
-        _copy: bool,
-        _first_row: usize,
     ) -> Result<u64> {
         let engine = backend.sqlite("bulk insert")?;
         match rowids {
@@ -93,6 +95,10 @@ impl Slot for Param {
 
     fn null() -> Self {
         Param::Null
+    }
+
+    fn as_params(values: &[Self]) -> Option<&[Param]> {
+        Some(values)
     }
 
     fn from_value(value: Value) -> Self {
@@ -124,21 +130,15 @@ impl Slot for Param {
         target: &Target,
         runs: &[Run<Self>],
         rowids: Option<&mut Vec<Cell>>,
-        copy: bool,
-        first_row: usize,
     ) -> Result<u64> {
         let Backend::Postgres(engine) = backend else {
             return Err(Error::Unsupported(
                 "PostgreSQL values on another database".into(),
             ));
         };
-        match (rowids, copy) {
-            (Some(_), true) => Err(Error::invalid(
-                "COPY returns no keys; insert the rows to read them back",
-            )),
-            (Some(ids), false) => bulk_pg::insert_returning(engine, target, runs, ids),
-            (None, true) => bulk_pg::copy(engine, target, runs, first_row),
-            (None, false) => bulk_pg::insert(engine, target, runs),
+        match rowids {
+            Some(ids) => bulk_pg::insert_returning(engine, target, runs, ids),
+            None => bulk_pg::insert(engine, target, runs),
         }
     }
 }
