@@ -37,6 +37,9 @@ pub struct InsertSql {
     pub skip_duplicates: String,
     pub returning_rowid: String,
     pub default_values: String,
+    /// PostgreSQL's binary COPY around the column list: `("COPY t (", ") FROM STDIN
+    /// (FORMAT binary)")`; None where the dialect has none.
+    pub copy: Option<(String, String)>,
 }
 
 /// The target of a bulk insert: a table's insert statements, and whether rows that would
@@ -49,12 +52,14 @@ pub struct Target {
 
 /// Consecutive rows that give the same columns. Rows that leave a column out get the
 /// column's database default, so each distinct set of columns needs its own statement.
-#[derive(Debug, Default)]
-pub struct Run {
+/// `V` is the database's bound value: `SQLite`'s `Value`, or PostgreSQL's `Param`
+/// (`bulk_pg`).
+#[derive(Debug)]
+pub struct Run<V = Value> {
     /// Indexes into [`InsertSql::columns`], in the order of each row's values.
     pub present: Vec<usize>,
     /// Row-major: `rows` rows of `present.len()` values.
-    pub values: Vec<Value>,
+    pub values: Vec<V>,
     pub rows: usize,
 }
 
@@ -222,6 +227,7 @@ pub(crate) mod tests {
             skip_duplicates: " ON CONFLICT DO NOTHING".into(),
             returning_rowid: " RETURNING rowid".into(),
             default_values: format!("INSERT INTO {table} DEFAULT VALUES"),
+            copy: None,
         })
     }
 

@@ -23,6 +23,7 @@
 
 pub mod arrow_export;
 pub mod bulk;
+pub mod bulk_pg;
 pub mod busy;
 pub mod engine;
 pub mod error;

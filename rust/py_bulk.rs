@@ -12,19 +12,23 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod convert;
+mod copy;
+mod slot;
+
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{
-    PyBool, PyBytes, PyDateAccess, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString,
-    PyTimeAccess, PyTuple, PyTzInfo, PyTzInfoAccess,
-};
+use pyo3::types::{PyDict, PyList, PyMapping, PyString, PyTuple};
 use rusqlite::types::Value;
 
 use crate::bulk::{InsertSql, Run, Target};
-use crate::engine::Engine;
+use crate::engine::postgres::Param;
+use crate::engine::Backend;
 use crate::error::Error;
-use crate::py_engine::{to_value, PyEngine};
-use crate::time::{Format, UtcTime};
+use crate::py_engine::PyEngine;
+use crate::time::Format;
+use convert::{fast_convert, parse_kind, parse_missing};
+use slot::Slot;
 
 /// How a column's value is checked and converted on the fast path.
 enum Kind {
@@ -56,8 +60,9 @@ enum Missing {
     Now,
     /// A value generated per row (cuid, uuid, ...), through this callable.
     Generate(Py<PyAny>),
-    /// A fixed, already encoded value (an empty scalar list).
-    Value(Value),
+    /// A fixed, already encoded value (an empty scalar list), bound in the database's
+    /// form per call.
+    Value(Py<PyAny>),
 }
 
 struct Column {
@@ -72,7 +77,7 @@ struct Column {
 #[pyclass(name = "BulkInsert", module = "strata._core", frozen)]
 pub struct PyBulkInsert {
     db: Py<PyEngine>,
-    engine: Arc<Engine>,
+    backend: Backend,
     model: String,
     columns: Vec<Column>,
     /// The dialect's insert statements, with the columns in `columns` order.
@@ -126,7 +131,7 @@ impl PyBulkInsert {
         }
         Ok(PyBulkInsert {
             db: db.clone().unbind(),
-            engine: Arc::clone(db.get().engine("bulk insert")?),
+            backend: db.get().backend().clone(),
             model,
             columns: parsed,
             insert: Arc::new(insert),
@@ -148,7 +153,11 @@ impl PyBulkInsert {
     /// With `rowids` (a list), the rowid of every row inserted is appended to it, in the
     /// order written (`RETURNING rowid`), so the caller can read the new rows back inside
     /// the same transaction.
-    #[pyo3(signature = (rows, *, now = None, defaults = None, skip_duplicates = false, atomic = true, chunk_rows = 4096, rowids = None))]
+    ///
+    /// With `copy`, rows go to PostgreSQL by binary `COPY` rather than multi-row inserts
+    /// (metric ingest; no `skip_duplicates` or `rowids` then). `SQLite` has no COPY and
+    /// inserts them.
+    #[pyo3(signature = (rows, *, now = None, defaults = None, skip_duplicates = false, atomic = true, chunk_rows = 4096, rowids = None, copy = false))]
     #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
     fn insert_rows(
         &self,
@@ -160,12 +169,73 @@ impl PyBulkInsert {
         atomic: bool,
         chunk_rows: usize,
         rowids: Option<&Bound<'_, PyList>>,
+        copy: bool,
     ) -> PyResult<u64> {
-        let call = self.prepare_call(py, rows, now, defaults, skip_duplicates)?;
+        let options = Options {
+            skip_duplicates,
+            atomic,
+            chunk_rows,
+            copy,
+        };
+        match &self.backend {
+            Backend::Sqlite(_) => self.rows_as::<Value>(py, rows, now, defaults, options, rowids),
+            Backend::Postgres(_) => self.rows_as::<Param>(py, rows, now, defaults, options, rowids),
+        }
+    }
+
+    /// Insert columnar data: `columns` maps field names to equal-length sequences (lists,
+    /// tuples, or anything with `len` and indexing). Fields not given are treated as left
+    /// out of every row. Same transaction options as `insert_rows`.
+    #[pyo3(signature = (columns, *, now = None, defaults = None, skip_duplicates = false, atomic = true, chunk_rows = 4096, copy = false))]
+    #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
+    fn insert_columns(
+        &self,
+        py: Python<'_>,
+        columns: &Bound<'_, PyDict>,
+        now: Option<&Bound<'_, PyAny>>,
+        defaults: Option<&Bound<'_, PyDict>>,
+        skip_duplicates: bool,
+        atomic: bool,
+        chunk_rows: usize,
+        copy: bool,
+    ) -> PyResult<u64> {
+        let options = Options {
+            skip_duplicates,
+            atomic,
+            chunk_rows,
+            copy,
+        };
+        match &self.backend {
+            Backend::Sqlite(_) => self.columns_as::<Value>(py, columns, now, defaults, options),
+            Backend::Postgres(_) => self.columns_as::<Param>(py, columns, now, defaults, options),
+        }
+    }
+}
+
+/// The keyword options of one call.
+#[derive(Clone, Copy)]
+struct Options {
+    skip_duplicates: bool,
+    atomic: bool,
+    chunk_rows: usize,
+    copy: bool,
+}
+
+impl PyBulkInsert {
+    fn rows_as<V: Slot>(
+        &self,
+        py: Python<'_>,
+        rows: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+        defaults: Option<&Bound<'_, PyDict>>,
+        options: Options,
+        rowids: Option<&Bound<'_, PyList>>,
+    ) -> PyResult<u64> {
+        let call = self.prepare_call::<V>(py, rows, now, defaults, options.skip_duplicates)?;
         let mut source = rows.try_iter()?.enumerate();
         let mut row_buffer = RowBuffer::default();
         self.db.get().timed(py, "bulk_insert", &call.sql, rows, || {
-            self.write_chunks(py, &call, atomic, chunk_rows, rowids, |runs, limit| {
+            self.write_chunks(py, &call, options, rowids, |runs, limit| {
                 let mut taken = 0;
                 for (index, row) in source.by_ref() {
                     self.convert_row(&call, &row?, index, &mut row_buffer)?;
@@ -180,22 +250,16 @@ impl PyBulkInsert {
         })
     }
 
-    /// Insert columnar data: `columns` maps field names to equal-length sequences (lists,
-    /// tuples, or anything with `len` and indexing). Fields not given are treated as left
-    /// out of every row. Same transaction options as `insert_rows`.
-    #[pyo3(signature = (columns, *, now = None, defaults = None, skip_duplicates = false, atomic = true, chunk_rows = 4096))]
-    #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
-    fn insert_columns(
+    fn columns_as<V: Slot>(
         &self,
         py: Python<'_>,
         columns: &Bound<'_, PyDict>,
         now: Option<&Bound<'_, PyAny>>,
         defaults: Option<&Bound<'_, PyDict>>,
-        skip_duplicates: bool,
-        atomic: bool,
-        chunk_rows: usize,
+        options: Options,
     ) -> PyResult<u64> {
-        let call = self.prepare_call(py, columns.as_any(), now, defaults, skip_duplicates)?;
+        let call =
+            self.prepare_call::<V>(py, columns.as_any(), now, defaults, options.skip_duplicates)?;
         let mut given: Vec<Option<Bound<'_, PyAny>>> = Vec::with_capacity(self.columns.len());
         let mut length: Option<(usize, Bound<'_, PyString>)> = None;
         for column in &self.columns {
@@ -233,7 +297,7 @@ impl PyBulkInsert {
         self.db
             .get()
             .timed(py, "bulk_insert", &call.sql, columns.as_any(), || {
-                self.write_chunks(py, &call, atomic, chunk_rows, None, |runs, limit| {
+                self.write_chunks(py, &call, options, None, |runs, limit| {
                     let end = total.min(next + limit);
                     for index in next..end {
                         self.convert_column_row(py, &call, &given, index, &mut row_buffer)?;
@@ -248,24 +312,25 @@ impl PyBulkInsert {
 }
 
 /// What stays the same for every row of one call.
-struct Call {
+struct Call<V> {
     target: Target,
     /// The single-row form of the statement, which the tracer and the query listener see.
     sql: String,
-    now: Value,
-    /// Per column: the value for rows that leave the field out, given for this call.
-    defaults: Vec<Option<Value>>,
+    now: V,
+    /// Per column: the value for rows that leave the field out, given for this call (or
+    /// fixed by the model, `Missing::Value`).
+    defaults: Vec<Option<V>>,
 }
 
 impl PyBulkInsert {
-    fn prepare_call(
+    fn prepare_call<V: Slot>(
         &self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
         defaults: Option<&Bound<'_, PyDict>>,
         skip_duplicates: bool,
-    ) -> PyResult<Call> {
+    ) -> PyResult<Call<V>> {
         let target = Target {
             sql: Arc::clone(&self.insert),
             skip_duplicates,
@@ -275,10 +340,17 @@ impl PyBulkInsert {
         let sql = target.sql(&all, 1);
         self.db.get().trace(py, &sql, data)?;
         let now = match now {
-            Some(value) => to_value(value, 0)?,
-            None => Value::Null,
+            Some(value) => V::from_python(value)?,
+            None => V::null(),
         };
-        let mut fixed = vec![None; self.columns.len()];
+        let mut fixed: Vec<Option<V>> = self
+            .columns
+            .iter()
+            .map(|column| match &column.missing {
+                Missing::Value(value) => V::from_python(value.bind(py)).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<PyResult<_>>()?;
         if let Some(defaults) = defaults {
             for (field, value) in defaults.iter() {
                 let position = self
@@ -304,23 +376,40 @@ impl PyBulkInsert {
     /// Convert chunks with `fill(runs, limit)` (which returns how many rows it converted)
     /// and write each with the GIL released, until a chunk comes back empty. With
     /// `rowids`, the inserted rows' rowids are appended to it.
-    fn write_chunks(
+    fn write_chunks<V: Slot>(
         &self,
         py: Python<'_>,
-        call: &Call,
-        atomic: bool,
-        chunk_rows: usize,
+        call: &Call<V>,
+        options: Options,
         rowids: Option<&Bound<'_, PyList>>,
-        mut fill: impl FnMut(&mut Vec<Run>, usize) -> PyResult<usize>,
+        mut fill: impl FnMut(&mut Vec<Run<V>>, usize) -> PyResult<usize>,
     ) -> PyResult<u64> {
+        if options.copy {
+            if let Backend::Postgres(engine) = &self.backend {
+                if rowids.is_some() {
+                    return Err(Error::invalid(
+                        "COPY returns no keys; insert the rows to read them back",
+                    )
+                    .into());
+                }
+                return Self::copy_chunks(py, call, options, engine, fill);
+            }
+        }
+        let Options {
+            atomic, chunk_rows, ..
+        } = options;
         if chunk_rows == 0 {
             return Err(Error::invalid("chunk_rows must be at least 1").into());
         }
-        let engine = &self.engine;
+        let backend = &self.backend;
         if atomic {
-            py.detach(|| engine.begin())?;
+            py.detach(|| backend.begin())?;
         }
+        // A chunk that is several statements needs a transaction of its own on a server
+        // where each statement outside one commits alone.
+        let chunk_transaction = !atomic && V::CHUNK_TRANSACTION;
         let mut written = 0;
+        let mut converted = 0;
         let outcome = (|| -> PyResult<()> {
             loop {
                 let mut runs = Vec::new();
@@ -328,21 +417,29 @@ impl PyBulkInsert {
                 if taken == 0 {
                     return Ok(());
                 }
-                written += match rowids {
-                    None => py.detach(|| engine.write(|conn| call.target.insert(conn, &runs)))?,
-                    Some(list) => {
-                        let mut ids = Vec::new();
-                        let inserted = py.detach(|| {
-                            engine.write(|conn| {
-                                call.target.insert_returning_rowids(conn, &runs, &mut ids)
-                            })
-                        })?;
-                        for id in ids {
-                            list.append(id)?;
-                        }
-                        inserted
+                let mut ids: Vec<V::Id> = Vec::new();
+                let want_ids = rowids.is_some();
+                written += py.detach(|| {
+                    if chunk_transaction {
+                        backend.begin()?;
                     }
-                };
+                    let outcome =
+                        V::write(backend, &call.target, &runs, want_ids.then_some(&mut ids));
+                    match (&outcome, chunk_transaction) {
+                        (Ok(_), true) => backend.commit()?,
+                        (Err(_), true) => {
+                            let _ = backend.rollback();
+                        }
+                        _ => {}
+                    }
+                    outcome
+                })?;
+                converted += taken;
+                if let Some(list) = rowids {
+                    for id in ids {
+                        list.append(V::id_object(py, id)?)?;
+                    }
+                }
                 if taken < chunk_rows {
                     return Ok(());
                 }
@@ -351,14 +448,14 @@ impl PyBulkInsert {
         match outcome {
             Ok(()) => {
                 if atomic {
-                    py.detach(|| engine.commit())?;
+                    py.detach(|| backend.commit())?;
                 }
                 Ok(written)
             }
             Err(err) => {
                 if atomic {
                     // The original error is what the caller needs, not a failed rollback's.
-                    let _ = py.detach(|| engine.rollback());
+                    let _ = py.detach(|| backend.rollback());
                 } else {
                     let _ = err.value(py).setattr(intern!(py, "committed"), written);
                 }
@@ -367,12 +464,12 @@ impl PyBulkInsert {
         }
     }
 
-    fn convert_row(
+    fn convert_row<V: Slot>(
         &self,
-        call: &Call,
+        call: &Call<V>,
         row: &Bound<'_, PyAny>,
         index: usize,
-        buffer: &mut RowBuffer,
+        buffer: &mut RowBuffer<V>,
     ) -> PyResult<()> {
         let py = row.py();
         let dict = if let Ok(dict) = row.cast::<PyDict>() {
@@ -426,13 +523,13 @@ impl PyBulkInsert {
         Ok(())
     }
 
-    fn convert_column_row(
+    fn convert_column_row<V: Slot>(
         &self,
         py: Python<'_>,
-        call: &Call,
+        call: &Call<V>,
         given: &[Option<Source<'_>>],
         index: usize,
-        buffer: &mut RowBuffer,
+        buffer: &mut RowBuffer<V>,
     ) -> PyResult<()> {
         let RowBuffer { present, values } = buffer;
         for (position, (column, source)) in self.columns.iter().zip(given).enumerate() {
@@ -470,20 +567,20 @@ impl PyBulkInsert {
         })
     }
 
-    fn missing_value(
+    fn missing_value<V: Slot>(
         &self,
         py: Python<'_>,
         position: usize,
-        call: &Call,
-    ) -> PyResult<Option<Value>> {
+        call: &Call<V>,
+    ) -> PyResult<Option<V>> {
         if let Some(value) = &call.defaults[position] {
             return Ok(Some(value.clone()));
         }
         let column = &self.columns[position];
         Ok(match &column.missing {
-            Missing::Omit => None,
+            // A fixed value is in `call.defaults`, unless the call gave its own.
+            Missing::Omit | Missing::Value(_) => None,
             Missing::Now => Some(call.now.clone()),
-            Missing::Value(value) => Some(value.clone()),
             Missing::Generate(generate) => {
                 Some(Self::convert(column, generate.bind(py).call0()?.as_any())?)
             }
@@ -500,15 +597,15 @@ impl PyBulkInsert {
 
     /// One value, checked and converted; the field's Python encoder decides whatever the
     /// fast path does not accept.
-    fn convert(column: &Column, value: &Bound<'_, PyAny>) -> PyResult<Value> {
+    fn convert<V: Slot>(column: &Column, value: &Bound<'_, PyAny>) -> PyResult<V> {
         if value.is_none() && column.nullable {
-            return Ok(Value::Null);
+            return Ok(V::null());
         }
         if let Some(converted) = fast_convert(&column.kind, value) {
             return Ok(converted);
         }
         let encoded = column.encode.bind(value.py()).call1((value,))?;
-        Ok(to_value(&encoded, 0)?)
+        V::from_python(&encoded)
     }
 
     fn invalid(
@@ -534,16 +631,24 @@ impl PyBulkInsert {
 
 /// One converted row, reused from row to row so that converting allocates nothing per row
 /// in the common case of rows that give the same columns.
-#[derive(Default)]
-struct RowBuffer {
+struct RowBuffer<V> {
     present: Vec<usize>,
-    values: Vec<Value>,
+    values: Vec<V>,
 }
 
-impl RowBuffer {
+impl<V> Default for RowBuffer<V> {
+    fn default() -> Self {
+        RowBuffer {
+            present: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<V> RowBuffer<V> {
     /// Move the row into `runs`, starting a new run when it gives other columns than the
     /// last, and leave the buffer empty.
-    fn push_into(&mut self, runs: &mut Vec<Run>) {
+    fn push_into(&mut self, runs: &mut Vec<Run<V>>) {
         match runs.last_mut() {
             Some(run) if run.present == self.present => {
                 run.values.append(&mut self.values);
@@ -586,115 +691,6 @@ impl<'py> Source<'py> {
             Source::Other(values) => values.get_item(index),
         }
     }
-}
-
-/// The stored value for the common cases, or None to defer to the Python encoder (which
-/// converts what it accepts and raises the field's error for the rest).
-fn fast_convert(kind: &Kind, value: &Bound<'_, PyAny>) -> Option<Value> {
-    match kind {
-        Kind::Text { max_chars } => {
-            let text = value.cast::<PyString>().ok()?.to_str().ok()?;
-            match max_chars {
-                Some(limit) if text.chars().count() > *limit => None,
-                _ => Some(Value::Text(text.to_owned())),
-            }
-        }
-        Kind::Int { min, max } => {
-            let number: i64 = value.cast_exact::<PyInt>().ok()?.extract().ok()?;
-            (*min..=*max)
-                .contains(&number)
-                .then_some(Value::Integer(number))
-        }
-        Kind::Float => {
-            if let Ok(number) = value.cast_exact::<PyFloat>() {
-                let number = number.value();
-                (!number.is_nan()).then_some(Value::Real(number))
-            } else {
-                let number: i64 = value.cast_exact::<PyInt>().ok()?.extract().ok()?;
-                #[allow(clippy::cast_precision_loss)] // Python's float(int) rounds the same way
-                Some(Value::Real(number as f64))
-            }
-        }
-        Kind::Bool => value
-            .cast_exact::<PyBool>()
-            .ok()
-            .map(|flag| Value::Integer(i64::from(flag.is_true()))),
-        Kind::Bytes => value
-            .cast_exact::<PyBytes>()
-            .ok()
-            .map(|bytes| Value::Blob(bytes.as_bytes().to_vec())),
-        Kind::Enum(names) => {
-            let name = value.cast_exact::<PyString>().ok()?.to_str().ok()?;
-            names.get(name).map(|stored| Value::Text(stored.clone()))
-        }
-        Kind::DateTime(format) => utc_parts(value).map(|t| format.of(&t)),
-        Kind::Python => None,
-    }
-}
-
-/// The parts of a datetime whose tzinfo is `datetime.timezone.utc` itself; others (naive,
-/// another offset, another tzinfo class) take the Python encoder, which converts or
-/// refuses them.
-fn utc_parts(value: &Bound<'_, PyAny>) -> Option<UtcTime> {
-    let datetime = value.cast_exact::<PyDateTime>().ok()?;
-    let tzinfo = datetime.get_tzinfo()?;
-    let utc = PyTzInfo::utc(value.py()).ok()?;
-    if !tzinfo.is(&*utc) {
-        return None;
-    }
-    Some(UtcTime {
-        year: datetime.get_year(),
-        month: datetime.get_month(),
-        day: datetime.get_day(),
-        hour: datetime.get_hour(),
-        minute: datetime.get_minute(),
-        second: datetime.get_second(),
-        // Truncated, as isoformat(timespec="milliseconds") and the ms encoder do.
-        millisecond: datetime.get_microsecond() / 1000,
-    })
-}
-
-fn parse_kind(kind: &str, options: &Bound<'_, PyAny>) -> PyResult<Kind> {
-    Ok(match kind {
-        "text" => Kind::Text {
-            max_chars: options.extract()?,
-        },
-        "int" => {
-            let (min, max) = options.extract()?;
-            Kind::Int { min, max }
-        }
-        "float" => Kind::Float,
-        "bool" => Kind::Bool,
-        "bytes" => Kind::Bytes,
-        "enum" => Kind::Enum(options.extract()?),
-        // "datetime-iso8601", "datetime-unixepoch-ms"...: the column's detected form.
-        datetime if datetime.starts_with("datetime-") => {
-            Kind::DateTime(Format::parse(&datetime["datetime-".len()..])?)
-        }
-        "python" => Kind::Python,
-        other => {
-            return Err(Error::invalid(format!("unknown column kind {other:?}")).into());
-        }
-    })
-}
-
-fn parse_missing(missing: &Bound<'_, PyAny>) -> PyResult<Missing> {
-    if let Ok(name) = missing.extract::<String>() {
-        return match name.as_str() {
-            "omit" => Ok(Missing::Omit),
-            "required" => Ok(Missing::Required),
-            "now" => Ok(Missing::Now),
-            other => Err(Error::invalid(format!("unknown missing-value rule {other:?}")).into()),
-        };
-    }
-    if missing.is_callable() {
-        return Ok(Missing::Generate(missing.clone().unbind()));
-    }
-    let (tag, value): (String, Bound<'_, PyAny>) = missing.extract()?;
-    if tag != "value" {
-        return Err(Error::invalid(format!("unknown missing-value rule {tag:?}")).into());
-    }
-    Ok(Missing::Value(to_value(&value, 0)?))
 }
 
 fn describe(value: &Bound<'_, PyAny>) -> String {
@@ -743,6 +739,12 @@ pub fn insert_sql(spec: &Bound<'_, PyDict>) -> PyResult<InsertSql> {
         skip_duplicates: text("skip_duplicates")?,
         returning_rowid: text("returning_rowid")?,
         default_values: text("default_values")?,
+        copy: match (spec.get_item("copy_head")?, spec.get_item("copy_tail")?) {
+            (Some(head), Some(tail)) if !head.is_none() && !tail.is_none() => {
+                Some((head.extract()?, tail.extract()?))
+            }
+            _ => None,
+        },
     };
     if insert.row_tuples.len() != insert.columns.len() + 1 {
         return Err(Error::invalid("the insert needs a row tuple for every width").into());

@@ -6,14 +6,13 @@
 //! `SQLite`, no GIL release: it costs less than releasing the GIL would), and everything else
 //! runs in one `Engine::write` with the GIL released.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDateTime, PyDict, PyFloat, PyInt, PyString, PyTuple, PyTzInfo};
 
-use crate::engine::Engine;
+use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::py_engine::PyEngine;
 use crate::ratelimit::{
@@ -35,7 +34,7 @@ enum KeyKind {
 
 #[pyclass(name = "RateLimiter", module = "strata._core", subclass, frozen)]
 pub struct PyRateLimiter {
-    engine: Arc<Engine>,
+    backend: Backend,
     limiter: Limiter,
     key_kinds: Vec<KeyKind>,
     /// Makes the id of a new row when the client generates the model's ids (the model's own
@@ -122,7 +121,7 @@ impl PyRateLimiter {
             ));
         }
         Ok(PyRateLimiter {
-            engine: Arc::clone(engine.get().engine("the rate limiter")?),
+            backend: engine.get().backend().clone(),
             limiter: Limiter::new(spec)?,
             key_kinds,
             id_factory,
@@ -155,10 +154,7 @@ impl PyRateLimiter {
             return Ok(PyDecision(decision));
         }
         let id = self.take_id(py)?;
-        let outcome = py.detach(|| {
-            self.limiter
-                .hit(&self.engine, &key, algorithm, &source, id.as_deref())
-        });
+        let outcome = py.detach(|| self.hit_on(&key, algorithm, &source, id.as_deref()));
         self.give_back(id, outcome.as_ref().is_ok_and(|hit| hit.used_id));
         Ok(PyDecision(outcome?.decision))
     }
@@ -199,7 +195,10 @@ impl PyRateLimiter {
         rule: Option<String>,
     ) -> PyResult<PyDecision> {
         let (key, algorithm, source) = self.request(key, limit, window, cost, algorithm, rule)?;
-        let decision = py.detach(|| self.limiter.peek(&self.engine, &key, algorithm, &source))?;
+        let decision = py.detach(|| match &self.backend {
+            Backend::Sqlite(engine) => self.limiter.peek(engine, &key, algorithm, &source),
+            Backend::Postgres(engine) => self.limiter.peek_pg(engine, &key, algorithm, &source),
+        })?;
         Ok(PyDecision(decision))
     }
 
@@ -208,7 +207,10 @@ impl PyRateLimiter {
     #[pyo3(signature = (*key))]
     fn reset(&self, py: Python<'_>, key: &Bound<'_, PyTuple>) -> PyResult<u64> {
         let key = self.key(key)?;
-        Ok(py.detach(|| self.limiter.reset(&self.engine, &key))?)
+        Ok(py.detach(|| match &self.backend {
+            Backend::Sqlite(engine) => self.limiter.reset(engine, &key),
+            Backend::Postgres(engine) => self.limiter.reset_pg(engine, &key),
+        })?)
     }
 
     /// Delete rows whose window started (gcra: whose bucket was full) more than
@@ -218,7 +220,10 @@ impl PyRateLimiter {
         let older_than_ns = seconds_to_ms(older_than)
             .and_then(|ms| ms.checked_mul(1_000_000))
             .ok_or_else(|| Error::invalid("older_than must be a finite number"))?;
-        Ok(py.detach(|| self.limiter.cleanup(&self.engine, older_than_ns, batch))?)
+        Ok(py.detach(|| match &self.backend {
+            Backend::Sqlite(engine) => self.limiter.cleanup(engine, older_than_ns, batch),
+            Backend::Postgres(engine) => self.limiter.cleanup_pg(engine, older_than_ns, batch),
+        })?)
     }
 
     /// Fix the limiter's clock at `ns` nanoseconds since the Unix epoch (for tests), or go
@@ -258,9 +263,7 @@ impl PyRateLimiter {
         let started = Instant::now();
         let outcome = py.detach(|| -> PyResult<()> {
             for _ in 0..n {
-                let hit =
-                    self.limiter
-                        .hit(&self.engine, &key, algorithm, &source, id.as_deref())?;
+                let hit = self.hit_on(&key, algorithm, &source, id.as_deref())?;
                 if hit.used_id {
                     // A new row took the id: like `hit`, make the next one in Python.
                     id = Python::attach(|py| self.take_id(py))?;
@@ -275,6 +278,20 @@ impl PyRateLimiter {
 }
 
 impl PyRateLimiter {
+    /// One hit on whichever database the handle is on (GIL released by the caller).
+    fn hit_on(
+        &self,
+        key: &[KeyPart],
+        algorithm: Algorithm,
+        source: &LimitSource,
+        id: Option<&str>,
+    ) -> Result<crate::ratelimit::Hit> {
+        match &self.backend {
+            Backend::Sqlite(engine) => self.limiter.hit(engine, key, algorithm, source, id),
+            Backend::Postgres(engine) => self.limiter.hit_pg(engine, key, algorithm, source, id),
+        }
+    }
+
     /// Convert and check a hit's arguments. Everything is refused here, before any SQL.
     fn request(
         &self,

@@ -1,5 +1,8 @@
 """create_many through the core's bulk path: every row once, all or nothing, and exactly the
-values and errors that single-row ``create`` gives."""
+values and errors that single-row ``create`` gives.
+
+On both databases (the ``backend`` fixture), but for the tests of SQLite's stored forms;
+tests/test_bulk_postgres.py covers PostgreSQL's statements and COPY below the client."""
 
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import strata
+from backends import Backend
 from strata import _core
 from strata.client.bulk import BulkWriter
+from test_ratelimit import needs_client
 
 SCHEMA = """datasource db {
   provider = "sqlite"
@@ -54,13 +59,9 @@ PER_STATEMENT = _core.BULK_ROWS_PER_STATEMENT
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Any:
-    schema = tmp_path / "schema.prisma"
-    schema.write_text(SCHEMA)
-    database = strata.connect(tmp_path / "bulk.db", schema=schema)
-    database.migrate_.push()
-    yield database
-    database.close_()
+def db(backend: Backend) -> Any:
+    needs_client(backend)
+    return backend.connect(SCHEMA)
 
 
 def stored(db: Any, table: str) -> list[tuple[Any, ...]]:
@@ -139,6 +140,7 @@ VALUES = {
 
 @pytest.mark.parametrize("datetime_format", ["iso8601", "unixepoch-ms"])
 def test_bulk_and_single_create_store_the_same_bytes(tmp_path: Path, datetime_format: str) -> None:
+    """SQLite only: the stored DateTime forms are SQLite's."""
     schema = tmp_path / "schema.prisma"
     schema.write_text(SCHEMA)
     db = strata.connect(tmp_path / "same.db", schema=schema, datetime_format=datetime_format)
@@ -214,8 +216,14 @@ def test_shape_errors_name_the_row(db: Any, row: Any, message: str) -> None:
     assert db.everything.count() == 0
 
 
-def test_hostile_strings_are_values_not_sql(db: Any) -> None:
+def test_hostile_strings_are_values_not_sql(db: Any, backend: Backend) -> None:
     hostile = ['\'); DROP TABLE "Item"; --', '"', "\x00nul", "x" * 10_000, "é" * 3]
+    if backend.is_postgres:
+        # PostgreSQL's text cannot hold NUL: the whole call is refused, nothing written.
+        with pytest.raises(strata.StrataError):
+            db.item.create_many(data=[{"sku": s} for s in hostile])
+        assert db.item.count() == 0
+        hostile.remove("\x00nul")
     db.item.create_many(data=[{"sku": s} for s in hostile])
     assert sorted(r.sku for r in db.item.find_many()) == sorted(hostile)
 
@@ -260,6 +268,7 @@ def test_unatomic_chunks_commit_alone_and_report_what_was_committed(db: Any) -> 
 def test_any_chunking_inserts_the_same_rows(
     tmp_path_factory: Any, values: list[int], chunk: int
 ) -> None:
+    """SQLite only: a database per hypothesis example."""
     path = tmp_path_factory.mktemp("chunks")
     schema = path / "schema.prisma"
     schema.write_text(SCHEMA)

@@ -1,5 +1,8 @@
 """The web helper, through FastAPI's (Starlette's) test client, and on a live event loop
-through httpx's ASGI transport."""
+through httpx's ASGI transport.
+
+SQLite only: the middleware sees nothing but the limiter's decisions, which
+tests/test_ratelimit.py and tests/test_ratelimit_postgres.py prove on both databases."""
 
 from __future__ import annotations
 

@@ -133,7 +133,8 @@ class BulkInsert:
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
-        rowids: list[int] | None = None,
+        rowids: list[Any] | None = None,
+        copy: bool = False,
     ) -> int: ...
     def insert_columns(
         self,
@@ -144,6 +145,7 @@ class BulkInsert:
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
+        copy: bool = False,
     ) -> int: ...
 
 @final

@@ -180,11 +180,11 @@ class Metrics:
                 for piece, size in pieces:
                     if isinstance(piece, dict):
                         written += self._writer.insert_columns(
-                            piece, atomic=False, chunk_rows=chunk_rows
+                            piece, atomic=False, chunk_rows=chunk_rows, copy=True
                         )
                     else:
                         written += self._writer.insert_rows(
-                            piece, atomic=False, chunk_rows=chunk_rows
+                            piece, atomic=False, chunk_rows=chunk_rows, copy=True
                         )
                     offset += size
             except ValidationError as error:

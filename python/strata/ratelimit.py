@@ -147,13 +147,18 @@ def bind(
             expected="a unique constraint on the key"
             + (" and window start" if tat is None else ""),
         )
-    id_column, id_factory, created, updated = _filled_fields(meta, set(expected_types))
+    # On a server the statement stamps times with the server's clock, in the column's own
+    # type; only SQLite needs each DateTime's stored form, to write it from the process.
+    server_clock = client.dialect.provider != "sqlite"
+    id_column, id_factory, created, updated = _filled_fields(
+        meta, set(expected_types), forms=not server_clock
+    )
     # The hit reads the newest windows with ORDER BY and finds its window's row by
     # equality, so the window start must have one stored form; each DateTime the limiter
     # writes is written in its own column's form.
     window_format = (
         client.datetime_format
-        if window_start is None
+        if window_start is None or server_clock
         else single_form(meta, window_start, "the rate limiter")
     )
     keys = [meta.column(name) for name in key]
@@ -189,7 +194,7 @@ def bind(
         "key_types": [_KEY_TYPES[meta.scalars[name].type] for name in key],
         "shape": "gcra" if tat is not None else "window",
         "client_ids": id_column is not None,
-        "stamps": [form for _, form in (*created, *updated)],
+        "stamps": [form for _, form in (*created, *updated) if form],
         "datetime_format": window_format,
         "statements": statements,
     }
@@ -212,11 +217,11 @@ def _unique_columns(meta: ModelMeta, fields: tuple[str, ...]) -> list[str] | Non
 
 
 def _filled_fields(
-    meta: ModelMeta, bound: set[str]
+    meta: ModelMeta, bound: set[str], *, forms: bool = True
 ) -> tuple[str | None, Callable[[], object] | None, list[_Stamped], list[_Stamped]]:
     """The model's other fields: which the limiter fills on insert (a client-generated id,
     ``@default(now())`` and ``@updatedAt`` times, each with the stored form its column
-    holds), and a refusal for required fields it cannot fill."""
+    holds, unless not ``forms``), and a refusal for required fields it cannot fill."""
     id_column: str | None = None
     id_factory: Callable[[], object] | None = None
     created: list[_Stamped] = []
@@ -226,9 +231,9 @@ def _filled_fields(
             continue
         default = field.default
         if field.updated_at:
-            updated.append(_stamped(meta, name))
+            updated.append(_stamped(meta, name, forms))
         elif default is not None and default.kind == "now":
-            created.append(_stamped(meta, name))
+            created.append(_stamped(meta, name, forms))
         elif name in meta.generated and meta.primary_key == (name,):
             id_column, id_factory = meta.column(name), meta.generated[name]
         elif field.optional or (default is not None and name not in meta.generated):
@@ -248,9 +253,11 @@ def _filled_fields(
 _Stamped = tuple[str, str]
 
 
-def _stamped(meta: ModelMeta, name: str) -> _Stamped:
+def _stamped(meta: ModelMeta, name: str, forms: bool = True) -> _Stamped:
     """A stamped column and the form to write in: the column's detected form (written, not
     compared, so a mixed column takes its most common form)."""
+    if not forms:
+        return meta.column(name), ""
     codec = meta.codecs[name]
     assert isinstance(codec, DateTimeCodec), name  # now() and @updatedAt are DateTimes
     return meta.column(name), codec.storage.write_format

@@ -26,6 +26,7 @@
 //!   integer nanoseconds since the Unix epoch in a `BigInt` column.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::Mutex;
 use rusqlite::types::{Value, ValueRef};
@@ -38,6 +39,7 @@ use crate::time::{self, Clock};
 mod binding;
 mod cache;
 mod decide;
+mod postgres;
 #[cfg(test)]
 mod tests;
 
@@ -79,6 +81,9 @@ pub struct Limiter {
     /// The last value read for each rule: `(limit, window_ms)`. Refreshed on every hit that
     /// reaches `SQLite`, and used to answer denials from the cache.
     rules: Mutex<HashMap<String, (i64, i64)>>,
+    /// On PostgreSQL, how far the server's clock (which decides) was ahead of ours at the
+    /// last hit; the denial cache reads the time as ours plus this. Zero on `SQLite`.
+    server_offset_ns: AtomicI64,
 }
 
 impl Limiter {
@@ -93,6 +98,7 @@ impl Limiter {
             clock: Clock::default(),
             denials: Mutex::new(DenialCache::default()),
             rules: Mutex::new(HashMap::new()),
+            server_offset_ns: AtomicI64::new(0),
         })
     }
 
@@ -141,7 +147,10 @@ impl Limiter {
             .denials
             .lock()
             .get(Family::new(algorithm, limits), key)?;
-        let now = self.clock.now_ns();
+        let now = self
+            .clock
+            .now_ns()
+            .saturating_add(self.server_offset_ns.load(Ordering::Relaxed));
         let decision = match known {
             Known::Window(state) => {
                 // Only within the window the state describes: a new window starts over.
@@ -357,31 +366,13 @@ impl Limiter {
         let mut rows = stmt
             .query(rusqlite::params_from_iter(key.iter()))
             .map_err(|e| Error::from_sqlite(e, sql))?;
-        let mut newest: [(i64, i64); 2] = [(i64::MIN, 0); 2];
-        let mut found = 0;
+        let mut newest = Vec::with_capacity(2);
         while let Some(row) = rows.next().map_err(|e| Error::from_sqlite(e, sql))? {
             let start = decode_datetime_ms(row.get_ref(0).map_err(sql_error)?)?;
             let count: i64 = row.get(1).map_err(sql_error)?;
-            newest[found] = (start.saturating_mul(NANOS_PER_MILLI), count);
-            found += 1;
+            newest.push((start.saturating_mul(NANOS_PER_MILLI), count));
         }
-        let mut start = window_start(now_ns, window_ns);
-        if found > 0 && newest[0].0 > start {
-            start = newest[0].0;
-        }
-        let mut state = WindowState {
-            window_start_ns: start,
-            ..WindowState::default()
-        };
-        for &(row_start, count) in &newest[..found] {
-            if row_start == start {
-                state.current = count;
-                state.exists = true;
-            } else if row_start == start - window_ns {
-                state.previous = count;
-            }
-        }
-        Ok(state)
+        Ok(window_state(&newest, now_ns, window_ns))
     }
 
     fn window_hit(
@@ -505,6 +496,30 @@ impl Limiter {
     fn encode_datetime(&self, ms: i64) -> Value {
         self.spec.datetime_format.value(ms)
     }
+}
+
+/// The key's state in the window that `now_ns` falls in, from its newest windows
+/// (`(start_ns, count)`, newest first, at most two). If the key already has a later window
+/// (some process's clock was ahead, or ours stepped back), the hit counts in that later
+/// window instead: going back to an earlier window could admit more.
+fn window_state(newest: &[(i64, i64)], now_ns: i64, window_ns: i64) -> WindowState {
+    let mut start = window_start(now_ns, window_ns);
+    if let Some(&(latest, _)) = newest.first() {
+        start = start.max(latest);
+    }
+    let mut state = WindowState {
+        window_start_ns: start,
+        ..WindowState::default()
+    };
+    for &(row_start, count) in newest {
+        if row_start == start {
+            state.current = count;
+            state.exists = true;
+        } else if row_start == start - window_ns {
+            state.previous = count;
+        }
+    }
+    state
 }
 
 fn sql_error(err: rusqlite::Error) -> Error {

@@ -9,6 +9,9 @@ store the same bytes:
 * each field's fast path (`Codec.fast_path`) and its ``to_sql``, which decides, and raises
   the field's `ValidationError` for, everything the fast path does not accept;
 * what a row that leaves the field out gets (`strata.client.meta.missing_rule`).
+
+On PostgreSQL the same conversion feeds multi-row inserts with numbered parameters, or
+binary ``COPY`` when the caller asks for ``copy`` (metric ingest).
 """
 
 from __future__ import annotations
@@ -51,7 +54,9 @@ class BulkWriter:
             (meta.codecs[n].to_sql for n in meta.scalars if missing_rule(meta, n) == "now"), None
         )
         insert = dialect.metrics.bulk_insert(
-            meta.table_sql, [meta.column(name) for name in meta.codecs]
+            meta.table_sql,
+            [meta.column(name) for name in meta.codecs],
+            [meta.column(name) for name in meta.primary_key],
         )
         self._core = BulkInsert(db, meta.name, insert, columns, meta.unknown_field)
 
@@ -66,10 +71,12 @@ class BulkWriter:
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
-        rowids: list[int] | None = None,
+        rowids: list[Any] | None = None,
+        copy: bool = False,
     ) -> int:
         """Insert an iterable of dicts; ``defaults`` gives values for fields the rows
-        leave out, and ``rowids``, when given, receives the rowid of each row inserted.
+        leave out, and ``rowids``, when given, receives the rowid of each row inserted
+        (on PostgreSQL, its primary key).
         See `strata._core.BulkInsert.insert_rows`."""
         return self._core.insert_rows(
             rows,
@@ -79,6 +86,7 @@ class BulkWriter:
             atomic=atomic,
             chunk_rows=chunk_rows,
             rowids=rowids,
+            copy=copy,
         )
 
     def insert_columns(
@@ -89,6 +97,7 @@ class BulkWriter:
         skip_duplicates: bool = False,
         atomic: bool = True,
         chunk_rows: int = 4096,
+        copy: bool = False,
     ) -> int:
         """Insert a dict of equal-length sequences; see `strata._core.BulkInsert`."""
         return self._core.insert_columns(
@@ -98,4 +107,5 @@ class BulkWriter:
             skip_duplicates=skip_duplicates,
             atomic=atomic,
             chunk_rows=chunk_rows,
+            copy=copy,
         )

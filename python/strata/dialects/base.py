@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, Protocol, TypedDict, overload
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -558,7 +558,9 @@ class MigrationsDialect(Protocol):
 
 class RateLimitStatements(TypedDict):
     """A rate limiter's statements, compiled by the core (rust/ratelimit) when it is bound.
-    Parameters are positional, in the order each statement's docstring gives."""
+    Parameters are positional, in the order each statement's docstring gives. PostgreSQL's
+    hit is one statement on the server's clock, with its own parameters and result
+    (`strata.dialects.postgresql.ratelimit` lists them)."""
 
     #: The key's state: its newest two ``(window start, count)`` rows, newest first
     #: (windows), or its ``(tat)`` row (gcra). Parameters: the key values.
@@ -623,6 +625,8 @@ class BulkInsertSql(TypedDict):
     which the core assembles per batch for the columns the rows give:
     ``head + names joined by column_separator + values + row_tuples[width] repeated and
     joined by row_separator``, then ``skip_duplicates`` and ``returning_rowid`` as asked.
+    PostgreSQL's row tuples mark each parameter with a bare ``$``, which the core numbers
+    (``$1``, ``$2``...) across the statement.
     A row that gives no column is ``default_values`` (plus ``returning_rowid``)."""
 
     head: str
@@ -636,6 +640,11 @@ class BulkInsertSql(TypedDict):
     skip_duplicates: str
     returning_rowid: str
     default_values: str
+    #: PostgreSQL's binary COPY around the column list: ``copy_head + names joined by
+    #: column_separator + copy_tail``; absent where the database has no COPY (the core
+    #: then inserts).
+    copy_head: NotRequired[str]
+    copy_tail: NotRequired[str]
 
 
 class MetricsSourceSql(TypedDict):
@@ -676,7 +685,11 @@ class MetricsDialect(Protocol):
         self, table: str, series: str, bucket: str, columns: Sequence[str]
     ) -> RollupSql: ...
 
-    def bulk_insert(self, table: str, columns: Sequence[str]) -> BulkInsertSql: ...
+    def bulk_insert(
+        self, table: str, columns: Sequence[str], key: Sequence[str] = ()
+    ) -> BulkInsertSql:
+        """``key``: the table's primary key columns, which ``returning_rowid`` returns
+        where the database has no rowid (PostgreSQL, a single-column key)."""
 
     def watermark_sql(self, table: str, bucket: str) -> str:
         """The latest value of ``bucket`` in ``table``: one row, one value."""

@@ -29,6 +29,8 @@ use super::transaction::{reject_transaction_control, starts_with_keyword};
 use crate::error::{Error, Result};
 use crate::process;
 
+mod binary;
+mod copy;
 mod error;
 mod pool;
 #[cfg(test)]

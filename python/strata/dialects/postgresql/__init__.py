@@ -1,16 +1,16 @@
 """The PostgreSQL dialect: `PostgresDialect`. Its DDL part (`ddl`) writes Prisma's exact
 PostgreSQL migration scripts, its introspection part (`introspect`) reads a live database
 back in the DDL part's spelling and its migrations part (`migrations`) runs scripts on a
-server with Prisma's history table and lock; the typed client's statements (`query`) and
-value encoding (`codecs`) run the client on a server. The other parts that talk to a live
-server (the queue, the rate limiter, metrics) are not written yet, and using one fails with
-a `ConfigurationError` that says so, never by falling back to SQLite."""
+server with Prisma's history table and lock; the rate limiter's part (`ratelimit`) writes
+one-statement hits on the server's clock. The other parts that talk to a live server (the
+client's queries and value encoding, the queue, metrics) are not written yet, and using one
+fails with a `ConfigurationError` that says so, never by falling back to SQLite."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
-from strata.dialects.postgresql import codecs, introspect, migrations, query
+from strata.dialects.postgresql import introspect, migrations, ratelimit
 from strata.dialects.postgresql.ddl import PostgresDdl
 from strata.errors import ConfigurationError
 
@@ -45,17 +45,20 @@ class PostgresDialect:
         self.ddl = PostgresDdl()
         self.introspection: IntrospectionDialect = introspect
         self.migrations = migrations
-        self.query: QueryDialect = query
-        self.codecs: CodecsDialect = codecs
+        self.ratelimit: RateLimitDialect = ratelimit
+
+    @property
+    def query(self) -> QueryDialect:
+        _not_yet("query support")
 
     @property
     def queue(self) -> QueueDialect:
         _not_yet("job queue")
 
     @property
-    def ratelimit(self) -> RateLimitDialect:
-        _not_yet("rate limiter")
-
-    @property
     def metrics(self) -> MetricsDialect:
         _not_yet("metrics")
+
+    @property
+    def codecs(self) -> CodecsDialect:
+        _not_yet("value encoding")

@@ -39,7 +39,8 @@ def rollup_sql(table: str, series: str, bucket: str, columns: Sequence[str]) -> 
     }
 
 
-def bulk_insert(table: str, columns: Sequence[str]) -> BulkInsertSql:
+def bulk_insert(table: str, columns: Sequence[str], key: Sequence[str] = ()) -> BulkInsertSql:
+    # SQLite finds new rows by rowid, whatever the key.
     return {
         "head": f"INSERT INTO {table} (",
         "columns": list(columns),
