@@ -251,6 +251,12 @@ impl PyEngine {
     pub(crate) fn engine(&self, feature: &str) -> Result<&Arc<Engine>> {
         self.backend.sqlite(feature)
     }
+
+    /// The handle's database, for the core's classes that run on both (metrics, the
+    /// Arrow export).
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
 }
 
 /// `execute_many_raw`'s work on either database: the rows converted a chunk at a time

@@ -30,7 +30,6 @@ import duckdb
 from strata._core import ArrowStream
 from strata.dialects import duckdb as duck_sql
 from strata.errors import ValidationError
-from strata.metrics import arrow_kind
 
 if TYPE_CHECKING:
     from strata.client import Client
@@ -72,7 +71,8 @@ def table_stream(
     sql = client.dialect.metrics.export_sql(
         meta.table_sql, [meta.column(name) for name in fields], condition
     )
-    kinds = [(meta.scalars[name].column, arrow_kind(meta.scalars[name])) for name in fields]
+    kind = client.dialect.metrics.export_kind
+    kinds = [(meta.scalars[name].column, kind(meta.scalars[name])) for name in fields]
     return ArrowStream.query(client.db, sql, tuple(builder.params), kinds)
 
 

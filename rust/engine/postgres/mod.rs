@@ -37,7 +37,7 @@ mod tls;
 pub mod url;
 pub mod value;
 
-use error::from_postgres;
+pub use error::from_postgres;
 use pool::{PgConn, Pool};
 pub use value::{Cell, Param};
 
@@ -329,6 +329,22 @@ impl PgEngine {
             }
         }
         self.pool.close();
+    }
+
+    /// Run `f` on a driver connection: the calling thread's transaction connection, or a
+    /// pooled one lent for the call. For the core's features that stream rows through
+    /// `postgres::Client::query_raw` (metric aggregation, rollups) rather than collecting
+    /// them; a failure counts as a failed statement of the transaction, as in `execute`.
+    pub fn with_client<T>(&self, f: impl FnOnce(&mut postgres::Client) -> Result<T>) -> Result<T> {
+        self.with_conn(|conn, _, _| f(&mut conn.client))
+    }
+
+    /// A connection of its own, outside the pool, for a stream a consumer may leave
+    /// half-read for as long as it likes (the Arrow export): it must not hold a connection
+    /// the pool lends. Dropping the client closes it, which ends a query still running.
+    pub fn unpooled_client(&self) -> Result<postgres::Client> {
+        self.check_usable()?;
+        Ok(self.pool.connect()?.client)
     }
 
     fn cache_size(&self) -> usize {
