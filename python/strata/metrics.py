@@ -522,6 +522,8 @@ class Metrics:
             self._sql.watermark_sql(target.table_sql, target.column("bucket")), as_tuples=True
         )
         latest = rows[0][0]
+        if isinstance(latest, datetime):  # a typed column (PostgreSQL): naive means UTC
+            return latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest
         return None if latest is None else parse_datetime(latest)
 
     def retain(
