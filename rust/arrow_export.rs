@@ -23,8 +23,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Decimal128Builder, Float64Builder, Int64Builder,
-    StringBuilder, TimestampMicrosecondBuilder, TimestampMillisecondBuilder,
+    BinaryBuilder, BooleanBuilder, Decimal128Builder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder, TimestampMillisecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -90,8 +90,7 @@ impl Kind {
                 let (precision, scale) = inner.split_once(',')?;
                 let precision: u8 = precision.trim().parse().ok()?;
                 let scale: i8 = scale.trim().parse().ok()?;
-                if !(1..=38).contains(&precision) || scale < 0 || scale.unsigned_abs() > precision
-                {
+                if !(1..=38).contains(&precision) || scale < 0 || scale.unsigned_abs() > precision {
                     return None;
                 }
                 Kind::Decimal128(precision, scale)
@@ -107,9 +106,7 @@ impl Kind {
             Kind::Utf8 => DataType::Utf8,
             Kind::Binary => DataType::Binary,
             Kind::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-            Kind::TimestampMicros => {
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-            }
+            Kind::TimestampMicros => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Kind::Decimal128(precision, scale) => DataType::Decimal128(precision, scale),
         }
     }
@@ -385,7 +382,9 @@ impl Iterator for QueryStream {
                 (Backend::Postgres(engine), Params::Postgres(params)) => {
                     produce_pg(engine, &query, params, sender)
                 }
-                _ => Err(Error::invalid("the export's parameters are another database's")),
+                _ => Err(Error::invalid(
+                    "the export's parameters are another database's",
+                )),
             })
         });
         feed.next()

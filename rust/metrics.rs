@@ -394,7 +394,10 @@ impl<'r, S: Clone> Bucketer<'r, S> {
     ) -> Result<&mut [Accumulator]> {
         self.read += 1;
         let start = time.div_euclid(self.every_ms) * self.every_ms;
-        let continues = self.open.as_ref().is_some_and(|(current, _, _)| same(current));
+        let continues = self
+            .open
+            .as_ref()
+            .is_some_and(|(current, _, _)| same(current));
         if continues {
             let (_, bucket, last) = self.open.as_mut().expect("open");
             if time < *last {
@@ -409,7 +412,7 @@ impl<'r, S: Clone> Bucketer<'r, S> {
             *last = time;
             let previous = std::mem::replace(bucket, start);
             if start != previous {
-                let current = current_series(&self.open);
+                let current = current_series(self.open.as_ref());
                 emit(self.close(current, previous))?;
             }
         } else {
@@ -430,8 +433,8 @@ impl<'r, S: Clone> Bucketer<'r, S> {
     }
 }
 
-fn current_series<S: Clone>(open: &Option<(S, i64, i64)>) -> S {
-    open.as_ref().expect("a bucket is open").0.clone()
+fn current_series<S: Clone>(open: Option<&(S, i64, i64)>) -> S {
+    open.expect("a bucket is open").0.clone()
 }
 
 /// Stream `source`'s rows through buckets of `request.every_ms` and hand each finished

@@ -228,7 +228,13 @@ impl PyAggregator {
                 return Ok(py.detach(|| {
                     in_transaction(engine, || {
                         engine.with_client(|client| {
-                            metrics::pg::rollup(client, &self.source, &request, &target, lookback_ms)
+                            metrics::pg::rollup(
+                                client,
+                                &self.source,
+                                &request,
+                                &target,
+                                lookback_ms,
+                            )
                         })
                     })
                 })?);
@@ -258,7 +264,14 @@ impl PyAggregator {
         let time_format = self.time_format.unwrap_or(Format::Iso8601);
         Ok(py.detach(|| {
             engine.write(|conn| {
-                metrics::rollup(conn, &self.source, time_format, &request, &target, lookback_ms)
+                metrics::rollup(
+                    conn,
+                    &self.source,
+                    time_format,
+                    &request,
+                    &target,
+                    lookback_ms,
+                )
             })
         })?)
     }

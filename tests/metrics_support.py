@@ -11,7 +11,6 @@ aggregation, rollups, retention and the export are tested either way.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +22,7 @@ from strata.dialects.values import parse_datetime
 from strata.errors import ConfigurationError
 from strata.metrics import Metrics
 
-__all__ = ["as_utc", "has_pg_bulk_writer", "needs_bulk_writer", "needs_client", "write_samples"]
+__all__ = ["as_utc", "has_bulk_writer", "needs_bulk_writer", "needs_client", "write_samples"]
 
 
 def needs_client(db: strata.Database) -> None:
@@ -36,13 +35,19 @@ def needs_client(db: strata.Database) -> None:
         pytest.skip(f"needs PostgreSQL's client parts: {missing}")
 
 
-def has_pg_bulk_writer() -> bool:
-    return importlib.util.find_spec("strata.dialects.postgresql.bulk") is not None
+def has_bulk_writer(db: strata.Database) -> bool:
+    """Whether the database's dialect writes the bulk writer's statements (PostgreSQL's
+    comes with strata.dialects.postgresql.bulk)."""
+    try:
+        db.dialect_.metrics.bulk_insert('"t"', ['"c"'])
+    except ConfigurationError:
+        return False
+    return True
 
 
 def needs_bulk_writer(db: strata.Database) -> None:
     """Skip on PostgreSQL while its bulk writer is not written (not on this branch)."""
-    if db.url_.startswith("postgres") and not has_pg_bulk_writer():
+    if not has_bulk_writer(db):
         pytest.skip("needs PostgreSQL's bulk writer (strata.dialects.postgresql.bulk)")
 
 
@@ -54,11 +59,13 @@ def as_utc(value: Any) -> datetime:
     return parse_datetime(value)
 
 
-def write_samples(metrics: Metrics, data: Mapping[str, Sequence[Any]] | list[dict[str, Any]]) -> int:
+def write_samples(
+    metrics: Metrics, data: Mapping[str, Sequence[Any]] | list[dict[str, Any]]
+) -> int:
     """``metrics.ingest(data)``; on PostgreSQL without its bulk writer, the same rows by
     ``INSERT`` statements (a dict of columns or a list of row dicts, plain values)."""
     db = metrics._db
-    if not db.url_.startswith("postgres") or has_pg_bulk_writer():
+    if has_bulk_writer(db):
         return metrics.ingest(data)
     if isinstance(data, Mapping):
         names = list(data)

@@ -63,7 +63,8 @@ def seeded(backend: Backend, name: str) -> strata.Database:
     if backend.is_postgres:
         db.execute_script_(
             "DO $$ DECLARE r record; BEGIN FOR r IN SELECT conrelid::regclass AS t, conname "
-            "FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace "
+            "FROM pg_constraint WHERE contype = 'f' "
+            "AND connamespace = current_schema()::regnamespace "
             "LOOP EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.t, r.conname); "
             "END LOOP; END $$"
         )
@@ -290,10 +291,10 @@ def documents_db(directory: Path) -> strata.Database:
 
 @pytest.mark.slow
 def test_gigabytes_of_text_arrive_whole(tmp_path: Path) -> None:
-    """SQLite only (2 GiB on disk). 2,100 rows of 1 MiB text: more than one Arrow string array's 32-bit offsets reach.
-    The export cuts batches by bytes too, so DuckDB sees every row. (It used to see none:
-    building the first batch panicked the export thread, and the stream ended as if the
-    table were empty.)"""
+    """SQLite only (2 GiB on disk). 2,100 rows of 1 MiB text: more than one Arrow string
+    array's 32-bit offsets reach. The export cuts batches by bytes too, so DuckDB sees every
+    row. (It used to see none: building the first batch panicked the export thread, and the
+    stream ended as if the table were empty.)"""
     rows = 2100
     db = documents_db(tmp_path)
     try:

@@ -388,6 +388,7 @@ def test_a_generator_of_chunks_streams_and_commits_per_chunk(
     db: strata.Database, samples: Metrics
 ) -> None:
     needs_bulk_writer(db)
+
     def chunks() -> Iterator[Any]:
         for n in range(5):
             yield {"host": [f"h{n}"] * 100, "at": [T0] * 100, "mem": list(range(100))}
@@ -401,6 +402,7 @@ def test_a_failed_chunk_rolls_back_alone_and_reports_what_was_committed(
     db: strata.Database, samples: Metrics
 ) -> None:
     needs_bulk_writer(db)
+
     def chunks() -> Iterator[Any]:
         yield {"host": ["a"] * 50, "at": [T0] * 50}
         mem: list[Any] = list(range(50))
@@ -562,8 +564,9 @@ def test_retention_deletes_old_rolled_up_rows_in_batches(
 
 
 def test_since_and_retention_on_integer_ms_written_by_another_client(tmp_path: Path) -> None:
-    """SQLite only: DateTime forms of other clients. Prisma's native engine stores the sample time as integer milliseconds; a binding
-    connected with the default iso8601 compares since=, until= and retention in that form."""
+    """SQLite only: DateTime forms of other clients. Prisma's native engine stores the sample
+    time as integer milliseconds; a binding connected with the default iso8601 compares
+    since=, until= and retention in that form."""
     open_db(tmp_path).close_()
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     with sqlite3.connect(tmp_path / "metrics.db") as conn:

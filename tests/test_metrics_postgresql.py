@@ -95,9 +95,7 @@ def field(name: str, model: str = "Typed") -> Any:
 
 
 def insert_samples(db: strata.Database, rows: list[tuple[str, datetime, Any, Any]]) -> None:
-    db.execute_many_raw_(
-        'INSERT INTO "Sample" (host, at, cpu, mem) VALUES ($1, $2, $3, $4)', rows
-    )
+    db.execute_many_raw_('INSERT INTO "Sample" (host, at, cpu, mem) VALUES ($1, $2, $3, $4)', rows)
 
 
 def aggregator(db: strata.Database, values: list[tuple[str, bool]]) -> Aggregator:
@@ -384,7 +382,8 @@ def test_a_large_export_streams_in_batches(db: strata.Database) -> None:
         sizes.append(batch.num_rows)
         total += sum(batch.column("mem").to_pylist())
     assert sum(sizes) == rows
-    assert max(sizes) <= 65_536 and len(sizes) >= rows // 65_536
+    assert max(sizes) <= 65_536
+    assert len(sizes) >= rows // 65_536
     assert total == rows * (rows + 1) // 2
 
 
@@ -397,9 +396,7 @@ def test_an_abandoned_stream_closes_its_own_connection(db: strata.Database) -> N
     count = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
     ((before,),) = db.query_raw_(count, as_tuples=True)
     sql = pg_metrics.export_sql('"Sample"', ['"cpu"'], "TRUE")
-    reader = pa.RecordBatchReader.from_stream(
-        ArrowStream.query(db, sql, (), [("cpu", "float64")])
-    )
+    reader = pa.RecordBatchReader.from_stream(ArrowStream.query(db, sql, (), [("cpu", "float64")]))
     first = reader.read_next_batch()
     assert first.num_rows == 65_536
     ((during,),) = db.query_raw_(count, as_tuples=True)

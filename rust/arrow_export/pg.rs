@@ -81,7 +81,10 @@ pub fn decimal_of(text: &str, precision: u8, scale: i8) -> Result<i128, String> 
     };
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     if whole.is_empty() && fraction.is_empty()
-        || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
     {
         return Err(misfit());
     }
@@ -140,7 +143,8 @@ impl Builder {
                 // numeric(65,30)) is exported as a float: the documented choice.
                 Type::NUMERIC => {
                     let text = numeric_text(raw).map_err(failed)?;
-                    text.parse().map_err(|_| format!("{text} is not a number"))?
+                    text.parse()
+                        .map_err(|_| format!("{text} is not a number"))?
                 }
                 Type::INT2 => wire::int2_from_sql(raw).map_err(failed)?.into(),
                 Type::INT4 => wire::int4_from_sql(raw).map_err(failed)?.into(),

@@ -9,6 +9,8 @@
 //!   time, and writes the finished buckets between fetches as one statement per batch
 //!   that takes the rows as one JSON parameter (`RollupSql`'s `insert_json`).
 
+use std::fmt::Write as _;
+
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::Type;
 use postgres::Client;
@@ -242,7 +244,11 @@ pub fn time_param(ms: i64) -> Param {
     }
 }
 
-fn insert(client: &mut Client, target: &PgRollupTarget, buckets: &[Bucket<PgSeries>]) -> Result<u64> {
+fn insert(
+    client: &mut Client,
+    target: &PgRollupTarget,
+    buckets: &[Bucket<PgSeries>],
+) -> Result<u64> {
     if buckets.is_empty() {
         return Ok(0);
     }
@@ -280,7 +286,7 @@ fn value_json(out: &mut String, value: &Value) {
 fn float_json(out: &mut String, x: f64) {
     if x.is_finite() {
         // Debug prints the shortest text that reads back as the same f64.
-        out.push_str(&format!("{x:?}"));
+        let _ = write!(out, "{x:?}");
     } else if x.is_nan() {
         out.push_str("\"NaN\"");
     } else if x > 0.0 {
@@ -301,11 +307,17 @@ pub(crate) fn cell_json(out: &mut String, cell: &Cell) {
         Cell::Numeric(text) | Cell::Text(text) => string_json(out, text),
         Cell::Json(text) => out.push_str(text),
         Cell::Bytes(bytes) => {
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            string_json(out, &format!("\\x{hex}"));
+            let mut hex = String::from("\\x");
+            for byte in bytes {
+                let _ = write!(hex, "{byte:02x}");
+            }
+            string_json(out, &hex);
         }
         Cell::Timestamp(micros) | Cell::TimestampTz(micros) => {
-            string_json(out, &UtcTime::from_unix_ms(micros.div_euclid(1000) + PG_EPOCH_MS).iso8601());
+            string_json(
+                out,
+                &UtcTime::from_unix_ms(micros.div_euclid(1000) + PG_EPOCH_MS).iso8601(),
+            );
         }
         Cell::Date(days) => {
             let text = UtcTime::from_unix_ms(i64::from(*days) * 86_400_000 + PG_EPOCH_MS).iso8601();
@@ -339,7 +351,9 @@ pub(crate) fn string_json(out: &mut String, text: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
             c => out.push(c),
         }
     }

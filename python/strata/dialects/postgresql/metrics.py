@@ -21,17 +21,15 @@ from strata.errors import ConfigurationError
 if TYPE_CHECKING:
     from strata.schema import ir
 
-try:  # the bulk writer's statements are another part's (branch i15-limits)
-    from strata.dialects.postgresql.bulk import bulk_insert  # type: ignore[import-not-found,unused-ignore]
-except ImportError:
 
-    def bulk_insert(table: str, columns: Sequence[str]) -> BulkInsertSql:
-        """Not written yet: PostgreSQL's bulk writer (binary ``COPY``) comes with the
-        branch i15-limits (`strata.dialects.postgresql.bulk`)."""
-        raise ConfigurationError(
-            f"bulk inserts into {table} on PostgreSQL are not available yet "
-            "(strata.dialects.postgresql.bulk, branch i15-limits)"
-        )
+def bulk_insert(table: str, columns: Sequence[str]) -> BulkInsertSql:
+    """A placeholder: PostgreSQL's bulk writer (binary ``COPY``) and its statements are
+    another part of this work (`strata.dialects.postgresql.bulk`, branch i15-limits); once
+    that module exists, this name is to be imported from it instead."""
+    raise ConfigurationError(
+        f"bulk inserts into {table} on PostgreSQL are not available yet: the bulk writer "
+        "comes with strata.dialects.postgresql.bulk (branch i15-limits)"
+    )
 
 
 __all__ = [

@@ -4,7 +4,6 @@ writer behind ingest and ``create_many``, of the Arrow export and of the health 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from typing import TYPE_CHECKING
 
 from strata.dialects.base import BulkInsertSql, MetricsSourceSql, RollupSql
