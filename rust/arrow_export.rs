@@ -15,6 +15,11 @@
 //! `get_next` returns an error with the message (`get_last_error`), and `DuckDB` raises it:
 //! a failure never looks like the end of the rows.
 //!
+//! On PostgreSQL the stream's query runs on a connection of its own too, outside the pool
+//! (`PgEngine::unpooled_client`), and the rows are decoded from the server's binary results
+//! straight into the builders (`pg`); the driver reads the socket only as fast as rows are
+//! taken, so the same few batches bound memory.
+//!
 //! Nothing runs until the first batch is asked for: `DuckDB` opens a stream several times
 //! while it binds a query, only to read its schema.
 

@@ -102,7 +102,7 @@ impl PyAggregator {
 
     /// Aggregate into buckets of `every_ms`. `outputs` pairs an input index with a
     /// statistic name and `names` gives each output's key; `condition` (on alias `t0`,
-    /// with `?` placeholders for `params`) filters the rows. Returns a list of dicts
+    /// with the database's placeholders for `params`) filters the rows. Returns a list of dicts
     /// (`series_name`, `"bucket"`, then `names`), or an `ArrowStream` with `arrow=True`.
     #[pyo3(signature = (every_ms, outputs, names, series_name, condition, params, *, arrow = false))]
     #[allow(clippy::too_many_arguments)]
@@ -421,8 +421,9 @@ pub struct PyArrowStream {
 #[pymethods]
 impl PyArrowStream {
     /// A stream of `sql`'s rows (a read-only query built from schema identifiers, with
-    /// `?` placeholders for `params`). `columns` names each result column and its Arrow
-    /// type: `int64`, `float64`, `bool`, `utf8`, `binary` or `timestamp`.
+    /// the database's placeholders for `params`). `columns` names each result column and
+    /// its Arrow type: `int64`, `float64`, `bool`, `utf8`, `binary`, `timestamp`
+    /// (milliseconds), `timestamp_us` or `decimal128(p,s)` (see `arrow_export::Kind`).
     #[staticmethod]
     fn query(
         db: &Bound<'_, PyEngine>,

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -419,3 +420,23 @@ def test_export_kinds_follow_the_native_types() -> None:
     assert kind(field("at")) == "timestamp"
     assert kind(field("level")) == "utf8"
     assert kind(field("tags")) == "utf8"
+
+
+def test_duckdb_reads_the_stream_and_sees_its_errors(db: strata.Database) -> None:
+    insert_samples(db, [("a", T0 + timedelta(seconds=s), s * 0.25, s) for s in range(1000)])
+    sql = pg_metrics.export_sql('"Sample"', ['"host"', '"at"', '"cpu"', '"mem"'], "TRUE")
+    kinds = [("host", "utf8"), ("at", "timestamp"), ("cpu", "float64"), ("mem", "int64")]
+    duck = duckdb.connect()
+    try:
+        duck.register("samples", ArrowStream.query(db, sql, (), kinds))
+        got = duck.execute('SELECT count(*), sum(mem), max(cpu), min("at") FROM samples').fetchall()
+        assert got == [(1000, sum(range(1000)), 999 * 0.25, T0)]
+        # A view over the stream answers again, seeing a later commit.
+        insert_samples(db, [("b", T0, 1.0, 1)])
+        assert duck.execute("SELECT count(*) FROM samples").fetchall() == [(1001,)]
+        bad = ArrowStream.query(db, 'SELECT "host" FROM "Sample"', (), [("host", "int64")])
+        duck.register("bad", bad)
+        with pytest.raises(duckdb.Error, match="cannot be exported as Int64"):
+            duck.execute("SELECT * FROM bad").fetchall()
+    finally:
+        duck.close()
