@@ -388,7 +388,7 @@ impl<'r, S: Clone> Bucketer<'r, S> {
     pub(crate) fn row(
         &mut self,
         same: impl FnOnce(&S) -> bool,
-        series: impl FnOnce() -> S,
+        series: impl FnOnce() -> Result<S>,
         time: i64,
         emit: &mut impl FnMut(Bucket<S>) -> Result<()>,
     ) -> Result<&mut [Accumulator]> {
@@ -419,7 +419,7 @@ impl<'r, S: Clone> Bucketer<'r, S> {
             if let Some((current, bucket, _)) = self.open.take() {
                 emit(self.close(current, bucket))?;
             }
-            self.open = Some((series(), start, time));
+            self.open = Some((series()?, start, time));
         }
         Ok(&mut self.accumulators)
     }
@@ -472,7 +472,7 @@ pub fn aggregate(
         };
         let accumulators = bucketer.row(
             |current| same(current, series),
-            || crate::engine::owned_value(series),
+            || Ok(crate::engine::owned_value(series)),
             time,
             &mut emit,
         )?;

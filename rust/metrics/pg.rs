@@ -97,9 +97,13 @@ fn feed(
     };
     let accumulators = bucketer.row(
         |current| current.raw.as_deref() == series.bytes,
-        || PgSeries {
-            raw: series.bytes.map(<[u8]>::to_vec),
-            cell: row.try_get::<_, Cell>(0).unwrap_or(Cell::Null),
+        || {
+            Ok(PgSeries {
+                raw: series.bytes.map(<[u8]>::to_vec),
+                cell: row
+                    .try_get::<_, Cell>(0)
+                    .map_err(|e| column_error(row, 0, &e, sql))?,
+            })
         },
         time,
         emit,
