@@ -212,6 +212,7 @@ impl PyAggregator {
             Backend::Sqlite(engine) => engine,
             Backend::Postgres(engine) => {
                 let target = PgRollupTarget {
+                    lock: text(target, "lock")?,
                     watermark: text(target, "watermark")?,
                     delete_from: text(target, "delete_from")?,
                     insert_json: text(target, "insert_json")?,

@@ -10,6 +10,8 @@ behaviour on both databases is in tests/test_metrics.py and tests/test_analytics
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -440,3 +442,66 @@ def test_duckdb_reads_the_stream_and_sees_its_errors(db: strata.Database) -> Non
             duck.execute("SELECT * FROM bad").fetchall()
     finally:
         duck.close()
+
+
+ROLLER = """
+import sys
+import strata
+from strata._core import Aggregator
+from strata.dialects.postgresql import metrics as m
+
+db = strata.connect(sys.argv[1])
+source = m.source_sql('"Sample"', '"host"', '"at"', ['"cpu"'])
+agg = Aggregator(db, '"Sample"', '"at"', source, [("raw", ['"cpu"'], False)], "native", "utf8")
+columns = [f'"cpu_{s}"' for s in ("count", "sum", "min", "max")]
+target = dict(m.rollup_sql('"SampleRollup"', '"host"', '"bucket"', columns))
+if sys.argv[2] == "unlocked":
+    target["lock"] = "SELECT 1"
+for _ in range(5):
+    agg.rollup(60_000, [(0, s) for s in ("count", "sum", "min", "max")], target, "native",
+               lookback_ms=600_000)
+db.close_()
+"""
+
+
+def start_rollers(url: str, mode: str) -> list[subprocess.Popen[str]]:
+    return [
+        subprocess.Popen(
+            [sys.executable, "-c", ROLLER, url, mode],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+
+
+def test_rollups_from_several_processes_run_one_after_another(
+    db: strata.Database, pg_url: str
+) -> None:
+    db.execute_raw_(
+        'INSERT INTO "Sample" (host, at, cpu) SELECT '
+        "'h' || (g % 5), timestamp '2026-11-22 09:00' + g * interval '250 milliseconds', g % 97 "
+        "FROM generate_series(0, 39999) AS g"
+    )
+    results = [p.communicate(timeout=120) for p in start_rollers(pg_url, "locked")]
+    assert all(not err for _, err in results), results
+    expected = aggregator(db, [("cpu", False)]).aggregate(
+        60_000,
+        [(0, s) for s in ("count", "sum", "min", "max")],
+        [f"cpu_{s}" for s in ("count", "sum", "min", "max")],
+        "host",
+        "TRUE",
+        (),
+    )
+    assert rolled(db) == [
+        (
+            r["host"],
+            r["bucket"].replace(tzinfo=None),
+            *(
+                float(r[f"cpu_{s}"]) if s != "count" else r[f"cpu_{s}"]
+                for s in ("count", "sum", "min", "max")
+            ),
+        )
+        for r in expected
+    ]

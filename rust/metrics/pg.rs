@@ -36,6 +36,8 @@ pub struct PgSeries {
 /// of `MetricsSourceSql`).
 #[derive(Debug, Clone)]
 pub struct PgRollupTarget {
+    /// Taken first: serialises rollups into the same table across processes.
+    pub lock: String,
     /// The latest bucket the rollup holds.
     pub watermark: String,
     /// Deletes the buckets from a start on (one parameter).
@@ -161,6 +163,9 @@ pub fn rollup(
     target: &PgRollupTarget,
     lookback_ms: i64,
 ) -> Result<u64> {
+    client
+        .batch_execute(&target.lock)
+        .map_err(|e| from_postgres(&e, &target.lock))?;
     let watermark = client
         .query_one(target.watermark.as_str(), &[])
         .map_err(|e| from_postgres(&e, &target.watermark))?;

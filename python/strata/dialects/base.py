@@ -620,6 +620,9 @@ class RollupSql(TypedDict):
     declare: NotRequired[str]
     fetch: NotRequired[str]
     close: NotRequired[str]
+    #: PostgreSQL takes this lock first, so that rollups into one table from several
+    #: processes run one after another, as SQLite's write lock makes them.
+    lock: NotRequired[str]
 
 
 class MetricsDialect(Protocol):

@@ -78,6 +78,9 @@ def rollup_sql(table: str, series: str, bucket: str, columns: Sequence[str]) -> 
         "ORDER BY e.n"
     )
     return {
+        # Conflicts with itself and with writes, not with reads: concurrent rollups into
+        # the table wait for each other, and each then sees the other's watermark.
+        "lock": f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE",
         "watermark": watermark_sql(table, bucket),
         "delete_from": f"DELETE FROM {table} WHERE {bucket} >= $1",
         "insert_json": insert,
