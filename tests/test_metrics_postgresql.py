@@ -10,9 +10,9 @@ behaviour on both databases is in tests/test_metrics.py and tests/test_analytics
 from __future__ import annotations
 
 import math
+import random
 import subprocess
 import sys
-import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
