@@ -505,3 +505,37 @@ def test_rollups_from_several_processes_run_one_after_another(
         )
         for r in expected
     ]
+
+
+READER = """
+import sys
+import duckdb
+import strata
+from strata._core import ArrowStream
+
+db = strata.connect(sys.argv[1])
+stream = ArrowStream.query(db, 'SELECT "label" FROM "Typed"', (), [("label", "utf8")])
+duck = duckdb.connect()
+duck.register("t", stream)
+print(duck.execute("SELECT count(*), sum(length(label)) FROM t").fetchall())
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(int(line.split()[1]) // 1024)
+"""
+
+
+def test_a_large_export_holds_a_few_batches_in_memory(db: strata.Database, pg_url: str) -> None:
+    rows, width = 600_000, 320  # about 190 MB of text
+    db.execute_raw_('ALTER TABLE "Typed" ALTER COLUMN label TYPE text')
+    db.execute_raw_(
+        'INSERT INTO "Typed" (id, price, at, fine, plain, day, meta, level, ok, blob, tags, '
+        "ratio, label) SELECT g, 0, now(), now(), now(), now(), '{}', 'info', true, '', '{}', "
+        f"0, rpad(g::text, {width}, 'x') FROM generate_series(1, {rows}) AS g"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", READER, pg_url], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    counted, peak = result.stdout.split("\n")[:2]
+    assert counted == f"[({rows}, {rows * width})]"
+    assert int(peak) < 150, f"peak RSS {peak} MB while reading {rows * width >> 20} MB"
