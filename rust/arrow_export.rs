@@ -16,7 +16,7 @@
 //! a failure never looks like the end of the rows.
 //!
 //! On PostgreSQL the stream's query runs on a connection of its own too, outside the pool
-//! (`PgEngine::unpooled_client`), and the rows are decoded from the server's binary results
+//! (`PgEngine::dedicated_client`), and the rows are decoded from the server's binary results
 //! straight into the builders (`pg`); the driver reads the socket only as fast as rows are
 //! taken, so the same few batches bound memory.
 //!
@@ -461,10 +461,10 @@ fn produce_pg(
 ) -> Result<(), Error> {
     use postgres::fallible_iterator::FallibleIterator;
     let sql = &query.sql;
-    let mut client = engine.unpooled_client()?;
+    let mut client = engine.dedicated_client()?;
     let mut rows = client
         .query_raw(sql.as_str(), params.iter())
-        .map_err(|e| crate::engine::postgres::from_postgres(&e, sql))?;
+        .map_err(|e| crate::engine::postgres::driver_error(&e, sql))?;
     let mut batches = Batches::new(&query.columns);
     let send = |batches: &mut Batches| -> Result<bool, Error> {
         if engine.is_closed() {
@@ -477,7 +477,7 @@ fn produce_pg(
     };
     while let Some(row) = rows
         .next()
-        .map_err(|e| crate::engine::postgres::from_postgres(&e, sql))?
+        .map_err(|e| crate::engine::postgres::driver_error(&e, sql))?
     {
         batches.push_pg(&row)?;
         if batches.is_full() && !send(&mut batches)? {

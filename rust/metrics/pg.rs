@@ -20,7 +20,7 @@ use rusqlite::types::{Value, ValueRef};
 use super::{accumulate_row, check, select_sql, Bucket, Bucketer, Request, Source};
 use crate::arrow_export::pg::{pg_ms, RawCell};
 use crate::engine::postgres::value::numeric_text;
-use crate::engine::postgres::{from_postgres, Cell, Param};
+use crate::engine::postgres::{driver_error as from_postgres, Cell, Param};
 use crate::error::{Error, Result};
 use crate::time::UtcTime;
 

@@ -37,7 +37,9 @@ mod tls;
 pub mod url;
 pub mod value;
 
-pub use error::from_postgres;
+use error::from_postgres;
+/// For the core's features that run the driver themselves (`PgEngine::with_client`).
+pub use error::from_postgres as driver_error;
 use pool::{PgConn, Pool};
 pub use value::{Cell, Param};
 
@@ -118,6 +120,14 @@ impl PgEngine {
         self.transactions
             .lock()
             .contains_key(&current_thread_token())
+    }
+
+    /// Run `f` on a driver connection: the calling thread's transaction connection, or a
+    /// pooled one lent for the call. For the core's features that stream rows through
+    /// `postgres::Client::query_raw` (metric aggregation, rollups) rather than collecting
+    /// them; a failure counts as a failed statement of the transaction, as in `execute`.
+    pub fn with_client<T>(&self, f: impl FnOnce(&mut postgres::Client) -> Result<T>) -> Result<T> {
+        self.with_conn(|conn, _, _| f(&mut conn.client))
     }
 
     /// Run one statement and return how many rows it changed.
@@ -331,18 +341,10 @@ impl PgEngine {
         self.pool.close();
     }
 
-    /// Run `f` on a driver connection: the calling thread's transaction connection, or a
-    /// pooled one lent for the call. For the core's features that stream rows through
-    /// `postgres::Client::query_raw` (metric aggregation, rollups) rather than collecting
-    /// them; a failure counts as a failed statement of the transaction, as in `execute`.
-    pub fn with_client<T>(&self, f: impl FnOnce(&mut postgres::Client) -> Result<T>) -> Result<T> {
-        self.with_conn(|conn, _, _| f(&mut conn.client))
-    }
-
-    /// A connection of its own, outside the pool, for a stream a consumer may leave
-    /// half-read for as long as it likes (the Arrow export): it must not hold a connection
-    /// the pool lends. Dropping the client closes it, which ends a query still running.
-    pub fn unpooled_client(&self) -> Result<postgres::Client> {
+    /// A connection of the caller's own, outside the pool, with the pool's session
+    /// settings: for a session that lives as long as its user (a `LISTEN` awaiting
+    /// notifications), which a pooled connection could not be without starving the pool.
+    pub fn dedicated_client(&self) -> Result<postgres::Client> {
         self.check_usable()?;
         Ok(self.pool.connect()?.client)
     }
