@@ -38,10 +38,11 @@ pub mod url;
 pub mod value;
 
 use error::from_postgres;
-/// For the core's features that run the driver themselves (`PgEngine::with_client`).
-pub use error::from_postgres as driver_error;
 use pool::{PgConn, Pool};
 pub use value::{Cell, Param};
+
+/// For the core's features that run the driver themselves (`PgEngine::with_client`).
+pub use error::from_postgres as driver_error;
 
 /// A query's result: column names, and rows of decoded values.
 #[derive(Debug, Default)]
