@@ -15,6 +15,9 @@
 //! A rollup model stores `count`, `sum`, `min` and `max` per bucket, which merge exactly, so
 //! the same code aggregates a rollup into a coarser one ([`Input::Partial`]).
 //! [`rollup`] keeps one up to date from its watermark: the latest bucket it holds.
+//!
+//! On PostgreSQL (`pg`) the rows are decoded from the server's binary results and go
+//! through the same [`Bucketer`], so both databases compute the same numbers.
 
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
@@ -116,7 +119,7 @@ impl<P> Clone for Request<'_, P> {
 impl<P> Copy for Request<'_, P> {}
 
 /// One `(series, bucket)` and its statistics in `Request::outputs` order. The series is
-/// the database's own value (`SQLite`'s `Value`, PostgreSQL's `Cell`).
+/// the database's own value (`SQLite`'s `Value`, PostgreSQL's `pg::PgSeries`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bucket<S = Value> {
     pub series: S,
@@ -165,7 +168,7 @@ impl Accumulator {
         };
     }
 
-    pub(crate) fn add_sum(&mut self, value: ValueRef<'_>) -> Option<f64> {
+    fn add_sum(&mut self, value: ValueRef<'_>) -> Option<f64> {
         let number = match value {
             ValueRef::Integer(n) => {
                 self.sum_int += i128::from(n);

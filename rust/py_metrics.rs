@@ -162,22 +162,6 @@ impl PyAggregator {
             params: &params,
         };
         metrics::check(&self.source, &request)?;
-        if let Some(columns) = columns {
-            // Aggregation keeps one bucket's rows; its results are few, so they are
-            // collected and handed out as batches.
-            let buckets = py.detach(|| -> Result<Vec<Bucket>, Error> {
-                let mut out = Vec::new();
-                engine.read(|conn| {
-                    metrics::aggregate(conn, &self.source, &request, |bucket| {
-                        out.push(bucket);
-                        Ok(())
-                    })
-                })?;
-                Ok(out)
-            })?;
-            let (schema, batches) = py.detach(|| in_batches(&columns, buckets.into_iter()))?;
-            return self.memory_stream(py, schema, batches);
-        }
         let buckets = py.detach(|| -> Result<Vec<Bucket>, Error> {
             let mut out = Vec::new();
             engine.read(|conn| {
@@ -188,6 +172,12 @@ impl PyAggregator {
             })?;
             Ok(out)
         })?;
+        if let Some(columns) = columns {
+            // Aggregation keeps one bucket's rows; its results are few, so they are
+            // collected and handed out as batches.
+            let (schema, batches) = py.detach(|| in_batches(&columns, buckets.into_iter()))?;
+            return self.memory_stream(py, schema, batches);
+        }
         buckets_to_python(py, series_name, &names, buckets, value_to_python)
     }
 
