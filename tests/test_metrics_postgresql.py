@@ -22,9 +22,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from click.testing import CliRunner
 
 import strata
+from metrics_support import needs_client
 from strata._core import Aggregator, ArrowStream
+from strata.cli import main
 from strata.dialects.postgresql import metrics as pg_metrics
 from strata.schema import load_schema
 
@@ -539,3 +542,41 @@ def test_a_large_export_holds_a_few_batches_in_memory(db: strata.Database, pg_ur
     counted, peak = result.stdout.split("\n")[:2]
     assert counted == f"[({rows}, {rows * width})]"
     assert int(peak) < 150, f"peak RSS {peak} MB while reading {rows * width >> 20} MB"
+
+
+def test_parquet_export_keeps_decimals_and_timestamps(
+    db: strata.Database, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL only: native types (``@db.Decimal(24, 8)``, ``@db.Timestamp(6)``) that a
+    SQLite schema cannot declare, through ``strata export parquet``."""
+    needs_client(db)
+    db.execute_raw_(
+        'INSERT INTO "Typed" VALUES (1, 0.12345678, NULL, now(), '
+        "'2026-11-22 09:30:00.654321', now(), now(), '[]', 'info', true, '', '{a}', 1, 'x')"
+    )
+    schema = tmp_path / "typed.prisma"
+    schema.write_text(SCHEMA)
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    out = tmp_path / "parquet"
+    result = CliRunner().invoke(
+        main, ["export", "parquet", str(out), "-t", "Typed", "--schema", str(schema)]
+    )
+    assert result.exit_code == 0, result.output
+    duck = duckdb.connect()
+    try:
+        described = duck.execute(
+            "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+            [str(out / "Typed.parquet")],
+        ).fetchall()
+        row = duck.execute(
+            "SELECT price, fine, tags FROM read_parquet(?)", [str(out / "Typed.parquet")]
+        ).fetchone()
+    finally:
+        duck.close()
+    types = dict(described)
+    assert types["price"] == "DECIMAL(24,8)"
+    assert types["fine"] == "TIMESTAMP WITH TIME ZONE"
+    assert row is not None
+    assert row[0] == Decimal("0.12345678")
+    assert row[1].replace(tzinfo=None) == datetime(2026, 11, 22, 9, 30, 0, 654321)
+    assert row[2] == '["a"]'
