@@ -15,6 +15,11 @@
 //! `get_next` returns an error with the message (`get_last_error`), and `DuckDB` raises it:
 //! a failure never looks like the end of the rows.
 //!
+//! On PostgreSQL the stream's query runs on a connection of its own too, outside the pool
+//! (`PgEngine::dedicated_client`), and the rows are decoded from the server's binary results
+//! straight into the builders (`pg`); the driver reads the socket only as fast as rows are
+//! taken, so the same few batches bound memory.
+//!
 //! Nothing runs until the first batch is asked for: `DuckDB` opens a stream several times
 //! while it binds a query, only to read its schema.
 
@@ -23,17 +28,20 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMillisecondBuilder,
+    BinaryBuilder, BooleanBuilder, Decimal128Builder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder, TimestampMillisecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
 
-use crate::engine::{bind, Engine};
+use crate::engine::postgres::{Param, PgEngine};
+use crate::engine::{bind, Backend, Engine};
 use crate::error::Error;
 use crate::time;
+
+pub mod pg;
 
 /// Rows per record batch: large enough that per-batch costs vanish, small enough that two
 /// batches of narrow rows in flight stay a few megabytes.
@@ -64,10 +72,15 @@ pub enum Kind {
     Binary,
     /// A `DateTime` in any stored format, as milliseconds in UTC.
     Timestamp,
+    /// A PostgreSQL `timestamp(p)` or `timestamptz(p)` with `p` > 3, as microseconds in UTC.
+    TimestampMicros,
+    /// An exact decimal of a precision (at most 38) and a scale.
+    Decimal128(u8, i8),
 }
 
 impl Kind {
-    /// `int64`, `float64`, `bool`, `utf8`, `binary` or `timestamp`.
+    /// `int64`, `float64`, `bool`, `utf8`, `binary`, `timestamp` (milliseconds),
+    /// `timestamp_us` or `decimal128(p,s)`.
     pub fn parse(name: &str) -> Option<Kind> {
         Some(match name {
             "int64" => Kind::Int64,
@@ -76,7 +89,17 @@ impl Kind {
             "utf8" => Kind::Utf8,
             "binary" => Kind::Binary,
             "timestamp" => Kind::Timestamp,
-            _ => return None,
+            "timestamp_us" => Kind::TimestampMicros,
+            _ => {
+                let inner = name.strip_prefix("decimal128(")?.strip_suffix(')')?;
+                let (precision, scale) = inner.split_once(',')?;
+                let precision: u8 = precision.trim().parse().ok()?;
+                let scale: i8 = scale.trim().parse().ok()?;
+                if !(1..=38).contains(&precision) || scale < 0 || scale.unsigned_abs() > precision {
+                    return None;
+                }
+                Kind::Decimal128(precision, scale)
+            }
         })
     }
 
@@ -88,6 +111,8 @@ impl Kind {
             Kind::Utf8 => DataType::Utf8,
             Kind::Binary => DataType::Binary,
             Kind::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            Kind::TimestampMicros => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            Kind::Decimal128(precision, scale) => DataType::Decimal128(precision, scale),
         }
     }
 }
@@ -114,6 +139,8 @@ enum Builder {
     Utf8(StringBuilder),
     Binary(BinaryBuilder),
     Timestamp(TimestampMillisecondBuilder),
+    TimestampMicros(TimestampMicrosecondBuilder),
+    Decimal128(Decimal128Builder, u8, i8),
 }
 
 impl Builder {
@@ -126,6 +153,15 @@ impl Builder {
             Kind::Binary => Builder::Binary(BinaryBuilder::with_capacity(rows, rows * 16)),
             Kind::Timestamp => Builder::Timestamp(
                 TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            ),
+            Kind::TimestampMicros => Builder::TimestampMicros(
+                TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            ),
+            Kind::Decimal128(precision, scale) => Builder::Decimal128(
+                Decimal128Builder::with_capacity(rows)
+                    .with_data_type(DataType::Decimal128(precision, scale)),
+                precision,
+                scale,
             ),
         }
     }
@@ -152,6 +188,8 @@ impl Builder {
             (Builder::Utf8(b), ValueRef::Null) => b.append_null(),
             (Builder::Binary(b), ValueRef::Null) => b.append_null(),
             (Builder::Timestamp(b), ValueRef::Null) => b.append_null(),
+            (Builder::TimestampMicros(b), ValueRef::Null) => b.append_null(),
+            (Builder::Decimal128(b, ..), ValueRef::Null) => b.append_null(),
             (Builder::Int64(b), ValueRef::Integer(n)) => b.append_value(n),
             #[allow(clippy::cast_possible_truncation)]
             (Builder::Int64(b), ValueRef::Real(x)) if x.fract() == 0.0 && x.abs() < 9.2e18 => {
@@ -170,6 +208,16 @@ impl Builder {
                 b.append_value(bytes);
             }
             (Builder::Timestamp(b), value) => b.append_value(time::read(value)?),
+            (Builder::TimestampMicros(b), value) => {
+                b.append_value(time::read(value)?.checked_mul(1000)?);
+            }
+            (Builder::Decimal128(b, precision, scale), ValueRef::Integer(n)) => {
+                b.append_value(pg::decimal_of(&n.to_string(), *precision, *scale).ok()?);
+            }
+            (Builder::Decimal128(b, precision, scale), ValueRef::Text(text)) => {
+                let text = std::str::from_utf8(text).ok()?;
+                b.append_value(pg::decimal_of(text, *precision, *scale).ok()?);
+            }
             _ => return None,
         }
         Some(())
@@ -183,6 +231,8 @@ impl Builder {
             Builder::Utf8(b) => Arc::new(b.finish()),
             Builder::Binary(b) => Arc::new(b.finish()),
             Builder::Timestamp(b) => Arc::new(b.finish()),
+            Builder::TimestampMicros(b) => Arc::new(b.finish()),
+            Builder::Decimal128(b, ..) => Arc::new(b.finish()),
         }
     }
 }
@@ -294,20 +344,27 @@ impl RecordBatchReader for MemoryStream {
 #[derive(Debug, Clone)]
 pub struct Query {
     pub sql: String,
-    pub params: Vec<Value>,
+    pub params: Params,
     pub columns: Vec<Column>,
+}
+
+/// A query's parameters, in its database's values.
+#[derive(Debug, Clone)]
+pub enum Params {
+    Sqlite(Vec<Value>),
+    Postgres(Vec<Param>),
 }
 
 /// One pass over a query's rows; see the module documentation.
 pub struct QueryStream {
-    engine: Arc<Engine>,
+    engine: Backend,
     query: Arc<Query>,
     schema: SchemaRef,
     feed: Option<Feed>,
 }
 
 impl QueryStream {
-    pub fn new(engine: Arc<Engine>, query: Arc<Query>) -> QueryStream {
+    pub fn new(engine: Backend, query: Arc<Query>) -> QueryStream {
         QueryStream {
             schema: schema(&query.columns),
             engine,
@@ -321,16 +378,31 @@ impl Iterator for QueryStream {
     type Item = Result<RecordBatch, ArrowError>;
     fn next(&mut self) -> Option<Self::Item> {
         let feed = self.feed.get_or_insert_with(|| {
-            let engine = Arc::clone(&self.engine);
+            let engine = self.engine.clone();
             let query = Arc::clone(&self.query);
-            Feed::spawn(move |sender| produce(&engine, &query, sender))
+            Feed::spawn(move |sender| match (&engine, &query.params) {
+                (Backend::Sqlite(engine), Params::Sqlite(params)) => {
+                    produce(engine, &query, params, sender)
+                }
+                (Backend::Postgres(engine), Params::Postgres(params)) => {
+                    produce_pg(engine, &query, params, sender)
+                }
+                _ => Err(Error::invalid(
+                    "the export's parameters are another database's",
+                )),
+            })
         });
         feed.next()
     }
 }
 
 /// Run `query` and send its rows as batches until they end or the consumer goes away.
-fn produce(engine: &Engine, query: &Query, sender: &SyncSender<Produced>) -> Result<(), Error> {
+fn produce(
+    engine: &Engine,
+    query: &Query,
+    params: &[Value],
+    sender: &SyncSender<Produced>,
+) -> Result<(), Error> {
     // Send the rows so far as a batch; `false` when the consumer is gone. A handle closed
     // meanwhile ends the stream with an error: the stream's connection is its own, but
     // after close() the handle reads nothing more.
@@ -348,7 +420,7 @@ fn produce(engine: &Engine, query: &Query, sender: &SyncSender<Produced>) -> Res
         let mut stmt = conn
             .prepare_cached(sql)
             .map_err(|e| Error::from_sqlite(e, sql))?;
-        bind(&mut stmt, &query.params)?;
+        bind(&mut stmt, params)?;
         let width = query.columns.len();
         let mut batches = Batches::new(&query.columns);
         let mut rows = stmt.raw_query();
@@ -376,6 +448,46 @@ fn produce(engine: &Engine, query: &Query, sender: &SyncSender<Produced>) -> Res
         Some(reader) => run(&reader),
         None => engine.read(run),
     }
+}
+
+/// `produce` on PostgreSQL: the query runs on a connection of its own (never a pooled
+/// one, which a half-read stream would hold), streamed by the driver, which reads the
+/// socket only as fast as rows are taken, and closed when the stream ends.
+fn produce_pg(
+    engine: &PgEngine,
+    query: &Query,
+    params: &[Param],
+    sender: &SyncSender<Produced>,
+) -> Result<(), Error> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let sql = &query.sql;
+    let mut client = engine.dedicated_client()?;
+    let mut rows = client
+        .query_raw(sql.as_str(), params.iter())
+        .map_err(|e| crate::engine::postgres::driver_error(&e, sql))?;
+    let mut batches = Batches::new(&query.columns);
+    let send = |batches: &mut Batches| -> Result<bool, Error> {
+        if engine.is_closed() {
+            return Err(Error::Closed);
+        }
+        let batch = batches
+            .finish()
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        Ok(sender.send(Produced::Batch(batch)).is_ok())
+    };
+    while let Some(row) = rows
+        .next()
+        .map_err(|e| crate::engine::postgres::driver_error(&e, sql))?
+    {
+        batches.push_pg(&row)?;
+        if batches.is_full() && !send(&mut batches)? {
+            return Ok(());
+        }
+    }
+    if batches.rows > 0 {
+        send(&mut batches)?;
+    }
+    Ok(())
 }
 
 /// What a producer thread sends: batches, then whether it finished or what went wrong.

@@ -15,6 +15,9 @@
 //! A rollup model stores `count`, `sum`, `min` and `max` per bucket, which merge exactly, so
 //! the same code aggregates a rollup into a coarser one ([`Input::Partial`]).
 //! [`rollup`] keeps one up to date from its watermark: the latest bucket it holds.
+//!
+//! On PostgreSQL (`pg`) the rows are decoded from the server's binary results and go
+//! through the same [`Bucketer`], so both databases compute the same numbers.
 
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
@@ -23,6 +26,8 @@ use crate::bulk::{Run, Target};
 use crate::engine::bind;
 use crate::error::{Error, Result};
 use crate::time::{self, Format};
+
+pub mod pg;
 
 /// Where a value's samples come from.
 #[derive(Debug, Clone)]
@@ -92,29 +97,39 @@ pub struct Source {
     pub sql: SourceSql,
 }
 
-/// One aggregation: the bucket width, the statistics and a filter.
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
+/// One aggregation: the bucket width, the statistics and a filter. `P` is the database's
+/// parameter type (`SQLite`'s `Value`, PostgreSQL's `Param`).
+#[derive(Debug)]
+pub struct Request<'a, P = Value> {
     pub every_ms: i64,
     /// (index into `Source::inputs`, statistic), in output order.
     pub outputs: &'a [(usize, Stat)],
-    /// A condition on the table aliased `t0`, built by Python with `?` placeholders
-    /// (`SourceSql::all_rows` for none).
+    /// A condition on the table aliased `t0`, built by Python with the database's
+    /// placeholders (`SourceSql::all_rows` for none).
     pub condition: &'a str,
-    pub params: &'a [Value],
+    pub params: &'a [P],
 }
 
-/// One `(series, bucket)` and its statistics in `Request::outputs` order.
+// Derived Clone/Copy would ask `P: Copy`; only references are copied.
+impl<P> Clone for Request<'_, P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P> Copy for Request<'_, P> {}
+
+/// One `(series, bucket)` and its statistics in `Request::outputs` order. The series is
+/// the database's own value (`SQLite`'s `Value`, PostgreSQL's `pg::PgSeries`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Bucket {
-    pub series: Value,
+pub struct Bucket<S = Value> {
+    pub series: S,
     pub start_ms: i64,
     pub values: Vec<Value>,
 }
 
 /// The running statistics of one value in the open bucket.
 #[derive(Debug, Clone)]
-struct Accumulator {
+pub(crate) struct Accumulator {
     count: i64,
     /// The exact sum while every value was an integer (`all_integers`); `sum` otherwise.
     sum_int: i128,
@@ -297,7 +312,7 @@ pub fn select_sql(source: &Source, condition: &str) -> String {
 }
 
 /// Check a request against its source before any row is read.
-pub fn check(source: &Source, request: &Request<'_>) -> Result<()> {
+pub fn check<P>(source: &Source, request: &Request<'_, P>) -> Result<()> {
     if request.every_ms <= 0 {
         return Err(Error::invalid("the bucket width must be positive"));
     }
@@ -316,6 +331,115 @@ pub fn check(source: &Source, request: &Request<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The open bucket of one aggregation and its accumulators: rows arrive in `(series,
+/// time)` order, from either database, and each finished bucket goes to `emit`. `S` is the
+/// database's series value.
+pub(crate) struct Bucketer<'r, S> {
+    source: &'r Source,
+    outputs: &'r [(usize, Stat)],
+    every_ms: i64,
+    accumulators: Vec<Accumulator>,
+    /// The series, the bucket's start and the latest time seen.
+    open: Option<(S, i64, i64)>,
+    read: u64,
+}
+
+impl<'r, S: Clone> Bucketer<'r, S> {
+    pub(crate) fn new<P>(source: &'r Source, request: &Request<'r, P>) -> Self {
+        let accumulators = (0..source.inputs.len())
+            .map(|index| {
+                Accumulator::new(
+                    request
+                        .outputs
+                        .iter()
+                        .any(|&(i, stat)| i == index && matches!(stat, Stat::Quantile(_))),
+                )
+            })
+            .collect();
+        Bucketer {
+            source,
+            outputs: request.outputs,
+            every_ms: request.every_ms,
+            accumulators,
+            open: None,
+            read: 0,
+        }
+    }
+
+    fn close(&mut self, series: S, start_ms: i64) -> Bucket<S> {
+        let source = self.source;
+        let values = self
+            .outputs
+            .iter()
+            .map(|&(index, stat)| {
+                self.accumulators[index].finish(stat, source.inputs[index].integer())
+            })
+            .collect();
+        for accumulator in &mut self.accumulators {
+            accumulator.reset();
+        }
+        Bucket {
+            series,
+            start_ms,
+            values,
+        }
+    }
+
+    /// Start a row of series `same` tells apart from the open one (`series` makes an owned
+    /// copy when it is new) at `time` (ms): closes the open bucket when the row leaves it.
+    /// The row's values then go to `accumulators`.
+    pub(crate) fn row(
+        &mut self,
+        same: impl FnOnce(&S) -> bool,
+        series: impl FnOnce() -> Result<S>,
+        time: i64,
+        emit: &mut impl FnMut(Bucket<S>) -> Result<()>,
+    ) -> Result<&mut [Accumulator]> {
+        self.read += 1;
+        let start = time.div_euclid(self.every_ms) * self.every_ms;
+        let continues = self
+            .open
+            .as_ref()
+            .is_some_and(|(current, _, _)| same(current));
+        if continues {
+            let (_, bucket, last) = self.open.as_mut().expect("open");
+            if time < *last {
+                // ORDER BY sorts the stored form. One format throughout sorts as time
+                // does; a column mixing text and integer DateTimes does not.
+                return Err(Error::invalid(format!(
+                    "{}.{} is not in time order within a series: the column mixes \
+                     DateTime formats (text and integer milliseconds)",
+                    self.source.table, self.source.time
+                )));
+            }
+            *last = time;
+            let previous = std::mem::replace(bucket, start);
+            if start != previous {
+                let current = current_series(self.open.as_ref());
+                emit(self.close(current, previous))?;
+            }
+        } else {
+            if let Some((current, bucket, _)) = self.open.take() {
+                emit(self.close(current, bucket))?;
+            }
+            self.open = Some((series()?, start, time));
+        }
+        Ok(&mut self.accumulators)
+    }
+
+    /// Close the last bucket; returns the rows read.
+    pub(crate) fn end(mut self, emit: &mut impl FnMut(Bucket<S>) -> Result<()>) -> Result<u64> {
+        if let Some((current, bucket, _)) = self.open.take() {
+            emit(self.close(current, bucket))?;
+        }
+        Ok(self.read)
+    }
+}
+
+fn current_series<S: Clone>(open: Option<&(S, i64, i64)>) -> S {
+    open.expect("a bucket is open").0.clone()
+}
+
 /// Stream `source`'s rows through buckets of `request.every_ms` and hand each finished
 /// `(series, bucket)` to `emit`, in `(series, bucket)` order. Returns the rows read.
 pub fn aggregate(
@@ -330,34 +454,7 @@ pub fn aggregate(
         .prepare_cached(&sql)
         .map_err(|e| Error::from_sqlite(e, &sql))?;
     bind(&mut stmt, request.params)?;
-    let mut accumulators: Vec<Accumulator> = (0..source.inputs.len())
-        .map(|index| {
-            Accumulator::new(
-                request
-                    .outputs
-                    .iter()
-                    .any(|&(i, stat)| i == index && matches!(stat, Stat::Quantile(_))),
-            )
-        })
-        .collect();
-    let finish = |series: &Value, start_ms: i64, accumulators: &mut [Accumulator]| {
-        let values = request
-            .outputs
-            .iter()
-            .map(|&(index, stat)| accumulators[index].finish(stat, source.inputs[index].integer()))
-            .collect();
-        for accumulator in accumulators.iter_mut() {
-            accumulator.reset();
-        }
-        Bucket {
-            series: series.clone(),
-            start_ms,
-            values,
-        }
-    };
-
-    let mut open: Option<(Value, i64, i64)> = None; // series, bucket start, last time
-    let mut read = 0;
+    let mut bucketer = Bucketer::new(source, request);
     let mut rows = stmt.raw_query();
     loop {
         let row = match rows.next() {
@@ -365,7 +462,6 @@ pub fn aggregate(
             Ok(None) => break,
             Err(err) => return Err(Error::from_sqlite(err, &sql)),
         };
-        read += 1;
         let get = |index: usize| row.get_ref(index).map_err(|e| Error::from_sqlite(e, &sql));
         let series = get(0)?;
         let time_value = get(1)?;
@@ -377,55 +473,37 @@ pub fn aggregate(
                 crate::engine::owned_value(time_value)
             )));
         };
-        let start = time.div_euclid(request.every_ms) * request.every_ms;
-        match &mut open {
-            Some((current, bucket, last)) if same(current, series) => {
-                if time < *last {
-                    // ORDER BY sorts the stored form. One format throughout sorts as time
-                    // does; a column mixing text and integer DateTimes does not.
-                    return Err(Error::invalid(format!(
-                        "{}.{} is not in time order within a series: the column mixes \
-                         DateTime formats (text and integer milliseconds)",
-                        source.table, source.time
-                    )));
-                }
-                *last = time;
-                if start != *bucket {
-                    emit(finish(current, *bucket, &mut accumulators))?;
-                    *bucket = start;
-                }
+        let accumulators = bucketer.row(
+            |current| same(current, series),
+            || Ok(crate::engine::owned_value(series)),
+            time,
+            &mut emit,
+        )?;
+        accumulate_row(source, &get, accumulators, |name, value| {
+            if matches!(value, ValueRef::Text(_) | ValueRef::Blob(_)) {
+                Err(not_a_number(source, name, value))
+            } else {
+                Ok(())
             }
-            _ => {
-                if let Some((current, bucket, _)) = &open {
-                    emit(finish(current, *bucket, &mut accumulators))?;
-                }
-                open = Some((crate::engine::owned_value(series), start, time));
-            }
-        }
-        accumulate_row(source, row, &sql, &mut accumulators)?;
+        })?;
     }
-    if let Some((current, bucket, _)) = &open {
-        emit(finish(current, *bucket, &mut accumulators))?;
-    }
-    Ok(read)
+    bucketer.end(&mut emit)
 }
 
-/// Add one row's values (from column 2 on) to the open bucket's accumulators.
-fn accumulate_row(
+/// Add one row's values (from column 2 on) to the open bucket's accumulators. `check`
+/// refuses a raw sample that is not a number, naming the column.
+pub(crate) fn accumulate_row<'v>(
     source: &Source,
-    row: &rusqlite::Row<'_>,
-    sql: &str,
+    get: &impl Fn(usize) -> Result<ValueRef<'v>>,
     accumulators: &mut [Accumulator],
+    check: impl Fn(&str, ValueRef<'v>) -> Result<()>,
 ) -> Result<()> {
-    let get = |index: usize| row.get_ref(index).map_err(|e| Error::from_sqlite(e, sql));
     let mut column = 2;
     for (input, accumulator) in source.inputs.iter().zip(accumulators.iter_mut()) {
         match input {
             Input::Raw { column: name, .. } => {
                 let value = get(column)?;
-                if matches!(value, ValueRef::Text(_) | ValueRef::Blob(_)) {
-                    return Err(not_a_number(source, name, value));
-                }
+                check(name, value)?;
                 accumulator.sample(value);
                 column += 1;
             }

@@ -252,8 +252,7 @@ impl PyEngine {
         self.backend.sqlite(feature)
     }
 
-    /// The handle's database, for the classes that run on both (the rate limiter, bulk
-    /// inserts).
+    /// The database behind this handle, for the core classes that run on both.
     pub(crate) fn backend(&self) -> &Backend {
         &self.backend
     }

@@ -15,13 +15,16 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDateTime, PyDict, PyList, PyString, PyTuple, PyTzInfo};
 use rusqlite::types::Value;
 
-use crate::arrow_export::{self, Batches, Column, Kind, MemoryStream, Query, QueryStream};
+use crate::arrow_export::{self, Batches, Column, Kind, MemoryStream, Params, Query, QueryStream};
 use crate::bulk::{Run, Target};
-use crate::engine::Engine;
+use crate::engine::postgres::{Cell, Param, PgEngine};
+use crate::engine::Backend;
 use crate::error::Error;
+use crate::metrics::pg::{PgRollupTarget, PgSeries};
 use crate::metrics::{self, Bucket, Input, Request, RollupTarget, Source, SourceSql, Stat};
 use crate::py_bulk::insert_sql;
 use crate::py_engine::{to_values, value_to_python, PyEngine};
+use crate::py_pg;
 use crate::time::{Format, UtcTime};
 
 /// The capsule name the Arrow `PyCapsule` interface requires.
@@ -33,9 +36,11 @@ type InputSpec = (String, Vec<String>, bool);
 
 #[pyclass(name = "Aggregator", module = "strata._core", frozen)]
 pub struct PyAggregator {
-    engine: Arc<Engine>,
+    engine: Backend,
     source: Source,
-    time_format: Format,
+    /// How the time column stores `DateTime` values, on `SQLite` (PostgreSQL's columns are
+    /// typed).
+    time_format: Option<Format>,
     series_kind: Kind,
 }
 
@@ -72,8 +77,13 @@ impl PyAggregator {
                 },
             )
             .collect::<Result<Vec<_>, _>>()?;
+        let engine = db.get().backend().clone();
+        let time_format = match engine {
+            Backend::Sqlite(_) => Some(parse_format(time_format)?),
+            Backend::Postgres(_) => None,
+        };
         Ok(PyAggregator {
-            engine: Arc::clone(db.get().engine("metrics")?),
+            engine,
             source: Source {
                 table,
                 time,
@@ -85,14 +95,14 @@ impl PyAggregator {
                     since: text(sql, "since")?,
                 },
             },
-            time_format: parse_format(time_format)?,
+            time_format,
             series_kind: parse_kind(series_kind)?,
         })
     }
 
     /// Aggregate into buckets of `every_ms`. `outputs` pairs an input index with a
     /// statistic name and `names` gives each output's key; `condition` (on alias `t0`,
-    /// with `?` placeholders for `params`) filters the rows. Returns a list of dicts
+    /// with the database's placeholders for `params`) filters the rows. Returns a list of dicts
     /// (`series_name`, `"bucket"`, then `names`), or an `ArrowStream` with `arrow=True`.
     #[pyo3(signature = (every_ms, outputs, names, series_name, condition, params, *, arrow = false))]
     #[allow(clippy::too_many_arguments)]
@@ -108,6 +118,42 @@ impl PyAggregator {
         arrow: bool,
     ) -> PyResult<Py<PyAny>> {
         let outputs = parse_outputs(&outputs)?;
+        let columns = arrow.then(|| self.output_columns(series_name, &names, &outputs));
+        let engine = match &self.engine {
+            Backend::Sqlite(engine) => engine,
+            Backend::Postgres(engine) => {
+                let params = py_pg::to_params(params)?;
+                let request = Request {
+                    every_ms,
+                    outputs: &outputs,
+                    condition,
+                    params: &params,
+                };
+                metrics::check(&self.source, &request)?;
+                let buckets = py.detach(|| -> Result<Vec<Bucket<PgSeries>>, Error> {
+                    let mut out = Vec::new();
+                    engine.with_client(|client| {
+                        metrics::pg::aggregate(client, &self.source, &request, |bucket| {
+                            out.push(bucket);
+                            Ok(())
+                        })
+                    })?;
+                    Ok(out)
+                })?;
+                if let Some(columns) = columns {
+                    let buckets = buckets.into_iter().map(|bucket| Bucket {
+                        series: cell_value(bucket.series.cell),
+                        start_ms: bucket.start_ms,
+                        values: bucket.values,
+                    });
+                    let (schema, batches) = py.detach(|| in_batches(&columns, buckets))?;
+                    return self.memory_stream(py, schema, batches);
+                }
+                return buckets_to_python(py, series_name, &names, buckets, |py, series| {
+                    py_pg::cell_to_python(py, series.cell)
+                });
+            }
+        };
         let params = to_values(params)?;
         let request = Request {
             every_ms,
@@ -116,51 +162,9 @@ impl PyAggregator {
             params: &params,
         };
         metrics::check(&self.source, &request)?;
-        if arrow {
-            let mut columns = vec![
-                Column {
-                    name: series_name.to_owned(),
-                    kind: self.series_kind,
-                },
-                Column {
-                    name: "bucket".into(),
-                    kind: Kind::Timestamp,
-                },
-            ];
-            for (name, &(index, stat)) in names.iter().zip(&outputs) {
-                columns.push(Column {
-                    name: name.clone(),
-                    kind: output_kind(stat, &self.source.inputs[index]),
-                });
-            }
-            let (schema, batches) = py.detach(|| -> Result<_, Error> {
-                let mut batches = Batches::new(&columns);
-                let mut done = Vec::new();
-                self.engine.read(|conn| {
-                    metrics::aggregate(conn, &self.source, &request, |bucket| {
-                        let mut row = vec![bucket.series, Value::Integer(bucket.start_ms)];
-                        row.extend(bucket.values);
-                        arrow_export::push_values(&mut batches, &row)?;
-                        if batches.is_full() {
-                            done.push(batches.finish().map_err(arrow_error)?);
-                        }
-                        Ok(())
-                    })
-                })?;
-                if batches.rows > 0 || done.is_empty() {
-                    done.push(batches.finish().map_err(arrow_error)?);
-                }
-                Ok((batches.schema(), done))
-            })?;
-            let stream = PyArrowStream {
-                source: StreamSource::Memory(schema, batches),
-                engine: Arc::clone(&self.engine),
-            };
-            return Ok(Py::new(py, stream)?.into_any());
-        }
         let buckets = py.detach(|| -> Result<Vec<Bucket>, Error> {
             let mut out = Vec::new();
-            self.engine.read(|conn| {
+            engine.read(|conn| {
                 metrics::aggregate(conn, &self.source, &request, |bucket| {
                     out.push(bucket);
                     Ok(())
@@ -168,21 +172,13 @@ impl PyAggregator {
             })?;
             Ok(out)
         })?;
-        let keys: Vec<Bound<'_, PyString>> = names.iter().map(|n| PyString::new(py, n)).collect();
-        let series_key = PyString::new(py, series_name);
-        let bucket_key = PyString::new(py, "bucket");
-        let utc = PyTzInfo::utc(py)?;
-        let list = PyList::empty(py);
-        for bucket in buckets {
-            let dict = PyDict::new(py);
-            dict.set_item(&series_key, value_to_python(py, bucket.series)?)?;
-            dict.set_item(&bucket_key, datetime(py, bucket.start_ms, &utc)?)?;
-            for (key, value) in keys.iter().zip(bucket.values) {
-                dict.set_item(key, value_to_python(py, value)?)?;
-            }
-            list.append(dict)?;
+        if let Some(columns) = columns {
+            // Aggregation keeps one bucket's rows; its results are few, so they are
+            // collected and handed out as batches.
+            let (schema, batches) = py.detach(|| in_batches(&columns, buckets.into_iter()))?;
+            return self.memory_stream(py, schema, batches);
         }
-        Ok(list.into_any().unbind())
+        buckets_to_python(py, series_name, &names, buckets, value_to_python)
     }
 
     /// Bring a rollup model up to date: one write transaction that reads the watermark,
@@ -202,6 +198,39 @@ impl PyAggregator {
         lookback_ms: i64,
     ) -> PyResult<u64> {
         let outputs = parse_outputs(&outputs)?;
+        let engine = match &self.engine {
+            Backend::Sqlite(engine) => engine,
+            Backend::Postgres(engine) => {
+                let target = PgRollupTarget {
+                    lock: text(target, "lock")?,
+                    watermark: text(target, "watermark")?,
+                    delete_from: text(target, "delete_from")?,
+                    insert_json: text(target, "insert_json")?,
+                    declare: text(target, "declare")?,
+                    fetch: text(target, "fetch")?,
+                    close: text(target, "close")?,
+                };
+                let request = Request::<Param> {
+                    every_ms,
+                    outputs: &outputs,
+                    condition: &self.source.sql.all_rows,
+                    params: &[],
+                };
+                return Ok(py.detach(|| {
+                    in_transaction(engine, || {
+                        engine.with_client(|client| {
+                            metrics::pg::rollup(
+                                client,
+                                &self.source,
+                                &request,
+                                &target,
+                                lookback_ms,
+                            )
+                        })
+                    })
+                })?);
+            }
+        };
         let insert = target
             .get_item("insert")?
             .ok_or_else(|| Error::invalid("the rollup has no insert"))?;
@@ -223,18 +252,145 @@ impl PyAggregator {
             condition: &self.source.sql.all_rows,
             params: &[],
         };
+        let time_format = self.time_format.unwrap_or(Format::Iso8601);
         Ok(py.detach(|| {
-            self.engine.write(|conn| {
+            engine.write(|conn| {
                 metrics::rollup(
                     conn,
                     &self.source,
-                    self.time_format,
+                    time_format,
                     &request,
                     &target,
                     lookback_ms,
                 )
             })
         })?)
+    }
+}
+
+impl PyAggregator {
+    /// The Arrow columns of an aggregation: the series, the bucket, then each output.
+    fn output_columns(
+        &self,
+        series_name: &str,
+        names: &[String],
+        outputs: &[(usize, Stat)],
+    ) -> Vec<Column> {
+        let mut columns = vec![
+            Column {
+                name: series_name.to_owned(),
+                kind: self.series_kind,
+            },
+            Column {
+                name: "bucket".into(),
+                kind: Kind::Timestamp,
+            },
+        ];
+        for (name, &(index, stat)) in names.iter().zip(outputs) {
+            columns.push(Column {
+                name: name.clone(),
+                kind: output_kind(stat, &self.source.inputs[index]),
+            });
+        }
+        columns
+    }
+
+    fn memory_stream(
+        &self,
+        py: Python<'_>,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> PyResult<Py<PyAny>> {
+        let stream = PyArrowStream {
+            source: StreamSource::Memory(schema, batches),
+            engine: self.engine.clone(),
+        };
+        Ok(Py::new(py, stream)?.into_any())
+    }
+}
+
+/// Buckets as record batches of `columns`.
+fn in_batches(
+    columns: &[Column],
+    buckets: impl Iterator<Item = Bucket>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
+    let mut batches = Batches::new(columns);
+    let mut done = Vec::new();
+    for bucket in buckets {
+        let mut row = vec![bucket.series, Value::Integer(bucket.start_ms)];
+        row.extend(bucket.values);
+        arrow_export::push_values(&mut batches, &row)?;
+        if batches.is_full() {
+            done.push(batches.finish().map_err(arrow_error)?);
+        }
+    }
+    if batches.rows > 0 || done.is_empty() {
+        done.push(batches.finish().map_err(arrow_error)?);
+    }
+    Ok((batches.schema(), done))
+}
+
+/// Buckets as a list of dicts: the series under `series_name`, `"bucket"`, then `names`.
+fn buckets_to_python<'py, S>(
+    py: Python<'py>,
+    series_name: &str,
+    names: &[String],
+    buckets: Vec<Bucket<S>>,
+    series: impl Fn(Python<'py>, S) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let keys: Vec<Bound<'_, PyString>> = names.iter().map(|n| PyString::new(py, n)).collect();
+    let series_key = PyString::new(py, series_name);
+    let bucket_key = PyString::new(py, "bucket");
+    let utc = PyTzInfo::utc(py)?;
+    let list = PyList::empty(py);
+    for bucket in buckets {
+        let dict = PyDict::new(py);
+        dict.set_item(&series_key, series(py, bucket.series)?)?;
+        dict.set_item(&bucket_key, datetime(py, bucket.start_ms, &utc)?)?;
+        for (key, value) in keys.iter().zip(bucket.values) {
+            dict.set_item(key, value_to_python(py, value)?)?;
+        }
+        list.append(dict)?;
+    }
+    Ok(list.into_any().unbind())
+}
+
+/// Run `work` in a transaction of the calling thread (a savepoint inside one it has).
+fn in_transaction<T>(
+    engine: &PgEngine,
+    work: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    engine.begin()?;
+    match work() {
+        Ok(value) => {
+            engine.commit()?;
+            Ok(value)
+        }
+        Err(err) => {
+            // The work's error is what the caller needs, not a failed rollback's.
+            let _ = engine.rollback();
+            Err(err)
+        }
+    }
+}
+
+/// A PostgreSQL series value in the Arrow export's terms (`arrow_export::push_values`).
+fn cell_value(cell: Cell) -> Value {
+    match cell {
+        Cell::Null => Value::Null,
+        Cell::Bool(b) => Value::Integer(i64::from(b)),
+        Cell::Int(n) => Value::Integer(n),
+        Cell::Float(x) => Value::Real(x),
+        Cell::Numeric(text) | Cell::Text(text) | Cell::Json(text) => Value::Text(text),
+        Cell::Bytes(bytes) => Value::Blob(bytes),
+        Cell::Timestamp(micros) | Cell::TimestampTz(micros) => {
+            Value::Integer(micros.div_euclid(1000) + 946_684_800_000)
+        }
+        other => {
+            let mut text = String::new();
+            metrics::pg::cell_json(&mut text, &other);
+            Value::Text(text)
+        }
     }
 }
 
@@ -250,14 +406,15 @@ enum StreamSource {
 #[pyclass(name = "ArrowStream", module = "strata._core", frozen)]
 pub struct PyArrowStream {
     source: StreamSource,
-    engine: Arc<Engine>,
+    engine: Backend,
 }
 
 #[pymethods]
 impl PyArrowStream {
     /// A stream of `sql`'s rows (a read-only query built from schema identifiers, with
-    /// `?` placeholders for `params`). `columns` names each result column and its Arrow
-    /// type: `int64`, `float64`, `bool`, `utf8`, `binary` or `timestamp`.
+    /// the database's placeholders for `params`). `columns` names each result column and
+    /// its Arrow type: `int64`, `float64`, `bool`, `utf8`, `binary`, `timestamp`
+    /// (milliseconds), `timestamp_us` or `decimal128(p,s)` (see `arrow_export::Kind`).
     #[staticmethod]
     fn query(
         db: &Bound<'_, PyEngine>,
@@ -274,13 +431,18 @@ impl PyArrowStream {
                 })
             })
             .collect::<PyResult<Vec<_>>>()?;
+        let engine = db.get().backend().clone();
+        let params = match engine {
+            Backend::Sqlite(_) => Params::Sqlite(to_values(params)?),
+            Backend::Postgres(_) => Params::Postgres(py_pg::to_params(params)?),
+        };
         Ok(PyArrowStream {
             source: StreamSource::Query(Arc::new(Query {
                 sql,
-                params: to_values(params)?,
+                params,
                 columns,
             })),
-            engine: Arc::clone(db.get().engine("Arrow export")?),
+            engine,
         })
     }
 
@@ -304,10 +466,9 @@ impl PyArrowStream {
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
         let reader: Box<dyn RecordBatchReader + Send> = match &self.source {
-            StreamSource::Query(query) => Box::new(QueryStream::new(
-                Arc::clone(&self.engine),
-                Arc::clone(query),
-            )),
+            StreamSource::Query(query) => {
+                Box::new(QueryStream::new(self.engine.clone(), Arc::clone(query)))
+            }
             StreamSource::Memory(schema, batches) => Box::new(MemoryStream {
                 schema: Arc::clone(schema),
                 batches: batches.clone().into_iter(),

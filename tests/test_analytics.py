@@ -1,4 +1,5 @@
-"""DuckDB over the core's Arrow export: the same answers as SQLite, without a second SQLite."""
+"""DuckDB over the core's Arrow export: the same answers as the database, without a second
+SQLite, on SQLite and PostgreSQL (the `backend` fixture); SQLite-only tests say why."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import strata
+from backends import SEEDS, Backend
+from metrics_support import needs_client, write_samples
 from strata import _core
 from strata.analytics import QUERIES, run_query, table_stream
 from strata.cli import main
@@ -38,15 +43,40 @@ def seed_db(directory: Path, name: str) -> strata.Database:
 
 
 @pytest.fixture
-def music(tmp_path: Path) -> Iterator[strata.Database]:
+def music(backend: Backend) -> strata.Database:
+    db = backend.seed("music_api")
+    needs_client(db)
+    return db
+
+
+@pytest.fixture
+def sqlite_music(tmp_path: Path) -> Iterator[strata.Database]:
     db = seed_db(tmp_path, "music_api")
     yield db
     db.close_()
 
 
+def seeded(backend: Backend, name: str) -> strata.Database:
+    """Seed ``name`` with its foreign keys off: the tests write child rows alone."""
+    db = backend.seed(name)
+    needs_client(db)
+    if backend.is_postgres:
+        db.execute_script_(
+            "DO $$ DECLARE r record; BEGIN FOR r IN SELECT conrelid::regclass AS t, conname "
+            "FROM pg_constraint WHERE contype = 'f' "
+            "AND connamespace = current_schema()::regnamespace "
+            "LOOP EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.t, r.conname); "
+            "END LOOP; END $$"
+        )
+    else:
+        db.execute_script_("PRAGMA foreign_keys = OFF")
+    return db
+
+
 def request_logs(count: int) -> dict[str, list[Any]]:
     paths = ["/tracks", "/albums", "/search", "/users/me"]
     return {
+        "id": [str(uuid.uuid4()) for _ in range(count)],
         "method": ["GET" if i % 4 else "POST" for i in range(count)],
         "path": [paths[i % 4] for i in range(count)],
         "statusCode": [(200, 201, 404, 500, 503)[i * 7 % 5] for i in range(count)],
@@ -58,16 +88,16 @@ def request_logs(count: int) -> dict[str, list[Any]]:
 
 
 def ingest_logs(db: strata.Database, count: int) -> None:
-    db.metrics_("RequestLog", series="path", time="createdAt").ingest(request_logs(count))
+    write_samples(db.metrics_("RequestLog", series="path", time="createdAt"), request_logs(count))
 
 
-# The same SQL, run by SQLite (through the core) and by DuckDB (over the export).
+# The same SQL, run by the database (through the core) and by DuckDB (over the export).
 COMPARABLE = [
     "SELECT count(*), sum(duration), min(duration), max(duration) FROM request_logs",
     "SELECT path, count(*), sum(duration), min(duration), max(duration), avg(duration) "
     "FROM request_logs GROUP BY path ORDER BY path",
-    "SELECT statusCode, count(userAgent), count(*) FROM request_logs "
-    "WHERE duration > 100 GROUP BY statusCode ORDER BY statusCode",
+    'SELECT "statusCode", count("userAgent"), count(*) FROM request_logs '
+    'WHERE duration > 100 GROUP BY "statusCode" ORDER BY "statusCode"',
     "SELECT method, path, count(*) FROM request_logs WHERE path LIKE '/u%' "
     "GROUP BY method, path ORDER BY method, path",
     "SELECT count(DISTINCT ip), max(path) FROM request_logs",
@@ -77,7 +107,11 @@ COMPARABLE = [
 @pytest.mark.parametrize("sql", COMPARABLE)
 def test_duckdb_answers_as_sqlite_does(music: strata.Database, sql: str) -> None:
     ingest_logs(music, 2000)
-    expected = music.query_raw_(sql, as_tuples=True)
+    # PostgreSQL's avg() of integers is numeric, DuckDB's a double.
+    expected = [
+        tuple(float(v) if isinstance(v, Decimal) else v for v in row)
+        for row in music.query_raw_(sql, as_tuples=True)
+    ]
     duck = music.analytics_()
     try:
         actual = duck.execute(sql).fetchall()
@@ -95,6 +129,7 @@ def test_duckdb_answers_as_sqlite_does(music: strata.Database, sql: str) -> None
 def test_duckdb_matches_sqlite_on_random_data(
     tmp_path_factory: pytest.TempPathFactory, durations: list[int | None], threshold: int
 ) -> None:
+    # SQLite only: the core's export of raw SQL; PostgreSQL's is test_metrics_postgresql.py's.
     db = strata.connect(tmp_path_factory.mktemp("duck") / "t.db")
     try:
         db.execute_script_(
@@ -161,7 +196,8 @@ def test_columns_and_filters_are_pushed_into_the_export(music: strata.Database) 
         music.analytics_(["Nope"])
 
 
-def test_duckdb_never_opens_the_sqlite_file(music: strata.Database) -> None:
+def test_duckdb_never_opens_the_sqlite_file(sqlite_music: strata.Database) -> None:
+    music = sqlite_music
     ingest_logs(music, 10)
     duck = music.analytics_()
     try:
@@ -178,7 +214,8 @@ def test_duckdb_never_opens_the_sqlite_file(music: strata.Database) -> None:
 
 
 def test_streams_work_without_pyarrow(tmp_path: Path) -> None:
-    """DuckDB reads the core's capsule directly: pyarrow is a test dependency only."""
+    """DuckDB reads the core's capsule directly: pyarrow is a test dependency only. (On
+    SQLite: the capsule is the same whichever database fills it.)"""
     script = (
         "import sys\n"
         "sys.modules['pyarrow'] = None\n"
@@ -213,6 +250,7 @@ def test_an_abandoned_scan_stops_the_query_and_frees_the_reader(music: strata.Da
 
 
 def test_errors_in_a_stream_reach_duckdb(tmp_path: Path) -> None:
+    # SQLite only: a column holding another storage class; PostgreSQL's columns are typed.
     db = strata.connect(tmp_path / "t.db")
     try:
         db.execute_script_("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('not a number')")
@@ -253,10 +291,10 @@ def documents_db(directory: Path) -> strata.Database:
 
 @pytest.mark.slow
 def test_gigabytes_of_text_arrive_whole(tmp_path: Path) -> None:
-    """2,100 rows of 1 MiB text: more than one Arrow string array's 32-bit offsets reach.
-    The export cuts batches by bytes too, so DuckDB sees every row. (It used to see none:
-    building the first batch panicked the export thread, and the stream ended as if the
-    table were empty.)"""
+    """SQLite only (2 GiB on disk). 2,100 rows of 1 MiB text: more than one Arrow string
+    array's 32-bit offsets reach. The export cuts batches by bytes too, so DuckDB sees every
+    row. (It used to see none: building the first batch panicked the export thread, and the
+    stream ended as if the table were empty.)"""
     rows = 2100
     db = documents_db(tmp_path)
     try:
@@ -292,6 +330,7 @@ def test_gigabytes_of_text_arrive_whole(tmp_path: Path) -> None:
 def test_a_failure_after_the_first_batches_raises_instead_of_ending_short(
     tmp_path: Path,
 ) -> None:
+    # SQLite only: a value another client wrote that the column's type cannot hold.
     db = documents_db(tmp_path)
     try:
         db.execute_many_raw_(
@@ -309,11 +348,17 @@ def test_a_failure_after_the_first_batches_raises_instead_of_ending_short(
         db.close_()
 
 
-def test_closing_the_handle_ends_a_stream_with_an_error(tmp_path: Path) -> None:
-    db = documents_db(tmp_path)
-    db.execute_many_raw_(
-        'INSERT INTO "Reading" (id, value) VALUES (?, ?)', ((i, i) for i in range(300_000))
-    )
+def test_closing_the_handle_ends_a_stream_with_an_error(backend: Backend) -> None:
+    db = backend.connect(DOCUMENTS)
+    needs_client(db)
+    if backend.is_postgres:
+        db.execute_raw_(
+            'INSERT INTO "Reading" (id, value) SELECT g, g FROM generate_series(0, 299999) AS g'
+        )
+    else:
+        db.execute_many_raw_(
+            'INSERT INTO "Reading" (id, value) VALUES (?, ?)', ((i, i) for i in range(300_000))
+        )
     reader = pa.RecordBatchReader.from_stream(table_stream(db.client_, "Reading"))
     assert reader.read_next_batch().num_rows == 65_536
     db.close_()
@@ -326,7 +371,7 @@ def test_closing_the_handle_ends_a_stream_with_an_error(tmp_path: Path) -> None:
 
 def test_request_latency_percentiles(music: strata.Database) -> None:
     logs = request_logs(1000)
-    music.metrics_("RequestLog", series="path", time="createdAt").ingest(logs)
+    write_samples(music.metrics_("RequestLog", series="path", time="createdAt"), logs)
     columns, rows = run_query(music.client_, "request-latency")
     assert columns == ["path", "requests", "p50", "p95", "p99"]
     for path, requests, p50, p95, p99 in rows:
@@ -338,18 +383,19 @@ def test_request_latency_percentiles(music: strata.Database) -> None:
     assert sum(row[1] for row in by_status) == 1000
 
 
-def test_error_rate_per_service_per_hour(tmp_path: Path) -> None:
-    db = seed_db(tmp_path, "medianest")
+def test_error_rate_per_service_per_hour(backend: Backend) -> None:
+    db = seeded(backend, "medianest")  # services are not the point here
     try:
-        db.execute_script_("PRAGMA foreign_keys = OFF")  # services are not the point here
         statuses = ["up", "up", "down", "degraded"]
         history = db.metrics_("ServiceStatusHistory", series="serviceId", time="checkedAt")
-        history.ingest(
+        write_samples(
+            history,
             {
+                "id": [str(uuid.uuid4()) for _ in range(8)],
                 "serviceId": [1] * 8,
                 "status": statuses * 2,
                 "checkedAt": [T0 + timedelta(minutes=20 * i) for i in range(8)],
-            }
+            },
         )
         columns, rows = run_query(db.client_, "error-rate")
         assert columns == ["serviceId", "hour", "checks", "error_rate", "degraded_rate"]
@@ -362,13 +408,13 @@ def test_error_rate_per_service_per_hour(tmp_path: Path) -> None:
         db.close_()
 
 
-def test_gpu_utilisation_agrees_with_the_core(tmp_path: Path) -> None:
-    db = seed_db(tmp_path, "gpu_marketplace")
+def test_gpu_utilisation_agrees_with_the_core(backend: Backend) -> None:
+    db = seeded(backend, "gpu_marketplace")  # providers are not the point here
     try:
-        db.execute_script_("PRAGMA foreign_keys = OFF")  # providers are not the point here
         metrics = db.metrics_("ProviderMetric", series="providerId", time="timestamp")
         count = 600
-        metrics.ingest(
+        write_samples(
+            metrics,
             {
                 "id": [f"m{i}" for i in range(count)],
                 "providerId": [f"p{i % 4}" for i in range(count)],
@@ -378,7 +424,7 @@ def test_gpu_utilisation_agrees_with_the_core(tmp_path: Path) -> None:
                 "gpuTemperature": [60.0] * count,
                 "gpuMemoryUsedMb": [1024] * count,
                 "timestamp": [T0 + timedelta(seconds=7 * i) for i in range(count)],
-            }
+            },
         )
         _, rows = run_query(db.client_, "gpu-utilisation")
         core = metrics.aggregate("5m", values=["gpuUsage"], stats=["count", "avg", "max", "p95"])
@@ -411,11 +457,15 @@ def test_every_ready_query_is_described() -> None:
 
 
 def test_cli_analytics_and_parquet_export(
-    music: strata.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, music: strata.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingest_logs(music, 300)
-    monkeypatch.setenv("DATABASE_URL", f"file:{tmp_path / 'app.db'}")
-    schema = str(tmp_path / "schema.prisma")
+    if backend.is_postgres:
+        monkeypatch.setenv("DATABASE_URL", backend.url)
+        schema = str(SEEDS / "music_api.postgresql.prisma")
+    else:
+        monkeypatch.setenv("DATABASE_URL", f"file:{backend.url}")
+        schema = str(SEEDS / "music_api.prisma")
     runner = CliRunner()
     result = runner.invoke(
         main, ["analytics", "SELECT count(*) AS n FROM request_logs", "--schema", schema]

@@ -1,4 +1,5 @@
-"""Metric ingest, aggregation, rollups and retention, against plain-Python references."""
+"""Metric ingest, aggregation, rollups and retention, against plain-Python references, on
+SQLite and PostgreSQL (the `backend` fixture); the tests of SQLite's stored forms say so."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import strata
-from strata.dialects.values import parse_datetime
+from backends import Backend, for_provider
+from metrics_support import as_utc, needs_bulk_writer, needs_client, write_samples
+from postgres import fresh_database
 from strata.errors import ValidationError
 from strata.metrics import Metrics, parse_every
 
@@ -90,10 +93,10 @@ def open_db(directory: Path, datetime_format: str = "iso8601") -> strata.Databas
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[strata.Database]:
-    database = open_db(tmp_path)
-    yield database
-    database.close_()
+def db(backend: Backend) -> strata.Database:
+    database = backend.connect(SCHEMA)
+    needs_client(database)
+    return database
 
 
 @pytest.fixture
@@ -101,14 +104,41 @@ def samples(db: strata.Database) -> Metrics:
     return db.metrics_("Sample", series="host", time="at")
 
 
-@pytest.fixture(scope="module", params=["iso8601", "unixepoch-ms"])
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[strata.Database]:
+    """For the tests of what SQLite stores (text or integer DateTimes, its storage classes)."""
+    database = open_db(tmp_path)
+    yield database
+    database.close_()
+
+
+@pytest.fixture
+def sqlite_samples(sqlite_db: strata.Database) -> Metrics:
+    return sqlite_db.metrics_("Sample", series="host", time="at")
+
+
+@pytest.fixture(scope="module", params=["iso8601", "unixepoch-ms", "postgresql"])
 def shared(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[strata.Database, Metrics]]:
-    """One database per DateTime format for the property tests, emptied per example."""
-    database = open_db(tmp_path_factory.mktemp("metrics"), request.param)
-    yield database, database.metrics_("Sample", series="host", time="at")
-    database.close_()
+    """One database per SQLite DateTime format and one on PostgreSQL for the property
+    tests, emptied per example."""
+    folder = tmp_path_factory.mktemp("metrics")
+    if request.param != "postgresql":
+        database = open_db(folder, request.param)
+        yield database, database.metrics_("Sample", series="host", time="at")
+        database.close_()
+        return
+    with fresh_database(request.getfixturevalue("pg_server"), "metrics_shared") as url:
+        schema = folder / "schema.prisma"
+        schema.write_text(for_provider(SCHEMA, "postgresql"))
+        database = strata.connect(url, schema=schema)
+        try:
+            database.migrate_.push()
+            needs_client(database)
+            yield database, database.metrics_("Sample", series="host", time="at")
+        finally:
+            database.close_()
 
 
 # -- a plain-Python reference ----------------------------------------------------------------
@@ -192,7 +222,7 @@ def test_aggregates_equal_a_python_reference(
 ) -> None:
     db, metrics = shared
     db.execute_raw_('DELETE FROM "Sample"')
-    metrics.ingest(rows)
+    write_samples(metrics, rows)
     actual = metrics.aggregate(every=every, values=["cpu", "mem"], stats=STATS)
     assert_same(actual, reference(rows, every, ["cpu", "mem"], STATS))
 
@@ -203,7 +233,7 @@ def test_filters_equal_a_python_reference(
 ) -> None:
     db, metrics = shared
     db.execute_raw_('DELETE FROM "Sample"')
-    metrics.ingest(rows)
+    write_samples(metrics, rows)
     start, end = T0 + timedelta(seconds=since), T0 + timedelta(seconds=since + span)
     actual = metrics.aggregate(
         "1m",
@@ -226,8 +256,9 @@ def test_filters_equal_a_python_reference(
 
 
 def test_rows_have_the_documented_shape(samples: Metrics) -> None:
-    samples.ingest(
-        {"host": ["h1", "h1"], "at": [T0, T0 + timedelta(seconds=30)], "cpu": [-1.5, 3.5]}
+    write_samples(
+        samples,
+        {"host": ["h1", "h1"], "at": [T0, T0 + timedelta(seconds=30)], "cpu": [-1.5, 3.5]},
     )
     rows = samples.aggregate(every="1m", values=["cpu"], stats=["count", "avg", "max", "p95"])
     assert rows == [
@@ -244,7 +275,7 @@ def test_rows_have_the_documented_shape(samples: Metrics) -> None:
 
 
 def test_integer_values_keep_integer_sums_and_extremes(samples: Metrics) -> None:
-    samples.ingest({"host": ["h"] * 3, "at": [T0] * 3, "mem": [2**31 - 1, 2**31 - 1, -5]})
+    write_samples(samples, {"host": ["h"] * 3, "at": [T0] * 3, "mem": [2**31 - 1, 2**31 - 1, -5]})
     (row,) = samples.aggregate("1h", values=["mem"], stats=["sum", "min", "max", "avg"])
     assert row["mem_sum"] == 2 * (2**31 - 1) - 5
     assert (row["mem_min"], row["mem_max"]) == (-5, 2**31 - 1)
@@ -252,7 +283,7 @@ def test_integer_values_keep_integer_sums_and_extremes(samples: Metrics) -> None
 
 
 def test_arrow_output_matches_rows(samples: Metrics) -> None:
-    samples.ingest({"host": ["b", "a", "a"], "at": [T0, T0, T0], "cpu": [1.0, 2.0, None]})
+    write_samples(samples, {"host": ["b", "a", "a"], "at": [T0, T0, T0], "cpu": [1.0, 2.0, None]})
     stream = samples.aggregate("1m", values=["cpu"], stats=["count", "avg"], format="arrow")
     table = pa.table(stream)
     assert table.column_names == ["host", "bucket", "cpu_count", "cpu_avg"]
@@ -298,13 +329,19 @@ def test_binding_checks_fields(db: strata.Database) -> None:
 # -- ingest ------------------------------------------------------------------------------
 
 
+# What ingest stores is SQLite's form here (ISO text); on PostgreSQL the columns are typed.
+
+
 def stored(db: strata.Database) -> list[tuple[Any, ...]]:
     return db.query_raw_(
         'SELECT "host", "at", "cpu", "mem", "level" FROM "Sample" ORDER BY "id"', as_tuples=True
     )
 
 
-def test_ingest_accepts_columns_rows_numpy_and_arrow(db: strata.Database, samples: Metrics) -> None:
+def test_ingest_accepts_columns_rows_numpy_and_arrow(
+    sqlite_db: strata.Database, sqlite_samples: Metrics
+) -> None:
+    db, samples = sqlite_db, sqlite_samples
     at = [T0, T0 + timedelta(seconds=1)]
     assert samples.ingest({"host": ["a", "a"], "at": at, "cpu": [1.0, None]}) == 2
     assert samples.ingest([{"host": "b", "at": T0, "mem": 7, "level": "warn"}]) == 1
@@ -329,8 +366,9 @@ def test_ingest_accepts_columns_rows_numpy_and_arrow(db: strata.Database, sample
 
 
 def test_arrow_streams_ingest_without_pyarrow(
-    db: strata.Database, samples: Metrics, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: strata.Database, sqlite_samples: Metrics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    db, samples = sqlite_db, sqlite_samples
     table = pa.table({"host": ["x", "y"], "at": pa.array([T0, T0], pa.timestamp("ms", tz="UTC"))})
     stream = pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
 
@@ -349,6 +387,8 @@ def test_arrow_streams_ingest_without_pyarrow(
 def test_a_generator_of_chunks_streams_and_commits_per_chunk(
     db: strata.Database, samples: Metrics
 ) -> None:
+    needs_bulk_writer(db)
+
     def chunks() -> Iterator[Any]:
         for n in range(5):
             yield {"host": [f"h{n}"] * 100, "at": [T0] * 100, "mem": list(range(100))}
@@ -361,6 +401,8 @@ def test_a_generator_of_chunks_streams_and_commits_per_chunk(
 def test_a_failed_chunk_rolls_back_alone_and_reports_what_was_committed(
     db: strata.Database, samples: Metrics
 ) -> None:
+    needs_bulk_writer(db)
+
     def chunks() -> Iterator[Any]:
         yield {"host": ["a"] * 50, "at": [T0] * 50}
         mem: list[Any] = list(range(50))
@@ -390,14 +432,16 @@ def test_a_failed_chunk_rolls_back_alone_and_reports_what_was_committed(
     ],
 )
 def test_bad_input_names_the_column_and_the_row(
-    samples: Metrics, data: Any, field: str, row: int, message: str
+    db: strata.Database, samples: Metrics, data: Any, field: str, row: int, message: str
 ) -> None:
+    needs_bulk_writer(db)
     with pytest.raises(ValidationError, match=message) as caught:
         samples.ingest(data)
     assert (caught.value.field, caught.value.row) == (field, row)
 
 
-def test_unknown_fields_and_inputs_are_refused(samples: Metrics) -> None:
+def test_unknown_fields_and_inputs_are_refused(db: strata.Database, samples: Metrics) -> None:
+    needs_bulk_writer(db)
     with pytest.raises(ValidationError, match="has no field 'gpu'"):
         samples.ingest({"host": ["a"], "at": [T0], "gpu": [1.0]})
     with pytest.raises(ValidationError, match="ingest takes"):
@@ -420,7 +464,7 @@ def rollup_rows(db: strata.Database, model: str, values: tuple[str, ...]) -> lis
     columns = ", ".join(f'"{v}_{s}"' for v in values for s in ("count", "sum", "min", "max"))
     rows = db.query_raw_(f'SELECT "host", "bucket", {columns} FROM "{model}" ORDER BY 1, 2')
     for row in rows:
-        row["bucket"] = parse_datetime(row["bucket"])
+        row["bucket"] = as_utc(row["bucket"])
     return rows
 
 
@@ -436,13 +480,13 @@ def raw_aggregate(metrics: Metrics, every: str, values: tuple[str, ...]) -> list
 def test_a_rollup_after_ingest_equals_the_raw_aggregate(
     db: strata.Database, samples: Metrics
 ) -> None:
-    samples.ingest(spread_rows(3000, T0, 3 * 3600))
+    write_samples(samples, spread_rows(3000, T0, 3 * 3600))
     assert samples.rollup(into="SampleRollup", every="1m") > 0
     assert rollup_rows(db, "SampleRollup", ("cpu", "mem")) == raw_aggregate(
         samples, "1m", ("cpu", "mem")
     )
     # Incremental: more samples, some in the watermark's bucket, then a rollup again.
-    samples.ingest(spread_rows(1000, T0 + timedelta(hours=3) - timedelta(seconds=20), 1800))
+    write_samples(samples, spread_rows(1000, T0 + timedelta(hours=3) - timedelta(seconds=20), 1800))
     samples.rollup(into="SampleRollup", every="1m")
     assert rollup_rows(db, "SampleRollup", ("cpu", "mem")) == raw_aggregate(
         samples, "1m", ("cpu", "mem")
@@ -487,7 +531,7 @@ def test_retention_never_deletes_rows_not_yet_rolled_up(
     metrics = db.metrics_("Sample", series="host", time="at")
     start = T0
     for number, count in enumerate(batches):
-        metrics.ingest(spread_rows(count, start, 1800))
+        write_samples(metrics, spread_rows(count, start, 1800))
         start += timedelta(minutes=30)
         if number == 0:
             metrics.rollup(into="SampleRollup", every="1m")
@@ -502,7 +546,7 @@ def test_retention_never_deletes_rows_not_yet_rolled_up(
 def test_retention_deletes_old_rolled_up_rows_in_batches(
     db: strata.Database, samples: Metrics
 ) -> None:
-    samples.ingest(spread_rows(600, T0, 3600))
+    write_samples(samples, spread_rows(600, T0, 3600))
     samples.rollup(into="SampleRollup", every="1m")
     watermark = samples.watermark("SampleRollup")
     assert watermark is not None
@@ -510,7 +554,7 @@ def test_retention_deletes_old_rolled_up_rows_in_batches(
     left = db.query_raw_('SELECT count(*) AS n, min("at") AS first FROM "Sample"')[0]
     assert deleted + left["n"] == 600
     assert left["n"] > 0  # the watermark's bucket stays for the next rollup
-    assert datetime.fromisoformat(left["first"]) >= watermark
+    assert as_utc(left["first"]) >= watermark
     # Without any rollup, the horizon alone decides.
     plain = db.metrics_("Sample", series="host", time="at")
     assert plain.retain(raw=timedelta(0), now=T0 + timedelta(days=1)) == left["n"]
@@ -520,8 +564,9 @@ def test_retention_deletes_old_rolled_up_rows_in_batches(
 
 
 def test_since_and_retention_on_integer_ms_written_by_another_client(tmp_path: Path) -> None:
-    """Prisma's native engine stores the sample time as integer milliseconds; a binding
-    connected with the default iso8601 compares since=, until= and retention in that form."""
+    """SQLite only: DateTime forms of other clients. Prisma's native engine stores the sample
+    time as integer milliseconds; a binding connected with the default iso8601 compares
+    since=, until= and retention in that form."""
     open_db(tmp_path).close_()
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     with sqlite3.connect(tmp_path / "metrics.db") as conn:
@@ -553,6 +598,7 @@ def test_since_and_retention_on_integer_ms_written_by_another_client(tmp_path: P
 
 
 def test_a_time_column_of_mixed_forms_is_refused_when_bound(tmp_path: Path) -> None:
+    # SQLite only: a PostgreSQL timestamp column holds one form.
     open_db(tmp_path).close_()
     with sqlite3.connect(tmp_path / "metrics.db") as conn:
         conn.execute("""INSERT INTO "Sample" (host, at) VALUES ('a', 1795338000000)""")

@@ -10,9 +10,14 @@ DuckDB view registered over it answers any number of queries, each seeing the la
 commit. A failure while reading (a value the column's type cannot hold, a closed handle)
 raises in DuckDB; it never shortens the result.
 
+On PostgreSQL it is the same: the core runs the ``SELECT`` on a connection of its own,
+outside the pool, and turns the server's binary rows into Arrow (``numeric(p, s)`` as an
+exact decimal, timestamps in UTC; `strata.dialects.postgresql.metrics.export_kind`).
+DuckDB's postgres extension is never loaded: it would download itself at run time.
+
 Columns and filters named in ``tables`` are pushed down into that ``SELECT``: only those
 columns are read, and the ``where`` (the client's filter syntax, compiled with bound
-values) runs in SQLite, where an index can serve it.
+values) runs in the database, where an index can serve it.
 
 Ready-made queries for the seed systems' logs and metrics are in `QUERIES`; each runs from
 Python (`run_query`) and from the command line (``strata analytics --query NAME``).
@@ -30,7 +35,6 @@ import duckdb
 from strata._core import ArrowStream
 from strata.dialects import duckdb as duck_sql
 from strata.errors import ValidationError
-from strata.metrics import arrow_kind
 
 if TYPE_CHECKING:
     from strata.client import Client
@@ -72,7 +76,8 @@ def table_stream(
     sql = client.dialect.metrics.export_sql(
         meta.table_sql, [meta.column(name) for name in fields], condition
     )
-    kinds = [(meta.scalars[name].column, arrow_kind(meta.scalars[name])) for name in fields]
+    kind = client.dialect.metrics.export_kind
+    kinds = [(meta.scalars[name].column, kind(meta.scalars[name])) for name in fields]
     return ArrowStream.query(client.db, sql, tuple(builder.params), kinds)
 
 

@@ -114,11 +114,15 @@ class Metrics:
         #: SQL, so a column holding mixed forms is refused here.
         self._time_format = single_form(meta, time, f"metrics on {meta.name}")
         self._values = _values_of(meta, exclude={series, time})
-        self._writer: BulkWriter = client.bulk_writer(meta)
         #: The rollups this binding keeps (`rollup`), which `retain` must not outrun.
         self._rollups: dict[str, _Rollup] = {}
         #: The core's aggregators, one per choice of values, each with its statement.
         self._aggregators: dict[tuple[str, ...], Aggregator] = {}
+
+    @property
+    def _writer(self) -> BulkWriter:
+        # Built on first ingest: a binding that only aggregates needs no bulk writer.
+        return self._client.bulk_writer(self._meta)
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -386,7 +390,7 @@ class Metrics:
             source,
             inputs,
             self._time_format,
-            arrow_kind(meta.scalars[self.series]),
+            self._sql.export_kind(meta.scalars[self.series]),
         )
 
     def _condition(
@@ -518,6 +522,8 @@ class Metrics:
             self._sql.watermark_sql(target.table_sql, target.column("bucket")), as_tuples=True
         )
         latest = rows[0][0]
+        if isinstance(latest, datetime):  # a typed column (PostgreSQL): naive means UTC
+            return latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest
         return None if latest is None else parse_datetime(latest)
 
     def retain(
@@ -578,21 +584,6 @@ class _Rollup:
 
 #: Types without an order or identity that a series could be grouped by.
 _UNORDERED = frozenset({"Json", "Bytes"})
-
-
-def arrow_kind(field: Any) -> str:
-    """The Arrow type (`strata._core.ArrowStream`) a field's values are exported as."""
-    if field.list or field.is_enum:
-        return "utf8"
-    return {
-        "Int": "int64",
-        "BigInt": "int64",
-        "Float": "float64",
-        "Decimal": "float64",
-        "Boolean": "bool",
-        "DateTime": "timestamp",
-        "Bytes": "binary",
-    }.get(field.type, "utf8")
 
 
 def _values_of(meta: ModelMeta, exclude: set[str]) -> dict[str, _Value]:

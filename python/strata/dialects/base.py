@@ -662,14 +662,26 @@ class MetricsSourceSql(TypedDict):
 
 
 class RollupSql(TypedDict):
-    """Where a rollup writes (rust/metrics.rs `rollup`)."""
+    """Where a rollup writes (rust/metrics.rs `rollup`; on PostgreSQL rust/metrics/pg.rs)."""
 
     #: The latest bucket the rollup holds: one row, one value (NULL when empty).
     watermark: str
     #: Deletes the buckets from a start on; one parameter, the start in the bucket's form.
     delete_from: str
-    #: The rows: series, bucket, then one column per statistic.
-    insert: BulkInsertSql
+    #: The rows: series, bucket, then one column per statistic (SQLite's bulk writer).
+    insert: NotRequired[BulkInsertSql]
+    #: PostgreSQL writes a batch of rows in one statement whose one parameter is a JSON
+    #: array of rows, each an array of the same columns in the same order.
+    insert_json: NotRequired[str]
+    #: PostgreSQL reads the source through a cursor between writes, on one connection:
+    #: ``declare`` followed by the source's select opens it, ``fetch`` reads the next
+    #: batch (empty at the end), ``close`` closes it.
+    declare: NotRequired[str]
+    fetch: NotRequired[str]
+    close: NotRequired[str]
+    #: PostgreSQL takes this lock first, so that rollups into one table from several
+    #: processes run one after another, as SQLite's write lock makes them.
+    lock: NotRequired[str]
 
 
 class MetricsDialect(Protocol):
@@ -707,6 +719,11 @@ class MetricsDialect(Protocol):
 
     def row_count_sql(self, table: str) -> str:
         """The number of rows of ``table``: one row, one value."""
+
+    def export_kind(self, field: ir.ScalarField) -> str:
+        """The Arrow type the core exports ``field``'s values as (`strata._core.ArrowStream`):
+        ``int64``, ``float64``, ``bool``, ``utf8``, ``binary``, ``timestamp`` (ms, UTC),
+        ``timestamp_us`` or ``decimal128(p,s)``."""
 
 
 # -- the whole ----------------------------------------------------------------------------------

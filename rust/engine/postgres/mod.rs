@@ -43,6 +43,9 @@ use error::from_postgres;
 use pool::{PgConn, Pool};
 pub use value::{Cell, Param};
 
+/// For the core's features that run the driver themselves (`PgEngine::with_client`).
+pub use error::from_postgres as driver_error;
+
 /// A query's result: column names, and rows of decoded values.
 #[derive(Debug, Default)]
 pub struct PgRows {
@@ -120,6 +123,14 @@ impl PgEngine {
         self.transactions
             .lock()
             .contains_key(&current_thread_token())
+    }
+
+    /// Run `f` on a driver connection: the calling thread's transaction connection, or a
+    /// pooled one lent for the call. For the core's features that stream rows through
+    /// `postgres::Client::query_raw` (metric aggregation, rollups) rather than collecting
+    /// them; a failure counts as a failed statement of the transaction, as in `execute`.
+    pub fn with_client<T>(&self, f: impl FnOnce(&mut postgres::Client) -> Result<T>) -> Result<T> {
+        self.with_conn(|conn, _, _| f(&mut conn.client))
     }
 
     /// Run one statement and return how many rows it changed.
@@ -331,6 +342,14 @@ impl PgEngine {
             }
         }
         self.pool.close();
+    }
+
+    /// A connection of the caller's own, outside the pool, with the pool's session
+    /// settings: for a session that lives as long as its user (a `LISTEN` awaiting
+    /// notifications), which a pooled connection could not be without starving the pool.
+    pub fn dedicated_client(&self) -> Result<postgres::Client> {
+        self.check_usable()?;
+        Ok(self.pool.connect()?.client)
     }
 
     fn cache_size(&self) -> usize {

@@ -1,16 +1,18 @@
 """The PostgreSQL dialect: `PostgresDialect`. Its DDL part (`ddl`) writes Prisma's exact
 PostgreSQL migration scripts, its introspection part (`introspect`) reads a live database
 back in the DDL part's spelling and its migrations part (`migrations`) runs scripts on a
-server with Prisma's history table and lock; the rate limiter's part (`ratelimit`) writes
-one-statement hits on the server's clock. The other parts that talk to a live server (the
-client's queries and value encoding, the queue, metrics) are not written yet, and using one
-fails with a `ConfigurationError` that says so, never by falling back to SQLite."""
+server with Prisma's history table and lock, and its metrics part (`metrics`) writes the
+statements of aggregation, rollups, retention and the Arrow export; the other parts that
+talk to a live server (the client's queries and value encoding, the queue, the rate
+limiter) are not
+written yet, and using one fails with a `ConfigurationError` that says so, never by falling
+back to SQLite."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
-from strata.dialects.postgresql import introspect, migrations, ratelimit
+from strata.dialects.postgresql import introspect, metrics, migrations
 from strata.dialects.postgresql.ddl import PostgresDdl
 from strata.errors import ConfigurationError
 
@@ -45,7 +47,7 @@ class PostgresDialect:
         self.ddl = PostgresDdl()
         self.introspection: IntrospectionDialect = introspect
         self.migrations = migrations
-        self.ratelimit: RateLimitDialect = ratelimit
+        self.metrics: MetricsDialect = metrics
 
     @property
     def query(self) -> QueryDialect:
@@ -56,8 +58,8 @@ class PostgresDialect:
         _not_yet("job queue")
 
     @property
-    def metrics(self) -> MetricsDialect:
-        _not_yet("metrics")
+    def ratelimit(self) -> RateLimitDialect:
+        _not_yet("rate limiter")
 
     @property
     def codecs(self) -> CodecsDialect:

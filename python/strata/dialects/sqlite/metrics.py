@@ -4,11 +4,16 @@ writer behind ingest and ``create_many``, of the Arrow export and of the health 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from strata.dialects.base import BulkInsertSql, MetricsSourceSql, RollupSql
 
+if TYPE_CHECKING:
+    from strata.schema import ir
+
 __all__ = [
     "bulk_insert",
+    "export_kind",
     "export_sql",
     "ping_sql",
     "retain_batch_sql",
@@ -76,3 +81,22 @@ def ping_sql() -> str:
 
 def row_count_sql(table: str) -> str:
     return f"SELECT count(*) FROM {table}"
+
+
+#: Arrow types by Prisma type. SQLite's Decimal has no declared precision, so it is a float.
+_KINDS = {
+    "Int": "int64",
+    "BigInt": "int64",
+    "Float": "float64",
+    "Decimal": "float64",
+    "Boolean": "bool",
+    "DateTime": "timestamp",
+    "Bytes": "binary",
+}
+
+
+def export_kind(field: ir.ScalarField) -> str:
+    # Lists are stored as JSON text, enums as their names.
+    if field.list or field.is_enum:
+        return "utf8"
+    return _KINDS.get(field.type, "utf8")
