@@ -251,6 +251,11 @@ impl PyEngine {
     pub(crate) fn engine(&self, feature: &str) -> Result<&Arc<Engine>> {
         self.backend.sqlite(feature)
     }
+
+    /// The database behind this handle, for the core classes that run on both.
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
 }
 
 /// `execute_many_raw`'s work on either database: the rows converted a chunk at a time

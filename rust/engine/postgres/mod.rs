@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::process;
 
 mod error;
+pub mod named;
 mod pool;
 #[cfg(test)]
 mod tests;
@@ -144,8 +145,21 @@ impl PgEngine {
 
     /// Run a query and collect its rows.
     pub fn query(&self, sql: &str, params: &[Param]) -> Result<PgRows> {
+        self.query_with(sql, || Ok(params.to_vec()))
+    }
+
+    /// `query`, with the parameters made by `params` once a connection is in hand: a
+    /// statement stamped with the time (a lease) does not carry the time spent waiting
+    /// for the pool.
+    pub fn query_with(
+        &self,
+        sql: &str,
+        params: impl FnOnce() -> Result<Vec<Param>>,
+    ) -> Result<PgRows> {
         reject_transaction_control(sql)?;
         self.with_conn(|conn, generation, retry| {
+            let params = params()?;
+            let params = params.as_slice();
             let mut columns = Vec::new();
             let rows = run(
                 conn,
@@ -329,6 +343,14 @@ impl PgEngine {
             }
         }
         self.pool.close();
+    }
+
+    /// A connection of the caller's own, outside the pool, with the pool's session
+    /// settings: for a session that lives as long as its user (a `LISTEN` awaiting
+    /// notifications), which a pooled connection could not be without starving the pool.
+    pub fn dedicated_client(&self) -> Result<postgres::Client> {
+        self.check_usable()?;
+        Ok(self.pool.connect()?.client)
     }
 
     fn cache_size(&self) -> usize {

@@ -164,8 +164,8 @@ impl Pool {
 
     /// A new connection with the session settings every connection shares: UTC, so that
     /// a naive datetime means UTC as it does for Prisma, and the URL's schema first in
-    /// `search_path`.
-    fn connect(&self) -> Result<PgConn> {
+    /// `search_path`. Not counted against `limit`: `acquire` counts what it opens.
+    pub fn connect(&self) -> Result<PgConn> {
         let target = &self.target;
         let open_error = |err: &postgres::Error| Error::Open {
             path: target.display.clone(),
