@@ -251,10 +251,11 @@ def test_the_heartbeat_thread_sees_a_cancellation(db: Any) -> None:
 
 @pytest.fixture
 def blocked_heartbeat(tmp_path: Path) -> Any:
-    """SQLite only: PostgreSQL has no database-wide write lock to block on. A heartbeat whose thread is waiting for the write lock, held by a transaction on
-    another thread that needs the GIL to end it (after 0.5 s of sleep). Whoever then waits
-    for the heartbeat with the GIL held stops everything until the heartbeat gives up, at
-    the busy timeout (3 s): so a regression fails on the clock instead of hanging."""
+    """SQLite only: PostgreSQL has no database-wide write lock to block on. A heartbeat
+    whose thread is waiting for the write lock, held by a transaction on another thread
+    that needs the GIL to end it (after 0.5 s of sleep). Whoever then waits for the
+    heartbeat with the GIL held stops everything until the heartbeat gives up, at the busy
+    timeout (3 s): so a regression fails on the clock instead of hanging."""
     database = strata.connect(
         tmp_path / "render.db", schema=SCHEMAS / "render_manager.prisma", busy_timeout=3
     )
@@ -478,9 +479,7 @@ def gpu_job(n: int) -> dict[str, Any]:
     return {"userId": "u1", "estimatedCost": 1, "inputData": {"n": n}}
 
 
-def test_without_order_by_jobs_are_claimed_in_insertion_order(
-    gpu: Any, backend: Backend
-) -> None:
+def test_without_order_by_jobs_are_claimed_in_insertion_order(gpu: Any, backend: Backend) -> None:
     """Insertion order is SQLite's rowid. PostgreSQL has no rowid, and a uuid shows nothing
     of the order rows came in: there, claims without an order follow the primary key."""
     q = gpu_queue(gpu, claimed={"status": "ASSIGNED"})
@@ -680,10 +679,9 @@ def test_index_advice_names_the_missing_index(backend: Backend) -> None:
         ):
             q = bind(db)
         assert q.index_advice() == "@@index([status, priority(sort: Desc), submittedAt])"
-    with backend.connect(text) as db:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            assert bind(db).index_advice() is None
+    with backend.connect(text) as db, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert bind(db).index_advice() is None
 
 
 def test_doctor_recommends_the_claim_index_for_declared_queues(

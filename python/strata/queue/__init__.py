@@ -659,13 +659,15 @@ class Queue:
         """The ``@@index`` line the claim needs to find ready jobs in order without sorting
         them all, or None when the schema already has a suitable index."""
         setup = self._binding.sql.plan_setup_sql()
+        explain = self._binding.ready_plan_sql()
+        limit = {":limit": 1}
         if setup:
             with self._engine.transaction_():
                 for sql in setup:
                     self._core.run(sql, write=False)
-                plan = self._core.run(self._binding.ready_plan_sql(), write=False)
+                plan = self._core.run(explain, limit, write=False)
         else:
-            plan = self._core.run(self._binding.ready_plan_sql(), write=False)
+            plan = self._core.run(explain, limit, write=False)
         if not self._binding.sql.plan_sorts(plan):
             return None
         ready = self._binding.states["ready"]
