@@ -39,6 +39,13 @@ BINDING: dict[str, Any] = {
 }
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a worker run with ``python -c``: this folder on its path (for
+    the bindings above), before whatever path this process was given."""
+    path = [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+
+
 def seeded(backend: Backend, jobs: int) -> tuple[str, str]:
     """A database with ``jobs`` ready jobs; its URL and schema file, for worker processes."""
     with backend.connect(SCHEMA) as db:
@@ -139,7 +146,7 @@ def test_a_killed_workers_jobs_are_reclaimed_and_its_late_completion_refused(
 ) -> None:
     url, schema = seeded(backend, 5)
     lease = 1.0
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = child_env()
     child = subprocess.Popen(
         [sys.executable, "-c", HOLDING_WORKER, url, schema, str(lease)],
         stdout=subprocess.PIPE,
@@ -381,7 +388,7 @@ def test_a_running_job_of_a_killed_worker_is_recovered_and_completed_once(
         else GPU_SCHEMA
     )
     lease = 1.0
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = child_env()
     child = subprocess.Popen(
         [sys.executable, "-W", "ignore", "-c", RUNNING_WORKER, url, str(schema), str(lease)],
         stdout=subprocess.PIPE,
@@ -443,7 +450,7 @@ CLAIMING_WORKER = textwrap.dedent(
 
 
 def claim_in_a_process(path: Path, worker: str, datetime_format: str, advance: float) -> Any:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = child_env()
     done = subprocess.run(
         [sys.executable, "-c", CLAIMING_WORKER, str(path), worker, datetime_format, str(advance)],
         capture_output=True,
@@ -520,7 +527,7 @@ def test_workers_that_bound_an_empty_lease_column_with_different_formats_never_s
     compares only leases in its own form, so it never takes that job for expired."""
     url, _ = seeded(Backend("sqlite", str(tmp_path / "jobs.db"), tmp_path), 1)
     path = Path(url)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = child_env()
     workers = {
         name: subprocess.Popen(
             [sys.executable, "-c", WAITING_WORKER, str(path), name, datetime_format],
