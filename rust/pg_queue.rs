@@ -34,6 +34,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::engine::postgres::named::{numbered, Numbered};
 use crate::engine::postgres::{Cell, Param, PgEngine, PgRows};
 use crate::error::{Error, Result};
+use crate::process;
 use crate::time::{Clock, UtcTime};
 
 /// The statements of one binding (see `queue::Statements`); `listen` is what the waiter
@@ -67,7 +68,8 @@ struct Wake {
     /// increment, never across a wait on the socket (`notify` takes it with the GIL held).
     generation: Mutex<u64>,
     notified: Condvar,
-    listener: Mutex<Option<postgres::Client>>,
+    /// The listening connection, and the fork generation it was opened in.
+    listener: Mutex<Option<(postgres::Client, u64)>>,
 }
 
 /// How long the holder of the listener blocks on its socket before it looks at
@@ -274,12 +276,21 @@ impl PgQueue {
 
     /// Wait up to `slice` on the listener (opening it first if need be); whether a
     /// notification came. Pending ones are drained: one wake-up answers them all.
-    fn listen_once(&self, listener: &mut Option<postgres::Client>, slice: Duration) -> bool {
+    fn listen_once(&self, listener: &mut Option<(postgres::Client, u64)>, slice: Duration) -> bool {
         let Some(listen) = &self.statements.listen else {
             std::thread::sleep(slice);
             return false;
         };
-        if listener.as_ref().is_none_or(postgres::Client::is_closed) {
+        let generation = process::fork_generation();
+        if let Some((client, opened_in)) = listener.take() {
+            if opened_in != generation {
+                // The parent's session: dropping it would end it for the parent.
+                std::mem::forget(client);
+            } else if !client.is_closed() {
+                *listener = Some((client, opened_in));
+            }
+        }
+        if listener.is_none() {
             *listener = self
                 .engine
                 .dedicated_client()
@@ -287,11 +298,11 @@ impl PgQueue {
                     client
                         .batch_execute(listen)
                         .map_err(|err| Error::Transaction(err.to_string()))?;
-                    Ok(client)
+                    Ok((client, generation))
                 })
                 .ok();
         }
-        let Some(client) = listener.as_mut() else {
+        let Some((client, _)) = listener.as_mut() else {
             std::thread::sleep(slice);
             return false;
         };
@@ -406,6 +417,20 @@ impl PgQueue {
     }
 }
 
+impl Drop for PgQueue {
+    fn drop(&mut self) {
+        // After fork() the listener is the parent's session: leave it open (see
+        // `listen_once`).
+        if let Some((client, opened_in)) = self.wake.listener.get_mut().take() {
+            if opened_in == process::fork_generation() {
+                drop(client);
+            } else {
+                std::mem::forget(client);
+            }
+        }
+    }
+}
+
 impl Times {
     /// Stand-ins for checking a statement's names before its time is read.
     const UNREAD: Times = Times {
@@ -442,8 +467,7 @@ fn timestamp(ms: i64) -> Param {
 fn cell_param(cell: &Cell) -> Param {
     match cell {
         Cell::Int(value) => Param::Int(*value),
-        Cell::Text(text) => Param::Text(text.clone()),
-        Cell::Numeric(text) => Param::Text(text.clone()),
+        Cell::Text(text) | Cell::Numeric(text) => Param::Text(text.clone()),
         Cell::Bytes(bytes) => Param::Bytes(bytes.clone()),
         _ => Param::Null,
     }

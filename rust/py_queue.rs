@@ -195,7 +195,9 @@ impl PyQueue {
                 let rows = py.detach(|| queue.settle_many(sql, &claims, lease_ms, &params))?;
                 for row in rows {
                     match row {
-                        Some(cells) => out.append(cells_to_python(py, vec![cells])?.get_item(0)?)?,
+                        Some(cells) => {
+                            out.append(cells_to_python(py, vec![cells])?.get_item(0)?)?;
+                        }
                         None => out.append(py.None())?,
                     }
                 }

@@ -32,7 +32,9 @@ pub fn numbered(sql: &str) -> Numbered {
                     .map_or(bytes.len(), |end| at + end);
             }
             b'/' if bytes.get(at + 1) == Some(&b'*') => {
-                at = sql[at + 2..].find("*/").map_or(bytes.len(), |end| at + end + 4);
+                at = sql[at + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |end| at + end + 4);
             }
             b':' if bytes.get(at + 1) == Some(&b':') => at += 2,
             b':' if bytes.get(at + 1).is_some_and(|&b| is_name_start(b)) => {
@@ -41,12 +43,11 @@ pub fn numbered(sql: &str) -> Numbered {
                     .position(|&b| !is_name_part(b))
                     .map_or(bytes.len(), |len| at + 1 + len);
                 let name = &sql[at..end];
-                let number = match names.iter().position(|known| known == name) {
-                    Some(index) => index + 1,
-                    None => {
-                        names.push(name.to_owned());
-                        names.len()
-                    }
+                let number = if let Some(index) = names.iter().position(|known| known == name) {
+                    index + 1
+                } else {
+                    names.push(name.to_owned());
+                    names.len()
                 };
                 out.push_str(&sql[copied..at]);
                 out.push('$');
@@ -92,7 +93,10 @@ mod tests {
     #[test]
     fn names_become_numbers_in_order_of_first_use() {
         let out = numbered("UPDATE t SET a = :now, b = :token WHERE c <= :now AND d = :id_2");
-        assert_eq!(out.sql, "UPDATE t SET a = $1, b = $2 WHERE c <= $1 AND d = $3");
+        assert_eq!(
+            out.sql,
+            "UPDATE t SET a = $1, b = $2 WHERE c <= $1 AND d = $3"
+        );
         assert_eq!(out.names, [":now", ":token", ":id_2"]);
     }
 
