@@ -223,18 +223,22 @@ class QueueDialect(Protocol):
     ) -> str: ...
     def plan_setup_sql(self) -> list[str]:
         """Statements run before `plan_sql`, in the same transaction."""
+
     def plan_sql(self, statement: str) -> str: ...
     def plan_sorts(self, plan: Iterable[Sequence[object]]) -> bool: ...
     def changes_sql(self) -> str | None:
         """What an idle worker polls to learn that another connection committed: one row,
         one integer that changes when the database does; None where waiters are notified
         instead (`listen_sql`)."""
+
     def listen_sql(self, table: str) -> str | None:
         """What a waiting worker runs once on a connection of its own to be notified of
         enqueues to ``table`` (unquoted), or None where it polls `changes_sql`."""
+
     def notify_sql(self, table: str) -> str | None:
         """Run inside an enqueue's transaction to wake the listeners when it commits, or
         None."""
+
     def unique_lock_sql(self, table: str) -> str | None:
         """Run first in an enqueue that checks unique keys, to serialise such enqueues on
         ``table`` until the transaction ends; None where the transaction's own lock does."""

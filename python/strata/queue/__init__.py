@@ -82,6 +82,7 @@ from strata.queue.worker import _WorkerLoop
 if TYPE_CHECKING:
     import threading
 
+    from strata._core import SqlValue
     from strata.client import Client
     from strata.client.meta import ModelMeta
 
@@ -660,7 +661,7 @@ class Queue:
         them all, or None when the schema already has a suitable index."""
         setup = self._binding.sql.plan_setup_sql()
         explain = self._binding.ready_plan_sql()
-        limit = {":limit": 1}
+        limit: dict[str, SqlValue] = {":limit": 1}
         if setup:
             with self._engine.transaction_():
                 for sql in setup:
