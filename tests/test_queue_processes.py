@@ -560,3 +560,53 @@ def test_workers_that_bound_an_empty_lease_column_with_different_formats_never_s
             assert worker.stdin is not None
             worker.stdin.close()
             worker.wait(timeout=60)
+
+
+def enqueue_keys(url: str, schema: str, keys: int, rounds: int, start: Any) -> None:
+    with strata.connect(url, schema=Path(schema)) as db:
+        q = db.queue_("Job", **BINDING)
+        start.wait()
+        for n in range(rounds):
+            q.enqueue({**LATE_JOB, "projectPath": f"/p/{n}"}, unique_key=f"key-{n % keys}")
+
+
+def test_processes_enqueueing_one_unique_key_at_once_make_one_job(backend: Backend) -> None:
+    """Check-then-insert under concurrency: SQLite's write lock serialises it, PostgreSQL's
+    enqueue takes an advisory lock for the table (read committed alone would let two
+    processes both see no job with the key, and both insert one)."""
+    text = SCHEMA.read_text()
+    attempts = "  attempts       Int       @default(0)\n"
+    with backend.connect(text.replace(attempts, attempts + "  uniqueKey      String?\n")) as db:
+        db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
+    schema = str(backend.folder / f"schema.{backend.provider}.prisma")
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    producers = [
+        context.Process(target=enqueue_keys, args=(backend.url, schema, 5, 40, start))
+        for _ in range(PROCESSES)
+    ]
+    for producer in producers:
+        producer.start()
+    start.set()
+    for producer in producers:
+        producer.join(timeout=120)
+    assert [p.exitcode for p in producers] == [0] * PROCESSES
+    with strata.connect(backend.url, schema=Path(schema)) as db:
+        keys = sorted(r.uniqueKey for r in db.job.find_many())
+    assert keys == [f"key-{n}" for n in range(5)]
+
+
+def test_a_waiting_worker_holds_no_pooled_connection(backend: Backend) -> None:
+    """With one pooled connection (PostgreSQL) or reader (SQLite), reads still run while a
+    worker waits: the waiter listens, or polls, on a connection of its own."""
+    url, schema = seeded(backend, 0)
+    with strata.connect(url, schema=Path(schema), readers=1, busy_timeout=1) as db:
+        q = db.queue_("Job", **BINDING)
+        waiter = threading.Thread(target=q.wait_and_claim, args=("w",), kwargs={"timeout": 3})
+        waiter.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        for _ in range(20):
+            assert db.job.count() == 0
+        assert time.monotonic() - started < 1
+        waiter.join()
