@@ -684,6 +684,14 @@ def test_index_advice_names_the_missing_index(backend: Backend) -> None:
         assert bind(db).index_advice() is None
 
 
+def test_the_plan_check_leaves_no_setting_behind(db: Any, backend: Backend) -> None:
+    if not backend.is_postgres:
+        pytest.skip("PostgreSQL only: SQLite's plan check changes no setting")
+    with db.transaction_():
+        assert bind(db).index_advice() is None
+        assert db.query_raw_("SHOW enable_sort") == [{"enable_sort": "on"}]
+
+
 def test_doctor_recommends_the_claim_index_for_declared_queues(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -663,10 +663,16 @@ class Queue:
         explain = self._binding.ready_plan_sql()
         limit: dict[str, SqlValue] = {":limit": 1}
         if setup:
-            with self._engine.transaction_():
-                for sql in setup:
-                    self._core.run(sql, write=False)
-                plan = self._core.run(explain, limit, write=False)
+            # Rolled back, so the settings end with it, even inside the caller's
+            # transaction (a savepoint rolled back undoes them; one released would not).
+            try:
+                with self._engine.transaction_():
+                    for sql in setup:
+                        self._core.run(sql, write=False)
+                    plan = self._core.run(explain, limit, write=False)
+                    raise _UndoSettings
+            except _UndoSettings:
+                pass
         else:
             plan = self._core.run(explain, limit, write=False)
         if not self._binding.sql.plan_sorts(plan):
@@ -701,6 +707,10 @@ class Queue:
                     expected="a time within the years 1 to 9999",
                 ) from None
         return value
+
+
+class _UndoSettings(Exception):
+    """Raised to roll back the plan check's transaction."""
 
 
 def _stored_time(value: Any) -> datetime:
