@@ -68,9 +68,20 @@ struct Wake {
     /// increment, never across a wait on the socket (`notify` takes it with the GIL held).
     generation: Mutex<u64>,
     notified: Condvar,
-    /// The listening connection, and the fork generation it was opened in.
-    listener: Mutex<Option<(postgres::Client, u64)>>,
+    listener: Mutex<Listener>,
 }
+
+/// The listening connection, with the fork generation it was opened in; after a failed
+/// attempt to open it, when the next may be made (a server that is down is not dialled
+/// every slice).
+#[derive(Default)]
+struct Listener {
+    client: Option<(postgres::Client, u64)>,
+    next_attempt: Option<Instant>,
+}
+
+/// How long after a failed attempt to open the listener the next one is made.
+const REOPEN_AFTER: Duration = Duration::from_secs(1);
 
 /// How long the holder of the listener blocks on its socket before it looks at
 /// `generation` again: the delay of a wake-up by `notify` while a notification is awaited.
@@ -248,7 +259,7 @@ impl PgQueue {
                 return Ok(true);
             }
             if self.engine.is_closed() {
-                *self.wake.listener.lock() = None;
+                self.wake.listener.lock().client = None;
                 return Err(Error::Closed);
             }
             let now = Instant::now();
@@ -276,22 +287,23 @@ impl PgQueue {
 
     /// Wait up to `slice` on the listener (opening it first if need be); whether a
     /// notification came. Pending ones are drained: one wake-up answers them all.
-    fn listen_once(&self, listener: &mut Option<(postgres::Client, u64)>, slice: Duration) -> bool {
+    fn listen_once(&self, listener: &mut Listener, slice: Duration) -> bool {
         let Some(listen) = &self.statements.listen else {
             std::thread::sleep(slice);
             return false;
         };
         let generation = process::fork_generation();
-        if let Some((client, opened_in)) = listener.take() {
+        if let Some((client, opened_in)) = listener.client.take() {
             if opened_in != generation {
                 // The parent's session: dropping it would end it for the parent.
                 std::mem::forget(client);
             } else if !client.is_closed() {
-                *listener = Some((client, opened_in));
+                listener.client = Some((client, opened_in));
             }
         }
-        if listener.is_none() {
-            *listener = self
+        let may_open = listener.next_attempt.is_none_or(|at| Instant::now() >= at);
+        if listener.client.is_none() && may_open {
+            listener.client = self
                 .engine
                 .dedicated_client()
                 .and_then(|mut client| {
@@ -301,8 +313,12 @@ impl PgQueue {
                     Ok((client, generation))
                 })
                 .ok();
+            listener.next_attempt = listener
+                .client
+                .is_none()
+                .then(|| Instant::now() + REOPEN_AFTER);
         }
-        let Some((client, _)) = listener.as_mut() else {
+        let Some((client, _)) = listener.client.as_mut() else {
             std::thread::sleep(slice);
             return false;
         };
@@ -316,7 +332,7 @@ impl PgQueue {
         };
         // A broken listener is opened again by the next wait.
         outcome.unwrap_or_else(|_| {
-            *listener = None;
+            listener.client = None;
             false
         })
     }
@@ -421,7 +437,7 @@ impl Drop for PgQueue {
     fn drop(&mut self) {
         // After fork() the listener is the parent's session: leave it open (see
         // `listen_once`).
-        if let Some((client, opened_in)) = self.wake.listener.get_mut().take() {
+        if let Some((client, opened_in)) = self.wake.listener.get_mut().client.take() {
             if opened_in == process::fork_generation() {
                 drop(client);
             } else {

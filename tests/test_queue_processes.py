@@ -610,3 +610,31 @@ def test_a_waiting_worker_holds_no_pooled_connection(backend: Backend) -> None:
             assert db.job.count() == 0
         assert time.monotonic() - started < 1
         waiter.join()
+
+
+def test_a_listener_the_server_dropped_is_opened_again(backend: Backend) -> None:
+    if not backend.is_postgres:
+        pytest.skip("PostgreSQL only: SQLite's waiters poll a reader, they do not listen")
+    url, schema = seeded(backend, 0)
+    context = multiprocessing.get_context("spawn")
+    with strata.connect(url, schema=Path(schema)) as db:
+        q = db.queue_("Job", **BINDING)
+        assert q._core.wait(0.1) is False  # the listener is open now
+        (ended,) = db.query_raw_(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
+            "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+        )
+        assert ended["n"] == 1
+        # The broken listener delays the wake-up, but the job is found.
+        producer = context.Process(target=enqueue_later, args=(url, schema, 0.3, "enqueue"))
+        producer.start()
+        (claim,) = q.wait_and_claim("w", timeout=30)
+        producer.join()
+        q.complete(claim)
+        # And the next wait listens again: woken by the notification, not its timeout.
+        producer = context.Process(target=enqueue_later, args=(url, schema, 0.3, "enqueue"))
+        producer.start()
+        started = time.monotonic()
+        assert q._core.wait(20) is True
+        assert time.monotonic() - started < 10
+        producer.join()
