@@ -5,7 +5,8 @@
 //! core renumbers each statement once, when it first runs it: every distinct name gets the
 //! next number, a name used twice reuses its number, and the names come back in number
 //! order for binding. Text inside string literals, quoted identifiers and comments is left
-//! alone, and so is `::`, PostgreSQL's cast.
+//! alone, and so is `::`, PostgreSQL's cast. Dollar-quoted bodies are not recognised: the
+//! dialects' statements have none.
 
 /// A statement in PostgreSQL's form and the name bound to each of its parameters:
 /// `names[k]` (with its colon) is `$k+1`.
