@@ -196,6 +196,18 @@ class QueueDialect(Protocol):
         claimed: str,
         returning: str,
     ) -> str: ...
+    def fenced_many_sql(
+        self,
+        table: str,
+        assignments: Sequence[str],
+        id_column: str,
+        token: str,
+        claimed: str,
+        returning: str,
+    ) -> str | None:
+        """`fenced_sql` for the claims in the arrays ``:ids`` and ``:tokens`` at once, or
+        None where the core runs `fenced_sql` per claim."""
+
     def active_with_keys_sql(
         self,
         table: str,

@@ -161,6 +161,9 @@ class Queue:
             client.dialect.queue, meta, states, order_by, fields or {}, max_attempts
         )
         self._settle_sql: dict[Any, str] = {}
+        #: Statements settling many claims at once, or None where the core settles them
+        #: one by one (`_Binding.complete_many_sql`).
+        self._bulk_sql: dict[Any, str | None] = {}
         self._core = CoreQueue(
             client.db,
             recover=binding.recover_sql(),
@@ -277,11 +280,20 @@ class Queue:
         data = dict(data or {})
         params: dict[str, Any] = {}
         sets = self._binding.data_sets(data, params)
+        to_sql = self._meta.codecs[self._binding.id].to_sql
+        bulk_key = ("complete_many", tuple(data))
+        if bulk_key not in self._bulk_sql:
+            self._bulk_sql[bulk_key] = self._binding.complete_many_sql(sets)
+        bulk = self._bulk_sql[bulk_key]
+        if bulk is not None:
+            ids = [to_sql(c.id) for c in claims]
+            params.update({":ids": ids, ":tokens": [c.token for c in claims]})
+            completed = {row[0] for row in self._core.run(bulk, params)}
+            return [claim for claim, id in zip(claims, ids, strict=True) if id not in completed]
         key = ("complete", tuple(data))
         sql = self._settle_sql.get(key)
         if sql is None:
             sql = self._settle_sql[key] = self._binding.complete_sql(sets)
-        to_sql = self._meta.codecs[self._binding.id].to_sql
         rows = self._core.settle_many(
             sql, [(to_sql(c.id), c.token) for c in claims], lease=self.lease, params=params
         )

@@ -462,6 +462,24 @@ class _Binding:
             )
         return self.fenced([*assignments, *data_sets], self.returning())
 
+    def complete_many_sql(self, data_sets: list[str]) -> str | None:
+        """`complete_sql` for the claims in ``:ids``/``:tokens`` in one statement, returning
+        each completed job's id; None where the dialect settles claim by claim."""
+        meta = self.meta
+        assignments = [*self.assign("done"), self.sql.cleared(self.col("lease_expires_at"))]
+        if "finished_at" in self.fields:
+            assignments.append(
+                self.sql.assignment(self.col("finished_at"), self.stamp("finished_at"))
+            )
+        return self.sql.fenced_many_sql(
+            meta.table_sql,
+            [*assignments, *data_sets],
+            meta.column(self.id),
+            self.col("lease_token"),
+            self.conditions["claimed"],
+            meta.column(self.id),
+        )
+
     def fail_sql(self, with_error: bool) -> str:
         exhausted = self.sql.exhausted(self.col("attempts"), final=True)
         assignments = self.retry_or_fail(exhausted)

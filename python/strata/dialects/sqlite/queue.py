@@ -30,6 +30,7 @@ __all__ = [
     "cleared",
     "column_list",
     "exhausted",
+    "fenced_many_sql",
     "fenced_sql",
     "lease_extended",
     "lease_passed",
@@ -230,6 +231,19 @@ def fenced_sql(
         f"AND {token} = :token AND {claimed} "
         f"RETURNING {returning}"
     )
+
+
+def fenced_many_sql(
+    table: str,
+    assignments: Sequence[str],
+    id_column: str,
+    token: str,
+    claimed: str,
+    returning: str,
+) -> None:
+    """Nothing: the core runs `fenced_sql` once per claim in one transaction, each a call
+    into the library rather than a round trip."""
+    return None
 
 
 def active_with_keys_sql(
