@@ -189,7 +189,9 @@ impl PgQueue {
         })
     }
 
-    /// The benchmarks' native ceiling, as `Queue::native_loop`.
+    /// The benchmarks' native ceiling, as `Queue::native_loop`. `complete_sql` is the
+    /// fenced statement for one claim, or the dialect's statement for many (it names
+    /// `:ids` and `:tokens`), as `Queue.complete_many` runs them.
     pub fn native_loop(
         &self,
         worker: &str,
@@ -199,6 +201,11 @@ impl PgQueue {
         (id_column, token_column): (usize, usize),
         lease_ms: i64,
     ) -> Result<usize> {
+        let many = self
+            .compile(complete_sql)
+            .names
+            .iter()
+            .any(|name| name == ":ids");
         let mut completed = 0;
         for _ in 0..rounds {
             let claims: Vec<(Param, i64)> = self
@@ -213,8 +220,24 @@ impl PgQueue {
                     (cell_param(&row[id_column]), token)
                 })
                 .collect();
-            let done = self.settle_many(complete_sql, &claims, lease_ms, &[])?;
-            completed += done.iter().flatten().count();
+            if many {
+                let (ids, tokens): (Vec<Param>, Vec<Param>) = claims
+                    .into_iter()
+                    .map(|(id, token)| (id, Param::Int(token)))
+                    .unzip();
+                let list = |items| Param::List {
+                    json: None,
+                    items: Some(items),
+                };
+                let params = [
+                    (":ids".to_owned(), list(ids)),
+                    (":tokens".to_owned(), list(tokens)),
+                ];
+                completed += self.run(complete_sql, &params)?.rows.len();
+            } else {
+                let done = self.settle_many(complete_sql, &claims, lease_ms, &[])?;
+                completed += done.iter().flatten().count();
+            }
         }
         Ok(completed)
     }
