@@ -526,6 +526,10 @@ def test_an_expired_lease_is_recovered_from_any_claimed_state(gpu: Any) -> None:
     assert all(c.record.status.name == "ASSIGNED" and c.attempt == 2 for c in again.values())
     with pytest.raises(strata.LeaseLostError):
         q.mark(running, {"status": "RUNNING"})  # the first worker's token is fenced off
+    q.mark(again[running.id], {"status": "RUNNING"})
+    # Both claimed states complete together; the first worker's claims are stale.
+    assert q.complete_many([assigned, running, *again.values()]) == [assigned, running]
+    assert q.stats().counts["done"] == 2
 
 
 # -- inspection and cleanup ----------------------------------------------------------------

@@ -285,8 +285,10 @@ class Queue:
         if bulk_key not in self._bulk_sql:
             self._bulk_sql[bulk_key] = self._binding.complete_many_sql(sets)
         bulk = self._bulk_sql[bulk_key]
-        if bulk is not None:
-            ids = [to_sql(c.id) for c in claims]
+        ids = [to_sql(c.id) for c in claims]
+        # One token per id in the statement's arrays: a job claimed twice in the list (a
+        # stale claim beside the current one) is settled claim by claim.
+        if bulk is not None and len(set(ids)) == len(ids):
             params.update({":ids": ids, ":tokens": [c.token for c in claims]})
             completed = {row[0] for row in self._core.run(bulk, params)}
             return [claim for claim, id in zip(claims, ids, strict=True) if id not in completed]
@@ -295,7 +297,10 @@ class Queue:
         if sql is None:
             sql = self._settle_sql[key] = self._binding.complete_sql(sets)
         rows = self._core.settle_many(
-            sql, [(to_sql(c.id), c.token) for c in claims], lease=self.lease, params=params
+            sql,
+            [(id, c.token) for id, c in zip(ids, claims, strict=True)],
+            lease=self.lease,
+            params=params,
         )
         return [claim for claim, row in zip(claims, rows, strict=True) if row is None]
 
