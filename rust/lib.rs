@@ -11,7 +11,7 @@
 //! * `json_filter`: the SQL function behind the client's Json filters;
 //! * `bulk`: many rows into one table, as multi-row `INSERT`s;
 //! * `time`: stored timestamps (written and read in every format) and the hot paths' clock;
-//! * `queue`: job claims with leases and fencing tokens;
+//! * `queue`: job claims with leases and fencing tokens (`pg_queue`: the same on PostgreSQL);
 //! * `ratelimit`: the rate limiter (algorithms, denial cache), in plain Rust;
 //! * `metrics`: metric aggregation in `(series, time)` order, and rollups;
 //! * `arrow_export`: query results as Arrow record batches and C streams;
@@ -30,6 +30,7 @@ pub mod error;
 pub mod json_filter;
 pub mod library;
 pub mod metrics;
+pub mod pg_queue;
 pub mod process;
 mod py_bulk;
 mod py_engine;

@@ -1,5 +1,7 @@
 //! The Python face of the job queue: `strata._core.Queue` and `strata._core.Heartbeat`.
-//! `strata/queue.py` builds the statements from the validated binding; see `queue.rs`.
+//! `strata/queue.py` builds the statements from the validated binding; see `queue.rs`
+//! (`SQLite`) and `pg_queue.rs` (PostgreSQL). One class over both: each method converts
+//! its values for the database the handle is on and calls that queue.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,24 +10,34 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use rusqlite::types::Value;
 
-use crate::engine::Rows;
+use crate::engine::postgres::{Cell, Param};
+use crate::engine::{Backend, Rows};
 use crate::error::Error;
-use crate::py_engine::{rows_to_python, to_value, PyEngine};
+use crate::pg_queue::{PgQueue, PgStatements};
+use crate::py_engine::{result_to_python, rows_to_python, to_value, PyEngine};
+use crate::py_pg::{cell_to_python, to_param};
 use crate::queue::{BeatState, BeatWatch, Heartbeat, Queue, Statements};
-use crate::time::{self, Format};
+use crate::time::{self, Clock, Format};
 
 #[pyclass(name = "Queue", module = "strata._core", frozen)]
 pub struct PyQueue {
-    queue: Arc<Queue>,
+    queue: Core,
+}
+
+enum Core {
+    Sqlite(Arc<Queue>),
+    Postgres(Arc<PgQueue>),
 }
 
 #[pymethods]
 impl PyQueue {
     /// `constants` maps the statements' binding parameters (`:ready_status`, ...) to their
-    /// stored values; `order` lists (returned column, descending) for sorting claims;
-    /// claims look for expired leases at most every `recover_every` seconds.
+    /// stored values; `order` lists (returned column, descending) for sorting claims (empty
+    /// when the claim returns them in order); claims look for expired leases at most every
+    /// `recover_every` seconds. `changes` is what a waiter polls (`SQLite`), `listen` what
+    /// it runs once to be notified (PostgreSQL).
     #[new]
-    #[pyo3(signature = (db, *, recover, claim, why, heartbeat, changes, constants, datetime_format, order, recover_every))]
+    #[pyo3(signature = (db, *, recover, claim, why, heartbeat, changes, constants, datetime_format, order, recover_every, listen = None))]
     #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
     fn new(
         db: &Bound<'_, PyEngine>,
@@ -33,31 +45,53 @@ impl PyQueue {
         claim: String,
         why: String,
         heartbeat: String,
-        changes: String,
+        changes: Option<String>,
         constants: &Bound<'_, PyDict>,
         datetime_format: &str,
         order: Vec<(usize, bool)>,
         recover_every: f64,
+        listen: Option<String>,
     ) -> PyResult<Self> {
+        let recover_every = milliseconds(recover_every)?;
+        if let Backend::Postgres(engine) = db.get().backend() {
+            let statements = PgStatements {
+                recover,
+                claim,
+                why,
+                heartbeat,
+                listen,
+            };
+            let constants = named_params(constants)?;
+            return Ok(PyQueue {
+                queue: Core::Postgres(Arc::new(PgQueue::new(
+                    Arc::clone(engine),
+                    statements,
+                    constants,
+                    recover_every,
+                ))),
+            });
+        }
         let constants = named_values(constants)?;
         let statements = Statements {
             recover,
             claim,
             why,
             heartbeat,
-            changes,
+            changes: changes.ok_or_else(|| {
+                Error::invalid("a queue on SQLite needs the statement its waiters poll")
+            })?,
         };
         let format = Format::parse(datetime_format)?;
         let engine = Arc::clone(db.get().engine("the queue")?);
         Ok(PyQueue {
-            queue: Arc::new(Queue::new(
+            queue: Core::Sqlite(Arc::new(Queue::new(
                 engine,
                 statements,
                 constants,
                 format,
                 order,
-                milliseconds(recover_every)?,
-            )),
+                recover_every,
+            ))),
         })
     }
 
@@ -71,8 +105,16 @@ impl PyQueue {
         lease: f64,
     ) -> PyResult<Bound<'py, PyList>> {
         let lease_ms = self.span(lease, "a lease")?;
-        let rows = py.detach(|| self.queue.claim(worker, limit, lease_ms))?;
-        rows_to_python(py, rows, true)
+        match &self.queue {
+            Core::Sqlite(queue) => {
+                let rows = py.detach(|| queue.claim(worker, limit, lease_ms))?;
+                rows_to_python(py, rows, true)
+            }
+            Core::Postgres(queue) => {
+                let rows = py.detach(|| queue.claim(worker, limit, lease_ms))?;
+                cells_to_python(py, rows.rows)
+            }
+        }
     }
 
     /// Run the fenced statement `sql` for the claim (`id`, `token`) and return the row it
@@ -90,15 +132,24 @@ impl PyQueue {
         delay: f64,
         params: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let id = to_value(id, 0)?;
         let (lease_ms, delay_ms) = (self.span(lease, "a lease")?, self.span(delay, "a delay")?);
-        let params = params.map(named_values).transpose()?.unwrap_or_default();
-        let rows: Rows = py.detach(|| {
-            self.queue
-                .settle(sql, &id, token, lease_ms, delay_ms, &params)
-        })?;
-        let row = rows_to_python(py, rows, true)?.get_item(0)?;
-        Ok(row.cast_into::<PyTuple>()?)
+        let rows = match &self.queue {
+            Core::Sqlite(queue) => {
+                let id = to_value(id, 0)?;
+                let params = params.map(named_values).transpose()?.unwrap_or_default();
+                let rows: Rows =
+                    py.detach(|| queue.settle(sql, &id, token, lease_ms, delay_ms, &params))?;
+                rows_to_python(py, rows, true)?
+            }
+            Core::Postgres(queue) => {
+                let id = to_param(id, 0)?;
+                let params = params.map(named_params).transpose()?.unwrap_or_default();
+                let rows =
+                    py.detach(|| queue.settle(sql, &id, token, lease_ms, delay_ms, &params))?;
+                cells_to_python(py, rows.rows)?
+            }
+        };
+        Ok(rows.get_item(0)?.cast_into::<PyTuple>()?)
     }
 
     /// `settle` for many (`id`, `token`) claims in one transaction: for each, the row it
@@ -112,24 +163,44 @@ impl PyQueue {
         lease: f64,
         params: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let claims = claims
-            .iter()
-            .map(|(id, token)| Ok((to_value(id, 0)?, *token)))
-            .collect::<PyResult<Vec<_>>>()?;
         let lease_ms = self.span(lease, "a lease")?;
-        let params = params.map(named_values).transpose()?.unwrap_or_default();
-        let rows = py.detach(|| self.queue.settle_many(sql, &claims, lease_ms, &params))?;
         let out = PyList::empty(py);
-        for row in rows {
-            match row {
-                Some(values) => {
-                    let rows = Rows {
-                        columns: Vec::new(),
-                        rows: vec![values],
-                    };
-                    out.append(rows_to_python(py, rows, true)?.get_item(0)?)?;
+        match &self.queue {
+            Core::Sqlite(queue) => {
+                let claims = claims
+                    .iter()
+                    .map(|(id, token)| Ok((to_value(id, 0)?, *token)))
+                    .collect::<PyResult<Vec<_>>>()?;
+                let params = params.map(named_values).transpose()?.unwrap_or_default();
+                let rows = py.detach(|| queue.settle_many(sql, &claims, lease_ms, &params))?;
+                for row in rows {
+                    match row {
+                        Some(values) => {
+                            let rows = Rows {
+                                columns: Vec::new(),
+                                rows: vec![values],
+                            };
+                            out.append(rows_to_python(py, rows, true)?.get_item(0)?)?;
+                        }
+                        None => out.append(py.None())?,
+                    }
                 }
-                None => out.append(py.None())?,
+            }
+            Core::Postgres(queue) => {
+                let claims = claims
+                    .iter()
+                    .map(|(id, token)| Ok((to_param(id, 0)?, *token)))
+                    .collect::<PyResult<Vec<_>>>()?;
+                let params = params.map(named_params).transpose()?.unwrap_or_default();
+                let rows = py.detach(|| queue.settle_many(sql, &claims, lease_ms, &params))?;
+                for row in rows {
+                    match row {
+                        Some(cells) => {
+                            out.append(cells_to_python(py, vec![cells])?.get_item(0)?)?;
+                        }
+                        None => out.append(py.None())?,
+                    }
+                }
             }
         }
         Ok(out)
@@ -151,9 +222,13 @@ impl PyQueue {
     ) -> PyResult<(usize, f64)> {
         let lease_ms = milliseconds(lease)?;
         let started = std::time::Instant::now();
-        let done = py.detach(|| {
-            self.queue
-                .native_loop(worker, batch, rounds, complete_sql, columns, lease_ms)
+        let done = py.detach(|| match &self.queue {
+            Core::Sqlite(queue) => {
+                queue.native_loop(worker, batch, rounds, complete_sql, columns, lease_ms)
+            }
+            Core::Postgres(queue) => {
+                queue.native_loop(worker, batch, rounds, complete_sql, columns, lease_ms)
+            }
         })?;
         Ok((done, started.elapsed().as_secs_f64()))
     }
@@ -168,31 +243,47 @@ impl PyQueue {
         params: Option<&Bound<'py, PyDict>>,
         write: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        let params = params.map(named_values).transpose()?.unwrap_or_default();
-        let rows = py.detach(|| self.queue.run(sql, &params, write))?;
-        rows_to_python(py, rows, true)
+        match &self.queue {
+            Core::Sqlite(queue) => {
+                let params = params.map(named_values).transpose()?.unwrap_or_default();
+                let rows = py.detach(|| queue.run(sql, &params, write))?;
+                rows_to_python(py, rows, true)
+            }
+            Core::Postgres(queue) => {
+                let params = params.map(named_params).transpose()?.unwrap_or_default();
+                let rows = py.detach(|| queue.run(sql, &params))?;
+                cells_to_python(py, rows.rows)
+            }
+        }
     }
 
     /// Wake this process's waiting workers.
     fn notify(&self) {
-        self.queue.notify();
+        match &self.queue {
+            Core::Sqlite(queue) => queue.notify(),
+            Core::Postgres(queue) => queue.notify(),
+        }
     }
 
-    /// Block (without the GIL) until another connection commits, `notify` is called or
-    /// `timeout` seconds pass; whether something changed.
+    /// Block (without the GIL) until another connection commits (`SQLite`) or an enqueue
+    /// notifies (PostgreSQL), `notify` is called, or `timeout` seconds pass; whether
+    /// something changed.
     fn wait(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let timeout = Duration::from_millis(u64::try_from(milliseconds(timeout)?).unwrap_or(0));
-        Ok(py.detach(|| self.queue.wait(timeout))?)
+        Ok(py.detach(|| match &self.queue {
+            Core::Sqlite(queue) => queue.wait(timeout),
+            Core::Postgres(queue) => queue.wait(timeout),
+        })?)
     }
 
     /// The queue's clock, in Unix milliseconds.
     fn now_ms(&self) -> i64 {
-        self.queue.clock.now_ms()
+        self.clock().now_ms()
     }
 
     /// Move the queue's clock by `seconds` (tests: expire a lease without sleeping).
     fn shift_clock(&self, seconds: f64) -> PyResult<()> {
-        self.queue.clock.shift(signed_milliseconds(seconds)?);
+        self.clock().shift(signed_milliseconds(seconds)?);
         Ok(())
     }
 
@@ -205,15 +296,18 @@ impl PyQueue {
         lease: f64,
         every: f64,
     ) -> PyResult<PyHeartbeat> {
-        let id = to_value(id, 0)?;
         let every = Duration::from_millis(u64::try_from(milliseconds(every)?).unwrap_or(1).max(1));
-        let beat = Heartbeat::start(
-            Arc::clone(&self.queue),
-            id,
-            token,
-            self.span(lease, "a lease")?,
-            every,
-        );
+        let lease_ms = self.span(lease, "a lease")?;
+        let beat = match &self.queue {
+            Core::Sqlite(queue) => {
+                let (queue, id) = (Arc::clone(queue), to_value(id, 0)?);
+                Heartbeat::start(move || queue.renew(&id, token, lease_ms), every)
+            }
+            Core::Postgres(queue) => {
+                let (queue, id) = (Arc::clone(queue), to_param(id, 0)?);
+                Heartbeat::start(move || queue.renew(&id, token, lease_ms), every)
+            }
+        };
         Ok(PyHeartbeat {
             watch: beat.watch(),
             beat: parking_lot::Mutex::new(beat),
@@ -226,8 +320,15 @@ impl PyQueue {
     /// (from the queue's clock now) is past what a `DateTime` can hold.
     fn span(&self, seconds: f64, what: &str) -> PyResult<i64> {
         let ms = milliseconds(seconds)?;
-        time::later_by(self.queue.clock.now_ms(), ms, what)?;
+        time::later_by(self.clock().now_ms(), ms, what)?;
         Ok(ms)
+    }
+
+    fn clock(&self) -> &Clock {
+        match &self.queue {
+            Core::Sqlite(queue) => &queue.clock,
+            Core::Postgres(queue) => &queue.clock,
+        }
     }
 }
 
@@ -289,6 +390,18 @@ fn named_values(values: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Value)>> {
         .iter()
         .map(|(name, value)| Ok((name.extract::<String>()?, to_value(&value, 0)?)))
         .collect()
+}
+
+fn named_params(values: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Param)>> {
+    values
+        .iter()
+        .map(|(name, value)| Ok((name.extract::<String>()?, to_param(&value, 0)?)))
+        .collect()
+}
+
+/// PostgreSQL rows as a list of tuples.
+fn cells_to_python(py: Python<'_>, rows: Vec<Vec<Cell>>) -> PyResult<Bound<'_, PyList>> {
+    result_to_python(py, &[], rows, true, cell_to_python)
 }
 
 fn signed_milliseconds(seconds: f64) -> PyResult<i64> {

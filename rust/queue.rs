@@ -250,6 +250,12 @@ impl Queue {
         Ok(completed)
     }
 
+    /// Renew the lease of (`id`, `token`) for `lease_ms`: the heartbeat statement.
+    pub fn renew(&self, id: &Value, token: i64, lease_ms: i64) -> Result<()> {
+        self.settle(&self.statements.heartbeat, id, token, lease_ms, 0, &[])
+            .map(drop)
+    }
+
     /// Run one of the binding's other statements (enqueue checks, cancel, stats, purge)
     /// with the same named parameters: in a write transaction when `write`, else on a
     /// reader.
@@ -474,10 +480,10 @@ pub enum BeatState {
 }
 
 impl Heartbeat {
-    /// Renew the lease (`lease_ms`) of (`id`, `token`) every `every`, until stopped or
-    /// until the claim is cancelled or lost. Transient failures (a busy database) are
-    /// retried at the next beat.
-    pub fn start(queue: Arc<Queue>, id: Value, token: i64, lease_ms: i64, every: Duration) -> Self {
+    /// Call `renew` (one claim's heartbeat statement) every `every`, until stopped or
+    /// until the claim is cancelled or lost. Transient failures (a busy database, a
+    /// server restarting) are retried at the next beat.
+    pub fn start(mut renew: impl FnMut() -> Result<()> + Send + 'static, every: Duration) -> Self {
         let (stop, stopped) = mpsc::channel::<()>();
         let state = Arc::new(AtomicU8::new(BeatState::Running as u8));
         let shared = Arc::clone(&state);
@@ -491,8 +497,7 @@ impl Heartbeat {
                         return;
                     }
                 }
-                let sql = queue.statements.heartbeat.clone();
-                match queue.settle(&sql, &id, token, lease_ms, 0, &[]) {
+                match renew() {
                     Err(Error::LeaseLost { cancelled, .. }) => {
                         let found = if cancelled {
                             BeatState::Cancelled
@@ -503,7 +508,7 @@ impl Heartbeat {
                         return;
                     }
                     Err(Error::Closed) => return,
-                    Ok(_) | Err(_) => {}
+                    Ok(()) | Err(_) => {}
                 }
             })
             .ok();

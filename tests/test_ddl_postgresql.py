@@ -736,7 +736,7 @@ def test_postgresql_providers_and_urls_choose_the_postgresql_dialect() -> None:
     assert dialect_for_url("postgresql://u@localhost/db").provider == "postgresql"
 
 
-@pytest.mark.parametrize("part", ["query", "queue", "ratelimit"])
+@pytest.mark.parametrize("part", ["query", "ratelimit", "metrics"])
 def test_parts_not_written_yet_fail_clearly(part: str) -> None:
     with pytest.raises(ConfigurationError, match=r"PostgreSQL's .* is not available yet"):
         getattr(PostgresDialect(), part)

@@ -20,7 +20,6 @@ from strata.errors import (
     ConnectionLostError,
     DatabaseError,
     ForeignKeyError,
-    NotSupportedError,
     NullConstraintError,
     OpenError,
     ParameterError,
@@ -29,6 +28,7 @@ from strata.errors import (
     SqlError,
     TransactionError,
     UniqueConstraintError,
+    ValidationError,
 )
 
 
@@ -442,14 +442,19 @@ def test_closed_engine_refuses_calls(pg_url: str) -> None:
         engine.query_raw_("SELECT 1")
 
 
-def test_sqlite_only_features_say_so(pg: Engine) -> None:
+def test_the_core_queue_binds_named_parameters_by_number(pg: Engine) -> None:
+    """The queue's statements name their parameters; on PostgreSQL the core renumbers them
+    (a name used twice is one parameter; literals and casts are left alone)."""
     from strata._core import Queue
 
-    with pytest.raises(NotSupportedError, match="the queue runs on SQLite only"):
-        Queue(
-            pg, recover="", claim="", why="", heartbeat="", changes="", constants={},
-            datetime_format="iso8601", order=[], recover_every=1.0,
-        )  # fmt: skip
+    q = Queue(
+        pg, recover="", claim="", why="", heartbeat="", changes=None, constants={":one": 1},
+        datetime_format="native", order=[], recover_every=1.0,
+    )  # fmt: skip
+    sql = "SELECT :one::int + :two::int, :one::int, ':one', :now::timestamp IS NOT NULL"
+    assert q.run(sql, {":two": 2}) == [(3, 1, ":one", True)]
+    with pytest.raises(ValidationError, match=":three, which nothing binds"):
+        q.run("SELECT :three::int")
 
 
 # -- URLs ------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The job queue on the render-manager seed: claims in priority order, leases, fencing,
-retries, cancellation, delayed and unique jobs, and the binding's errors."""
+retries, cancellation, delayed and unique jobs, and the binding's errors. Each test runs on
+SQLite and on PostgreSQL (the ``backend`` fixture) unless it says why not."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 import strata
+from backends import Backend
 from strata.queue import Claim, Queue
 from support import bind, job
 
@@ -22,12 +24,10 @@ SCHEMAS = Path(__file__).resolve().parents[1] / "schema"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Any:
-    database = strata.connect(tmp_path / "render.db", schema=SCHEMAS / "render_manager.prisma")
-    database.migrate_.push()
+def db(backend: Backend) -> Any:
+    database = backend.connect(SCHEMAS / "render_manager.prisma")
     database.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": ["alice"]})
-    yield database
-    database.close_()
+    return database
 
 
 def stored(db: Any, id: str) -> Any:
@@ -251,10 +251,11 @@ def test_the_heartbeat_thread_sees_a_cancellation(db: Any) -> None:
 
 @pytest.fixture
 def blocked_heartbeat(tmp_path: Path) -> Any:
-    """A heartbeat whose thread is waiting for the write lock, held by a transaction on
-    another thread that needs the GIL to end it (after 0.5 s of sleep). Whoever then waits
-    for the heartbeat with the GIL held stops everything until the heartbeat gives up, at
-    the busy timeout (3 s): so a regression fails on the clock instead of hanging."""
+    """SQLite only: PostgreSQL has no database-wide write lock to block on. A heartbeat
+    whose thread is waiting for the write lock, held by a transaction on another thread
+    that needs the GIL to end it (after 0.5 s of sleep). Whoever then waits for the
+    heartbeat with the GIL held stops everything until the heartbeat gives up, at the busy
+    timeout (3 s): so a regression fails on the clock instead of hanging."""
     database = strata.connect(
         tmp_path / "render.db", schema=SCHEMAS / "render_manager.prisma", busy_timeout=3
     )
@@ -306,13 +307,10 @@ def test_a_heartbeat_state_is_read_while_another_thread_stops_it(
 # -- enqueueing ----------------------------------------------------------------------------
 
 
-def test_unique_keys_deduplicate_while_a_job_is_active(tmp_path: Path) -> None:
-    schema = tmp_path / "schema.prisma"
+def test_unique_keys_deduplicate_while_a_job_is_active(backend: Backend) -> None:
     text = (SCHEMAS / "render_manager.prisma").read_text()
     attempts = "  attempts       Int       @default(0)\n"
-    schema.write_text(text.replace(attempts, attempts + "  uniqueKey      String?\n"))
-    with strata.connect(tmp_path / "u.db", schema=schema) as db:
-        db.migrate_.push()
+    with backend.connect(text.replace(attempts, attempts + "  uniqueKey      String?\n")) as db:
         db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
         q = bind(db)
         first = q.enqueue(job(), unique_key="render:/p/a.aep")
@@ -439,9 +437,8 @@ def test_a_fault_in_the_worker_loop_stops_run_with_the_error(
     assert death.exc_info[0] is ZeroDivisionError
 
 
-def test_a_closed_database_stops_run_with_the_error(tmp_path: Path) -> None:
-    db = strata.connect(tmp_path / "render.db", schema=SCHEMAS / "render_manager.prisma")
-    db.migrate_.push()
+def test_a_closed_database_stops_run_with_the_error(backend: Backend) -> None:
+    db = backend.connect(SCHEMAS / "render_manager.prisma")
     db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": ["alice"]})
     q = bind(db)
     q.enqueue_many([job(), job()])
@@ -458,12 +455,10 @@ def test_a_closed_database_stops_run_with_the_error(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def gpu(tmp_path: Path) -> Any:
-    database = strata.connect(tmp_path / "gpu.db", schema=SCHEMAS / "gpu_marketplace.prisma")
-    database.migrate_.push()
+def gpu(backend: Backend) -> Any:
+    database = backend.seed("gpu_marketplace")
     database.user.create(data={"id": "u1", "qubicAddress": "Q" * 60})
-    yield database
-    database.close_()
+    return database
 
 
 def gpu_queue(db: Any, **overrides: Any) -> Queue:
@@ -484,7 +479,9 @@ def gpu_job(n: int) -> dict[str, Any]:
     return {"userId": "u1", "estimatedCost": 1, "inputData": {"n": n}}
 
 
-def test_without_order_by_jobs_are_claimed_in_insertion_order(gpu: Any) -> None:
+def test_without_order_by_jobs_are_claimed_in_insertion_order(gpu: Any, backend: Backend) -> None:
+    """Insertion order is SQLite's rowid. PostgreSQL has no rowid, and a uuid shows nothing
+    of the order rows came in: there, claims without an order follow the primary key."""
     q = gpu_queue(gpu, claimed={"status": "ASSIGNED"})
     for n in range(6):
         q.enqueue(gpu_job(n))
@@ -492,9 +489,9 @@ def test_without_order_by_jobs_are_claimed_in_insertion_order(gpu: Any) -> None:
     ids = [r.id for r in gpu.job.find_many(order_by={"id": "asc"})]
     inserted = [r.id for r in sorted(gpu.job.find_many(), key=lambda r: r.inputData["n"])]
     assert ids != inserted  # uuid ids: their order is not the insertion order
-    claimed = [c.record.inputData["n"] for c in q.claim("w", limit=4)]
-    claimed += [c.record.inputData["n"] for c in q.claim("w", limit=26)]
-    assert claimed == list(range(30))
+    claimed = [c.id for c in q.claim("w", limit=4)]
+    claimed += [c.id for c in q.claim("w", limit=26)]
+    assert claimed == (ids if backend.is_postgres else inserted)
 
 
 def test_a_job_moves_between_claimed_states_under_its_lease(gpu: Any) -> None:
@@ -529,6 +526,10 @@ def test_an_expired_lease_is_recovered_from_any_claimed_state(gpu: Any) -> None:
     assert all(c.record.status.name == "ASSIGNED" and c.attempt == 2 for c in again.values())
     with pytest.raises(strata.LeaseLostError):
         q.mark(running, {"status": "RUNNING"})  # the first worker's token is fenced off
+    q.mark(again[running.id], {"status": "RUNNING"})
+    # Both claimed states complete together; the first worker's claims are stale.
+    assert q.complete_many([assigned, running, *again.values()]) == [assigned, running]
+    assert q.stats().counts["done"] == 2
 
 
 # -- inspection and cleanup ----------------------------------------------------------------
@@ -563,6 +564,7 @@ def test_purge_deletes_old_finished_jobs_in_batches(db: Any) -> None:
 
 
 def test_missing_lease_fields_print_the_lines_to_add(tmp_path: Path) -> None:
+    # SQLite only: the binding refuses the model before any SQL runs, on either database.
     schema = SCHEMAS / "music_api.prisma"
     with (
         strata.connect(tmp_path / "m.db", schema=schema) as db,
@@ -645,9 +647,8 @@ def test_bad_completion_data_changes_nothing(db: Any) -> None:
     q.complete(claim)
 
 
-def test_the_claimed_state_can_name_the_worker(tmp_path: Path) -> None:
-    with strata.connect(tmp_path / "g.db", schema=SCHEMAS / "gpu_marketplace.prisma") as db:
-        db.migrate_.push()
+def test_the_claimed_state_can_name_the_worker(backend: Backend) -> None:
+    with backend.seed("gpu_marketplace") as db:
         user = db.user.create(data={"qubicAddress": "Q" * 60})
         provider = {
             "id": "provider-7",
@@ -673,27 +674,32 @@ def test_the_claimed_state_can_name_the_worker(tmp_path: Path) -> None:
         assert claim.record.status.name == "ASSIGNED"
 
 
-def test_index_advice_names_the_missing_index(tmp_path: Path) -> None:
-    schema = tmp_path / "schema.prisma"
+def test_index_advice_names_the_missing_index(backend: Backend) -> None:
     text = (SCHEMAS / "render_manager.prisma").read_text()
-    schema.write_text(text.replace("  @@index([status, priority(sort: Desc), submittedAt])\n", ""))
-    with strata.connect(tmp_path / "i.db", schema=schema) as db:
-        db.migrate_.push()
+    index = "  @@index([status, priority(sort: Desc), submittedAt])\n"
+    with backend.connect(text.replace(index, "")) as db:
         with pytest.warns(
             UserWarning, match=r"@@index\(\[status, priority\(sort: Desc\), submittedAt\]\)"
         ):
             q = bind(db)
         assert q.index_advice() == "@@index([status, priority(sort: Desc), submittedAt])"
-    with strata.connect(tmp_path / "j.db", schema=SCHEMAS / "render_manager.prisma") as db:
-        db.migrate_.push()
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            assert bind(db).index_advice() is None
+    with backend.connect(text) as db, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert bind(db).index_advice() is None
+
+
+def test_the_plan_check_leaves_no_setting_behind(db: Any, backend: Backend) -> None:
+    if not backend.is_postgres:
+        pytest.skip("PostgreSQL only: SQLite's plan check changes no setting")
+    with db.transaction_():
+        assert bind(db).index_advice() is None
+        assert db.query_raw_("SHOW enable_sort") == [{"enable_sort": "on"}]
 
 
 def test_doctor_recommends_the_claim_index_for_declared_queues(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # SQLite only: doctor's report of a queue binding is tested on PostgreSQL with doctor.
     from click.testing import CliRunner
 
     from strata.cli import main
@@ -747,7 +753,8 @@ def test_doctor_reports_a_broken_queue_binding_instead_of_crashing(
 def test_each_datetime_column_is_stamped_in_its_own_form(tmp_path: Path) -> None:
     """A database another client wrote: submittedAt as integer ms, startedAt with
     CURRENT_TIMESTAMP's text, completedAt with Z, the lease empty. The queue stamps each
-    column in its own form, and the empty lease in datetime_format's."""
+    column in its own form, and the empty lease in datetime_format's. SQLite only: a
+    PostgreSQL timestamp has one form."""
     path = tmp_path / "render.db"
     with strata.connect(path, schema=SCHEMAS / "render_manager.prisma") as setup:
         setup.migrate_.push()
@@ -782,7 +789,11 @@ def test_each_datetime_column_is_stamped_in_its_own_form(tmp_path: Path) -> None
         db.close_()
 
 
-def test_a_lease_column_of_mixed_forms_is_refused_when_bound(db: Any) -> None:
+def test_a_lease_column_of_mixed_forms_is_refused_when_bound(tmp_path: Path) -> None:
+    # SQLite only: a PostgreSQL timestamp column holds one form.
+    db = strata.connect(tmp_path / "render.db", schema=SCHEMAS / "render_manager.prisma")
+    db.migrate_.push()
+    db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": ["alice"]})
     q = bind(db)
     for n in range(3):
         q.enqueue(job(id=f"j{n}"), run_at=datetime(2026, 1, 1, tzinfo=UTC))
@@ -801,3 +812,4 @@ def test_a_lease_column_of_mixed_forms_is_refused_when_bound(db: Any) -> None:
             other.job.count(where={"leaseExpiresAt": {"lte": datetime(2026, 1, 1, tzinfo=UTC)}})
             == 3
         )
+    db.close_()

@@ -1,9 +1,9 @@
 """A hypothesis state machine runs enqueue / claim / heartbeat / complete / fail / cancel /
-the passing of time against a plain-Python reference model of the queue."""
+the passing of time against a plain-Python reference model of the queue, on SQLite and on
+PostgreSQL (the ``backend`` fixture: one database per test, emptied for each example)."""
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,9 +12,17 @@ from typing import Any
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
 
 import strata
+from backends import Backend
 from strata.queue import Claim
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schema" / "render_manager.prisma"
@@ -42,13 +50,13 @@ class Job:
 class QueueMachine(RuleBasedStateMachine):
     claims = Bundle("claims")
     jobs = Bundle("jobs")
+    #: The test's database (a subclass per test sets it), emptied of jobs for each run.
+    db: Any = None
 
     def __init__(self) -> None:
         super().__init__()
-        self.directory = tempfile.TemporaryDirectory()
-        self.db = strata.connect(Path(self.directory.name) / "q.db", schema=SCHEMA)
-        self.db.migrate_.push()
-        self.db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
+        self.db.job.delete_many()
+        # A new binding each run: its clock starts from now again.
         self.q = self.db.queue_(
             "Job",
             ready={"status": "QUEUED"},
@@ -62,10 +70,6 @@ class QueueMachine(RuleBasedStateMachine):
         )
         self.now = 0.0  # seconds since the machine started, on the queue's clock
         self.model: dict[str, Job] = {}
-
-    def teardown(self) -> None:
-        self.db.close_()
-        self.directory.cleanup()
 
     # -- the reference -----------------------------------------------------------------
 
@@ -182,9 +186,15 @@ class QueueMachine(RuleBasedStateMachine):
         assert actual == expected
 
 
-QueueMachine.TestCase.settings = settings(
-    max_examples=settings.default.max_examples // 4 or 5,
-    stateful_step_count=30,
-    deadline=None,
-)
-test_queue_matches_its_model = QueueMachine.TestCase
+def test_queue_matches_its_model(backend: Backend) -> None:
+    db = backend.connect(SCHEMA)
+    db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
+    machine = type("QueueMachineHere", (QueueMachine,), {"db": db})
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=settings.default.max_examples // 4 or 5,
+            stateful_step_count=30,
+            deadline=None,
+        ),
+    )

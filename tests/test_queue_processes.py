@@ -1,7 +1,10 @@
-"""The queue's concurrency claims, proven with real processes and SIGKILL."""
+"""The queue's concurrency claims, proven with real processes and SIGKILL, on SQLite and on
+PostgreSQL (the ``backend`` fixture) unless a test says why not. Worker processes connect
+with the backend's URL and the schema file it wrote."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -12,13 +15,14 @@ import sys
 import textwrap
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import strata
+from backends import SEEDS, Backend
 
 pytestmark = pytest.mark.slow
 
@@ -35,9 +39,16 @@ BINDING: dict[str, Any] = {
 }
 
 
-def seeded(path: Path, jobs: int) -> None:
-    with strata.connect(path, schema=SCHEMA) as db:
-        db.migrate_.push()
+def child_env() -> dict[str, str]:
+    """The environment of a worker run with ``python -c``: this folder on its path (for
+    the bindings above), before whatever path this process was given."""
+    path = [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+
+
+def seeded(backend: Backend, jobs: int) -> tuple[str, str]:
+    """A database with ``jobs`` ready jobs; its URL and schema file, for worker processes."""
+    with backend.connect(SCHEMA) as db:
         db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
         q = db.queue_("Job", **BINDING)
         q.enqueue_many(
@@ -55,12 +66,13 @@ def seeded(path: Path, jobs: int) -> None:
                 for n in range(jobs)
             ]
         )
+    return backend.url, str(backend.folder / f"schema.{backend.provider}.prisma")
 
 
-def claim_and_complete(path: str, worker: str, out: str, start: Any) -> None:
+def claim_and_complete(url: str, schema: str, worker: str, out: str, start: Any) -> None:
     """Claim in batches and complete each job, recording what this worker completed."""
     completed = []
-    with strata.connect(path, schema=SCHEMA, busy_timeout=60) as db:
+    with strata.connect(url, schema=Path(schema), busy_timeout=60) as db:
         q = db.queue_("Job", **BINDING)
         start.wait()
         while True:
@@ -73,15 +85,16 @@ def claim_and_complete(path: str, worker: str, out: str, start: Any) -> None:
     Path(out).write_text(json.dumps(completed))
 
 
-def test_every_job_is_completed_exactly_once_by_four_processes(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.db"
-    seeded(path, JOBS)
+def test_every_job_is_completed_exactly_once_by_four_processes(
+    backend: Backend, tmp_path: Path
+) -> None:
+    url, schema = seeded(backend, JOBS)
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     outputs = [tmp_path / f"worker-{n}.json" for n in range(PROCESSES)]
     workers = [
         context.Process(
-            target=claim_and_complete, args=(str(path), f"w{n}", str(outputs[n]), start)
+            target=claim_and_complete, args=(url, schema, f"w{n}", str(outputs[n]), start)
         )
         for n in range(PROCESSES)
     ]
@@ -97,19 +110,19 @@ def test_every_job_is_completed_exactly_once_by_four_processes(tmp_path: Path) -
     assert len(every) == JOBS
     assert len(set(every)) == JOBS
     assert all(ids for ids in done), "every process got some of the work"
-    with strata.connect(path, schema=SCHEMA) as db:
+    with strata.connect(url, schema=Path(schema)) as db:
         rows = db.query_raw_(
             'SELECT status, count(*), min("leaseToken"), max("leaseToken") FROM "Job" '
             "GROUP BY status",
             as_tuples=True,
         )
-        assert rows == [("COMPLETED", JOBS, 1, 1)]  # each claimed once, by one worker
+        assert [tuple(str(v) for v in row) for row in rows] == [
+            ("COMPLETED", str(JOBS), "1", "1")  # each claimed once, by one worker
+        ]
         for n, ids in enumerate(done):
-            owners = db.query_raw_(
-                'SELECT DISTINCT "outputPath" FROM "Job" WHERE "workerId" = ?', f"w{n}"
-            )
-            assert owners == [{"outputPath": f"/out/w{n}"}]
-            assert len(ids) == db.job.count(where={"workerId": f"w{n}"})
+            owned = db.job.find_many(where={"workerId": f"w{n}"})
+            assert {r.outputPath for r in owned} == {f"/out/w{n}"}
+            assert sorted(ids) == sorted(r.id for r in owned)
 
 
 HOLDING_WORKER = textwrap.dedent(
@@ -117,9 +130,10 @@ HOLDING_WORKER = textwrap.dedent(
     import sys, time
     from datetime import timedelta
     import strata
-    from test_queue_processes import BINDING, SCHEMA
-    db = strata.connect(sys.argv[1], schema=SCHEMA)
-    q = db.queue_("Job", **{**BINDING, "lease": timedelta(seconds=float(sys.argv[2]))})
+    from pathlib import Path
+    from test_queue_processes import BINDING
+    db = strata.connect(sys.argv[1], schema=Path(sys.argv[2]))
+    q = db.queue_("Job", **{**BINDING, "lease": timedelta(seconds=float(sys.argv[3]))})
     claims = q.claim("doomed", limit=3)
     print(" ".join(f"{c.id}:{c.token}" for c in claims), flush=True)
     time.sleep(600)  # "rendering", until SIGKILL
@@ -128,14 +142,13 @@ HOLDING_WORKER = textwrap.dedent(
 
 
 def test_a_killed_workers_jobs_are_reclaimed_and_its_late_completion_refused(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = tmp_path / "jobs.db"
-    seeded(path, 5)
+    url, schema = seeded(backend, 5)
     lease = 1.0
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = child_env()
     child = subprocess.Popen(
-        [sys.executable, "-c", HOLDING_WORKER, str(path), str(lease)],
+        [sys.executable, "-c", HOLDING_WORKER, url, schema, str(lease)],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -146,7 +159,7 @@ def test_a_killed_workers_jobs_are_reclaimed_and_its_late_completion_refused(
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
 
-    with strata.connect(path, schema=SCHEMA) as db:
+    with strata.connect(url, schema=Path(schema)) as db:
         q = db.queue_("Job", **BINDING)
         others = q.claim("survivor", limit=10)
         assert {c.id for c in others}.isdisjoint(held)  # still leased to the dead worker
@@ -170,39 +183,85 @@ def test_a_killed_workers_jobs_are_reclaimed_and_its_late_completion_refused(
         for claim in reclaimed:
             q.complete(claim)
         assert db.job.count(where={"status": "COMPLETED"}) == 5
-        assert db.query_raw_("PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+        if not backend.is_postgres:
+            assert db.query_raw_("PRAGMA integrity_check") == [{"integrity_check": "ok"}]
 
 
-def enqueue_later(path: str, delay: float) -> None:
+LATE_JOB = {
+    "userId": "u1",
+    "projectPath": "/p/late.aep",
+    "source": "plugin",
+    "macUsername": "bob",
+    "fileTimestamp": datetime(2026, 11, 22, tzinfo=UTC),
+    "nexrenderConfig": {},
+}
+
+
+def enqueue_later(url: str, schema: str, delay: float, how: str) -> None:
+    """After ``delay``: enqueue a job (``how`` = "enqueue"), create one behind the queue's
+    back, so that no notification is sent ("create"), or enqueue one in a transaction that
+    rolls back and then one that commits ("rollback")."""
     time.sleep(delay)
-    with strata.connect(path, schema=SCHEMA) as db:
-        db.queue_("Job", **BINDING).enqueue(
-            {
-                "userId": "u1",
-                "projectPath": "/p/late.aep",
-                "source": "plugin",
-                "macUsername": "bob",
-                "fileTimestamp": datetime(2026, 11, 22, tzinfo=UTC),
-                "nexrenderConfig": {},
-            }
-        )
-
-
-def test_a_waiting_worker_wakes_for_a_job_from_another_process(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.db"
-    seeded(path, 0)
-    context = multiprocessing.get_context("spawn")
-    producer = context.Process(target=enqueue_later, args=(str(path), 0.5))
-    with strata.connect(path, schema=SCHEMA) as db:
+    with strata.connect(url, schema=Path(schema)) as db:
         q = db.queue_("Job", **BINDING)
+        if how == "create":
+            db.job.create(data={**LATE_JOB, **BINDING["ready"]})
+            return
+        if how == "rollback":
+            with pytest.raises(RuntimeError), db.transaction_():
+                q.enqueue({**LATE_JOB, "projectPath": "/p/never.aep"})
+                raise RuntimeError("roll back")
+            time.sleep(1.5)
+        q.enqueue(LATE_JOB)
+
+
+def test_a_waiting_worker_wakes_for_a_job_from_another_process(backend: Backend) -> None:
+    """The wait itself ends when the other process's enqueue commits (PostgreSQL: its
+    NOTIFY; SQLite: the commit seen through data_version), well before its timeout."""
+    url, schema = seeded(backend, 0)
+    context = multiprocessing.get_context("spawn")
+    producer = context.Process(target=enqueue_later, args=(url, schema, 0.5, "enqueue"))
+    with strata.connect(url, schema=Path(schema)) as db:
+        q = db.queue_("Job", **BINDING)
+        assert q.claim("w") == []
         producer.start()
         started = time.monotonic()
-        claims = q.wait_and_claim("w", timeout=30)
+        woke = q._core.wait(30)
         waited = time.monotonic() - started
+        claims = q.claim("w")
         producer.join()
+    assert woke
     assert [c.record.projectPath for c in claims] == ["/p/late.aep"]
     assert waited < 10
-    assert timedelta(seconds=waited) > timedelta(0)
+
+
+def test_a_waiting_worker_finds_a_job_that_sent_no_notification(backend: Backend) -> None:
+    """A job written without the queue (no NOTIFY on PostgreSQL) is still claimed: the
+    waiter's timeout poll is the fallback for a lost notification."""
+    url, schema = seeded(backend, 0)
+    context = multiprocessing.get_context("spawn")
+    producer = context.Process(target=enqueue_later, args=(url, schema, 0.5, "create"))
+    with strata.connect(url, schema=Path(schema)) as db:
+        q = db.queue_("Job", **BINDING)
+        producer.start()
+        claims = q.wait_and_claim("w", timeout=30)
+        producer.join()
+    assert [c.record.projectPath for c in claims] == ["/p/late.aep"]
+
+
+def test_a_job_enqueued_in_a_transaction_that_rolls_back_never_runs(backend: Backend) -> None:
+    url, schema = seeded(backend, 0)
+    context = multiprocessing.get_context("spawn")
+    producer = context.Process(target=enqueue_later, args=(url, schema, 0.2, "rollback"))
+    with strata.connect(url, schema=Path(schema)) as db:
+        q = db.queue_("Job", **BINDING)
+        producer.start()
+        claims = q.wait_and_claim("w", timeout=30)
+        producer.join()
+        assert producer.exitcode == 0
+        assert [c.record.projectPath for c in claims] == ["/p/late.aep"]
+        assert q.claim("w", limit=10) == []
+        assert db.job.count() == 1
 
 
 LOCK_HOLDER = textwrap.dedent(
@@ -220,9 +279,10 @@ LOCK_HOLDER = textwrap.dedent(
 def test_run_rides_out_a_write_lock_held_by_another_process(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "jobs.db"
+    # SQLite only: PostgreSQL has no database-wide write lock for another process to hold.
     jobs = 8
-    seeded(path, jobs)
+    url, _ = seeded(Backend("sqlite", str(tmp_path / "jobs.db"), tmp_path), jobs)
+    path = Path(url)
     holders: list[subprocess.Popen[str]] = []
     first = threading.Lock()
     stop = threading.Event()
@@ -279,7 +339,7 @@ def test_run_rides_out_a_write_lock_held_by_another_process(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-GPU_SCHEMA = SCHEMA.with_name("gpu_marketplace.prisma")
+GPU_SCHEMA = SEEDS / "gpu_marketplace.prisma"
 GPU_BINDING: dict[str, Any] = {
     "ready": {"status": "PENDING"},
     "claimed": {"status": {"in": ["ASSIGNED", "RUNNING"]}},
@@ -292,9 +352,10 @@ RUNNING_WORKER = textwrap.dedent(
     import sys, time
     from datetime import timedelta
     import strata
-    from test_queue_processes import GPU_BINDING, GPU_SCHEMA
-    db = strata.connect(sys.argv[1], schema=GPU_SCHEMA)
-    q = db.queue_("Job", **{**GPU_BINDING, "lease": timedelta(seconds=float(sys.argv[2]))})
+    from pathlib import Path
+    from test_queue_processes import GPU_BINDING
+    db = strata.connect(sys.argv[1], schema=Path(sys.argv[2]))
+    q = db.queue_("Job", **{**GPU_BINDING, "lease": timedelta(seconds=float(sys.argv[3]))})
     (claim,) = q.claim("rig-doomed")
     q.mark(claim, {"status": "RUNNING", "progress": 10})
     print(f"{claim.id}:{claim.token}", flush=True)
@@ -304,21 +365,32 @@ RUNNING_WORKER = textwrap.dedent(
 
 
 def test_a_running_job_of_a_killed_worker_is_recovered_and_completed_once(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = tmp_path / "gpu.db"
-    with strata.connect(path, schema=GPU_SCHEMA) as db:
-        db.migrate_.push()
+    # Without order_by, SQLite claims by rowid through the status index and sorts;
+    # PostgreSQL claims by primary key, which its index gives in order.
+    advice: Any = (
+        contextlib.nullcontext()
+        if backend.is_postgres
+        else pytest.warns(UserWarning, match="claims would sort")
+    )
+    with backend.seed("gpu_marketplace") as db:
         db.user.create(data={"id": "u1", "qubicAddress": "Q" * 60})
-        with pytest.warns(UserWarning, match="claims would sort"):
+        with advice:
             q = db.queue_("Job", **GPU_BINDING)
         q.enqueue_many(
             [{"userId": "u1", "estimatedCost": 2, "inputData": {"n": n}} for n in (1, 2)]
         )
+    url = backend.url
+    schema = (
+        GPU_SCHEMA.with_name("gpu_marketplace.postgresql.prisma")
+        if backend.is_postgres
+        else GPU_SCHEMA
+    )
     lease = 1.0
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = child_env()
     child = subprocess.Popen(
-        [sys.executable, "-W", "ignore", "-c", RUNNING_WORKER, str(path), str(lease)],
+        [sys.executable, "-W", "ignore", "-c", RUNNING_WORKER, url, str(schema), str(lease)],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -328,9 +400,9 @@ def test_a_running_job_of_a_killed_worker_is_recovered_and_completed_once(
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
 
-    with strata.connect(path, schema=GPU_SCHEMA) as db:
+    with strata.connect(url, schema=schema) as db:
         assert db.job.find_unique_or_raise(where={"id": job_id}).status.name == "RUNNING"
-        with pytest.warns(UserWarning, match="claims would sort"):
+        with advice:
             q = db.queue_("Job", **GPU_BINDING)
         (other,) = q.claim("rig-2", limit=5)  # the RUNNING job is still leased
         assert other.id != job_id
@@ -349,10 +421,9 @@ def test_a_running_job_of_a_killed_worker_is_recovered_and_completed_once(
         q.complete(recovered, data={"result": {"from": "rig-2"}})
         with pytest.raises(strata.LeaseLostError):
             q.complete(recovered)  # exactly once
-        rows = db.query_raw_(
-            'SELECT id, status, "workerId", "leaseToken", "attempts" FROM "Job" ORDER BY id',
-            as_tuples=True,
-        )
+        rows = [
+            (r.id, r.status.name, r.workerId, r.leaseToken, r.attempts) for r in db.job.find_many()
+        ]
         assert sorted(rows) == sorted(
             [
                 (other.id, "COMPLETED", "rig-2", 1, 1),
@@ -379,7 +450,7 @@ CLAIMING_WORKER = textwrap.dedent(
 
 
 def claim_in_a_process(path: Path, worker: str, datetime_format: str, advance: float) -> Any:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = child_env()
     done = subprocess.run(
         [sys.executable, "-c", CLAIMING_WORKER, str(path), worker, datetime_format, str(advance)],
         capture_output=True,
@@ -394,7 +465,8 @@ def claim_in_a_process(path: Path, worker: str, datetime_format: str, advance: f
 def test_a_leased_job_is_not_handed_out_again_by_a_worker_with_another_datetime_format(
     tmp_path: Path,
 ) -> None:
-    """The database holds integer milliseconds (Prisma's native engine writes them). One
+    """SQLite only: a PostgreSQL timestamp has one form. The database holds integer
+    milliseconds (Prisma's native engine writes them). One
     worker claims a job with a 10-minute lease; a second worker, connected with the default
     iso8601, must not take it while the lease has 10 minutes left: the lease column's form
     is detected, so the claim compares integers with integers."""
@@ -449,12 +521,13 @@ WAITING_WORKER = textwrap.dedent(
 def test_workers_that_bound_an_empty_lease_column_with_different_formats_never_share_a_job(
     tmp_path: Path,
 ) -> None:
-    """Both workers bind while no job has a lease, so each takes its own datetime_format
+    """SQLite only: a PostgreSQL timestamp has one form. Both workers bind while no job has
+    a lease, so each takes its own datetime_format
     for the column; the first then claims with a 10-minute lease, in integers. The second
     compares only leases in its own form, so it never takes that job for expired."""
-    path = tmp_path / "jobs.db"
-    seeded(path, 1)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    url, _ = seeded(Backend("sqlite", str(tmp_path / "jobs.db"), tmp_path), 1)
+    path = Path(url)
+    env = child_env()
     workers = {
         name: subprocess.Popen(
             [sys.executable, "-c", WAITING_WORKER, str(path), name, datetime_format],
@@ -487,3 +560,81 @@ def test_workers_that_bound_an_empty_lease_column_with_different_formats_never_s
             assert worker.stdin is not None
             worker.stdin.close()
             worker.wait(timeout=60)
+
+
+def enqueue_keys(url: str, schema: str, keys: int, rounds: int, start: Any) -> None:
+    with strata.connect(url, schema=Path(schema)) as db:
+        q = db.queue_("Job", **BINDING)
+        start.wait()
+        for n in range(rounds):
+            q.enqueue({**LATE_JOB, "projectPath": f"/p/{n}"}, unique_key=f"key-{n % keys}")
+
+
+def test_processes_enqueueing_one_unique_key_at_once_make_one_job(backend: Backend) -> None:
+    """Check-then-insert under concurrency: SQLite's write lock serialises it, PostgreSQL's
+    enqueue takes an advisory lock for the table (read committed alone would let two
+    processes both see no job with the key, and both insert one)."""
+    text = SCHEMA.read_text()
+    attempts = "  attempts       Int       @default(0)\n"
+    with backend.connect(text.replace(attempts, attempts + "  uniqueKey      String?\n")) as db:
+        db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
+    schema = str(backend.folder / f"schema.{backend.provider}.prisma")
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    producers = [
+        context.Process(target=enqueue_keys, args=(backend.url, schema, 5, 40, start))
+        for _ in range(PROCESSES)
+    ]
+    for producer in producers:
+        producer.start()
+    start.set()
+    for producer in producers:
+        producer.join(timeout=120)
+    assert [p.exitcode for p in producers] == [0] * PROCESSES
+    with strata.connect(backend.url, schema=Path(schema)) as db:
+        keys = sorted(r.uniqueKey for r in db.job.find_many())
+    assert keys == [f"key-{n}" for n in range(5)]
+
+
+def test_a_waiting_worker_holds_no_pooled_connection(backend: Backend) -> None:
+    """With one pooled connection (PostgreSQL) or reader (SQLite), reads still run while a
+    worker waits: the waiter listens, or polls, on a connection of its own."""
+    url, schema = seeded(backend, 0)
+    with strata.connect(url, schema=Path(schema), readers=1, busy_timeout=1) as db:
+        q = db.queue_("Job", **BINDING)
+        waiter = threading.Thread(target=q.wait_and_claim, args=("w",), kwargs={"timeout": 3})
+        waiter.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        for _ in range(20):
+            assert db.job.count() == 0
+        assert time.monotonic() - started < 1
+        waiter.join()
+
+
+def test_a_listener_the_server_dropped_is_opened_again(backend: Backend) -> None:
+    if not backend.is_postgres:
+        pytest.skip("PostgreSQL only: SQLite's waiters poll a reader, they do not listen")
+    url, schema = seeded(backend, 0)
+    context = multiprocessing.get_context("spawn")
+    with strata.connect(url, schema=Path(schema)) as db:
+        q = db.queue_("Job", **BINDING)
+        assert q._core.wait(0.1) is False  # the listener is open now
+        (ended,) = db.query_raw_(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
+            "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+        )
+        assert ended["n"] == 1
+        # The broken listener delays the wake-up, but the job is found.
+        producer = context.Process(target=enqueue_later, args=(url, schema, 0.3, "enqueue"))
+        producer.start()
+        (claim,) = q.wait_and_claim("w", timeout=30)
+        producer.join()
+        q.complete(claim)
+        # And the next wait listens again: woken by the notification, not its timeout.
+        producer = context.Process(target=enqueue_later, args=(url, schema, 0.3, "enqueue"))
+        producer.start()
+        started = time.monotonic()
+        assert q._core.wait(20) is True
+        assert time.monotonic() - started < 10
+        producer.join()

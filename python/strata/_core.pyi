@@ -158,11 +158,12 @@ class Queue:
         claim: str,
         why: str,
         heartbeat: str,
-        changes: str,
+        changes: str | None,
         constants: dict[str, SqlValue],
         datetime_format: str,
         order: list[tuple[int, bool]],
         recover_every: float,
+        listen: str | None = None,
     ) -> Queue: ...
     def claim(self, worker: str, limit: int, lease: float) -> list[tuple[Any, ...]]: ...
     def settle(

@@ -140,6 +140,10 @@ class QueueDialect(Protocol):
     role, the states, the claim order); these say how it is written. Named parameters are
     the core's (``:now``, ``:expires``, ``:id``, ``:token``, ...) or the binding's."""
 
+    #: Whether the claim statement returns its rows in the queue's order (else the core
+    #: sorts them, by the rowid `claim_sql` appends when the queue has no order).
+    claims_in_order: bool
+
     def one_of(self, column: str, parameters: Sequence[str], *, null: bool) -> str: ...
     def all_of(self, conditions: Sequence[str]) -> str: ...
     def lease_passed(self, lease: str, form: str) -> str: ...
@@ -159,13 +163,28 @@ class QueueDialect(Protocol):
     ) -> list[str]: ...
     def column_list(self, columns: Iterable[str]) -> str: ...
     def ready_sql(
-        self, table: str, ready: str, lease: str, passed: str, order: Sequence[tuple[str, bool]]
+        self,
+        table: str,
+        ready: str,
+        lease: str,
+        passed: str,
+        order: Sequence[tuple[str, bool]],
+        *,
+        id_column: str,
     ) -> str: ...
     def claim_sql(
-        self, table: str, assignments: Sequence[str], ready: str, returning: str, *, rowid: bool
+        self,
+        table: str,
+        assignments: Sequence[str],
+        ready: str,
+        returning: str,
+        *,
+        rowid: bool,
+        id_column: str,
+        order: Sequence[tuple[str, bool]],
     ) -> str: ...
     def recover_sql(
-        self, table: str, assignments: Sequence[str], claimed: str, passed: str
+        self, table: str, assignments: Sequence[str], claimed: str, passed: str, *, id_column: str
     ) -> str: ...
     def why_sql(self, table: str, id_column: str, cancelled: str | None) -> str: ...
     def fenced_sql(
@@ -177,6 +196,18 @@ class QueueDialect(Protocol):
         claimed: str,
         returning: str,
     ) -> str: ...
+    def fenced_many_sql(
+        self,
+        table: str,
+        assignments: Sequence[str],
+        id_column: str,
+        token: str,
+        claimed: str,
+        returning: str,
+    ) -> str | None:
+        """`fenced_sql` for the claims in the arrays ``:ids`` and ``:tokens`` at once, or
+        None where the core runs `fenced_sql` per claim."""
+
     def active_with_keys_sql(
         self,
         table: str,
@@ -199,12 +230,30 @@ class QueueDialect(Protocol):
         passed: str,
         created: str | None,
     ) -> str: ...
-    def purge_sql(self, table: str, states: Sequence[str], finished: str, batch: int) -> str: ...
+    def purge_sql(
+        self, table: str, states: Sequence[str], finished: str, batch: int, *, id_column: str
+    ) -> str: ...
+    def plan_setup_sql(self) -> list[str]:
+        """Statements run before `plan_sql`, in the same transaction."""
+
     def plan_sql(self, statement: str) -> str: ...
     def plan_sorts(self, plan: Iterable[Sequence[object]]) -> bool: ...
-    def changes_sql(self) -> str:
+    def changes_sql(self) -> str | None:
         """What an idle worker polls to learn that another connection committed: one row,
-        one integer that changes when the database does."""
+        one integer that changes when the database does; None where waiters are notified
+        instead (`listen_sql`)."""
+
+    def listen_sql(self, table: str) -> str | None:
+        """What a waiting worker runs once on a connection of its own to be notified of
+        enqueues to ``table`` (unquoted), or None where it polls `changes_sql`."""
+
+    def notify_sql(self, table: str) -> str | None:
+        """Run inside an enqueue's transaction to wake the listeners when it commits, or
+        None."""
+
+    def unique_lock_sql(self, table: str) -> str | None:
+        """Run first in an enqueue that checks unique keys, to serialise such enqueues on
+        ``table`` until the transaction ends; None where the transaction's own lock does."""
 
 
 # -- the client's queries (filled in with strata.dialects.sqlite.query) -----------------------

@@ -82,6 +82,7 @@ from strata.queue.worker import _WorkerLoop
 if TYPE_CHECKING:
     import threading
 
+    from strata._core import SqlValue
     from strata.client import Client
     from strata.client.meta import ModelMeta
 
@@ -160,6 +161,9 @@ class Queue:
             client.dialect.queue, meta, states, order_by, fields or {}, max_attempts
         )
         self._settle_sql: dict[Any, str] = {}
+        #: Statements settling many claims at once, or None where the core settles them
+        #: one by one (`_Binding.complete_many_sql`).
+        self._bulk_sql: dict[Any, str | None] = {}
         self._core = CoreQueue(
             client.db,
             recover=binding.recover_sql(),
@@ -167,12 +171,16 @@ class Queue:
             why=binding.why_sql(),
             heartbeat=binding.heartbeat_sql(),
             changes=binding.changes_sql(),
+            listen=binding.listen_sql(),
             constants=binding.constants,
             datetime_format=binding.forms[binding.fields["lease_expires_at"]],
-            order=binding.claim_order or [(len(meta.columns), False)],
+            order=binding.core_order(),
             # Expired leases are looked for at most this often (see rust/queue.rs).
             recover_every=min(1.0, self.lease / 4),
         )
+        #: Run in each enqueue's transaction to wake other processes' waiters on commit
+        #: (PostgreSQL's NOTIFY); None where waiters see commits by themselves.
+        self._notify_sql = binding.notify_sql()
         # Refused now rather than at the first claim (which checks it too): a lease ending
         # after 9999-12-31 would be stored as a time that cannot be read back.
         if self.lease > (datetime.max.replace(tzinfo=UTC) - self.now()).total_seconds():
@@ -272,13 +280,27 @@ class Queue:
         data = dict(data or {})
         params: dict[str, Any] = {}
         sets = self._binding.data_sets(data, params)
+        to_sql = self._meta.codecs[self._binding.id].to_sql
+        bulk_key = ("complete_many", tuple(data))
+        if bulk_key not in self._bulk_sql:
+            self._bulk_sql[bulk_key] = self._binding.complete_many_sql(sets)
+        bulk = self._bulk_sql[bulk_key]
+        ids = [to_sql(c.id) for c in claims]
+        # One token per id in the statement's arrays: a job claimed twice in the list (a
+        # stale claim beside the current one) is settled claim by claim.
+        if bulk is not None and len(set(ids)) == len(ids):
+            params.update({":ids": ids, ":tokens": [c.token for c in claims]})
+            completed = {row[0] for row in self._core.run(bulk, params)}
+            return [claim for claim, id in zip(claims, ids, strict=True) if id not in completed]
         key = ("complete", tuple(data))
         sql = self._settle_sql.get(key)
         if sql is None:
             sql = self._settle_sql[key] = self._binding.complete_sql(sets)
-        to_sql = self._meta.codecs[self._binding.id].to_sql
         rows = self._core.settle_many(
-            sql, [(to_sql(c.id), c.token) for c in claims], lease=self.lease, params=params
+            sql,
+            [(id, c.token) for id, c in zip(ids, claims, strict=True)],
+            lease=self.lease,
+            params=params,
         )
         return [claim for claim, row in zip(claims, rows, strict=True) if row is None]
 
@@ -413,19 +435,36 @@ class Queue:
         then. With ``unique_key``, while a ready or claimed job has the same key, that job
         is returned instead and nothing is created."""
         row = self._new_row(data, run_at)
-        if unique_key is None:
-            record = self._client.repository(self.model).create(data=row)
+        repository = self._client.repository(self.model)
+        if unique_key is None and self._notify_sql is None:
+            record = repository.create(data=row)
         else:
-            row[self._unique_field()] = unique_key
             with self._engine.transaction_():
-                existing = self._active_with_keys([unique_key])
-                if existing:
-                    return self._client.repository(self.model).find_unique_or_raise(
-                        where={self._binding.id: existing[unique_key]}
-                    )
-                record = self._client.repository(self.model).create(data=row)
+                if unique_key is not None:
+                    row[self._unique_field()] = unique_key
+                    self._lock_unique_keys()
+                    existing = self._active_with_keys([unique_key])
+                    if existing:
+                        return repository.find_unique_or_raise(
+                            where={self._binding.id: existing[unique_key]}
+                        )
+                record = repository.create(data=row)
+                self._notify_on_commit()
         self._core.notify()
         return record
+
+    def _notify_on_commit(self) -> None:
+        """Within an enqueue's transaction: wake the listening workers when it commits."""
+        if self._notify_sql is not None:
+            self._core.run(self._notify_sql)
+
+    def _lock_unique_keys(self) -> None:
+        """Within an enqueue's transaction: hold other unique-key enqueues off until it ends,
+        so that none inserts a key this one is about to (where the transaction's own lock
+        does not already)."""
+        sql = self._binding.unique_lock_sql()
+        if sql is not None:
+            self._core.run(sql)
 
     def enqueue_many(
         self,
@@ -447,6 +486,7 @@ class Queue:
         rows: Sequence[Mapping[str, Any]] = data
         with self._engine.transaction_():
             if key_field is not None and any(key_field in row for row in rows):
+                self._lock_unique_keys()
                 keys = [row[key_field] for row in rows if row.get(key_field) is not None]
                 taken = set(self._active_with_keys(keys))
                 kept = []
@@ -460,6 +500,8 @@ class Queue:
             writer = self._client.bulk_writer(self._meta)
             with self._client.naming_constraints():
                 count = writer.insert_rows(rows, defaults=defaults)
+            if count:
+                self._notify_on_commit()
         self._core.notify()
         return count
 
@@ -516,8 +558,10 @@ class Queue:
     ) -> list[Claim]:
         """Claim, or wait until a job may be claimable and claim then; [] after
         ``timeout`` seconds. Waiting polls `PRAGMA data_version` on a reader, which changes
-        when any process commits, and never touches the write lock; delayed jobs and
-        expired leases are rechecked at least every half second."""
+        when any process commits, and never touches the write lock (SQLite), or listens for
+        the notification every enqueue sends on commit, on a connection outside the pool
+        (PostgreSQL); delayed jobs, expired leases and missed notifications are rechecked
+        at least every half second."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             claims = self.claim(worker, limit)
@@ -595,7 +639,7 @@ class Queue:
         """Jobs per state, delayed jobs, expired leases and the oldest claimable job's age."""
         (row,) = self._core.run(self._binding.stats_sql(), write=False)
         *state_counts, delayed, expired, first = row
-        age = None if first is None else self.now() - parse_datetime(first)
+        age = None if first is None else self.now() - _stored_time(first)
         return QueueStats(
             counts=dict(zip(self._binding.conditions, state_counts, strict=True)),
             delayed=delayed,
@@ -632,7 +676,22 @@ class Queue:
     def index_advice(self) -> str | None:
         """The ``@@index`` line the claim needs to find ready jobs in order without sorting
         them all, or None when the schema already has a suitable index."""
-        plan = self._core.run(self._binding.ready_plan_sql(), write=False)
+        setup = self._binding.sql.plan_setup_sql()
+        explain = self._binding.ready_plan_sql()
+        limit: dict[str, SqlValue] = {":limit": 1}
+        if setup:
+            # Rolled back, so the settings end with it, even inside the caller's
+            # transaction (a savepoint rolled back undoes them; one released would not).
+            try:
+                with self._engine.transaction_():
+                    for sql in setup:
+                        self._core.run(sql, write=False)
+                    plan = self._core.run(explain, limit, write=False)
+                    raise _UndoSettings
+            except _UndoSettings:
+                pass
+        else:
+            plan = self._core.run(explain, limit, write=False)
         if not self._binding.sql.plan_sorts(plan):
             return None
         ready = self._binding.states["ready"]
@@ -665,6 +724,18 @@ class Queue:
                     expected="a time within the years 1 to 9999",
                 ) from None
         return value
+
+
+class _UndoSettings(Exception):
+    """Raised to roll back the plan check's transaction."""
+
+
+def _stored_time(value: Any) -> datetime:
+    """A time read from the database: a datetime where the driver makes one (naive means
+    UTC, as Prisma stores it), else text or milliseconds (`parse_datetime`)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return parse_datetime(value)
 
 
 def _seconds(value: Any, name: str, *, allow_zero: bool = False) -> float:

@@ -85,12 +85,16 @@ class _Binding:
         self._check_states_apart()
         self.order = self._bind_order(order_by)
         # Without order_by, claims take jobs in insertion order: the table's rowid (the id
-        # itself for an Int @id). The claim returns the rowid last so that the core can
-        # sort by it, and `claim` drops it again.
-        self.claim_order = [
-            (meta.columns.index(field), descending) for field, descending in self.order
-        ]
-        self.rowid_returned = not self.claim_order
+        # itself for an Int @id), or the primary key where there is no rowid. On SQLite
+        # the claim returns the rowid last so that the core can sort by it, and `claim`
+        # drops it again; a dialect whose claim returns its rows in order needs neither.
+        in_order = sql.claims_in_order
+        self.claim_order = (
+            []
+            if in_order
+            else [(meta.columns.index(field), descending) for field, descending in self.order]
+        )
+        self.rowid_returned = not in_order and not self.claim_order
         self.forms = self._bind_datetimes()
         #: Fields a job's data may not set: the lease bookkeeping and the state fields.
         self.reserved = frozenset(
@@ -262,11 +266,12 @@ class _Binding:
         for field, direction in order_entries(meta, order_by):
             sort, nulls = scalar_sort(meta, field, direction)
             if nulls is not None:
-                # The claim's ORDER BY must match an index to stay fast; SQLite's indexes
-                # keep NULLs first, so the queue takes its order as they are.
+                # The claim's ORDER BY must match an index to stay fast, so the queue
+                # takes NULLs where the database's indexes keep them (SQLite: first;
+                # PostgreSQL: last in ascending order).
                 raise ValidationError(
                     f"{meta.name}.{field}: a queue's order_by takes 'asc' or 'desc' without "
-                    "nulls (NULLs sort first, as in the index)",
+                    "nulls (NULLs sort as the database's index keeps them)",
                     model=meta.name,
                     field=field,
                     expected="'asc' | 'desc'",
@@ -327,17 +332,35 @@ class _Binding:
             self.ready_sql(),
             self.returning(),
             rowid=self.rowid_returned,
+            id_column=self.meta.column(self.id),
+            order=self.order_sql(),
         )
+
+    def order_sql(self) -> list[tuple[str, bool]]:
+        """The claim order as (column, descending): the queue's, else, where the claim
+        orders its rows itself (no rowid to fall back on), the primary key."""
+        order = [(self.meta.column(field), descending) for field, descending in self.order]
+        if not order and self.sql.claims_in_order:
+            order = [(self.meta.column(self.id), False)]
+        return order
+
+    def core_order(self) -> list[tuple[int, bool]]:
+        """How the core sorts claimed rows: (returned column, descending); the rowid
+        `claim_sql` appends when the queue has no order; nothing when the claim returns
+        its rows in order."""
+        if self.sql.claims_in_order:
+            return []
+        return self.claim_order or [(len(self.meta.columns), False)]
 
     def ready_sql(self) -> str:
         """The due ready jobs, in order: the part of the claim that must use an index."""
-        order = [(self.meta.column(field), descending) for field, descending in self.order]
         return self.sql.ready_sql(
             self.meta.table_sql,
             self.conditions["ready"],
             self.col("lease_expires_at"),
             self.lease_passed(),
-            order,
+            self.order_sql(),
+            id_column=self.meta.column(self.id),
         )
 
     def retry_or_fail(self, exhausted: str) -> list[str]:
@@ -369,7 +392,11 @@ class _Binding:
             error = self.col("error")
             sets.append(self.sql.when(error, exhausted, ":presumed_dead", error))
         return self.sql.recover_sql(
-            self.meta.table_sql, sets, self.conditions["claimed"], self.lease_passed()
+            self.meta.table_sql,
+            sets,
+            self.conditions["claimed"],
+            self.lease_passed(),
+            id_column=self.meta.column(self.id),
         )
 
     def why_sql(self) -> str:
@@ -415,8 +442,17 @@ class _Binding:
     def heartbeat_sql(self) -> str:
         return self.fenced([self.sql.lease_extended(self.col("lease_expires_at"))])
 
-    def changes_sql(self) -> str:
+    def changes_sql(self) -> str | None:
         return self.sql.changes_sql()
+
+    def listen_sql(self) -> str | None:
+        return self.sql.listen_sql(self.meta.model.table)
+
+    def notify_sql(self) -> str | None:
+        return self.sql.notify_sql(self.meta.model.table)
+
+    def unique_lock_sql(self) -> str | None:
+        return self.sql.unique_lock_sql(self.meta.model.table)
 
     def complete_sql(self, data_sets: list[str]) -> str:
         assignments = [*self.assign("done"), self.sql.cleared(self.col("lease_expires_at"))]
@@ -425,6 +461,24 @@ class _Binding:
                 self.sql.assignment(self.col("finished_at"), self.stamp("finished_at"))
             )
         return self.fenced([*assignments, *data_sets], self.returning())
+
+    def complete_many_sql(self, data_sets: list[str]) -> str | None:
+        """`complete_sql` for the claims in ``:ids``/``:tokens`` in one statement, returning
+        each completed job's id; None where the dialect settles claim by claim."""
+        meta = self.meta
+        assignments = [*self.assign("done"), self.sql.cleared(self.col("lease_expires_at"))]
+        if "finished_at" in self.fields:
+            assignments.append(
+                self.sql.assignment(self.col("finished_at"), self.stamp("finished_at"))
+            )
+        return self.sql.fenced_many_sql(
+            meta.table_sql,
+            [*assignments, *data_sets],
+            meta.column(self.id),
+            self.col("lease_token"),
+            self.conditions["claimed"],
+            meta.column(self.id),
+        )
 
     def fail_sql(self, with_error: bool) -> str:
         exhausted = self.sql.exhausted(self.col("attempts"), final=True)
@@ -501,7 +555,13 @@ class _Binding:
         states = [self.conditions["done"]]
         if include_failed:
             states.append(self.conditions["failed"])
-        return self.sql.purge_sql(self.meta.table_sql, states, self.col("finished_at"), batch)
+        return self.sql.purge_sql(
+            self.meta.table_sql,
+            states,
+            self.col("finished_at"),
+            batch,
+            id_column=self.meta.column(self.id),
+        )
 
     def ready_plan_sql(self) -> str:
         return self.sql.plan_sql(self.ready_sql())

@@ -32,6 +32,7 @@ use crate::process;
 mod binary;
 mod copy;
 mod error;
+pub mod named;
 mod pool;
 #[cfg(test)]
 mod tests;
@@ -157,8 +158,21 @@ impl PgEngine {
 
     /// Run a query and collect its rows.
     pub fn query(&self, sql: &str, params: &[Param]) -> Result<PgRows> {
+        self.query_with(sql, || Ok(params.to_vec()))
+    }
+
+    /// `query`, with the parameters made by `params` once a connection is in hand: a
+    /// statement stamped with the time (a lease) does not carry the time spent waiting
+    /// for the pool.
+    pub fn query_with(
+        &self,
+        sql: &str,
+        params: impl FnOnce() -> Result<Vec<Param>>,
+    ) -> Result<PgRows> {
         reject_transaction_control(sql)?;
         self.with_conn(|conn, generation, retry| {
+            let params = params()?;
+            let params = params.as_slice();
             let mut columns = Vec::new();
             let rows = run(
                 conn,

@@ -1,10 +1,9 @@
 """The PostgreSQL dialect: `PostgresDialect`. Its DDL part (`ddl`) writes Prisma's exact
 PostgreSQL migration scripts, its introspection part (`introspect`) reads a live database
-back in the DDL part's spelling and its migrations part (`migrations`) runs scripts on a
-server with Prisma's history table and lock, and its metrics part (`metrics`) writes the
-statements of aggregation, rollups, retention and the Arrow export; the other parts that
-talk to a live server (the client's queries and value encoding, the queue, the rate
-limiter) are not
+back in the DDL part's spelling, its migrations part (`migrations`) runs scripts on a
+server with Prisma's history table and lock, and its queue part (`queue`) writes the job
+queue's statements; the other parts that talk to a live server
+(the client's queries and value encoding, the rate limiter, metrics) are not
 written yet, and using one fails with a `ConfigurationError` that says so, never by falling
 back to SQLite."""
 
@@ -12,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
-from strata.dialects.postgresql import introspect, metrics, migrations
+from strata.dialects.postgresql import introspect, migrations, queue
 from strata.dialects.postgresql.ddl import PostgresDdl
 from strata.errors import ConfigurationError
 
@@ -47,19 +46,19 @@ class PostgresDialect:
         self.ddl = PostgresDdl()
         self.introspection: IntrospectionDialect = introspect
         self.migrations = migrations
-        self.metrics: MetricsDialect = metrics
+        self.queue: QueueDialect = queue
 
     @property
     def query(self) -> QueryDialect:
         _not_yet("query support")
 
     @property
-    def queue(self) -> QueueDialect:
-        _not_yet("job queue")
-
-    @property
     def ratelimit(self) -> RateLimitDialect:
         _not_yet("rate limiter")
+
+    @property
+    def metrics(self) -> MetricsDialect:
+        _not_yet("metrics")
 
     @property
     def codecs(self) -> CodecsDialect:

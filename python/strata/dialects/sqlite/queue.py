@@ -26,13 +26,18 @@ __all__ = [
     "cancel_sql",
     "changes_sql",
     "claim_sql",
+    "claims_in_order",
     "cleared",
     "column_list",
     "exhausted",
+    "fenced_many_sql",
     "fenced_sql",
     "lease_extended",
     "lease_passed",
+    "listen_sql",
+    "notify_sql",
     "one_of",
+    "plan_setup_sql",
     "plan_sorts",
     "plan_sql",
     "purge_sql",
@@ -40,9 +45,14 @@ __all__ = [
     "recover_sql",
     "retry_or_fail",
     "stats_sql",
+    "unique_lock_sql",
     "when",
     "why_sql",
 ]
+
+#: The claim's RETURNING has no order: it returns the rowid (or the order's columns), and
+#: the core sorts the claimed rows.
+claims_in_order = False
 
 # -- conditions -------------------------------------------------------------------------------
 
@@ -143,12 +153,18 @@ def column_list(columns: Iterable[str]) -> str:
 
 
 def ready_sql(
-    table: str, ready: str, lease: str, passed: str, order: Sequence[tuple[str, bool]]
+    table: str,
+    ready: str,
+    lease: str,
+    passed: str,
+    order: Sequence[tuple[str, bool]],
+    *,
+    id_column: str,
 ) -> str:
     """The rowids of up to ``:limit`` due jobs in the ``ready`` condition, in ``order``
     ((column, descending) pairs; insertion order, the rowid, when empty): the part of the
     claim that must use an index. ``passed`` is `lease_passed`'s condition (it binds
-    ``:now``)."""
+    ``:now``). The rowid stands in for ``id_column``."""
     by = (
         ", ".join(f"{column} {'DESC' if descending else 'ASC'}" for column, descending in order)
         or "rowid"
@@ -160,11 +176,19 @@ def ready_sql(
 
 
 def claim_sql(
-    table: str, assignments: Sequence[str], ready: str, returning: str, *, rowid: bool
+    table: str,
+    assignments: Sequence[str],
+    ready: str,
+    returning: str,
+    *,
+    rowid: bool,
+    id_column: str,
+    order: Sequence[tuple[str, bool]],
 ) -> str:
     """Make the jobs `ready_sql` (``ready``) picks claimed, with ``assignments``, and
     return ``returning`` for each, followed by its rowid when ``rowid`` (for the core to
-    sort by). Binds what ``ready`` and ``assignments`` bind."""
+    sort by: RETURNING has no order, so ``order`` is the core's to apply). Binds what
+    ``ready`` and ``assignments`` bind."""
     if rowid:
         returning += ", rowid"
     return (
@@ -173,9 +197,12 @@ def claim_sql(
     )
 
 
-def recover_sql(table: str, assignments: Sequence[str], claimed: str, passed: str) -> str:
+def recover_sql(
+    table: str, assignments: Sequence[str], claimed: str, passed: str, *, id_column: str
+) -> str:
     """Apply ``assignments`` (`retry_or_fail`'s and more) to the jobs in the ``claimed``
-    condition whose lease has passed (``passed``, `lease_passed`'s, binds ``:now``)."""
+    condition whose lease has passed (``passed``, `lease_passed`'s, binds ``:now``). The
+    write lock is the transaction's, so no row can be held by another writer."""
     return f"UPDATE {table} SET {', '.join(assignments)} WHERE {claimed} AND {passed}"
 
 
@@ -204,6 +231,19 @@ def fenced_sql(
         f"AND {token} = :token AND {claimed} "
         f"RETURNING {returning}"
     )
+
+
+def fenced_many_sql(
+    table: str,
+    assignments: Sequence[str],
+    id_column: str,
+    token: str,
+    claimed: str,
+    returning: str,
+) -> None:
+    """Nothing: the core runs `fenced_sql` once per claim in one transaction, each a call
+    into the library rather than a round trip."""
+    return None
 
 
 def active_with_keys_sql(
@@ -257,14 +297,22 @@ def stats_sql(
     )
 
 
-def purge_sql(table: str, states: Sequence[str], finished: str, batch: int) -> str:
+def purge_sql(
+    table: str, states: Sequence[str], finished: str, batch: int, *, id_column: str
+) -> str:
     """Delete up to ``batch`` jobs in one of the ``states`` conditions whose ``finished``
-    column is before ``:cutoff``, returning a row for each."""
+    column is before ``:cutoff``, returning a row for each (picked by rowid, not
+    ``id_column``)."""
     return (
         f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE "
         f"({' OR '.join(f'({s})' for s in states)}) AND {finished} < :cutoff "
         f"LIMIT {batch}) RETURNING 1"
     )
+
+
+def plan_setup_sql() -> list[str]:
+    """Nothing: SQLite's plan shows a sort whenever no index gives the order."""
+    return []
 
 
 def plan_sql(statement: str) -> str:
@@ -282,3 +330,18 @@ def plan_sorts(plan: Iterable[Sequence[object]]) -> bool:
 def changes_sql() -> str:
     # data_version changes when another connection commits, and costs no lock to read.
     return "PRAGMA data_version"
+
+
+def listen_sql(table: str) -> None:
+    """Nothing: waiters poll `changes_sql`."""
+    return None
+
+
+def notify_sql(table: str) -> None:
+    """Nothing: a commit changes `changes_sql`'s answer, which waiters poll."""
+    return None
+
+
+def unique_lock_sql(table: str) -> None:
+    """Nothing: the enqueue's transaction holds the write lock (``BEGIN IMMEDIATE``)."""
+    return None
