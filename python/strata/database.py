@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from strata.client.models import ModelClasses
     from strata.dialects.base import Dialect
     from strata.dialects.values import DateTimeFormat
+    from strata.engine import Isolation
     from strata.health import Health
     from strata.metrics import Metrics
     from strata.migrate.commands import Migrator
@@ -276,11 +277,14 @@ class ClientView:
         return self._client.repository(name)
 
     @contextmanager
-    def transaction_(self) -> Iterator[ClientView]:
+    def transaction_(
+        self, *, isolation: Isolation | None = None, timeout: float | None = None
+    ) -> Iterator[ClientView]:
         """``with view.transaction_() as tx:``: `Database.transaction_` for this view, so
         the same rules hold (nested blocks are savepoints; an exception rolls the block
-        back). ``tx`` is the view: its statements keep the view's scope."""
-        with self._client.db.transaction_():
+        back; ``isolation`` and ``timeout`` as there). ``tx`` is the view: its statements
+        keep the view's scope."""
+        with self._client.db.transaction_(isolation=isolation, timeout=timeout):
             yield self
 
     def scoped_(self, **scope: Any) -> ClientView:

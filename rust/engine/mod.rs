@@ -47,11 +47,13 @@ mod statement;
 #[cfg(test)]
 mod tests;
 mod transaction;
+mod tx_options;
 
 pub use backend::Backend;
 pub(crate) use fk_probe::refine_error;
 pub use pool::{PooledReader, StreamReader};
 pub use statement::Rows;
+pub use tx_options::{Isolation, TxOptions};
 pub(crate) use statement::{bind, collect_bound, owned_value, prepare};
 
 use open::{configure_writer, open_connection};

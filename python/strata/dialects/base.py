@@ -34,6 +34,7 @@ __all__ = [
     "CodecsDialect",
     "DdlDialect",
     "Dialect",
+    "HealthDialect",
     "IntrospectionDialect",
     "KeyedStep",
     "MetricsDialect",
@@ -649,6 +650,17 @@ class MetricsDialect(Protocol):
 # -- the whole ----------------------------------------------------------------------------------
 
 
+class HealthDialect(Protocol):
+    """``db.health_()``, ``db.stats_()`` and ``strata doctor``: the ping, the server's
+    version (SQLite's library version on SQLite), row counts, and query plans."""
+
+    def ping_sql(self) -> str: ...
+    def server_version_sql(self) -> str: ...
+    def row_count_sql(self, table: str) -> str: ...
+    def plan_sql(self, statement: str) -> str: ...
+    def plan_sorts(self, plan: Iterable[Sequence[object]]) -> bool: ...
+
+
 class Dialect(Protocol):
     """One database kind's SQL, part by part."""
 
@@ -671,3 +683,5 @@ class Dialect(Protocol):
     def metrics(self) -> MetricsDialect: ...
     @property
     def codecs(self) -> CodecsDialect: ...
+    @property
+    def health(self) -> HealthDialect: ...

@@ -40,8 +40,11 @@ pub fn from_postgres(err: &postgres::Error, sql: &str) -> Error {
             message,
             sql: sql.to_owned(),
         },
-        // Connection exceptions, and the server shutting the session down.
-        _ if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") => {
+        // Connection exceptions, the server shutting the session down, and sessions ended
+        // for idling (in a transaction: 25P03; at all: 57P05).
+        _ if code.starts_with("08")
+            || matches!(code, "57P01" | "57P02" | "57P03" | "57P05" | "25P03") =>
+        {
             Error::ConnectionLost { message }
         }
         _ => Error::Postgres {

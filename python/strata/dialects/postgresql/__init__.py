@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
-from strata.dialects.postgresql import introspect, migrations
+from strata.dialects.postgresql import health, introspect, migrations
 from strata.dialects.postgresql.ddl import PostgresDdl
 from strata.errors import ConfigurationError
 
@@ -45,6 +45,7 @@ class PostgresDialect:
         self.ddl = PostgresDdl()
         self.introspection: IntrospectionDialect = introspect
         self.migrations = migrations
+        self.health = health
 
     @property
     def query(self) -> QueryDialect:

@@ -1,0 +1,70 @@
+//! What a transaction block may ask for beyond BEGIN: an isolation level and a deadline.
+//!
+//! PostgreSQL runs the level asked for (read committed when none is). `SQLite` has one
+//! level, serializable (one writer at a time, `BEGIN IMMEDIATE`), which gives every
+//! guarantee the weaker levels promise, so each name is accepted there and runs as it.
+
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    ReadCommitted,
+    RepeatableRead,
+    Serializable,
+}
+
+impl Isolation {
+    /// The level named `read_committed`, `repeatable_read` or `serializable` (spaces,
+    /// dashes and case as in SQL are accepted too: `"REPEATABLE READ"`).
+    pub fn parse(name: &str) -> Result<Isolation> {
+        let key: String = name
+            .trim()
+            .chars()
+            .map(|c| match c {
+                ' ' | '-' => '_',
+                other => other.to_ascii_lowercase(),
+            })
+            .collect();
+        match key.as_str() {
+            "read_committed" => Ok(Isolation::ReadCommitted),
+            "repeatable_read" => Ok(Isolation::RepeatableRead),
+            "serializable" => Ok(Isolation::Serializable),
+            _ => Err(Error::Transaction(format!(
+                "unknown isolation level {name:?}; use \"read_committed\", \
+                 \"repeatable_read\" or \"serializable\""
+            ))),
+        }
+    }
+
+    /// The words of `BEGIN ISOLATION LEVEL ...`.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "READ COMMITTED",
+            Isolation::RepeatableRead => "REPEATABLE READ",
+            Isolation::Serializable => "SERIALIZABLE",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "read_committed",
+            Isolation::RepeatableRead => "repeatable_read",
+            Isolation::Serializable => "serializable",
+        }
+    }
+}
+
+/// The options of one `transaction_()` block.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TxOptions {
+    pub isolation: Option<Isolation>,
+    pub timeout: Option<Duration>,
+}
+
+impl TxOptions {
+    pub fn deadline(&self, started: Instant) -> Option<Instant> {
+        self.timeout.map(|timeout| started + timeout)
+    }
+}
