@@ -1,0 +1,131 @@
+"""``db.health_()`` and ``strata doctor`` on both databases: the database's version, and on
+PostgreSQL the pool (open, idle, in use, callers waiting); and the query-plan check that
+tells a queue binding which index its claim needs, read from each database's plans."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from backends import Backend
+
+import strata
+from strata.doctor import diagnose
+
+SCHEMA = """
+datasource db { provider = "sqlite" }
+model Note {
+  id   Int    @id
+  body String
+}
+"""
+
+
+def test_health_reports_version_and_pool(backend: Backend) -> None:
+    db = backend.connect(SCHEMA)
+    report = db.health_()
+    assert report.connected, report.error
+    assert report.ok
+    assert report.provider == backend.provider
+    assert report.latency_ms is not None
+    assert report.migration_state == "no migrations"
+    assert report.server_version is not None
+    if backend.is_postgres:
+        assert report.server_version.split(".")[0].isdigit()
+        assert report.pool is not None
+        assert set(report.pool) == {"limit", "open", "idle", "in_use", "waiting"}
+        assert report.pool["open"] >= 1
+        assert report.pool["in_use"] == 0
+        assert report.pool["waiting"] == 0
+    else:
+        assert report.server_version == report.sqlite_version
+        assert report.pool is None
+    assert db.stats_() == {"Note": 0}
+
+
+def test_health_of_a_closed_handle_is_a_report(backend: Backend) -> None:
+    db = backend.connect()
+    db.close_()
+    report = db.health_()
+    assert not report.connected
+    assert report.error is not None and "closed" in report.error
+    assert report.server_version is None
+
+
+def test_pool_stats_count_connections_in_use_and_waiting(backend: Backend) -> None:
+    if not backend.is_postgres:
+        pytest.skip("SQLite has no connection pool to report")
+    db = strata.connect(backend.url + "?connection_limit=1&pool_timeout=20")
+    try:
+        started = threading.Event()
+        done = threading.Event()
+        with db.transaction_():
+            stats = db.pool_stats_()
+            assert stats is not None
+            assert (stats["limit"], stats["in_use"], stats["idle"]) == (1, 1, 0)
+
+            def query() -> None:
+                started.set()
+                db.query_raw_("SELECT 1 AS one")
+                done.set()
+
+            thread = threading.Thread(target=query)
+            thread.start()
+            started.wait(5)
+            deadline = time.monotonic() + 5
+            while db.pool_stats_()["waiting"] != 1 and time.monotonic() < deadline:  # type: ignore[index]
+                time.sleep(0.01)
+            assert db.pool_stats_()["waiting"] == 1  # type: ignore[index]
+            report = diagnose(db)
+            assert report.pool is not None and report.pool["waiting"] == 1
+            assert any("raise connection_limit" in advice for advice in report.advice)
+        thread.join(10)
+        assert done.is_set()
+        assert db.pool_stats_() == {"limit": 1, "open": 1, "idle": 1, "in_use": 0, "waiting": 0}
+    finally:
+        db.close_()
+
+
+def test_doctor_reports_the_server(backend: Backend, tmp_path: Path) -> None:
+    db = backend.connect()
+    report = diagnose(db)
+    assert report.provider == backend.provider
+    if backend.is_postgres:
+        assert report.server_version is not None
+        assert report.pool is not None
+        # WAL is SQLite's: no such warning for a server.
+        assert not any("WAL" in warning for warning in report.warnings)
+    else:
+        assert report.server_version is None
+
+
+def test_a_claim_without_its_index_is_found_in_the_plan(backend: Backend) -> None:
+    """The check behind the doctor's queue advice: the plan of "the first ready jobs in
+    order" sorts without an index on (state, runAt), and does not with one."""
+    db = backend.connect()
+    health = db.dialect_.health
+    db.execute_raw_('CREATE TABLE "Job" ("id" INTEGER PRIMARY KEY, "state" TEXT, "runAt" INTEGER)')
+    db.execute_raw_(
+        'WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) '
+        "INSERT INTO \"Job\" (\"id\", \"state\", \"runAt\") "
+        "SELECT n, CASE WHEN n % 10 = 0 THEN 'ready' ELSE 'done' END, n FROM g"
+    )
+    # PostgreSQL plans from statistics, so it gets them; SQLite, given sqlite_stat1 for a
+    # column of two values, prefers a sort even with the index, and a fresh database (what
+    # the doctor sees) has none.
+    analyze = backend.is_postgres
+    if analyze:
+        db.execute_raw_('ANALYZE "Job"')
+    ready = 'SELECT "id" FROM "Job" WHERE "state" = \'ready\' ORDER BY "runAt" LIMIT 8'
+
+    def sorts() -> bool:
+        plan = db.query_raw_(health.plan_sql(ready), as_tuples=True)
+        return health.plan_sorts(plan)
+
+    assert sorts()
+    db.execute_raw_('CREATE INDEX "Job_state_runAt_idx" ON "Job" ("state", "runAt")')
+    if analyze:
+        db.execute_raw_('ANALYZE "Job"')
+    assert not sorts()
