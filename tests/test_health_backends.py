@@ -120,12 +120,14 @@ def test_a_claim_without_its_index_is_found_in_the_plan(backend: Backend) -> Non
         db.execute_raw_('ANALYZE "Job"')
     ready = 'SELECT "id" FROM "Job" WHERE "state" = \'ready\' ORDER BY "runAt" LIMIT 8'
 
-    def sorts() -> bool:
+    def sorts(db: strata.Database) -> bool:
         plan = db.query_raw_(health.plan_sql(ready), as_tuples=True)
         return health.plan_sorts(plan)
 
-    assert sorts()
+    assert sorts(db)
     db.execute_raw_('CREATE INDEX "Job_state_runAt_idx" ON "Job" ("state", "runAt")')
     if analyze:
         db.execute_raw_('ANALYZE "Job"')
-    assert not sorts()
+    # A new handle, as the doctor opens: SQLite's EXPLAIN QUERY PLAN reads no table, so a
+    # pooled reader that planned before the index was made does not reload the schema.
+    assert not sorts(backend.connect())
