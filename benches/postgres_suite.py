@@ -41,11 +41,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import metrics as metrics_bench
 import psycopg
+
+import metrics as metrics_bench
 import queue_bench
 import ratelimit as ratelimit_bench
-
 import strata
 from _harness import Benchmark, Side, Suite
 from strata.dialects.postgresql import PostgresDialect
@@ -53,7 +53,7 @@ from strata.errors import ConfigurationError
 
 # The tests' throwaway server (tests/postgres.py), imported rather than copied.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from postgres import PostgresServer, find_bindir  # noqa: E402
+from postgres import PostgresServer, find_bindir
 
 USERS = 2_000
 SELECT = 'SELECT "id", "email", "name" FROM "User" WHERE "id" = '
@@ -283,7 +283,7 @@ CLAIM = (
 COMPLETE = (
     'UPDATE "Job" SET "status" = \'DONE\', "leaseExpiresAt" = NULL '
     'WHERE ("id", "leaseToken") IN (SELECT * FROM unnest(%s::int[], %s::int[])) '
-    'AND "status" = \'RUNNING\''
+    "AND \"status\" = 'RUNNING'"
 )
 FILL = (
     'INSERT INTO "Job" ("payload", "priority") '
@@ -451,7 +451,9 @@ def _strata_worker(size: int, peer: str) -> Callable[[Path], Any]:
                 q.enqueue_many(jobs)
 
             with _database(peer) as peer_url:
-                measure = _procrastinate_jobs_per_s if peer == "procrastinate" else _pgqueuer_jobs_per_s
+                measure = (
+                    _procrastinate_jobs_per_s if peer == "procrastinate" else _pgqueuer_jobs_per_s
+                )
                 yield Side(run, refill), Side(lambda n: measure(peer_url, n))
 
     return setup
@@ -474,7 +476,9 @@ def _psycopg_hits(conn: psycopg.Connection[Any]) -> Side:
     def run(n: int) -> None:
         with conn.cursor() as cur:
             for _ in range(n):
-                cur.execute(UPSERT, ("user-42", "/api/media", WINDOW, ratelimit_bench.BIG), prepare=True)
+                cur.execute(
+                    UPSERT, ("user-42", "/api/media", WINDOW, ratelimit_bench.BIG), prepare=True
+                )
                 cur.fetchone()
 
     return Side(run, lambda: conn.execute('DELETE FROM "RateLimit"'))
@@ -716,11 +720,15 @@ def extras(quick: bool) -> dict[str, float]:
                 figures[f"{name}_claim64_4proc_jobs_per_s"] = rate
                 figures[f"{name}_claim64_4proc_p99_us"] = p99
         with _database("procrastinate") as url:
-            figures["procrastinate_worker_jobs_per_s"] = _procrastinate_jobs_per_s(url, size["jobs"])
+            figures["procrastinate_worker_jobs_per_s"] = _procrastinate_jobs_per_s(
+                url, size["jobs"]
+            )
         with _database("pgqueuer") as url:
             figures["pgqueuer_worker_jobs_per_s"] = _pgqueuer_jobs_per_s(url, size["jobs"])
         with _database("upsert") as url:
-            figures["psycopg_upsert_hits_per_s"] = _psycopg_hits_per_s(url, tmp / "rl", size["hits"])
+            figures["psycopg_upsert_hits_per_s"] = _psycopg_hits_per_s(
+                url, tmp / "rl", size["hits"]
+            )
         figures["limits_redis_hits_per_s"] = _limits_redis_hits_per_s(size["hits"])
         with _database("copy") as url:
             figures["psycopg_copy_rows_per_s"] = _copy_rows_per_s(url, tmp / "copy", size["ingest"])

@@ -10,10 +10,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from backends import Backend
-from postgres import PostgresServer, server_or_skip
 
 import strata
+from backends import Backend
+from postgres import PostgresServer, server_or_skip
 from strata.errors import (
     CheckConstraintError,
     ConfigurationError,
@@ -29,8 +29,8 @@ TABLES = [
     '"age" INTEGER CHECK ("age" >= 0))',
     'CREATE TABLE "Post" ("id" INTEGER PRIMARY KEY, "title" TEXT NOT NULL, '
     '"authorId" INTEGER NOT NULL REFERENCES "User" ("id"))',
-    "INSERT INTO \"User\" (\"id\", \"email\") VALUES (1, 'a@x.io')",
-    "INSERT INTO \"Post\" (\"id\", \"title\", \"authorId\") VALUES (1, 'hello', 1)",
+    'INSERT INTO "User" ("id", "email") VALUES (1, \'a@x.io\')',
+    'INSERT INTO "Post" ("id", "title", "authorId") VALUES (1, \'hello\', 1)',
 ]
 
 
@@ -52,7 +52,9 @@ def _sql(backend: Backend, sql: str) -> str:
 def test_unique_violation(backend: Backend) -> None:
     db = _seeded(backend)
     with pytest.raises(UniqueConstraintError) as caught:
-        db.execute_raw_(_sql(backend, 'INSERT INTO "User" ("id", "email") VALUES (?, ?)'), 2, "a@x.io")
+        db.execute_raw_(
+            _sql(backend, 'INSERT INTO "User" ("id", "email") VALUES (?, ?)'), 2, "a@x.io"
+        )
     err = caught.value
     assert (err.table, err.columns, err.code) == ("User", ["email"], "P2002")
     assert not db.in_transaction_
@@ -62,7 +64,11 @@ def test_primary_key_violation_is_a_unique_violation(backend: Backend) -> None:
     db = _seeded(backend)
     with pytest.raises(UniqueConstraintError) as caught:
         db.execute_raw_(_sql(backend, 'INSERT INTO "User" ("id", "email") VALUES (1, ?)'), "b@x.io")
-    assert (caught.value.table, caught.value.columns, caught.value.code) == ("User", ["id"], "P2002")
+    assert (caught.value.table, caught.value.columns, caught.value.code) == (
+        "User",
+        ["id"],
+        "P2002",
+    )
 
 
 def test_foreign_key_violation(backend: Backend) -> None:
@@ -167,7 +173,7 @@ def test_a_server_going_away_raises_connection_lost_and_the_pool_reconnects(
         def long_statement() -> None:
             try:
                 db.query_raw_("SELECT pg_sleep(30)")
-            except BaseException as error:  # noqa: BLE001 - recorded for the assertion below
+            except BaseException as error:
                 failures.append(error)
 
         running = threading.Thread(target=long_statement)

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from backends import Backend
 
 import strata
+from backends import Backend
 from strata.doctor import diagnose
 
 SCHEMA = """
@@ -50,7 +50,8 @@ def test_health_of_a_closed_handle_is_a_report(backend: Backend) -> None:
     db.close_()
     report = db.health_()
     assert not report.connected
-    assert report.error is not None and "closed" in report.error
+    assert report.error is not None
+    assert "closed" in report.error
     assert report.server_version is None
 
 
@@ -79,7 +80,8 @@ def test_pool_stats_count_connections_in_use_and_waiting(backend: Backend) -> No
                 time.sleep(0.01)
             assert db.pool_stats_()["waiting"] == 1  # type: ignore[index]
             report = diagnose(db)
-            assert report.pool is not None and report.pool["waiting"] == 1
+            assert report.pool is not None
+            assert report.pool["waiting"] == 1
             assert any("raise connection_limit" in advice for advice in report.advice)
         thread.join(10)
         assert done.is_set()
@@ -108,8 +110,8 @@ def test_a_claim_without_its_index_is_found_in_the_plan(backend: Backend) -> Non
     health = db.dialect_.health
     db.execute_raw_('CREATE TABLE "Job" ("id" INTEGER PRIMARY KEY, "state" TEXT, "runAt" INTEGER)')
     db.execute_raw_(
-        'WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) '
-        "INSERT INTO \"Job\" (\"id\", \"state\", \"runAt\") "
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) "
+        'INSERT INTO "Job" ("id", "state", "runAt") '
         "SELECT n, CASE WHEN n % 10 = 0 THEN 'ready' ELSE 'done' END, n FROM g"
     )
     # PostgreSQL plans from statistics, so it gets them; SQLite, given sqlite_stat1 for a

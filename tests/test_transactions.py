@@ -14,9 +14,9 @@ import time
 from typing import Any
 
 import pytest
-from backends import Backend
 
 import strata
+from backends import Backend
 from strata.aio import AsyncDatabase, connect_async
 from strata.errors import (
     SerializationError,
@@ -103,9 +103,11 @@ def test_a_nested_block_cannot_have_its_own_timeout(backend: Backend) -> None:
     db = _db(backend)
     with db.transaction_():
         db.execute_raw_('INSERT INTO "acct" ("id", "v") VALUES (3, 0)')
-        with pytest.raises(TransactionError, match="give timeout= to the outermost"):
-            with db.transaction_(timeout=5):
-                pass
+        with (
+            pytest.raises(TransactionError, match="give timeout= to the outermost"),
+            db.transaction_(timeout=5),
+        ):
+            pass
         assert db.in_transaction_
     assert _count(db) == 3
 
@@ -116,9 +118,11 @@ def test_a_nested_block_may_repeat_the_outer_level_but_not_change_it(backend: Ba
         with db.transaction_(isolation="serializable"):
             db.execute_raw_('INSERT INTO "acct" ("id", "v") VALUES (3, 0)')
         if backend.is_postgres:
-            with pytest.raises(TransactionError, match="outer transaction, which is serializable"):
-                with db.transaction_(isolation="read_committed"):
-                    pass
+            with (
+                pytest.raises(TransactionError, match="outer transaction, which is serializable"),
+                db.transaction_(isolation="read_committed"),
+            ):
+                pass
         else:
             # SQLite runs every block serializable, which is what any level asks and more.
             with db.transaction_(isolation="read_committed"):
@@ -128,10 +132,12 @@ def test_a_nested_block_may_repeat_the_outer_level_but_not_change_it(backend: Ba
 
 def test_a_block_past_its_timeout_is_rolled_back_at_commit(backend: Backend) -> None:
     db = _db(backend)
-    with pytest.raises(TransactionTimeoutError, match="timeout of 0.200 s") as raised:
-        with db.transaction_(timeout=0.2):
-            db.execute_raw_('INSERT INTO "acct" ("id", "v") VALUES (3, 0)')
-            time.sleep(0.4)
+    with (
+        pytest.raises(TransactionTimeoutError, match=r"timeout of 0\.200 s") as raised,
+        db.transaction_(timeout=0.2),
+    ):
+        db.execute_raw_('INSERT INTO "acct" ("id", "v") VALUES (3, 0)')
+        time.sleep(0.4)
     assert raised.value.code == "P2028"
     assert not db.in_transaction_
     assert _count(db) == 2
@@ -257,11 +263,10 @@ def test_a_concurrent_update_under_serializable_raises_serialization_error(
         # Another thread, so another connection: it commits before the first one writes.
         db.execute_raw_('UPDATE "acct" SET "v" = 100 WHERE "id" = 1')
 
-    with pytest.raises(SerializationError) as raised:
-        with db.transaction_(isolation="serializable"):
-            db.query_raw_('SELECT "v" FROM "acct" WHERE "id" = 1')
-            _in_thread(other_writer).join()
-            db.execute_raw_('UPDATE "acct" SET "v" = "v" + 1 WHERE "id" = 1')
+    with pytest.raises(SerializationError) as raised, db.transaction_(isolation="serializable"):
+        db.query_raw_('SELECT "v" FROM "acct" WHERE "id" = 1')
+        _in_thread(other_writer).join()
+        db.execute_raw_('UPDATE "acct" SET "v" = "v" + 1 WHERE "id" = 1')
     assert raised.value.code == "P2034"
     assert raised.value.retryable
     assert not db.in_transaction_
@@ -304,8 +309,7 @@ def test_a_deadlock_raises_serialization_error(backend: Backend) -> None:
                 db.execute_raw_(f'UPDATE "acct" SET "v" = 2 WHERE "id" = {second}')
             outcomes.append("committed")
         except SerializationError as error:
-            assert "deadlock" in str(error)
-            outcomes.append("deadlock")
+            outcomes.append("deadlock" if "deadlock" in str(error) else str(error))
 
     threads = [_in_thread(lambda: worker(1, 2)), _in_thread(lambda: worker(2, 1))]
     for thread in threads:

@@ -44,7 +44,10 @@ class Engine(_CoreEngine):
     ``query_raw_(sql, *params, as_tuples=False)`` returns rows as dicts or tuples,
     ``execute_many_raw_(sql, rows)`` runs one statement per parameter row atomically,
     ``execute_script_(sql)`` runs several statements without parameters, and
-    ``transaction_()`` opens a transaction block (`strata._core.Transaction`);
+    ``transaction_(isolation=None, timeout=None)`` opens a transaction block
+    (`strata._core.Transaction`; `run_transaction_` runs one with retries on serialization
+    failures, and docs/ARCHITECTURE.md "Transactions: isolation, timeout, retries" says
+    what each database does with the options);
     ``path_``, ``closed_``, ``in_transaction_``, ``settings_()``, ``set_tracer_()`` and
     ``close_()`` complete the set.
 

@@ -67,7 +67,6 @@ impl Held {
             .filter(|(_, deadline)| Instant::now() >= *deadline)
             .map(|(timeout, _)| Error::TransactionTimeout { timeout })
     }
-
 }
 
 /// A statement the server cancelled for the `statement_timeout` a block with a timeout
@@ -76,8 +75,7 @@ fn explain(timeout: Option<(Duration, Instant)>, err: Error) -> Error {
     let Some((timeout, deadline)) = timeout else {
         return err;
     };
-    let cancelled =
-        matches!(&err, Error::Postgres { sqlstate: Some(code), .. } if code == "57014");
+    let cancelled = matches!(&err, Error::Postgres { sqlstate: Some(code), .. } if code == "57014");
     let lost = matches!(err, Error::ConnectionLost { .. }) && Instant::now() >= deadline;
     if cancelled || lost {
         return Error::TransactionTimeout { timeout };
@@ -315,14 +313,17 @@ impl PgEngine {
             return Ok(());
         }
         let isolation = options.isolation.unwrap_or(Isolation::ReadCommitted);
-        let mut sql = format!("BEGIN ISOLATION LEVEL {}", isolation.sql());
-        if let Some(timeout) = options.timeout {
-            let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
-            sql.push_str(&format!(
-                "; SET LOCAL statement_timeout = {millis}; \
-                 SET LOCAL idle_in_transaction_session_timeout = {millis}"
-            ));
-        }
+        let sql = match options.timeout {
+            Some(timeout) => {
+                let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
+                format!(
+                    "BEGIN ISOLATION LEVEL {}; SET LOCAL statement_timeout = {millis}; \
+                     SET LOCAL idle_in_transaction_session_timeout = {millis}",
+                    isolation.sql()
+                )
+            }
+            None => format!("BEGIN ISOLATION LEVEL {}", isolation.sql()),
+        };
         let mut conn = self.acquire()?;
         let started = Instant::now();
         if let Err(err) = control(&mut conn, &sql) {

@@ -1,6 +1,6 @@
 """The SQLite dialect: `SqliteDialect` composed from one module per concern (`ddl`,
-`introspect`, `migrations`, `query`, `queue`, `ratelimit`, `metrics`, `codecs`, `health`), and `quote`,
-SQLite's quoting of names."""
+`introspect`, `migrations`, `query`, `queue`, `ratelimit`, `metrics`, `codecs`,
+`health`), and `quote`, SQLite's quoting of names."""
 
 from __future__ import annotations
 
