@@ -160,6 +160,22 @@ def test_postgresql_stops_a_long_statement_at_the_timeout(backend: Backend) -> N
     assert _count(db) == 2
 
 
+def test_postgresql_stops_a_late_statement_at_the_deadline_not_a_timeout_later(
+    backend: Backend,
+) -> None:
+    if not backend.is_postgres:
+        pytest.skip("SQLite checks the timeout when the block ends (see transaction_)")
+    db = _db(backend)
+    started = time.monotonic()
+    with pytest.raises(TransactionTimeoutError), db.transaction_(timeout=1.0):
+        db.execute_raw_('INSERT INTO "acct" ("id", "v") VALUES (3, 0)')
+        time.sleep(0.6)
+        # Started with 0.4 s left: stopped then, not a whole timeout after it started.
+        db.query_raw_("SELECT pg_sleep(5)")
+    assert time.monotonic() - started < 1.4
+    assert _count(db) == 2
+
+
 def test_postgresql_refuses_statements_after_the_deadline(backend: Backend) -> None:
     if not backend.is_postgres:
         pytest.skip("SQLite checks the timeout when the block ends (see transaction_)")

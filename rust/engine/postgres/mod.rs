@@ -59,6 +59,8 @@ struct Held {
     isolation: Isolation,
     /// The block's `timeout=`, and when it runs out.
     timeout: Option<(Duration, Instant)>,
+    /// The `statement_timeout` the block's connection has now (with a timeout only).
+    statement_bound: Duration,
 }
 
 impl Held {
@@ -66,6 +68,33 @@ impl Held {
         self.timeout
             .filter(|(_, deadline)| Instant::now() >= *deadline)
             .map(|(timeout, _)| Error::TransactionTimeout { timeout })
+    }
+
+    /// Before a statement of the block: past the deadline, refuse it and abort the block;
+    /// else make sure the server stops it by the deadline. The bound is lowered to the time
+    /// left only once that is under nine tenths of it, so a block that runs well within
+    /// its timeout pays no extra round trip, and one statement overruns the deadline by a
+    /// ninth of the time left at most.
+    fn before_statement(&mut self) -> Result<()> {
+        let Some((_, deadline)) = self.timeout else {
+            return Ok(());
+        };
+        let expired = self.expired();
+        let conn = self.conn.as_mut().ok_or(Error::Closed)?;
+        if let Some(expired) = expired {
+            // Nothing more runs in the block; its end rolls it back.
+            conn.aborted = true;
+            return Err(expired);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.as_secs_f64() < self.statement_bound.as_secs_f64() * 0.9 {
+            let millis = left.as_millis().clamp(1, i32::MAX as u128);
+            let outcome = control(conn, &format!("SET LOCAL statement_timeout = {millis}"));
+            note_failure(conn, &outcome);
+            outcome.map_err(|err| explain(self.timeout, err))?;
+            self.statement_bound = left;
+        }
+        Ok(())
     }
 }
 
@@ -225,16 +254,12 @@ impl PgEngine {
             Error::Transaction("execute_batch runs inside a transaction; call begin() first".into())
         })?;
         let mut held = held.lock();
-        let expired = held.expired();
         let timeout = held.timeout;
-        let conn = held.conn.as_mut().ok_or(Error::Closed)?;
-        if let Some(expired) = expired {
-            conn.aborted = true;
-            return Err(expired);
-        }
         let generation = self.schema_generation.load(Ordering::Acquire);
         let mut changed = 0;
         for params in rows {
+            held.before_statement()?;
+            let conn = held.conn.as_mut().ok_or(Error::Closed)?;
             let outcome = run(
                 conn,
                 sql,
@@ -336,6 +361,7 @@ impl PgEngine {
             depth: 1,
             isolation,
             timeout: options.timeout.zip(options.deadline(started)),
+            statement_bound: options.timeout.unwrap_or_default(),
         };
         self.transactions
             .lock()
@@ -450,13 +476,8 @@ impl PgEngine {
         let generation = self.schema_generation.load(Ordering::Acquire);
         if let Some(held) = self.held_by(current_thread_token()) {
             let mut held = held.lock();
-            let expired = held.expired();
+            held.before_statement()?;
             let conn = held.conn.as_mut().ok_or(Error::Closed)?;
-            if let Some(expired) = expired {
-                // Nothing more runs in the block; its end rolls it back.
-                conn.aborted = true;
-                return Err(expired);
-            }
             let outcome = f(conn, generation, false);
             note_failure(conn, &outcome);
             return outcome.map_err(|err| explain(held.timeout, err));
