@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import strata
 from backends import Backend
+from strata.cli import main
 from strata.doctor import diagnose
 
 SCHEMA = """
@@ -101,6 +103,15 @@ def test_doctor_reports_the_server(backend: Backend, tmp_path: Path) -> None:
         assert not any("WAL" in warning for warning in report.warnings)
     else:
         assert report.server_version is None
+
+
+def test_strata_doctor_prints_the_server_and_pool(backend: Backend) -> None:
+    if not backend.is_postgres:
+        pytest.skip("SQLite has no server or pool (tests/test_cli.py checks its report)")
+    result = CliRunner().invoke(main, ["doctor", backend.url])
+    assert result.exit_code == 0, result.output
+    assert "server version" in result.output
+    assert "waiting 0" in result.output
 
 
 def test_a_claim_without_its_index_is_found_in_the_plan(backend: Backend) -> None:

@@ -68,3 +68,26 @@ impl TxOptions {
         self.timeout.map(|timeout| started + timeout)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Isolation;
+
+    #[test]
+    fn levels_are_named_as_python_or_as_sql() {
+        for (name, level) in [
+            ("read_committed", Isolation::ReadCommitted),
+            ("REPEATABLE READ", Isolation::RepeatableRead),
+            ("Serializable", Isolation::Serializable),
+            ("read-committed", Isolation::ReadCommitted),
+        ] {
+            assert_eq!(Isolation::parse(name).unwrap(), level);
+        }
+        assert_eq!(Isolation::RepeatableRead.sql(), "REPEATABLE READ");
+        let refused = Isolation::parse("snapshot").unwrap_err().to_string();
+        assert!(
+            refused.contains("unknown isolation level \"snapshot\""),
+            "{refused}"
+        );
+    }
+}
