@@ -89,6 +89,11 @@ def test_deleting_a_referenced_parent_is_a_foreign_key_error(backend: Backend) -
         db.execute_raw_('DELETE FROM "User" WHERE "id" = 1')
     assert caught.value.code == "P2003"
     assert caught.value.table == "Post"
+    assert caught.value.referenced_table == "User"
+    assert caught.value.referenced_columns == ["id"]
+    if not backend.is_postgres:
+        # SQLite's probe finds the child's columns; PostgreSQL names only the parent's key.
+        assert caught.value.columns == ["authorId"]
     assert db.query_raw_('SELECT count(*) AS n FROM "User"') == [{"n": 1}]
 
 

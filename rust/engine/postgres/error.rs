@@ -86,11 +86,29 @@ fn constraint(kind: ConstraintKind, db: &DbError) -> Error {
         Some(detail) => format!("{} ({detail})", db.message()),
         None => db.message().to_owned(),
     };
+    // A parent row still referenced: the server names the child table, but the key in the
+    // detail is the parent's (`update or delete on table "User" ...`), so it goes with the
+    // parent, and the child's columns are not known.
+    let mut references = None;
+    if kind == ConstraintKind::ForeignKey
+        && db
+            .detail()
+            .is_some_and(|detail| detail.contains("is still referenced from table"))
+    {
+        if let Some(parent) = db
+            .message()
+            .strip_prefix("update or delete on table \"")
+            .and_then(|rest| rest.split_once('"'))
+            .map(|(parent, _)| parent.to_owned())
+        {
+            references = Some((parent, std::mem::take(&mut columns)));
+        }
+    }
     Error::Constraint {
         kind,
         table: db.table().map(str::to_owned),
         columns,
-        references: None,
+        references,
         message,
     }
 }
