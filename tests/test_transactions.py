@@ -54,6 +54,15 @@ def test_each_isolation_level_is_accepted(backend: Backend, level: str) -> None:
     assert db.query_raw_('SELECT "v" FROM "acct" WHERE "id" = 1')[0]["v"] == 1
 
 
+def test_prisma_and_sql_spellings_of_a_level_are_accepted(backend: Backend) -> None:
+    db = _db(backend)
+    for name in ("RepeatableRead", "REPEATABLE READ"):
+        with db.transaction_(isolation=name):  # type: ignore[arg-type]
+            if backend.is_postgres:
+                shown = db.query_raw_("SHOW transaction_isolation")[0]["transaction_isolation"]
+                assert shown == "repeatable read"
+
+
 def test_read_committed_is_postgresql_default(backend: Backend) -> None:
     if not backend.is_postgres:
         pytest.skip("SQLite has one level, serializable; nothing to show")

@@ -16,20 +16,18 @@ pub enum Isolation {
 }
 
 impl Isolation {
-    /// The level named `read_committed`, `repeatable_read` or `serializable` (spaces,
-    /// dashes and case as in SQL are accepted too: `"REPEATABLE READ"`).
+    /// The level named `read_committed`, `repeatable_read` or `serializable`, as SQL
+    /// spells it (`"REPEATABLE READ"`) or as Prisma's `isolationLevel` does
+    /// (`"RepeatableRead"`).
     pub fn parse(name: &str) -> Result<Isolation> {
         let key: String = name
-            .trim()
             .chars()
-            .map(|c| match c {
-                ' ' | '-' => '_',
-                other => other.to_ascii_lowercase(),
-            })
+            .filter(|c| !matches!(c, ' ' | '-' | '_'))
+            .map(|c| c.to_ascii_lowercase())
             .collect();
         match key.as_str() {
-            "read_committed" => Ok(Isolation::ReadCommitted),
-            "repeatable_read" => Ok(Isolation::RepeatableRead),
+            "readcommitted" => Ok(Isolation::ReadCommitted),
+            "repeatableread" => Ok(Isolation::RepeatableRead),
             "serializable" => Ok(Isolation::Serializable),
             _ => Err(Error::Transaction(format!(
                 "unknown isolation level {name:?}; use \"read_committed\", \
@@ -80,6 +78,7 @@ mod tests {
             ("REPEATABLE READ", Isolation::RepeatableRead),
             ("Serializable", Isolation::Serializable),
             ("read-committed", Isolation::ReadCommitted),
+            ("RepeatableRead", Isolation::RepeatableRead),
         ] {
             assert_eq!(Isolation::parse(name).unwrap(), level);
         }
