@@ -57,6 +57,8 @@ def test_unique_violation(backend: Backend) -> None:
         )
     err = caught.value
     assert (err.table, err.columns, err.code) == ("User", ["email"], "P2002")
+    assert str(err) == "Unique constraint failed on User.(email)"
+    assert isinstance(err, strata.ConstraintError | strata.DatabaseError | strata.StrataError)
     assert not db.in_transaction_
 
 
@@ -81,6 +83,10 @@ def test_foreign_key_violation(backend: Backend) -> None:
         )
     err = caught.value
     assert (err.table, err.columns, err.code) == ("Post", ["authorId"], "P2003")
+    if not backend.is_postgres:
+        # SQLite's probe finds the parent too; PostgreSQL's report names only the child.
+        assert (err.referenced_table, err.referenced_columns) == ("User", ["id"])
+        assert "Post.(authorId) referencing User.(id)" in str(err)
 
 
 def test_deleting_a_referenced_parent_is_a_foreign_key_error(backend: Backend) -> None:
