@@ -1,6 +1,6 @@
 """``db.health_()`` and ``strata doctor`` on both databases: the database's version, and on
-PostgreSQL the pool (open, idle, in use, callers waiting); and the query-plan check that
-tells a queue binding which index its claim needs, read from each database's plans."""
+PostgreSQL the pool (open, idle, in use, callers waiting); and the index a declared queue's
+claim needs, found in each database's plan of the claim."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 import strata
-from backends import Backend
+from backends import SEEDS, Backend
 from strata.cli import main
 from strata.doctor import diagnose
+from strata.errors import ConfigurationError
 
 SCHEMA = """
 datasource db { provider = "sqlite" }
@@ -114,33 +115,32 @@ def test_strata_doctor_prints_the_server_and_pool(backend: Backend) -> None:
     assert "waiting 0" in result.output
 
 
-def test_a_claim_without_its_index_is_found_in_the_plan(backend: Backend) -> None:
-    """The check behind the doctor's queue advice: the plan of "the first ready jobs in
-    order" sorts without an index on (state, runAt), and does not with one."""
-    db = backend.connect()
-    health = db.dialect_.health
-    db.execute_raw_('CREATE TABLE "Job" ("id" INTEGER PRIMARY KEY, "state" TEXT, "runAt" INTEGER)')
-    db.execute_raw_(
-        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) "
-        'INSERT INTO "Job" ("id", "state", "runAt") '
-        "SELECT n, CASE WHEN n % 10 = 0 THEN 'ready' ELSE 'done' END, n FROM g"
-    )
-    # PostgreSQL plans from statistics, so it gets them; SQLite, given sqlite_stat1 for a
-    # column of two values, prefers a sort even with the index, and a fresh database (what
-    # the doctor sees) has none.
-    analyze = backend.is_postgres
-    if analyze:
-        db.execute_raw_('ANALYZE "Job"')
-    ready = 'SELECT "id" FROM "Job" WHERE "state" = \'ready\' ORDER BY "runAt" LIMIT 8'
+INDEX = "  @@index([status, priority(sort: Desc), submittedAt])\n"
+BINDING = """[tool.strata.queues.Job]
+ready = { status = "QUEUED" }
+claimed = { status = "RENDERING" }
+done = { status = "COMPLETED" }
+failed = { status = "FAILED" }
+order_by = [{ priority = "desc" }, { submittedAt = "asc" }]
+"""
 
-    def sorts(db: strata.Database) -> bool:
-        plan = db.query_raw_(health.plan_sql(ready), as_tuples=True)
-        return health.plan_sorts(plan)
 
-    assert sorts(db)
-    db.execute_raw_('CREATE INDEX "Job_state_runAt_idx" ON "Job" ("state", "runAt")')
-    if analyze:
-        db.execute_raw_('ANALYZE "Job"')
-    # A new handle, as the doctor opens: SQLite's EXPLAIN QUERY PLAN reads no table, so a
-    # pooled reader that planned before the index was made does not reload the schema.
-    assert not sorts(backend.connect())
+def test_doctor_names_the_index_a_queue_claim_needs(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue declared in pyproject.toml whose claim would sort every ready job: the
+    doctor reads the claim's plan on either database and names the ``@@index`` to add."""
+    full = (SEEDS / "render_manager.prisma").read_text()
+    assert INDEX in full
+    db = backend.connect(full.replace(INDEX, ""))
+    try:
+        db.dialect_.queue  # noqa: B018 - raises while the queue is not on PostgreSQL
+    except ConfigurationError as pending:
+        pytest.skip(f"pending: {pending}")
+    (tmp_path / "pyproject.toml").write_text(BINDING)
+    monkeypatch.chdir(tmp_path)
+    advice = " ".join(diagnose(db).advice)
+    assert "queue Job" in advice
+    assert "@@index([status, priority(sort: Desc), submittedAt])" in advice
+    with_index = backend.connect(full)  # pushes the index
+    assert not any("queue Job" in line for line in diagnose(with_index).advice)

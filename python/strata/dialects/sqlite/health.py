@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
-__all__ = ["ping_sql", "plan_sorts", "plan_sql", "row_count_sql", "server_version_sql"]
+__all__ = ["ping_sql", "row_count_sql", "server_version_sql"]
 
 
 def ping_sql() -> str:
@@ -17,15 +15,3 @@ def server_version_sql() -> str:
 
 def row_count_sql(table: str) -> str:
     return f"SELECT count(*) FROM {table}"
-
-
-def plan_sql(statement: str) -> str:
-    """The query plan of ``statement``, binding what it binds."""
-    return f"EXPLAIN QUERY PLAN {statement}"
-
-
-def plan_sorts(plan: Iterable[Sequence[object]]) -> bool:
-    """Whether a plan `plan_sql` returned sorts the rows itself (no index gives the
-    order)."""
-    details = " ".join(str(row[-1]) for row in plan)
-    return "USE TEMP B-TREE" in details
