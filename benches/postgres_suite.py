@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from sqlalchemy import create_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import metrics as metrics_bench
 import queue_bench
@@ -186,20 +188,21 @@ def _find_unique(db: strata.Database) -> Side:
     return Side(run)
 
 
+class _Base(DeclarativeBase):
+    pass
+
+
+class _User(_Base):
+    """The same table as strata's User model, mapped for SQLAlchemy's ORM."""
+
+    __tablename__ = "User"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str]
+    name: Mapped[str]
+
+
 @contextmanager
 def _vs_sqlalchemy(tmp: Path) -> Iterator[tuple[Side, Side]]:
-    from sqlalchemy import Integer, String, create_engine
-    from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
-
-    class Base(DeclarativeBase):
-        pass
-
-    class User(Base):
-        __tablename__ = "User"
-        id: Mapped[int] = mapped_column(Integer, primary_key=True)
-        email: Mapped[str] = mapped_column(String)
-        name: Mapped[str] = mapped_column(String)
-
     with (
         _database("sqlalchemy") as url,
         _connected(url, USER_SCHEMA, tmp) as db,
@@ -210,12 +213,12 @@ def _vs_sqlalchemy(tmp: Path) -> Iterator[tuple[Side, Side]]:
         session = Session(engine)
         # Held, so the identity map (weak references) keeps every object; expired before
         # each sample, so that each get runs its SELECT as on a long-lived session.
-        loaded = session.query(User).all()
+        loaded = session.query(_User).all()
 
         def run(n: int) -> None:
             get = session.get
             for i in range(n):
-                get(User, i % USERS + 1)
+                get(_User, i % USERS + 1)
 
         try:
             yield _find_unique(db), Side(run, session.expire_all)
@@ -393,53 +396,89 @@ def _four_processes(size: int) -> Callable[[Path], Any]:
     return setup
 
 
-def _procrastinate_jobs_per_s(url: str, n: int) -> float:
-    import procrastinate
+class _Procrastinate:
+    """procrastinate with its defaults: a no-op task, its schema installed once; ``fill``
+    defers jobs (untimed), ``work`` runs its worker until the queue is empty."""
 
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+    def __init__(self, url: str) -> None:
+        import procrastinate
 
-    @app.task(name="noop")
-    def noop() -> None:
-        return None
+        self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
 
-    with app.open():
-        app.schema_manager.apply_schema()
-        noop.batch_defer(*({} for _ in range(n)))
-    began = time.perf_counter()
-    app.run_worker(wait=False)
-    return n / (time.perf_counter() - began)
+        @self.app.task(name="noop")
+        def noop() -> None:
+            return None
+
+        self.task = noop
+        with self.app.open():
+            self.app.schema_manager.apply_schema()
+
+    def fill(self, n: int) -> None:
+        with self.app.open():
+            self.task.batch_defer(*({} for _ in range(n)))
+
+    def work(self, _: int) -> None:
+        self.app.run_worker(wait=False)
 
 
-def _pgqueuer_jobs_per_s(url: str, n: int) -> float:
-    from pgqueuer.db import PsycopgDriver
-    from pgqueuer.qm import QueueManager
-    from pgqueuer.queries import Queries
-    from pgqueuer.types import QueueExecutionMode
+class _PgQueuer:
+    """pgqueuer with its defaults, on psycopg 3: a no-op entrypoint, its tables installed
+    once; ``work`` runs a queue manager in its drain mode, which stops once the queue is
+    empty (its default mode never does)."""
 
-    async def main() -> float:
-        connection = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    def __init__(self, url: str) -> None:
+        self.url = url
+        asyncio.run(self._session(lambda queries: queries.install()))
+
+    async def _session(self, use: Callable[[Any], Any]) -> None:
+        from pgqueuer.db import PsycopgDriver
+        from pgqueuer.queries import Queries
+
+        connection = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
         async with connection:
-            driver = PsycopgDriver(connection)
-            queries = Queries(driver)
-            await queries.install()
-            await queries.enqueue(["noop"] * n, [None] * n, [0] * n)
+            await use(Queries(PsycopgDriver(connection)))
+
+    def fill(self, n: int) -> None:
+        asyncio.run(self._session(lambda q: q.enqueue(["noop"] * n, [None] * n, [0] * n)))
+
+    def work(self, _: int) -> None:
+        from pgqueuer.qm import QueueManager
+        from pgqueuer.types import QueueExecutionMode
+
+        async def drain(queries: Any) -> None:
             manager = QueueManager(queries)
 
             @manager.entrypoint("noop")
             async def noop(job: Any) -> None:
                 return None
 
-            began = time.perf_counter()
             await manager.run(mode=QueueExecutionMode.drain)
-            return n / (time.perf_counter() - began)
 
-    return asyncio.run(main())
+        asyncio.run(self._session(drain))
+
+
+_PEERS: dict[str, Callable[[str], Any]] = {
+    "procrastinate": _Procrastinate,
+    "pgqueuer": _PgQueuer,
+}
+
+
+def _peer_jobs_per_s(peer: str, url: str, n: int) -> float:
+    worker = _PEERS[peer](url)
+    worker.fill(n)
+    began = time.perf_counter()
+    worker.work(n)
+    return n / (time.perf_counter() - began)
 
 
 def _strata_worker(size: int, peer: str) -> Callable[[Path], Any]:
     @contextmanager
     def setup(tmp: Path) -> Iterator[tuple[Side, Side]]:
-        with _database("worker") as url, _connected(url, JOB_SCHEMA, tmp) as db:
+        with (
+            _database("worker") as url,
+            _connected(url, JOB_SCHEMA, tmp) as db,
+            _database(peer) as peer_url,
+        ):
             q = db.queue_("Job", **queue_bench.BINDING)
             jobs = queue_bench._jobs(size)
 
@@ -450,11 +489,8 @@ def _strata_worker(size: int, peer: str) -> Callable[[Path], Any]:
                 db.execute_raw_('DELETE FROM "Job"')
                 q.enqueue_many(jobs)
 
-            with _database(peer) as peer_url:
-                measure = (
-                    _procrastinate_jobs_per_s if peer == "procrastinate" else _pgqueuer_jobs_per_s
-                )
-                yield Side(run, refill), Side(lambda n: measure(peer_url, n))
+            other = _PEERS[peer](peer_url)
+            yield Side(run, refill), Side(other.work, lambda: other.fill(size))
 
     return setup
 
@@ -727,12 +763,9 @@ def extras(quick: bool) -> dict[str, float]:
                 rate, p99 = crew.figures(size["claims"])
                 figures[f"{name}_claim64_4proc_jobs_per_s"] = rate
                 figures[f"{name}_claim64_4proc_p99_us"] = p99
-        with _database("procrastinate") as url:
-            figures["procrastinate_worker_jobs_per_s"] = _procrastinate_jobs_per_s(
-                url, size["jobs"]
-            )
-        with _database("pgqueuer") as url:
-            figures["pgqueuer_worker_jobs_per_s"] = _pgqueuer_jobs_per_s(url, size["jobs"])
+        for peer in _PEERS:
+            with _database(peer) as url:
+                figures[f"{peer}_worker_jobs_per_s"] = _peer_jobs_per_s(peer, url, size["jobs"])
         with _database("upsert") as url:
             figures["psycopg_upsert_hits_per_s"] = _psycopg_hits_per_s(
                 url, tmp / "rl", size["hits"]
