@@ -117,7 +117,8 @@ class Database(Engine):
         return run_batch(self.client_, operations)
 
     def health_(self) -> Health:
-        """Connected, latency, SQLite version, migration state and pending migrations."""
+        """Connected, latency, the database's version (on PostgreSQL the server's, with the
+        pool: open, idle, in use, waiting), migration state and pending migrations."""
         from strata.health import health
 
         migrator = None if self.schema_path_ is None else self.migrate_
