@@ -20,7 +20,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: system-deps
-system-deps: ## Install libsqlite3-dev (chromium, postgresql and openssl, for tests) with apt-get if missing
+system-deps: ## Install libsqlite3-dev (chromium, postgresql and openssl, for tests; redis-server, for benches) with apt-get if missing
 	@dpkg -s libsqlite3-dev >/dev/null 2>&1 || { \
 		echo "installing libsqlite3-dev"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -42,6 +42,11 @@ system-deps: ## Install libsqlite3-dev (chromium, postgresql and openssl, for te
 		echo "installing openssl"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q openssl; }
+	@# benches/postgres_suite.py reports `limits` with its Redis storage on a local server.
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "installing redis-server"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q redis-server; }
 	@rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
 $(BIN)/python:

@@ -27,6 +27,7 @@ import client
 import engine
 import metrics
 import migrate
+import postgres_suite
 import queue_bench
 import ratelimit
 import strata
@@ -40,6 +41,7 @@ SUITES: list[Suite] = [
     queue_bench.SUITE,
     ratelimit.SUITE,
     metrics.SUITE,
+    postgres_suite.SUITE,
 ]
 
 DEFAULT_JSON = Path(__file__).resolve().parent.parent / "bench-results.json"

@@ -88,6 +88,8 @@ pub enum Error {
     /// PostgreSQL gave up a transaction for a serialization failure or a deadlock
     /// (SQLSTATE 40001, 40P01). Running the whole transaction again may succeed.
     Serialization { message: String },
+    /// A transaction block ran past the `timeout=` it was opened with; it was rolled back.
+    TransactionTimeout { timeout: Duration },
     /// Every connection of a PostgreSQL engine's pool stayed in use for `waited`.
     PoolTimeout { waited: Duration, limit: usize },
     /// A call this kind of database does not offer yet.
@@ -256,6 +258,12 @@ impl fmt::Display for Error {
                 f,
                 "{message}; the transaction was rolled back and may succeed if run again"
             ),
+            Error::TransactionTimeout { timeout } => write!(
+                f,
+                "the transaction ran past its timeout of {:.3} s, so it was rolled back and \
+                 nothing in it was committed",
+                timeout.as_secs_f64()
+            ),
             Error::PoolTimeout { waited, limit } => write!(
                 f,
                 "every connection of the pool ({limit}) was in use for {:.1} s; raise \
@@ -359,6 +367,7 @@ fn exception_class_name(err: &Error) -> &'static str {
         Error::ConnectionLost { .. } => "ConnectionLostError",
         Error::Serialization { .. } => "SerializationError",
         Error::PoolTimeout { .. } => "PoolTimeoutError",
+        Error::TransactionTimeout { .. } => "TransactionTimeoutError",
         Error::Sqlite { .. } | Error::Postgres { .. } => "DatabaseError",
     }
 }

@@ -21,7 +21,7 @@ use pyo3::types::{
 use rusqlite::types::Value;
 
 use crate::busy;
-use crate::engine::{current_thread_token, Backend, Engine, Rows};
+use crate::engine::{current_thread_token, Backend, Engine, Isolation, Rows, TxOptions};
 use crate::error::{Error, Result};
 use crate::py_pg;
 
@@ -180,13 +180,57 @@ impl PyEngine {
     /// block, a savepoint for nested ones. It commits when the block ends
     /// normally and rolls back when it raises. `with db.transaction_() as tx:` gives back
     /// the database handle, whose statements on this thread join the transaction.
-    #[pyo3(name = "transaction_")]
-    fn transaction(slf: &Bound<'_, Self>) -> PyTransaction {
-        PyTransaction {
+    ///
+    /// `isolation` is `"read_committed"` (PostgreSQL's default), `"repeatable_read"` or
+    /// `"serializable"`; `SQLite` is always serializable, which gives what each level
+    /// promises, so it accepts all three. A nested block may repeat its outer block's level
+    /// but not ask for another. `timeout` (seconds, outermost block only) bounds the whole
+    /// block: past it the block is rolled back and `TransactionTimeoutError` raised (on
+    /// PostgreSQL by the next statement, a statement still running, or the commit; on
+    /// `SQLite` by the commit).
+    #[pyo3(name = "transaction_", signature = (*, isolation = None, timeout = None))]
+    fn transaction(
+        slf: &Bound<'_, Self>,
+        isolation: Option<&str>,
+        timeout: Option<f64>,
+    ) -> PyResult<PyTransaction> {
+        let isolation = isolation.map(Isolation::parse).transpose()?;
+        let timeout = timeout
+            .map(|seconds| {
+                Duration::try_from_secs_f64(seconds)
+                    .ok()
+                    .filter(|timeout| !timeout.is_zero())
+                    .ok_or_else(|| {
+                        Error::Transaction(format!(
+                            "timeout must be a positive number of seconds, not {seconds}"
+                        ))
+                    })
+            })
+            .transpose()?;
+        Ok(PyTransaction {
             db: slf.clone().into_any().unbind(),
             backend: slf.get().backend.clone(),
             entered_on: AtomicU64::new(0),
-        }
+            options: TxOptions { isolation, timeout },
+            deadline: parking_lot::Mutex::new(None),
+        })
+    }
+
+    /// The PostgreSQL pool now: `limit`, `open`, `idle`, `in_use` and `waiting` (callers
+    /// waiting for a connection); None on `SQLite`.
+    #[pyo3(name = "pool_stats_")]
+    fn pool_stats<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Backend::Postgres(engine) = &self.backend else {
+            return Ok(None);
+        };
+        let stats = engine.pool_stats();
+        let out = PyDict::new(py);
+        out.set_item("limit", stats.limit)?;
+        out.set_item("open", stats.open)?;
+        out.set_item("idle", stats.idle)?;
+        out.set_item("in_use", stats.in_use)?;
+        out.set_item("waiting", stats.waiting)?;
+        Ok(Some(out))
     }
 
     /// Install `tracer(sql, params)`, called before every statement sent through this
@@ -397,6 +441,10 @@ pub struct PyTransaction {
     backend: Backend,
     /// The token of the thread that entered the block, or 0 while it is not open.
     entered_on: AtomicU64,
+    options: TxOptions,
+    /// When the block's timeout runs out, checked at commit (PostgreSQL's engine also
+    /// checks it per statement).
+    deadline: parking_lot::Mutex<Option<Instant>>,
 }
 
 #[pymethods]
@@ -408,7 +456,9 @@ impl PyTransaction {
             )
             .into());
         }
-        py.detach(|| self.backend.begin())?;
+        let started = Instant::now();
+        py.detach(|| self.backend.begin_with(self.options))?;
+        *self.deadline.lock() = self.options.deadline(started);
         self.entered_on
             .store(current_thread_token(), Ordering::Release);
         Ok(self.db.clone_ref(py))
@@ -429,6 +479,18 @@ impl PyTransaction {
             .into());
         }
         self.entered_on.store(0, Ordering::Release);
+        let expired = self
+            .deadline
+            .lock()
+            .take()
+            .is_some_and(|deadline| Instant::now() >= deadline);
+        if exc_type.is_none() && expired {
+            py.detach(|| self.backend.rollback())?;
+            return Err(Error::TransactionTimeout {
+                timeout: self.options.timeout.unwrap_or_default(),
+            }
+            .into());
+        }
         if exc_type.is_none() {
             py.detach(|| self.backend.commit())?;
         } else {

@@ -80,6 +80,7 @@ class PostgresServer:
         self._as_root = os.geteuid() == 0
         self._admin: Engine | None = None
         self._count = 0
+        self._options = ""
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bindir / args[0]), *args[1:]]
@@ -105,15 +106,34 @@ class PostgresServer:
                 f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" + tls
             )
-            started = self._run(
-                "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
-                "-o", options, "start",
-            )  # fmt: skip
+            self._options = options
+            started = self._pg_ctl_start()
             if started.returncode == 0:
                 self._admin = Engine(self.url("postgres"), readers=2)
                 return
         log = self.log.read_text(errors="replace") if self.log.exists() else ""
         raise RuntimeError(f"pg_ctl start failed:\n{started.stderr}\n{log[-2000:]}")
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        return self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
+            "-o", self._options, "start",
+        )  # fmt: skip
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash would (``-m immediate``), keeping its data, so
+        that `resume` starts it again on the same port. Connections open to it break."""
+        if self._admin is not None:
+            self._admin.close_()
+            self._admin = None
+        self._run("pg_ctl", "-D", str(self.data), "stop", "-m", "immediate")
+
+    def resume(self) -> None:
+        """Start the server `halt` stopped, on the same port."""
+        started = self._pg_ctl_start()
+        if started.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed:\n{started.stderr}")
+        self._admin = Engine(self.url("postgres"), readers=2)
 
     def _install_certificate(self) -> str:
         """Copy the certificate and key into the server's folder, owned by the server's user

@@ -46,35 +46,7 @@ def seeded(db: strata.Database) -> strata.Database:
     return db
 
 
-def test_unique_violation(seeded: strata.Database) -> None:
-    with pytest.raises(strata.UniqueConstraintError) as caught:
-        seeded.execute_raw_('INSERT INTO "User" ("email") VALUES (?)', "a@x.io")
-    err = caught.value
-    assert (err.table, err.columns, err.code) == ("User", ["email"], "P2002")
-    assert str(err) == "Unique constraint failed on User.(email)"
-    assert isinstance(err, strata.ConstraintError | strata.DatabaseError | strata.StrataError)
-
-
-def test_primary_key_violation_is_a_unique_violation(seeded: strata.Database) -> None:
-    with pytest.raises(strata.UniqueConstraintError) as caught:
-        seeded.execute_raw_('INSERT INTO "User" ("id", "email") VALUES (1, ?)', "b@x.io")
-    assert caught.value.columns == ["id"]
-
-
-def test_foreign_key_violation_names_the_field(seeded: strata.Database) -> None:
-    with pytest.raises(strata.ForeignKeyError) as caught:
-        seeded.execute_raw_('INSERT INTO "Post" ("title", "authorId") VALUES (?, ?)', "x", 99)
-    err = caught.value
-    assert (err.table, err.columns, err.code) == ("Post", ["authorId"], "P2003")
-    assert (err.referenced_table, err.referenced_columns) == ("User", ["id"])
-    assert "Post.(authorId) referencing User.(id)" in str(err)
-
-
-def test_deleting_a_referenced_parent_is_a_foreign_key_error(seeded: strata.Database) -> None:
-    with pytest.raises(strata.ForeignKeyError) as caught, seeded.transaction_():
-        seeded.execute_raw_('DELETE FROM "User" WHERE "id" = ?', 1)
-    assert caught.value.table == "Post"
-    assert seeded.query_raw_('SELECT count(*) AS n FROM "User"') == [{"n": 1}]
+# Constraint errors, the same on both databases: tests/test_errors_backends.py.
 
 
 def test_foreign_key_probe_leaves_the_transaction_as_it_was(seeded: strata.Database) -> None:
@@ -85,21 +57,6 @@ def test_foreign_key_probe_leaves_the_transaction_as_it_was(seeded: strata.Datab
         assert seeded.in_transaction_
     assert seeded.query_raw_('SELECT count(*) AS n FROM "User"') == [{"n": 2}]
     assert seeded.query_raw_('SELECT count(*) AS n FROM "Post"') == [{"n": 1}]
-
-
-def test_null_violation(seeded: strata.Database) -> None:
-    with pytest.raises(strata.NullConstraintError) as caught:
-        seeded.execute_raw_('INSERT INTO "Post" ("title", "authorId") VALUES (NULL, 1)')
-    assert (caught.value.table, caught.value.columns, caught.value.code) == (
-        "Post",
-        ["title"],
-        "P2011",
-    )
-
-
-def test_check_violation(seeded: strata.Database) -> None:
-    with pytest.raises(strata.CheckConstraintError):
-        seeded.execute_raw_('INSERT INTO "User" ("email", "age") VALUES (?, ?)', "c@x.io", -1)
 
 
 @pytest.mark.parametrize(

@@ -17,13 +17,17 @@ import functools
 import inspect
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from strata.database import ClientView, Database, connect
+from strata.engine import Isolation, retry_delay
+from strata.errors import SerializationError, TransactionError
 from strata.events import QueryEvent
+
+T = TypeVar("T")
 
 __all__ = ["AsyncClientView", "AsyncDatabase", "AsyncTransaction", "connect_async"]
 
@@ -75,11 +79,18 @@ class AsyncTransaction:
     """``async with adb.transaction_() as tx:``: one transaction on a thread of its own.
     ``tx`` offers ``target`` (the database, or a client view) with awaitable methods."""
 
-    def __init__(self, db: Database, target: object | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        target: object | None = None,
+        *,
+        isolation: Isolation | None = None,
+        timeout: float | None = None,
+    ) -> None:
         self._db = db
         self._target = db if target is None else target
+        self._block = db.transaction_(isolation=isolation, timeout=timeout)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strata-tx")
-        self._block = db.transaction_()
 
     async def __aenter__(self) -> _Proxy:
         loop = asyncio.get_running_loop()
@@ -120,8 +131,37 @@ class AsyncDatabase(_Proxy):
         assert isinstance(db, Database)
         return db
 
-    def transaction_(self) -> AsyncTransaction:
-        return AsyncTransaction(self.sync_)
+    def transaction_(
+        self, *, isolation: Isolation | None = None, timeout: float | None = None
+    ) -> AsyncTransaction:
+        """`Database.transaction_`: ``async with adb.transaction_(isolation=...) as tx:``."""
+        return AsyncTransaction(self.sync_, isolation=isolation, timeout=timeout)
+
+    async def run_transaction_(
+        self,
+        work: Callable[[_Proxy], Awaitable[T]],
+        *,
+        isolation: Isolation | None = None,
+        timeout: float | None = None,
+        retries: int = 3,
+        backoff: float = 0.01,
+    ) -> T:
+        """`Database.run_transaction_` for asyncio: ``await work(tx)`` in a transaction,
+        run again (after an ``asyncio.sleep`` backoff) when it fails with
+        `SerializationError`, up to ``retries`` more times. ``tx`` is the block's handle
+        (``async with adb.transaction_() as tx``)."""
+        if retries < 0:
+            raise TransactionError(f"retries must be 0 or more, not {retries}")
+        attempt = 0
+        while True:
+            try:
+                async with self.transaction_(isolation=isolation, timeout=timeout) as tx:
+                    return await work(tx)
+            except SerializationError:
+                attempt += 1
+                if attempt > retries:
+                    raise
+                await asyncio.sleep(retry_delay(attempt, backoff))
 
     def on_(self, event: str, callback: Callable[[QueryEvent], object]) -> Callable[[], None]:
         """`Database.on_`, called without ``await``. A plain callback runs on the worker
@@ -195,8 +235,10 @@ class AsyncClientView(_Proxy):
         assert isinstance(view, ClientView)
         return view
 
-    def transaction_(self) -> AsyncTransaction:
-        return AsyncTransaction(self._db, self.sync_)
+    def transaction_(
+        self, *, isolation: Isolation | None = None, timeout: float | None = None
+    ) -> AsyncTransaction:
+        return AsyncTransaction(self._db, self.sync_, isolation=isolation, timeout=timeout)
 
     def scoped_(self, **scope: Any) -> AsyncClientView:
         return AsyncClientView(self.sync_.scoped_(**scope), self._db, self._executor)

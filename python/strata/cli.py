@@ -52,8 +52,9 @@ def main() -> None:
     help="The schema file, for the DateTime column report. Default: the project's.",
 )
 def doctor(url: str | None, schema_path: Path | None) -> None:
-    """Report the SQLite library, its compile options, the pragmas in force and the stored
-    forms of every DateTime column.
+    """Report the SQLite library, its compile options, the pragmas in force (on PostgreSQL:
+    the server's version and the connection pool) and the stored forms of every DateTime
+    column.
 
     URL is the database to inspect; by default DATABASE_URL or [tool.strata] url.
     Exits with status 1 when something is unsafe, such as two SQLite copies in one process,
@@ -107,6 +108,10 @@ def render_diagnosis(report: Diagnosis) -> None:
         pragmas.add_column("value")
         for key, setting in report.settings.items():
             pragmas.add_row(key, str(setting))
+        if report.server_version is not None:
+            pragmas.add_row("server version", report.server_version)
+        if report.pool is not None:
+            pragmas.add_row("pool", ", ".join(f"{k} {v}" for k, v in report.pool.items()))
         console.print(pragmas)
 
     if report.datetime_columns:

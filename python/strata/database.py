@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from strata.client.models import ModelClasses
     from strata.dialects.base import Dialect
     from strata.dialects.values import DateTimeFormat
+    from strata.engine import Isolation
     from strata.health import Health
     from strata.metrics import Metrics
     from strata.migrate.commands import Migrator
@@ -123,7 +124,8 @@ class Database(Engine):
         return run_batch(self.client_, operations)
 
     def health_(self) -> Health:
-        """Connected, latency, SQLite version, migration state and pending migrations."""
+        """Connected, latency, the database's version (on PostgreSQL the server's, with the
+        pool: open, idle, in use, waiting), migration state and pending migrations."""
         from strata.health import health
 
         migrator = None if self.schema_path_ is None else self.migrate_
@@ -283,11 +285,14 @@ class ClientView:
         return self._client.repository(name)
 
     @contextmanager
-    def transaction_(self) -> Iterator[ClientView]:
+    def transaction_(
+        self, *, isolation: Isolation | None = None, timeout: float | None = None
+    ) -> Iterator[ClientView]:
         """``with view.transaction_() as tx:``: `Database.transaction_` for this view, so
         the same rules hold (nested blocks are savepoints; an exception rolls the block
-        back). ``tx`` is the view: its statements keep the view's scope."""
-        with self._client.db.transaction_():
+        back; ``isolation`` and ``timeout`` as there). ``tx`` is the view: its statements
+        keep the view's scope."""
+        with self._client.db.transaction_(isolation=isolation, timeout=timeout):
             yield self
 
     def scoped_(self, **scope: Any) -> ClientView:

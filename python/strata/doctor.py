@@ -70,6 +70,13 @@ class Diagnosis:
     advice: list[str] = field(default_factory=list)
     #: Every DateTime column of the schema's models, with its stored forms.
     datetime_columns: list[DateTimeColumn] = field(default_factory=list)
+    #: ``"sqlite"`` or ``"postgresql"``: the database's kind, when one was given.
+    provider: str | None = None
+    #: The PostgreSQL server's version, when the database is one.
+    server_version: str | None = None
+    #: PostgreSQL's pool (`strata._core.Engine.pool_stats_`): limit, open, idle, in_use,
+    #: waiting.
+    pool: dict[str, int] | None = None
 
 
 def _option_values(options: list[str]) -> dict[str, str | None]:
@@ -134,11 +141,33 @@ def diagnose(db: Database | None = None) -> Diagnosis:
     if db is not None:
         report.database = db.path_
         report.settings = dict(db.settings_())
-        if report.settings.get("journal_mode") not in ("wal", "memory"):
+        report.provider = db.dialect_.provider
+        if report.provider == "postgresql":
+            _check_server(db, report)
+        elif report.settings.get("journal_mode") not in ("wal", "memory"):
             report.warnings.append("the database is not in WAL mode: readers will block the writer")
         report.advice += _queue_advice(db)
         _check_datetime_columns(db, report)
     return report
+
+
+def _check_server(db: Database, report: Diagnosis) -> None:
+    """The PostgreSQL server's version and the pool; a pool with callers waiting is
+    advice (raise ``connection_limit``), an unreachable server a warning."""
+    from strata.errors import StrataError
+
+    try:
+        ((version,),) = db.query_raw_(db.dialect_.health.server_version_sql(), as_tuples=True)
+    except StrataError as error:
+        report.warnings.append(f"the PostgreSQL server cannot be queried: {error}")
+        return
+    report.server_version = str(version)
+    report.pool = db.pool_stats_()
+    if report.pool and report.pool["waiting"]:
+        report.advice.append(
+            f"{report.pool['waiting']} caller(s) are waiting for one of the pool's "
+            f"{report.pool['limit']} connections: raise connection_limit in the URL"
+        )
 
 
 def datetime_columns(db: Database) -> list[DateTimeColumn]:

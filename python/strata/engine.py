@@ -11,15 +11,29 @@ from __future__ import annotations
 
 import logging
 import os
+import random
+import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self, TypeVar
 
 from strata._core import Engine as _CoreEngine
 from strata.config import DEFAULT_BUSY_TIMEOUT, resolve
+from strata.errors import SerializationError, TransactionError
 from strata.events import QUERY_LOGGER, QueryEvent, QueryEvents, log_query
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "Isolation", "retry_delay"]
+
+T = TypeVar("T")
+
+Isolation = Literal["read_committed", "repeatable_read", "serializable"]
+
+
+def retry_delay(attempt: int, backoff: float) -> float:
+    """Seconds to wait before retry number ``attempt`` (1, 2, ...): ``backoff`` doubled per
+    attempt, capped at one second, with full jitter, so that transactions that failed
+    against each other do not collide again in step."""
+    return random.uniform(0, min(1.0, backoff * 2 ** (attempt - 1)))
 
 
 class Engine(_CoreEngine):
@@ -30,7 +44,10 @@ class Engine(_CoreEngine):
     ``query_raw_(sql, *params, as_tuples=False)`` returns rows as dicts or tuples,
     ``execute_many_raw_(sql, rows)`` runs one statement per parameter row atomically,
     ``execute_script_(sql)`` runs several statements without parameters, and
-    ``transaction_()`` opens a transaction block (`strata._core.Transaction`);
+    ``transaction_(isolation=None, timeout=None)`` opens a transaction block
+    (`strata._core.Transaction`; `run_transaction_` runs one with retries on serialization
+    failures, and docs/ARCHITECTURE.md "Transactions: isolation, timeout, retries" says
+    what each database does with the options);
     ``path_``, ``closed_``, ``in_transaction_``, ``settings_()``, ``set_tracer_()`` and
     ``close_()`` complete the set.
 
@@ -91,6 +108,51 @@ class Engine(_CoreEngine):
         )
         engine.url_ = target.url
         return engine
+
+    def run_transaction_(
+        self,
+        work: Callable[[Self], T],
+        *,
+        isolation: Isolation | None = None,
+        timeout: float | None = None,
+        retries: int = 3,
+        backoff: float = 0.01,
+    ) -> T:
+        """Run ``work(tx)`` in a transaction (``transaction_(isolation=, timeout=)``) and
+        return what it returns, running it again, up to ``retries`` more times, when the
+        database gives the transaction up with `SerializationError` (PostgreSQL's
+        serialization failures and deadlocks, SQLSTATE 40001 and 40P01, which serializable
+        and repeatable read transactions meet under contention)::
+
+            def transfer(tx):
+                rows = tx.query_raw_('SELECT balance FROM "Account" WHERE id = $1', 1)
+                ...
+
+            db.run_transaction_(transfer, isolation="serializable", retries=5)
+
+        Each retry waits first (``backoff`` seconds doubled per attempt, capped at one
+        second, with jitter: `retry_delay`). ``work`` must be safe to run again: whatever it
+        did outside the database (a message sent, a counter moved) happens again. Only the
+        whole transaction can be retried, so inside an open transaction this refuses
+        (`TransactionError`); other errors are raised at once, and after the last retry the
+        last `SerializationError` is."""
+        if retries < 0:
+            raise TransactionError(f"retries must be 0 or more, not {retries}")
+        if self.in_transaction_:
+            raise TransactionError(
+                "run_transaction_ retries the whole transaction, so it cannot run inside an "
+                "open one; call it outside, or use transaction_() for a nested block"
+            )
+        attempt = 0
+        while True:
+            try:
+                with self.transaction_(isolation=isolation, timeout=timeout):
+                    return work(self)
+            except SerializationError:
+                attempt += 1
+                if attempt > retries:
+                    raise
+                time.sleep(retry_delay(attempt, backoff))
 
     def on_(self, event: str, callback: Callable[[QueryEvent], object]) -> Callable[[], None]:
         """Call ``callback`` after every statement this handle runs, Prisma Client's

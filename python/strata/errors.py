@@ -44,6 +44,7 @@ __all__ = [
     "SqlError",
     "StrataError",
     "TransactionError",
+    "TransactionTimeoutError",
     "UniqueConstraintError",
     "ValidationError",
     "ValueTooLongError",
@@ -317,6 +318,14 @@ class SerializationError(BusyError):
     code = "P2034"
 
 
+class TransactionTimeoutError(DatabaseError):
+    """A ``transaction_(timeout=...)`` block ran past its timeout (Prisma P2028). It was
+    rolled back: nothing in it was committed. Not retried for you: a block that takes too
+    long usually takes too long again."""
+
+    code = "P2028"
+
+
 class PoolTimeoutError(BusyError):
     """Every connection of a PostgreSQL handle's pool stayed in use for the pool timeout
     (Prisma P2024). Raise ``connection_limit`` or ``pool_timeout`` in the URL."""
@@ -324,10 +333,11 @@ class PoolTimeoutError(BusyError):
     code = "P2024"
 
 
-class ConnectionLostError(DatabaseError):
+class ConnectionLostError(DatabaseError, ConnectionError):
     """The connection to the PostgreSQL server was lost or closed by the server (Prisma
     P1017). The statement may or may not have run, so it is not retried for you; the broken
-    connection is dropped and the next call opens a new one."""
+    connection is dropped and the next call opens a new one (once the server is back).
+    It is also the built-in ``ConnectionError``."""
 
     code = "P1017"
 

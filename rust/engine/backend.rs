@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::postgres::url::is_postgres_url;
 use super::postgres::PgEngine;
-use super::{Engine, Options};
+use super::{Engine, Options, TxOptions};
 use crate::error::{Error, Result};
 
 #[derive(Clone)]
@@ -80,6 +80,25 @@ impl Backend {
         match self {
             Backend::Sqlite(engine) => engine.begin(),
             Backend::Postgres(engine) => engine.begin(),
+        }
+    }
+
+    /// `begin` with the options of `transaction_(isolation=, timeout=)`. `SQLite` runs
+    /// every level as serializable (see `TxOptions`); its timeout is checked by the caller
+    /// when the block ends, and, as on PostgreSQL, belongs to the outermost block.
+    pub fn begin_with(&self, options: TxOptions) -> Result<()> {
+        match self {
+            Backend::Sqlite(engine) => {
+                if options.timeout.is_some() && engine.in_transaction() {
+                    return Err(Error::Transaction(
+                        "a nested transaction block cannot have a timeout of its own; give \
+                         timeout= to the outermost block"
+                            .into(),
+                    ));
+                }
+                engine.begin()
+            }
+            Backend::Postgres(engine) => engine.begin_with(options),
         }
     }
 

@@ -47,12 +47,14 @@ mod statement;
 #[cfg(test)]
 mod tests;
 mod transaction;
+mod tx_options;
 
 pub use backend::Backend;
 pub(crate) use fk_probe::refine_error;
 pub use pool::{PooledReader, StreamReader};
 pub use statement::Rows;
 pub(crate) use statement::{bind, collect_bound, owned_value, prepare};
+pub use tx_options::{Isolation, TxOptions};
 
 use open::{configure_writer, open_connection};
 use pool::ReaderPool;

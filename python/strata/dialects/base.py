@@ -34,6 +34,7 @@ __all__ = [
     "CodecsDialect",
     "DdlDialect",
     "Dialect",
+    "HealthDialect",
     "IntrospectionDialect",
     "KeyedStep",
     "MetricsDialect",
@@ -778,6 +779,15 @@ class MetricsDialect(Protocol):
 # -- the whole ----------------------------------------------------------------------------------
 
 
+class HealthDialect(Protocol):
+    """``db.health_()``, ``db.stats_()`` and ``strata doctor``: the ping, the server's
+    version (SQLite's library version on SQLite) and row counts."""
+
+    def ping_sql(self) -> str: ...
+    def server_version_sql(self) -> str: ...
+    def row_count_sql(self, table: str) -> str: ...
+
+
 class Dialect(Protocol):
     """One database kind's SQL, part by part."""
 
@@ -800,3 +810,5 @@ class Dialect(Protocol):
     def metrics(self) -> MetricsDialect: ...
     @property
     def codecs(self) -> CodecsDialect: ...
+    @property
+    def health(self) -> HealthDialect: ...

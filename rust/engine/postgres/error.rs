@@ -40,8 +40,11 @@ pub fn from_postgres(err: &postgres::Error, sql: &str) -> Error {
             message,
             sql: sql.to_owned(),
         },
-        // Connection exceptions, and the server shutting the session down.
-        _ if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") => {
+        // Connection exceptions, the server shutting the session down, and sessions ended
+        // for idling (in a transaction: 25P03; at all: 57P05).
+        _ if code.starts_with("08")
+            || matches!(code, "57P01" | "57P02" | "57P03" | "57P05" | "25P03") =>
+        {
             Error::ConnectionLost { message }
         }
         _ => Error::Postgres {
@@ -83,11 +86,29 @@ fn constraint(kind: ConstraintKind, db: &DbError) -> Error {
         Some(detail) => format!("{} ({detail})", db.message()),
         None => db.message().to_owned(),
     };
+    // A parent row still referenced: the server names the child table, but the key in the
+    // detail is the parent's (`update or delete on table "User" ...`), so it goes with the
+    // parent, and the child's columns are not known.
+    let mut references = None;
+    if kind == ConstraintKind::ForeignKey
+        && db
+            .detail()
+            .is_some_and(|detail| detail.contains("is still referenced from table"))
+    {
+        if let Some(parent) = db
+            .message()
+            .strip_prefix("update or delete on table \"")
+            .and_then(|rest| rest.split_once('"'))
+            .map(|(parent, _)| parent.to_owned())
+        {
+            references = Some((parent, std::mem::take(&mut columns)));
+        }
+    }
     Error::Constraint {
         kind,
         table: db.table().map(str::to_owned),
         columns,
-        references: None,
+        references,
         message,
     }
 }

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use postgres::types::ToSql;
@@ -26,6 +26,7 @@ use postgres::Statement;
 
 use super::current_thread_token;
 use super::transaction::{reject_transaction_control, starts_with_keyword};
+use super::{Isolation, TxOptions};
 use crate::error::{Error, Result};
 use crate::process;
 
@@ -41,6 +42,7 @@ pub mod url;
 pub mod value;
 
 use error::from_postgres;
+pub use pool::PoolStats;
 use pool::{PgConn, Pool};
 pub use value::{Cell, Param};
 
@@ -60,6 +62,60 @@ struct Held {
     conn: Option<PgConn>,
     /// 1: the transaction itself. n > 1: n - 1 savepoints inside it.
     depth: u32,
+    isolation: Isolation,
+    /// The block's `timeout=`, and when it runs out.
+    timeout: Option<(Duration, Instant)>,
+    /// The `statement_timeout` the block's connection has now (with a timeout only).
+    statement_bound: Duration,
+}
+
+impl Held {
+    fn expired(&self) -> Option<Error> {
+        self.timeout
+            .filter(|(_, deadline)| Instant::now() >= *deadline)
+            .map(|(timeout, _)| Error::TransactionTimeout { timeout })
+    }
+
+    /// Before a statement of the block: past the deadline, refuse it and abort the block;
+    /// else make sure the server stops it by the deadline. The bound is lowered to the time
+    /// left only once that is under nine tenths of it, so a block that runs well within
+    /// its timeout pays no extra round trip, and one statement overruns the deadline by a
+    /// ninth of the time left at most.
+    fn before_statement(&mut self) -> Result<()> {
+        let Some((_, deadline)) = self.timeout else {
+            return Ok(());
+        };
+        let expired = self.expired();
+        let conn = self.conn.as_mut().ok_or(Error::Closed)?;
+        if let Some(expired) = expired {
+            // Nothing more runs in the block; its end rolls it back.
+            conn.aborted = true;
+            return Err(expired);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.as_secs_f64() < self.statement_bound.as_secs_f64() * 0.9 {
+            let millis = left.as_millis().clamp(1, i32::MAX as u128);
+            let outcome = control(conn, &format!("SET LOCAL statement_timeout = {millis}"));
+            note_failure(conn, &outcome);
+            outcome.map_err(|err| explain(self.timeout, err))?;
+            self.statement_bound = left;
+        }
+        Ok(())
+    }
+}
+
+/// A statement the server cancelled for the `statement_timeout` a block with a timeout
+/// set (SQLSTATE 57014) ran out of that timeout; so did a session ended past the deadline.
+fn explain(timeout: Option<(Duration, Instant)>, err: Error) -> Error {
+    let Some((timeout, deadline)) = timeout else {
+        return err;
+    };
+    let cancelled = matches!(&err, Error::Postgres { sqlstate: Some(code), .. } if code == "57014");
+    let lost = matches!(err, Error::ConnectionLost { .. }) && Instant::now() >= deadline;
+    if cancelled || lost {
+        return Error::TransactionTimeout { timeout };
+    }
+    err
 }
 
 pub struct PgEngine {
@@ -110,6 +166,11 @@ impl PgEngine {
 
     pub fn pool_timeout(&self) -> Duration {
         self.pool.wait
+    }
+
+    /// The pool's connections now: open, idle, lent out, and callers waiting for one.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.stats()
     }
 
     pub fn schema(&self) -> &str {
@@ -220,11 +281,13 @@ impl PgEngine {
             Error::Transaction("execute_batch runs inside a transaction; call begin() first".into())
         })?;
         let mut held = held.lock();
-        let conn = held.conn.as_mut().ok_or(Error::Closed)?;
+        let timeout = held.timeout;
         let generation = self.schema_generation.load(Ordering::Acquire);
         let mut changed = 0;
         for params in rows {
-            changed += run(
+            held.before_statement()?;
+            let conn = held.conn.as_mut().ok_or(Error::Closed)?;
+            let outcome = run(
                 conn,
                 sql,
                 params,
@@ -232,7 +295,9 @@ impl PgEngine {
                 self.cache_size(),
                 false,
                 |client, statement, refs| client.execute(statement, refs),
-            )?;
+            );
+            note_failure(conn, &outcome);
+            changed += outcome.map_err(|err| explain(timeout, err))?;
         }
         Ok(changed)
     }
@@ -261,24 +326,69 @@ impl PgEngine {
 
     /// Open a transaction for the calling thread, or a savepoint inside the one it has.
     pub fn begin(&self) -> Result<()> {
+        self.begin_with(TxOptions::default())
+    }
+
+    /// `begin` with an isolation level (read committed when None) and a timeout for the
+    /// whole block. The timeout is the server's `statement_timeout` and
+    /// `idle_in_transaction_session_timeout` for the block (so neither a long statement nor
+    /// a stalled caller holds locks past it) and a deadline the engine checks before each
+    /// statement and at commit. A nested block (a savepoint) runs in its outer
+    /// transaction: it may repeat the outer level but not ask for another, nor a timeout.
+    pub fn begin_with(&self, options: TxOptions) -> Result<()> {
         self.check_usable()?;
         let me = current_thread_token();
         if let Some(held) = self.held_by(me) {
             let mut held = held.lock();
+            if let Some(asked) = options.isolation.filter(|asked| *asked != held.isolation) {
+                return Err(Error::Transaction(format!(
+                    "a nested transaction block runs in its outer transaction, which is {}; \
+                     it cannot be {} (give the level to the outermost block)",
+                    held.isolation.name(),
+                    asked.name()
+                )));
+            }
+            if options.timeout.is_some() {
+                return Err(Error::Transaction(
+                    "a nested transaction block cannot have a timeout of its own; give \
+                     timeout= to the outermost block"
+                        .into(),
+                ));
+            }
+            if let Some(expired) = held.expired() {
+                return Err(expired);
+            }
             let depth = held.depth;
             let conn = held.conn.as_mut().ok_or(Error::Closed)?;
             control(conn, &format!("SAVEPOINT strata_{depth}"))?;
             held.depth += 1;
             return Ok(());
         }
-        let mut conn = self.pool.acquire()?;
-        if let Err(err) = control(&mut conn, "BEGIN ISOLATION LEVEL READ COMMITTED") {
+        let isolation = options.isolation.unwrap_or(Isolation::ReadCommitted);
+        let sql = match options.timeout {
+            Some(timeout) => {
+                let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
+                format!(
+                    "BEGIN ISOLATION LEVEL {}; SET LOCAL statement_timeout = {millis}; \
+                     SET LOCAL idle_in_transaction_session_timeout = {millis}",
+                    isolation.sql()
+                )
+            }
+            None => format!("BEGIN ISOLATION LEVEL {}", isolation.sql()),
+        };
+        let mut conn = self.acquire()?;
+        let started = Instant::now();
+        if let Err(err) = control(&mut conn, &sql) {
+            conn.broken |= matches!(err, Error::ConnectionLost { .. });
             self.pool.release(conn);
             return Err(err);
         }
         let held = Held {
             conn: Some(conn),
             depth: 1,
+            isolation,
+            timeout: options.timeout.zip(options.deadline(started)),
+            statement_bound: options.timeout.unwrap_or_default(),
         };
         self.transactions
             .lock()
@@ -303,13 +413,15 @@ impl PgEngine {
         })?;
         let mut held = held.lock();
         let savepoint = held.depth - 1;
+        // Past the deadline the block is rolled back, whatever was asked.
+        let expired = if commit { held.expired() } else { None };
         let Some(conn) = held.conn.as_mut() else {
             self.transactions.lock().remove(&me);
             return Err(Error::Closed);
         };
         // A failed statement aborted the level: the only way out is to roll it back, and a
         // commit asked for must not look as if it happened.
-        let aborted = std::mem::take(&mut conn.aborted);
+        let aborted = std::mem::take(&mut conn.aborted) || expired.is_some();
         let outcome = match (savepoint, commit && !aborted) {
             (0, true) => control(conn, "COMMIT"),
             (0, false) => control(conn, "ROLLBACK"),
@@ -317,13 +429,18 @@ impl PgEngine {
             (_, false) => control(conn, &format!("ROLLBACK TO SAVEPOINT strata_{savepoint}"))
                 .and_then(|()| control(conn, &format!("RELEASE SAVEPOINT strata_{savepoint}"))),
         };
+        conn.broken |= matches!(outcome, Err(Error::ConnectionLost { .. }));
         let broken = conn.broken || conn.client.is_closed();
+        let outcome = outcome.map_err(|err| explain(held.timeout, err));
         held.depth -= 1;
         if held.depth == 0 || broken {
             self.transactions.lock().remove(&me);
             if let Some(conn) = held.conn.take() {
                 self.pool.release(conn);
             }
+        }
+        if let Some(expired) = expired {
+            return Err(expired);
         }
         outcome?;
         if commit && aborted {
@@ -366,6 +483,18 @@ impl PgEngine {
         Ok(self.pool.connect()?.client)
     }
 
+    /// A pooled connection. Once the engine is open, a server that cannot be reached is a
+    /// lost connection (the server went away, or restarts), not a bad URL: the caller gets
+    /// `ConnectionLost`, and the pool connects again on a later call once it is back.
+    fn acquire(&self) -> Result<PgConn> {
+        self.pool.acquire().map_err(|err| match err {
+            Error::Open { reason, .. } => Error::ConnectionLost {
+                message: format!("cannot connect to the server again: {reason}"),
+            },
+            other => other,
+        })
+    }
+
     fn cache_size(&self) -> usize {
         self.pool.target().statement_cache_size
     }
@@ -382,12 +511,13 @@ impl PgEngine {
         let generation = self.schema_generation.load(Ordering::Acquire);
         if let Some(held) = self.held_by(current_thread_token()) {
             let mut held = held.lock();
+            held.before_statement()?;
             let conn = held.conn.as_mut().ok_or(Error::Closed)?;
             let outcome = f(conn, generation, false);
             note_failure(conn, &outcome);
-            return outcome;
+            return outcome.map_err(|err| explain(held.timeout, err));
         }
-        let mut conn = self.pool.acquire()?;
+        let mut conn = self.acquire()?;
         let outcome = f(&mut conn, generation, true);
         note_failure(&mut conn, &outcome);
         self.pool.release(conn);

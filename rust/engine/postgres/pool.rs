@@ -70,7 +70,19 @@ struct PoolState {
     idle: Vec<PgConn>,
     /// Connections open now: idle, lent out, or held by a transaction.
     open: usize,
+    /// Callers waiting for a connection to be freed.
+    waiting: usize,
     closed: bool,
+}
+
+/// A snapshot of the pool, for `db.health_()` and `strata doctor`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub limit: usize,
+    pub open: usize,
+    pub idle: usize,
+    pub in_use: usize,
+    pub waiting: usize,
 }
 
 pub struct Pool {
@@ -90,9 +102,21 @@ impl Pool {
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
                 open: 0,
+                waiting: 0,
                 closed: false,
             }),
             freed: Condvar::new(),
+        }
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let state = self.state.lock();
+        PoolStats {
+            limit: self.limit,
+            open: state.open,
+            idle: state.idle.len(),
+            in_use: state.open - state.idle.len(),
+            waiting: state.waiting,
         }
     }
 
@@ -123,7 +147,10 @@ impl Pool {
                     self.freed.notify_one();
                 });
             }
-            if self.freed.wait_until(&mut state, deadline).timed_out() {
+            state.waiting += 1;
+            let timed_out = self.freed.wait_until(&mut state, deadline).timed_out();
+            state.waiting -= 1;
+            if timed_out {
                 return Err(Error::PoolTimeout {
                     waited: self.wait,
                     limit: self.limit,

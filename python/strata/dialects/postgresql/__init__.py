@@ -1,19 +1,27 @@
-"""The PostgreSQL dialect: `PostgresDialect`. Its DDL part (`ddl`) writes Prisma's exact
-PostgreSQL migration scripts, its introspection part (`introspect`) reads a live database
-back in the DDL part's spelling, its migrations part (`migrations`) runs scripts on a
-server with Prisma's history table and lock, and its queue part (`queue`) writes the job
-queue's statements; the other parts that talk to a live server
-(the client's queries and value encoding, the rate limiter, metrics) are not
-written yet, and using one fails with a `ConfigurationError` that says so, never by falling
-back to SQLite."""
+"""The PostgreSQL dialect: `PostgresDialect`, one module per part. Its DDL part (`ddl`) writes
+Prisma's exact PostgreSQL migration scripts, its introspection part (`introspect`) reads a
+live database back in the DDL part's spelling and its migrations part (`migrations`) runs
+scripts on a server with Prisma's history table and lock. The run-time parts put the same
+client and features on a server: the typed client's statements (`query`) and value encoding
+(`codecs`), the job queue (`queue`: SKIP LOCKED claims, LISTEN/NOTIFY waits), the rate
+limiter (`ratelimit`: one-statement hits on the server's clock), metrics and the bulk writer
+(`metrics`, `bulk`: binary COPY ingest) and the health checks (`health`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
-from strata.dialects.postgresql import introspect, migrations, queue
+from strata.dialects.postgresql import (
+    codecs,
+    health,
+    introspect,
+    metrics,
+    migrations,
+    query,
+    queue,
+    ratelimit,
+)
 from strata.dialects.postgresql.ddl import PostgresDdl
-from strata.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from strata.dialects.base import (
@@ -28,17 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["PostgresDialect"]
 
 
-def _not_yet(part: str) -> NoReturn:
-    raise ConfigurationError(
-        f"PostgreSQL's {part} is not available yet: strata migrates and introspects "
-        "PostgreSQL databases but cannot run its client and features on one yet"
-    )
-
-
 class PostgresDialect:
-    """`strata.dialects.base.Dialect` for PostgreSQL. Each part not written yet is a
-    property that raises when the part is used, so the protocol holds for the type checker
-    and no caller silently gets another database's SQL."""
+    """`strata.dialects.base.Dialect` for PostgreSQL."""
 
     provider = "postgresql"
 
@@ -46,20 +45,9 @@ class PostgresDialect:
         self.ddl = PostgresDdl()
         self.introspection: IntrospectionDialect = introspect
         self.migrations = migrations
+        self.query: QueryDialect = query
+        self.codecs: CodecsDialect = codecs
         self.queue: QueueDialect = queue
-
-    @property
-    def query(self) -> QueryDialect:
-        _not_yet("query support")
-
-    @property
-    def ratelimit(self) -> RateLimitDialect:
-        _not_yet("rate limiter")
-
-    @property
-    def metrics(self) -> MetricsDialect:
-        _not_yet("metrics")
-
-    @property
-    def codecs(self) -> CodecsDialect:
-        _not_yet("value encoding")
+        self.ratelimit: RateLimitDialect = ratelimit
+        self.metrics: MetricsDialect = metrics
+        self.health = health

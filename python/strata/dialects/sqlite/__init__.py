@@ -1,10 +1,19 @@
 """The SQLite dialect: `SqliteDialect` composed from one module per concern (`ddl`,
-`introspect`, `migrations`, `query`, `queue`, `ratelimit`, `metrics`, `codecs`), and `quote`,
-SQLite's quoting of names."""
+`introspect`, `migrations`, `query`, `queue`, `ratelimit`, `metrics`, `codecs`,
+`health`), and `quote`, SQLite's quoting of names."""
 
 from __future__ import annotations
 
-from strata.dialects.sqlite import codecs, introspect, metrics, migrations, query, queue, ratelimit
+from strata.dialects.sqlite import (
+    codecs,
+    health,
+    introspect,
+    metrics,
+    migrations,
+    query,
+    queue,
+    ratelimit,
+)
 from strata.dialects.sqlite.ddl import SqliteDdl, quote
 
 __all__ = ["SqliteDialect", "quote"]
@@ -24,3 +33,4 @@ class SqliteDialect:
         self.ratelimit = ratelimit
         self.metrics = metrics
         self.codecs = codecs
+        self.health = health
