@@ -102,6 +102,33 @@ def test_demo_runs_resumes_and_starts_fresh(tmp_path: Path) -> None:
     assert screenshot.stat().st_size > 40_000
 
 
+@pytest.mark.slow
+def test_demo_runs_on_a_postgresql_server(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same story on a server: the workers are processes with connections of their own,
+    a second run resumes, and --fresh resets the database."""
+    monkeypatch.chdir(tmp_path)  # the report goes to the working directory
+    runner = CliRunner()
+    arguments = ["demo", "--url", pg_url, "--jobs", "2000"]
+    for run in (arguments, [*arguments, "--fresh"]):
+        result = runner.invoke(main, run)
+        assert result.exit_code == 0, result.output
+        output = " ".join(result.output.split())
+        assert "jobs submitted │ 2,000" in output
+        assert "PostgreSQL 1" in output
+    assert "killed render process" in output
+    schema = Path(strata.__file__).resolve().parents[2] / "schema"
+    with strata.connect(pg_url, schema=schema / "render_manager.postgresql.prisma") as db:
+        assert db.job.count() == 2_000
+        assert db.job.count(where={"status": {"not_in": ["COMPLETED", "FAILED"]}}) == 0
+        assert db.api_token.count() == 2
+        assert db.node_metric_rollup.count() > 0
+    assert (
+        "A render farm on a PostgreSQL server" in (tmp_path / "strata-demo-report.html").read_text()
+    )
+
+
 def test_demo_refuses_a_read_only_directory() -> None:
     """Permission checks do not apply to root, so the demo runs as an unprivileged user."""
     folder = tempfile.mkdtemp(prefix="strata-demo-ro-")

@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from strata.cli import main
 from strata.dialects import PostgresDialect, dialect_for, dialect_for_url
 from strata.dialects.postgresql.ddl import PostgresDdl
-from strata.errors import ConfigurationError
 from strata.migrate.diff import diff
 from strata.migrate.sql_schema import calculate
 from strata.schema import load_schema
@@ -734,9 +733,3 @@ def test_postgresql_providers_and_urls_choose_the_postgresql_dialect() -> None:
     assert isinstance(dialect_for("postgresql"), PostgresDialect)
     assert isinstance(dialect_for("postgres"), PostgresDialect)
     assert dialect_for_url("postgresql://u@localhost/db").provider == "postgresql"
-
-
-@pytest.mark.parametrize("part", ["query", "ratelimit", "metrics"])
-def test_parts_not_written_yet_fail_clearly(part: str) -> None:
-    with pytest.raises(ConfigurationError, match=r"PostgreSQL's .* is not available yet"):
-        getattr(PostgresDialect(), part)

@@ -125,7 +125,9 @@ def _where(provider: str) -> str:
 
 def _server(db: strata.Database) -> str:
     """The database server and its version, as the health check reads it."""
-    return f"SQLite {db.health_().sqlite_version}"
+    health = db.health_()
+    name = "SQLite" if health.provider == "sqlite" else "PostgreSQL"
+    return f"{name} {health.server_version}"
 
 
 # -- setting up ------------------------------------------------------------------------------

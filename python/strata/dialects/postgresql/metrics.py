@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from strata.dialects.base import MetricsSourceSql, RollupSql
 from strata.dialects.postgresql.bulk import bulk_insert
-from strata.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from strata.schema import ir
