@@ -107,9 +107,9 @@ with open_database("gpu_marketplace") as db:
         "amount"
     ]
     say("jobs completed", done)
-    say("consumer balance", balance)
-    say("provider earnings", earned)
-    say("balance + earnings", balance + earned)
+    say("consumer balance", f"{balance:.2f}")
+    say("provider earnings", f"{earned:.2f}")
+    say("balance + earnings", f"{balance + earned:.2f}")
     busiest = metrics.aggregate(every="1h", values=["gpuUsage"], stats=["count", "p95"])
     say("gpu samples", sum(row["gpuUsage_count"] for row in busiest))
     say("gpu p95", max(row["gpuUsage_p95"] for row in busiest))

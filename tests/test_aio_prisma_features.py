@@ -13,7 +13,6 @@ import pytest
 
 import strata
 from backends import Backend, for_provider
-from client_support import bulk_writer_pending
 from strata import deferred
 from strata.aio import AsyncDatabase, connect_async
 from strata.events import QueryEvent
@@ -75,7 +74,6 @@ def test_async_omit(backend: Backend) -> None:
 def test_async_create_and_update_many_and_return(
     backend: Backend, request: pytest.FixtureRequest
 ) -> None:
-    bulk_writer_pending(request, backend)
 
     async def test(adb: AsyncDatabase) -> None:
         created = await adb.user.create_many_and_return(

@@ -14,7 +14,6 @@ import pytest
 
 import strata
 from backends import Backend
-from client_support import bulk_writer_pending
 from strata.client import Page, defaults
 
 SEEDS = Path(__file__).resolve().parent.parent / "schema"
@@ -482,7 +481,6 @@ def test_upsert_creates_then_updates(seed: Seed) -> None:
 def test_create_many_binds_one_statement_and_skips_duplicates(
     seed: Seed, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
-    bulk_writer_pending(request, backend)
     db = seed("music_api")
     seen = statements(db)
     result = db.api_key.create_many([{"key": f"k{n}", "name": f"key {n}"} for n in range(50)])
@@ -514,7 +512,6 @@ def test_create_many_binds_one_statement_and_skips_duplicates(
 def test_create_many_validates_every_row_before_writing(
     seed: Seed, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
-    bulk_writer_pending(request, backend)
     db = seed("music_api")
     rows: list[dict[str, Any]] = [{"key": f"k{n}", "name": "x"} for n in range(10)]
     rows[7]["name"] = 7

@@ -12,7 +12,6 @@ import pytest
 
 import strata
 from backends import Backend
-from client_support import bulk_writer_pending
 from support import Traced
 
 SEEDS = Path(__file__).resolve().parent.parent / "schema"
@@ -208,7 +207,6 @@ def test_upsert_through_a_list_relation(blog: strata.Database) -> None:
 def test_create_many_inside_create_and_update(
     blog: strata.Database, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
-    bulk_writer_pending(request, backend)
     traced = Traced(blog)
     author = blog.author.create(
         data={
@@ -239,7 +237,6 @@ def test_create_many_inside_create_and_update(
 def test_a_failing_create_many_rolls_back_the_parent(
     blog: strata.Database, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
-    bulk_writer_pending(request, backend)
     before = snapshot(blog)
     with pytest.raises(strata.UniqueConstraintError):
         blog.author.create(

@@ -19,7 +19,7 @@ import pytest
 
 import strata
 from backends import Backend
-from client_support import bulk_writer_pending, placeholder
+from client_support import placeholder
 from strata import deferred
 from strata.events import QueryEvent
 
@@ -245,7 +245,6 @@ def test_a_bad_omit_on_a_write_writes_nothing(db: strata.Database) -> None:
 def test_create_many_and_return_gives_the_records_in_order(
     db: strata.Database, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
-    bulk_writer_pending(request, backend)
     rows = [
         {"email": "u1@x.io", "password": "a"},
         # An explicit id below the largest: only RETURNING finds it, a rowid range would not.
@@ -268,7 +267,6 @@ def test_create_many_and_return_gives_the_records_in_order(
 def test_create_many_and_return_shapes_and_skips_duplicates(
     db: strata.Database, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
-    bulk_writer_pending(request, backend)
     created = db.user.create_many_and_return(
         [
             {"email": "ann@x.io", "password": "dup"},  # exists: skipped, not returned
@@ -291,7 +289,6 @@ def test_create_many_and_return_shapes_and_skips_duplicates(
 def test_create_many_and_return_errors_as_create_many_and_writes_nothing(
     db: strata.Database, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
-    bulk_writer_pending(request, backend)
     before = db.user.count()
     with pytest.raises(strata.ValidationError, match="row 1") as bad:
         db.user.create_many_and_return(
@@ -320,7 +317,6 @@ def test_create_many_and_return_errors_as_create_many_and_writes_nothing(
 def test_create_many_and_return_in_a_scoped_view_and_a_rolled_back_transaction(
     db: strata.Database, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
-    bulk_writer_pending(request, backend)
     acme = db.scoped_(accountId=1)
     (created,) = acme.user.create_many_and_return([{"email": "s@x.io", "password": "p"}])
     assert created.accountId == 1
@@ -348,7 +344,6 @@ def insert_users_until(url: str, stop: multiprocessing.synchronize.Event) -> Non
 def test_create_many_and_return_is_exact_beside_a_concurrent_writer(
     db: strata.Database, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
-    bulk_writer_pending(request, backend)
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     writer = context.Process(target=insert_users_until, args=(db.url_, stop))
@@ -601,7 +596,6 @@ SLOW = (
 def test_query_events_carry_sql_params_and_duration(
     db: strata.Database, backend: Backend, request: pytest.FixtureRequest
 ) -> None:
-    bulk_writer_pending(request, backend)
     first, second = placeholder(backend, 1), placeholder(backend, 2)
     events: list[QueryEvent] = []
     unsubscribe = db.on_("query", events.append)

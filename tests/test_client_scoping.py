@@ -11,7 +11,7 @@ import pytest
 
 import strata
 from backends import Backend, for_provider
-from client_support import bulk_writer_pending, placeholder
+from client_support import placeholder
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schema" / "video_machine.prisma"
 
@@ -70,7 +70,6 @@ def test_scoped_writes_cannot_touch_another_tenant(db: strata.Database) -> None:
 def test_scoped_creates_are_stamped(
     db: strata.Database, request: pytest.FixtureRequest, backend: Backend
 ) -> None:
-    bulk_writer_pending(request, backend)
     alice = db.scoped_(userId="alice")
     created = alice.project.create(data={"title": "new", "config": {"style": "noir"}})
     assert created.userId == "alice"

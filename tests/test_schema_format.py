@@ -438,8 +438,8 @@ def test_seed_schemas_are_in_canonical_form(path: Path) -> None:
 
 
 def test_all_seed_schemas_exist() -> None:
-    """The five seed systems on SQLite, and the four whose documents run on PostgreSQL in
-    their own dialect."""
+    """The five seed systems on SQLite, the four whose documents run on PostgreSQL in their
+    own dialect, and the render manager's PostgreSQL form (the demo's on a server)."""
     assert [p.name for p in SEED_SCHEMAS] == [
         "gpu_marketplace.postgresql.prisma",
         "gpu_marketplace.prisma",
@@ -447,6 +447,7 @@ def test_all_seed_schemas_exist() -> None:
         "medianest.prisma",
         "music_api.postgresql.prisma",
         "music_api.prisma",
+        "render_manager.postgresql.prisma",
         "render_manager.prisma",
         "video_machine.postgresql.prisma",
         "video_machine.prisma",

@@ -13,8 +13,9 @@ otherwise; SQL text passed in is text a function of the same part returned.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, Protocol, TypedDict, overload
+
+from strata.dialects.shapes import PulledColumn, RowCopy, ScratchDatabase
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from strata.dialects.values import Codec, DateTimeForm, DateTimeFormat, Encoder, FastPath
     from strata.schema import ir
     from strata.schema.sql import Column, Enum, Index, SqlSchema, Step, Table, TypeChange
-    from strata.schema.syntax import Expression
 
 #: A migration step with its sort key among steps of its kind (`strata.migrate.diff`).
 KeyedStep = tuple[tuple[int, ...], "Step"]
@@ -480,50 +480,6 @@ class IntrospectionDialect(Protocol):
     def pulled(self, column: Column) -> PulledColumn:
         """How ``strata db pull`` writes ``column`` as a Prisma field, such that the DDL
         part renders that field back as the same column."""
-
-
-@dataclass(frozen=True)
-class PulledColumn:
-    """A column as a Prisma scalar field (`IntrospectionDialect.pulled`): its type, or
-    ``Unsupported``'s text where no Prisma type renders back as the column's, and the
-    argument of its ``@default(...)`` as schema syntax."""
-
-    type: str
-    unsupported: str | None = None
-    default: Expression | None = None
-    #: The ``@db.X(arguments)`` attribute, where the column's type is not the Prisma type's
-    #: default one: ``("VarChar", ("255",))``.
-    native_type: tuple[str, tuple[str, ...]] | None = None
-    #: A list field (a PostgreSQL array column).
-    list: bool = False
-    #: The database enum the column holds, for databases with enum types. ``type`` is then
-    #: the enum's database name, and a default names its stored values as identifiers; the
-    #: writer gives both their Prisma names.
-    enum: str | None = None
-
-
-@dataclass(frozen=True)
-class RowCopy:
-    """A table redefinition's row copy, recognised in a migration script, as the
-    statements that run it range by range so that progress can be shown."""
-
-    #: The table copied from, as progress reports name it.
-    source: str
-    #: One row: the least and the greatest row key of the source (NULLs when empty).
-    bounds_sql: str
-    #: The copy of the rows whose key is in [first parameter, second parameter).
-    range_sql: str
-
-
-@dataclass(frozen=True)
-class ScratchDatabase:
-    """A throwaway database (`MigrationsDialect.scratch_database`): where it is, and what
-    the main database's connection runs to create it and to drop it afterwards (nothing for
-    a private in-memory database, which goes with its connection)."""
-
-    url: str
-    create_sql: str | None = None
-    drop_sql: str | None = None
 
 
 class MigrationsDialect(Protocol):
