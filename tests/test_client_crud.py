@@ -485,10 +485,11 @@ def test_create_many_binds_one_statement_and_skips_duplicates(
     seen = statements(db)
     result = db.api_key.create_many([{"key": f"k{n}", "name": f"key {n}"} for n in range(50)])
     assert result == {"count": 50}
-    # One INSERT; before it, the first use of the model's DateTime columns detected their
-    # stored forms (strata.client.datetimes), one query each for these empty columns.
+    # One INSERT; before it, on SQLite, the first use of the model's DateTime columns
+    # detected their stored forms (strata.client.datetimes), one query each for these empty
+    # columns. PostgreSQL's timestamp(3) has one native form: nothing to detect.
     detections = [sql for sql in seen if sql.startswith("SELECT CASE")]
-    assert len(detections) == 3
+    assert len(detections) == (0 if backend.is_postgres else 3)
     assert seen[len(detections) :] == [seen[-1]]
     assert seen[-1].startswith('INSERT INTO "api_keys"')
     keys = db.api_key.find_many(order_by={"key": "asc"})
@@ -515,7 +516,8 @@ def test_create_many_validates_every_row_before_writing(
     db = seed("music_api")
     rows: list[dict[str, Any]] = [{"key": f"k{n}", "name": "x"} for n in range(10)]
     rows[7]["name"] = 7
-    with pytest.raises(strata.ValidationError, match=r"ApiKey\.name: expected a str, got int 7"):
+    wrong = r"ApiKey\.name: expected a str( without NUL characters)?, got int 7"
+    with pytest.raises(strata.ValidationError, match=wrong):
         db.api_key.create_many(rows)
     with pytest.raises(strata.ValidationError, match="no field 'nme'"):
         db.api_key.create_many([{"key": "a", "name": "x"}, {"key": "b", "nme": "x"}])
