@@ -34,6 +34,9 @@ use slot::Slot;
 enum Kind {
     Text {
         max_chars: Option<usize>,
+        /// PostgreSQL's text cannot hold U+0000; such a value takes the Python encoder,
+        /// which refuses it with the field's error.
+        refuse_nul: bool,
     },
     Int {
         min: i64,

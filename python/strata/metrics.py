@@ -55,9 +55,6 @@ _NUMERIC = {"Int": True, "BigInt": True, "Float": False}
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _DURATION = re.compile(r"\s*(\d+)\s*(ms|s|m|h|d|w)\s*")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: Rows per transaction for ingest: large enough that a commit's fsync is amortised, small
-#: enough that a failure loses little and the write lock is never held for long.
-DEFAULT_CHUNK_ROWS = 10_000
 
 
 def parse_every(every: object, *, model: str | None = None) -> int:
@@ -145,7 +142,7 @@ class Metrics:
 
     # -- ingest ------------------------------------------------------------------------------
 
-    def ingest(self, data: Any, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> int:
+    def ingest(self, data: Any, *, chunk_rows: int | None = None) -> int:
         """Insert samples and return how many rows were written.
 
         ``data`` is one of:
@@ -159,11 +156,14 @@ class Metrics:
           above, written one after another, so a stream of any size is ingested in
           bounded memory.
 
-        Every ``chunk_rows`` rows commit in a transaction of their own. A bad value raises
-        `ValidationError` naming the field and ``row``, the row's index in the whole
+        Every ``chunk_rows`` rows commit in a transaction of their own (by default 10,000
+        on SQLite, whose write lock other writers wait on, and 100,000 on PostgreSQL). A
+        bad value raises `ValidationError` naming the field and ``row``, the row's index in the whole
         ingest; ``committed`` on the error tells how many rows were written before the
         failing chunk, which was rolled back alone.
         """
+        if chunk_rows is None:
+            chunk_rows = self._sql.ingest_chunk_rows
         if isinstance(data, Mapping) or _is_arrow(data) or isinstance(data, list | tuple):
             return self._ingest_chunks(iter([data]), chunk_rows)
         if isinstance(data, Iterable) and not isinstance(data, str | bytes):

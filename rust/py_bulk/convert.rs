@@ -29,8 +29,14 @@ pub(super) fn fast_convert<V: Slot>(kind: &Kind, value: &Bound<'_, PyAny>) -> Op
 /// `fast_convert`'s values that both databases bind alike, in `SQLite`'s form.
 fn fast_value(kind: &Kind, value: &Bound<'_, PyAny>) -> Option<Value> {
     match kind {
-        Kind::Text { max_chars } => {
+        Kind::Text {
+            max_chars,
+            refuse_nul,
+        } => {
             let text = value.cast::<PyString>().ok()?.to_str().ok()?;
+            if *refuse_nul && memchr::memchr(0, text.as_bytes()).is_some() {
+                return None;
+            }
             match max_chars {
                 Some(limit) if text.chars().count() > *limit => None,
                 _ => Some(Value::Text(text.to_owned())),
@@ -90,6 +96,11 @@ pub(super) fn parse_kind(kind: &str, options: &Bound<'_, PyAny>) -> PyResult<Kin
     Ok(match kind {
         "text" => Kind::Text {
             max_chars: options.extract()?,
+            refuse_nul: false,
+        },
+        "text-without-nul" => Kind::Text {
+            max_chars: options.extract()?,
+            refuse_nul: true,
         },
         "int" => {
             let (min, max) = options.extract()?;

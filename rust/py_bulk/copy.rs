@@ -15,8 +15,11 @@ use crate::bulk_pg::insert_sql;
 use crate::engine::postgres::PgEngine;
 use crate::error::Error;
 
-/// Rows converted per batch sent.
+/// Rows converted per batch sent. The first batch of a chunk is smaller and each next one
+/// twice as large up to this, because the server has nothing to store until the first
+/// batch arrives.
 const BATCH_ROWS: usize = 4096;
+const FIRST_BATCH_ROWS: usize = 256;
 
 /// Converts up to `limit` rows into runs; returns how many it converted.
 type Fill<'f, V> = dyn FnMut(&mut Vec<Run<V>>, usize) -> PyResult<usize> + 'f;
@@ -120,9 +123,11 @@ impl PyBulkInsert {
         let mut pending: VecDeque<Run<V>> = VecDeque::new();
         let mut pulled = 0;
         let mut exhausted = false;
+        let mut batch_rows = FIRST_BATCH_ROWS;
         // Convert the next batch into `pending`; false once the chunk has no more rows.
         let mut pull = |pending: &mut VecDeque<Run<V>>, pulled: &mut usize| -> PyResult<bool> {
-            let want = BATCH_ROWS.min(chunk_rows - *pulled);
+            let want = batch_rows.min(chunk_rows - *pulled);
+            batch_rows = (batch_rows * 2).min(BATCH_ROWS);
             if want == 0 {
                 return Ok(false);
             }

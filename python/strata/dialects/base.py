@@ -695,6 +695,9 @@ class MetricsDialect(Protocol):
     ``create_many`` (`strata.client.bulk`), of the Arrow export behind analytics and of the
     health checks. Statements are built when a model is bound; the core runs them."""
 
+    #: Rows per transaction of ``Metrics.ingest`` when the caller gives no ``chunk_rows``.
+    ingest_chunk_rows: int
+
     def source_sql(
         self, table: str, series: str, time: str, values: Sequence[str]
     ) -> MetricsSourceSql: ...

@@ -91,12 +91,16 @@ class _WorkerLoop:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 previous[signum] = signal.signal(signum, lambda *_: stop.set())
 
+        # Idle means nothing claimable now: a worker told to exit then does not first wait
+        # for an enqueue (which would add the wait to every run that drains a queue).
+        wait = 0.0 if exit_when_idle else 0.5
+
         def loop(index: int) -> None:
             name = worker if concurrency == 1 else f"{worker}/{index}"
             try:
                 while not stop.is_set():
                     claims = self._retrying(
-                        lambda: self.queue.wait_and_claim(name, timeout=0.5),
+                        lambda: self.queue.wait_and_claim(name, timeout=wait),
                         f"worker {name}: claim",
                         stop,
                     )

@@ -306,18 +306,20 @@ def build_codec(
 
 def _fast_path(field: ir.ScalarField) -> FastPath:
     """What the core's bulk writer converts itself; every other value goes through
-    ``to_sql``. Text goes through ``to_sql`` too: the core does not refuse U+0000."""
-    if field.list or field.is_enum:
+    ``to_sql``. Text with U+0000 goes to ``to_sql`` too, which refuses it. A DateTime is
+    Prisma's ``timestamp(3)``: the core truncates to the millisecond as ``to_sql`` does, and
+    the binary COPY and parameters read its ISO text as UTC wall-clock time."""
+    if field.list or field.is_enum or field.native_type is not None:
         return ("python", None)
     simple: dict[str, FastPath] = {
+        "String": ("text-without-nul", None),
         "Int": ("int", INT32),
         "BigInt": ("int", INT64),
         "Float": ("float", None),
         "Boolean": ("bool", None),
         "Bytes": ("bytes", None),
+        "DateTime": ("datetime-iso8601-z", None),
     }
-    if field.native_type is not None:
-        return ("python", None)
     return simple.get(field.type, ("python", None))
 
 

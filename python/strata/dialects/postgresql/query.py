@@ -35,6 +35,32 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from strata.dialects.postgresql.ddl import quote
+from strata.dialects.standard_query import (
+    aggregate,
+    assignment,
+    count_all,
+    count_rows,
+    count_sql,
+    delete_sql,
+    exists,
+    exists_sql,
+    grouped,
+    in_list,
+    is_not_null,
+    is_null,
+    joined,
+    like_pattern,
+    narrowed,
+    negated,
+    null,
+    qualified,
+    returning_clause,
+    rows,
+    select_sql,
+    table_as,
+    update_sql,
+    value_of,
+)
 from strata.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -105,11 +131,6 @@ native_upsert = True
 # -- names and parameters -------------------------------------------------------------------
 
 
-def qualified(alias: str, column: str) -> str:
-    """``column`` of the table aliased ``alias``."""
-    return f"{alias}.{column}"
-
-
 def row_id(alias: str, key: Sequence[str]) -> str:
     """What finds a row of the table aliased ``alias`` again: its primary key (one
     column). A ``ctid`` would not do: it changes when the row is updated."""
@@ -124,16 +145,6 @@ def row_id(alias: str, key: Sequence[str]) -> str:
 def placeholder(index: int) -> str:
     """The ``index``-th positional parameter."""
     return f"${index}"
-
-
-def table_as(table: str, alias: str) -> str:
-    """``table`` under ``alias``, as a statement's source."""
-    return f"{table} AS {alias}"
-
-
-def joined(left: str, right: str, on: str) -> str:
-    """Source ``left`` joined with source ``right`` where ``on`` holds."""
-    return f"{left} JOIN {right} ON {on}"
 
 
 # -- conditions -------------------------------------------------------------------------------
@@ -159,27 +170,9 @@ def any_of(conditions: Sequence[str]) -> str:
     return f"({' OR '.join(conditions)})" if conditions else "FALSE"
 
 
-def negated(condition: str) -> str:
-    """Not ``condition`` (group it unless it is one term)."""
-    return f"NOT {condition}"
-
-
-def grouped(condition: str) -> str:
-    """``condition`` in parentheses, to combine it with others."""
-    return f"({condition})"
-
-
 def not_true(condition: str) -> str:
     """The condition that ``condition`` is false or unknown (NULL)."""
     return f"({condition}) IS NOT TRUE"
-
-
-def is_null(expression: str) -> str:
-    return f"{expression} IS NULL"
-
-
-def is_not_null(expression: str) -> str:
-    return f"{expression} IS NOT NULL"
 
 
 _COMPARISONS = {
@@ -198,13 +191,6 @@ def compare(left: str, operator: str, right: str) -> str:
     return f"{left} {_COMPARISONS[operator]} {right}"
 
 
-def in_list(expression: str, values: Sequence[str], *, negated: bool = False) -> str:
-    """``expression`` (not, when ``negated``) among ``values`` (expressions, parameters);
-    none matches no value."""
-    negation = "NOT " if negated else ""
-    return f"{expression} {negation}IN ({', '.join(values) or 'NULL'})"
-
-
 def keys_in(columns: Sequence[str], keys: Sequence[Sequence[str]]) -> str:
     """``columns`` (qualified) equal to one of ``keys``, each key's values as expressions
     (placeholders) in column order. Row constructors, not ``VALUES``: each value then takes
@@ -220,18 +206,13 @@ def lower(expression: str) -> str:
     return f"lower(({expression})::text)"
 
 
-def _like_pattern(value: str, prefix: str, suffix: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"{prefix}{escaped}{suffix}"
-
-
 def string_match(column: str, operator: str, text: str, bind: Bind, *, insensitive: bool) -> str:
     """Text ``column`` tested against ``text``: ``contains``, ``starts_with``,
     ``ends_with``, or (only ``insensitive``) ``equals``. The column is read as text, so a
     String of another native type (``@db.Uuid``, ``@db.Char``) takes the tests too."""
     column = f"({column})::text"
     if insensitive:
-        pattern = _like_pattern(
+        pattern = like_pattern(
             text,
             "" if operator in ("equals", "starts_with") else "%",
             "" if operator in ("equals", "ends_with") else "%",
@@ -345,33 +326,6 @@ def list_overlaps(column: str, given: Callable[[], str], *, every: bool, by_text
 # -- row sets and subqueries ----------------------------------------------------------------
 
 
-def rows(source: str, condition: str) -> str:
-    """The rows of ``source`` where ``condition`` holds, for `exists`, `count_rows`,
-    `value_of` and `narrowed`."""
-    return f"FROM {source} WHERE {condition}"
-
-
-def narrowed(rows: str, condition: str) -> str:
-    """``rows`` (from `rows`) where ``condition`` holds as well (group it unless it is
-    one term)."""
-    return f"{rows} AND {condition}"
-
-
-def exists(rows: str) -> str:
-    """Whether ``rows`` has a row."""
-    return f"EXISTS (SELECT 1 {rows})"
-
-
-def count_rows(rows: str) -> str:
-    """The number of ``rows``, as an expression."""
-    return f"(SELECT COUNT(*) {rows})"
-
-
-def value_of(expression: str, rows: str) -> str:
-    """``expression`` read from the one row of ``rows``, as an expression."""
-    return f"(SELECT {expression} {rows})"
-
-
 # -- ordering and paging -------------------------------------------------------------------
 
 
@@ -391,18 +345,6 @@ def pagination(limit: int | None, offset: int, bind: Bind) -> str:
 
 # -- aggregates -----------------------------------------------------------------------------
 
-_AGGREGATES = {"count": "COUNT", "avg": "AVG", "sum": "SUM", "min": "MIN", "max": "MAX"}
-
-
-def count_all() -> str:
-    """The number of rows, as an aggregate."""
-    return "COUNT(*)"
-
-
-def aggregate(function: str, expression: str) -> str:
-    """``count``, ``avg``, ``sum``, ``min`` or ``max`` of ``expression``."""
-    return f"{_AGGREGATES[function]}({expression})"
-
 
 def collected(column: str) -> str:
     """The non-NULL values of ``column`` as JSON array text, each NUMERIC in its exact
@@ -414,48 +356,9 @@ def collected(column: str) -> str:
 # -- statements -----------------------------------------------------------------------------
 
 
-def select_sql(
-    columns: Sequence[str],
-    table: str,
-    alias: str,
-    condition: str,
-    *,
-    group_by: Sequence[str] = (),
-    having: str | None = None,
-    order_by: Sequence[str] = (),
-    limit: int | None = None,
-    window: str | None = None,
-) -> str:
-    """A SELECT of ``columns`` (expressions) from ``table`` as ``alias``: grouped,
-    filtered by ``having``, sorted by ``order_by`` (`order_term`), at most ``limit`` rows,
-    or the rows of ``window`` (`pagination`)."""
-    sql = f"SELECT {', '.join(columns)} FROM {table} AS {alias} WHERE {condition}"
-    if group_by:
-        sql += f" GROUP BY {', '.join(group_by)}"
-    if having is not None:
-        sql += f" HAVING {having}"
-    if order_by:
-        sql += f" ORDER BY {', '.join(order_by)}"
-    if limit is not None:
-        sql += f" LIMIT {limit}"
-    if window is not None:
-        sql += f" {window}"
-    return sql
-
-
-def exists_sql(table: str, alias: str, condition: str) -> str:
-    """One row if a row of ``table`` (as ``alias``) matches ``condition``, else none."""
-    return f"SELECT 1 FROM {table} AS {alias} WHERE {condition} LIMIT 1"
-
-
 def locking(select: str) -> str:
     """``select`` locking the rows it reads until the transaction ends."""
     return f"{select} FOR UPDATE"
-
-
-def count_sql(table: str, alias: str, condition: str) -> str:
-    """The number of rows of ``table`` (as ``alias``) matching ``condition``."""
-    return f"SELECT COUNT(*) FROM {table} AS {alias} WHERE {condition}"
 
 
 def load_sql(
@@ -488,10 +391,6 @@ def load_sql(
     return sql + " ORDER BY _rn"
 
 
-def _returning(columns: Sequence[str]) -> str:
-    return " RETURNING " + ", ".join(columns) if columns else ""
-
-
 def _values(count: int) -> str:
     return ", ".join(f"${index}" for index in range(1, count + 1))
 
@@ -500,10 +399,10 @@ def insert_sql(table: str, columns: Sequence[str], returning: Sequence[str] = ()
     """An INSERT of one row into ``columns`` (parameters in that order; none: every
     column's default), returning the row's ``returning`` columns."""
     if not columns:
-        return f"INSERT INTO {table} DEFAULT VALUES" + _returning(returning)
+        return f"INSERT INTO {table} DEFAULT VALUES" + returning_clause(returning)
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_values(len(columns))})"
-        + _returning(returning)
+        + returning_clause(returning)
     )
 
 
@@ -525,7 +424,7 @@ def upsert_sql(
         f"INSERT INTO {table} AS {alias} ({', '.join(columns)}) VALUES "
         f"({_values(len(columns))}) ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET "
         + ", ".join(sets)
-        + _returning([qualified(alias, column) for column in returning])
+        + returning_clause([qualified(alias, column) for column in returning])
     )
 
 
@@ -535,38 +434,7 @@ def link_sql(table: str, source: str, target: str) -> str:
     return f"INSERT INTO {table} ({source}, {target}) VALUES ($1, $2) ON CONFLICT DO NOTHING"
 
 
-def update_sql(
-    table: str,
-    alias: str,
-    assignments: Sequence[str],
-    condition: str,
-    returning: Sequence[str] = (),
-) -> str:
-    """An UPDATE of the rows of ``table`` (as ``alias``) matching ``condition``,
-    returning each row's ``returning`` columns as it is now."""
-    return f"UPDATE {table} AS {alias} SET {', '.join(assignments)} WHERE {condition}" + _returning(
-        returning
-    )
-
-
-def delete_sql(table: str, alias: str | None, condition: str, returning: Sequence[str] = ()) -> str:
-    """A DELETE of the rows of ``table`` (as ``alias``, when given) matching
-    ``condition``, returning each row's ``returning`` columns as it was."""
-    source = table if alias is None else f"{table} AS {alias}"
-    return f"DELETE FROM {source} WHERE {condition}" + _returning(returning)
-
-
 # -- assignments ------------------------------------------------------------------------------
-
-
-def assignment(column: str, value: str) -> str:
-    """``column`` set to ``value`` (a parameter or an expression)."""
-    return f"{column} = {value}"
-
-
-def null() -> str:
-    """The NULL value, as an expression."""
-    return "NULL"
 
 
 def first_non_null(expression: str, otherwise: str) -> str:

@@ -128,9 +128,12 @@ def window_statements(
         # The bound, checked against the row as the last committed hit left it.
         f"WHERE t.{count}::bigint + excluded.{count} <= (SELECT w.cap FROM w) "
         f"RETURNING t.{count}, (t.xmax = 0) AS inserted) "
+        # What the snapshot saw is needed only to report a denial: an allowed hit skips
+        # the lookup.
         f"SELECT w.ns, w.start, w.previous, w.cap, up.{count}, up.inserted, "
-        f"(SELECT s.{count} FROM {table} AS s WHERE {_key_filter(keys, 's')} "
-        f"AND s.{window_start} = w.start_at) FROM w LEFT JOIN up ON true"
+        f"CASE WHEN up.{count} IS NULL THEN (SELECT s.{count} FROM {table} AS s "
+        f"WHERE {_key_filter(keys, 's')} AND s.{window_start} = w.start_at) END "
+        f"FROM w LEFT JOIN up ON true"
     )
     return _statements(
         table, keys, state=state, upsert=upsert, aged=window_start, as_time=True, config=config
@@ -177,7 +180,8 @@ def gcra_statements(
         f"WHERE {next_tat} - (SELECT c.ns FROM c) <= (SELECT c.burst FROM c) "
         f"RETURNING t.{tat}, (t.xmax = 0) AS inserted) "
         f"SELECT c.ns, up.{tat}, up.inserted, "
-        f"(SELECT s.{tat} FROM {table} AS s WHERE {_key_filter(keys, 's')}) "
+        f"CASE WHEN up.{tat} IS NULL THEN (SELECT s.{tat} FROM {table} AS s "
+        f"WHERE {_key_filter(keys, 's')}) END "
         f"FROM c LEFT JOIN up ON true"
     )
     return _statements(

@@ -15,6 +15,7 @@ __all__ = [
     "bulk_insert",
     "export_kind",
     "export_sql",
+    "ingest_chunk_rows",
     "ping_sql",
     "retain_batch_sql",
     "rollup_sql",
@@ -22,6 +23,11 @@ __all__ = [
     "source_sql",
     "watermark_sql",
 ]
+
+#: Rows per transaction of an ingest unless the caller says otherwise: large enough that a
+#: commit's fsync is amortised, small enough that the write lock, which every other writer
+#: waits on, is never held for long.
+ingest_chunk_rows = 10_000
 
 
 def source_sql(table: str, series: str, time: str, values: Sequence[str]) -> MetricsSourceSql:
