@@ -167,6 +167,50 @@ def test_bulk_and_single_create_store_the_same_bytes(tmp_path: Path, datetime_fo
     db.close_()
 
 
+def test_bulk_and_single_create_read_back_the_same(db: Any) -> None:
+    """On both databases: the core's own conversions (text, DateTime truncated to the
+    millisecond, before the epoch, at another offset) give what ``create`` gives."""
+    variants = [
+        VALUES,
+        {**VALUES, "name": "m", "at": datetime(2026, 11, 22, 9, 30, 1, 123999, tzinfo=UTC)},
+        {
+            **VALUES,
+            "name": "o",
+            "at": datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=5))),
+        },
+        {"name": "é ü \u2603 " * 50, "tier": "FREE"},
+        {"name": "q"},
+    ]
+
+    def read_back() -> list[tuple[Any, ...]]:
+        rows = db.everything.find_many(order_by={"name": "asc"})
+        return [(r.name, r.small, r.big, r.flag, r.price, r.tier, r.tags, r.at) for r in rows]
+
+    for item in variants:
+        db.everything.create(data=item)
+    single = read_back()
+    db.everything.delete_many()
+    db.everything.create_many(data=variants)
+    assert read_back() == single
+    at = {row[0]: row[-1] for row in single}
+    assert at["n"] == datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+    assert at["m"] == datetime(2026, 11, 22, 9, 30, 1, 123000, tzinfo=UTC)
+
+
+def test_a_nul_in_text_is_the_fields_error_where_the_database_refuses_it(
+    db: Any, backend: Backend
+) -> None:
+    data = [{"name": f"r{n}"} for n in range(50)] + [{"name": "a\x00b"}]
+    if not backend.is_postgres:
+        assert db.everything.create_many(data=data) == {"count": 51}
+        return
+    with pytest.raises(strata.ValidationError) as caught:
+        db.everything.create_many(data=data)
+    assert caught.value.field == "name"
+    assert caught.value.row == 50
+    assert db.everything.count() == 0
+
+
 class Other(enum.StrEnum):
     PRO = "PRO"
 
