@@ -24,6 +24,7 @@
 pub mod arrow_export;
 pub mod bulk;
 pub mod bulk_pg;
+pub mod beater;
 pub mod busy;
 pub mod engine;
 pub mod error;
@@ -82,6 +83,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_bulk::PyBulkInsert>()?;
     m.add_class::<py_queue::PyQueue>()?;
     m.add_class::<py_queue::PyHeartbeat>()?;
+    m.add_class::<py_queue::PyBeater>()?;
     m.add_class::<py_ratelimit::PyRateLimiter>()?;
     m.add_class::<py_ratelimit::PyDecision>()?;
     m.add_class::<py_metrics::PyAggregator>()?;

@@ -35,6 +35,7 @@ use crate::engine::postgres::named::{numbered, Numbered};
 use crate::engine::postgres::{Cell, Param, PgEngine, PgRows};
 use crate::error::{Error, Result};
 use crate::process;
+use crate::queue::{Settle, Settled};
 use crate::time::{Clock, UtcTime};
 
 /// The statements of one binding (see `queue::Statements`); `listen` is what the waiter
@@ -138,6 +139,58 @@ impl PgQueue {
             self.engine
                 .query(&claim.sql, &self.params(&claim, &times, &extra)?)
         })
+    }
+
+    /// `Queue::settle_and_claim` on PostgreSQL: the outcomes `items`, then a claim for each
+    /// (worker, limit), in one transaction of the calling thread; with `strict`, a stale
+    /// claim is `LeaseLost` and the transaction is rolled back, claims included.
+    pub fn settle_and_claim(
+        &self,
+        items: &[Settle<Param>],
+        claims: &[(String, i64)],
+        lease_ms: i64,
+        strict: bool,
+    ) -> Result<Settled<Vec<Cell>, PgRows>> {
+        self.in_transaction(|| {
+            let mut settled = Vec::with_capacity(items.len());
+            for item in items {
+                let statement = self.compile(&item.sql);
+                let token = Param::Int(item.token);
+                let mut extra: Vec<(&str, &Param)> = vec![(":id", &item.id), (":token", &token)];
+                extra.extend(item.params.iter().map(|(name, value)| (name.as_str(), value)));
+                let bound = self.params(&statement, &self.times(lease_ms, item.delay_ms), &extra)?;
+                let row = self.engine.query(&statement.sql, &bound)?.rows.into_iter().next();
+                if row.is_none() && strict {
+                    return Err(self.why(&item.id));
+                }
+                settled.push(row);
+            }
+            let mut claimed = Vec::with_capacity(claims.len());
+            for (worker, limit) in claims {
+                claimed.push(self.claim_in(worker, *limit, lease_ms)?);
+            }
+            Ok((settled, claimed))
+        })
+    }
+
+    /// The claim inside the calling thread's transaction, recovering expired leases first
+    /// when they are due.
+    fn claim_in(&self, worker: &str, limit: i64, lease_ms: i64) -> Result<PgRows> {
+        let worker = Param::Text(worker.to_owned());
+        let limit = Param::Int(limit);
+        let extra = [(":worker", &worker), (":limit", &limit)];
+        let times = self.times(lease_ms, 0);
+        let now = self.clock.now_ms();
+        let last = self.last_recovery_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= self.recover_every_ms || now < last {
+            let recover = self.compile(&self.statements.recover);
+            self.engine
+                .query(&recover.sql, &self.params(&recover, &times, &extra)?)?;
+            self.last_recovery_ms.store(now, Ordering::Relaxed);
+        }
+        let claim = self.compile(&self.statements.claim);
+        self.engine
+            .query(&claim.sql, &self.params(&claim, &times, &extra)?)
     }
 
     /// Run the fenced statement `sql` for the claim (`id`, `token`) and return its row;

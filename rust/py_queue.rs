@@ -16,7 +16,8 @@ use crate::error::Error;
 use crate::pg_queue::{PgQueue, PgStatements};
 use crate::py_engine::{result_to_python, rows_to_python, to_value, PyEngine};
 use crate::py_pg::{cell_to_python, to_param};
-use crate::queue::{BeatState, BeatWatch, Heartbeat, Queue, Statements};
+use crate::beater::Beater;
+use crate::queue::{BeatState, BeatWatch, Heartbeat, Queue, Settle, Statements};
 use crate::time::{self, Clock, Format};
 
 #[pyclass(name = "Queue", module = "strata._core", frozen)]
@@ -206,6 +207,110 @@ impl PyQueue {
         Ok(out)
     }
 
+    /// Write the outcomes `items`, each (sql, id, token, delay, params), and claim for each
+    /// (worker, limit) of `claims`, in one transaction: (for each item its row, or None
+    /// where the claim was stale; for each worker the rows claimed). With `strict` a stale
+    /// claim raises `LeaseLostError` (or `JobCancelledError`) and nothing changes.
+    #[pyo3(signature = (items, claims, *, lease, strict))]
+    #[allow(clippy::type_complexity)] // the tuples are the Python call's own shape
+    fn settle_and_claim<'py>(
+        &self,
+        py: Python<'py>,
+        items: Vec<(String, Bound<'py, PyAny>, i64, f64, Option<Bound<'py, PyDict>>)>,
+        claims: Vec<(String, i64)>,
+        lease: f64,
+        strict: bool,
+    ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+        let lease_ms = self.span(lease, "a lease")?;
+        let settled = PyList::empty(py);
+        let claimed = PyList::empty(py);
+        match &self.queue {
+            Core::Sqlite(queue) => {
+                let items = items
+                    .into_iter()
+                    .map(|(sql, id, token, delay, params)| {
+                        Ok(Settle {
+                            sql,
+                            id: to_value(&id, 0)?,
+                            token,
+                            delay_ms: self.span(delay, "a delay")?,
+                            params: params.as_ref().map(named_values).transpose()?.unwrap_or_default(),
+                        })
+                    })
+                    .collect::<PyResult<Vec<_>>>()?;
+                let (rows, claims) =
+                    py.detach(|| queue.settle_and_claim(&items, &claims, lease_ms, strict))?;
+                for row in rows {
+                    match row {
+                        Some(values) => {
+                            let rows = Rows {
+                                columns: Vec::new(),
+                                rows: vec![values],
+                            };
+                            settled.append(rows_to_python(py, rows, true)?.get_item(0)?)?;
+                        }
+                        None => settled.append(py.None())?,
+                    }
+                }
+                for rows in claims {
+                    claimed.append(rows_to_python(py, rows, true)?)?;
+                }
+            }
+            Core::Postgres(queue) => {
+                let items = items
+                    .into_iter()
+                    .map(|(sql, id, token, delay, params)| {
+                        Ok(Settle {
+                            sql,
+                            id: to_param(&id, 0)?,
+                            token,
+                            delay_ms: self.span(delay, "a delay")?,
+                            params: params.as_ref().map(named_params).transpose()?.unwrap_or_default(),
+                        })
+                    })
+                    .collect::<PyResult<Vec<_>>>()?;
+                let (rows, claims) =
+                    py.detach(|| queue.settle_and_claim(&items, &claims, lease_ms, strict))?;
+                for row in rows {
+                    match row {
+                        Some(cells) => settled.append(cells_to_python(py, vec![cells])?.get_item(0)?)?,
+                        None => settled.append(py.None())?,
+                    }
+                }
+                for rows in claims {
+                    claimed.append(cells_to_python(py, rows.rows)?)?;
+                }
+            }
+        }
+        Ok((settled, claimed))
+    }
+
+    /// A heartbeat for a worker loop's thread: one thread renewing, for `lease` seconds
+    /// every `every` seconds, whichever claim it is told to hold (see `beater.rs`).
+    fn beater(&self, lease: f64, every: f64) -> PyResult<PyBeater> {
+        let every = Duration::from_millis(u64::try_from(milliseconds(every)?).unwrap_or(1).max(1));
+        let lease_ms = self.span(lease, "a lease")?;
+        let beater = match &self.queue {
+            Core::Sqlite(queue) => {
+                let queue = Arc::clone(queue);
+                Beaters::Sqlite(Beater::start(
+                    move |id: &Value, token| queue.renew(id, token, lease_ms),
+                    every,
+                ))
+            }
+            Core::Postgres(queue) => {
+                let queue = Arc::clone(queue);
+                Beaters::Postgres(Beater::start(
+                    move |id: &Param, token| queue.renew(id, token, lease_ms),
+                    every,
+                ))
+            }
+        };
+        Ok(PyBeater {
+            beater: parking_lot::Mutex::new(beater),
+        })
+    }
+
     /// The benchmarks' native ceiling: `rounds` of claiming `batch` jobs and completing
     /// them with `complete_sql`, in Rust. Returns (jobs completed, seconds taken).
     #[pyo3(signature = (worker, batch, rounds, complete_sql, columns, lease))]
@@ -372,6 +477,79 @@ impl Drop for PyHeartbeat {
         // inside a garbage collector's traversal, where nothing is dropped).
         if Python::try_attach(|py| py.detach(|| beat.stop())).is_none() {
             beat.stop();
+        }
+    }
+}
+
+/// `strata._core.Beater`: see `Queue.beater`. `hold`, `release` and `state` take a lock
+/// the beater's thread holds only for an assignment, never across a renewal, so they may
+/// run with the GIL held; `stop` waits for the thread, so it releases the GIL first.
+#[pyclass(name = "Beater", module = "strata._core", frozen)]
+pub struct PyBeater {
+    beater: parking_lot::Mutex<Beaters>,
+}
+
+enum Beaters {
+    Sqlite(Beater<Value>),
+    Postgres(Beater<Param>),
+}
+
+#[pymethods]
+impl PyBeater {
+    /// Renew the claim (`id`, `token`) from now on, first after `first` seconds.
+    fn hold(&self, id: &Bound<'_, PyAny>, token: i64, first: f64) -> PyResult<()> {
+        let first = Duration::from_millis(u64::try_from(milliseconds(first)?).unwrap_or(0));
+        match &*self.beater.lock() {
+            Beaters::Sqlite(beater) => beater.hold(to_value(id, 0)?, token, first),
+            Beaters::Postgres(beater) => beater.hold(to_param(id, 0)?, token, first),
+        }
+        Ok(())
+    }
+
+    /// Stop renewing the claim in hand: "stopped", or "cancelled" / "lost" when the
+    /// heartbeat found the job cancelled or the lease lost while it held it.
+    fn release(&self) -> &'static str {
+        state_name(match &*self.beater.lock() {
+            Beaters::Sqlite(beater) => beater.release(),
+            Beaters::Postgres(beater) => beater.release(),
+        })
+    }
+
+    /// The state for the claim in hand, as `Heartbeat.state`.
+    #[getter]
+    fn state(&self) -> &'static str {
+        state_name(match &*self.beater.lock() {
+            Beaters::Sqlite(beater) => beater.state(),
+            Beaters::Postgres(beater) => beater.state(),
+        })
+    }
+
+    /// End the thread (idempotent).
+    fn stop(&self, py: Python<'_>) {
+        py.detach(|| match &mut *self.beater.lock() {
+            Beaters::Sqlite(beater) => beater.stop(),
+            Beaters::Postgres(beater) => beater.stop(),
+        });
+    }
+}
+
+impl Drop for PyBeater {
+    /// As `PyHeartbeat`'s: wait for the thread with the GIL released.
+    fn drop(&mut self) {
+        let beater = self.beater.get_mut();
+        let stop = |beater: &mut Beaters| match beater {
+            Beaters::Sqlite(beater) => beater.stop(),
+            Beaters::Postgres(beater) => beater.stop(),
+        };
+        let stopped = match &*beater {
+            Beaters::Sqlite(beater) => beater.is_stopped(),
+            Beaters::Postgres(beater) => beater.is_stopped(),
+        };
+        if stopped {
+            return;
+        }
+        if Python::try_attach(|py| py.detach(|| stop(beater))).is_none() {
+            stop(beater);
         }
     }
 }

@@ -60,6 +60,20 @@ pub struct Statements {
     pub changes: String,
 }
 
+/// One outcome for `settle_and_claim`: the fenced statement `sql` for the claim (`id`,
+/// `token`), with `:retry_at` `delay_ms` from now and `params` bound besides.
+pub struct Settle<V> {
+    pub sql: String,
+    pub id: V,
+    pub token: i64,
+    pub delay_ms: i64,
+    pub params: Vec<(String, V)>,
+}
+
+/// What `settle_and_claim` returns: each outcome's row (`None` for a stale claim), and
+/// the rows claimed for each worker.
+pub type Settled<R, C> = (Vec<Option<R>>, Vec<C>);
+
 /// The current time in each stored form, under the names a statement uses to stamp a
 /// column other than the lease in that column's own form.
 const STAMPS: [(&str, Format); 4] = [
@@ -144,25 +158,72 @@ impl Queue {
     /// Claim up to `limit` jobs for `worker` with a lease of `lease_ms`.
     pub fn claim(&self, worker: &str, limit: i64, lease_ms: i64) -> Result<Rows> {
         let worker = Value::Text(worker.to_owned());
+        self.engine
+            .write(|conn| self.claim_in(conn, self.clock.now_ms(), &worker, limit, lease_ms))
+    }
+
+    /// The claim, inside the caller's write transaction, with the time read under its lock.
+    fn claim_in(
+        &self,
+        conn: &Connection,
+        now: i64,
+        worker: &Value,
+        limit: i64,
+        lease_ms: i64,
+    ) -> Result<Rows> {
+        let times = self.times(now, lease_ms, 0);
+        let extra = [(":worker", worker), (":limit", &Value::Integer(limit))];
+        let last = self.last_recovery_ms.load(Ordering::Relaxed);
+        // A clock moved backwards (tests shift it) also triggers a recovery.
+        if now.saturating_sub(last) >= self.recover_every_ms || now < last {
+            let sql = &self.statements.recover;
+            let mut recover = prepare(conn, sql)?;
+            self.bind(&mut recover, Some(&times), &extra)?;
+            collect_bound(conn, &mut recover, sql)?;
+            self.last_recovery_ms.store(now, Ordering::Relaxed);
+        }
+        let mut claim = prepare(conn, &self.statements.claim)?;
+        self.bind(&mut claim, Some(&times), &extra)?;
+        let mut rows = collect_bound(conn, &mut claim, &self.statements.claim)?;
+        rows.rows.sort_by(|a, b| self.compare(a, b));
+        Ok(rows)
+    }
+
+    /// Write the outcomes `items` of earlier claims, then claim for each (worker, limit)
+    /// of `claims`: one write transaction. Each item's row, or `None` where its claim was
+    /// stale (it changes nothing); with `strict`, a stale claim is `LeaseLost` instead and
+    /// the whole call changes nothing, the claims included. Any other error rolls back
+    /// everything too.
+    pub fn settle_and_claim(
+        &self,
+        items: &[Settle<Value>],
+        claims: &[(String, i64)],
+        lease_ms: i64,
+        strict: bool,
+    ) -> Result<Settled<Vec<Value>, Rows>> {
         self.engine.write(|conn| {
             let now = self.clock.now_ms();
-            let times = self.times(now, lease_ms, 0);
-            let extra = [(":worker", &worker), (":limit", &Value::Integer(limit))];
-            let last = self.last_recovery_ms.load(Ordering::Relaxed);
-            // A clock moved backwards (tests shift it) also triggers a recovery.
-            if now.saturating_sub(last) >= self.recover_every_ms || now < last {
-                let sql = &self.statements.recover;
-                let mut recover = prepare(conn, sql)?;
-                self.bind(&mut recover, Some(&times), &extra)?;
-                collect_bound(conn, &mut recover, sql)?;
-                self.last_recovery_ms.store(now, Ordering::Relaxed);
+            let mut settled = Vec::with_capacity(items.len());
+            for item in items {
+                let times = self.times(now, lease_ms, item.delay_ms);
+                let token = Value::Integer(item.token);
+                let mut extra: Vec<(&str, &Value)> = vec![(":id", &item.id), (":token", &token)];
+                extra.extend(item.params.iter().map(|(name, value)| (name.as_str(), value)));
+                let mut stmt = prepare(conn, &item.sql)?;
+                self.bind(&mut stmt, Some(&times), &extra)?;
+                let row = collect_bound(conn, &mut stmt, &item.sql)?.rows.into_iter().next();
+                drop(stmt);
+                if row.is_none() && strict {
+                    return Err(self.why(conn, &item.id));
+                }
+                settled.push(row);
             }
-
-            let mut claim = prepare(conn, &self.statements.claim)?;
-            self.bind(&mut claim, Some(&times), &extra)?;
-            let mut rows = collect_bound(conn, &mut claim, &self.statements.claim)?;
-            rows.rows.sort_by(|a, b| self.compare(a, b));
-            Ok(rows)
+            let mut claimed = Vec::with_capacity(claims.len());
+            for (worker, limit) in claims {
+                let worker = Value::Text(worker.clone());
+                claimed.push(self.claim_in(conn, now, &worker, *limit, lease_ms)?);
+            }
+            Ok((settled, claimed))
         })
     }
 

@@ -190,6 +190,15 @@ class Queue:
         lease: float = 0.0,
         params: dict[str, SqlValue] | None = None,
     ) -> list[tuple[Any, ...] | None]: ...
+    def settle_and_claim(
+        self,
+        items: list[tuple[str, SqlValue, int, float, dict[str, SqlValue] | None]],
+        claims: list[tuple[str, int]],
+        *,
+        lease: float,
+        strict: bool,
+    ) -> tuple[list[tuple[Any, ...] | None], list[list[tuple[Any, ...]]]]: ...
+    def beater(self, lease: float, every: float) -> Beater: ...
     def _native_loop(
         self,
         worker: str,
@@ -213,6 +222,14 @@ class Heartbeat:
     @property
     def state(self) -> str: ...
     def stop(self) -> str: ...
+
+@final
+class Beater:
+    def hold(self, id: SqlValue, token: int, first: float) -> None: ...
+    def release(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    def stop(self) -> None: ...
 
 # A key value of a rate limiter: str for a String field (an int becomes its decimal text),
 # int for an Int or BigInt field.

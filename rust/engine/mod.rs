@@ -39,6 +39,7 @@ use crate::error::{Error, Result};
 use crate::process;
 
 mod backend;
+mod file_lock;
 mod fk_probe;
 mod open;
 mod pool;
@@ -106,6 +107,8 @@ struct WriterState {
     conn: Option<Conn>,
     /// 0: no transaction. 1: `BEGIN IMMEDIATE`. n > 1: n - 1 savepoints inside it.
     depth: u32,
+    /// The sidecar strata processes queue on for the write lock (`file_lock`).
+    lock_file: file_lock::LockFile,
 }
 
 pub struct Engine {
@@ -144,6 +147,7 @@ impl Engine {
             writer: Mutex::new(WriterState {
                 conn: Some(writer),
                 depth: 0,
+                lock_file: file_lock::LockFile::default(),
             }),
             writer_released: Condvar::new(),
             owner: AtomicU64::new(0),

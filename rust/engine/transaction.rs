@@ -86,10 +86,22 @@ impl Engine {
     /// that the work joins it. When `f` fails, its writes are rolled back and the error is
     /// returned. The hot paths (job claims, rate-limit hits, bulk inserts) are built on this:
     /// one call, one lock acquisition, no Python in between.
+    ///
+    /// A transaction of its own first takes this process's turn at the write lock among
+    /// strata processes (`file_lock`), so that a waiting process sleeps until the lock is
+    /// handed to it instead of polling `SQLite`'s.
     pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let state = self.lock_writer_for(current_thread_token())?;
-        let conn = state.conn.as_ref().ok_or(Error::Closed)?;
+        let mut state = self.lock_writer_for(current_thread_token())?;
         let nested = state.depth > 0;
+        if state.conn.is_none() {
+            return Err(Error::Closed);
+        }
+        let _turn = if nested {
+            None
+        } else {
+            state.lock_file.hold(&self.path)
+        };
+        let conn = state.conn.as_ref().ok_or(Error::Closed)?;
         let (open, keep, discard) = if nested {
             (
                 "SAVEPOINT strata_write",

@@ -69,12 +69,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from strata._core import Heartbeat
+from strata._core import Beater, Heartbeat
 from strata._core import Queue as CoreQueue
-from strata.dialects.values import describe_value, parse_datetime
+from strata.dialects.values import describe_value
 from strata.errors import ValidationError
 from strata.queue.binding import WORKER, _Binding
-from strata.queue.common import Claim, _error_text
+from strata.queue.common import (
+    Claim,
+    _error_text,
+    _missing_optional,
+    _seconds,
+    _stored_time,
+    _UndoSettings,
+)
 from strata.queue.worker import RETRY_CAP as RETRY_CAP
 from strata.queue.worker import RETRY_FIRST as RETRY_FIRST
 from strata.queue.worker import _WorkerLoop
@@ -84,9 +91,11 @@ if TYPE_CHECKING:
 
     from strata._core import SqlValue
     from strata.client import Client
-    from strata.client.meta import ModelMeta
 
 __all__ = ["WORKER", "Claim", "Queue", "QueueStats", "default_backoff"]
+
+#: A fenced write for the core: (sql, id, token, delay in seconds, params).
+_Item = tuple[str, Any, int, float, "dict[str, Any] | None"]
 
 MAX_CLAIM = 10_000
 #: Rows deleted per transaction by `Queue.purge`: short enough that workers waiting for
@@ -203,6 +212,10 @@ class Queue:
     def claim(self, worker: str, limit: int = 1) -> list[Claim]:
         """Claim up to ``limit`` jobs for ``worker``, in the queue's order: ready jobs that
         are due, and jobs whose lease expired. One call into the core, one transaction."""
+        self._check_claim_args(worker, limit)
+        return self._claims(self._core.claim(worker, limit, self.lease), worker)
+
+    def _check_claim_args(self, worker: Any, limit: Any) -> None:
         if not isinstance(worker, str) or not worker:
             raise ValidationError(
                 f"worker must be a non-empty str, got {describe_value(worker)}",
@@ -215,7 +228,8 @@ class Queue:
                 model=self.model,
                 expected=f"1 to {MAX_CLAIM}",
             )
-        rows = self._core.claim(worker, limit, self.lease)
+
+    def _claims(self, rows: list[tuple[Any, ...]], worker: str) -> list[Claim]:
         if self._binding.rowid_returned:
             return [self._claim(row[:-1], worker) for row in rows]
         return [self._claim(row, worker) for row in rows]
@@ -230,40 +244,86 @@ class Queue:
             worker=worker,
         )
 
-    def _settle(
+    def _item(
         self,
         claim: Claim,
         key: Any,
         build: Callable[[], str],
         params: dict[str, Any] | None = None,
-        *,
         delay: float = 0.0,
-        record: bool = True,
-    ) -> Any:
+    ) -> _Item:
+        """The fenced write ``key`` (its SQL built once by ``build``) for ``claim``, as the
+        core takes it: (sql, id, token, delay, params)."""
+        self._check_claim(claim)
+        sql = self._settle_sql.get(key)
+        if sql is None:
+            sql = self._settle_sql[key] = build()
+        return (sql, self._sql_id(claim), claim.token, delay, params)
+
+    def _check_claim(self, claim: Any) -> None:
         if not isinstance(claim, Claim):
             raise ValidationError(
                 f"expected a Claim from claim(), got {describe_value(claim)}",
                 model=self.model,
                 expected="a Claim",
             )
-        sql = self._settle_sql.get(key)
-        if sql is None:
-            sql = self._settle_sql[key] = build()
-        id_value = self._meta.codecs[self._binding.id].to_sql(claim.id)
-        row = self._core.settle(
-            sql, id_value, claim.token, lease=self.lease, delay=delay, params=params
-        )
+
+    def _sql_id(self, claim: Claim) -> Any:
+        return self._meta.codecs[self._binding.id].to_sql(claim.id)
+
+    def _settle(self, item: _Item, *, record: bool = True) -> Any:
+        """Write one outcome; `LeaseLostError` when its claim is stale."""
+        sql, id_value, token, delay, params = item
+        row = self._core.settle(sql, id_value, token, lease=self.lease, delay=delay, params=params)
         return self._meta.full_reader.record(row) if record else row
 
-    def complete(self, claim: Claim, data: Mapping[str, Any] | None = None) -> Any:
-        """Move the job to the done state, writing ``data`` too; returns the record.
-        `LeaseLostError` if the claim is stale, and then nothing changes."""
+    def _complete_item(self, claim: Claim, data: Mapping[str, Any] | None) -> _Item:
         data = dict(data or {})
         params: dict[str, Any] = {}
         sets = self._binding.data_sets(data, params)  # validates before any SQL runs
-        return self._settle(
-            claim, ("complete", tuple(data)), lambda: self._binding.complete_sql(sets), params
+        key = ("complete", tuple(data))
+        return self._item(claim, key, lambda: self._binding.complete_sql(sets), params)
+
+    def complete(self, claim: Claim, data: Mapping[str, Any] | None = None) -> Any:
+        """Move the job to the done state, writing ``data`` too; returns the record.
+        `LeaseLostError` if the claim is stale, and then nothing changes. The outcome is
+        committed (durable) when this returns."""
+        return self._settle(self._complete_item(claim, data))
+
+    def complete_and_claim(
+        self,
+        claim: Claim,
+        data: Mapping[str, Any] | None = None,
+        *,
+        worker: str,
+        limit: int = 1,
+    ) -> list[Claim]:
+        """`complete` ``claim``, then `claim` up to ``limit`` jobs for ``worker``, in one
+        transaction and one commit: the loop of a hand-written worker at half the
+        transactions. Returns the new claims ([] when none is due; it does not wait).
+
+        Both happen or neither: if ``claim`` is stale, `LeaseLostError` (or
+        `JobCancelledError`) is raised, the job is not completed and nothing is claimed;
+        claim again with `claim`. The completion is durable when this returns."""
+        item = self._complete_item(claim, data)
+        self._check_claim_args(worker, limit)
+        _, (rows,) = self._core.settle_and_claim(
+            [item], [(worker, limit)], lease=self.lease, strict=True
         )
+        return self._claims(rows, worker)
+
+    def _settle_and_claim(
+        self, items: Sequence[_Item], claims: Sequence[tuple[str, int]]
+    ) -> tuple[list[Any], list[list[Claim]]]:
+        """Outcomes and claims for several workers in one transaction (`Queue.run`'s
+        group commit): per item its row, or None where its claim was stale (that one
+        changes nothing, the rest apply); per (worker, limit) its claims."""
+        rows, claimed = self._core.settle_and_claim(
+            list(items), list(claims), lease=self.lease, strict=False
+        )
+        return rows, [
+            self._claims(found, worker) for found, (worker, _) in zip(claimed, claims, strict=True)
+        ]
 
     def complete_many(
         self, claims: Sequence[Claim], data: Mapping[str, Any] | None = None
@@ -316,6 +376,17 @@ class Queue:
         back to ready, claimable again after ``retry_in`` (default: `default_backoff`).
         After that it moves to the failed state. The error's text is kept when the model has
         an error field. Returns the record."""
+        return self._settle(self._fail_item(claim, error, retry_in=retry_in, final=final))
+
+    def _fail_item(
+        self,
+        claim: Claim,
+        error: str | BaseException | None,
+        *,
+        retry_in: timedelta | float | None = None,
+        final: bool = False,
+    ) -> _Item:
+        self._check_claim(claim)  # before its attempt is read
         delay = (
             self.backoff(claim.attempt).total_seconds()
             if retry_in is None
@@ -324,15 +395,9 @@ class Queue:
         params: dict[str, Any] = {":final": int(final)}
         if error is not None and "error" in self._binding.fields:
             params[":error"] = self._error_text(error)
-
         with_error = ":error" in params
-        return self._settle(
-            claim,
-            ("fail", with_error),
-            lambda: self._binding.fail_sql(with_error),
-            params,
-            delay=delay,
-        )
+        build = lambda: self._binding.fail_sql(with_error)  # noqa: E731
+        return self._item(claim, ("fail", with_error), build, params, delay)
 
     def _error_text(self, error: str | BaseException) -> str:
         """The stored text of a failure. A str is the caller's text, checked like any value
@@ -346,18 +411,19 @@ class Queue:
     def release(self, claim: Claim) -> Any:
         """Give the job back unfinished (a worker shutting down): ready again at once, and
         this attempt does not count."""
+        return self._settle(self._release_item(claim))
 
-        return self._settle(claim, "release", self._binding.release_sql)
+    def _release_item(self, claim: Claim) -> _Item:
+        return self._item(claim, "release", self._binding.release_sql)
+
+    def _wait(self, timeout: float) -> bool:
+        """Block until a job may have become claimable (see `wait_and_claim`)."""
+        return self._core.wait(timeout)
 
     def heartbeat(self, claim: Claim) -> None:
         """Extend the claim's lease by the queue's lease. `JobCancelledError` when the job
         was cancelled (stop working on it), `LeaseLostError` when the lease was lost."""
-        self._settle(
-            claim,
-            "heartbeat",
-            self._binding.heartbeat_sql,
-            record=False,
-        )
+        self._settle(self._item(claim, "heartbeat", self._binding.heartbeat_sql), record=False)
 
     def progress(self, claim: Claim, pct: float, logs: str | None = None) -> None:
         """Record progress (and append ``logs`` to the logs field), extending the lease.
@@ -375,13 +441,8 @@ class Queue:
             params[":logs"] = logs
 
         with_logs = logs is not None
-        self._settle(
-            claim,
-            ("progress", with_logs),
-            lambda: self._binding.progress_sql(with_logs),
-            params,
-            record=False,
-        )
+        build = lambda: self._binding.progress_sql(with_logs)  # noqa: E731
+        self._settle(self._item(claim, ("progress", with_logs), build, params), record=False)
 
     def mark(self, claim: Claim, data: Mapping[str, Any]) -> Any:
         """Write ``data`` to the job while the claim holds it, extending the lease as
@@ -402,11 +463,13 @@ class Queue:
         params: dict[str, Any] = {}
         sets = self._binding.data_sets(data, params)
         return self._settle(
-            claim,
-            ("mark", tuple(data)),
-            lambda: self._binding.mark_sql(sets),
-            params,
+            self._item(claim, ("mark", tuple(data)), lambda: self._binding.mark_sql(sets), params)
         )
+
+    def _beater(self) -> Beater:
+        """A heartbeat for one thread of `run`, moved from claim to claim (`working`'s
+        thread per claim would cost more than a short job)."""
+        return self._core.beater(self.lease, self.lease / 3)
 
     @contextlib.contextmanager
     def working(self, claim: Claim, every: float | None = None) -> Iterator[Heartbeat]:
@@ -724,40 +787,3 @@ class Queue:
                     expected="a time within the years 1 to 9999",
                 ) from None
         return value
-
-
-class _UndoSettings(Exception):
-    """Raised to roll back the plan check's transaction."""
-
-
-def _stored_time(value: Any) -> datetime:
-    """A time read from the database: a datetime where the driver makes one (naive means
-    UTC, as Prisma stores it), else text or milliseconds (`parse_datetime`)."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return parse_datetime(value)
-
-
-def _seconds(value: Any, name: str, *, allow_zero: bool = False) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds != seconds:
-        raise ValidationError(
-            f"{name} must be a timedelta or seconds, got {describe_value(value)}",
-            expected="a timedelta",
-        )
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ValidationError(
-            f"{name} must be {'at least' if allow_zero else 'more than'} zero, got {value!r}",
-            expected="a positive duration",
-        )
-    return float(seconds)
-
-
-def _missing_optional(meta: ModelMeta, role: str, line: str) -> ValidationError:
-    return ValidationError(
-        f"{meta.name} has no {role.replace('_', ' ')} field for this call. Add it to model "
-        f"{meta.name} in the schema, then migrate (or name yours with fields={{{role!r}: ...}}):"
-        f"\n\n  {line}\n",
-        model=meta.name,
-        expected=line,
-    )

@@ -6,7 +6,14 @@ to import the other for it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from strata.dialects.values import describe_value, parse_datetime
+from strata.errors import ValidationError
+
+if TYPE_CHECKING:
+    from strata.client.meta import ModelMeta
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +37,40 @@ def _error_text(error: BaseException) -> str:
     (a file name from ``os.fsdecode``) are escaped, since text must be valid UTF-8."""
     text = f"{type(error).__name__}: {error}"
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class _UndoSettings(Exception):
+    """Raised to roll back the plan check's transaction."""
+
+
+def _stored_time(value: Any) -> datetime:
+    """A time read from the database: a datetime where the driver makes one (naive means
+    UTC, as Prisma stores it), else text or milliseconds (`parse_datetime`)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return parse_datetime(value)
+
+
+def _seconds(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds != seconds:
+        raise ValidationError(
+            f"{name} must be a timedelta or seconds, got {describe_value(value)}",
+            expected="a timedelta",
+        )
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValidationError(
+            f"{name} must be {'at least' if allow_zero else 'more than'} zero, got {value!r}",
+            expected="a positive duration",
+        )
+    return float(seconds)
+
+
+def _missing_optional(meta: ModelMeta, role: str, line: str) -> ValidationError:
+    return ValidationError(
+        f"{meta.name} has no {role.replace('_', ' ')} field for this call. Add it to model "
+        f"{meta.name} in the schema, then migrate (or name yours with fields={{{role!r}: ...}}):"
+        f"\n\n  {line}\n",
+        model=meta.name,
+        expected=line,
+    )
