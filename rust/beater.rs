@@ -41,6 +41,9 @@ struct Slot<T> {
     due: Instant,
     state: BeatState,
     quit: bool,
+    /// Until when the thread sleeps (None: until told). `hold` wakes it only when the new
+    /// claim is due sooner: a wake-up per job would cost more than the job.
+    asleep_until: Option<Instant>,
 }
 
 impl<T: Clone + Send + 'static> Beater<T> {
@@ -54,6 +57,7 @@ impl<T: Clone + Send + 'static> Beater<T> {
                 due: Instant::now(),
                 state: BeatState::Stopped,
                 quit: false,
+                asleep_until: None,
             }),
             changed: Condvar::new(),
         });
@@ -73,10 +77,14 @@ impl<T: Clone + Send + 'static> Beater<T> {
         let mut slot = self.shared.slot.lock();
         slot.target = Some((id, token));
         slot.generation += 1;
-        slot.due = Instant::now() + first;
+        let due = Instant::now() + first;
+        slot.due = due;
         slot.state = BeatState::Running;
+        let wake = slot.asleep_until.is_none_or(|until| until > due);
         drop(slot);
-        self.shared.changed.notify_all();
+        if wake {
+            self.shared.changed.notify_all();
+        }
     }
 
     /// Stop renewing the claim in hand; what the heartbeat found while it held it
@@ -131,12 +139,15 @@ fn beat<T: Clone>(shared: &Shared<T>, renew: &impl Fn(&T, i64) -> Result<()>, ev
             return;
         }
         let Some((id, token)) = slot.target.clone() else {
+            slot.asleep_until = None;
             shared.changed.wait(&mut slot);
             continue;
         };
         if Instant::now() < slot.due {
             let due = slot.due;
+            slot.asleep_until = Some(due);
             shared.changed.wait_until(&mut slot, due);
+            slot.asleep_until = Some(Instant::now());
             continue;
         }
         let generation = slot.generation;

@@ -210,8 +210,9 @@ impl PyQueue {
     /// Write the outcomes `items`, each (sql, id, token, delay, params), and claim for each
     /// (worker, limit) of `claims`, in one transaction: (for each item its row, or None
     /// where the claim was stale; for each worker the rows claimed). With `strict` a stale
-    /// claim raises `LeaseLostError` (or `JobCancelledError`) and nothing changes.
-    #[pyo3(signature = (items, claims, *, lease, strict))]
+    /// claim raises `LeaseLostError` (or `JobCancelledError`) and nothing changes. Without
+    /// `rows`, an item that was written is True instead of its row (nothing to convert).
+    #[pyo3(signature = (items, claims, *, lease, strict, rows = true))]
     #[allow(clippy::type_complexity)] // the tuples are the Python call's own shape
     fn settle_and_claim<'py>(
         &self,
@@ -220,7 +221,9 @@ impl PyQueue {
         claims: Vec<(String, i64)>,
         lease: f64,
         strict: bool,
+        rows: bool,
     ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+        let want_rows = rows;
         let lease_ms = self.span(lease, "a lease")?;
         let settled = PyList::empty(py);
         let claimed = PyList::empty(py);
@@ -242,6 +245,7 @@ impl PyQueue {
                     py.detach(|| queue.settle_and_claim(&items, &claims, lease_ms, strict))?;
                 for row in rows {
                     match row {
+                        Some(_) if !want_rows => settled.append(true)?,
                         Some(values) => {
                             let rows = Rows {
                                 columns: Vec::new(),
@@ -273,7 +277,10 @@ impl PyQueue {
                     py.detach(|| queue.settle_and_claim(&items, &claims, lease_ms, strict))?;
                 for row in rows {
                     match row {
-                        Some(cells) => settled.append(cells_to_python(py, vec![cells])?.get_item(0)?)?,
+                        Some(_) if !want_rows => settled.append(true)?,
+                        Some(cells) => {
+                            settled.append(cells_to_python(py, vec![cells])?.get_item(0)?)?;
+                        }
                         None => settled.append(py.None())?,
                     }
                 }

@@ -197,7 +197,8 @@ class Queue:
         *,
         lease: float,
         strict: bool,
-    ) -> tuple[list[tuple[Any, ...] | None], list[list[tuple[Any, ...]]]]: ...
+        rows: bool = True,
+    ) -> tuple[list[tuple[Any, ...] | bool | None], list[list[tuple[Any, ...]]]]: ...
     def beater(self, lease: float, every: float) -> Beater: ...
     def _native_loop(
         self,

@@ -65,7 +65,6 @@ import contextlib
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -76,11 +75,13 @@ from strata.errors import ValidationError
 from strata.queue.binding import WORKER, _Binding
 from strata.queue.common import (
     Claim,
+    QueueStats,
     _error_text,
     _missing_optional,
     _seconds,
     _stored_time,
     _UndoSettings,
+    default_backoff,
 )
 from strata.queue.worker import RETRY_CAP as RETRY_CAP
 from strata.queue.worker import RETRY_FIRST as RETRY_FIRST
@@ -101,23 +102,6 @@ MAX_CLAIM = 10_000
 #: Rows deleted per transaction by `Queue.purge`: short enough that workers waiting for
 #: the write lock are not held up noticeably.
 PURGE_BATCH = 1_000
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStats:
-    #: Jobs in each state the binding names (``ready`` counts delayed jobs too).
-    counts: dict[str, int]
-    #: Ready jobs whose ``run_at`` or retry backoff has not come yet.
-    delayed: int
-    #: Claimed jobs whose lease ran out: their worker is presumed dead.
-    expired_leases: int
-    #: How long the oldest claimable job has waited, when the model has a creation time.
-    oldest_ready_age: timedelta | None
-
-
-def default_backoff(attempt: int) -> timedelta:
-    """Exponential: 1 s after the first attempt, doubling, at most 10 minutes."""
-    return timedelta(seconds=min(600, 2 ** max(0, attempt - 1)))
 
 
 class Queue:
@@ -278,11 +262,16 @@ class Queue:
         return self._meta.full_reader.record(row) if record else row
 
     def _complete_item(self, claim: Claim, data: Mapping[str, Any] | None) -> _Item:
-        data = dict(data or {})
+        if not data:  # the worker loop's usual case, kept short
+            return self._item(claim, ("complete", ()), self._complete_bare_sql)
+        data = dict(data)
         params: dict[str, Any] = {}
         sets = self._binding.data_sets(data, params)  # validates before any SQL runs
         key = ("complete", tuple(data))
         return self._item(claim, key, lambda: self._binding.complete_sql(sets), params)
+
+    def _complete_bare_sql(self) -> str:
+        return self._binding.complete_sql([])
 
     def complete(self, claim: Claim, data: Mapping[str, Any] | None = None) -> Any:
         """Move the job to the done state, writing ``data`` too; returns the record.
@@ -317,9 +306,9 @@ class Queue:
     ) -> tuple[list[Any], list[list[Claim]]]:
         """Outcomes and claims for several workers in one transaction (`Queue.run`'s
         group commit): per item its row, or None where its claim was stale (that one
-        changes nothing, the rest apply); per (worker, limit) its claims."""
+        changes nothing, the rest apply), else True; per (worker, limit) its claims."""
         rows, claimed = self._core.settle_and_claim(
-            list(items), list(claims), lease=self.lease, strict=False
+            list(items), list(claims), lease=self.lease, strict=False, rows=False
         )
         return rows, [
             self._claims(found, worker) for found, (worker, _) in zip(claimed, claims, strict=True)
@@ -644,8 +633,17 @@ class Queue:
         exit_when_idle: bool = False,
         stop: threading.Event | None = None,
     ) -> int:
-        """Work jobs until stopped: each thread claims one job at a time and calls
-        ``handler(claim)`` inside `working`, so the lease is renewed while it runs.
+        """Work jobs until stopped: each thread claims jobs and calls ``handler(claim)``
+        on each, with the lease renewed while it runs (one heartbeat thread per worker
+        thread, moved from claim to claim).
+
+        * Transactions: a thread writes its finished jobs' outcomes with its next claim
+          in one transaction, claims ahead while jobs are short (see
+          `strata.queue.worker`: up to 32), and with ``concurrency`` > 1 the threads'
+          outcomes and claims are group-committed. An outcome waits at most
+          `GROUP_WINDOW` (2 ms) to share a transaction, so it is durable within a few ms of
+          the handler's return (a crash in between re-runs the job after its lease, like
+          any crash mid-job); `complete` called by hand is durable when it returns.
 
         * What the handler returns, a mapping of fields or None, is written with
           `complete`. An exception, a return value of any other type, or fields that
@@ -668,8 +666,10 @@ class Queue:
 
         Stops on SIGTERM or SIGINT (when called from the main thread), when ``stop`` is
         set (a worker's death sets it too), or, with ``exit_when_idle``, when nothing is
-        claimable; the job in hand is finished first. Returns the number of jobs
-        handled."""
+        claimable (it claims without waiting); the job in hand is finished first, and the
+        jobs claimed ahead but not started are released (ready again at once, the attempt
+        uncounted) in the transaction that writes the last outcomes. Returns the number
+        of jobs handled."""
         return _WorkerLoop(self).run(
             handler,
             worker=worker,

@@ -1,6 +1,7 @@
-"""What both the facade and the worker loop use: the `Claim` a claim hands out, and how
-an exception's text is stored and logged. Its own module so that neither of the two has
-to import the other for it.
+"""What the facade and the worker loop share: the `Claim` a claim hands out, how an
+exception's text is stored and logged, `QueueStats` and `default_backoff` (re-exported by
+`strata.queue`), and the facade's small helpers for durations and errors. Its own module
+so that neither of the two has to import the other for them.
 """
 
 from __future__ import annotations
@@ -74,3 +75,20 @@ def _missing_optional(meta: ModelMeta, role: str, line: str) -> ValidationError:
         model=meta.name,
         expected=line,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    #: Jobs in each state the binding names (``ready`` counts delayed jobs too).
+    counts: dict[str, int]
+    #: Ready jobs whose ``run_at`` or retry backoff has not come yet.
+    delayed: int
+    #: Claimed jobs whose lease ran out: their worker is presumed dead.
+    expired_leases: int
+    #: How long the oldest claimable job has waited, when the model has a creation time.
+    oldest_ready_age: timedelta | None
+
+
+def default_backoff(attempt: int) -> timedelta:
+    """Exponential: 1 s after the first attempt, doubling, at most 10 minutes."""
+    return timedelta(seconds=min(600, 2 ** max(0, attempt - 1)))
