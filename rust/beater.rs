@@ -204,7 +204,11 @@ mod tests {
         assert_eq!(beater.release(), BeatState::Lost);
         let before = calls.load(Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(calls.load(Ordering::SeqCst), before, "nothing held, nothing renewed");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            before,
+            "nothing held, nothing renewed"
+        );
         beater.stop();
         let renewed = renewed.lock();
         assert!(renewed.iter().filter(|(id, _)| *id == 1).count() >= 2);

@@ -22,9 +22,9 @@
 //! * `py_metrics`: the Python classes over `metrics` and `arrow_export`.
 
 pub mod arrow_export;
+pub mod beater;
 pub mod bulk;
 pub mod bulk_pg;
-pub mod beater;
 pub mod busy;
 pub mod engine;
 pub mod error;

@@ -157,9 +157,19 @@ impl PgQueue {
                 let statement = self.compile(&item.sql);
                 let token = Param::Int(item.token);
                 let mut extra: Vec<(&str, &Param)> = vec![(":id", &item.id), (":token", &token)];
-                extra.extend(item.params.iter().map(|(name, value)| (name.as_str(), value)));
-                let bound = self.params(&statement, &self.times(lease_ms, item.delay_ms), &extra)?;
-                let row = self.engine.query(&statement.sql, &bound)?.rows.into_iter().next();
+                extra.extend(
+                    item.params
+                        .iter()
+                        .map(|(name, value)| (name.as_str(), value)),
+                );
+                let bound =
+                    self.params(&statement, &self.times(lease_ms, item.delay_ms), &extra)?;
+                let row = self
+                    .engine
+                    .query(&statement.sql, &bound)?
+                    .rows
+                    .into_iter()
+                    .next();
                 if row.is_none() && strict {
                     return Err(self.why(&item.id));
                 }

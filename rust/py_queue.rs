@@ -10,13 +10,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use rusqlite::types::Value;
 
+use crate::beater::Beater;
 use crate::engine::postgres::{Cell, Param};
 use crate::engine::{Backend, Rows};
 use crate::error::Error;
 use crate::pg_queue::{PgQueue, PgStatements};
 use crate::py_engine::{result_to_python, rows_to_python, to_value, PyEngine};
 use crate::py_pg::{cell_to_python, to_param};
-use crate::beater::Beater;
 use crate::queue::{BeatState, BeatWatch, Heartbeat, Queue, Settle, Statements};
 use crate::time::{self, Clock, Format};
 
@@ -217,7 +217,13 @@ impl PyQueue {
     fn settle_and_claim<'py>(
         &self,
         py: Python<'py>,
-        items: Vec<(String, Bound<'py, PyAny>, i64, f64, Option<Bound<'py, PyDict>>)>,
+        items: Vec<(
+            String,
+            Bound<'py, PyAny>,
+            i64,
+            f64,
+            Option<Bound<'py, PyDict>>,
+        )>,
         claims: Vec<(String, i64)>,
         lease: f64,
         strict: bool,
@@ -237,7 +243,11 @@ impl PyQueue {
                             id: to_value(&id, 0)?,
                             token,
                             delay_ms: self.span(delay, "a delay")?,
-                            params: params.as_ref().map(named_values).transpose()?.unwrap_or_default(),
+                            params: params
+                                .as_ref()
+                                .map(named_values)
+                                .transpose()?
+                                .unwrap_or_default(),
                         })
                     })
                     .collect::<PyResult<Vec<_>>>()?;
@@ -269,7 +279,11 @@ impl PyQueue {
                             id: to_param(&id, 0)?,
                             token,
                             delay_ms: self.span(delay, "a delay")?,
-                            params: params.as_ref().map(named_params).transpose()?.unwrap_or_default(),
+                            params: params
+                                .as_ref()
+                                .map(named_params)
+                                .transpose()?
+                                .unwrap_or_default(),
                         })
                     })
                     .collect::<PyResult<Vec<_>>>()?;

@@ -208,10 +208,17 @@ impl Queue {
                 let times = self.times(now, lease_ms, item.delay_ms);
                 let token = Value::Integer(item.token);
                 let mut extra: Vec<(&str, &Value)> = vec![(":id", &item.id), (":token", &token)];
-                extra.extend(item.params.iter().map(|(name, value)| (name.as_str(), value)));
+                extra.extend(
+                    item.params
+                        .iter()
+                        .map(|(name, value)| (name.as_str(), value)),
+                );
                 let mut stmt = prepare(conn, &item.sql)?;
                 self.bind(&mut stmt, Some(&times), &extra)?;
-                let row = collect_bound(conn, &mut stmt, &item.sql)?.rows.into_iter().next();
+                let row = collect_bound(conn, &mut stmt, &item.sql)?
+                    .rows
+                    .into_iter()
+                    .next();
                 drop(stmt);
                 if row.is_none() && strict {
                     return Err(self.why(conn, &item.id));
