@@ -67,7 +67,8 @@ def test_a_stale_claim_completes_nothing_and_claims_nothing(db: Any) -> None:
     (claim,) = q.claim("w", limit=1)
     q.advance_clock(61)  # the lease runs out and another worker takes the job
     (thief,) = q.claim("thief", limit=1)
-    assert thief.id == claim.id and thief.token == 2
+    assert thief.id == claim.id
+    assert thief.token == 2
     q.enqueue(job(projectPath="/b"))
     with pytest.raises(strata.LeaseLostError, match="lease on this job was lost"):
         q.complete_and_claim(claim, {"outputPath": "/stale"}, worker="w", limit=5)
@@ -112,7 +113,8 @@ def test_run_claims_ahead_and_completes_every_job_once(db: Any) -> None:
     q.enqueue_many([job(priority=n % 7) for n in range(150)])
     seen: list[str] = []
     handled = q.run(lambda c: seen.append(c.id) or None, worker="node", exit_when_idle=True)
-    assert handled == 150 and len(set(seen)) == 150
+    assert handled == 150
+    assert len(set(seen)) == 150
     rows = db.query_raw_(
         'SELECT status, min("leaseToken"), max("leaseToken"), min(attempts) FROM "Job" '
         "GROUP BY status",
@@ -180,14 +182,14 @@ def test_an_unstorable_result_fails_only_its_own_job(db: Any) -> None:
 
     assert q.run(render, worker="node", exit_when_idle=True) == 30
     counts = states(db)
-    assert counts["COMPLETED"] == 29 and counts.get("QUEUED", 0) == 1
+    assert counts["COMPLETED"] == 29
+    assert counts.get("QUEUED", 0) == 1
     failed = db.job.find_unique_or_raise(where={"id": bad})
-    assert failed.status.name == "QUEUED" and "ForeignKey" in (failed.error or "")
+    assert failed.status.name == "QUEUED"
+    assert "ForeignKey" in (failed.error or "")
 
 
-def test_run_drops_a_job_cancelled_while_it_runs(
-    db: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_run_drops_a_job_cancelled_while_it_runs(db: Any, caplog: pytest.LogCaptureFixture) -> None:
     """The loop's heartbeat (one thread, moved from claim to claim) sees the cancellation;
     the outcome is not written and the cancellation is logged."""
     q = bind(db, lease=timedelta(seconds=0.3))
@@ -304,12 +306,14 @@ def test_a_write_waits_in_the_kernel_for_the_lock_and_a_killed_holder_lets_go(
         waited = threading.Thread(target=lambda: claimed.extend(q.claim("w")))
         waited.start()
         waited.join(timeout=0.5)
-        assert waited.is_alive() and claimed == []  # asleep on the lock, not failing
+        assert waited.is_alive()
+        assert claimed == []
         killed = time.monotonic()
         holder.kill()
         holder.wait()
         waited.join(timeout=10)
-        assert not waited.is_alive() and len(claimed) == 1
+        assert not waited.is_alive()
+        assert len(claimed) == 1
         assert Path(f"{db.path_}-strata-lock").exists()
         assert time.monotonic() - killed < 2  # woken by the release, not by a poll
         # The lock is free for the next holder too.

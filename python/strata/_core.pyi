@@ -15,6 +15,7 @@ __all__ = [
     "BULK_ROWS_PER_STATEMENT",
     "Aggregator",
     "ArrowStream",
+    "Beater",
     "BulkInsert",
     "Decision",
     "Engine",

@@ -410,9 +410,9 @@ class _WorkerLoop:
             return self._failure(claim, bad_return)
         try:
             return _Outcome(claim, self.queue._complete_item(claim, result), True)
-        except (ValidationError, ValueTooLongError, ConstraintError) as error:
+        except (ValidationError, ValueTooLongError, ConstraintError) as unstorable:
             # The result cannot be stored (nothing was written): the job failed.
-            return self._failure(claim, error)
+            return self._failure(claim, unstorable)
 
     def _failure(self, claim: Claim, error: BaseException) -> _Outcome:
         _log.warning(
