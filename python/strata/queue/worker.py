@@ -1,8 +1,11 @@
-"""The worker loop behind `strata.queue.Queue.run`: threads that claim and handle jobs,
+"""The worker loop behind `strata.queue.Queue.run`: threads that claim ahead and handle
+jobs, the group commit that writes their outcomes with the next claims in one transaction,
 the retrying of transient database errors, the logging of failures, signal handling and
 what a worker's death does to the others. Apart from the facade because it is the one
-part of the queue that runs threads and sleeps; it reaches the queue only through the
-public methods `_Jobs` names, so it can be read (and tested) without the binding.
+part of the queue that runs threads and sleeps; it reaches the queue only through what
+`_Jobs` names (its settings, and the pieces of its calls that the loop batches: an
+outcome as the core writes it, the fused transaction, the moving heartbeat), so it can be
+read (and tested) without the binding.
 """
 
 from __future__ import annotations
