@@ -170,9 +170,11 @@ def test_group_commit_with_threads_loses_and_repeats_nothing(db: Any) -> None:
     assert outputs <= {f"/out/node/{n}" for n in range(4)}
 
 
-def test_an_unstorable_result_fails_only_its_own_job(db: Any) -> None:
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_an_unstorable_result_fails_only_its_own_job(db: Any, concurrency: int) -> None:
     """A completion the database refuses (a foreign key here) would roll back a group's
-    transaction; each outcome is then written alone, so only that job fails."""
+    transaction, other threads' outcomes and claims included; each outcome is then written
+    alone, so only that job fails, and the other threads claim again."""
     q = bind(db)
     q.enqueue_many([job(priority=0) for _ in range(30)])
     bad = db.job.find_many()[7].id
@@ -180,7 +182,7 @@ def test_an_unstorable_result_fails_only_its_own_job(db: Any) -> None:
     def render(claim: Claim) -> dict[str, Any]:
         return {"userId": "nobody"} if claim.id == bad else {"outputPath": "/ok"}
 
-    assert q.run(render, worker="node", exit_when_idle=True) == 30
+    assert q.run(render, worker="node", concurrency=concurrency, exit_when_idle=True) == 30
     counts = states(db)
     assert counts["COMPLETED"] == 29
     assert counts.get("QUEUED", 0) == 1

@@ -131,6 +131,12 @@ class _Group:
         #: Threads waiting for work: no commit is to be expected from them soon.
         self.idle = 0
 
+    def leave(self) -> None:
+        """A thread has ended: no commit is to be waited for from it any more."""
+        with self.cond:
+            self.threads -= 1
+            self.cond.notify_all()
+
     def set_idle(self, idle: bool) -> None:
         with self.cond:
             self.idle += 1 if idle else -1
@@ -291,6 +297,7 @@ class _WorkerLoop:
             if pending:
                 self._flush(pending, None, stop)
         finally:
+            self.group.leave()
             beater.stop()
         return handled
 
@@ -325,7 +332,10 @@ class _WorkerLoop:
             )
         except StrataError:
             if not pending:
-                raise
+                # Another thread's outcome may have failed the shared transaction: claim
+                # alone, and what fails then is this thread's own fault.
+                alone = self.queue._settle_and_claim([], [claim] if claim else [])[1]
+                return alone[0] if alone else []
             # One outcome cannot be stored (a constraint, a value too long): each is written
             # on its own, so that the failure is that job's alone.
             for outcome in pending:
