@@ -297,7 +297,7 @@ class Queue:
         item = self._complete_item(claim, data)
         self._check_claim_args(worker, limit)
         _, (rows,) = self._core.settle_and_claim(
-            [item], [(worker, limit)], lease=self.lease, strict=True
+            [item], [(worker, limit)], lease=self.lease, strict=True, rows=False
         )
         return self._claims(rows, worker)
 
