@@ -452,6 +452,38 @@ def test_cached_denials_do_not_touch_sqlite(lite: strata.Database, tmp_path: Pat
         db.close_()
 
 
+def test_an_arrival_time_at_the_top_of_the_range_is_a_denial_not_an_overflow(
+    lite: strata.Database,
+) -> None:
+    """SQLite: the one-statement hit's sum would pass 64 bits (SQLite would make it a
+    float); the statement refuses it, and the decision comes from the exact path."""
+    rl = lite.rate_limiter_("Bucket", key=["key"], tat="tat")
+    rl.set_clock(T0)
+    lite.execute_raw_('INSERT INTO "Bucket" (key, tat) VALUES (?, ?)', "k", 2**63 - 1)
+    decision = rl.hit("k", limit=5, window=10, algorithm="gcra")
+    assert not decision.allowed
+    assert decision.count == 5
+    assert lite.query_raw_('SELECT tat FROM "Bucket"') == [{"tat": 2**63 - 1}]
+
+
+def test_a_refused_one_statement_hit_is_reported_from_the_keys_state(
+    lite: strata.Database,
+) -> None:
+    """SQLite: allowed hits count in one statement; the refused one counts nothing there
+    and is then decided from the stored state, which its report gives exactly."""
+    rl = limiter(lite)
+    for expected in (1, 2):
+        decision = rl.hit("k", "/e", limit=2, window=60)
+        assert decision.allowed
+        assert decision.count == expected
+    refused = rl.hit("k", "/e", limit=2, window=60)
+    assert not refused.allowed
+    assert refused.count == 2
+    assert refused.remaining == 0
+    assert refused.retry_after == pytest.approx(60.0)
+    assert rows(lite)[0]["requestCount"] == 2
+
+
 def test_hits_inside_a_transaction_roll_back_and_are_not_cached(sdb: strata.Database) -> None:
     rl = limiter(sdb)
     with pytest.raises(RuntimeError), sdb.transaction_():

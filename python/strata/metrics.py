@@ -158,9 +158,9 @@ class Metrics:
 
         Every ``chunk_rows`` rows commit in a transaction of their own (by default 10,000
         on SQLite, whose write lock other writers wait on, and 100,000 on PostgreSQL). A
-        bad value raises `ValidationError` naming the field and ``row``, the row's index in the whole
-        ingest; ``committed`` on the error tells how many rows were written before the
-        failing chunk, which was rolled back alone.
+        bad value raises `ValidationError` naming the field and ``row``, the row's index in
+        the whole ingest; ``committed`` on the error tells how many rows were written
+        before the failing chunk, which was rolled back alone.
         """
         if chunk_rows is None:
             chunk_rows = self._sql.ingest_chunk_rows

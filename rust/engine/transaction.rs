@@ -118,6 +118,15 @@ impl Engine {
         }
     }
 
+    /// Run `f`'s one statement on the writer, in autocommit: the statement is its own
+    /// transaction (a data-changing statement takes the write lock as it starts, waiting
+    /// in the busy handler as `BEGIN IMMEDIATE` does), or part of the calling thread's open
+    /// transaction. For a hot path whose whole write is one statement: it saves the
+    /// `BEGIN` and `COMMIT` round trips through `SQLite`'s parser and VM.
+    pub fn write_statement<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.with_writer(|conn, _| f(conn))
+    }
+
     /// Lock the writer for a statement from the calling thread. If another thread owns an
     /// open transaction, wait for it to end, at most for the busy timeout.
     pub(super) fn with_writer<T>(

@@ -45,8 +45,8 @@ mod tests;
 
 pub use binding::{KeyPart, Shape, Spec, Statements};
 pub use decide::{
-    decide_gcra, decide_window, window_start, Algorithm, Decision, Limits, WindowState, MAX_LIMIT,
-    MAX_WINDOW_MS,
+    decide_gcra, decide_window, sliding_cap, window_start, Algorithm, Decision, Limits,
+    WindowState, MAX_LIMIT, MAX_WINDOW_MS,
 };
 
 use cache::{DenialCache, Family, Known};
@@ -204,7 +204,16 @@ impl Limiter {
         if let Some(hit) = self.before_hit(key, algorithm, source, id)? {
             return Ok(hit);
         }
-        // A transaction of the caller's may still roll back what it saw, so denials seen
+        if let LimitSource::Given(limits) = source {
+            if let Some(hit) = self.one_statement_hit(engine, key, algorithm, *limits, id)? {
+                self.denials
+                    .lock()
+                    .remove(Family::new(algorithm, *limits), key);
+                return Ok(hit);
+            }
+        }
+        // Refused, past now's window, or a rule's limit: decide from the key's state, in
+        // one write transaction. A transaction of the caller's may still roll back what it saw, so denials seen
         // inside one are not remembered.
         let remember = !engine.in_transaction();
         let (hit, known, limits) = engine.write(|conn| {
@@ -234,6 +243,118 @@ impl Limiter {
             denials.insert(family, key, known, self.clock.now_ns());
         }
         Ok(hit)
+    }
+
+    /// The hit as one statement that counts it only if it is allowed (the dialect's `hit`
+    /// or `hit_sliding`): the decision when it was counted, None when it was not (refused,
+    /// or the key has a window later than now's) or the dialect has no such statement.
+    /// The caller then decides in a transaction, which also reports a refusal exactly.
+    fn one_statement_hit(
+        &self,
+        engine: &Engine,
+        key: &[KeyPart],
+        algorithm: Algorithm,
+        limits: Limits,
+        id: Option<&str>,
+    ) -> Result<Option<Hit>> {
+        let statements = &self.spec.statements;
+        let sql = match algorithm {
+            Algorithm::Sliding => statements.hit_sliding.as_deref(),
+            Algorithm::Fixed | Algorithm::Gcra => statements.hit.as_deref(),
+        };
+        let Some(sql) = sql else {
+            return Ok(None);
+        };
+        engine.write_statement(|conn| {
+            // The statement takes the write lock as it starts; "now" is read just before,
+            // as close to it as a caller can get.
+            let now = self.clock.now_ns();
+            let window_ns = limits.window_ns;
+            let start = window_start(now, window_ns);
+            let step = limits.interval() * limits.cost;
+            let mut stmt = prepare(conn, sql)?;
+            let mut params: Vec<Value> = Vec::with_capacity(key.len() + 8);
+            if self.spec.client_ids {
+                params.push(id.map_or(Value::Null, |id| Value::Text(id.to_owned())));
+            }
+            params.extend(key.iter().map(KeyPart::value));
+            if algorithm == Algorithm::Gcra {
+                params.push(Value::Integer(now.saturating_add(step)));
+            } else {
+                params.push(self.encode_datetime(start / NANOS_PER_MILLI));
+                params.push(Value::Integer(limits.cost));
+            }
+            let now_ms = now.div_euclid(NANOS_PER_MILLI);
+            params.extend(self.spec.stamps.iter().map(|format| format.value(now_ms)));
+            match algorithm {
+                Algorithm::Fixed => params.push(Value::Integer(limits.limit)),
+                Algorithm::Sliding => params.extend([
+                    Value::Integer(limits.limit),
+                    Value::Integer(window_ns),
+                    Value::Integer(start + window_ns - now),
+                    self.encode_datetime((start - window_ns) / NANOS_PER_MILLI),
+                ]),
+                Algorithm::Gcra => params.extend([
+                    Value::Integer(now),
+                    Value::Integer(step),
+                    Value::Integer(limits.interval() * limits.limit),
+                ]),
+            }
+            for (index, value) in params.iter().enumerate() {
+                stmt.raw_bind_parameter(index + 1, value)
+                    .map_err(|e| Error::from_sqlite(e, sql))?;
+            }
+            let mut rows = stmt.raw_query();
+            let row = match rows.next() {
+                Ok(Some(row)) => row,
+                Ok(None) => return Ok(None),
+                Err(err) => {
+                    drop(rows);
+                    return Err(refine_error(conn, Error::from_sqlite(err, sql), &mut stmt));
+                }
+            };
+            let stored: i64 = row.get(0).map_err(sql_error)?;
+            let mut column = 1;
+            let decision = if algorithm == Algorithm::Gcra {
+                let (decision, next) = decide_gcra(Some(stored - step), now, limits);
+                (next == Some(stored)).then_some(decision)
+            } else {
+                let previous = if algorithm == Algorithm::Sliding {
+                    column += 1;
+                    row.get::<_, Option<i64>>(1)
+                        .map_err(sql_error)?
+                        .unwrap_or(0)
+                } else {
+                    0
+                };
+                let state = WindowState {
+                    window_start_ns: start,
+                    previous,
+                    current: stored - limits.cost,
+                    exists: stored > limits.cost,
+                };
+                let decision = decide_window(algorithm, state, now, limits);
+                (decision.allowed && decision.count == stored).then_some(decision)
+            };
+            let decision = decision.ok_or_else(|| {
+                // The statement's bound and the core's decision are the same arithmetic;
+                // refuse rather than report what the database does not hold.
+                Error::Transaction(
+                    "the rate limiter's statement counted a hit the core would refuse".into(),
+                )
+            })?;
+            let used_id = if self.spec.client_ids {
+                let given: Option<String> = row.get(column).map_err(sql_error)?;
+                given.is_some() && given.as_deref() == id
+            } else {
+                false
+            };
+            Ok(Some(Hit {
+                decision,
+                used_id,
+                cached: false,
+            }))
+        })
     }
 
     /// What a hit would decide now, without counting it (on a reader connection).

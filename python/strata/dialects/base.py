@@ -584,6 +584,12 @@ class RateLimitStatements(TypedDict):
     #: The ``rule=`` config row's limit and window (seconds), or None without a config
     #: model. Parameter: the rule's name.
     rule: str | None
+    #: A hit with a given limit in one statement that counts it only when allowed (gcra,
+    #: or a fixed window; `strata.dialects.sqlite.ratelimit` gives the parameters), and
+    #: the same for a sliding window; None where ``upsert`` is already the whole hit
+    #: (PostgreSQL).
+    hit: str | None
+    hit_sliding: str | None
 
 
 class RateLimitDialect(Protocol):

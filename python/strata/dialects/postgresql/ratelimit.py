@@ -224,4 +224,7 @@ def _statements(
             f"WHERE {aged} < {bound} LIMIT $2::bigint))"
         ),
         "rule": rule,
+        # The upsert above is already the whole hit, on the server's clock.
+        "hit": None,
+        "hit_sliding": None,
     }
