@@ -453,17 +453,19 @@ def test_cached_denials_do_not_touch_sqlite(lite: strata.Database, tmp_path: Pat
 
 
 def test_an_arrival_time_at_the_top_of_the_range_is_a_denial_not_an_overflow(
-    lite: strata.Database,
+    sdb: strata.Database, backend: Backend
 ) -> None:
-    """SQLite: the one-statement hit's sum would pass 64 bits (SQLite would make it a
-    float); the statement refuses it, and the decision comes from the exact path."""
-    rl = lite.rate_limiter_("Bucket", key=["key"], tat="tat")
+    """Another writer's arrival time at the top of the 64-bit range: the hit's sum would
+    overflow (SQLite would make it a float, PostgreSQL raise); it is a plain denial."""
+    rl = sdb.rate_limiter_("Bucket", key=["key"], tat="tat")
     rl.set_clock(T0)
-    lite.execute_raw_('INSERT INTO "Bucket" (key, tat) VALUES (?, ?)', "k", 2**63 - 1)
+    insert = 'INSERT INTO "Bucket" (key, tat) VALUES ({}, {})'
+    placeholders = ("$1", "$2") if backend.is_postgres else ("?", "?")
+    sdb.execute_raw_(insert.format(*placeholders), "k", 2**63 - 1)
     decision = rl.hit("k", limit=5, window=10, algorithm="gcra")
     assert not decision.allowed
     assert decision.count == 5
-    assert lite.query_raw_('SELECT tat FROM "Bucket"') == [{"tat": 2**63 - 1}]
+    assert sdb.query_raw_('SELECT tat FROM "Bucket"') == [{"tat": 2**63 - 1}]
 
 
 def test_a_refused_one_statement_hit_is_reported_from_the_keys_state(
