@@ -112,11 +112,18 @@ impl ReaderPool {
                     }
                 };
             }
-            let until = *deadline.get_or_insert_with(|| Instant::now() + self.busy_timeout);
-            if self.returned.wait_until(&mut guard, until).timed_out()
+            let started = Instant::now();
+            let until = *deadline.get_or_insert_with(|| started + self.busy_timeout);
+            let timed_out = self.returned.wait_until(&mut guard, until).timed_out()
                 && guard.0.is_empty()
-                && guard.1 >= self.max
-            {
+                && guard.1 >= self.max;
+            super::waits::note(super::waits::PoolWait {
+                pool: "sqlite readers",
+                waited: started.elapsed(),
+                size: self.max,
+                timed_out,
+            });
+            if timed_out {
                 return Err(Error::ReadersBusy {
                     waited: self.busy_timeout,
                     readers: self.max,

@@ -148,8 +148,15 @@ impl Pool {
                 });
             }
             state.waiting += 1;
+            let started = Instant::now();
             let timed_out = self.freed.wait_until(&mut state, deadline).timed_out();
             state.waiting -= 1;
+            crate::engine::waits::note(crate::engine::waits::PoolWait {
+                pool: "postgresql",
+                waited: started.elapsed(),
+                size: self.limit,
+                timed_out,
+            });
             if timed_out {
                 return Err(Error::PoolTimeout {
                     waited: self.wait,
