@@ -183,7 +183,9 @@ def log_hook(event: str, target: str, sql: str, seconds: float, detail: Any) -> 
     """The core's logging hook (`strata._core.Engine.set_log_hook_`): a slow statement, or
     a statement that waited for a pooled connection."""
     if event == "slow":
-        SLOW_LOGGER.warning("slow statement (%.1f ms, %s): %s %r", seconds * 1000, target, sql, detail)
+        SLOW_LOGGER.warning(
+            "slow statement (%.1f ms, %s): %s %r", seconds * 1000, target, sql, detail
+        )
     elif event == "pool_wait":
         pool, size, timed_out = detail
         if timed_out:
