@@ -2,9 +2,9 @@
 them out, and the ``.env`` reader the command line uses.
 
 ``init`` writes ``prisma/schema.prisma`` (a datasource whose ``url`` is
-``env("DATABASE_URL")``, a generator block, optionally one example model), a ``.env`` holding ``DATABASE_URL`` (appended to an existing ``.env`` that lacks
-it; left alone, with a warning, when it has one), and ``.env`` in ``.gitignore``. It never
-overwrites a schema.
+``env("DATABASE_URL")``, a generator block, optionally one example model), a ``.env``
+holding ``DATABASE_URL`` (appended to an existing ``.env`` that lacks it; left alone, with
+a warning, when it has one), and ``.env`` in ``.gitignore``. It never overwrites a schema.
 
 The command line reads ``.env`` in the working directory before each command, as Prisma's
 CLI does: a variable already set in the environment wins. The library does not read it;
