@@ -83,21 +83,17 @@ def init_project(
     """Write ``prisma/schema.prisma``, ``.env`` and the ``.gitignore`` line in ``folder``."""
     if provider not in PROVIDERS:
         raise ConfigurationError(
-            f"unknown datasource provider {provider!r}; strata runs on "
-            + " and ".join(PROVIDERS)
+            f"unknown datasource provider {provider!r}; strata runs on " + " and ".join(PROVIDERS)
         )
     schema = folder / "prisma" / "schema.prisma"
     if schema.exists():
         raise ConfigurationError(
-            f"{schema} already exists; strata init starts a project and never overwrites a "
-            "schema"
+            f"{schema} already exists; strata init starts a project and never overwrites a schema"
         )
     result = InitResult(schema, folder / ".env")
     schema.parent.mkdir(parents=True, exist_ok=True)
     schema.write_text(
-        _SCHEMA.format(
-            provider=provider, model=_EXAMPLE_MODEL if with_model else ""
-        ),
+        _SCHEMA.format(provider=provider, model=_EXAMPLE_MODEL if with_model else ""),
         encoding="utf-8",
     )
     result.written.append(schema)

@@ -143,7 +143,8 @@ def _strata_template(
         raise pytest.UsageError(f"--strata-url takes a PostgreSQL server URL, not {server!r}")
     scratch = dialect_for_url(server).migrations.scratch_database(server, prefix=_PREFIX)
     with Engine.open_(server) as admin:
-        assert scratch.create_sql is not None and scratch.drop_sql is not None
+        assert scratch.create_sql is not None
+        assert scratch.drop_sql is not None
         admin.execute_raw_(scratch.create_sql)
         try:
             with strata.connect(scratch.url, schema=strata_schema) as db:
@@ -167,7 +168,8 @@ def strata_url(_strata_template: StrataTemplate, tmp_path: Path) -> Iterator[str
     scratch = dialect_for_url(template.server).migrations.scratch_database(
         template.server, template=template.template, prefix=_PREFIX
     )
-    assert scratch.create_sql is not None and scratch.drop_sql is not None
+    assert scratch.create_sql is not None
+    assert scratch.drop_sql is not None
     with Engine.open_(template.server) as admin:
         admin.execute_raw_(scratch.create_sql)
         try:
