@@ -145,7 +145,8 @@ impl PgQueue {
                 .query(&recover.sql, &self.params(&recover, &times, &extra)?)?
                 .rows
                 .len();
-            self.recovered.fetch_add(recovered as u64, Ordering::Relaxed);
+            self.recovered
+                .fetch_add(recovered as u64, Ordering::Relaxed);
             self.last_recovery_ms.store(now, Ordering::Relaxed);
             self.engine
                 .query(&claim.sql, &self.params(&claim, &times, &extra)?)

@@ -163,7 +163,8 @@ impl Queue {
                 let mut recover = prepare(conn, sql)?;
                 self.bind(&mut recover, Some(&times), &extra)?;
                 let recovered = collect_bound(conn, &mut recover, sql)?.rows.len();
-                self.recovered.fetch_add(recovered as u64, Ordering::Relaxed);
+                self.recovered
+                    .fetch_add(recovered as u64, Ordering::Relaxed);
                 self.last_recovery_ms.store(now, Ordering::Relaxed);
             }
 

@@ -400,7 +400,7 @@ class Repository:
         where: Where | None = None,
         order_by: Any = None,
         include: Mapping[str, Any] | None = None,
-    ) -> Page:
+    ) -> Page[Any]:
         """Page ``page`` (from 1) of ``per_page`` records, with the total count."""
         _count_argument(self._meta, "page", page, 1)
         _count_argument(self._meta, "per_page", per_page, 1)
