@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -23,6 +25,16 @@ model Note {
   body String
 }
 """
+
+
+@pytest.fixture(autouse=True)
+def _environment() -> Iterator[None]:
+    """The command line reads .env into the process's environment; each test gets its own
+    environment back afterwards."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Result:
