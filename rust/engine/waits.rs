@@ -24,7 +24,8 @@ thread_local! {
     static LAST_WAIT: Cell<Option<PoolWait>> = const { Cell::new(None) };
 }
 
-/// Note that this thread waited for a connection (the longest wait of a call is kept).
+/// Note that this thread waited for a connection. A pool notes a wait again each time a
+/// caller goes round its loop, with the time since the wait began, so the longest is kept.
 pub fn note(wait: PoolWait) {
     LAST_WAIT.with(|cell| {
         let keep = match cell.get() {
