@@ -24,7 +24,7 @@
 //!   broke, delays work but never stalls it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,8 @@ pub struct PgQueue {
     pub clock: Clock,
     recover_every_ms: i64,
     last_recovery_ms: AtomicI64,
+    /// Jobs recovered since `take_recovered` last ran, for the worker's log.
+    recovered: AtomicU64,
     /// Each statement in PostgreSQL's numbered form, by its named text.
     compiled: Mutex<HashMap<String, Arc<Numbered>>>,
     wake: Wake,
@@ -109,9 +111,15 @@ impl PgQueue {
             clock: Clock::default(),
             recover_every_ms,
             last_recovery_ms: AtomicI64::new(i64::MIN),
+            recovered: AtomicU64::new(0),
             compiled: Mutex::new(HashMap::new()),
             wake: Wake::default(),
         }
+    }
+
+    /// How many jobs whose lease expired recoveries returned since the last call.
+    pub fn take_recovered(&self) -> u64 {
+        self.recovered.swap(0, Ordering::Relaxed)
     }
 
     /// Claim up to `limit` jobs for `worker` with a lease of `lease_ms`, in the queue's
@@ -132,8 +140,13 @@ impl PgQueue {
         let recover = self.compile(&self.statements.recover);
         self.in_transaction(|| {
             let times = self.times(lease_ms, 0);
-            self.engine
-                .query(&recover.sql, &self.params(&recover, &times, &extra)?)?;
+            let recovered = self
+                .engine
+                .query(&recover.sql, &self.params(&recover, &times, &extra)?)?
+                .rows
+                .len();
+            self.recovered
+                .fetch_add(recovered as u64, Ordering::Relaxed);
             self.last_recovery_ms.store(now, Ordering::Relaxed);
             self.engine
                 .query(&claim.sql, &self.params(&claim, &times, &extra)?)

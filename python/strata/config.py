@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_READERS",
     "POSTGRES_PARAMETERS",
     "Target",
+    "default_slow_query_ms",
     "default_url",
     "resolve",
 ]
@@ -108,6 +109,21 @@ def default_url(start: Path | None = None) -> tuple[str, Path] | None:
     if not isinstance(url, str):
         raise ConfigurationError(f"{folder / 'pyproject.toml'}: [tool.strata] url must be a string")
     return url, folder
+
+
+def default_slow_query_ms(start: Path | None = None) -> float | None:
+    """``slow_query_ms`` under ``[tool.strata]``: the slow-statement threshold handles get
+    when `strata.connect` is not given one (`strata.events`)."""
+    settings, folder = project_settings(start)
+    value = settings.get("slow_query_ms")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+    ):
+        raise ConfigurationError(
+            f"{folder / 'pyproject.toml'}: [tool.strata] slow_query_ms must be a number of "
+            f"milliseconds >= 0, got {value!r}"
+        )
+    return value
 
 
 def project_settings(start: Path | None = None) -> tuple[dict[str, Any], Path]:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from strata.client import aggregates, updates, writes
 from strata.client.cursor import cursor_condition
@@ -42,13 +42,16 @@ if TYPE_CHECKING:
 __all__ = ["Page", "Repository"]
 
 Where = Mapping[str, Any]
+#: The record type of a `Page`.
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class Page:
-    """One page of `Repository.paginate`: the records and where they sit in the whole."""
+class Page(Generic[R]):
+    """One page of `Repository.paginate`: the records and where they sit in the whole
+    (``Page[User]`` in a module written by ``strata generate``)."""
 
-    items: list[Any]
+    items: list[R]
     page: int
     per_page: int
     total: int
@@ -397,7 +400,7 @@ class Repository:
         where: Where | None = None,
         order_by: Any = None,
         include: Mapping[str, Any] | None = None,
-    ) -> Page:
+    ) -> Page[Any]:
         """Page ``page`` (from 1) of ``per_page`` records, with the total count."""
         _count_argument(self._meta, "page", page, 1)
         _count_argument(self._meta, "per_page", per_page, 1)

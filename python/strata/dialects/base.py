@@ -487,9 +487,17 @@ class MigrationsDialect(Protocol):
     wraps a script in (`strata.migrate.runner`), the lock that keeps migrators apart, and
     the reads behind ``migrate reset`` and the data-loss warnings."""
 
-    def scratch_database(self, url: str | None) -> ScratchDatabase:
+    def scratch_database(
+        self,
+        url: str | None,
+        *,
+        template: str | None = None,
+        prefix: str = "prisma_migrate_shadow_db",
+    ) -> ScratchDatabase:
         """A throwaway database beside the one at ``url`` (None: no database at hand), for
-        the shadow database of ``migrate dev``."""
+        the shadow database of ``migrate dev``; on a server, named ``prefix`` and a UUID and,
+        given ``template``, a copy of that database (`strata.testing`'s per-test
+        databases). SQLite copies files, and refuses ``template``."""
 
     def namespace_sql(self, url: str) -> str | None:
         """Creates the database schema ``url`` names when it is missing, as Prisma's

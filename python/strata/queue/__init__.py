@@ -62,6 +62,7 @@ both import. Every name is re-exported here.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -92,6 +93,8 @@ MAX_CLAIM = 10_000
 #: Rows deleted per transaction by `Queue.purge`: short enough that workers waiting for
 #: the write lock are not held up noticeably.
 PURGE_BATCH = 1_000
+
+_log = logging.getLogger("strata.queue")
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +219,14 @@ class Queue:
                 expected=f"1 to {MAX_CLAIM}",
             )
         rows = self._core.claim(worker, limit, self.lease)
+        recovered = self._core.take_recovered()
+        if recovered:
+            _log.warning(
+                "queue %s: recovered %d job(s) whose lease expired (their worker is presumed "
+                "dead): ready again, or failed after their last attempt",
+                self.model,
+                recovered,
+            )
         if self._binding.rowid_returned:
             return [self._claim(row[:-1], worker) for row in rows]
         return [self._claim(row, worker) for row in rows]
