@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod arrow;
 mod convert;
 mod copy;
 mod slot;
@@ -72,6 +73,8 @@ struct Column {
     missing: Missing,
     /// The codec's `to_sql`: converts a value or raises the field's `ValidationError`.
     encode: Py<PyAny>,
+    /// How values read from Arrow are converted, where it differs from `kind`.
+    arrow: Option<Kind>,
 }
 
 #[pyclass(name = "BulkInsert", module = "strata._core", frozen)]
@@ -103,26 +106,33 @@ impl PyBulkInsert {
     /// `columns`: one `(field, kind, options, nullable, missing, encode)` tuple per scalar
     /// field, in the same order, where `kind` names the fast path (see `Kind`), `options` is the
     /// text limit, the int range or the enum's name map, and `missing` is `"omit"`,
-    /// `"required"`, `"now"`, a callable, or `("value", v)`.
+    /// `"required"`, `"now"`, a callable, or `("value", v)`. `arrow`: per column, the
+    /// `(kind, options)` of values read from Arrow data, when it differs from the fast path.
     #[new]
-    #[pyo3(signature = (db, model, insert, columns, unknown_field))]
+    #[pyo3(signature = (db, model, insert, columns, unknown_field, arrow = None))]
     fn new(
         db: &Bound<'_, PyEngine>,
         model: String,
         insert: &Bound<'_, PyDict>,
         columns: &Bound<'_, PyList>,
         unknown_field: Py<PyAny>,
+        arrow: Option<Vec<(String, Bound<'_, PyAny>)>>,
     ) -> PyResult<Self> {
         let mut parsed = Vec::with_capacity(columns.len());
-        for spec in columns.iter() {
+        for (position, spec) in columns.iter().enumerate() {
             let (field, kind, options, nullable, missing, encode): ColumnSpec<'_> =
                 spec.extract()?;
+            let arrow = match arrow.as_ref().and_then(|a| a.get(position)) {
+                Some((name, options)) => Some(parse_kind(name, options)?),
+                None => None,
+            };
             parsed.push(Column {
                 field: field.unbind(),
                 kind: parse_kind(&kind, &options)?,
                 nullable,
                 missing: parse_missing(&missing)?,
                 encode,
+                arrow,
             });
         }
         let insert = insert_sql(insert)?;
@@ -208,6 +218,33 @@ impl PyBulkInsert {
         match &self.backend {
             Backend::Sqlite(_) => self.columns_as::<Value>(py, columns, now, defaults, options),
             Backend::Postgres(_) => self.columns_as::<Param>(py, columns, now, defaults, options),
+        }
+    }
+
+    /// Insert Arrow data: any object with `__arrow_c_stream__` or `__arrow_c_array__`, read
+    /// through the Arrow C data interface (`py_bulk/arrow.rs`), its columns named after
+    /// the fields. Same options as `insert_rows`.
+    #[pyo3(signature = (data, *, now = None, defaults = None, atomic = true, chunk_rows = 4096, copy = false))]
+    #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
+    fn insert_arrow(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+        defaults: Option<&Bound<'_, PyDict>>,
+        atomic: bool,
+        chunk_rows: usize,
+        copy: bool,
+    ) -> PyResult<u64> {
+        let options = Options {
+            skip_duplicates: false,
+            atomic,
+            chunk_rows,
+            copy,
+        };
+        match &self.backend {
+            Backend::Sqlite(_) => self.arrow_as::<Value>(py, data, now, defaults, options),
+            Backend::Postgres(_) => self.arrow_as::<Param>(py, data, now, defaults, options),
         }
     }
 }

@@ -58,7 +58,8 @@ class BulkWriter:
             [meta.column(name) for name in meta.codecs],
             [meta.column(name) for name in meta.primary_key],
         )
-        self._core = BulkInsert(db, meta.name, insert, columns, meta.unknown_field)
+        arrow = [codec.arrow_path for codec in meta.codecs.values()]
+        self._core = BulkInsert(db, meta.name, insert, columns, meta.unknown_field, arrow)
 
     def _now(self) -> Any:
         return None if self._stamp is None else self._stamp(now())
@@ -105,6 +106,26 @@ class BulkWriter:
             now=self._now(),
             defaults=defaults,
             skip_duplicates=skip_duplicates,
+            atomic=atomic,
+            chunk_rows=chunk_rows,
+            copy=copy,
+        )
+
+    def insert_arrow(
+        self,
+        data: Any,
+        *,
+        defaults: dict[str, Any] | None = None,
+        atomic: bool = True,
+        chunk_rows: int = 4096,
+        copy: bool = False,
+    ) -> int:
+        """Insert an Arrow object (``__arrow_c_stream__`` or ``__arrow_c_array__``), read
+        by the core through the Arrow C data interface; see `strata._core.BulkInsert`."""
+        return self._core.insert_arrow(
+            data,
+            now=self._now(),
+            defaults=defaults,
             atomic=atomic,
             chunk_rows=chunk_rows,
             copy=copy,

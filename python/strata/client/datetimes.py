@@ -258,6 +258,13 @@ class DateTimeCodec(Codec):
             return self._native.fast_path
         return self._codecs.datetime_fast_path(form)
 
+    @property
+    def arrow_path(self) -> FastPath:
+        form = self.storage.write_format
+        if form == NATIVE_DATETIME:
+            return self._native.arrow_path
+        return self._codecs.datetime_fast_path(form)
+
 
 class ModelCodecs(Protocol):
     """What the comparisons below use of a model (`strata.client.meta.ModelMeta`): its

@@ -105,7 +105,16 @@ class Codec:
     is None where the stored value already is the Python value, so reading a row skips
     those columns entirely."""
 
-    __slots__ = ("_encode", "_fast_path", "expected", "field", "from_sql", "model", "optional")
+    __slots__ = (
+        "_arrow_path",
+        "_encode",
+        "_fast_path",
+        "expected",
+        "field",
+        "from_sql",
+        "model",
+        "optional",
+    )
 
     def __init__(
         self,
@@ -116,6 +125,7 @@ class Codec:
         decode: Decoder | None,
         optional: bool,
         fast_path: FastPath = ("python", None),
+        arrow_path: FastPath | None = None,
     ) -> None:
         self.model = model
         self.field = field
@@ -125,12 +135,20 @@ class Codec:
         self.from_sql = decode
         self.optional = optional
         self._fast_path = fast_path
+        self._arrow_path = arrow_path
 
     @property
     def fast_path(self) -> FastPath:
         """How the core converts this field's values itself in bulk inserts
         (`strata.client.bulk`), leaving the rest to ``to_sql``."""
         return self._fast_path
+
+    @property
+    def arrow_path(self) -> FastPath:
+        """How the core converts this field's values read from Arrow data, where no Python
+        object exists for a value to hand ``to_sql`` (``"python"``: not read from Arrow).
+        The fast path, unless the dialect says otherwise."""
+        return self._fast_path if self._arrow_path is None else self._arrow_path
 
     def to_sql(self, value: object) -> Any:
         """The value to bind for ``value``; None only for an optional field."""

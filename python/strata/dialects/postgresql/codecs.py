@@ -301,7 +301,10 @@ def build_codec(
     limit = length_limit(field)
     if limit is not None:
         encode = limited(model, field.name, limit, encode)
-    return Codec(model, field.name, expected, encode, decode, field.optional, _fast_path(field))
+    arrow = _arrow_path(field, enums, limit)
+    return Codec(
+        model, field.name, expected, encode, decode, field.optional, _fast_path(field), arrow
+    )
 
 
 def _fast_path(field: ir.ScalarField) -> FastPath:
@@ -319,6 +322,28 @@ def _fast_path(field: ir.ScalarField) -> FastPath:
     if field.native_type is not None:
         return ("python", None)
     return simple.get(field.type, ("python", None))
+
+
+#: The DateTime native types whose values the core writes from Arrow: a timestamp of
+#: millisecond precision (the default, 3), which is what it reads Arrow timestamps as.
+_ARROW_TIMESTAMPS = frozenset({None, ("Timestamp", ("3",)), ("Timestamptz", ("3",))})
+
+
+def _arrow_path(
+    field: ir.ScalarField, enums: Mapping[str, tuple[ir.Enum, type[StrEnum]]], limit: int | None
+) -> FastPath:
+    """What the core converts itself when it reads Arrow data (`strata.client.bulk`): text,
+    enum names and millisecond timestamps too, which `to_sql` decides for Python values.
+    The core hands text holding U+0000 to ``to_sql``, which refuses it."""
+    if field.list:
+        return ("python", None)
+    if field.is_enum:
+        return ("enum", {value.name: value.db_name for value in enums[field.type][0].values})
+    if field.type == "String" and (field.native_type is None or limit is not None):
+        return ("text", limit)
+    if field.type == "DateTime" and field.native_type in _ARROW_TIMESTAMPS:
+        return ("datetime-iso8601-z", None)
+    return _fast_path(field)
 
 
 def build_codecs(
