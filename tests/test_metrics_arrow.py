@@ -137,6 +137,27 @@ def test_polars_frames_ingest(db: strata.Database, samples: Metrics) -> None:
     assert stored(db) == EXPECTED
 
 
+def test_pandas_frames_and_duckdb_relations_ingest(db: strata.Database, samples: Metrics) -> None:
+    pd = pytest.importorskip("pandas")
+    duckdb = pytest.importorskip("duckdb")
+    frame = pd.DataFrame(
+        {
+            "host": ["p", "p"],
+            "at": pd.to_datetime(["2026-11-22T09:00:00", "2026-11-22T09:00:01"]).tz_localize("UTC"),
+            "mem": [1, None],  # a float column holding NaN, as pandas makes it
+            "level": pd.Categorical(["warn", "info"]),
+        }
+    )
+    assert samples.ingest(frame) == 2
+    relation = duckdb.sql("SELECT 'q' AS host, TIMESTAMPTZ '2026-11-22 09:00:00+00' AS at")
+    assert samples.ingest(relation) == 1
+    assert [(r[0], r[1], r[3], r[7]) for r in stored(db)] == [
+        ("p", T0, 1, "warning"),
+        ("p", T0 + timedelta(seconds=1), None, "info"),
+        ("q", T0, None, "info"),
+    ]
+
+
 def test_record_batches_arrays_and_readers(db: strata.Database, samples: Metrics) -> None:
     table = pa.table({"host": ["r", "s"], "at": pa.array(AT[:2], pa.timestamp("ms", tz="UTC"))})
 

@@ -103,7 +103,7 @@ fn arrow_error(err: ArrowError) -> PyErr {
 }
 
 /// How a column's Arrow values are read, chosen once from the schema.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Read {
     /// A column of nulls only (Arrow's `Null` type).
     Null,
@@ -612,4 +612,67 @@ fn whole(number: f64) -> Option<i64> {
     // -2^63 and 2^63 are exact as f64; 2^63 itself no longer fits.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     (number.fract() == 0.0 && (-LIMIT..LIMIT).contains(&number)).then_some(number as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Format;
+
+    #[test]
+    fn the_schema_decides_how_a_column_is_read() {
+        let text = Kind::Text { max_chars: None };
+        let int = Kind::Int { min: 0, max: 10 };
+        let utf8_dictionary =
+            DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8));
+        assert!(matches!(plan(&text, &utf8_dictionary), Ok(Read::Text)));
+        assert!(matches!(plan(&text, &DataType::Utf8View), Ok(Read::Text)));
+        assert!(matches!(plan(&int, &DataType::UInt64), Ok(Read::Int)));
+        assert!(matches!(plan(&int, &DataType::Float64), Ok(Read::Float)));
+        assert!(matches!(
+            plan(&Kind::Float, &DataType::Int16),
+            Ok(Read::Int)
+        ));
+        assert!(matches!(plan(&int, &DataType::Null), Ok(Read::Null)));
+        assert!(plan(&int, &DataType::Utf8).is_err());
+        let int_dictionary =
+            DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Int64));
+        assert!(plan(&int, &int_dictionary).is_err());
+        let time = Kind::DateTime(Format::parse("iso8601").unwrap());
+        let zoned = DataType::Timestamp(TimeUnit::Nanosecond, Some("Europe/Paris".into()));
+        assert!(matches!(
+            plan(&time, &zoned),
+            Ok(Read::Time(TimeUnit::Nanosecond))
+        ));
+        let naive = DataType::Timestamp(TimeUnit::Second, None);
+        assert!(plan(&time, &naive)
+            .unwrap_err()
+            .contains("refused rather than guessed"));
+        assert!(plan(&Kind::Python, &DataType::Utf8).is_err());
+    }
+
+    #[test]
+    fn timestamps_truncate_towards_the_past_and_stay_in_range() {
+        let array = arrow_array::TimestampMicrosecondArray::from(vec![-1, 1_999, i64::MAX]);
+        let Some(Values::Millis(ms)) = millis(&array, TimeUnit::Microsecond) else {
+            panic!("microseconds are read");
+        };
+        // -1 µs is in the millisecond before the epoch; i64::MAX µs is past the year 9999.
+        assert_eq!(ms, vec![Some(-1), Some(1), None]);
+        let seconds = arrow_array::TimestampSecondArray::from(vec![i64::MAX]);
+        let Some(Values::Millis(ms)) = millis(&seconds, TimeUnit::Second) else {
+            panic!("seconds are read");
+        };
+        assert_eq!(ms, vec![None]);
+    }
+
+    #[test]
+    fn whole_floats_become_ints_and_others_do_not() {
+        assert_eq!(whole(3.0), Some(3));
+        assert_eq!(whole(-0.0), Some(0));
+        assert_eq!(whole(2.5), None);
+        assert_eq!(whole(f64::NAN), None);
+        assert_eq!(whole(9_223_372_036_854_775_808.0), None);
+        assert_eq!(whole(-9_223_372_036_854_775_808.0), Some(i64::MIN));
+    }
 }
