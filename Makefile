@@ -56,7 +56,7 @@ $(BIN)/python:
 .PHONY: install
 install: system-deps $(BIN)/python ## Build the Rust core (release) and install strata with dev tools into .venv
 	$(BIN)/pip install -q "maturin>=1.7,<2"
-	$(BIN)/maturin develop --release --extras dev -q
+	$(BIN)/maturin develop --release --extras dev,docs -q
 
 .PHONY: demo
 demo: install ## Run the demo (the README's first command)
@@ -72,8 +72,12 @@ lint: ## Formatters and linters: cargo fmt, clippy, ruff, mypy, the stub check, 
 	$(BIN)/python -m mypy.stubtest strata._core --allowlist .ci/stubtest-allowlist.txt
 	$(BIN)/lint-imports
 
+.PHONY: docs
+docs: ## Build the documentation site into site/ (mkdocs build --strict; offline)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 .PHONY: test
-test: install lint ## Everything CI runs: lint, Rust tests, Python tests, quick benchmarks
+test: install lint docs ## Everything CI runs: lint, the docs, Rust tests, Python tests, quick benchmarks
 	LD_LIBRARY_PATH=$(LIBPYTHON_DIR) cargo test --quiet
 	$(BIN)/pytest
 	$(BIN)/python benches/run.py --quick --floors benches/floors.toml
@@ -91,4 +95,4 @@ fmt: ## Format Rust and Python in place
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
 	cargo clean
-	rm -rf $(VENV) python/strata/*.so .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) python/strata/*.so .pytest_cache .mypy_cache .ruff_cache site

@@ -134,6 +134,7 @@ class BulkInsert:
         insert: BulkInsertSql,
         columns: list[BulkColumn],
         unknown_field: Callable[[str], BaseException],
+        arrow: list[tuple[str, Any]] | None = None,
     ) -> BulkInsert: ...
     def insert_rows(
         self,
@@ -154,6 +155,16 @@ class BulkInsert:
         now: SqlValue = None,
         defaults: dict[str, Any] | None = None,
         skip_duplicates: bool = False,
+        atomic: bool = True,
+        chunk_rows: int = 4096,
+        copy: bool = False,
+    ) -> int: ...
+    def insert_arrow(
+        self,
+        data: Any,
+        *,
+        now: SqlValue = None,
+        defaults: dict[str, Any] | None = None,
         atomic: bool = True,
         chunk_rows: int = 4096,
         copy: bool = False,

@@ -105,7 +105,15 @@ class Codec:
     is None where the stored value already is the Python value, so reading a row skips
     those columns entirely."""
 
-    __slots__ = ("_encode", "_fast_path", "expected", "field", "from_sql", "model", "optional")
+    __slots__ = (
+        "_encode",
+        "_fast_path",
+        "expected",
+        "field",
+        "from_sql",
+        "model",
+        "optional",
+    )
 
     def __init__(
         self,
