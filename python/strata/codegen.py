@@ -69,8 +69,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from enum import StrEnum
-from typing import Any, Literal, Required, TypedDict, cast, overload
+from typing import Any, Literal, TypedDict, cast, overload
 
 from pydantic import AwareDatetime, JsonValue
 

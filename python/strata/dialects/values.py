@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import InvalidOperation
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from strata._compat import UTC, StrEnum
 from strata.errors import ConfigurationError, ValidationError, ValueTooLongError
 
 if TYPE_CHECKING:

@@ -22,9 +22,10 @@ default one.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from strata._compat import UTC
 from strata.dialects.postgresql.pulled import array_items, pulled
 from strata.dialects.postgresql.types import prisma_datetime, quote
 from strata.schema.sql import (

@@ -13,9 +13,10 @@ import base64
 import binascii
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
+from strata._compat import UTC
 from strata.errors import MigrationError
 from strata.schema import ir
 
