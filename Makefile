@@ -59,11 +59,15 @@ $(BIN)/python:
 .PHONY: install
 install: test-deps $(BIN)/python ## Build the Rust core (release) and install strata with dev tools into .venv
 	$(BIN)/pip install -q "maturin>=1.7,<2"
+	@# A core built before the abi3 switch is named _core.cpython-3xx-*.so, which Python
+	@# would still import ahead of the new _core.abi3.so.
+	rm -f python/strata/_core.cpython-*.so
 	$(BIN)/maturin develop --release --extras dev -q
 
 .PHONY: demo
 demo: system-deps $(BIN)/python ## Run the demo (the README's first command); installs only what it needs
 	$(BIN)/pip install -q "maturin>=1.7,<2"
+	rm -f python/strata/_core.cpython-*.so
 	$(BIN)/maturin develop --release --extras analytics -q
 	cd $(CURDIR) && $(BIN)/strata demo
 

@@ -7,20 +7,51 @@ it.
 
 from __future__ import annotations
 
+import re
 import sys
-from datetime import timezone
+from datetime import datetime, timezone
 from enum import Enum
 
-__all__ = ["UTC", "NotRequired", "Required", "Self", "StrEnum", "tomllib"]
+__all__ = ["UTC", "NotRequired", "Required", "Self", "StrEnum", "fromisoformat", "tomllib"]
 
 #: `datetime.UTC` (3.11) is this same object.
 UTC = timezone.utc
+
+# What 3.11's fromisoformat reads beyond 3.10's: "Z", offsets without a colon or minutes
+# (PostgreSQL prints +00), and fractions of any length.
+_ISO_310 = re.compile(
+    r"(\d{4}-\d\d-\d\d.\d\d:\d\d(?::\d\d)?)(?:[.,](\d+))?(Z|[+-]\d\d(?::?\d\d)?)?"
+)
+
+
+def fromisoformat_310(text: str) -> datetime:
+    """`datetime.fromisoformat` as 3.11 reads the forms strata meets, on 3.10."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        match = _ISO_310.fullmatch(text)
+        if match is None:
+            raise
+    head, fraction, offset = match.groups()
+    if fraction:
+        head += "." + fraction[:6].ljust(6, "0")
+    if offset == "Z":
+        offset = "+00:00"
+    elif offset:
+        digits = offset[1:].replace(":", "")
+        offset = f"{offset[0]}{digits[:2]}:{digits[2:4] or '00'}"
+    return datetime.fromisoformat(head + (offset or ""))
+
 
 if sys.version_info >= (3, 11):
     import tomllib
     from enum import StrEnum
     from typing import NotRequired, Required, Self
+
+    fromisoformat = datetime.fromisoformat
 else:
+    fromisoformat = fromisoformat_310
+
     import tomli as tomllib
     from typing_extensions import NotRequired, Required, Self
 

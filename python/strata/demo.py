@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -407,7 +408,10 @@ def _print_summary(report: Report, console: Console) -> None:
     console.print(table)
     if report.missing is not None:
         # Without the analytics extra the percentiles and charts are left out, and said so.
-        console.print(f"[yellow]queue times by priority and the charts: {report.missing}[/]")
+        console.print(
+            f"[yellow]queue times by priority and the charts: {escape(report.missing)}[/]",
+            soft_wrap=True,
+        )
         return
     by_priority = Table(
         title="queue wait and render time by priority (seconds)", title_justify="left"

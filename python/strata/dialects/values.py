@@ -17,7 +17,7 @@ from decimal import InvalidOperation
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from strata._compat import UTC, StrEnum
+from strata._compat import UTC, StrEnum, fromisoformat
 from strata.errors import ConfigurationError, ValidationError, ValueTooLongError
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def parse_datetime(value: object) -> datetime:
     ``YYYY-MM-DD HH:MM:SS[.fff]`` (CURRENT_TIMESTAMP's form, which is UTC) and RFC 3339 /
     ISO 8601 text with an offset or ``Z``."""
     if type(value) is str:
-        parsed = datetime.fromisoformat(value)  # 3.11: handles "Z", offsets and a space
+        parsed = fromisoformat(value)  # handles "Z", offsets and a space
         if parsed.tzinfo is UTC:
             return parsed
         if parsed.tzinfo is None:
