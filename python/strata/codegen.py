@@ -74,6 +74,7 @@ from typing import Any, Literal, TypedDict, cast, overload
 from pydantic import AwareDatetime, JsonValue
 
 import strata
+from strata._compat import Required, StrEnum  # 3.11's, on 3.10 too
 from strata.client.models import ModelClasses, StrataModel
 
 SortOrder = Literal["asc", "desc"]
