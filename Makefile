@@ -99,7 +99,7 @@ sdist: $(BIN)/python ## Build the source distribution into dist/ (pip builds it 
 	$(BIN)/maturin sdist --out dist
 
 .PHONY: wheel-smoke
-wheel-smoke: wheel ## Install the wheel with no extras into a fresh virtualenv and run it from an empty folder
+wheel-smoke: wheel sdist ## Install the wheel (no extras) and the sdist into fresh virtualenvs and run them from an empty folder
 	PYTHON=$(PYTHON) .ci/wheel-smoke
 
 .PHONY: lint
