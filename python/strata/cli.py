@@ -16,7 +16,7 @@ from rich.table import Table
 import strata
 from strata.config import default_url
 from strata.doctor import IMPORTANT_COMPILE_OPTIONS, Diagnosis, diagnose
-from strata.errors import StrataError
+from strata.errors import MissingExtraError, StrataError
 from strata.migrate.commands import (
     Migrator,
     describe,
@@ -609,10 +609,13 @@ def analytics(
     core: DuckDB never opens the SQLite file. Ready-made queries: request-latency,
     request-latency-by-status, error-rate, gpu-utilisation.
     """
-    # DuckDB is imported here, not with the CLI: it takes longer than every other command.
+    # DuckDB is imported here, not with the CLI: it takes longer than every other command,
+    # and it is an extra (strata-db[analytics]); a missing one is reported as one line.
+    try:
+        from strata.analytics import QUERIES, run_query
+    except MissingExtraError as exc:
+        _fail(exc)
     import duckdb
-
-    from strata.analytics import QUERIES, run_query
 
     if (sql is None) == (query_name is None):
         raise click.UsageError("give either SQL or --query NAME")

@@ -33,12 +33,12 @@ the nearest ``pyproject.toml``. A relative path in pyproject.toml is relative to
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from strata._compat import tomllib
 from strata.errors import ConfigurationError
 
 __all__ = [

@@ -15,8 +15,9 @@ import random
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Literal, Self, TypeVar
+from typing import Literal, TypeVar
 
+from strata._compat import Self
 from strata._core import Engine as _CoreEngine
 from strata.config import DEFAULT_BUSY_TIMEOUT, default_slow_query_ms, resolve
 from strata.errors import ConfigurationError, SerializationError, TransactionError

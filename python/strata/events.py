@@ -35,9 +35,10 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from strata._compat import UTC
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:

@@ -30,9 +30,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from strata._compat import UTC
 from strata._core import Aggregator, ArrowStream
 from strata.client.datetimes import single_form
 from strata.dialects.values import describe_value, parse_datetime

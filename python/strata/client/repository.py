@@ -23,9 +23,10 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from strata._compat import UTC
 from strata.client import aggregates, updates, writes
 from strata.client.cursor import cursor_condition
 from strata.client.datetimes import operand_codec

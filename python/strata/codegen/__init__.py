@@ -71,12 +71,12 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, Required, TypedDict, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast, overload
 
 from pydantic import AwareDatetime, JsonValue
 
 import strata
+from strata._compat import Required, StrEnum  # 3.11's, on 3.10 too
 from strata.client import Page
 from strata.client.models import ModelClasses, StrataModel
 

@@ -13,13 +13,13 @@ otherwise; SQL text passed in is text a function of the same part returned.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NotRequired, Protocol, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, overload
 
+from strata._compat import NotRequired, StrEnum
 from strata.dialects.shapes import PulledColumn, RowCopy, ScratchDatabase
 
 if TYPE_CHECKING:
     from datetime import datetime
-    from enum import StrEnum
 
     from strata.dialects.values import Codec, DateTimeForm, DateTimeFormat, Encoder, FastPath
     from strata.schema import ir

@@ -67,9 +67,10 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from strata._compat import UTC
 from strata._core import Heartbeat
 from strata._core import Queue as CoreQueue
 from strata.dialects.values import describe_value, parse_datetime

@@ -43,11 +43,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
+from strata._compat import UTC, StrEnum
 from strata.dialects.values import (
     EPOCH,
     INT32,

@@ -20,9 +20,10 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
+from strata._compat import UTC
 from strata.dialects.base import RowCopy, ScratchDatabase
 from strata.dialects.postgresql.ddl import quote
 from strata.dialects.postgresql.types import string_literal

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
+from strata._compat import UTC
 from strata.dialects.base import RowCopy, ScratchDatabase
 from strata.dialects.sqlite.ddl import quote
 from strata.errors import ConfigurationError
