@@ -134,7 +134,6 @@ class BulkInsert:
         insert: BulkInsertSql,
         columns: list[BulkColumn],
         unknown_field: Callable[[str], BaseException],
-        arrow: list[tuple[str, Any]] | None = None,
     ) -> BulkInsert: ...
     def insert_rows(
         self,
