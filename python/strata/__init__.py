@@ -5,6 +5,7 @@ typed layer users call.
 """
 
 import sys
+from pathlib import Path as _Path
 from typing import TYPE_CHECKING
 
 _SQLITE = "libsqlite3.so.0"
@@ -66,8 +67,28 @@ __all__ = [
     "connect",
     "connect_async",
     "deferred",
+    "example_schema",
     *errors.__all__,
 ]
+
+#: The example systems' schemas ship inside the package (the repository's schema/ is a link
+#: to this folder), so the tour and the demo run from an installed wheel in any folder.
+_EXAMPLES = _Path(__file__).resolve().parent / "seed_schemas"
+
+
+def example_schema(name: str, provider: str = "sqlite") -> _Path:
+    """The path of an example system's schema that ships with strata: ``render_manager``,
+    ``gpu_marketplace``, ``medianest``, ``music_api``, ``video_machine`` (the demo's is the
+    render manager), for ``provider`` ``"sqlite"`` or ``"postgresql"``."""
+    suffix = {"sqlite": ".prisma", "postgresql": ".postgresql.prisma"}.get(provider)
+    path = _EXAMPLES / f"{name}{suffix}"
+    if suffix is None or not path.is_file():
+        names = sorted(p.name.split(".")[0] for p in _EXAMPLES.glob("*.postgresql.prisma"))
+        raise ConfigurationError(  # noqa: F405 (from errors.__all__)
+            f"no example schema {name!r} for {provider!r}: the examples are "
+            f"{', '.join(names)}, for 'sqlite' or 'postgresql'"
+        )
+    return path
 
 
 def __getattr__(name: str) -> object:

@@ -43,13 +43,11 @@ from strata.dialects import provider_for_url
 from strata.errors import ConfigurationError
 
 JOBS = 50_000
-#: The seed schemas ship inside the package (the repository's schema/ links here), so the
-#: demo runs from an installed wheel in an empty folder.
-SCHEMAS = Path(__file__).resolve().parent / "seed_schemas"
-#: The render manager's schema per provider: the seed's own (SQLite) and its PostgreSQL form.
+#: The render manager's schema per provider (they ship inside the package, so the demo runs
+#: from an installed wheel in an empty folder).
 SCHEMA_FILES = {
-    "sqlite": SCHEMAS / "render_manager.prisma",
-    "postgresql": SCHEMAS / "render_manager.postgresql.prisma",
+    provider: strata.example_schema("render_manager", provider)
+    for provider in ("sqlite", "postgresql")
 }
 #: Submissions each API client may make per (simulated) minute.
 LIMITS = {"bravo": 2_400, "plugin": 1_500}
