@@ -24,7 +24,7 @@
 //!   broke, delays work but never stalls it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,8 @@ pub struct PgQueue {
     pub clock: Clock,
     recover_every_ms: i64,
     last_recovery_ms: AtomicI64,
+    /// Jobs recovered since `take_recovered` last ran, for the worker's log.
+    recovered: AtomicU64,
     /// Each statement in PostgreSQL's numbered form, by its named text.
     compiled: Mutex<HashMap<String, Arc<Numbered>>>,
     wake: Wake,
@@ -110,35 +112,34 @@ impl PgQueue {
             clock: Clock::default(),
             recover_every_ms,
             last_recovery_ms: AtomicI64::new(i64::MIN),
+            recovered: AtomicU64::new(0),
             compiled: Mutex::new(HashMap::new()),
             wake: Wake::default(),
         }
     }
 
+    /// How many jobs whose lease expired recoveries returned since the last call.
+    pub fn take_recovered(&self) -> u64 {
+        self.recovered.swap(0, Ordering::Relaxed)
+    }
+
     /// Claim up to `limit` jobs for `worker` with a lease of `lease_ms`, in the queue's
     /// order.
     pub fn claim(&self, worker: &str, limit: i64, lease_ms: i64) -> Result<PgRows> {
-        let worker = Param::Text(worker.to_owned());
-        let limit = Param::Int(limit);
-        let extra = [(":worker", &worker), (":limit", &limit)];
-        let claim = self.compile(&self.statements.claim);
         let now = self.clock.now_ms();
         let last = self.last_recovery_ms.load(Ordering::Relaxed);
         // A clock moved backwards (tests shift it) also triggers a recovery.
         if now.saturating_sub(last) < self.recover_every_ms && now >= last {
+            // No recovery due: the claim is one statement, a transaction of its own.
+            let (worker, limit) = (Param::Text(worker.to_owned()), Param::Int(limit));
+            let extra = [(":worker", &worker), (":limit", &limit)];
+            let claim = self.compile(&self.statements.claim);
             return self.engine.query_with(&claim.sql, || {
                 self.params(&claim, &self.times(lease_ms, 0), &extra)
             });
         }
-        let recover = self.compile(&self.statements.recover);
-        self.in_transaction(|| {
-            let times = self.times(lease_ms, 0);
-            self.engine
-                .query(&recover.sql, &self.params(&recover, &times, &extra)?)?;
-            self.last_recovery_ms.store(now, Ordering::Relaxed);
-            self.engine
-                .query(&claim.sql, &self.params(&claim, &times, &extra)?)
-        })
+        // Recovery is due: it and the claim share a transaction.
+        self.in_transaction(|| self.claim_in(worker, limit, lease_ms))
     }
 
     /// `Queue::settle_and_claim` on PostgreSQL: the outcomes `items`, then a claim for each
@@ -194,8 +195,13 @@ impl PgQueue {
         let last = self.last_recovery_ms.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= self.recover_every_ms || now < last {
             let recover = self.compile(&self.statements.recover);
-            self.engine
-                .query(&recover.sql, &self.params(&recover, &times, &extra)?)?;
+            let recovered = self
+                .engine
+                .query(&recover.sql, &self.params(&recover, &times, &extra)?)?
+                .rows
+                .len();
+            self.recovered
+                .fetch_add(recovered as u64, Ordering::Relaxed);
             self.last_recovery_ms.store(now, Ordering::Relaxed);
         }
         let claim = self.compile(&self.statements.claim);

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod arrow;
 mod convert;
 mod copy;
 mod slot;
@@ -34,9 +35,6 @@ use slot::Slot;
 enum Kind {
     Text {
         max_chars: Option<usize>,
-        /// PostgreSQL's text cannot hold U+0000; such a value takes the Python encoder,
-        /// which refuses it with the field's error.
-        refuse_nul: bool,
     },
     Int {
         min: i64,
@@ -106,9 +104,9 @@ impl PyBulkInsert {
     /// `columns`: one `(field, kind, options, nullable, missing, encode)` tuple per scalar
     /// field, in the same order, where `kind` names the fast path (see `Kind`), `options` is the
     /// text limit, the int range or the enum's name map, and `missing` is `"omit"`,
-    /// `"required"`, `"now"`, a callable, or `("value", v)`.
+    /// `"required"`, `"now"`, a callable, or `("value", v)`. Values read from Arrow data
+    /// take the same fast path.
     #[new]
-    #[pyo3(signature = (db, model, insert, columns, unknown_field))]
     fn new(
         db: &Bound<'_, PyEngine>,
         model: String,
@@ -211,6 +209,33 @@ impl PyBulkInsert {
         match &self.backend {
             Backend::Sqlite(_) => self.columns_as::<Value>(py, columns, now, defaults, options),
             Backend::Postgres(_) => self.columns_as::<Param>(py, columns, now, defaults, options),
+        }
+    }
+
+    /// Insert Arrow data: any object with `__arrow_c_stream__` or `__arrow_c_array__`, read
+    /// through the Arrow C data interface (`py_bulk/arrow.rs`), its columns named after
+    /// the fields. Same options as `insert_rows`.
+    #[pyo3(signature = (data, *, now = None, defaults = None, atomic = true, chunk_rows = 4096, copy = false))]
+    #[allow(clippy::too_many_arguments)] // keyword-only: each one is named at the call
+    fn insert_arrow(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+        defaults: Option<&Bound<'_, PyDict>>,
+        atomic: bool,
+        chunk_rows: usize,
+        copy: bool,
+    ) -> PyResult<u64> {
+        let options = Options {
+            skip_duplicates: false,
+            atomic,
+            chunk_rows,
+            copy,
+        };
+        match &self.backend {
+            Backend::Sqlite(_) => self.arrow_as::<Value>(py, data, now, defaults, options),
+            Backend::Postgres(_) => self.arrow_as::<Param>(py, data, now, defaults, options),
         }
     }
 }

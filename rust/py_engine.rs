@@ -21,6 +21,7 @@ use pyo3::types::{
 use rusqlite::types::Value;
 
 use crate::busy;
+use crate::engine::waits;
 use crate::engine::{current_thread_token, Backend, Engine, Isolation, Rows, TxOptions};
 use crate::error::{Error, Result};
 use crate::py_pg;
@@ -41,6 +42,8 @@ pub struct PyEngine {
     tracer: RwLock<Option<Py<PyAny>>>,
     /// Called after each statement with its duration, when set (`set_query_listener`).
     listener: RwLock<Option<Py<PyAny>>>,
+    /// The logging hook and the slow-statement threshold in seconds (`set_log_hook_`).
+    log_hook: RwLock<Option<(Option<f64>, Py<PyAny>)>>,
 }
 
 #[pymethods]
@@ -64,6 +67,7 @@ impl PyEngine {
             backend,
             tracer: RwLock::new(None),
             listener: RwLock::new(None),
+            log_hook: RwLock::new(None),
         })
     }
 
@@ -258,6 +262,27 @@ impl PyEngine {
         drop(old);
     }
 
+    /// Install `hook(event, target, sql, seconds, detail)`, or remove it with None. It is
+    /// called after a statement that waited for a pooled connection (`event` is
+    /// `"pool_wait"`, `detail` is `(pool, size, timed_out)`), and, when `slow` is a number of
+    /// seconds, after a statement that took at least that long (`"slow"`, `detail` its
+    /// parameters). `strata.logs` logs them. Without a threshold statements are not timed
+    /// for it; a wait is noted by the pool only when one happens. The hook's own errors are
+    /// reported as unraisable and never fail the statement.
+    #[pyo3(name = "set_log_hook_")]
+    #[pyo3(signature = (hook, slow = None))]
+    fn set_log_hook(&self, hook: Option<Py<PyAny>>, slow: Option<f64>) -> PyResult<()> {
+        if slow.is_some_and(|s| !s.is_finite() || s < 0.0) {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "the slow-statement threshold must be a non-negative number of seconds",
+            ));
+        }
+        // The old hook is dropped after the guard (see `PyEngine`).
+        let old = std::mem::replace(&mut *self.log_hook.write(), hook.map(|h| (slow, h)));
+        drop(old);
+        Ok(())
+    }
+
     /// The pragmas in force on the writer connection; on PostgreSQL, the pool's settings.
     #[pyo3(name = "settings_")]
     fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -354,17 +379,48 @@ impl PyEngine {
         params: &Bound<'_, PyAny>,
         run: impl FnOnce() -> PyResult<T>,
     ) -> PyResult<T> {
-        // Cloned out of the lock, so a listener may itself call set_query_listener.
+        // Cloned out of the locks, so a callback may itself replace them.
         let listener = self.listener.read().as_ref().map(|l| l.clone_ref(py));
-        let Some(listener) = listener else {
+        let hook = self
+            .log_hook
+            .read()
+            .as_ref()
+            .map(|(slow, h)| (*slow, h.clone_ref(py)));
+        if listener.is_none() && hook.is_none() {
             return run();
+        }
+        let slow = hook.as_ref().and_then(|(slow, _)| *slow);
+        if hook.is_some() {
+            // A wait noted by a core call that reports to no hook (the queue's) is not ours.
+            waits::take();
+        }
+        let started = if listener.is_some() {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |since| since.as_secs_f64())
+        } else {
+            0.0
         };
-        let started = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |since| since.as_secs_f64());
-        let clock = Instant::now();
+        let clock = (listener.is_some() || slow.is_some()).then(Instant::now);
         let outcome = run();
-        let duration = clock.elapsed().as_secs_f64();
+        let duration = clock.map_or(0.0, |c| c.elapsed().as_secs_f64());
+        if let Some((slow, hook)) = &hook {
+            if let Some(wait) = waits::take() {
+                let detail = (wait.pool, wait.size, wait.timed_out);
+                let args = ("pool_wait", target, sql, wait.waited.as_secs_f64(), detail);
+                if let Err(err) = hook.call1(py, args) {
+                    err.write_unraisable(py, Some(hook.bind(py)));
+                }
+            }
+            if slow.is_some_and(|slow| duration >= slow) {
+                if let Err(err) = hook.call1(py, ("slow", target, sql, duration, params)) {
+                    err.write_unraisable(py, Some(hook.bind(py)));
+                }
+            }
+        }
+        let Some(listener) = listener else {
+            return outcome;
+        };
         let error = outcome.as_ref().err().map(|err| err.value(py).clone());
         let reported = listener.call1(py, (target, sql, params, started, duration, error));
         match (outcome, reported) {

@@ -118,6 +118,15 @@ impl PyQueue {
         }
     }
 
+    /// How many jobs whose lease had expired the claims' recoveries gave back since the last
+    /// call (the worker logs them).
+    fn take_recovered(&self) -> u64 {
+        match &self.queue {
+            Core::Sqlite(queue) => queue.take_recovered(),
+            Core::Postgres(queue) => queue.take_recovered(),
+        }
+    }
+
     /// Run the fenced statement `sql` for the claim (`id`, `token`) and return the row it
     /// returns; raises `LeaseLostError` or `JobCancelledError` when the claim is stale.
     /// `lease` sets `:expires`, `delay` sets `:retry_at`; `params` binds the rest.

@@ -113,6 +113,8 @@ impl PyRateLimiter {
                 delete_key: required("delete_key")?,
                 cleanup: required("cleanup")?,
                 rule: statement("rule")?,
+                hit: statement("hit")?,
+                hit_sliding: statement("hit_sliding")?,
             },
         };
         if spec.client_ids && id_factory.is_none() {

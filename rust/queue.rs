@@ -21,7 +21,7 @@
 //!   taking the write lock. Enqueues in this process also wake it at once.
 
 use std::cmp::Ordering as CmpOrdering;
-use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -106,6 +106,8 @@ pub struct Queue {
     /// How often claims look for expired leases, and when they last did (queue clock).
     recover_every_ms: i64,
     last_recovery_ms: AtomicI64,
+    /// Jobs recovered since `take_recovered` last ran, for the worker's log.
+    recovered: AtomicU64,
 }
 
 /// How a worker waits for work without polling the write lock.
@@ -147,12 +149,18 @@ impl Queue {
             wake: Wake::default(),
             recover_every_ms,
             last_recovery_ms: AtomicI64::new(i64::MIN),
+            recovered: AtomicU64::new(0),
         }
     }
 
     #[must_use]
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// How many jobs whose lease expired recoveries returned since the last call.
+    pub fn take_recovered(&self) -> u64 {
+        self.recovered.swap(0, Ordering::Relaxed)
     }
 
     /// Claim up to `limit` jobs for `worker` with a lease of `lease_ms`.
@@ -179,7 +187,9 @@ impl Queue {
             let sql = &self.statements.recover;
             let mut recover = prepare(conn, sql)?;
             self.bind(&mut recover, Some(&times), &extra)?;
-            collect_bound(conn, &mut recover, sql)?;
+            let recovered = collect_bound(conn, &mut recover, sql)?.rows.len();
+            self.recovered
+                .fetch_add(recovered as u64, Ordering::Relaxed);
             self.last_recovery_ms.store(now, Ordering::Relaxed);
         }
         let mut claim = prepare(conn, &self.statements.claim)?;

@@ -71,9 +71,7 @@ def test_async_omit(backend: Backend) -> None:
     run_with(backend, test)
 
 
-def test_async_create_and_update_many_and_return(
-    backend: Backend, request: pytest.FixtureRequest
-) -> None:
+def test_async_create_and_update_many_and_return(backend: Backend) -> None:
 
     async def test(adb: AsyncDatabase) -> None:
         created = await adb.user.create_many_and_return(

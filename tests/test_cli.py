@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,12 +82,18 @@ def test_demo_runs_resumes_and_starts_fresh(tmp_path: Path) -> None:
     report = tmp_path / "strata-demo-report.html"
     assert "<svg" in report.read_text()
     assert "3,000 jobs" in report.read_text()
-    # It renders: headless Chromium (installed by `make system-deps`) takes a screenshot,
-    # and the page is not blank (a blank page compresses to a few kilobytes).
+    # It renders: headless Chromium (installed by `make test`) takes a screenshot, and the
+    # page is not blank (a blank page compresses to a few kilobytes). CI must check it.
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        missing = "chromium is not installed (make test-deps installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{missing}; CI must check that the demo's report renders")
+        pytest.skip(f"{missing}: the rendering of the demo's report was not checked")
     screenshot = tmp_path / "report.png"
     subprocess.run(
         [
-            "chromium",
+            chromium,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",

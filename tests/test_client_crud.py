@@ -478,9 +478,7 @@ def test_upsert_creates_then_updates(seed: Seed) -> None:
 # -- create_many -----------------------------------------------------------------------------
 
 
-def test_create_many_binds_one_statement_and_skips_duplicates(
-    seed: Seed, request: pytest.FixtureRequest, backend: Backend
-) -> None:
+def test_create_many_binds_one_statement_and_skips_duplicates(seed: Seed, backend: Backend) -> None:
     db = seed("music_api")
     seen = statements(db)
     result = db.api_key.create_many([{"key": f"k{n}", "name": f"key {n}"} for n in range(50)])
@@ -510,9 +508,7 @@ def test_create_many_binds_one_statement_and_skips_duplicates(
     assert db.api_key.find_unique(where={"key": "m2"}).active is False
 
 
-def test_create_many_validates_every_row_before_writing(
-    seed: Seed, request: pytest.FixtureRequest, backend: Backend
-) -> None:
+def test_create_many_validates_every_row_before_writing(seed: Seed) -> None:
     db = seed("music_api")
     rows: list[dict[str, Any]] = [{"key": f"k{n}", "name": "x"} for n in range(10)]
     rows[7]["name"] = 7

@@ -204,9 +204,7 @@ def test_upsert_through_a_list_relation(blog: strata.Database) -> None:
     assert titles(blog, 2) == ["ben 0", "ben 1"]
 
 
-def test_create_many_inside_create_and_update(
-    blog: strata.Database, request: pytest.FixtureRequest, backend: Backend
-) -> None:
+def test_create_many_inside_create_and_update(blog: strata.Database) -> None:
     traced = Traced(blog)
     author = blog.author.create(
         data={
@@ -234,9 +232,7 @@ def test_create_many_inside_create_and_update(
     assert titles(blog, author.id) == ["c0", "c1", "c2", "c3"]
 
 
-def test_a_failing_create_many_rolls_back_the_parent(
-    blog: strata.Database, request: pytest.FixtureRequest, backend: Backend
-) -> None:
+def test_a_failing_create_many_rolls_back_the_parent(blog: strata.Database) -> None:
     before = snapshot(blog)
     with pytest.raises(strata.UniqueConstraintError):
         blog.author.create(

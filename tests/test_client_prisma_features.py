@@ -242,9 +242,7 @@ def test_a_bad_omit_on_a_write_writes_nothing(db: strata.Database) -> None:
 # -- create_many_and_return ------------------------------------------------------------------
 
 
-def test_create_many_and_return_gives_the_records_in_order(
-    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
-) -> None:
+def test_create_many_and_return_gives_the_records_in_order(db: strata.Database) -> None:
     rows = [
         {"email": "u1@x.io", "password": "a"},
         # An explicit id below the largest: only RETURNING finds it, a rowid range would not.
@@ -264,9 +262,7 @@ def test_create_many_and_return_gives_the_records_in_order(
     assert (post.body, post.views, post.deletedAt) == ("", 0, None)
 
 
-def test_create_many_and_return_shapes_and_skips_duplicates(
-    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
-) -> None:
+def test_create_many_and_return_shapes_and_skips_duplicates(db: strata.Database) -> None:
     created = db.user.create_many_and_return(
         [
             {"email": "ann@x.io", "password": "dup"},  # exists: skipped, not returned
@@ -287,7 +283,7 @@ def test_create_many_and_return_shapes_and_skips_duplicates(
 
 
 def test_create_many_and_return_errors_as_create_many_and_writes_nothing(
-    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
+    db: strata.Database,
 ) -> None:
     before = db.user.count()
     with pytest.raises(strata.ValidationError, match="row 1") as bad:
@@ -315,7 +311,7 @@ def test_create_many_and_return_errors_as_create_many_and_writes_nothing(
 
 
 def test_create_many_and_return_in_a_scoped_view_and_a_rolled_back_transaction(
-    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
+    db: strata.Database,
 ) -> None:
     acme = db.scoped_(accountId=1)
     (created,) = acme.user.create_many_and_return([{"email": "s@x.io", "password": "p"}])
@@ -341,9 +337,7 @@ def insert_users_until(url: str, stop: multiprocessing.synchronize.Event) -> Non
             n += 1
 
 
-def test_create_many_and_return_is_exact_beside_a_concurrent_writer(
-    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
-) -> None:
+def test_create_many_and_return_is_exact_beside_a_concurrent_writer(db: strata.Database) -> None:
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     writer = context.Process(target=insert_users_until, args=(db.url_, stop))
@@ -593,9 +587,7 @@ SLOW = (
 )
 
 
-def test_query_events_carry_sql_params_and_duration(
-    db: strata.Database, backend: Backend, request: pytest.FixtureRequest
-) -> None:
+def test_query_events_carry_sql_params_and_duration(db: strata.Database, backend: Backend) -> None:
     first, second = placeholder(backend, 1), placeholder(backend, 2)
     events: list[QueryEvent] = []
     unsubscribe = db.on_("query", events.append)

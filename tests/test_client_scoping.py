@@ -67,9 +67,7 @@ def test_scoped_writes_cannot_touch_another_tenant(db: strata.Database) -> None:
     assert db.scene.count(where={"project": {"is": {"userId": "bob"}}}) == 2
 
 
-def test_scoped_creates_are_stamped(
-    db: strata.Database, request: pytest.FixtureRequest, backend: Backend
-) -> None:
+def test_scoped_creates_are_stamped(db: strata.Database) -> None:
     alice = db.scoped_(userId="alice")
     created = alice.project.create(data={"title": "new", "config": {"style": "noir"}})
     assert created.userId == "alice"

@@ -452,6 +452,40 @@ def test_cached_denials_do_not_touch_sqlite(lite: strata.Database, tmp_path: Pat
         db.close_()
 
 
+def test_an_arrival_time_at_the_top_of_the_range_is_a_denial_not_an_overflow(
+    sdb: strata.Database, backend: Backend
+) -> None:
+    """Another writer's arrival time at the top of the 64-bit range: the hit's sum would
+    overflow (SQLite would make it a float, PostgreSQL raise); it is a plain denial."""
+    rl = sdb.rate_limiter_("Bucket", key=["key"], tat="tat")
+    rl.set_clock(T0)
+    insert = 'INSERT INTO "Bucket" (key, tat) VALUES ({}, {})'
+    placeholders = ("$1", "$2") if backend.is_postgres else ("?", "?")
+    sdb.execute_raw_(insert.format(*placeholders), "k", 2**63 - 1)
+    decision = rl.hit("k", limit=5, window=10, algorithm="gcra")
+    assert not decision.allowed
+    assert decision.count == 5
+    assert sdb.query_raw_('SELECT tat FROM "Bucket"') == [{"tat": 2**63 - 1}]
+
+
+def test_a_refused_one_statement_hit_is_reported_from_the_keys_state(
+    lite: strata.Database,
+) -> None:
+    """SQLite: allowed hits count in one statement; the refused one counts nothing there
+    and is then decided from the stored state, which its report gives exactly."""
+    rl = limiter(lite)
+    for expected in (1, 2):
+        decision = rl.hit("k", "/e", limit=2, window=60)
+        assert decision.allowed
+        assert decision.count == expected
+    refused = rl.hit("k", "/e", limit=2, window=60)
+    assert not refused.allowed
+    assert refused.count == 2
+    assert refused.remaining == 0
+    assert refused.retry_after == pytest.approx(60.0)
+    assert rows(lite)[0]["requestCount"] == 2
+
+
 def test_hits_inside_a_transaction_roll_back_and_are_not_cached(sdb: strata.Database) -> None:
     rl = limiter(sdb)
     with pytest.raises(RuntimeError), sdb.transaction_():

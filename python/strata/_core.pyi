@@ -105,6 +105,11 @@ class Engine:
         self,
         listener: Callable[[str, str, Any, float, float, BaseException | None], object] | None,
     ) -> None: ...
+    def set_log_hook_(
+        self,
+        hook: Callable[[str, str, str, float, Any], object] | None,
+        slow: float | None = None,
+    ) -> None: ...
     def settings_(self) -> Settings | PostgresSettings: ...
     def close_(self) -> None: ...
 
@@ -154,6 +159,16 @@ class BulkInsert:
         chunk_rows: int = 4096,
         copy: bool = False,
     ) -> int: ...
+    def insert_arrow(
+        self,
+        data: Any,
+        *,
+        now: SqlValue = None,
+        defaults: dict[str, Any] | None = None,
+        atomic: bool = True,
+        chunk_rows: int = 4096,
+        copy: bool = False,
+    ) -> int: ...
 
 @final
 class Queue:
@@ -173,6 +188,7 @@ class Queue:
         listen: str | None = None,
     ) -> Queue: ...
     def claim(self, worker: str, limit: int, lease: float) -> list[tuple[Any, ...]]: ...
+    def take_recovered(self) -> int: ...
     def settle(
         self,
         sql: str,

@@ -20,8 +20,9 @@ import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
+from strata._compat import Self
 from strata.database import ClientView, Database, connect
 from strata.engine import Isolation, retry_delay
 from strata.errors import SerializationError, TransactionError

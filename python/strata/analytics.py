@@ -30,11 +30,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-import duckdb
-
 from strata._core import ArrowStream
 from strata.dialects import duckdb as duck_sql
-from strata.errors import ValidationError
+from strata.errors import MissingExtraError, ValidationError
+
+# DuckDB (about half of a full install) comes with the `analytics` extra only.
+try:
+    import duckdb
+except ImportError as error:
+    MissingExtraError.reraise(
+        error, "strata.analytics (DuckDB over the tables)", "duckdb", "analytics"
+    )
 
 if TYPE_CHECKING:
     from strata.client import Client

@@ -16,7 +16,7 @@ from rich.table import Table
 import strata
 from strata.config import default_url
 from strata.doctor import IMPORTANT_COMPILE_OPTIONS, Diagnosis, diagnose
-from strata.errors import StrataError
+from strata.errors import MissingExtraError, StrataError
 from strata.migrate.commands import (
     Migrator,
     describe,
@@ -33,14 +33,40 @@ from strata.schema.format import format_text
 from strata.schema.parser import read_schema_text
 
 console = Console()
+#: Warnings go to stderr, so that a command's output can be piped or redirected as it is.
+err_console = Console(stderr=True)
 
 T = TypeVar("T")
 
 
-@click.group()
+class _Main(click.Group):
+    """The ``strata`` group: a strata error, a file that cannot be read or written, or text
+    that is not UTF-8 ends the command with one ``Error: ...`` line and status 1, never a
+    traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StrataError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(f"not UTF-8 text: {exc}") from exc
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(strata.__version__, prog_name="strata")
 def main() -> None:
-    """strata: a Prisma schema in, an embedded Python data layer out."""
+    """strata: a Prisma schema in, an embedded Python data layer out.
+
+    Each command first reads .env in the working directory, as Prisma's CLI does (variables
+    already set win). Shell completion: see docs/CLI.md.
+    """
+    from strata.scaffold import load_env_file
+
+    load_env_file(Path(".env"))
 
 
 @main.command()
@@ -191,7 +217,7 @@ def validate(schema_path: Path | None) -> None:
     for warning in schema.warnings:
         # Each already reads "path:line:col: warning: ..."; it quotes the schema, whose
         # brackets rich would read as markup, and keeps its excerpt's lines as they are.
-        console.print(escape(warning), soft_wrap=True)
+        err_console.print(escape(warning), soft_wrap=True)
     console.print(f"The schema at {escape(str(path))} is valid 🚀")
 
 
@@ -238,6 +264,33 @@ def generate(schema_path: Path | None, output: Path | None) -> None:
     console.print(f"Wrote {target}")
 
 
+@main.command()
+@click.option(
+    "--datasource-provider",
+    "provider",
+    type=click.Choice(["sqlite", "postgresql"]),
+    default="sqlite",
+    show_default=True,
+    help="The database the schema is for.",
+)
+@click.option("--url", help="The DATABASE_URL to write to .env. Default: an example URL.")
+@click.option("--with-model", is_flag=True, help="Add an example User model.")
+def init(provider: str, url: str | None, with_model: bool) -> None:
+    """Start a project here: prisma/schema.prisma, DATABASE_URL in .env, and .env in
+    .gitignore, as `prisma init` writes them. Never overwrites a schema."""
+    from strata.scaffold import init_project
+
+    result = init_project(Path.cwd(), provider=provider, url=url, with_model=with_model)
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    for path in result.written:
+        console.print(f"Wrote {escape(str(path.relative_to(Path.cwd())))}")
+    console.print(
+        "Next: set DATABASE_URL in .env, add models to prisma/schema.prisma, then run "
+        "`strata migrate dev --name init` and `strata generate`."
+    )
+
+
 @main.group()
 def migrate() -> None:
     """Migrations, as Prisma's `prisma migrate` runs them."""
@@ -257,7 +310,7 @@ def migrate_dev(schema_path: Path | None, name: str, create_only: bool) -> None:
         return
     for warning in result.warnings:
         # Warnings quote column lists in brackets, which rich would read as markup.
-        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     verb = "Created" if create_only else "Created and applied"
     console.print(f"{verb} migrations/{result.migration}/migration.sql")
 
@@ -364,9 +417,19 @@ def _one_source(side: str, given: dict[str, object]) -> tuple[str, str | None]:
     "(into a database created beside it and dropped).",
 )
 @click.option("--script", is_flag=True, help="Print the SQL script instead of a summary.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the script or summary to this file instead of stdout.",
+)
 @click.option("--exit-code", is_flag=True, help="Exit 2 when there are differences, 0 when none.")
 def migrate_diff(
-    script: bool, exit_code: bool, shadow_database_url: str | None, **sources: object
+    script: bool,
+    output: Path | None,
+    exit_code: bool,
+    shadow_database_url: str | None,
+    **sources: object,
 ) -> None:
     """Compare two schemas (empty, a schema file, a migrations folder or a database)."""
     try:
@@ -378,12 +441,15 @@ def migrate_diff(
     except StrataError as exc:
         _fail(exc)
     if script:
-        click.echo(sql, nl=not sql.endswith("\n"))
+        text = sql if sql.endswith("\n") else sql + "\n"
     elif not steps:
-        click.echo("No difference detected.")
+        text = "No difference detected.\n"
     else:
-        for step in steps:
-            click.echo(f"[*] {describe(step)}")
+        text = "".join(f"[*] {describe(step)}\n" for step in steps)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
     if exit_code and steps:
         raise SystemExit(2)
 
@@ -426,7 +492,7 @@ def db_pull(schema_path: Path | None, print_only: bool) -> None:
 @click.option(
     "--file",
     "script_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     help="The SQL script to run.",
 )
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the SQL script from stdin.")
@@ -543,10 +609,13 @@ def analytics(
     core: DuckDB never opens the SQLite file. Ready-made queries: request-latency,
     request-latency-by-status, error-rate, gpu-utilisation.
     """
-    # DuckDB is imported here, not with the CLI: it takes longer than every other command.
+    # DuckDB is imported here, not with the CLI: it takes longer than every other command,
+    # and it is an extra (strata-db[analytics]); a missing one is reported as one line.
+    try:
+        from strata.analytics import QUERIES, run_query
+    except MissingExtraError as exc:
+        _fail(exc)
     import duckdb
-
-    from strata.analytics import QUERIES, run_query
 
     if (sql is None) == (query_name is None):
         raise click.UsageError("give either SQL or --query NAME")
@@ -631,12 +700,12 @@ def datetime_rewrite(
     console.print(f"The column now holds {forms}.")
     left = sum(count for form, count in done.forms.items() if form != target)
     if done.unreadable:
-        console.print(
+        err_console.print(
             f"[yellow]{done.unreadable} values are not DateTimes any reader understands; "
             "they were left as they are.[/]"
         )
     if left > done.unreadable:
-        console.print(
+        err_console.print(
             "[yellow]Values in other forms were written while the rewrite ran; run it again.[/]"
         )
     if left:

@@ -33,12 +33,12 @@ the nearest ``pyproject.toml``. A relative path in pyproject.toml is relative to
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from strata._compat import tomllib
 from strata.errors import ConfigurationError
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_READERS",
     "POSTGRES_PARAMETERS",
     "Target",
+    "default_slow_query_ms",
     "default_url",
     "resolve",
 ]
@@ -108,6 +109,21 @@ def default_url(start: Path | None = None) -> tuple[str, Path] | None:
     if not isinstance(url, str):
         raise ConfigurationError(f"{folder / 'pyproject.toml'}: [tool.strata] url must be a string")
     return url, folder
+
+
+def default_slow_query_ms(start: Path | None = None) -> float | None:
+    """``slow_query_ms`` under ``[tool.strata]``: the slow-statement threshold handles get
+    when `strata.connect` is not given one (`strata.events`)."""
+    settings, folder = project_settings(start)
+    value = settings.get("slow_query_ms")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+    ):
+        raise ConfigurationError(
+            f"{folder / 'pyproject.toml'}: [tool.strata] slow_query_ms must be a number of "
+            f"milliseconds >= 0, got {value!r}"
+        )
+    return value
 
 
 def project_settings(start: Path | None = None) -> tuple[dict[str, Any], Path]:

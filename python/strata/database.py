@@ -38,6 +38,7 @@ def connect(
     busy_timeout: float | None = None,
     readers: int | None = None,
     datetime_format: str = "iso8601",
+    slow_query_ms: float | None = None,
 ) -> Database:
     """Open the database at ``url`` (see `strata.config` for the accepted forms).
 
@@ -52,7 +53,9 @@ def connect(
     driver), ``"iso8601-z"`` or ``"sqlite-datetime"``. A column that holds values is
     written and compared in the form it holds, whatever this says
     (`strata.client.datetimes`, docs/DATETIME.md). It is SQLite's: on PostgreSQL, DateTime
-    is a timestamp type and another form is refused.
+    is a timestamp type and another form is refused. ``slow_query_ms`` logs every statement
+    that takes at least that many milliseconds on the ``strata.slow`` logger (default:
+    ``slow_query_ms`` under ``[tool.strata]``, else none; see `strata.events`).
     """
     checked_format: DateTimeFormat = "iso8601"
     if datetime_format != checked_format:
@@ -60,7 +63,9 @@ def connect(
         from strata.dialects.values import check_datetime_format
 
         checked_format = check_datetime_format(datetime_format)
-    db = Database.open_(url, busy_timeout=busy_timeout, readers=readers)
+    db = Database.open_(
+        url, busy_timeout=busy_timeout, readers=readers, slow_query_ms=slow_query_ms
+    )
     if checked_format != "iso8601" and db.dialect_.codecs.native_datetime:
         db.close_()
         raise ConfigurationError(

@@ -27,25 +27,27 @@ import random
 import signal
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import strata
+from strata._compat import UTC
 from strata.demo_report import Report, write_html
 from strata.dialects import provider_for_url
 from strata.errors import ConfigurationError
 
 JOBS = 50_000
-SCHEMAS = Path(__file__).resolve().parents[2] / "schema"
-#: The render manager's schema per provider: the seed's own (SQLite) and its PostgreSQL form.
+#: The render manager's schema per provider (they ship inside the package, so the demo runs
+#: from an installed wheel in an empty folder).
 SCHEMA_FILES = {
-    "sqlite": SCHEMAS / "render_manager.prisma",
-    "postgresql": SCHEMAS / "render_manager.postgresql.prisma",
+    provider: strata.example_schema("render_manager", provider)
+    for provider in ("sqlite", "postgresql")
 }
 #: Submissions each API client may make per (simulated) minute.
 LIMITS = {"bravo": 2_400, "plugin": 1_500}
@@ -77,8 +79,8 @@ def run(
     schema = SCHEMA_FILES[provider]
     if not schema.is_file():
         raise ConfigurationError(
-            f"the demo runs on {schema.name}, which ships in the repository's schema/ folder "
-            "and is not installed with the package; run it from a source checkout (make demo)"
+            f"the demo's schema {schema} is missing from this installation of strata; "
+            "reinstall the package (pip install --force-reinstall strata-db)"
         )
     if provider == "sqlite":
         database = Path(database)
@@ -402,6 +404,13 @@ def _print_summary(report: Report, console: Console) -> None:
     for label, value in report.summary_rows():
         table.add_row(label, value)
     console.print(table)
+    if report.missing is not None:
+        # Without the analytics extra the percentiles and charts are left out, and said so.
+        console.print(
+            f"[yellow]queue times by priority and the charts: {escape(report.missing)}[/]",
+            soft_wrap=True,
+        )
+        return
     by_priority = Table(
         title="queue wait and render time by priority (seconds)", title_justify="left"
     )

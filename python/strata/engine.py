@@ -15,12 +15,13 @@ import random
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Literal, Self, TypeVar
+from typing import Literal, TypeVar
 
+from strata._compat import Self
 from strata._core import Engine as _CoreEngine
-from strata.config import DEFAULT_BUSY_TIMEOUT, resolve
-from strata.errors import SerializationError, TransactionError
-from strata.events import QUERY_LOGGER, QueryEvent, QueryEvents, log_query
+from strata.config import DEFAULT_BUSY_TIMEOUT, default_slow_query_ms, resolve
+from strata.errors import ConfigurationError, SerializationError, TransactionError
+from strata.events import QUERY_LOGGER, QueryEvent, QueryEvents, log_hook, log_query
 
 __all__ = ["Engine", "Isolation", "retry_delay"]
 
@@ -84,6 +85,20 @@ class Engine(_CoreEngine):
         self._events = QueryEvents(self)
         if QUERY_LOGGER.isEnabledFor(logging.DEBUG):
             self._events.subscribe("query", log_query)
+        self.set_log_hook_(log_hook)
+
+    def log_slow_queries_(self, threshold_ms: float | None) -> None:
+        """Log each statement that takes at least ``threshold_ms`` milliseconds on the
+        ``strata.slow`` logger, at WARNING; None stops it (`strata.events`)."""
+        if threshold_ms is not None and (
+            isinstance(threshold_ms, bool)
+            or not isinstance(threshold_ms, int | float)
+            or not threshold_ms >= 0
+        ):
+            raise ConfigurationError(
+                f"slow_query_ms must be a number of milliseconds >= 0, got {threshold_ms!r}"
+            )
+        self.set_log_hook_(log_hook, None if threshold_ms is None else threshold_ms / 1000)
 
     @classmethod
     def open_(
@@ -92,12 +107,15 @@ class Engine(_CoreEngine):
         *,
         busy_timeout: float | None = None,
         readers: int | None = None,
+        slow_query_ms: float | None = None,
     ) -> Self:
         """Open the database at ``url`` (see `strata.config` for the accepted forms; with
         none, ``DATABASE_URL`` or ``[tool.strata] url``). ``busy_timeout`` and ``readers``
         override the URL's parameters (on PostgreSQL: ``pool_timeout`` and
         ``connection_limit``); without either, SQLite gets 4 readers and PostgreSQL
-        twice the cores plus one connections."""
+        twice the cores plus one connections. ``slow_query_ms`` logs statements that take
+        that long (`log_slow_queries_`); by default ``slow_query_ms`` under
+        ``[tool.strata]``, else none."""
         target = resolve(url)
         timeout = busy_timeout if busy_timeout is not None else target.busy_timeout
         pool = readers if readers is not None else target.readers
@@ -107,6 +125,13 @@ class Engine(_CoreEngine):
             readers=pool,
         )
         engine.url_ = target.url
+        threshold = slow_query_ms if slow_query_ms is not None else default_slow_query_ms()
+        if threshold is not None:
+            try:
+                engine.log_slow_queries_(threshold)
+            except ConfigurationError:
+                engine.close_()
+                raise
         return engine
 
     def run_transaction_(

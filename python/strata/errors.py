@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 __all__ = [
     "BusyError",
@@ -31,6 +31,7 @@ __all__ = [
     "JobCancelledError",
     "LeaseLostError",
     "MigrationError",
+    "MissingExtraError",
     "MixedDateTimeError",
     "NotSupportedError",
     "NullConstraintError",
@@ -63,6 +64,30 @@ class StrataError(Exception):
 
 class ConfigurationError(StrataError, ValueError):
     """The database URL or the project configuration is unusable."""
+
+
+class MissingExtraError(StrataError, ImportError):
+    """A feature needs a package that only an optional extra of strata-db installs.
+
+    An `ImportError`, so code that already guards an optional import keeps working; the
+    message names the command that installs the extra."""
+
+    def __init__(self, feature: str, module: str, extra: str) -> None:
+        super().__init__(
+            f"{feature} needs {module}, which strata-db installs as an extra: "
+            f"pip install 'strata-db[{extra}]'",
+            name=module,
+        )
+        self.feature = feature
+        self.extra = extra
+
+    @classmethod
+    def reraise(cls, error: ImportError, feature: str, module: str, extra: str) -> NoReturn:
+        """Raise this error in place of ``error`` when ``error`` is ``module`` missing;
+        any other import failure (a broken installation) is re-raised as it is."""
+        if isinstance(error, ModuleNotFoundError) and error.name == module:
+            raise cls(feature, module, extra) from error
+        raise error
 
 
 class SchemaError(StrataError, ValueError):

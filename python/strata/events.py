@@ -19,6 +19,13 @@ logged on the ``strata`` logger and the other subscribers still get the event.
 The ``logging`` module gets the same events: when the ``strata.query`` logger is enabled
 for DEBUG at the time a database is opened, each statement is logged there, with its
 duration in milliseconds, its SQL and its parameters.
+
+Two more loggers get what the core notices without any subscriber: ``strata.slow`` logs,
+at WARNING, each statement that took at least the handle's slow-statement threshold
+(``strata.connect(..., slow_query_ms=...)`` or ``slow_query_ms`` under ``[tool.strata]``;
+none by default, and then statements are not timed for it), and ``strata.pool`` logs, at
+WARNING, each statement that had to wait for a pooled connection because every one was
+in use (SQLite's readers, PostgreSQL's pool), and the waits that gave up.
 """
 
 from __future__ import annotations
@@ -28,18 +35,23 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from strata._compat import UTC
 from strata.errors import ValidationError
 
 if TYPE_CHECKING:
     from strata._core import Engine
 
-__all__ = ["QUERY_LOGGER", "QueryEvent", "QueryEvents"]
+__all__ = ["POOL_LOGGER", "QUERY_LOGGER", "SLOW_LOGGER", "QueryEvent", "QueryEvents", "log_hook"]
 
 #: The logger each statement is logged on at DEBUG (see the module docstring).
 QUERY_LOGGER = logging.getLogger("strata.query")
+#: Statements slower than the handle's threshold, at WARNING.
+SLOW_LOGGER = logging.getLogger("strata.slow")
+#: Waits for a pooled connection, at WARNING.
+POOL_LOGGER = logging.getLogger("strata.pool")
 _logger = logging.getLogger("strata")
 
 #: The events a database handle emits.
@@ -166,3 +178,29 @@ def log_query(event: QueryEvent) -> None:
         event.params,
         "" if event.error is None else f" failed: {event.error!r}",
     )
+
+
+def log_hook(event: str, target: str, sql: str, seconds: float, detail: Any) -> None:
+    """The core's logging hook (`strata._core.Engine.set_log_hook_`): a slow statement, or
+    a statement that waited for a pooled connection."""
+    if event == "slow":
+        SLOW_LOGGER.warning(
+            "slow statement (%.1f ms, %s): %s %r", seconds * 1000, target, sql, detail
+        )
+    elif event == "pool_wait":
+        pool, size, timed_out = detail
+        if timed_out:
+            POOL_LOGGER.warning(
+                "gave up after %.1f ms waiting for a connection: all %d of the %s pool in use",
+                seconds * 1000,
+                size,
+                pool,
+            )
+        else:
+            POOL_LOGGER.warning(
+                "waited %.1f ms for a connection: all %d of the %s pool were in use (%s)",
+                seconds * 1000,
+                size,
+                pool,
+                sql,
+            )

@@ -30,12 +30,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from strata._compat import UTC
 from strata._core import Aggregator, ArrowStream
 from strata.client.datetimes import single_form
-from strata.dialects import duckdb as duck_sql
 from strata.dialects.values import describe_value, parse_datetime
 from strata.errors import ValidationError
 
@@ -150,17 +150,24 @@ class Metrics:
         * a dict of equal-length sequences keyed by field name: lists, tuples, numpy arrays
           (``datetime64`` arrays are read as UTC), anything with ``len`` and indexing;
         * an Arrow object (``__arrow_c_stream__`` or ``__arrow_c_array__``: a pyarrow
-          Table or RecordBatch, a polars DataFrame, a DuckDB relation...);
+          Table, RecordBatch or RecordBatchReader, a polars DataFrame, a pandas DataFrame,
+          a DuckDB relation...), its columns named after the fields. The core reads it
+          through the Arrow C data interface: no pyarrow is needed, and no Python object
+          is made per value. Strings (dictionary-encoded or not), integers, floats,
+          booleans, binaries and timestamps of any unit are read; a timestamp column must
+          carry a time zone (any: Arrow stores the instant in UTC);
         * a list (or tuple) of dicts, one per row;
         * any other iterable, such as a generator: its items are chunks of the kinds
           above, written one after another, so a stream of any size is ingested in
           bounded memory.
 
-        Every ``chunk_rows`` rows commit in a transaction of their own (by default 10,000
-        on SQLite, whose write lock other writers wait on, and 100,000 on PostgreSQL). A
-        bad value raises `ValidationError` naming the field and ``row``, the row's index in the whole
-        ingest; ``committed`` on the error tells how many rows were written before the
-        failing chunk, which was rolled back alone.
+        Every ``chunk_rows`` rows of columns or rows commit in a transaction of their own
+        (by default 10,000 on SQLite, whose write lock other writers wait on, and 100,000
+        on PostgreSQL); an Arrow object is written in one transaction, so a bad value or a
+        stream that fails part-way writes none of it (a generator of Arrow objects commits
+        each on its own). A bad value raises `ValidationError` naming the field and
+        ``row``, the row's index in the whole ingest; ``committed`` on the error tells how
+        many rows were written before the failing chunk, which was rolled back alone.
         """
         if chunk_rows is None:
             chunk_rows = self._sql.ingest_chunk_rows
@@ -179,9 +186,15 @@ class Metrics:
         written = 0
         offset = 0  # rows given before the current piece, for error row numbers
         for chunk in chunks:
-            pieces = self._pieces(chunk, chunk_rows)
             try:
-                for piece, size in pieces:
+                if _is_arrow(chunk):
+                    # The core reads it through the Arrow C data interface, in one
+                    # transaction: a bad value or a stream failing part-way writes none of it.
+                    rows = self._writer.insert_arrow(chunk, chunk_rows=chunk_rows, copy=True)
+                    written += rows
+                    offset += rows
+                    continue
+                for piece, size in self._pieces(chunk):
                     if isinstance(piece, dict):
                         written += self._writer.insert_columns(
                             piece, atomic=False, chunk_rows=chunk_rows, copy=True
@@ -200,18 +213,12 @@ class Metrics:
                 raise
         return written
 
-    def _pieces(
-        self, chunk: Any, chunk_rows: int
-    ) -> Iterator[tuple[dict[str, Any] | list[Any], int]]:
+    def _pieces(self, chunk: Any) -> Iterator[tuple[dict[str, Any] | list[Any], int]]:
         """A chunk as what the bulk writer takes: dicts of lists, or lists of row dicts,
         each with its row count."""
         if isinstance(chunk, Mapping):
             columns = self._columns(chunk)
             yield columns, _length(columns)
-        elif _is_arrow(chunk):
-            for batch in _arrow_columns(chunk, chunk_rows):
-                columns = self._columns(batch)
-                yield columns, _length(columns)
         elif isinstance(chunk, list | tuple):
             yield list(chunk), len(chunk)
         else:
@@ -609,42 +616,6 @@ def _values_of(meta: ModelMeta, exclude: set[str]) -> dict[str, _Value]:
 
 def _is_arrow(data: object) -> bool:
     return hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__")
-
-
-def _arrow_columns(data: Any, chunk_rows: int) -> Iterator[dict[str, Any]]:
-    """An Arrow object's rows as dicts of Python lists, a batch at a time.
-
-    pyarrow does the conversion when it is installed. Without it, DuckDB (a dependency of
-    strata) reads Arrow streams; Arrow arrays need pyarrow."""
-    try:
-        import pyarrow as pa  # type: ignore[import-untyped]
-    except ImportError:
-        yield from _arrow_columns_duckdb(data, chunk_rows)
-        return
-    table = pa.table(data) if hasattr(data, "__arrow_c_stream__") else pa.record_batch(data)
-    for batch in table.to_batches(max_chunksize=chunk_rows):
-        yield batch.to_pydict()
-
-
-def _arrow_columns_duckdb(data: Any, chunk_rows: int) -> Iterator[dict[str, Any]]:
-    import duckdb
-
-    if not hasattr(data, "__arrow_c_stream__"):
-        raise ValidationError(
-            f"reading {describe_value(data)} (an Arrow array) needs pyarrow; pass an object "
-            "with __arrow_c_stream__, or install pyarrow",
-            expected="an Arrow stream",
-        )
-    duck = duckdb.connect()
-    try:
-        duck.execute(duck_sql.UTC)
-        duck.register("ingest_source", data)
-        cursor = duck.execute(duck_sql.select_all("ingest_source"))
-        names = [d[0] for d in cursor.description or ()]
-        while rows := cursor.fetchmany(chunk_rows):
-            yield {name: [row[i] for row in rows] for i, name in enumerate(names)}
-    finally:
-        duck.close()
 
 
 def _plain(values: Any, integer: bool) -> Any:

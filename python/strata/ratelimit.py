@@ -19,9 +19,10 @@ When the model lacks something, the error prints the schema lines to add.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
+from strata._compat import UTC
 from strata._core import Decision
 from strata._core import RateLimiter as CoreRateLimiter
 from strata.client.datetimes import DateTimeCodec, single_form

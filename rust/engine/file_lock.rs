@@ -12,13 +12,19 @@
 //! `SQLite`'s lock, and the busy handler still bounds that wait.
 //!
 //! The lock is held only for one `write` closure: Rust work on statements the core was
-//! given, whose `BEGIN IMMEDIATE` is itself bounded by the busy timeout, never Python. So
-//! a wait on it is bounded by the holder's transaction. A process that dies holding it
-//! (SIGKILL included) lets go with its last descriptor: the kernel drops the lock. Where
-//! the sidecar cannot be created (a read-only directory), writes go on without it.
+//! given, whose `BEGIN IMMEDIATE` is itself bounded by the busy timeout, never Python. A
+//! process that dies holding it (SIGKILL included) lets go with its last descriptor: the
+//! kernel drops the lock. A holder that is stopped (SIGSTOP, a frozen container) keeps it,
+//! so a wait is bounded by the busy timeout too: past it the write goes on without its turn
+//! and meets `SQLite`'s lock, whose busy handler then reports the holder as it always has.
+//! The turn only orders strata's writers; `SQLite`'s lock is what excludes them, so a turn
+//! skipped or lost costs fairness, never correctness. Where the sidecar cannot be created
+//! (a read-only directory), writes go on without it.
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// The sidecar of one engine: opened at the first write, or known to be unavailable.
 #[derive(Default)]
@@ -34,9 +40,9 @@ pub(super) struct Held(i32);
 
 impl LockFile {
     /// Take the lock for the database at `path`, waiting in the kernel while another
-    /// process holds it; `None` when there is no sidecar to lock (in-memory databases,
-    /// unwritable directories).
-    pub(super) fn hold(&mut self, path: &str) -> Option<Held> {
+    /// process holds it, at most `timeout`; `None` when there is no sidecar to lock
+    /// (in-memory databases, unwritable directories) or the wait timed out.
+    pub(super) fn hold(&mut self, path: &str, timeout: Duration) -> Option<Held> {
         if matches!(self, LockFile::Unopened) {
             *self = if path == ":memory:" || path.is_empty() {
                 LockFile::Unavailable
@@ -54,26 +60,53 @@ impl LockFile {
             return None;
         };
         let fd = file.as_raw_fd();
-        loop {
-            // SAFETY: `fd` is the open descriptor of `file`, which the engine keeps open
-            // for its lifetime; flock reads nothing but the descriptor.
-            if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
-                return Some(Held(fd));
+        // Uncontended: one system call.
+        match flock(fd, libc::LOCK_EX | libc::LOCK_NB) {
+            Ok(()) => return Some(Held(fd)),
+            Err(errno) if errno == libc::EWOULDBLOCK => {}
+            // A file system without flock: the write goes on without it.
+            Err(_) => return None,
+        }
+        // Contended: a thread waits in the kernel on a duplicate of the descriptor (the
+        // same open file, so the lock it gets is ours) while this one waits for it at
+        // most `timeout`. A thread whose caller gave up lets go as soon as it gets it.
+        // SAFETY: `fd` is open (the engine keeps the file for its lifetime); dup reads it.
+        let waiter = unsafe { libc::dup(fd) };
+        if waiter < 0 {
+            return None;
+        }
+        let (granted, wait) = mpsc::channel();
+        std::thread::spawn(move || {
+            let got = flock(waiter, libc::LOCK_EX).is_ok();
+            if got && granted.send(()).is_err() {
+                let _ = flock(waiter, libc::LOCK_UN);
             }
-            // A signal (Python's handlers are installed without SA_RESTART) ends the wait
-            // early: wait again. Any other failure (a file system without flock) leaves
-            // the lock out rather than the write.
-            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                return None;
-            }
+            // SAFETY: `waiter` is this thread's own descriptor, closed once.
+            unsafe { libc::close(waiter) };
+        });
+        wait.recv_timeout(timeout).ok().map(|()| Held(fd))
+    }
+}
+
+/// `flock(2)`, waiting again when a signal interrupts it (Python's handlers are installed
+/// without `SA_RESTART`); the error number on failure.
+fn flock(fd: i32, operation: i32) -> Result<(), i32> {
+    loop {
+        // SAFETY: flock reads nothing but the descriptor, which the caller keeps open.
+        if unsafe { libc::flock(fd, operation) } == 0 {
+            return Ok(());
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => {}
+            errno => return Err(errno.unwrap_or(0)),
         }
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        // SAFETY: the descriptor is the sidecar's, still open (the `LockFile` that owns it
-        // outlives every `Held`, both living in the writer's state under its mutex).
-        unsafe { libc::flock(self.0, libc::LOCK_UN) };
+        // The descriptor is the sidecar's, still open (the `LockFile` that owns it outlives
+        // every `Held`, both living in the writer's state under its mutex).
+        let _ = flock(self.0, libc::LOCK_UN);
     }
 }

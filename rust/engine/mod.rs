@@ -49,6 +49,7 @@ mod statement;
 mod tests;
 mod transaction;
 mod tx_options;
+pub mod waits;
 
 pub use backend::Backend;
 pub(crate) use fk_probe::refine_error;

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::busy::Conn;
@@ -26,6 +27,7 @@ pub(super) fn open_connection(path: &str, writer: bool, busy_timeout: Duration) 
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     // The client's Json filters call it; every connection, reader or writer, may run them.
     json_filter::register(&conn).map_err(|e| open_error(path, &e))?;
+    register_sliding_cap(&conn).map_err(|e| open_error(path, &e))?;
     Ok(conn)
 }
 
@@ -114,4 +116,27 @@ pub(super) fn open_error(path: &str, err: &rusqlite::Error) -> Error {
         path: path.to_owned(),
         reason,
     }
+}
+
+/// `strata_sliding_cap(limit, window_ns, remaining_ns, previous)`: the rate limiter's bound
+/// for a sliding window (`ratelimit::sliding_cap`), which its one-statement hit compares
+/// in SQL with the exact integers the core decides with (`SQLite` has no 128-bit integer,
+/// and `limit * window_ns` does not fit 64 bits). A NULL `previous` is no previous window.
+fn register_sliding_cap(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "strata_sliding_cap",
+        4,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        |ctx| {
+            let previous = ctx.get::<Option<i64>>(3)?.unwrap_or(0);
+            Ok(crate::ratelimit::sliding_cap(
+                ctx.get(0)?,
+                ctx.get(1)?,
+                ctx.get(2)?,
+                previous,
+            ))
+        },
+    )
 }

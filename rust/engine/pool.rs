@@ -86,6 +86,7 @@ impl ReaderPool {
             return Ok(None);
         }
         let mut deadline = None;
+        let mut waiting_since = None;
         let mut guard = self.idle.lock();
         loop {
             if self.closed.load(Ordering::Acquire) {
@@ -112,11 +113,20 @@ impl ReaderPool {
                     }
                 };
             }
-            let until = *deadline.get_or_insert_with(|| Instant::now() + self.busy_timeout);
-            if self.returned.wait_until(&mut guard, until).timed_out()
+            // The first time round the loop starts the wait; a reader that another thread
+            // took first sends this one round again, still on the same wait.
+            let started = *waiting_since.get_or_insert_with(Instant::now);
+            let until = *deadline.get_or_insert_with(|| started + self.busy_timeout);
+            let timed_out = self.returned.wait_until(&mut guard, until).timed_out()
                 && guard.0.is_empty()
-                && guard.1 >= self.max
-            {
+                && guard.1 >= self.max;
+            super::waits::note(super::waits::PoolWait {
+                pool: "sqlite readers",
+                waited: started.elapsed(),
+                size: self.max,
+                timed_out,
+            });
+            if timed_out {
                 return Err(Error::ReadersBusy {
                     waited: self.busy_timeout,
                     readers: self.max,

@@ -300,6 +300,14 @@ fn waiting_for_a_pooled_reader_is_bounded_and_streams_hold_none() {
     );
     assert!(waited >= Duration::from_millis(190), "{waited:?}");
     assert!(waited < Duration::from_secs(2), "{waited:?}");
+    // The wait is noted for the log, on this thread, once.
+    let noted = super::waits::take().expect("the wait is noted");
+    assert_eq!(
+        (noted.pool, noted.size, noted.timed_out),
+        ("sqlite readers", 2, true)
+    );
+    assert!(noted.waited >= Duration::from_millis(190), "{noted:?}");
+    assert_eq!(super::waits::take(), None);
     drop(held);
     drop(streams);
     assert_eq!(db.readers.open_streams.load(Ordering::Relaxed), 0);
@@ -316,14 +324,21 @@ fn a_reader_returned_while_waiting_is_taken() {
     let db = Engine::open(&path, options).unwrap();
     let held = db.acquire_reader().unwrap().unwrap();
     std::thread::scope(|scope| {
-        let waiter = scope.spawn(|| db.query("SELECT 1", &[]).map(|rows| rows.rows));
+        let waiter = scope.spawn(|| {
+            let rows = db.query("SELECT 1", &[]).map(|rows| rows.rows);
+            (rows, super::waits::take())
+        });
         std::thread::sleep(Duration::from_millis(50));
         drop(held);
-        assert_eq!(
-            waiter.join().unwrap().unwrap(),
-            vec![vec![Value::Integer(1)]]
-        );
+        let (rows, noted) = waiter.join().unwrap();
+        assert_eq!(rows.unwrap(), vec![vec![Value::Integer(1)]]);
+        let noted = noted.expect("the wait is noted");
+        assert!(!noted.timed_out);
+        assert!(noted.waited >= Duration::from_millis(40), "{noted:?}");
     });
+    // A read that found a reader free waited for nothing.
+    db.query("SELECT 1", &[]).unwrap();
+    assert_eq!(super::waits::take(), None);
 }
 
 #[test]

@@ -22,6 +22,8 @@ pub(super) fn fast_convert<V: Slot>(kind: &Kind, value: &Bound<'_, PyAny>) -> Op
             .ok()
             .map(|flag| V::from_bool(flag.is_true())),
         Kind::DateTime(format) => utc_parts(value).map(|t| V::from_datetime(*format, &t)),
+        // PostgreSQL's text holds no U+0000: the Python encoder refuses it by name.
+        Kind::Text { .. } if !V::NUL_IN_TEXT && has_nul(value) => None,
         _ => fast_value(kind, value).map(V::from_value),
     }
 }
@@ -29,14 +31,8 @@ pub(super) fn fast_convert<V: Slot>(kind: &Kind, value: &Bound<'_, PyAny>) -> Op
 /// `fast_convert`'s values that both databases bind alike, in `SQLite`'s form.
 fn fast_value(kind: &Kind, value: &Bound<'_, PyAny>) -> Option<Value> {
     match kind {
-        Kind::Text {
-            max_chars,
-            refuse_nul,
-        } => {
+        Kind::Text { max_chars } => {
             let text = value.cast::<PyString>().ok()?.to_str().ok()?;
-            if *refuse_nul && memchr::memchr(0, text.as_bytes()).is_some() {
-                return None;
-            }
             match max_chars {
                 Some(limit) if text.chars().count() > *limit => None,
                 _ => Some(Value::Text(text.to_owned())),
@@ -70,6 +66,14 @@ fn fast_value(kind: &Kind, value: &Bound<'_, PyAny>) -> Option<Value> {
     }
 }
 
+fn has_nul(value: &Bound<'_, PyAny>) -> bool {
+    value
+        .cast::<PyString>()
+        .ok()
+        .and_then(|text| text.to_str().ok())
+        .is_some_and(|text| memchr::memchr(0, text.as_bytes()).is_some())
+}
+
 /// The parts of a datetime whose tzinfo is `datetime.timezone.utc` itself; others (naive,
 /// another offset, another tzinfo class) take the Python encoder, which converts or
 /// refuses them.
@@ -96,11 +100,6 @@ pub(super) fn parse_kind(kind: &str, options: &Bound<'_, PyAny>) -> PyResult<Kin
     Ok(match kind {
         "text" => Kind::Text {
             max_chars: options.extract()?,
-            refuse_nul: false,
-        },
-        "text-without-nul" => Kind::Text {
-            max_chars: options.extract()?,
-            refuse_nul: true,
         },
         "int" => {
             let (min, max) = options.extract()?;

@@ -18,6 +18,8 @@ pub(super) trait Slot: Sized + Clone + Send + Sync {
     /// Whether each chunk of a non-atomic call needs a transaction of its own (outside
     /// one, a PostgreSQL statement commits alone; `SQLite`'s writer opens one per chunk).
     const CHUNK_TRANSACTION: bool;
+    /// Whether text may hold U+0000 (`SQLite`'s does; PostgreSQL's cannot).
+    const NUL_IN_TEXT: bool;
     /// What finds an inserted row again: `SQLite`'s rowid, PostgreSQL's primary key.
     type Id: Send;
     fn id_object(py: Python<'_>, id: Self::Id) -> PyResult<Bound<'_, PyAny>>;
@@ -41,6 +43,7 @@ pub(super) trait Slot: Sized + Clone + Send + Sync {
 
 impl Slot for Value {
     const CHUNK_TRANSACTION: bool = false;
+    const NUL_IN_TEXT: bool = true;
     type Id = i64;
 
     fn id_object(py: Python<'_>, id: i64) -> PyResult<Bound<'_, PyAny>> {
@@ -87,6 +90,7 @@ impl Slot for Value {
 
 impl Slot for Param {
     const CHUNK_TRANSACTION: bool = true;
+    const NUL_IN_TEXT: bool = false;
     type Id = Cell;
 
     fn id_object(py: Python<'_>, id: Cell) -> PyResult<Bound<'_, PyAny>> {

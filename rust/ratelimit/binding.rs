@@ -24,6 +24,15 @@ impl ToSql for KeyPart {
     }
 }
 
+impl KeyPart {
+    pub fn value(&self) -> rusqlite::types::Value {
+        match self {
+            KeyPart::Text(text) => rusqlite::types::Value::Text(text.clone()),
+            KeyPart::Int(number) => rusqlite::types::Value::Integer(*number),
+        }
+    }
+}
+
 /// What the rows of the bound model hold (see the module comment of `ratelimit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -50,6 +59,12 @@ pub struct Statements {
     /// The `rule=` row's limit and window; None without a config model. Parameter: the
     /// rule's name.
     pub rule: Option<String>,
+    /// A hit with a given limit in one statement, counted only when allowed (gcra, or a
+    /// fixed window), and the same for a sliding window; None where the dialect has none
+    /// (PostgreSQL's `upsert` is already one statement). Parameters: see
+    /// `strata.dialects.sqlite.ratelimit`.
+    pub hit: Option<String>,
+    pub hit_sliding: Option<String>,
 }
 
 /// The binding, as Python validated it against the schema.

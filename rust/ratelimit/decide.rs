@@ -166,6 +166,21 @@ pub fn decide_window(
     }
 }
 
+/// The most a sliding window's row may hold after a hit: `limit` less the previous
+/// window's count weighted by the part of it still inside the sliding window
+/// (`remaining_ns` of `window_ns`), rounded down. `decide_window` allows a hit exactly
+/// when `current + cost` is at most this. `SQLite`'s one-statement hit reads it through
+/// the SQL function `strata_sliding_cap` (`engine::open`), with the same integers.
+pub fn sliding_cap(limit: i64, window_ns: i64, remaining_ns: i64, previous: i64) -> i64 {
+    if window_ns <= 0 {
+        return 0;
+    }
+    let w = i128::from(window_ns);
+    let room =
+        i128::from(limit) * w - i128::from(previous) * i128::from(remaining_ns.clamp(0, window_ns));
+    i64::try_from(room.div_euclid(w)).unwrap_or(i64::MIN)
+}
+
 /// The first instant at which a denied sliding hit of `cost` would be allowed if nothing
 /// else arrived.
 fn sliding_allowed_at(previous: i64, current: i64, start: i64, limits: Limits) -> i64 {

@@ -116,6 +116,46 @@ fn key_parts_of_different_types_are_different_keys() {
     assert_eq!(cache.len, 0);
 }
 
+#[test]
+fn the_sliding_cap_allows_exactly_what_the_decision_allows() {
+    // A small deterministic generator: the cases span tiny and huge windows and counts.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |bound: i64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        i64::try_from(seed % u64::try_from(bound).unwrap()).unwrap()
+    };
+    for _ in 0..20_000 {
+        let widest = if next(2) == 0 { 1_000 } else { MAX_WINDOW_MS };
+        let window_ms = 1 + next(widest);
+        let most = if next(2) == 0 { 10 } else { MAX_LIMIT };
+        let limit = 1 + next(most);
+        let cost = 1 + next(limit);
+        let l = Limits::new(limit, window_ms, cost).unwrap();
+        let start = 2 * l.window_ns;
+        let now = start + next(l.window_ns);
+        let state = WindowState {
+            window_start_ns: start,
+            previous: next(limit + 1),
+            current: next(limit + 1),
+            exists: true,
+        };
+        let decision = decide_window(Algorithm::Sliding, state, now, l);
+        let cap = sliding_cap(
+            limit,
+            l.window_ns,
+            start + l.window_ns - now,
+            state.previous,
+        );
+        assert_eq!(
+            decision.allowed,
+            state.current + cost <= cap,
+            "{l:?} {state:?} {now}"
+        );
+    }
+}
+
 mod with_engine {
     use super::*;
     use crate::engine::Options;
@@ -150,6 +190,10 @@ mod with_engine {
                           (SELECT rowid FROM rl WHERE ws < ?1 LIMIT ?2)"
                     .into(),
                 rule: None,
+                // The transaction path; tests/test_ratelimit.py runs the one-statement
+                // hits the dialect writes.
+                hit: None,
+                hit_sliding: None,
             },
         })
         .unwrap();

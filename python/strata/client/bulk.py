@@ -109,3 +109,23 @@ class BulkWriter:
             chunk_rows=chunk_rows,
             copy=copy,
         )
+
+    def insert_arrow(
+        self,
+        data: Any,
+        *,
+        defaults: dict[str, Any] | None = None,
+        atomic: bool = True,
+        chunk_rows: int = 4096,
+        copy: bool = False,
+    ) -> int:
+        """Insert an Arrow object (``__arrow_c_stream__`` or ``__arrow_c_array__``), read
+        by the core through the Arrow C data interface; see `strata._core.BulkInsert`."""
+        return self._core.insert_arrow(
+            data,
+            now=self._now(),
+            defaults=defaults,
+            atomic=atomic,
+            chunk_rows=chunk_rows,
+            copy=copy,
+        )

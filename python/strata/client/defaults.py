@@ -19,8 +19,9 @@ import threading
 import time
 import uuid as _uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from strata._compat import UTC
 from strata.schema import ir
 
 __all__ = ["cuid", "cuid2", "generator_for", "nanoid", "ulid", "uuid4", "uuid7"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
+from strata._compat import StrEnum
 from strata.client.datetimes import DateTimeCodec
 from strata.client.defaults import generator_for
 from strata.client.models import ModelClasses, StrataModel, construct

@@ -17,12 +17,12 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import pydantic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, JsonValue
 
+from strata._compat import StrEnum
 from strata.schema import ir
 
 __all__ = ["ModelClasses", "build_models", "construct"]
@@ -63,7 +63,11 @@ class ModelClasses:
 def build_enum(enum: ir.Enum) -> type[StrEnum]:
     """Members are named and valued by the Prisma name (``Role.ADMIN == "ADMIN"``), as in
     Prisma Client; the codec maps them to and from the database name (``@map``)."""
-    return StrEnum(enum.name, [(value.name, value.name) for value in enum.values])  # type: ignore[return-value]
+    members = [(value.name, value.name) for value in enum.values]
+    # Enum's functional API, which typeshed types as str's constructor on 3.10 (the class
+    # there is strata._compat's) and as returning a member on 3.11.
+    created: Any = StrEnum(enum.name, members)  # type: ignore[call-overload, unused-ignore]
+    return cast("type[StrEnum]", created)
 
 
 def _annotation(field: ir.ScalarField, enums: dict[str, type[StrEnum]]) -> Any:

@@ -23,9 +23,10 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from strata._compat import UTC
 from strata.client import aggregates, updates, writes
 from strata.client.cursor import cursor_condition
 from strata.client.datetimes import operand_codec
@@ -42,13 +43,16 @@ if TYPE_CHECKING:
 __all__ = ["Page", "Repository"]
 
 Where = Mapping[str, Any]
+#: The record type of a `Page`.
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class Page:
-    """One page of `Repository.paginate`: the records and where they sit in the whole."""
+class Page(Generic[R]):
+    """One page of `Repository.paginate`: the records and where they sit in the whole
+    (``Page[User]`` in a module written by ``strata generate``)."""
 
-    items: list[Any]
+    items: list[R]
     page: int
     per_page: int
     total: int
@@ -397,7 +401,7 @@ class Repository:
         where: Where | None = None,
         order_by: Any = None,
         include: Mapping[str, Any] | None = None,
-    ) -> Page:
+    ) -> Page[Any]:
         """Page ``page`` (from 1) of ``per_page`` records, with the total count."""
         _count_argument(self._meta, "page", page, 1)
         _count_argument(self._meta, "per_page", per_page, 1)

@@ -13,13 +13,13 @@ otherwise; SQL text passed in is text a function of the same part returned.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NotRequired, Protocol, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, overload
 
+from strata._compat import NotRequired, StrEnum
 from strata.dialects.shapes import PulledColumn, RowCopy, ScratchDatabase
 
 if TYPE_CHECKING:
     from datetime import datetime
-    from enum import StrEnum
 
     from strata.dialects.values import Codec, DateTimeForm, DateTimeFormat, Encoder, FastPath
     from strata.schema import ir
@@ -487,9 +487,17 @@ class MigrationsDialect(Protocol):
     wraps a script in (`strata.migrate.runner`), the lock that keeps migrators apart, and
     the reads behind ``migrate reset`` and the data-loss warnings."""
 
-    def scratch_database(self, url: str | None) -> ScratchDatabase:
+    def scratch_database(
+        self,
+        url: str | None,
+        *,
+        template: str | None = None,
+        prefix: str = "prisma_migrate_shadow_db",
+    ) -> ScratchDatabase:
         """A throwaway database beside the one at ``url`` (None: no database at hand), for
-        the shadow database of ``migrate dev``."""
+        the shadow database of ``migrate dev``; on a server, named ``prefix`` and a UUID and,
+        given ``template``, a copy of that database (`strata.testing`'s per-test
+        databases). SQLite copies files, and refuses ``template``."""
 
     def namespace_sql(self, url: str) -> str | None:
         """Creates the database schema ``url`` names when it is missing, as Prisma's
@@ -584,6 +592,12 @@ class RateLimitStatements(TypedDict):
     #: The ``rule=`` config row's limit and window (seconds), or None without a config
     #: model. Parameter: the rule's name.
     rule: str | None
+    #: A hit with a given limit in one statement that counts it only when allowed (gcra,
+    #: or a fixed window; `strata.dialects.sqlite.ratelimit` gives the parameters), and
+    #: the same for a sliding window; None where ``upsert`` is already the whole hit
+    #: (PostgreSQL).
+    hit: str | None
+    hit_sliding: str | None
 
 
 class RateLimitDialect(Protocol):

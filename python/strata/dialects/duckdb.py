@@ -1,5 +1,5 @@
 """DuckDB's SQL: what strata runs in DuckDB over the core's Arrow export (`strata.analytics`,
-`strata.metrics` reading Arrow streams without pyarrow, the demo's report).
+the demo's report).
 
 DuckDB never opens the database itself, so this is not a `strata.dialects.base.Dialect`:
 it holds the statements of the analytical side, kept here with the rest of strata's SQL.

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import InvalidOperation
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from strata._compat import UTC, StrEnum, fromisoformat
 from strata.errors import ConfigurationError, ValidationError, ValueTooLongError
 
 if TYPE_CHECKING:
@@ -105,7 +106,15 @@ class Codec:
     is None where the stored value already is the Python value, so reading a row skips
     those columns entirely."""
 
-    __slots__ = ("_encode", "_fast_path", "expected", "field", "from_sql", "model", "optional")
+    __slots__ = (
+        "_encode",
+        "_fast_path",
+        "expected",
+        "field",
+        "from_sql",
+        "model",
+        "optional",
+    )
 
     def __init__(
         self,
@@ -189,7 +198,7 @@ def parse_datetime(value: object) -> datetime:
     ``YYYY-MM-DD HH:MM:SS[.fff]`` (CURRENT_TIMESTAMP's form, which is UTC) and RFC 3339 /
     ISO 8601 text with an offset or ``Z``."""
     if type(value) is str:
-        parsed = datetime.fromisoformat(value)  # 3.11: handles "Z", offsets and a space
+        parsed = fromisoformat(value)  # handles "Z", offsets and a space
         if parsed.tzinfo is UTC:
             return parsed
         if parsed.tzinfo is None:

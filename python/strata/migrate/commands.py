@@ -16,6 +16,7 @@ How ``dev`` decides what to write, as Prisma's schema engine does:
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import subprocess
@@ -49,6 +50,8 @@ from strata.schema.sql import (
 )
 
 __all__ = ["Migrator", "Status", "execute_script", "find_schema", "project_url"]
+
+_log = logging.getLogger("strata.migrate")
 
 
 def find_schema(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -303,10 +306,12 @@ class Migrator:
             else:
                 self.history.record_finish(row_id)
         if failure is not None:
+            _log.error("migration %s failed and was rolled back: %s", migration.name, failure)
             raise MigrationError(
                 f"Migration `{migration.name}` failed and was rolled back; the database is "
                 f"as it was before it.\n{failure}"
             ) from failure
+        _log.info("applied migration %s to %s", migration.name, self.engine.url_)
         return True
 
     def shadow(self) -> SqlSchema:
@@ -481,7 +486,10 @@ class Migrator:
                 self.progress,
                 self.dialect.migrations,
             )
-        return [describe(step) for step in steps]
+        changes = [describe(step) for step in steps]
+        for change in changes:
+            _log.info("db push on %s: %s", self.engine.url_, change)
+        return changes
 
     def seed(self, *, required: bool = True) -> bool:
         """Run ``[tool.strata] seed`` (a shell command) with DATABASE_URL set to this database."""

@@ -18,10 +18,11 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from strata._compat import UTC
 from strata.errors import MigrationError
 
 if TYPE_CHECKING:

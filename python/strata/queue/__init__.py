@@ -62,12 +62,14 @@ both import. Every name is re-exported here.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from strata._compat import UTC
 from strata._core import Beater, Heartbeat
 from strata._core import Queue as CoreQueue
 from strata.dialects.values import describe_value
@@ -102,6 +104,8 @@ MAX_CLAIM = 10_000
 #: Rows deleted per transaction by `Queue.purge`: short enough that workers waiting for
 #: the write lock are not held up noticeably.
 PURGE_BATCH = 1_000
+
+_log = logging.getLogger("strata.queue")
 
 
 class Queue:
@@ -214,6 +218,14 @@ class Queue:
             )
 
     def _claims(self, rows: list[tuple[Any, ...]], worker: str) -> list[Claim]:
+        recovered = self._core.take_recovered()
+        if recovered:
+            _log.warning(
+                "queue %s: recovered %d job(s) whose lease expired (their worker is presumed "
+                "dead): ready again, or failed after their last attempt",
+                self.model,
+                recovered,
+            )
         if self._binding.rowid_returned:
             return [self._claim(row[:-1], worker) for row in rows]
         return [self._claim(row, worker) for row in rows]

@@ -14,8 +14,9 @@ consumer needs is resolved here, so no consumer re-reads attributes:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Literal
+
+from strata._compat import StrEnum
 
 __all__ = [
     "SCALAR_TYPES",

@@ -128,6 +128,7 @@ impl Pool {
     /// `wait`; else `Error::PoolTimeout`.
     pub fn acquire(&self) -> Result<PgConn> {
         let deadline = Instant::now() + self.wait;
+        let mut waiting_since = None;
         let mut state = self.state.lock();
         loop {
             if state.closed {
@@ -148,8 +149,17 @@ impl Pool {
                 });
             }
             state.waiting += 1;
+            // Measured from the first time round: a connection another caller took first
+            // sends this one round again, still on the same wait.
+            let started = *waiting_since.get_or_insert_with(Instant::now);
             let timed_out = self.freed.wait_until(&mut state, deadline).timed_out();
             state.waiting -= 1;
+            crate::engine::waits::note(crate::engine::waits::PoolWait {
+                pool: "postgresql",
+                waited: started.elapsed(),
+                size: self.limit,
+                timed_out,
+            });
             if timed_out {
                 return Err(Error::PoolTimeout {
                     waited: self.wait,

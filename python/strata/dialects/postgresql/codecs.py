@@ -43,11 +43,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
+from strata._compat import UTC, StrEnum
 from strata.dialects.values import (
     EPOCH,
     INT32,
@@ -301,24 +301,38 @@ def build_codec(
     limit = length_limit(field)
     if limit is not None:
         encode = limited(model, field.name, limit, encode)
-    return Codec(model, field.name, expected, encode, decode, field.optional, _fast_path(field))
+    fast = _fast_path(field, enums, limit)
+    return Codec(model, field.name, expected, encode, decode, field.optional, fast)
 
 
-def _fast_path(field: ir.ScalarField) -> FastPath:
-    """What the core's bulk writer converts itself; every other value goes through
-    ``to_sql``. Text with U+0000 goes to ``to_sql`` too, which refuses it. A DateTime is
-    Prisma's ``timestamp(3)``: the core truncates to the millisecond as ``to_sql`` does, and
-    the binary COPY and parameters read its ISO text as UTC wall-clock time."""
-    if field.list or field.is_enum or field.native_type is not None:
+#: The DateTime native types the core converts itself: timestamps of millisecond precision
+#: (Prisma's default, 3), which is what it truncates Python and Arrow times to.
+_FAST_TIMESTAMPS = frozenset({None, ("Timestamp", ("3",)), ("Timestamptz", ("3",))})
+
+
+def _fast_path(
+    field: ir.ScalarField, enums: Mapping[str, tuple[ir.Enum, type[StrEnum]]], limit: int | None
+) -> FastPath:
+    """What the core's bulk writer converts itself, from Python values and from Arrow data;
+    every other value goes through ``to_sql``. Text holding U+0000 goes to ``to_sql`` too,
+    which refuses it. A DateTime is truncated to the millisecond as ``to_sql`` does, and the
+    binary COPY and parameters read its ISO text as UTC wall-clock time."""
+    if field.list:
+        return ("python", None)
+    if field.is_enum:
+        return ("enum", {value.name: value.db_name for value in enums[field.type][0].values})
+    if field.type == "String" and (field.native_type is None or limit is not None):
+        return ("text", limit)
+    if field.type == "DateTime" and field.native_type in _FAST_TIMESTAMPS:
+        return ("datetime-iso8601-z", None)
+    if field.native_type is not None:
         return ("python", None)
     simple: dict[str, FastPath] = {
-        "String": ("text-without-nul", None),
         "Int": ("int", INT32),
         "BigInt": ("int", INT64),
         "Float": ("float", None),
         "Boolean": ("bool", None),
         "Bytes": ("bytes", None),
-        "DateTime": ("datetime-iso8601-z", None),
     }
     return simple.get(field.type, ("python", None))
 

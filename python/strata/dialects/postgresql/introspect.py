@@ -22,9 +22,10 @@ default one.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from strata._compat import UTC, fromisoformat
 from strata.dialects.postgresql.pulled import array_items, pulled
 from strata.dialects.postgresql.types import prisma_datetime, quote
 from strata.schema.sql import (
@@ -387,7 +388,7 @@ def _parse_moment(text: str) -> datetime | None:
     # PostgreSQL prints an offset in hours only when it is whole: +00, -05.
     text = re.sub(r"([+-]\d\d)$", r"\1:00", text)
     try:
-        moment = datetime.fromisoformat(text)
+        moment = fromisoformat(text)
     except ValueError:
         try:
             moment = datetime.combine(date.fromisoformat(text), datetime.min.time())

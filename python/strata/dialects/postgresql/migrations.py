@@ -20,9 +20,10 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
+from strata._compat import UTC
 from strata.dialects.base import RowCopy, ScratchDatabase
 from strata.dialects.postgresql.ddl import quote
 from strata.dialects.postgresql.types import string_literal
@@ -67,19 +68,24 @@ ADVISORY_LOCK_KEY = 72707369
 LOCK_TIMEOUT_MS = 10_000
 
 
-def scratch_database(url: str | None) -> ScratchDatabase:
+def scratch_database(
+    url: str | None, *, template: str | None = None, prefix: str = "prisma_migrate_shadow_db"
+) -> ScratchDatabase:
     """A new database on the server ``url`` reaches, named as Prisma names its shadow
-    databases, dropped afterwards even while connections remain (``WITH (FORCE)``)."""
+    databases (``prefix``), dropped afterwards even while connections remain
+    (``WITH (FORCE)``). With ``template``, a copy of that database: the server refuses while
+    anyone is connected to it, so the statement runs on a connection to another one."""
     if url is None:
         raise ConfigurationError(
             "a PostgreSQL migration history is replayed into a shadow database on a server: "
             "give one with --shadow-database-url"
         )
-    name = f"prisma_migrate_shadow_db_{uuid.uuid4()}"
+    name = f"{prefix}_{uuid.uuid4()}"
     parts = urlsplit(url)
+    copy = "" if template is None else f" TEMPLATE {quote(template)}"
     return ScratchDatabase(
         url=urlunsplit(parts._replace(path="/" + name)),
-        create_sql=f"CREATE DATABASE {quote(name)}",
+        create_sql=f"CREATE DATABASE {quote(name)}{copy}",
         drop_sql=f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)",
     )
 

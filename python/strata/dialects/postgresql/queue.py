@@ -212,11 +212,12 @@ def recover_sql(
     table: str, assignments: Sequence[str], claimed: str, passed: str, *, id_column: str
 ) -> str:
     """Apply ``assignments`` to the jobs in the ``claimed`` condition whose lease has
-    passed, skipping any another transaction is writing (the next recovery finds them)."""
+    passed, skipping any another transaction is writing (the next recovery finds them);
+    their ids are returned, for the core to count."""
     return (
         f"UPDATE {table} SET {', '.join(assignments)} WHERE {id_column} IN "
         f"(SELECT {id_column} FROM {table} WHERE {claimed} AND {passed} "
-        f"FOR UPDATE SKIP LOCKED)"
+        f"FOR UPDATE SKIP LOCKED) RETURNING {id_column}"
     )
 
 

@@ -177,7 +177,9 @@ def gcra_statements(
         f"up AS (INSERT INTO {table} AS t ({', '.join(columns)}) "
         f"SELECT {', '.join(values)} FROM c WHERE c.step <= c.burst "
         f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {assignments} "
-        f"WHERE {next_tat} - (SELECT c.ns FROM c) <= (SELECT c.burst FROM c) "
+        # In numeric: a stored time near the top of bigint's range (another writer's) is
+        # then a refusal, not an overflow error. An allowed hit's new time fits.
+        f"WHERE {next_tat}::numeric - (SELECT c.ns FROM c) <= (SELECT c.burst FROM c) "
         f"RETURNING t.{tat}, (t.xmax = 0) AS inserted) "
         f"SELECT c.ns, up.{tat}, up.inserted, "
         f"CASE WHEN up.{tat} IS NULL THEN (SELECT s.{tat} FROM {table} AS s "
@@ -224,4 +226,7 @@ def _statements(
             f"WHERE {aged} < {bound} LIMIT $2::bigint))"
         ),
         "rule": rule,
+        # The upsert above is already the whole hit, on the server's clock.
+        "hit": None,
+        "hit_sliding": None,
     }

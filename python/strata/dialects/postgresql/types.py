@@ -13,9 +13,10 @@ import base64
 import binascii
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
+from strata._compat import UTC, fromisoformat
 from strata.errors import MigrationError
 from strata.schema import ir
 
@@ -167,7 +168,7 @@ def _prisma_datetime(text: str) -> str:
     """An RFC 3339 timestamp as Prisma prints a DateTime default: ``2020-01-01 00:00:00
     +00:00``, the fraction only when there is one (3, 6 or 9 digits)."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise MigrationError(f"the DateTime default {text!r} is not an RFC 3339 timestamp") from exc
     if moment.tzinfo is None:

@@ -44,11 +44,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from datetime import UTC, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
+from strata._compat import UTC, StrEnum
 from strata.dialects.values import (
     EPOCH,
     INT32,

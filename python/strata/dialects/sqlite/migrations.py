@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
+from strata._compat import UTC
 from strata.dialects.base import RowCopy, ScratchDatabase
 from strata.dialects.sqlite.ddl import quote
+from strata.errors import ConfigurationError
 
 __all__ = [
     "count_sql",
@@ -48,9 +50,13 @@ __all__ = [
 ]
 
 
-def scratch_database(url: str | None) -> ScratchDatabase:
+def scratch_database(
+    url: str | None, *, template: str | None = None, prefix: str = "prisma_migrate_shadow_db"
+) -> ScratchDatabase:
     """A private in-memory database: the shadow database ``migrate dev`` replays history
-    into."""
+    into. A copy of another database is a copy of its file, made without SQL."""
+    if template is not None:
+        raise ConfigurationError("a SQLite database is copied as a file, not from a template")
     return ScratchDatabase(":memory:")
 
 

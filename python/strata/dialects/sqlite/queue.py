@@ -201,9 +201,13 @@ def recover_sql(
     table: str, assignments: Sequence[str], claimed: str, passed: str, *, id_column: str
 ) -> str:
     """Apply ``assignments`` (`retry_or_fail`'s and more) to the jobs in the ``claimed``
-    condition whose lease has passed (``passed``, `lease_passed`'s, binds ``:now``). The
-    write lock is the transaction's, so no row can be held by another writer."""
-    return f"UPDATE {table} SET {', '.join(assignments)} WHERE {claimed} AND {passed}"
+    condition whose lease has passed (``passed``, `lease_passed`'s, binds ``:now``),
+    returning their ids (the core counts them for the log). The write lock is the
+    transaction's, so no row can be held by another writer."""
+    return (
+        f"UPDATE {table} SET {', '.join(assignments)} WHERE {claimed} AND {passed} "
+        f"RETURNING {id_column}"
+    )
 
 
 def why_sql(table: str, id_column: str, cancelled: str | None) -> str:

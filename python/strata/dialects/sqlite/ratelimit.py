@@ -3,6 +3,14 @@
 Parameters are numbered (``?1``...), so that the key values bound once serve every place
 a statement names them. The upsert's ``WHERE`` repeats the decision's bound, so the
 statement itself can never push a count past the limit.
+
+An allowed hit with a given limit is one statement (``hit``, ``hit_sliding``): an
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING`` that counts the hit only when
+the bound holds and the key has no window later than now's, run in autocommit. No row back
+means the hit was refused, or the key is past now's window; the core then decides in a
+transaction from the key's state (read, decide, upsert), as every hit with ``rule=`` does.
+The sliding bound is the core's SQL function ``strata_sliding_cap``, which computes with
+the same exact integers as the core's decision.
 """
 
 from __future__ import annotations
@@ -27,10 +35,15 @@ def window_statements(
     config: tuple[str, str, str] | None,
 ) -> RateLimitStatements:
     filter = _key_filter(keys)
+    hits = _window_hits(
+        table, keys, conflict, count=count, window_start=window_start, id=id,
+        created=created, updated=updated,
+    )  # fmt: skip
     return _statements(
         table,
         keys,
         conflict,
+        hits=hits,
         stored=[window_start, count],
         state=(
             f"SELECT {window_start}, {count} FROM {table} WHERE {filter} "
@@ -59,10 +72,12 @@ def gcra_statements(
     updated: Sequence[str],
     config: tuple[str, str, str] | None,
 ) -> RateLimitStatements:
+    hit = _gcra_hit(table, keys, conflict, tat=tat, id=id, created=created, updated=updated)
     return _statements(
         table,
         keys,
         conflict,
+        hits=(hit, None),
         stored=[tat],
         state=f"SELECT {tat} FROM {table} WHERE {_key_filter(keys)}",
         set=f"{tat} = excluded.{tat}",
@@ -77,8 +92,96 @@ def gcra_statements(
     )
 
 
-def _key_filter(keys: Sequence[str]) -> str:
-    return " AND ".join(f"{key} = ?{i}" for i, key in enumerate(keys, 1))
+def _key_filter(keys: Sequence[str], alias: str = "", first: int = 1) -> str:
+    """The key columns (of ``alias``, when given) equal to the parameters from ``first``."""
+    prefix = f"{alias}." if alias else ""
+    return " AND ".join(f"{prefix}{key} = ?{i}" for i, key in enumerate(keys, first))
+
+
+def _insert_columns(
+    id: str | None, keys: Sequence[str], stored: Sequence[str], stamps: Sequence[str]
+) -> tuple[list[str], int]:
+    """The upsert's columns, and the parameter number of the first key value."""
+    return [*([] if id is None else [id]), *keys, *stored, *stamps], 2 if id else 1
+
+
+def _window_hits(
+    table: str,
+    keys: Sequence[str],
+    conflict: Sequence[str],
+    *,
+    count: str,
+    window_start: str,
+    id: str | None,
+    created: Sequence[str],
+    updated: Sequence[str],
+) -> tuple[str, str]:
+    """The one-statement hits, fixed and sliding. Parameters: those of ``upsert`` up to
+    the stamps (the stored values being now's window start and the cost), then the limit
+    (fixed), or the limit, the window and the part of the previous window still inside
+    the sliding one (both in nanoseconds) and the previous window's start (sliding).
+    Returns the count after the hit, then (sliding) the previous window's count, then the
+    id when the client makes ids; no row when the hit was not counted."""
+    columns, first_key = _insert_columns(id, keys, [window_start, count], [*created, *updated])
+    start, cost, extra = first_key + len(keys), first_key + len(keys) + 1, len(columns) + 1
+    later = (
+        f"NOT EXISTS (SELECT 1 FROM {table} AS later "
+        f"WHERE {_key_filter(keys, 'later', first_key)} AND later.{window_start} > ?{start})"
+    )
+    previous = (
+        f"(SELECT previous.{count} FROM {table} AS previous "
+        f"WHERE {_key_filter(keys, 'previous', first_key)} "
+        f"AND previous.{window_start} = ?{extra + 3})"
+    )
+    cap = f"strata_sliding_cap(?{extra}, ?{extra + 1}, ?{extra + 2}, {previous})"
+    sets = ", ".join([f"{count} = {count} + excluded.{count}", *_stamped(updated)])
+    id_returned = "" if id is None else f", {id}"
+
+    def hit(bound: str, returned: str) -> str:
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"SELECT {_numbered(len(columns))} WHERE ?{cost} <= {bound} AND {later} "
+            f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {sets} "
+            f"WHERE {count} + excluded.{count} <= {bound} AND {later} "
+            f"RETURNING {returned}{id_returned}"
+        )
+
+    return hit(f"?{extra}", count), hit(cap, f"{count}, {previous}")
+
+
+def _gcra_hit(
+    table: str,
+    keys: Sequence[str],
+    conflict: Sequence[str],
+    *,
+    tat: str,
+    id: str | None,
+    created: Sequence[str],
+    updated: Sequence[str],
+) -> str:
+    """The one-statement gcra hit. Parameters: those of ``upsert`` up to the stamps (the
+    stored value being the arrival time a new key gets: now plus the hit's step), then
+    now, the step and the burst (nanoseconds). Returns the new arrival time, then the id
+    when the client makes ids; no row when the hit was not counted."""
+    columns, _ = _insert_columns(id, keys, [tat], [*created, *updated])
+    now, step, burst = (f"?{len(columns) + i}" for i in (1, 2, 3))
+    nxt = f"max({tat}, {now}) + {step}"
+    sets = ", ".join([f"{tat} = {nxt}", *_stamped(updated)])
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"SELECT {_numbered(len(columns))} WHERE {step} <= {burst} "
+        f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {sets} "
+        f"WHERE {nxt} - {now} <= {burst} "
+        f"RETURNING {tat}{'' if id is None else f', {id}'}"
+    )
+
+
+def _numbered(count: int) -> str:
+    return ", ".join(f"?{i}" for i in range(1, count + 1))
+
+
+def _stamped(updated: Sequence[str]) -> list[str]:
+    return [f"{column} = excluded.{column}" for column in updated]
 
 
 def _statements(
@@ -86,6 +189,7 @@ def _statements(
     keys: Sequence[str],
     conflict: Sequence[str],
     *,
+    hits: tuple[str | None, str | None],
     stored: list[str],
     state: str,
     set: str,
@@ -97,11 +201,10 @@ def _statements(
     updated: Sequence[str],
     config: tuple[str, str, str] | None,
 ) -> RateLimitStatements:
-    columns = [*([] if id is None else [id]), *keys, *stored, *created, *updated]
-    placeholders = ", ".join(f"?{i}" for i in range(1, len(columns) + 1))
-    assignments = ", ".join([set, *(f"{c} = excluded.{c}" for c in updated)])
+    columns, _ = _insert_columns(id, keys, stored, [*created, *updated])
+    assignments = ", ".join([set, *_stamped(updated)])
     upsert = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_numbered(len(columns))}) "
         f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {assignments} "
         f"WHERE {guard}?{len(columns) + 1} RETURNING {returned}"
     )
@@ -124,4 +227,6 @@ def _statements(
             f"(SELECT rowid FROM {table} WHERE {aged} < ?1 LIMIT ?2)"
         ),
         "rule": rule,
+        "hit": hits[0],
+        "hit_sliding": hits[1],
     }

@@ -13,9 +13,9 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
+from strata._compat import fromisoformat
 from strata.schema import ir
 from strata.schema.syntax import (
     ArrayValue,
@@ -268,7 +268,7 @@ def _scalar_literal(ctx: _Context, type_name: str, value: Expression) -> object:
 
 def _parses_as_datetime(text: str) -> bool:
     try:
-        datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+        fromisoformat(text.replace("z", "Z").replace("t", "T"))
     except ValueError:
         return False
     return True

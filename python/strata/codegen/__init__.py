@@ -14,9 +14,11 @@ returned are instances of the generated classes.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Iterable
 from pathlib import Path
 
+from strata.codegen.inputs import model_outputs, nested_inputs
+from strata.codegen.inputs import typed_dict as _typed_dict
+from strata.codegen.repository import client_classes, repository_classes
 from strata.schema import ir
 
 __all__ = ["generate_module"]
@@ -69,24 +71,22 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from enum import StrEnum
-from typing import Any, Literal, Required, TypedDict, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast, overload
 
 from pydantic import AwareDatetime, JsonValue
 
 import strata
+from strata._compat import Required, StrEnum  # 3.11's, on 3.10 too
+from strata.client import Page
 from strata.client.models import ModelClasses, StrataModel
+
+if TYPE_CHECKING:
+    from strata.aio import AsyncDatabase
 
 SortOrder = Literal["asc", "desc"]
 RelationCountOrder = TypedDict("RelationCountOrder", {{"_count": SortOrder}})
 QueryMode = Literal["default", "insensitive"]
 '''
-
-
-def _typed_dict(name: str, fields: Iterable[tuple[str, str]], total: bool = False) -> str:
-    """The functional TypedDict form, which allows keys such as ``not`` and ``in``."""
-    body = "".join(f"        {key!r}: {annotation!r},\n" for key, annotation in fields)
-    return f"{name} = TypedDict(\n    {name!r},\n    {{\n{body}    }},\n    total={total},\n)\n"
 
 
 def _scalar_filter(type_name: str, python: str, operators: tuple[str, ...], text: bool) -> str:
@@ -151,9 +151,10 @@ def generate_module(schema: ir.Schema, source: str) -> str:
     for model in models:
         parts.append(f"\n# -- {model.name} " + "-" * max(1, 84 - len(model.name)) + "\n")
         parts.append(_model_inputs(model))
+    parts.append(_SHARED_INPUTS)
     for model in models:
-        parts.append(_repository(model))
-    parts.append(_client(schema, models))
+        parts.append(repository_classes(model))
+    parts.append(client_classes(schema, models))
     return "\n".join(parts)
 
 
@@ -199,11 +200,23 @@ def _model_inputs(model: ir.Model) -> str:
     # A list relation orders by its number of related records: {"posts": {"_count": "desc"}}.
     order += [(rel.name, "RelationCountOrder") for rel in relations if rel.list]
     create: list[tuple[str, str]] = []
+    # A foreign key can be given through its relation instead (`connect`, a nested create),
+    # or is filled by the parent of a nested create, so it is never required.
+    foreign_keys = {name for rel in relations for name in rel.fields}
     for f in scalars:
-        required = not f.optional and f.default is None and not f.updated_at and not f.list
+        required = (
+            not f.optional
+            and f.default is None
+            and not f.updated_at
+            and not f.list
+            and f.name not in foreign_keys
+        )
         annotation = _field_python(f) + ("" if required else " | None")
         create.append((f.name, f"Required[{annotation}]" if required else annotation))
-    create += [(rel.name, "dict[str, Any]") for rel in relations]
+    create += [
+        (rel.name, f"{rel.target}CreateNested{'Many' if rel.list else 'One'}Input")
+        for rel in relations
+    ]
     numeric = {"Int", "BigInt", "Float", "Decimal"}
     update = [
         (
@@ -214,7 +227,10 @@ def _model_inputs(model: ir.Model) -> str:
             + (" | None" if f.optional else ""),
         )
         for f in scalars
-    ] + [(rel.name, "dict[str, Any]") for rel in relations]
+    ] + [
+        (rel.name, f"{rel.target}UpdateNested{'Many' if rel.list else 'One'}Input")
+        for rel in relations
+    ]
     include = [(rel.name, f"bool | {rel.target}FindManyArgs") for rel in relations]
     if any(rel.list for rel in relations):
         # Relation counts: {"_count": True} or {"_count": {"select": {"posts": True}}}.
@@ -232,6 +248,8 @@ def _model_inputs(model: ir.Model) -> str:
     ]
     return "".join(
         [
+            model_outputs(model, _field_python),
+            nested_inputs(name),
             _typed_dict(f"{name}WhereInput", where),
             _typed_dict(f"{name}WhereUniqueInput", unique.items()),
             _typed_dict(f"{name}OrderByInput", order),
@@ -257,182 +275,20 @@ def _model_inputs(model: ir.Model) -> str:
     )
 
 
-def _shaped(method: str, parameters: str, arguments: str, returns: str, n: str) -> str:
-    """A method whose records are model instances, or dicts when ``omit`` is given (as at
-    run time): two overloads and the implementation, which forwards to the runtime
-    repository. ``parameters`` come after ``self``; ``returns`` names the model as ``{n}``."""
-    as_model = returns.format(n=n)
-    as_dict = returns.format(n="dict[str, Any]")
-    either = f"{as_model} | {as_dict}"
-    return f"""
-    @overload
-    def {method}(self, {parameters}, omit: None = None) -> {as_model}: ...
-    @overload
-    def {method}(self, {parameters}, omit: {n}Omit) -> {as_dict}: ...
-    def {method}(self, {parameters}, omit: {n}Omit | None = None) -> {either}:
-        return cast("{either}", self._repository.{method}({arguments}, omit=omit))
-"""
-
-
-def _repository(model: ir.Model) -> str:
-    n = model.name
-    find_where = (
-        f"where: {n}WhereInput | None = None, *, "
-        f"order_by: {n}OrderByInput | list[{n}OrderByInput] | None = None, skip: int | None = None"
-    )
-    shaped = [
-        _shaped(
-            "find_unique",
-            f"where: {n}WhereUniqueInput, *, include: {n}Include | None = None",
-            "where=where, include=include",
-            "{n} | None",
-            n,
-        ),
-        _shaped(
-            "find_unique_or_raise",
-            f"where: {n}WhereUniqueInput, *, include: {n}Include | None = None",
-            "where=where, include=include",
-            "{n}",
-            n,
-        ),
-        _shaped(
-            "find_first",
-            f"{find_where}, include: {n}Include | None = None",
-            "where=where, order_by=order_by, skip=skip, include=include",
-            "{n} | None",
-            n,
-        ),
-        _shaped(
-            "find_many",
-            f"{find_where}, take: int | None = None, cursor: {n}WhereUniqueInput | None = None, "
-            f"distinct: list[str] | None = None, include: {n}Include | None = None, "
-            f"select: {n}Select | None = None",
-            "where=where, order_by=order_by, skip=skip, take=take, cursor=cursor, "
-            "distinct=distinct, include=include, select=select",
-            "list[{n}]",
-            n,
-        ),
-        _shaped(
-            "create",
-            f"data: {n}CreateInput, *, include: {n}Include | None = None",
-            "data=data, include=include",
-            "{n}",
-            n,
-        ),
-        _shaped(
-            "create_many_and_return",
-            f"data: list[{n}CreateInput], *, skip_duplicates: bool = False, "
-            f"include: {n}Include | None = None",
-            "data=data, skip_duplicates=skip_duplicates, include=include",
-            "list[{n}]",
-            n,
-        ),
-        _shaped(
-            "update",
-            f"where: {n}WhereUniqueInput, data: {n}UpdateInput, *, "
-            f"include: {n}Include | None = None",
-            "where=where, data=data, include=include",
-            "{n}",
-            n,
-        ),
-        _shaped(
-            "update_many_and_return",
-            f"where: {n}WhereInput | None = None, *, data: {n}UpdateInput, "
-            f"include: {n}Include | None = None",
-            "where=where, data=data, include=include",
-            "list[{n}]",
-            n,
-        ),
-        _shaped(
-            "upsert",
-            f"where: {n}WhereUniqueInput, create: {n}CreateInput, update: {n}UpdateInput, *, "
-            f"include: {n}Include | None = None",
-            "where=where, create=create, update=update, include=include",
-            "{n}",
-            n,
-        ),
-        _shaped(
-            "delete",
-            f"where: {n}WhereUniqueInput, *, include: {n}Include | None = None",
-            "where=where, include=include",
-            "{n}",
-            n,
-        ),
-    ]
-    return f'''
-
-class {n}Repository:
-    """Typed access to `{n}`; every method forwards to the runtime repository. With
-    ``omit``, records are dicts without the omitted fields, as at run time."""
-
-    def __init__(self, repository: Any) -> None:
-        self._repository = repository
-{"".join(shaped)}
-    def count(self, where: {n}WhereInput | None = None) -> int:
-        return cast(int, self._repository.count(where=where))
-
-    def create_many(
-        self, data: list[{n}CreateInput], *, skip_duplicates: bool = False
-    ) -> dict[str, int]:
-        return cast(
-            "dict[str, int]",
-            self._repository.create_many(data=data, skip_duplicates=skip_duplicates),
-        )
-
-    def update_many(
-        self, where: {n}WhereInput | None = None, *, data: {n}UpdateInput
-    ) -> dict[str, int]:
-        return cast("dict[str, int]", self._repository.update_many(where=where, data=data))
-
-    def delete_many(self, where: {n}WhereInput | None = None) -> dict[str, int]:
-        return cast("dict[str, int]", self._repository.delete_many(where=where))
-
-    def hard_delete(self, where: {n}WhereUniqueInput) -> {n}:
-        return cast("{n}", self._repository.hard_delete(where=where))
-
-    def hard_delete_many(self, where: {n}WhereInput | None = None) -> dict[str, int]:
-        return cast("dict[str, int]", self._repository.hard_delete_many(where=where))
-'''
-
-
-def _client(schema: ir.Schema, models: list[ir.Model]) -> str:
-    from strata.client.meta import snake_case
-
-    properties = "".join(
-        f"""
-    @property
-    def {snake_case(m.name)}(self) -> {m.name}Repository:
-        return {m.name}Repository(self.db_.model_({m.name!r}))
-"""
-        for m in models
-    )
-    classes = ", ".join(f"{m.name!r}: {m.name}" for m in models)
-    enums = ", ".join(f"{e.name!r}: {e.name}" for e in schema.enums)
-    return f'''
-
+_SHARED_INPUTS = """
 NumberOperation = TypedDict(
     "NumberOperation",
-    {{"set": Any, "increment": Any, "decrement": Any, "multiply": Any, "divide": Any}},
+    {"set": Any, "increment": Any, "decrement": Any, "multiply": Any, "divide": Any},
     total=False,
 )
-ListOperation = TypedDict("ListOperation", {{"set": list[Any], "push": Any}}, total=False)
+ListOperation = TypedDict("ListOperation", {"set": list[Any], "push": Any}, total=False)
 ScalarListFilter = TypedDict(
     "ScalarListFilter",
-    {{"has": Any, "has_every": list[Any], "has_some": list[Any], "is_empty": bool,
-      "equals": list[Any]}},
+    {"has": Any, "has_every": list[Any], "has_some": list[Any], "is_empty": bool,
+      "equals": list[Any]},
     total=False,
 )
-
-CLASSES = ModelClasses(models={{{classes}}}, enums={{{enums}}})
-
-
-class Client:
-    """Typed repositories over a database opened with this schema: ``Client(db).user``."""
-
-    def __init__(self, db: strata.Database) -> None:
-        self.db_ = db
-        db.use_model_classes_(CLASSES)
-{properties}'''
+"""
 
 
 def write_module(schema: ir.Schema, source: Path, output: Path) -> None:
