@@ -323,3 +323,31 @@ def test_a_write_waits_in_the_kernel_for_the_lock_and_a_killed_holder_lets_go(
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             fcntl.flock(lock, fcntl.LOCK_UN)
         assert json.loads(json.dumps(states(db))) == {"QUEUED": 1, "RENDERING": 1}
+
+
+def test_a_holder_that_never_lets_go_delays_a_write_by_the_busy_timeout_at_most(
+    tmp_path: Path,
+) -> None:
+    """SQLite only: a strata process stopped while it holds the turn (SIGSTOP, a frozen
+    container) must not stop the others: past the busy timeout a write goes on without its
+    turn, and SQLite's own lock (free here) decides."""
+    schema = SCHEMAS / "render_manager.prisma"
+    with strata.connect(tmp_path / "jobs.db", schema=schema, busy_timeout=0.5) as db:
+        db.migrate_.push()
+        db.user.create(data={"id": "u1", "email": "a@x.io", "macUsernames": []})
+        q = bind(db)
+        q.enqueue_many([job()])
+        holder = subprocess.Popen(
+            [sys.executable, "-c", FLOCK_HOLDER, db.path_], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "locked"
+            began = time.monotonic()
+            claimed = q.claim("w")
+            waited = time.monotonic() - began
+        finally:
+            holder.kill()
+            holder.wait()
+        assert len(claimed) == 1
+        assert 0.4 <= waited < 3

@@ -218,8 +218,7 @@ class Queue:
             )
 
     def _claims(self, rows: list[tuple[Any, ...]], worker: str) -> list[Claim]:
-        recovered = self._core.take_recovered()
-        if recovered:
+        if recovered := self._core.take_recovered():
             _log.warning(
                 "queue %s: recovered %d job(s) whose lease expired (their worker is presumed "
                 "dead): ready again, or failed after their last attempt",

@@ -7,9 +7,10 @@ so that neither of the two has to import the other for them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from strata._compat import UTC
 from strata.dialects.values import describe_value, parse_datetime
 from strata.errors import ValidationError
 
