@@ -222,91 +222,51 @@ impl PyQueue {
     /// claim raises `LeaseLostError` (or `JobCancelledError`) and nothing changes. Without
     /// `rows`, an item that was written is True instead of its row (nothing to convert).
     #[pyo3(signature = (items, claims, *, lease, strict, rows = true))]
-    #[allow(clippy::type_complexity)] // the tuples are the Python call's own shape
     fn settle_and_claim<'py>(
         &self,
         py: Python<'py>,
-        items: Vec<(
-            String,
-            Bound<'py, PyAny>,
-            i64,
-            f64,
-            Option<Bound<'py, PyDict>>,
-        )>,
+        items: Vec<SettleItem<'py>>,
         claims: Vec<(String, i64)>,
         lease: f64,
         strict: bool,
         rows: bool,
     ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
-        let want_rows = rows;
         let lease_ms = self.span(lease, "a lease")?;
         let settled = PyList::empty(py);
         let claimed = PyList::empty(py);
         match &self.queue {
             Core::Sqlite(queue) => {
-                let items = items
-                    .into_iter()
-                    .map(|(sql, id, token, delay, params)| {
-                        Ok(Settle {
-                            sql,
-                            id: to_value(&id, 0)?,
-                            token,
-                            delay_ms: self.span(delay, "a delay")?,
-                            params: params
-                                .as_ref()
-                                .map(named_values)
-                                .transpose()?
-                                .unwrap_or_default(),
-                        })
-                    })
-                    .collect::<PyResult<Vec<_>>>()?;
-                let (rows, claims) =
+                let items = settle_items(
+                    items,
+                    |delay| self.span(delay, "a delay"),
+                    |v| Ok(to_value(v, 0)?),
+                    named_values,
+                )?;
+                let (written, claims) =
                     py.detach(|| queue.settle_and_claim(&items, &claims, lease_ms, strict))?;
-                for row in rows {
-                    match row {
-                        Some(_) if !want_rows => settled.append(true)?,
-                        Some(values) => {
-                            let rows = Rows {
-                                columns: Vec::new(),
-                                rows: vec![values],
-                            };
-                            settled.append(rows_to_python(py, rows, true)?.get_item(0)?)?;
-                        }
-                        None => settled.append(py.None())?,
-                    }
-                }
+                append_settled(&settled, written, rows, |values| {
+                    let rows = Rows {
+                        columns: Vec::new(),
+                        rows: vec![values],
+                    };
+                    rows_to_python(py, rows, true)?.get_item(0)
+                })?;
                 for rows in claims {
                     claimed.append(rows_to_python(py, rows, true)?)?;
                 }
             }
             Core::Postgres(queue) => {
-                let items = items
-                    .into_iter()
-                    .map(|(sql, id, token, delay, params)| {
-                        Ok(Settle {
-                            sql,
-                            id: to_param(&id, 0)?,
-                            token,
-                            delay_ms: self.span(delay, "a delay")?,
-                            params: params
-                                .as_ref()
-                                .map(named_params)
-                                .transpose()?
-                                .unwrap_or_default(),
-                        })
-                    })
-                    .collect::<PyResult<Vec<_>>>()?;
-                let (rows, claims) =
+                let items = settle_items(
+                    items,
+                    |delay| self.span(delay, "a delay"),
+                    |v| to_param(v, 0),
+                    named_params,
+                )?;
+                let (written, claims) =
                     py.detach(|| queue.settle_and_claim(&items, &claims, lease_ms, strict))?;
-                for row in rows {
-                    match row {
-                        Some(_) if !want_rows => settled.append(true)?,
-                        Some(cells) => {
-                            settled.append(cells_to_python(py, vec![cells])?.get_item(0)?)?;
-                        }
-                        None => settled.append(py.None())?,
-                    }
-                }
+                append_settled(&settled, written, rows, |cells| {
+                    cells_to_python(py, vec![cells])?.get_item(0)
+                })?;
                 for rows in claims {
                     claimed.append(cells_to_python(py, rows.rows)?)?;
                 }
@@ -591,6 +551,55 @@ fn state_name(state: BeatState) -> &'static str {
         BeatState::Cancelled => "cancelled",
         BeatState::Lost => "lost",
     }
+}
+
+/// One outcome to write, as `Queue.complete_and_claim` and `run()` pass it: (sql, id,
+/// token, delay in seconds, named parameters).
+type SettleItem<'py> = (
+    String,
+    Bound<'py, PyAny>,
+    i64,
+    f64,
+    Option<Bound<'py, PyDict>>,
+);
+
+/// The outcomes in the database's values: `value` converts an id, `named` the parameters.
+fn settle_items<'py, V>(
+    items: Vec<SettleItem<'py>>,
+    delay_ms: impl Fn(f64) -> PyResult<i64>,
+    value: impl Fn(&Bound<'py, PyAny>) -> PyResult<V>,
+    named: impl Fn(&Bound<'py, PyDict>) -> PyResult<Vec<(String, V)>>,
+) -> PyResult<Vec<Settle<V>>> {
+    items
+        .into_iter()
+        .map(|(sql, id, token, delay, params)| {
+            Ok(Settle {
+                sql,
+                id: value(&id)?,
+                token,
+                delay_ms: delay_ms(delay)?,
+                params: params.as_ref().map(&named).transpose()?.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Each outcome as the caller reads it: its row (`row` converts it), True when the row is
+/// not wanted, None where the claim was stale.
+fn append_settled<'py, R>(
+    settled: &Bound<'py, PyList>,
+    written: Vec<Option<R>>,
+    want_rows: bool,
+    row: impl Fn(R) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<()> {
+    for outcome in written {
+        match outcome {
+            Some(_) if !want_rows => settled.append(true)?,
+            Some(values) => settled.append(row(values)?)?,
+            None => settled.append(settled.py().None())?,
+        }
+    }
+    Ok(())
 }
 
 fn named_values(values: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Value)>> {
