@@ -106,3 +106,13 @@ def test_the_readme_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "duckdb" not in tour
     exec(compile(analytics, "README.md", "exec"), namespace)
     db.close_()
+
+
+def test_example_schemas_are_found_by_name_and_a_wrong_name_says_what_exists() -> None:
+    assert strata.example_schema("render_manager").read_text().startswith("//")
+    assert strata.example_schema("music_api", "postgresql").name == "music_api.postgresql.prisma"
+    with pytest.raises(strata.ConfigurationError, match="render_manager") as caught:
+        strata.example_schema("render-manager")
+    assert "'sqlite' or 'postgresql'" in str(caught.value)
+    with pytest.raises(strata.ConfigurationError, match="for 'mysql'"):
+        strata.example_schema("render_manager", "mysql")
