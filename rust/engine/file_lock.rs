@@ -70,8 +70,10 @@ impl LockFile {
         // Contended: a thread waits in the kernel on a duplicate of the descriptor (the
         // same open file, so the lock it gets is ours) while this one waits for it at
         // most `timeout`. A thread whose caller gave up lets go as soon as it gets it.
-        // SAFETY: `fd` is open (the engine keeps the file for its lifetime); dup reads it.
-        let waiter = unsafe { libc::dup(fd) };
+        // Close-on-exec, as the sidecar itself is: a program another thread starts meanwhile
+        // must not inherit the descriptor, and with it a hold on the lock.
+        // SAFETY: `fd` is open (the engine keeps the file for its lifetime); fcntl reads it.
+        let waiter = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
         if waiter < 0 {
             return None;
         }
