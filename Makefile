@@ -62,7 +62,7 @@ install: test-deps $(BIN)/python ## Build the Rust core (release) and install st
 	@# A core built before the abi3 switch is named _core.cpython-3xx-*.so, which Python
 	@# would still import ahead of the new _core.abi3.so.
 	rm -f python/strata/_core.cpython-*.so
-	$(BIN)/maturin develop --release --extras dev,docs -q
+	$(BIN)/maturin develop --release --extras analytics,dev,docs -q
 
 .PHONY: demo
 demo: system-deps $(BIN)/python ## Run the demo (the README's first command); installs only what it needs
