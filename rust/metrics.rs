@@ -4,7 +4,9 @@
 //! `@@index([series, time])` that metric models carry hands out without a sort, and keeps
 //! one bucket open at a time: every row either joins the open bucket or closes it. Memory is
 //! one bucket's worth whatever the table's size, and no temporary b-tree is built, which is
-//! where `SQLite`'s own `GROUP BY` over a computed bucket spends its time.
+//! where `SQLite`'s own `GROUP BY` over a computed bucket spends its time. That walk is
+//! needed for percentiles only; the other statistics read the table in its own order
+//! (`hashed`), which spares a row lookup per index entry.
 //!
 //! Statistics per `(series, bucket)` and value: `count` (non-NULL values), `sum`, `avg`,
 //! `min` and `max` are exact; percentiles are exact too: the bucket's values are kept and
@@ -27,6 +29,7 @@ use crate::engine::bind;
 use crate::error::{Error, Result};
 use crate::time::{self, Format};
 
+mod hashed;
 pub mod pg;
 
 /// Where a value's samples come from.
@@ -85,6 +88,9 @@ pub struct SourceSql {
     pub all_rows: String,
     /// The condition that keeps rows from a time on (one parameter).
     pub since: String,
+    /// Ends the same statement without the `ORDER BY`, for aggregations that need no
+    /// order (`hashed`); `None` where the dialect offers none.
+    pub unordered_tail: Option<String>,
 }
 
 /// The model whose rows are aggregated, as bound in `strata/metrics.py`. The names are for
@@ -449,6 +455,13 @@ pub fn aggregate(
     mut emit: impl FnMut(Bucket) -> Result<()>,
 ) -> Result<u64> {
     check(source, request)?;
+    let percentiles = request
+        .outputs
+        .iter()
+        .any(|&(_, stat)| matches!(stat, Stat::Quantile(_)));
+    if let (Some(tail), false) = (&source.sql.unordered_tail, percentiles) {
+        return hashed::aggregate(conn, source, request, tail, &mut emit);
+    }
     let sql = select_sql(source, request.condition);
     let mut stmt = conn
         .prepare_cached(&sql)
@@ -456,22 +469,12 @@ pub fn aggregate(
     bind(&mut stmt, request.params)?;
     let mut bucketer = Bucketer::new(source, request);
     let mut rows = stmt.raw_query();
-    loop {
-        let row = match rows.next() {
-            Ok(Some(row)) => row,
-            Ok(None) => break,
-            Err(err) => return Err(Error::from_sqlite(err, &sql)),
-        };
+    while let Some(row) = rows.next().map_err(|e| Error::from_sqlite(e, &sql))? {
         let get = |index: usize| row.get_ref(index).map_err(|e| Error::from_sqlite(e, &sql));
         let series = get(0)?;
         let time_value = get(1)?;
         let Some(time) = time::read(time_value) else {
-            return Err(Error::invalid(format!(
-                "{}.{} holds {:?}, which is not a DateTime",
-                source.table,
-                source.time,
-                crate::engine::owned_value(time_value)
-            )));
+            return Err(not_a_datetime(source, time_value));
         };
         let accumulators = bucketer.row(
             |current| same(current, series),
@@ -480,14 +483,29 @@ pub fn aggregate(
             &mut emit,
         )?;
         accumulate_row(source, &get, accumulators, |name, value| {
-            if matches!(value, ValueRef::Text(_) | ValueRef::Blob(_)) {
-                Err(not_a_number(source, name, value))
-            } else {
-                Ok(())
-            }
+            stored_number(source, name, value)
         })?;
     }
     bucketer.end(&mut emit)
+}
+
+/// `SQLite` stores any value in any column: a raw sample that is text or a blob (written
+/// by other software) is an error naming its column, never a silent zero.
+fn stored_number(source: &Source, column: &str, value: ValueRef<'_>) -> Result<()> {
+    if matches!(value, ValueRef::Text(_) | ValueRef::Blob(_)) {
+        Err(not_a_number(source, column, value))
+    } else {
+        Ok(())
+    }
+}
+
+fn not_a_datetime(source: &Source, value: ValueRef<'_>) -> Error {
+    Error::invalid(format!(
+        "{}.{} holds {:?}, which is not a DateTime",
+        source.table,
+        source.time,
+        crate::engine::owned_value(value)
+    ))
 }
 
 /// Add one row's values (from column 2 on) to the open bucket's accumulators. `check`
@@ -605,189 +623,4 @@ pub fn rollup(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn memory() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE m (s TEXT, t TEXT, v REAL, n INTEGER);
-             CREATE TABLE r (s TEXT, b TEXT, v_count INTEGER, v_sum REAL, v_min REAL, v_max REAL);",
-        )
-        .unwrap();
-        conn
-    }
-
-    fn source() -> Source {
-        // The statements `strata.dialects.sqlite.metrics.source_sql` writes.
-        Source {
-            table: "m".into(),
-            time: "t".into(),
-            sql: SourceSql {
-                head: "SELECT t0.s, t0.t, t0.v, t0.n FROM m AS t0 WHERE t0.t IS NOT NULL AND ("
-                    .into(),
-                tail: ") ORDER BY t0.s, t0.t".into(),
-                all_rows: "1".into(),
-                since: "t0.t >= ?".into(),
-            },
-            inputs: vec![
-                Input::Raw {
-                    column: "v".into(),
-                    integer: false,
-                },
-                Input::Raw {
-                    column: "n".into(),
-                    integer: true,
-                },
-            ],
-        }
-    }
-
-    fn insert(conn: &Connection, s: &str, seconds: i64, v: Option<f64>, n: Option<i64>) {
-        conn.execute(
-            "INSERT INTO m VALUES (?1, ?2, ?3, ?4)",
-            rusqlite::params![
-                s,
-                time::UtcTime::from_unix_ms(seconds * 1000).iso8601(),
-                v,
-                n
-            ],
-        )
-        .unwrap();
-    }
-
-    fn run(conn: &Connection, every_ms: i64, outputs: &[(usize, Stat)]) -> Vec<Bucket> {
-        let mut out = Vec::new();
-        let request = Request {
-            every_ms,
-            outputs,
-            condition: "1",
-            params: &[],
-        };
-        aggregate(conn, &source(), &request, |b| {
-            out.push(b);
-            Ok(())
-        })
-        .unwrap();
-        out
-    }
-
-    #[test]
-    fn buckets_per_series_with_nulls_and_integers() {
-        let conn = memory();
-        insert(&conn, "a", 0, Some(1.0), Some(1));
-        insert(&conn, "a", 30, Some(3.0), Some(2));
-        insert(&conn, "a", 61, None, None);
-        insert(&conn, "b", 5, Some(-2.5), Some(-7));
-        let outputs = [
-            (0, Stat::Count),
-            (0, Stat::Avg),
-            (0, Stat::Max),
-            (1, Stat::Sum),
-            (1, Stat::Min),
-        ];
-        let buckets = run(&conn, 60_000, &outputs);
-        let values: Vec<_> = buckets
-            .iter()
-            .map(|b| (b.start_ms, b.values.clone()))
-            .collect();
-        assert_eq!(
-            values,
-            vec![
-                (
-                    0,
-                    vec![
-                        Value::Integer(2),
-                        Value::Real(2.0),
-                        Value::Real(3.0),
-                        Value::Integer(3),
-                        Value::Integer(1)
-                    ]
-                ),
-                (
-                    60_000,
-                    vec![
-                        Value::Integer(0),
-                        Value::Null,
-                        Value::Null,
-                        Value::Null,
-                        Value::Null
-                    ]
-                ),
-                (
-                    0,
-                    vec![
-                        Value::Integer(1),
-                        Value::Real(-2.5),
-                        Value::Real(-2.5),
-                        Value::Integer(-7),
-                        Value::Integer(-7)
-                    ]
-                ),
-            ]
-        );
-        assert_eq!(buckets[2].series, Value::Text("b".into()));
-    }
-
-    #[test]
-    fn percentiles_interpolate_between_ranks() {
-        assert!((quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.5) - 2.5).abs() < 1e-12);
-        assert!((quantile_sorted(&[7.0], 0.99) - 7.0).abs() < 1e-12);
-        let conn = memory();
-        for (i, v) in [5.0, 1.0, 3.0, 2.0, 4.0].into_iter().enumerate() {
-            insert(&conn, "a", i64::try_from(i).unwrap(), Some(v), None);
-        }
-        let buckets = run(
-            &conn,
-            60_000,
-            &[(0, Stat::Quantile(0.5)), (0, Stat::Quantile(0.95))],
-        );
-        assert_eq!(buckets[0].values, vec![Value::Real(3.0), Value::Real(4.8)]);
-    }
-
-    #[test]
-    fn rollup_rewrites_from_the_watermark() {
-        let conn = memory();
-        let outputs = [
-            (0, Stat::Count),
-            (0, Stat::Sum),
-            (0, Stat::Min),
-            (0, Stat::Max),
-        ];
-        let target = RollupTarget {
-            watermark: "SELECT max(b) FROM r".into(),
-            delete_from: "DELETE FROM r WHERE b >= ?".into(),
-            insert: Target {
-                sql: crate::bulk::tests::sqlite_insert(
-                    "r",
-                    &["s", "b", "v_count", "v_sum", "v_min", "v_max"],
-                ),
-                skip_duplicates: false,
-            },
-            format: Format::Iso8601,
-        };
-        let request = Request {
-            every_ms: 60_000,
-            outputs: &outputs,
-            condition: "1",
-            params: &[],
-        };
-        insert(&conn, "a", 0, Some(1.0), None);
-        insert(&conn, "a", 70, Some(2.0), None);
-        let written = rollup(&conn, &source(), Format::Iso8601, &request, &target, 0).unwrap();
-        assert_eq!(written, 2);
-        insert(&conn, "a", 80, Some(4.0), None);
-        insert(&conn, "a", 130, Some(8.0), None);
-        // The last bucket (60 s) is rewritten with the late sample; the first stays.
-        let written = rollup(&conn, &source(), Format::Iso8601, &request, &target, 0).unwrap();
-        assert_eq!(written, 2);
-        let rows: Vec<(i64, f64)> = conn
-            .prepare("SELECT v_count, v_sum FROM r ORDER BY b")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert_eq!(rows, vec![(1, 1.0), (2, 6.0), (1, 8.0)]);
-    }
-}
+mod tests;

@@ -93,6 +93,10 @@ impl PyAggregator {
                     tail: text(sql, "tail")?,
                     all_rows: text(sql, "all_rows")?,
                     since: text(sql, "since")?,
+                    unordered_tail: sql
+                        .get_item("unordered_tail")?
+                        .map(|tail| tail.extract())
+                        .transpose()?,
                 },
             },
             time_format,

@@ -679,6 +679,10 @@ class MetricsSourceSql(TypedDict):
     #: The condition that keeps rows from a time on (a rollup from its watermark); one
     #: parameter, the time in the column's stored form.
     since: str
+    #: Ends the same statement without its ``ORDER BY``: the core reads the table in its own
+    #: order when the statistics need none (no percentile) and groups in a hash map, which
+    #: spares the index walk a lookup per row. Absent: the ordered statement always.
+    unordered_tail: NotRequired[str]
 
 
 class RollupSql(TypedDict):
