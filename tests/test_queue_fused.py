@@ -79,6 +79,25 @@ def test_a_stale_claim_completes_nothing_and_claims_nothing(db: Any) -> None:
     assert db.job.find_first(where={"status": "QUEUED"}).leaseToken == 0
 
 
+def test_complete_and_claim_takes_a_batch_all_or_nothing(db: Any) -> None:
+    q = bind(db)
+    q.enqueue_many([job(priority=p) for p in range(6)])
+    batch = q.claim("w", limit=3)
+    nxt = q.complete_and_claim(batch, {"outputPath": "/out"}, worker="w", limit=3)
+    assert sorted(c.record.priority for c in nxt) == [0, 1, 2]
+    assert states(db) == {"COMPLETED": 3, "RENDERING": 3}
+    assert {db.job.find_unique_or_raise(where={"id": c.id}).outputPath for c in batch} == {"/out"}
+    # One stale claim in the batch: no job of it completes and nothing is claimed.
+    q.advance_clock(61)
+    (stolen,) = q.claim("thief", limit=1)  # the lease ran out: three ready again
+    assert stolen.id in {c.id for c in nxt}
+    q.enqueue(job(priority=9))
+    with pytest.raises(strata.LeaseLostError):
+        q.complete_and_claim(nxt, worker="w", limit=5)
+    assert states(db) == {"COMPLETED": 3, "RENDERING": 1, "QUEUED": 3}
+    assert q.complete_and_claim([], worker="w", limit=1)[0].record.priority == 9
+
+
 def test_a_cancelled_claim_raises_job_cancelled_and_claims_nothing(db: Any) -> None:
     q = bind(db)
     q.enqueue_many([job(), job()])

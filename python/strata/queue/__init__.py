@@ -27,10 +27,9 @@ says. The claim compares the lease in SQL, so a lease, start, finish or order co
 holds more than one form is refused when the queue is bound (`strata.MixedDateTimeError`,
 naming the rewrite command that fixes it).
 
-Optional fields are used when the model has them: ``error``/``errorMessage`` (a failure's
-text), ``progress`` and ``logs`` (`Queue.progress`), ``startedAt`` and ``completedAt``
-(stamped on claim and on completion; `Queue.purge` needs the latter), and ``uniqueKey``
-(`Queue.enqueue`'s deduplication). ``fields=`` renames any of them.
+Optional fields are used when the model has them: ``error``/``errorMessage``, ``progress``
+and ``logs`` (`Queue.progress`), ``startedAt`` and ``completedAt`` (`Queue.purge` needs it)
+and ``uniqueKey`` (`Queue.enqueue`'s deduplication). ``fields=`` renames any of them.
 
 **States.** Each state maps fields to the values a job in it has. The claimed state may
 give a field several values, ``{"in": [first, ...]}``: a claim writes the first, and a job
@@ -53,10 +52,9 @@ that job (its text stored) and the loop goes on; transient database errors such 
 fault stops every thread and raises `strata.WorkerError`. Failures are logged to the
 ``strata.queue`` logger.
 
-This package is the facade: `Queue`'s public methods, `QueueStats` and `default_backoff`.
-The binding to the model, and the SQL built from it, is `strata.queue.binding`; the worker
-loop behind `Queue.run` is `strata.queue.worker`; `Claim` is in `strata.queue.common`, which
-both import. Every name is re-exported here.
+This package is the facade (`Queue`, `QueueStats`, `default_backoff`); the binding and its
+SQL are `strata.queue.binding`, `Queue.run`'s loop `strata.queue.worker`, and `Claim`
+`strata.queue.common`. Every name is re-exported here.
 """
 
 from __future__ import annotations
@@ -292,23 +290,25 @@ class Queue:
 
     def complete_and_claim(
         self,
-        claim: Claim,
+        claim: Claim | Sequence[Claim],
         data: Mapping[str, Any] | None = None,
         *,
         worker: str,
         limit: int = 1,
     ) -> list[Claim]:
-        """`complete` ``claim``, then `claim` up to ``limit`` jobs for ``worker``, in one
-        transaction and one commit: the loop of a hand-written worker at half the
-        transactions. Returns the new claims ([] when none is due; it does not wait).
+        """`complete` ``claim`` (or each of a list of claims, with the same ``data``), then
+        `claim` up to ``limit`` jobs for ``worker``, in one transaction and one commit: the
+        loop of a hand-written worker at half the transactions. Returns the new claims ([]
+        when none is due; it does not wait).
 
-        Both happen or neither: if ``claim`` is stale, `LeaseLostError` (or
-        `JobCancelledError`) is raised, the job is not completed and nothing is claimed;
-        claim again with `claim`. The completion is durable when this returns."""
-        item = self._complete_item(claim, data)
+        All happen or none: if a claim is stale, `LeaseLostError` (or `JobCancelledError`)
+        is raised, no job is completed and nothing is claimed; claim again with `claim`.
+        The completions are durable when this returns."""
+        claims = list(claim) if isinstance(claim, (list, tuple)) else [claim]
+        items = [self._complete_item(each, data) for each in claims]
         self._check_claim_args(worker, limit)
         _, (rows,) = self._core.settle_and_claim(
-            [item], [(worker, limit)], lease=self.lease, strict=True, rows=False
+            items, [(worker, limit)], lease=self.lease, strict=True, rows=False
         )
         return self._claims(rows, worker)
 
