@@ -7,6 +7,8 @@
 //! One statement inserting a hundred rows halves `SQLite`'s own cost per row against one
 //! statement per row (parsing is amortised and the b-tree cursor stays warm); past about a
 //! hundred the gain flattens, while the SQL text and the bound-parameter count keep growing.
+//! That holds only without a statement journal, which is why `SQLite`'s dialect writes
+//! `INSERT OR FAIL` (`strata/dialects/sqlite/metrics.py` says why).
 
 use std::sync::Arc;
 
@@ -108,6 +110,10 @@ impl Target {
 
     /// Insert every row of `runs` on `conn`, inside the caller's transaction. Returns the
     /// number of rows inserted (duplicates skipped are not counted).
+    ///
+    /// On a failure, rows written before it may remain (`SQLite`'s dialect writes
+    /// `INSERT OR FAIL`, which spares the statement journal): the caller must roll back its
+    /// transaction or savepoint, as `Engine::write` does.
     pub fn insert(&self, conn: &Connection, runs: &[Run]) -> Result<u64> {
         let mut inserted = 0;
         for run in runs {
@@ -216,7 +222,7 @@ pub(crate) mod tests {
     /// The pieces `strata.dialects.sqlite.metrics.bulk_insert` writes for these columns.
     pub(crate) fn sqlite_insert(table: &str, columns: &[&str]) -> Arc<InsertSql> {
         Arc::new(InsertSql {
-            head: format!("INSERT INTO {table} ("),
+            head: format!("INSERT OR FAIL INTO {table} ("),
             columns: columns.iter().map(|&c| c.to_owned()).collect(),
             column_separator: ", ".into(),
             values: ") VALUES ".into(),
@@ -259,7 +265,7 @@ pub(crate) mod tests {
     fn sql_lists_columns_and_tuples() {
         assert_eq!(
             target(true).sql(&[1, 0], 2),
-            "INSERT INTO \"t\" (\"b\", \"a\") VALUES (?, ?), (?, ?) ON CONFLICT DO NOTHING"
+            "INSERT OR FAIL INTO \"t\" (\"b\", \"a\") VALUES (?, ?), (?, ?) ON CONFLICT DO NOTHING"
         );
         assert_eq!(target(true).sql(&[], 1), "INSERT INTO \"t\" DEFAULT VALUES");
     }

@@ -110,6 +110,20 @@ def test_inside_a_transaction_it_joins_it(db: Any) -> None:
     assert db.item.count() == 0
 
 
+def test_a_failure_caught_inside_a_transaction_leaves_none_of_its_rows(db: Any) -> None:
+    # SQLite's bulk statements keep the rows written before a failing one (INSERT OR FAIL,
+    # which spares the statement journal); the savepoint around the call must undo them
+    # even when the caller catches the error and commits the rest.
+    data = [{"sku": f"s{n}"} for n in range(PER_STATEMENT)]
+    data[PER_STATEMENT // 2] = {"sku": "s3"}  # half-way through the first statement
+    with db.transaction_():
+        db.item.create(data={"sku": "kept"})
+        with pytest.raises(strata.UniqueConstraintError):
+            db.item.create_many(data=data)
+        db.item.create(data={"sku": "also kept"})
+    assert sorted(r.sku for r in db.item.find_many()) == ["also kept", "kept"]
+
+
 def test_client_defaults_are_filled_per_row(db: Any) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     db.everything.create_many(data=[{"name": "a"}, {"name": "b", "tier": "PRO"}])

@@ -53,8 +53,17 @@ def rollup_sql(table: str, series: str, bucket: str, columns: Sequence[str]) -> 
 
 def bulk_insert(table: str, columns: Sequence[str], key: Sequence[str] = ()) -> BulkInsertSql:
     # SQLite finds new rows by rowid, whatever the key.
+    #
+    # OR FAIL: a statement that writes many rows and may abort (a NOT NULL or UNIQUE check)
+    # makes SQLite copy every page it touches into a statement journal first, so that an
+    # abort undoes only that statement. Rows that land all over an index (a metric table's
+    # (series, time), two hundred series interleaved) touch a page per row, and the journal
+    # spills to a temporary file: on such a table a hundred-row statement cost more than a
+    # hundred one-row ones. FAIL keeps the rows a failing statement wrote before the
+    # failure; the core runs every bulk insert inside `Engine::write`, whose transaction or
+    # savepoint a failure rolls back whole, so none of them survive it.
     return {
-        "head": f"INSERT INTO {table} (",
+        "head": f"INSERT OR FAIL INTO {table} (",
         "columns": list(columns),
         "column_separator": ", ",
         "values": ") VALUES ",
