@@ -62,7 +62,7 @@ impl LockFile {
         let fd = file.as_raw_fd();
         // Uncontended: one system call.
         match flock(fd, libc::LOCK_EX | libc::LOCK_NB) {
-            Ok(()) => return Some(Held(fd)),
+            Ok(()) => return Some(Held::new(fd)),
             Err(errno) if errno == libc::EWOULDBLOCK => {}
             // A file system without flock: the write goes on without it.
             Err(_) => return None,
@@ -86,7 +86,7 @@ impl LockFile {
             // SAFETY: `waiter` is this thread's own descriptor, closed once.
             unsafe { libc::close(waiter) };
         });
-        wait.recv_timeout(timeout).ok().map(|()| Held(fd))
+        wait.recv_timeout(timeout).ok().map(|()| Held::new(fd))
     }
 }
 
@@ -105,10 +105,18 @@ fn flock(fd: i32, operation: i32) -> Result<(), i32> {
     }
 }
 
+impl Held {
+    fn new(fd: i32) -> Self {
+        super::checkpoint::turn_held(true);
+        Held(fd)
+    }
+}
+
 impl Drop for Held {
     fn drop(&mut self) {
         // The descriptor is the sidecar's, still open (the `LockFile` that owns it outlives
         // every `Held`, both living in the writer's state under its mutex).
         let _ = flock(self.0, libc::LOCK_UN);
+        super::checkpoint::turn_held(false);
     }
 }

@@ -39,6 +39,7 @@ use crate::error::{Error, Result};
 use crate::process;
 
 mod backend;
+mod checkpoint;
 mod file_lock;
 mod fk_probe;
 mod open;

@@ -63,7 +63,9 @@ pub(super) fn configure_writer(
         });
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
-        .map_err(|e| open_error(path, &e))
+        .map_err(|e| open_error(path, &e))?;
+    super::checkpoint::install(conn);
+    Ok(())
 }
 
 /// `attempt`, again while it fails with `SQLITE_BUSY`, for at most `timeout`. Switching a

@@ -389,3 +389,47 @@ fn dedicated_reader_sees_commits_through_data_version() {
     db.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
     assert_ne!(version(&reader), before);
 }
+
+#[test]
+fn a_checkpoint_due_under_the_turn_runs_once_it_is_let_go() {
+    let (_dir, path) = temp_db("checkpoint");
+    let db = engine(&path);
+    db.execute("CREATE TABLE t (x BLOB)", &[]).unwrap();
+    let main_file = || std::fs::metadata(&path).unwrap().len();
+    let before = main_file();
+    // 1,200 pages in one commit: past SQLite's 1,000-page checkpoint threshold.
+    db.write(|conn| {
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) \
+             INSERT INTO t SELECT zeroblob(4000) FROM n",
+            [],
+        )
+        .map_err(|e| Error::from_sqlite(e, ""))
+    })
+    .unwrap();
+    // The commit only noted the checkpoint (the turn was held); `write` ran it after letting
+    // the turn go, so the pages are in the database file already.
+    assert!(
+        main_file() > before + 1_000 * 4096,
+        "{} -> {}",
+        before,
+        main_file()
+    );
+    // A commit made without the turn (a transaction the application opened) checkpoints
+    // from the hook, as SQLite does by default.
+    db.begin().unwrap();
+    db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) \
+         INSERT INTO t SELECT zeroblob(4000) FROM n",
+        &[],
+    )
+    .unwrap();
+    let grown = main_file();
+    db.commit().unwrap();
+    assert!(
+        main_file() > grown + 1_000 * 4096,
+        "{} -> {}",
+        grown,
+        main_file()
+    );
+}

@@ -10,7 +10,7 @@ use std::time::Instant;
 use parking_lot::MutexGuard;
 use rusqlite::Connection;
 
-use super::{current_thread_token, Engine, WriterState};
+use super::{checkpoint, current_thread_token, Engine, WriterState};
 use crate::error::{Error, Result};
 
 impl Engine {
@@ -96,7 +96,7 @@ impl Engine {
         if state.conn.is_none() {
             return Err(Error::Closed);
         }
-        let _turn = if nested {
+        let turn = if nested {
             None
         } else {
             state.lock_file.hold(&self.path, self.options.busy_timeout)
@@ -112,7 +112,7 @@ impl Engine {
             ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
         };
         control(conn, open).map_err(|e| self.busy_or(e))?;
-        match f(conn) {
+        let outcome = match f(conn) {
             Ok(value) => match control(conn, keep) {
                 Ok(()) => Ok(value),
                 Err(err) => {
@@ -127,7 +127,10 @@ impl Engine {
                 }
                 Err(self.busy_or(err))
             }
-        }
+        };
+        drop(turn);
+        checkpoint::run_due(conn);
+        outcome
     }
 
     /// Run `f`'s one statement on the writer, in autocommit: the statement is its own
@@ -138,13 +141,16 @@ impl Engine {
     /// transaction it takes the process's turn at the write lock first, as `write` does.
     pub fn write_statement<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let mut state = self.lock_writer_for(current_thread_token())?;
-        let _turn = if state.depth == 0 && state.conn.is_some() {
+        let turn = if state.depth == 0 && state.conn.is_some() {
             state.lock_file.hold(&self.path, self.options.busy_timeout)
         } else {
             None
         };
         let conn = state.conn.as_ref().ok_or(Error::Closed)?;
-        f(conn).map_err(|e| self.busy_or(e))
+        let outcome = f(conn).map_err(|e| self.busy_or(e));
+        drop(turn);
+        checkpoint::run_due(conn);
+        outcome
     }
 
     /// Lock the writer for a statement from the calling thread. If another thread owns an
