@@ -122,7 +122,9 @@ def _int_param(request: Request, name: str, default: int) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValidationError(f"{name} is a whole number, got {text!r}", expected="an int") from None
+        raise ValidationError(
+            f"{name} is a whole number, got {text!r}", expected="an int"
+        ) from None
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -135,7 +137,9 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def create_app(db: Database, bindings: Bindings | None = None, settings: Settings = Settings()) -> Starlette:
+def create_app(
+    db: Database, bindings: Bindings | None = None, settings: Settings = Settings()
+) -> Starlette:
     """The studio over ``db`` (opened with its schema), watching ``bindings``."""
     watch = Watch(db, bindings or Bindings())
     pages = Environment(
@@ -148,7 +152,9 @@ def create_app(db: Database, bindings: Bindings | None = None, settings: Setting
             try:
                 if write and settings.read_only:
                     raise _Refused(
-                        403, "ReadOnly", "the studio was started with --read-only; nothing was written"
+                        403,
+                        "ReadOnly",
+                        "the studio was started with --read-only; nothing was written",
                     )
                 body = await _body(request) if request.method in ("POST", "PATCH") else {}
                 from starlette.concurrency import run_in_threadpool
@@ -160,7 +166,9 @@ def create_app(db: Database, bindings: Bindings | None = None, settings: Setting
                 return _strata_error(error)
             if isinstance(result, Response):
                 return result
-            return JSONResponse(result, status_code=201 if request.method == "POST" and write else 200)
+            return JSONResponse(
+                result, status_code=201 if request.method == "POST" and write else 200
+            )
 
         return endpoint
 
@@ -252,7 +260,9 @@ def create_app(db: Database, bindings: Bindings | None = None, settings: Setting
         format = request.query_params.get("format", "csv")
         content, media_type = query.download(db, request.query_params.get("sql"), format)
         disposition = f'attachment; filename="query.{format}"'
-        return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+        return Response(
+            content, media_type=media_type, headers={"Content-Disposition": disposition}
+        )
 
     routes = [
         Route("/", page("index.html")),
@@ -282,7 +292,9 @@ def create_app(db: Database, bindings: Bindings | None = None, settings: Setting
         return HTMLResponse("Not found", status_code=404)
 
     async def not_allowed(request: Request, exc: Exception) -> Response:
-        return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}")
+        return _error(
+            405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}"
+        )
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
     app.add_middleware(_Guard, settings=settings)
@@ -338,11 +350,15 @@ class _Guard:
         if scope["method"] in ("POST", "PATCH", "DELETE", "PUT"):
             origin = headers.get("origin")
             if origin is not None and urlsplit(origin).netloc != host:
-                return _error(403, "Forbidden", f"a write from another origin ({origin}) was refused")
+                return _error(
+                    403, "Forbidden", f"a write from another origin ({origin}) was refused"
+                )
             if scope["method"] != "DELETE" and not headers.get("content-type", "").startswith(
                 "application/json"
             ):
-                return _error(415, "UnsupportedMediaType", "writes take a JSON body (application/json)")
+                return _error(
+                    415, "UnsupportedMediaType", "writes take a JSON body (application/json)"
+                )
         return None
 
     @staticmethod

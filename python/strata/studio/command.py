@@ -105,10 +105,14 @@ def studio(
     try:
         db.client_  # noqa: B018 (reads the schema now: a wrong one stops the command here)
         Watch(db, bindings).check()
-        app = create_app(db, bindings, Settings(read_only=read_only, token=token, loopback=loopback))
+        app = create_app(
+            db, bindings, Settings(read_only=read_only, token=token, loopback=loopback)
+        )
         shown = f"[{host}]" if ":" in host else host
         address = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-        click.echo(f"strata studio on {db.path_}: {address}" + (" (read-only)" if read_only else ""))
+        click.echo(
+            f"strata studio on {db.path_}: {address}" + (" (read-only)" if read_only else "")
+        )
         click.echo("Ctrl-C stops it.")
         sys.stdout.flush()
         uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -372,7 +372,5 @@ def write(
         elif action == "delete":
             record = repository.delete(_cursor(meta, key))
         else:
-            raise ValidationError(
-                f"unknown action {action!r}", expected="create, update or delete"
-            )
+            raise ValidationError(f"unknown action {action!r}", expected="create, update or delete")
     return record_json(meta, record)

@@ -204,7 +204,7 @@ class Watch:
             keys = [keys]
         if not isinstance(keys, list) or not keys:
             raise ValidationError(
-                f"rate limiter {name!r}: key names the key fields, such as key = [\"userId\"]",
+                f'rate limiter {name!r}: key names the key fields, such as key = ["userId"]',
                 model=meta.name,
                 expected="a list of field names",
             )
@@ -241,7 +241,10 @@ class Watch:
                     {start: window}, order_by={spec["count"]: "desc"}, take=10
                 )
                 busiest = [
-                    {"key": [getattr(r, k) for k in spec["key"]], "count": getattr(r, spec["count"])}
+                    {
+                        "key": [getattr(r, k) for k in spec["key"]],
+                        "count": getattr(r, spec["count"]),
+                    }
                     for r in found
                 ]
         return {
