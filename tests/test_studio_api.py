@@ -213,9 +213,10 @@ def test_a_wrong_value_is_reported_on_its_field(api: TestClient, db: strata.Data
 
 
 def test_bad_requests_get_clear_json_errors(api: TestClient, db: strata.Database) -> None:
-    assert "its models: User, Job" in _error(api.get("/api/models/Jobs/rows"), 404, "NotFound")[
-        "message"
-    ]
+    assert (
+        "its models: User, Job"
+        in _error(api.get("/api/models/Jobs/rows"), 404, "NotFound")["message"]
+    )
     malformed = api.get("/api/models/Job/rows", params={"where": "{status: QUEUED"})
     assert "where is not valid JSON" in _error(malformed, 400, "ValidationError")["message"]
     unknown = api.get("/api/models/Job/rows", params={"where": '{"status": {"like": "Q%"}}'})
@@ -285,9 +286,10 @@ def test_a_queue_shows_its_states_and_its_actions_change_jobs(
     released = act("release", third.id).json()
     assert released["status"] == "QUEUED"
     assert act("cancel", third.id).json()["status"] == "CANCELLED"
-    assert "is not ready or claimed" in _error(act("cancel", first.id), 400, "ValidationError")[
-        "message"
-    ]
+    assert (
+        "is not ready or claimed"
+        in _error(act("cancel", first.id), 400, "ValidationError")["message"]
+    )
     assert _error(act("explode", first.id), 404, "NotFound")
     assert _error(api.get("/api/queues/nope"), 404, "NotFound")
     counts = api.get("/api/queues/render").json()["counts"]
@@ -324,9 +326,7 @@ def test_a_metric_chart_is_the_cores_aggregation(api: TestClient, db: strata.Dat
     db.metrics_("NodeMetric", **METRICS).ingest(samples)
     chart = api.get("/api/metrics/NodeMetric", params={"stat": "max", "every": "1m"}).json()
     assert chart["value"] == "gpuUsage"
-    assert chart["series"]["a"] == [
-        [f"2026-11-22T08:0{m}:00Z", 59.0] for m in range(3)
-    ]
+    assert chart["series"]["a"] == [[f"2026-11-22T08:0{m}:00Z", 59.0] for m in range(3)]
     assert [v for _, v in chart["series"]["b"]] == [69.0, 69.0, 69.0]
     one = api.get("/api/metrics/NodeMetric", params={"series": "b", "value": "gpuTemp"}).json()
     assert list(one["series"]) == ["b"]

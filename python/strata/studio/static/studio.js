@@ -446,8 +446,9 @@ function renderLimiter(section, r) {
   for (const entry of r.busiest) {
     tbody.append(el("tr", {}, ...entry.key.map((k) => el("td", { text: String(k) })), el("td", { class: "num", text: String(entry[measure]) })));
   }
-  const window = r.window ? `window from ${timeText(r.window)[0]}` : "no hits yet";
-  section.querySelector(".limiter-body").replaceChildren(el("p", { class: "muted", text: `busiest keys, ${window}` }), table);
+  table.append(tbody);
+  const since = r.window ? `window from ${timeText(r.window)[0]}` : "no hits yet";
+  section.querySelector(".limiter-body").replaceChildren(el("p", { class: "muted", text: `busiest keys, ${since}` }), table);
 }
 
 const SVG = "http://www.w3.org/2000/svg";
