@@ -43,7 +43,7 @@ model Event {
 
 FILL = (
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) "
-    "INSERT INTO \"Event\" (id, name, kind, score) "
+    'INSERT INTO "Event" (id, name, kind, score) '
     "SELECT i, 'event-' || i, 'kind-' || (i % 20), i * 0.25 FROM n"
 )
 TAKE = 50

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from backends import Backend
 from starlette.testclient import TestClient
 
 import strata
+from backends import Backend
 from strata._compat import UTC
 from strata.demo import METRICS, QUEUES, RATE_LIMITER
 from strata.studio.app import COOKIE, Settings, create_app
@@ -91,7 +91,8 @@ def test_a_model_describes_its_fields_key_and_relations(api: TestClient) -> None
     fields = {f["name"]: f for f in job["fields"]}
     assert fields["status"]["enum"][:2] == ["PENDING", "VALIDATING"]
     assert fields["nexrenderConfig"]["type"] == "Json"
-    assert fields["id"]["generated"] and not fields["projectPath"]["generated"]
+    assert fields["id"]["generated"]
+    assert not fields["projectPath"]["generated"]
     (user,) = job["relations"]
     assert user == {
         "name": "user",
@@ -101,7 +102,9 @@ def test_a_model_describes_its_fields_key_and_relations(api: TestClient) -> None
         "references": ["id"],
     }
     (jobs,) = api.get("/api/models/User").json()["relations"]
-    assert jobs["many"] and jobs["fields"] == ["id"] and jobs["references"] == ["userId"]
+    assert jobs["many"]
+    assert jobs["fields"] == ["id"]
+    assert jobs["references"] == ["userId"]
 
 
 def test_pages_follow_the_keyset_both_ways_in_any_order(api: TestClient) -> None:
@@ -164,7 +167,8 @@ def test_create_update_and_delete_go_through_the_client(
     )
     assert created.status_code == 201, created.text
     user = created.json()
-    assert user["role"] == "USER" and user["id"]  # defaults: the enum's and a cuid
+    assert user["role"] == "USER"
+    assert user["id"]
     stamped = user["updatedAt"]
     key = {"id": user["id"]}
     updated = api.patch("/api/models/User/rows", json={"key": key, "data": {"name": "Bob"}})
@@ -178,7 +182,8 @@ def test_create_update_and_delete_go_through_the_client(
     )
     assert changed.json()["priority"] == 9
     deleted = api.delete("/api/models/User/rows", params={"key": json.dumps(key)})
-    assert deleted.status_code == 200 and deleted.json()["email"] == "bob@studio.example"
+    assert deleted.status_code == 200
+    assert deleted.json()["email"] == "bob@studio.example"
     assert db.user.find_unique({"id": user["id"]}) is None
 
 
@@ -187,7 +192,8 @@ def test_a_unique_violation_is_named_and_nothing_is_written(
 ) -> None:
     response = api.post("/api/models/User/rows", json={"data": {"email": "alice@studio.example"}})
     error = _error(response, 409, "UniqueConstraintError")
-    assert error["fields"] == ["email"] and error["code"] == "P2002"
+    assert error["fields"] == ["email"]
+    assert error["code"] == "P2002"
     assert db.user.count() == 1
 
 
@@ -340,7 +346,8 @@ def test_the_watch_overview_lists_the_bindings(api: TestClient) -> None:
     assert [q["name"] for q in watched["queues"]] == ["render"]
     assert watched["metrics"][0]["values"] == ["gpuUsage", "gpuTemp", "cpuUsage"]
     page = api.get("/watch").text
-    assert 'data-queue="render"' in page and 'data-metric="NodeMetric"' in page
+    assert 'data-queue="render"' in page
+    assert 'data-metric="NodeMetric"' in page
 
 
 # -- the SQL box ----------------------------------------------------------------------------------
@@ -418,5 +425,6 @@ def test_pages_render_escaped(api: TestClient) -> None:
         assert '<script src="/static/studio.js" defer></script>' in response.text
     missing = api.get("/models/<img src=x onerror=alert(1)>")
     assert missing.status_code == 404
-    assert "<img" not in missing.text and "&lt;img src=x" in missing.text
+    assert "<img" not in missing.text
+    assert "&lt;img src=x" in missing.text
     assert api.get("/static/studio.css").headers["content-type"].startswith("text/css")

@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import browser
 import pytest
 
+import browser
 import strata
 from strata.demo import QUEUES, SCHEMA_FILES
 
@@ -70,8 +70,15 @@ def studio(demo: Path) -> Iterator[str]:
     port = _free_port()
     command = str(Path(sys.executable).with_name("strata"))
     server = subprocess.Popen(
-        [command, "studio", "strata-demo.db", "--config", "strata-demo.studio.toml"]
-        + ["--port", str(port)],
+        [
+            command,
+            "studio",
+            "strata-demo.db",
+            "--config",
+            "strata-demo.studio.toml",
+            "--port",
+            str(port),
+        ],
         cwd=demo,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -200,7 +207,8 @@ def test_browse_filter_edit_and_watch_the_demo(
     shot("refused")
     driver.find_element(By.ID, "cancel-edit").click()
     (refused,) = _console_errors(driver)
-    assert "/api/models/Job/rows" in refused and "400 (Bad Request)" in refused
+    assert "/api/models/Job/rows" in refused
+    assert "400 (Bad Request)" in refused
 
     # The render queue's dashboard follows claims made in another process.
     driver.get(studio + "/watch")

@@ -256,6 +256,13 @@ _WRITERS: dict[str, Callable[[Any], Any]] = {"DateTime": _time, "Decimal": str, 
 _CONVERTERS: dict[int, tuple[ModelMeta, list[tuple[str, Callable[[Any], Any] | None]]]] = {}
 
 
+def _nullable(write: Callable[[Any], Any], many: bool) -> Callable[[Any], Any]:
+    """``write`` for a field's value (a list of them when ``many``), None kept as it is."""
+    if many:
+        return lambda value: None if value is None else [write(v) for v in value]
+    return lambda value: None if value is None else write(value)
+
+
 def _converters(meta: ModelMeta) -> list[tuple[str, Callable[[Any], Any] | None]]:
     known = _CONVERTERS.get(id(meta))
     if known is not None and known[0] is meta:
@@ -264,12 +271,7 @@ def _converters(meta: ModelMeta) -> list[tuple[str, Callable[[Any], Any] | None]
     for name in meta.columns:
         field = meta.scalars[name]
         writer = _WRITERS.get(field.type)
-        if writer is not None and field.list:
-            converters.append((name, lambda v, w=writer: None if v is None else [w(x) for x in v]))
-        elif writer is not None:
-            converters.append((name, lambda v, w=writer: None if v is None else w(v)))
-        else:
-            converters.append((name, None))
+        converters.append((name, None if writer is None else _nullable(writer, field.list)))
     _CONVERTERS[id(meta)] = (meta, converters)
     return converters
 
@@ -347,7 +349,7 @@ def rows(
     repository = db.model_(model)
     cursor = after if after is not None else before
     # Rows as dicts: a page shows values, and skips building a model per row.
-    read = {"order_by": order, "select": dict.fromkeys(meta.columns, True)}
+    read: dict[str, Any] = {"order_by": order, "select": dict.fromkeys(meta.columns, True)}
     # One row more than asked tells whether there is another page, without a count.
     if cursor is None:
         found = repository.find_many(condition, take=take + 1, **read)

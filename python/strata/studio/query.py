@@ -27,7 +27,7 @@ SHOWN = 1000
 
 def _checked(sql: Any) -> str:
     if not isinstance(sql, str) or not sql.strip():
-        raise ValidationError("the query is empty; write a SELECT", expected="SQL text")
+        raise ValidationError("the query is empty: write one", expected="SQL text")
     # A trailing semicolon would end the subquery a download wraps the query in.
     return sql.strip().rstrip(";")
 
