@@ -10,10 +10,11 @@ client and `strata.metrics.Metrics.aggregate`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from strata.errors import RecordNotFoundError, ValidationError
+from strata.errors import ConfigurationError, RecordNotFoundError, StrataError, ValidationError
 from strata.metrics import STATS, Metrics
 from strata.queue import Claim, Queue
 from strata.studio.data import NotFound, meta_of, record_json, to_json
@@ -64,13 +65,29 @@ class Watch:
         }
 
     def check(self) -> None:
-        """Bind everything now, so that a wrong binding stops the studio at its start."""
-        for name in self._bindings.queues:
-            self._queue(name)
-        for name in self._bindings.rate_limiters:
-            self._limiter(name)
-        for name in self._bindings.metrics:
-            self._metric(name)
+        """Bind everything now, so that a wrong binding stops the studio at its start,
+        with the binding's name and what is wrong with it."""
+        binders: list[tuple[str, Callable[[str], object]]] = [
+            ("queue", self._queue),
+            ("rate limiter", self._limiter),
+            ("metrics binding", self._metric),
+        ]
+        for (what, bind), specs in zip(binders, self._specs(), strict=True):
+            for name, spec in specs.items():
+                try:
+                    bind(name)
+                except KeyError as error:
+                    raise ConfigurationError(
+                        f"{what} {name!r} on {spec['model']}: it needs {error}"
+                    ) from None
+                except (TypeError, StrataError) as error:
+                    raise ConfigurationError(
+                        f"{what} {name!r} on {spec['model']}: {error}"
+                    ) from None
+
+    def _specs(self) -> list[dict[str, dict[str, Any]]]:
+        b = self._bindings
+        return [b.queues, b.rate_limiters, b.metrics]
 
     # -- queues -------------------------------------------------------------------------------
 
