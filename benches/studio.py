@@ -86,7 +86,7 @@ def _by(rows: int, sort: str | None, http: bool = False) -> Callable[[Path], Any
 
                 from strata.studio.app import create_app
 
-                client = TestClient(create_app(db))
+                client = TestClient(create_app(db), base_url="http://127.0.0.1:5555")
 
             def page(n: int) -> None:
                 for i in range(n):

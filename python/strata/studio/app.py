@@ -27,6 +27,7 @@ from strata.errors import MissingExtraError
 try:
     from jinja2 import Environment, PackageLoader, select_autoescape
     from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Mount, Route
@@ -53,7 +54,7 @@ __all__ = ["COOKIE", "Settings", "create_app"]
 
 #: The cookie that carries the token after the first page.
 COOKIE = "strata_studio"
-_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -157,8 +158,6 @@ def create_app(
                         "the studio was started with --read-only; nothing was written",
                     )
                 body = await _body(request) if request.method in ("POST", "PATCH") else {}
-                from starlette.concurrency import run_in_threadpool
-
                 result = await run_in_threadpool(handler, request, body)
             except _Refused as refused:
                 return _error(refused.status, refused.kind, str(refused))
