@@ -221,8 +221,8 @@ def _coerce_scalar(meta: ModelMeta, name: str, value: Any) -> Any:
 
 
 def to_json(value: Any) -> Any:
-    """A value read by the client as JSON: times as ISO 8601 in UTC, Decimal as text (no
-    precision lost), Bytes as base64."""
+    """A value read outside a model's fields (a queue's time, a limiter's key) as JSON:
+    times as ISO 8601 in UTC, Decimal as text (no precision lost), Bytes as base64."""
     if isinstance(value, datetime):
         moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -249,8 +249,14 @@ def _base64(value: bytes) -> str:
 
 
 #: How a value of each type that JSON has no form for is written; the others (text,
-#: numbers, booleans, enums, Json) are JSON as they are read.
-_WRITERS: dict[str, Callable[[Any], Any]] = {"DateTime": _time, "Decimal": str, "Bytes": _base64}
+#: numbers, booleans, enums, Json) are JSON as they are read. BigInt is text because a
+#: JavaScript number loses digits past 2**53.
+_WRITERS: dict[str, Callable[[Any], Any]] = {
+    "DateTime": _time,
+    "Decimal": str,
+    "BigInt": str,
+    "Bytes": _base64,
+}
 #: Per model: each field, with its writer or None. Built once, since a page of rows
 #: converts every value of every row.
 _CONVERTERS: dict[int, tuple[ModelMeta, list[tuple[str, Callable[[Any], Any] | None]]]] = {}
