@@ -148,7 +148,9 @@ def create_app(
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
 
-    def guarded(handler: Callable[..., Any], write: bool = False) -> Callable[..., Any]:
+    def guarded(
+        handler: Callable[..., Any], write: bool = False, status: int = 200
+    ) -> Callable[..., Any]:
         async def endpoint(request: Request) -> Response:
             try:
                 if write and settings.read_only:
@@ -165,9 +167,7 @@ def create_app(
                 return _strata_error(error)
             if isinstance(result, Response):
                 return result
-            return JSONResponse(
-                result, status_code=201 if request.method == "POST" and write else 200
-            )
+            return JSONResponse(result, status_code=status)
 
         return endpoint
 
@@ -271,7 +271,9 @@ def create_app(
         Route("/api/models", guarded(models)),
         Route("/api/models/{model}", guarded(model)),
         Route("/api/models/{model}/rows", guarded(rows)),
-        Route("/api/models/{model}/rows", guarded(create, write=True), methods=["POST"]),
+        Route(
+            "/api/models/{model}/rows", guarded(create, write=True, status=201), methods=["POST"]
+        ),
         Route("/api/models/{model}/rows", guarded(update, write=True), methods=["PATCH"]),
         Route("/api/models/{model}/rows", guarded(delete, write=True), methods=["DELETE"]),
         Route("/api/models/{model}/row", guarded(row)),
