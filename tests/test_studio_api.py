@@ -179,6 +179,8 @@ def test_create_update_and_delete_go_through_the_client(
     assert updated.json()["name"] == "Bob"
     assert updated.json()["updatedAt"] >= stamped  # @updatedAt set by the client
     assert db.user.find_unique({"id": user["id"]}).name == "Bob"
+    one = api.get("/api/models/User/row", params={"key": json.dumps(key)})
+    assert one.json() == updated.json()
     job = _page(api, "Job", take=1)["keys"][0]
     changed = api.patch(
         "/api/models/Job/rows", json={"key": job, "data": {"priority": "9", "logs": None}}
