@@ -21,8 +21,6 @@ from strata.demo import METRICS, QUEUES, RATE_LIMITER
 from strata.studio.app import COOKIE, Settings, create_app
 from strata.studio.bindings import Bindings
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 JOBS = 30
 #: Where the tests reach the studio: a loopback name, as its Host check asks.
 LOCAL = "http://127.0.0.1:5555"

@@ -25,7 +25,7 @@ import pytest
 
 import browser
 import strata
-from strata.demo import QUEUES, SCHEMA_FILES
+from strata.demo import SCHEMA_FILES
 
 pytestmark = pytest.mark.slow
 
@@ -259,4 +259,3 @@ with strata.connect(sys.argv[1], schema=sys.argv[2]) as db:
     queue = db.queue_("Job", **{{**QUEUES["render"], "lease": 600}})
     assert len(queue.claim("other-process", limit={CLAIMED})) == {CLAIMED}
 """
-assert QUEUES["render"]["claimed"] == {"status": "RENDERING"}
