@@ -27,12 +27,13 @@ system-deps: ## Install what building the core needs (libsqlite3-dev, pkg-config
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q libsqlite3-dev pkg-config; }
 
 .PHONY: test-deps
-test-deps: system-deps ## Install what only the tests need (chromium, postgresql, openssl, redis-server, rustfmt, clippy)
+test-deps: system-deps ## Install what only the tests need (chromium and its driver, postgresql, openssl, redis-server, rustfmt, clippy)
 	@# The demo's HTML report is checked by rendering it in headless Chromium (tests/test_cli.py).
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing chromium"; \
+	@# The studio's browser tests drive it through Selenium and Debian's chromedriver.
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+		echo "installing chromium and chromium-driver"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
 	@# The PostgreSQL tests start a throwaway server from Debian's binaries (tests/postgres.py);
 	@# the postgresql package puts initdb and pg_ctl in /usr/lib/postgresql/<version>/bin.
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
@@ -62,7 +63,7 @@ install: test-deps $(BIN)/python ## Build the Rust core (release) and install st
 	@# A core built before the abi3 switch is named _core.cpython-3xx-*.so, which Python
 	@# would still import ahead of the new _core.abi3.so.
 	rm -f python/strata/_core.cpython-*.so
-	$(BIN)/maturin develop --release --extras analytics,dev,docs -q
+	$(BIN)/maturin develop --release --extras analytics,studio,dev,docs -q
 
 .PHONY: demo
 demo: system-deps $(BIN)/python ## Run the demo (the README's first command); installs only what it needs

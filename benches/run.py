@@ -31,6 +31,7 @@ import postgres_suite
 import queue_bench
 import ratelimit
 import strata
+import studio
 from _harness import Check, Result, Suite, print_checks, print_table, run_checks, run_suite
 
 # Later suites are added here.
@@ -42,6 +43,7 @@ SUITES: list[Suite] = [
     ratelimit.SUITE,
     metrics.SUITE,
     postgres_suite.SUITE,
+    studio.SUITE,
 ]
 
 DEFAULT_JSON = Path(__file__).resolve().parent.parent / "bench-results.json"

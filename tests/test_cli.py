@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import browser
 import strata
 from strata.cli import main
 
@@ -73,6 +73,11 @@ def test_demo_runs_resumes_and_starts_fresh(tmp_path: Path) -> None:
         output = " ".join(result.output.split())
         assert "jobs submitted │ 3,000" in output
     assert "killed render process" in output  # the fresh run killed one worker again
+    # It ends with the command that opens the studio on its database (test_studio_browser.py
+    # opens it so).
+    assert output.rstrip().endswith(
+        f"strata studio {database} --config {tmp_path / 'strata-demo.studio.toml'}"
+    )
     schema = Path(strata.__file__).resolve().parents[2] / "schema" / "render_manager.prisma"
     with strata.connect(database, schema=schema) as db:
         assert db.job.count() == 3_000
@@ -84,12 +89,7 @@ def test_demo_runs_resumes_and_starts_fresh(tmp_path: Path) -> None:
     assert "3,000 jobs" in report.read_text()
     # It renders: headless Chromium (installed by `make test`) takes a screenshot, and the
     # page is not blank (a blank page compresses to a few kilobytes). CI must check it.
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        missing = "chromium is not installed (make test-deps installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{missing}; CI must check that the demo's report renders")
-        pytest.skip(f"{missing}: the rendering of the demo's report was not checked")
+    chromium = browser.require("chromium", "that the demo's report renders")
     screenshot = tmp_path / "report.png"
     subprocess.run(
         [

@@ -212,7 +212,46 @@ def test_the_demo_runs_without_duckdb(tmp_path: Path) -> None:
     assert "<svg" not in page
 
 
+def test_the_studio_command_without_its_extra_is_one_error_line(tmp_path: Path) -> None:
+    (tmp_path / "schema.prisma").write_text(SCHEMA_FILES["sqlite"].read_text())
+    for missing in ("uvicorn", "starlette", "jinja2"):
+        result = _python(
+            f"import sys\nsys.modules[{missing!r}] = None\n"
+            "from strata.cli import main\nmain(['studio', 'file:./a.db'])\n",
+            tmp_path,
+        )
+        assert result.returncode == 1, missing
+        assert "Traceback" not in result.stderr
+        assert f"strata studio needs {missing}" in result.stderr
+        assert "pip install 'strata-db[studio]'" in result.stderr
+    # The other commands never import the web framework.
+    result = _python(
+        "import sys\nfrom strata.cli import main\n"
+        "assert not {'starlette', 'uvicorn', 'jinja2'} & set(sys.modules), sys.modules\n",
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 # -- package data and metadata ------------------------------------------------------------------
+
+
+def test_the_studios_page_ships_inside_the_package() -> None:
+    """Templates, the script and the stylesheet are package data under strata/studio, which
+    maturin puts in the wheel with the rest of python/strata (nothing in [tool.maturin]
+    leaves files out); `.ci/wheel-smoke` serves them from an installed wheel."""
+    studio = PACKAGE / "studio"
+    for name in ("base.html", "index.html", "model.html", "watch.html", "query.html"):
+        assert (studio / "templates" / name).is_file(), name
+    for name in ("studio.js", "studio.css"):
+        assert (studio / "static" / name).is_file(), name
+    maturin = PYPROJECT["tool"]["maturin"]
+    assert maturin["python-source"] == "python"
+    assert "exclude" not in maturin
+    assert "include" not in maturin
+    # No page pulls anything from another site.
+    for path in [*studio.glob("templates/*.html"), *studio.glob("static/*")]:
+        assert "https://" not in path.read_text(), path
 
 
 def test_the_demos_schemas_ship_inside_the_package() -> None:
@@ -230,6 +269,9 @@ def test_core_dependencies_are_light_and_extras_named() -> None:
     assert core == {"pydantic", "click", "rich", "tomli", "typing-extensions"}
     extras = PROJECT["optional-dependencies"]
     assert {_name(r) for r in extras["analytics"]} == {"duckdb", "pytz"}
+    assert {_name(r) for r in extras["studio"]} == {"starlette", "uvicorn", "jinja2"}
+    # An extra never names strata-db itself (pip would look for it on PyPI).
+    assert not any("strata-db" in r for extra in extras.values() for r in extra)
     assert "postgresql" not in extras  # the core speaks PostgreSQL's protocol itself
     assert "web" not in extras  # strata.web imports starlette for types only
     for requirement in PROJECT["dependencies"]:

@@ -31,6 +31,7 @@ from strata.migrate.runner import ProgressCallback
 from strata.schema import load_schema_file
 from strata.schema.format import format_text
 from strata.schema.parser import read_schema_text
+from strata.studio.command import studio
 
 console = Console()
 #: Warnings go to stderr, so that a command's output can be piped or redirected as it is.
@@ -755,3 +756,6 @@ def export_parquet_command(
         _fail(exc)
     finally:
         db.close_()
+
+
+main.add_command(studio)

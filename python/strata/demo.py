@@ -14,13 +14,16 @@ idempotent upserts. Then, with nothing but strata:
 3. while rendering, each node reports a hardware sample per simulated second through bulk
    ingest (over a million in all), rolled up to one-minute buckets;
 4. DuckDB, fed by Arrow streams from the core, computes the report, which is printed and
-   written to ``strata-demo-report.html``.
+   written to ``strata-demo-report.html``;
+5. the command that opens the database in ``strata studio`` is printed last, with a studio
+   file (``strata-demo.studio.toml``) naming the schema and what the studio watches.
 
 A second run resumes where the first stopped (after Ctrl-C, say); ``--fresh`` starts over.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import random
@@ -62,6 +65,36 @@ MAX_ATTEMPTS = 3
 #: Where the simulated timeline of the metrics starts.
 EPOCH = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+_ORDER = [{"priority": "desc"}, {"submittedAt": "asc"}]
+#: The two queues over Job (validators move PENDING jobs to QUEUED, renderers take those),
+#: as `Database.queue_` takes them; the studio file names them too.
+QUEUES: dict[str, dict[str, Any]] = {
+    "validation": {
+        "ready": {"status": "PENDING"},
+        "claimed": {"status": "VALIDATING"},
+        "done": {"status": "QUEUED"},
+        "failed": {"status": "FAILED"},
+        "order_by": _ORDER,
+        "lease": LEASE,
+        "fields": {"attempts": "validationAttempts"},
+    },
+    "render": {
+        "ready": {"status": "QUEUED"},
+        "claimed": {"status": "RENDERING"},
+        "done": {"status": "COMPLETED"},
+        "failed": {"status": "FAILED"},
+        "cancelled": {"status": "CANCELLED"},
+        "order_by": _ORDER,
+        "lease": LEASE,
+        "max_attempts": MAX_ATTEMPTS,
+    },
+}
+RATE_LIMITER = {
+    "key": ["clientName", "endpoint"],
+    "count": "requestCount",
+    "window_start": "windowStart",
+}
+METRICS = {"series": "node", "time": "timestamp"}
 
 
 def run(
@@ -118,7 +151,50 @@ def run(
     write_html(report, html, on=_where(provider))
     _print_summary(report, console)
     console.print(f"report written to {html}")
+    studio_file = report_dir / "strata-demo.studio.toml"
+    write_studio_file(studio_file, schema)
+    target = _shown(Path(database)) if provider == "sqlite" else f"'{database}'"
+    console.print(
+        "browse, edit and watch it in the studio (needs strata-db[studio]):\n"
+        f"  strata studio {target} --config {_shown(studio_file)}",
+        soft_wrap=True,
+        markup=False,
+    )
     return report
+
+
+def _shown(path: Path) -> str:
+    """``path`` as short as the working directory allows."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def write_studio_file(path: Path, schema: Path) -> None:
+    """The studio file (`strata.studio.bindings`) naming the demo's schema, its two
+    queues, its rate limiter and its metrics."""
+    lines = [
+        "# Written by `strata demo`: `strata studio DATABASE --config` this file.",
+        f"schema = {_toml(str(schema))}",
+    ]
+    tables = [("queues", n, {"model": "Job", **q}) for n, q in QUEUES.items()]
+    tables += [("rate_limiters", "RateLimit", RATE_LIMITER), ("metrics", "NodeMetric", METRICS)]
+    for kind, name, table in tables:
+        lines += ["", f"[{kind}.{name}]"]
+        lines += [f"{key} = {_toml(value)}" for key, value in table.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _toml(value: Any) -> str:
+    """The few TOML values the studio file holds: text, numbers, arrays, inline tables."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
 
 
 def _where(provider: str) -> str:
@@ -170,12 +246,7 @@ def _seed(db: strata.Database) -> None:
 def _submit(db: strata.Database, total: int, progress: Progress) -> dict[str, int]:
     """Submit jobs until ``total`` exist, alternating the two API clients; returns the
     refusals per client."""
-    limiter = db.rate_limiter_(
-        "RateLimit",
-        key=["clientName", "endpoint"],
-        count="requestCount",
-        window_start="windowStart",
-    )
+    limiter = db.rate_limiter_("RateLimit", **RATE_LIMITER)  # type: ignore[arg-type]
     users = [u.id for u in db.user.find_many(order_by={"email": "asc"})]
     existing = db.job.count()
     task = progress.add_task("submit (rate-limited)", total=total, completed=existing)
@@ -226,30 +297,11 @@ def _submit(db: strata.Database, total: int, progress: Progress) -> dict[str, in
 
 
 def _validation_queue(db: strata.Database) -> Any:
-    return db.queue_(
-        "Job",
-        ready={"status": "PENDING"},
-        claimed={"status": "VALIDATING"},
-        done={"status": "QUEUED"},
-        failed={"status": "FAILED"},
-        order_by=[{"priority": "desc"}, {"submittedAt": "asc"}],
-        lease=timedelta(seconds=LEASE),
-        fields={"attempts": "validationAttempts"},
-    )
+    return db.queue_("Job", **QUEUES["validation"])
 
 
 def _render_queue(db: strata.Database) -> Any:
-    return db.queue_(
-        "Job",
-        ready={"status": "QUEUED"},
-        claimed={"status": "RENDERING"},
-        done={"status": "COMPLETED"},
-        failed={"status": "FAILED"},
-        cancelled={"status": "CANCELLED"},
-        order_by=[{"priority": "desc"}, {"submittedAt": "asc"}],
-        lease=timedelta(seconds=LEASE),
-        max_attempts=MAX_ATTEMPTS,
-    )
+    return db.queue_("Job", **QUEUES["render"])
 
 
 def _quiet_worker() -> list[bool]:
@@ -282,7 +334,7 @@ def render_jobs(path: str, schema: Path, index: int) -> None:
     node_clock = dict.fromkeys(nodes, 0)
     with strata.connect(path, schema=schema, busy_timeout=30) as db:
         queue = _render_queue(db)
-        metrics = db.metrics_("NodeMetric", series="node", time="timestamp")
+        metrics = db.metrics_("NodeMetric", **METRICS)
         while not stopping[0]:
             claims = queue.wait_and_claim(f"render-{index}", limit=8, timeout=1.0)
             if not claims:
@@ -388,9 +440,7 @@ def _all_done(counts: dict[str, int]) -> bool:
 
 def _roll_up(db: strata.Database, progress: Progress) -> None:
     task = progress.add_task("roll up metrics (1 min)", total=1)
-    db.metrics_("NodeMetric", series="node", time="timestamp").rollup(
-        into="NodeMetricRollup", every="1m"
-    )
+    db.metrics_("NodeMetric", **METRICS).rollup(into="NodeMetricRollup", every="1m")
     progress.advance(task)
 
 

@@ -21,6 +21,8 @@ __all__ = [
     "REQUEST_LATENCY",
     "REQUEST_LATENCY_BY_STATUS",
     "UTC",
+    "confine",
+    "copy_query",
     "copy_to_parquet",
     "parquet_row_count",
     "quote",
@@ -43,6 +45,28 @@ def select_all(view: str) -> str:
 def copy_to_parquet(view: str) -> str:
     """Writes the view ``view`` (unquoted) to the Parquet file named by the parameter."""
     return f"COPY ({select_all(view)}) TO ? (FORMAT parquet)"
+
+
+def confine(directory: str) -> list[str]:
+    """Settings that keep a connection's queries (the studio's SQL box) off the file system
+    but for ``directory``, where a download is written, locked so that a query cannot
+    lift them."""
+    literal = "'" + directory.replace("'", "''") + "'"
+    return [
+        f"SET allowed_directories = [{literal}]",
+        "SET enable_external_access = false",
+        "SET lock_configuration = true",
+    ]
+
+
+#: What `copy_query` writes, by format name.
+COPY_FORMATS = {"csv": "(FORMAT csv, HEADER)", "parquet": "(FORMAT parquet)"}
+
+
+def copy_query(query: str, format: str) -> str:
+    """Writes the result of ``query`` (a user's SELECT) to the file named by the parameter,
+    as ``format`` (a key of `COPY_FORMATS`)."""
+    return f"COPY ({query}) TO ? {COPY_FORMATS[format]}"
 
 
 def parquet_row_count() -> str:
