@@ -6,7 +6,7 @@ side writes to or reads from its own file in the same temporary directory, with 
 ``synchronous=NORMAL``.
 
 * ingest (2M rows) through `Metrics.ingest` against Python ``sqlite3`` ``executemany`` of
-  pre-encoded tuples: from Python objects (a dict of lists of str, datetime and float) 1.0x,
+  pre-encoded tuples, committing every 10,000 rows as ingest does by default: from Python objects (a dict of lists of str, datetime and float) 1.0x,
   from a pyarrow Table, read by the core through the Arrow C data interface, 1.5x;
   sqlite-utils ``insert_all`` on a stdlib ``sqlite3`` connection (5x), and the native ceiling: the same multi-row INSERTs from rows generated in Rust
   (``_core.ingest_ceiling``), no Python per row (at least 0.7 of its speed);
@@ -61,6 +61,8 @@ COLUMNS = ["providerId", "timestamp", *VALUES]
 QUOTED = [f'"{c}"' for c in COLUMNS]
 INSERT = f"INSERT INTO {TABLE} ({', '.join(QUOTED)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
+#: Rows per transaction: ingest's default on SQLite, which the peers use too.
+CHUNK = SqliteDialect().metrics.ingest_chunk_rows
 #: The inserts the native ceiling writes: the bulk writer's, as the dialect spells them.
 NATIVE_INSERT = SqliteDialect().metrics.bulk_insert(TABLE, QUOTED)
 
@@ -144,7 +146,7 @@ def _ingest(peer: str, rows: int, *, arrow: bool = False) -> Any:
                             NATIVE_INSERT,
                             rows,
                             SERIES,
-                            chunk_rows=10_000,
+                            chunk_rows=CHUNK,
                             start_ms=int(START.timestamp() * 1000),
                             step_ms=1000,
                         )
@@ -156,11 +158,15 @@ def _ingest(peer: str, rows: int, *, arrow: bool = False) -> Any:
             tuples = _tuples(columns)
             try:
                 if peer == "sqlite3":
+                    # A commit per CHUNK rows, as ingest commits by default: the same
+                    # transactions, so the same pages rewritten to the WAL on each side.
+                    chunks = [tuples[i : i + CHUNK] for i in range(0, len(tuples), CHUNK)]
 
                     def executemany(n: int) -> None:
-                        conn.execute("BEGIN")
-                        conn.executemany(INSERT, tuples)
-                        conn.execute("COMMIT")
+                        for chunk in chunks:
+                            conn.execute("BEGIN")
+                            conn.executemany(INSERT, chunk)
+                            conn.execute("COMMIT")
 
                     yield mine, Side(executemany, lambda: _clear_sqlite3(conn))
                 else:
