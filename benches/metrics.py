@@ -6,10 +6,12 @@ side writes to or reads from its own file in the same temporary directory, with 
 ``synchronous=NORMAL``.
 
 * ingest (2M rows) through `Metrics.ingest` against Python ``sqlite3`` ``executemany`` of
-  pre-encoded tuples, committing every 10,000 rows as ingest does by default: from Python objects (a dict of lists of str, datetime and float) 1.0x,
-  from a pyarrow Table, read by the core through the Arrow C data interface, 1.5x;
-  sqlite-utils ``insert_all`` on a stdlib ``sqlite3`` connection (5x), and the native ceiling: the same multi-row INSERTs from rows generated in Rust
-  (``_core.ingest_ceiling``), no Python per row (at least 0.7 of its speed);
+  pre-encoded tuples, committing every 10,000 rows as ingest does by default: from Python
+  objects (a dict of lists of str, datetime and float) 1.0x, from a pyarrow Table, read by
+  the core through the Arrow C data interface, 1.5x; sqlite-utils ``insert_all`` on a
+  stdlib ``sqlite3`` connection (5x); and the native ceiling, the same multi-row INSERTs
+  from rows generated in Rust (``_core.ingest_ceiling``), no Python per row (at least 0.7
+  of its speed);
 * count/avg/min/max per series per minute over 5M rows through `Metrics.aggregate`,
   against SQLite's own ``GROUP BY`` on a computed bucket (1.5x) and against DuckDB over the
   core's Arrow export (1.0x);
