@@ -179,6 +179,7 @@ def bind(
             created=stamped_created,
             updated=stamped_updated,
             config=config_columns,
+            count_optional=meta.scalars[count].optional,
         )
     else:
         statements = client.dialect.ratelimit.gcra_statements(

@@ -74,7 +74,11 @@ def window_statements(
     created: Sequence[str],
     updated: Sequence[str],
     config: tuple[str, str, str] | None,
+    count_optional: bool = False,
 ) -> RateLimitStatements:
+    # The hit's guard compares the stored count, whose NULL it never writes: an optional
+    # count changes nothing here (``count_optional`` is for SQLite's one-statement hit).
+    del count_optional
     k = len(keys)
     now, cost, limit, window, sliding = (f"${k + i}" for i in range(1, 6))
     id_param = f"${k + 6}"
@@ -150,7 +154,11 @@ def gcra_statements(
     created: Sequence[str],
     updated: Sequence[str],
     config: tuple[str, str, str] | None,
+    count_optional: bool = False,
 ) -> RateLimitStatements:
+    # The hit's guard compares the stored count, whose NULL it never writes: an optional
+    # count changes nothing here (``count_optional`` is for SQLite's one-statement hit).
+    del count_optional
     k = len(keys)
     now, cost, limit, window = (f"${k + i}" for i in range(1, 5))
     id_param = f"${k + 5}"
