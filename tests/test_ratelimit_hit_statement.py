@@ -5,7 +5,7 @@ hit is a different statement (tests/test_ratelimit_postgres.py).
 * the statement commits inside ``sqlite3_step``, so SQLite's automatic checkpoint keeps
   the WAL bounded under hits alone;
 * a refused hit writes nothing, whether it would have updated a row or inserted one;
-* a count field that may be NULL takes the transaction's way, exactly as well;
+* a count (or arrival time) that may be NULL takes the transaction's way, as exactly;
 * a row the statement drops for another constraint (a duplicate client-made id) is
   decided in the transaction, whose upsert reports it."""
 
@@ -42,6 +42,12 @@ model Loose {
   windowStart  DateTime
 
   @@unique([key, windowStart])
+}
+
+model LooseBucket {
+  id  Int     @id @default(autoincrement())
+  key String  @unique
+  tat BigInt?
 }
 """
 
@@ -125,6 +131,16 @@ def test_an_optional_count_is_counted_exactly_in_a_transaction(db: strata.Databa
     rl.set_clock(T0 + 61 * SECOND)
     assert not rl.hit("k", limit=3, window=60, algorithm="sliding").allowed
     assert stored(db, "Loose") == {"2026-11-22T09:30:00.000+00:00": 3}
+
+
+def test_an_optional_arrival_time_is_counted_exactly_in_a_transaction(
+    db: strata.Database,
+) -> None:
+    rl = db.rate_limiter_("LooseBucket", key="key", tat="tat")
+    rl.set_clock(T0)
+    decisions = [rl.hit("k", limit=3, window=60).allowed for _ in range(5)]
+    assert decisions == [True, True, True, False, False]
+    assert db.query_raw_('SELECT tat FROM "LooseBucket"') == [{"tat": T0 + 60 * SECOND}]
 
 
 def test_a_duplicate_client_id_is_reported_not_ignored(

@@ -636,8 +636,10 @@ class RateLimitDialect(Protocol):
         created: Sequence[str],
         updated: Sequence[str],
         config: tuple[str, str, str] | None,
+        tat_optional: bool = False,
     ) -> RateLimitStatements:
-        """gcra: a row per key holding its theoretical arrival time."""
+        """gcra: a row per key holding its theoretical arrival time (``tat_optional``: as
+        ``count_optional``)."""
 
 
 # -- metrics (strata.dialects.sqlite.metrics) ---------------------------------------------------

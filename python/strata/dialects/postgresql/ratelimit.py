@@ -76,8 +76,8 @@ def window_statements(
     config: tuple[str, str, str] | None,
     count_optional: bool = False,
 ) -> RateLimitStatements:
-    # The hit's guard compares the stored count, whose NULL it never writes: an optional
-    # count changes nothing here (``count_optional`` is for SQLite's one-statement hit).
+    # An optional count changes nothing here: ``count_optional`` is for SQLite's
+    # one-statement hit, which drops a refused row through the count's NOT NULL.
     del count_optional
     k = len(keys)
     now, cost, limit, window, sliding = (f"${k + i}" for i in range(1, 6))
@@ -154,11 +154,9 @@ def gcra_statements(
     created: Sequence[str],
     updated: Sequence[str],
     config: tuple[str, str, str] | None,
-    count_optional: bool = False,
+    tat_optional: bool = False,
 ) -> RateLimitStatements:
-    # The hit's guard compares the stored count, whose NULL it never writes: an optional
-    # count changes nothing here (``count_optional`` is for SQLite's one-statement hit).
-    del count_optional
+    del tat_optional  # as ``count_optional``: for SQLite's one-statement hit
     k = len(keys)
     now, cost, limit, window = (f"${k + i}" for i in range(1, 5))
     id_param = f"${k + 5}"
