@@ -17,6 +17,10 @@
 //!    so the statement itself can never push a count past the limit; a denied hit writes
 //!    nothing.
 //!
+//! With a given limit (not `rule=`), a hit first tries the dialect's one statement that
+//! decides and counts at once, in autocommit (`one_statement_hit`); only a hit it does not
+//! count takes the steps above, which also report a denial exactly.
+//!
 //! Two stored shapes:
 //!
 //! * **window** (fixed and sliding): one row per key and window, `(key..., windowStart)`
