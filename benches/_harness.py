@@ -14,13 +14,15 @@ and `print_table` shows the results.
 from __future__ import annotations
 
 import gc
+import socket
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,3 +262,69 @@ def sqlite3_peer(path: Path, ddl: str) -> sqlite3.Connection:
         conn.execute(f"PRAGMA {pragma}")
     conn.executescript(ddl)
     return conn
+
+
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A ``redis-server`` of its own on the loopback (Debian's, installed by ``make
+    test-deps``), in memory only as it is deployed for rate limiting (no snapshots, no
+    append-only file), stopped on exit. Yields its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+#: `limits`' strategies by the name of the window they keep: "moving" logs every hit's
+#: time (exact), "sliding" weighs the previous window's count as strata's sliding does.
+LIMITS_STRATEGIES = {
+    "fixed": "FixedWindowRateLimiter",
+    "moving": "MovingWindowRateLimiter",
+    "sliding": "SlidingWindowCounterRateLimiter",
+}
+
+
+@contextmanager
+def limits_redis(window: str, limit: int, key: tuple[str, ...]) -> Iterator[Side]:
+    """Allowed hits on ``key`` through ``limits`` with its Redis storage, on a
+    `redis_server` of its own: ``limit`` per minute, with the strategy that keeps
+    ``window`` (see `LIMITS_STRATEGIES`). The reset clears the key."""
+    import limits.strategies
+    from limits import parse
+    from limits.storage import RedisStorage
+
+    with redis_server() as url:
+        strategy = getattr(limits.strategies, LIMITS_STRATEGIES[window])
+        limiter = strategy(RedisStorage(url))
+        item = parse(f"{limit}/minute")
+
+        def run(n: int) -> None:
+            hit = limiter.hit
+            for _ in range(n):
+                if not hit(item, *key):
+                    raise AssertionError("limits denied a hit under its limit")
+
+        yield Side(run, lambda: limiter.clear(item, *key))

@@ -30,8 +30,6 @@ import atexit
 import multiprocessing
 import queue
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +48,7 @@ import metrics as metrics_bench
 import queue_bench
 import ratelimit as ratelimit_bench
 import strata
-from _harness import Benchmark, Side, Suite
+from _harness import Benchmark, Side, Suite, limits_redis
 from strata.dialects.postgresql import PostgresDialect
 
 # The tests' throwaway server (tests/postgres.py), imported rather than copied.
@@ -609,49 +607,11 @@ def _psycopg_hits_per_s(url: str, tmp: Path, n: int) -> float:
         return n / (time.perf_counter() - began)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def _redis_server() -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
 def _limits_redis_hits_per_s(n: int) -> float:
-    from limits import parse
-    from limits.storage import RedisStorage
-    from limits.strategies import FixedWindowRateLimiter
-
-    with _redis_server() as url:
-        limiter = FixedWindowRateLimiter(RedisStorage(url))
-        limit = parse(f"{ratelimit_bench.BIG}/minute")
-        for _ in range(100):
-            limiter.hit(limit, "user-42", "/api/media")
+    with limits_redis("fixed", ratelimit_bench.BIG, ("user-42", "/api/media")) as side:
+        side.run(100)
         began = time.perf_counter()
-        for _ in range(n):
-            limiter.hit(limit, "user-42", "/api/media")
+        side.run(n)
         return n / (time.perf_counter() - began)
 
 

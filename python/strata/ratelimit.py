@@ -179,6 +179,7 @@ def bind(
             created=stamped_created,
             updated=stamped_updated,
             config=config_columns,
+            count_optional=meta.scalars[count].optional,
         )
     else:
         statements = client.dialect.ratelimit.gcra_statements(
@@ -190,6 +191,7 @@ def bind(
             created=stamped_created,
             updated=stamped_updated,
             config=config_columns,
+            tat_optional=meta.scalars[tat].optional,
         )
     spec: RateLimiterSpec = {
         "key_types": [_KEY_TYPES[meta.scalars[name].type] for name in key],

@@ -17,6 +17,10 @@
 //!    so the statement itself can never push a count past the limit; a denied hit writes
 //!    nothing.
 //!
+//! With a given limit (not `rule=`), a hit first tries the dialect's one statement that
+//! decides and counts at once, in autocommit (`one_statement_hit`); only a hit it does not
+//! count takes the steps above, which also report a denial exactly.
+//!
 //! Two stored shapes:
 //!
 //! * **window** (fixed and sliding): one row per key and window, `(key..., windowStart)`
@@ -84,6 +88,9 @@ pub struct Limiter {
     /// On PostgreSQL, how far the server's clock (which decides) was ahead of ours at the
     /// last hit; the denial cache reads the time as ours plus this. Zero on `SQLite`.
     server_offset_ns: AtomicI64,
+    /// The window start the one-statement hit last bound, in milliseconds, and its stored
+    /// form. Locked for a comparison and a copy only.
+    last_window_start: Mutex<Option<(i64, Value)>>,
 }
 
 impl Limiter {
@@ -99,6 +106,7 @@ impl Limiter {
             denials: Mutex::new(DenialCache::default()),
             rules: Mutex::new(HashMap::new()),
             server_offset_ns: AtomicI64::new(0),
+            last_window_start: Mutex::new(None),
         })
     }
 
@@ -273,87 +281,118 @@ impl Limiter {
             let start = window_start(now, window_ns);
             let step = limits.interval() * limits.cost;
             let mut stmt = prepare(conn, sql)?;
-            let mut params: Vec<Value> = Vec::with_capacity(key.len() + 8);
+            // Bound straight from the key and the id, without copying them into values.
+            let mut index = 0;
+            let mut bind = |value: &dyn ToSql| -> Result<()> {
+                index += 1;
+                stmt.raw_bind_parameter(index, value)
+                    .map_err(|e| Error::from_sqlite(e, sql))
+            };
             if self.spec.client_ids {
-                params.push(id.map_or(Value::Null, |id| Value::Text(id.to_owned())));
+                bind(&id)?;
             }
-            params.extend(key.iter().map(KeyPart::value));
+            for part in key {
+                bind(part)?;
+            }
             if algorithm == Algorithm::Gcra {
-                params.push(Value::Integer(now.saturating_add(step)));
+                bind(&now.saturating_add(step))?;
             } else {
-                params.push(self.encode_datetime(start / NANOS_PER_MILLI));
-                params.push(Value::Integer(limits.cost));
+                bind(&self.encode_window_start(start))?;
+                bind(&limits.cost)?;
             }
             let now_ms = now.div_euclid(NANOS_PER_MILLI);
-            params.extend(self.spec.stamps.iter().map(|format| format.value(now_ms)));
-            match algorithm {
-                Algorithm::Fixed => params.push(Value::Integer(limits.limit)),
-                Algorithm::Sliding => params.extend([
-                    Value::Integer(limits.limit),
-                    Value::Integer(window_ns),
-                    Value::Integer(start + window_ns - now),
-                    self.encode_datetime((start - window_ns) / NANOS_PER_MILLI),
-                ]),
-                Algorithm::Gcra => params.extend([
-                    Value::Integer(now),
-                    Value::Integer(step),
-                    Value::Integer(limits.interval() * limits.limit),
-                ]),
+            for format in &self.spec.stamps {
+                bind(&format.value(now_ms))?;
             }
-            for (index, value) in params.iter().enumerate() {
-                stmt.raw_bind_parameter(index + 1, value)
-                    .map_err(|e| Error::from_sqlite(e, sql))?;
+            match algorithm {
+                Algorithm::Fixed => bind(&limits.limit)?,
+                Algorithm::Sliding => {
+                    bind(&limits.limit)?;
+                    bind(&window_ns)?;
+                    bind(&(start + window_ns - now))?;
+                    bind(&self.encode_window_start(start - window_ns))?;
+                }
+                Algorithm::Gcra => {
+                    bind(&now)?;
+                    bind(&step)?;
+                    bind(&(limits.interval() * limits.limit))?;
+                }
             }
             let mut rows = stmt.raw_query();
-            let row = match rows.next() {
-                Ok(Some(row)) => row,
-                Ok(None) => return Ok(None),
+            let counted = match rows.next() {
+                Ok(Some(row)) => Some(self.counted(row, algorithm, now, start, step, limits, id)?),
+                Ok(None) => None,
                 Err(err) => {
                     drop(rows);
                     return Err(refine_error(conn, Error::from_sqlite(err, sql), &mut stmt));
                 }
             };
-            let stored: i64 = row.get(0).map_err(sql_error)?;
-            let mut column = 1;
-            let decision = if algorithm == Algorithm::Gcra {
-                let (decision, next) = decide_gcra(Some(stored - step), now, limits);
-                (next == Some(stored)).then_some(decision)
+            // Stepped to its end, the statement commits inside `sqlite3_step`, which then
+            // runs SQLite's automatic checkpoint; a statement reset before its end commits
+            // in `sqlite3_reset`, which does not, and the WAL would grow without bound.
+            if counted.is_some() {
+                if let Err(err) = rows.next() {
+                    drop(rows);
+                    return Err(refine_error(conn, Error::from_sqlite(err, sql), &mut stmt));
+                }
+            }
+            Ok(counted)
+        })
+    }
+
+    /// The decision of a hit the one-statement hit counted, from the row it returned.
+    #[allow(clippy::too_many_arguments)]
+    fn counted(
+        &self,
+        row: &rusqlite::Row<'_>,
+        algorithm: Algorithm,
+        now: i64,
+        start: i64,
+        step: i64,
+        limits: Limits,
+        id: Option<&str>,
+    ) -> Result<Hit> {
+        let stored: i64 = row.get(0).map_err(sql_error)?;
+        let mut column = 1;
+        let decision = if algorithm == Algorithm::Gcra {
+            let (decision, next) = decide_gcra(Some(stored - step), now, limits);
+            (next == Some(stored)).then_some(decision)
+        } else {
+            let previous = if algorithm == Algorithm::Sliding {
+                column += 1;
+                row.get::<_, Option<i64>>(1)
+                    .map_err(sql_error)?
+                    .unwrap_or(0)
             } else {
-                let previous = if algorithm == Algorithm::Sliding {
-                    column += 1;
-                    row.get::<_, Option<i64>>(1)
-                        .map_err(sql_error)?
-                        .unwrap_or(0)
-                } else {
-                    0
-                };
-                let state = WindowState {
-                    window_start_ns: start,
-                    previous,
-                    current: stored - limits.cost,
-                    exists: stored > limits.cost,
-                };
-                let decision = decide_window(algorithm, state, now, limits);
-                (decision.allowed && decision.count == stored).then_some(decision)
+                0
             };
-            let decision = decision.ok_or_else(|| {
-                // The statement's bound and the core's decision are the same arithmetic;
-                // refuse rather than report what the database does not hold.
-                Error::Transaction(
-                    "the rate limiter's statement counted a hit the core would refuse".into(),
-                )
-            })?;
-            let used_id = if self.spec.client_ids {
-                let given: Option<String> = row.get(column).map_err(sql_error)?;
-                given.is_some() && given.as_deref() == id
-            } else {
-                false
+            let state = WindowState {
+                window_start_ns: start,
+                previous,
+                current: stored - limits.cost,
+                exists: stored > limits.cost,
             };
-            Ok(Some(Hit {
-                decision,
-                used_id,
-                cached: false,
-            }))
+            let decision = decide_window(algorithm, state, now, limits);
+            (decision.allowed && decision.count == stored).then_some(decision)
+        };
+        let decision = decision.ok_or_else(|| {
+            // The statement's bound and the core's decision are the same arithmetic;
+            // refuse rather than report what the database does not hold.
+            Error::Transaction(
+                "the rate limiter's statement counted a hit the core would refuse".into(),
+            )
+        })?;
+        let used_id = if self.spec.client_ids {
+            // Compared where it lies, without copying the returned id.
+            let given = row.get_ref(column).map_err(sql_error)?;
+            matches!((given, id), (ValueRef::Text(given), Some(id)) if given == id.as_bytes())
+        } else {
+            false
+        };
+        Ok(Hit {
+            decision,
+            used_id,
+            cached: false,
         })
     }
 
@@ -632,6 +671,21 @@ impl Limiter {
 
     fn encode_datetime(&self, ms: i64) -> Value {
         self.spec.datetime_format.value(ms)
+    }
+
+    /// The stored form of the window start `start_ns`, remembered for the next hits: every
+    /// hit of a window writes the same one, and formatting it costs more than the lookup.
+    fn encode_window_start(&self, start_ns: i64) -> Value {
+        let ms = start_ns.div_euclid(NANOS_PER_MILLI);
+        let mut last = self.last_window_start.lock();
+        match &*last {
+            Some((cached, value)) if *cached == ms => value.clone(),
+            _ => {
+                let value = self.encode_datetime(ms);
+                *last = Some((ms, value.clone()));
+                value
+            }
+        }
     }
 }
 

@@ -619,8 +619,11 @@ class RateLimitDialect(Protocol):
         created: Sequence[str],
         updated: Sequence[str],
         config: tuple[str, str, str] | None,
+        count_optional: bool = False,
     ) -> RateLimitStatements:
-        """Fixed and sliding windows: a row per key and window holding a count."""
+        """Fixed and sliding windows: a row per key and window holding a count.
+        ``count_optional``: the count column may hold NULL (an optional field), which a
+        dialect whose hit relies on its NOT NULL must allow for."""
 
     def gcra_statements(
         self,
@@ -633,8 +636,10 @@ class RateLimitDialect(Protocol):
         created: Sequence[str],
         updated: Sequence[str],
         config: tuple[str, str, str] | None,
+        tat_optional: bool = False,
     ) -> RateLimitStatements:
-        """gcra: a row per key holding its theoretical arrival time."""
+        """gcra: a row per key holding its theoretical arrival time (``tat_optional``: as
+        ``count_optional``)."""
 
 
 # -- metrics (strata.dialects.sqlite.metrics) ---------------------------------------------------

@@ -74,7 +74,11 @@ def window_statements(
     created: Sequence[str],
     updated: Sequence[str],
     config: tuple[str, str, str] | None,
+    count_optional: bool = False,
 ) -> RateLimitStatements:
+    # An optional count changes nothing here: ``count_optional`` is for SQLite's
+    # one-statement hit, which drops a refused row through the count's NOT NULL.
+    del count_optional
     k = len(keys)
     now, cost, limit, window, sliding = (f"${k + i}" for i in range(1, 6))
     id_param = f"${k + 6}"
@@ -150,7 +154,9 @@ def gcra_statements(
     created: Sequence[str],
     updated: Sequence[str],
     config: tuple[str, str, str] | None,
+    tat_optional: bool = False,
 ) -> RateLimitStatements:
+    del tat_optional  # as ``count_optional``: for SQLite's one-statement hit
     k = len(keys)
     now, cost, limit, window = (f"${k + i}" for i in range(1, 5))
     id_param = f"${k + 5}"

@@ -5,12 +5,23 @@ a statement names them. The upsert's ``WHERE`` repeats the decision's bound, so 
 statement itself can never push a count past the limit.
 
 An allowed hit with a given limit is one statement (``hit``, ``hit_sliding``): an
-``INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING`` that counts the hit only when
-the bound holds and the key has no window later than now's, run in autocommit. No row back
-means the hit was refused, or the key is past now's window; the core then decides in a
-transaction from the key's state (read, decide, upsert), as every hit with ``rule=`` does.
-The sliding bound is the core's SQL function ``strata_sliding_cap``, which computes with
-the same exact integers as the core's decision.
+``INSERT OR IGNORE ... VALUES ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING`` that
+counts the hit only when the bound holds and the key has no window later than now's, run in
+autocommit. No row back means the hit was refused, or the key is past now's window; the
+core then decides in a transaction from the key's state (read, decide, upsert), as every
+hit with ``rule=`` does. The sliding bound is the core's SQL function
+``strata_sliding_cap``, which computes with the same exact integers as the core's decision.
+
+The hits insert one row of ``VALUES`` whose count (gcra: arrival time) is NULL when the
+new row's own bound fails or (windows) a later window exists: the column's NOT NULL
+constraint then drops the row (``OR IGNORE``) before the upsert's conflict is looked for,
+so neither an insert nor an update happens. Only the update's bound remains for
+``DO UPDATE ... WHERE``: the later window is checked once. ``VALUES`` rather than
+``INSERT ... SELECT ... WHERE``: SQLite first copies such a SELECT's rows into a temporary
+table, which cost about a tenth of an allowed hit (docs/perf-ratelimit.md). ``OR IGNORE``
+drops a row that breaks another constraint too (a duplicate client-made id, say); the hit
+then goes the transaction's way, whose plain upsert reports it. Where the count (or the
+arrival time) may be NULL, there is no one-statement hit.
 """
 
 from __future__ import annotations
@@ -33,9 +44,12 @@ def window_statements(
     created: Sequence[str],
     updated: Sequence[str],
     config: tuple[str, str, str] | None,
+    count_optional: bool = False,
 ) -> RateLimitStatements:
     filter = _key_filter(keys)
-    hits = _window_hits(
+    # The one-statement hits drop a refused row through the count's NOT NULL: without it
+    # every hit decides in a transaction. The same for gcra's arrival time.
+    hits: tuple[str | None, str | None] = (None, None) if count_optional else _window_hits(
         table, keys, conflict, count=count, window_start=window_start, id=id,
         created=created, updated=updated,
     )  # fmt: skip
@@ -71,8 +85,11 @@ def gcra_statements(
     created: Sequence[str],
     updated: Sequence[str],
     config: tuple[str, str, str] | None,
+    tat_optional: bool = False,
 ) -> RateLimitStatements:
-    hit = _gcra_hit(table, keys, conflict, tat=tat, id=id, created=created, updated=updated)
+    hit = None if tat_optional else _gcra_hit(
+        table, keys, conflict, tat=tat, id=id, created=created, updated=updated
+    )  # fmt: skip
     return _statements(
         table,
         keys,
@@ -138,11 +155,14 @@ def _window_hits(
     id_returned = "" if id is None else f", {id}"
 
     def hit(bound: str, returned: str) -> str:
+        values = [f"?{i}" for i in range(1, len(columns) + 1)]
+        # The cost is the count's value: NULL, and so the row dropped, unless it may count.
+        values[cost - 1] = f"CASE WHEN ?{cost} <= {bound} AND {later} THEN ?{cost} END"
         return (
-            f"INSERT INTO {table} ({', '.join(columns)}) "
-            f"SELECT {_numbered(len(columns))} WHERE ?{cost} <= {bound} AND {later} "
+            f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(values)}) "
             f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {sets} "
-            f"WHERE {count} + excluded.{count} <= {bound} AND {later} "
+            f"WHERE {count} + excluded.{count} <= {bound} "
             f"RETURNING {returned}{id_returned}"
         )
 
@@ -163,13 +183,16 @@ def _gcra_hit(
     stored value being the arrival time a new key gets: now plus the hit's step), then
     now, the step and the burst (nanoseconds). Returns the new arrival time, then the id
     when the client makes ids; no row when the hit was not counted."""
-    columns, _ = _insert_columns(id, keys, [tat], [*created, *updated])
+    columns, first_key = _insert_columns(id, keys, [tat], [*created, *updated])
     now, step, burst = (f"?{len(columns) + i}" for i in (1, 2, 3))
     nxt = f"max({tat}, {now}) + {step}"
     sets = ", ".join([f"{tat} = {nxt}", *_stamped(updated)])
+    values = [f"?{i}" for i in range(1, len(columns) + 1)]
+    # A new key's arrival time, NULL (the row dropped) when one hit's step exceeds the burst.
+    arrival = first_key + len(keys)
+    values[arrival - 1] = f"CASE WHEN {step} <= {burst} THEN ?{arrival} END"
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) "
-        f"SELECT {_numbered(len(columns))} WHERE {step} <= {burst} "
+        f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({', '.join(values)}) "
         f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {sets} "
         f"WHERE {nxt} - {now} <= {burst} "
         f"RETURNING {tat}{'' if id is None else f', {id}'}"
