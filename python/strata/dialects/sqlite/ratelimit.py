@@ -18,7 +18,7 @@ constraint then drops the row (``OR IGNORE``) before the upsert's conflict is lo
 so neither an insert nor an update happens. Only the update's bound remains for
 ``DO UPDATE ... WHERE``: the later window is checked once. ``VALUES`` rather than
 ``INSERT ... SELECT ... WHERE``: SQLite first copies such a SELECT's rows into a temporary
-table, which cost about a tenth of an allowed hit (docs/perf-ratelimit.md). ``OR IGNORE``
+table, which cost about a tenth of an allowed hit (docs/PERFORMANCE.md). ``OR IGNORE``
 drops a row that breaks another constraint too (a duplicate client-made id, say); the hit
 then goes the transaction's way, whose plain upsert reports it. Where the count (or the
 arrival time) may be NULL, there is no one-statement hit.
