@@ -535,12 +535,12 @@ class Queue:
         *,
         run_at: datetime | timedelta | None = None,
     ) -> int:
-        """Create many ready jobs through the core's bulk insert, in one transaction;
-        returns how many were created. Rows that give the unique-key field are skipped when
-        a ready or claimed job (or an earlier row) has the same key."""
+        """Create many ready jobs through the core's bulk insert in one transaction; returns
+        how many. A row is skipped when a ready or claimed job, or an earlier row, has its key."""
         reserved = self._binding.reserved
         for index, item in enumerate(data):
-            if not isinstance(item, Mapping) or not reserved.isdisjoint(item):
+            mapping = type(item) is dict or isinstance(item, Mapping)  # dict first: ABCs cost
+            if not mapping or not reserved.isdisjoint(item):
                 self._check_job_data(item, index)
         defaults = dict(self._binding.states["ready"])
         if run_at is not None:
