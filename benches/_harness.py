@@ -328,3 +328,20 @@ def limits_redis(window: str, limit: int, key: tuple[str, ...]) -> Iterator[Side
                     raise AssertionError("limits denied a hit under its limit")
 
         yield Side(run, lambda: limiter.clear(item, *key))
+
+
+def rate_limit_statements(dialect: Any) -> Any:
+    """The statements `dialect`'s limiter runs for the suites' RateLimit model (a window
+    keyed by userId and endpoint, counted in requestCount): the SQL both sides of a
+    same-SQL baseline run, taken from strata so that it cannot drift."""
+    return dialect.ratelimit.window_statements(
+        '"RateLimit"',
+        ['"userId"', '"endpoint"'],
+        ['"userId"', '"endpoint"', '"windowStart"'],
+        count='"requestCount"',
+        window_start='"windowStart"',
+        id='"id"',
+        created=[],
+        updated=[],
+        config=None,
+    )

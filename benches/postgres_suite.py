@@ -48,7 +48,7 @@ import metrics as metrics_bench
 import queue_bench
 import ratelimit as ratelimit_bench
 import strata
-from _harness import Benchmark, Side, Suite, limits_redis
+from _harness import Benchmark, Side, Suite, limits_redis, rate_limit_statements
 from strata.dialects.postgresql import PostgresDialect
 
 # The tests' throwaway server (tests/postgres.py), imported rather than copied.
@@ -541,17 +541,7 @@ WINDOW = datetime(2026, 11, 22, 9, 30)
 def _strata_upsert() -> str:
     """The statement strata's limiter runs per hit on this schema, from the dialect, in
     psycopg's placeholders."""
-    statements = PostgresDialect().ratelimit.window_statements(
-        '"RateLimit"',
-        ['"userId"', '"endpoint"'],
-        ['"userId"', '"endpoint"', '"windowStart"'],
-        count='"requestCount"',
-        window_start='"windowStart"',
-        id='"id"',
-        created=[],
-        updated=[],
-        config=None,
-    )
+    statements = rate_limit_statements(PostgresDialect())
     return re.sub(r"\$(\d+)", r"%(p\1)s", statements["upsert"].replace("%", "%%"))
 
 

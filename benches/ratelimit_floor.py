@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _harness import schema_ddl, sqlite3_peer
+from _harness import rate_limit_statements, schema_ddl, sqlite3_peer
 from ratelimit import BIG, NOW_NS, WINDOW_START, _limiter, _vs_pyrate, _vs_sqlite3
 from strata.dialects.sqlite import SqliteDialect
 
@@ -42,17 +42,7 @@ KEY = ("user-42", "/api/media")
 
 
 def _statements() -> dict[str, str]:
-    found = SqliteDialect().ratelimit.window_statements(
-        '"RateLimit"',
-        ['"userId"', '"endpoint"'],
-        ['"userId"', '"endpoint"', '"windowStart"'],
-        count='"requestCount"',
-        window_start='"windowStart"',
-        id='"id"',
-        created=[],
-        updated=[],
-        config=None,
-    )
+    found = rate_limit_statements(SqliteDialect())
     assert found["hit"] is not None
     return {"hit": found["hit"], "state": found["state"], "upsert": found["upsert"]}
 

@@ -32,7 +32,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Statement};
 
 use crate::busy::Conn;
-use crate::engine::{collect_bound, prepare, Engine, Rows};
+use crate::engine::{collect_bound, prepare, sqlite_order, Engine, Rows};
 use crate::error::{Error, Result};
 use crate::time::{Clock, Format};
 
@@ -484,7 +484,7 @@ impl Queue {
 
     fn compare(&self, a: &[Value], b: &[Value]) -> CmpOrdering {
         for &(column, descending) in &self.order {
-            let ordering = compare_values(&a[column], &b[column]);
+            let ordering = sqlite_order(&a[column], &b[column]);
             if ordering != CmpOrdering::Equal {
                 return if descending {
                     ordering.reverse()
@@ -494,28 +494,6 @@ impl Queue {
             }
         }
         CmpOrdering::Equal
-    }
-}
-
-/// `SQLite`'s order across storage classes: NULL, numbers, text, blobs.
-fn compare_values(a: &Value, b: &Value) -> CmpOrdering {
-    fn class(value: &Value) -> u8 {
-        match value {
-            Value::Null => 0,
-            Value::Integer(_) | Value::Real(_) => 1,
-            Value::Text(_) => 2,
-            Value::Blob(_) => 3,
-        }
-    }
-    #[allow(clippy::cast_precision_loss)] // the comparison SQLite itself makes
-    match (a, b) {
-        (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
-        (Value::Integer(x), Value::Real(y)) => (*x as f64).total_cmp(y),
-        (Value::Real(x), Value::Integer(y)) => x.total_cmp(&(*y as f64)),
-        (Value::Real(x), Value::Real(y)) => x.total_cmp(y),
-        (Value::Text(x), Value::Text(y)) => x.cmp(y),
-        (Value::Blob(x), Value::Blob(y)) => x.cmp(y),
-        _ => class(a).cmp(&class(b)),
     }
 }
 
@@ -704,7 +682,7 @@ mod tests {
             Value::Real(1.5),
             Value::Text("a".into()),
         ];
-        values.sort_by(compare_values);
+        values.sort_by(sqlite_order);
         assert_eq!(
             values,
             vec![

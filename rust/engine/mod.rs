@@ -56,7 +56,7 @@ pub use backend::Backend;
 pub(crate) use fk_probe::refine_error;
 pub use pool::{PooledReader, StreamReader};
 pub use statement::Rows;
-pub(crate) use statement::{bind, collect_bound, owned_value, prepare};
+pub(crate) use statement::{bind, collect_bound, owned_value, prepare, sqlite_order};
 pub use tx_options::{Isolation, TxOptions};
 
 use open::{configure_writer, open_connection};

@@ -116,3 +116,26 @@ pub(crate) fn owned_value(value: rusqlite::types::ValueRef<'_>) -> Value {
         ValueRef::Blob(bytes) => Value::Blob(bytes.to_vec()),
     }
 }
+
+/// `SQLite`'s order of stored values under the BINARY collation: NULL, numbers (compared
+/// as numbers), text, blobs; text and blobs bytewise.
+pub(crate) fn sqlite_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    fn class(value: &Value) -> u8 {
+        match value {
+            Value::Null => 0,
+            Value::Integer(_) | Value::Real(_) => 1,
+            Value::Text(_) => 2,
+            Value::Blob(_) => 3,
+        }
+    }
+    #[allow(clippy::cast_precision_loss)] // the comparison SQLite itself makes
+    match (a, b) {
+        (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
+        (Value::Integer(x), Value::Real(y)) => (*x as f64).total_cmp(y),
+        (Value::Real(x), Value::Integer(y)) => x.total_cmp(&(*y as f64)),
+        (Value::Real(x), Value::Real(y)) => x.total_cmp(y),
+        (Value::Text(x), Value::Text(y)) => x.cmp(y),
+        (Value::Blob(x), Value::Blob(y)) => x.cmp(y),
+        _ => class(a).cmp(&class(b)),
+    }
+}

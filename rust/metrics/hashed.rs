@@ -12,7 +12,6 @@
 //! The buckets come out sorted as the ordered walk emits them: by series in `SQLite`'s
 //! order (NULL, numbers, text, blobs; text and blobs bytewise), then by start.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
@@ -20,7 +19,7 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
 
 use super::{accumulate_row, not_a_datetime, stored_number, Accumulator, Bucket, Request, Source};
-use crate::engine::{bind, owned_value};
+use crate::engine::{bind, owned_value, sqlite_order};
 use crate::error::{Error, Result};
 use crate::time;
 
@@ -146,28 +145,6 @@ fn encode(value: ValueRef<'_>, out: &mut Vec<u8>) {
             out.push(4);
             out.extend_from_slice(blob);
         }
-    }
-}
-
-/// `SQLite`'s sort order for values of the BINARY collation.
-fn sqlite_order(a: &Value, b: &Value) -> Ordering {
-    fn class(value: &Value) -> u8 {
-        match value {
-            Value::Null => 0,
-            Value::Integer(_) | Value::Real(_) => 1,
-            Value::Text(_) => 2,
-            Value::Blob(_) => 3,
-        }
-    }
-    #[allow(clippy::cast_precision_loss)]
-    match (a, b) {
-        (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
-        (Value::Integer(x), Value::Real(y)) => (*x as f64).total_cmp(y),
-        (Value::Real(x), Value::Integer(y)) => x.total_cmp(&(*y as f64)),
-        (Value::Real(x), Value::Real(y)) => x.total_cmp(y),
-        (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
-        (Value::Blob(x), Value::Blob(y)) => x.cmp(y),
-        _ => class(a).cmp(&class(b)),
     }
 }
 

@@ -51,19 +51,7 @@ fn insert(conn: &Connection, s: &str, seconds: i64, v: Option<f64>, n: Option<i6
 }
 
 fn run(conn: &Connection, every_ms: i64, outputs: &[(usize, Stat)]) -> Vec<Bucket> {
-    let mut out = Vec::new();
-    let request = Request {
-        every_ms,
-        outputs,
-        condition: "1",
-        params: &[],
-    };
-    aggregate(conn, &source(), &request, |b| {
-        out.push(b);
-        Ok(())
-    })
-    .unwrap();
-    out
+    run_with(conn, &source(), every_ms, outputs)
 }
 
 #[test]
