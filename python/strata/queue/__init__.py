@@ -304,8 +304,8 @@ class Queue:
         All happen or none: if a claim is stale, `LeaseLostError` (or `JobCancelledError`)
         is raised, no job is completed and nothing is claimed; claim again with `claim`.
         The completions are durable when this returns."""
-        claims = list(claim) if isinstance(claim, (list, tuple)) else [claim]
-        items = [self._complete_item(each, data) for each in claims]
+        batch: Sequence[Any] = claim if isinstance(claim, (list, tuple)) else [claim]
+        items = [self._complete_item(each, data) for each in batch]  # each checked a Claim
         self._check_claim_args(worker, limit)
         _, (rows,) = self._core.settle_and_claim(
             items, [(worker, limit)], lease=self.lease, strict=True, rows=False
