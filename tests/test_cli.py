@@ -176,8 +176,11 @@ def test_demo_refuses_a_database_of_another_schema(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_stops_cleanly_on_ctrl_c_and_the_next_run_resumes(tmp_path: Path) -> None:
     database = tmp_path / "demo.db"
+    # Enough jobs that the demo cannot finish between the first completion seen and the
+    # Ctrl-C, however fast the workers or slow the polling on a loaded machine.
+    JOBS = 12_000
     strata_command = str(Path(sys.executable).parent / "strata")
-    command = [strata_command, "demo", "--db", str(database), "--jobs", "4000"]
+    command = [strata_command, "demo", "--db", str(database), "--jobs", str(JOBS)]
     # Its own process group, as a terminal's foreground job: Ctrl-C reaches every process.
     demo = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
@@ -210,10 +213,10 @@ def test_demo_stops_cleanly_on_ctrl_c_and_the_next_run_resumes(tmp_path: Path) -
         ["ps", "-o", "pid,pgid,args", "-g", str(demo.pid)], capture_output=True, text=True
     ).stdout
 
-    resumed = CliRunner().invoke(main, ["demo", "--db", str(database), "--jobs", "4000"])
+    resumed = CliRunner().invoke(main, ["demo", "--db", str(database), "--jobs", str(JOBS)])
     assert resumed.exit_code == 0, resumed.output
     with strata.connect(database, schema=schema) as db:
-        assert db.job.count() == 4_000
+        assert db.job.count() == JOBS
         assert db.job.count(where={"status": {"not_in": ["COMPLETED", "FAILED"]}}) == 0
 
 

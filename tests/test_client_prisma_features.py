@@ -610,7 +610,8 @@ def test_query_events_carry_sql_params_and_duration(db: strata.Database, backend
     lookup = events[0]
     assert lookup.query.startswith("SELECT")
     assert lookup.params[0] == "ann@x.io"
-    assert events[2].query.startswith('INSERT INTO "Tag"')
+    bulk_head = "INSERT INTO" if backend.is_postgres else "INSERT OR FAIL INTO"
+    assert events[2].query.startswith(f'{bulk_head} "Tag"')
     assert events[3].params == ("c", "b")
     for event in events:
         assert event.error is None
