@@ -182,8 +182,16 @@ def test_demo_stops_cleanly_on_ctrl_c_and_the_next_run_resumes(tmp_path: Path) -
     strata_command = str(Path(sys.executable).parent / "strata")
     command = [strata_command, "demo", "--db", str(database), "--jobs", str(JOBS)]
     # Its own process group, as a terminal's foreground job: Ctrl-C reaches every process.
+    # And Ctrl-C's default disposition, as a terminal gives it: a shell without job control
+    # starts background commands (a CI runner's, say) with SIGINT ignored, which children
+    # inherit.
     demo = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     schema = Path(strata.__file__).resolve().parents[2] / "schema" / "render_manager.prisma"
     deadline = time.monotonic() + 120
