@@ -42,6 +42,11 @@ def select_all(view: str) -> str:
     return f"SELECT * FROM {quote(view)}"
 
 
+def sample_query(view: str) -> str:
+    """What the studio's SQL box starts with: the first rows of ``view``."""
+    return f"{select_all(view)} LIMIT 20"
+
+
 def copy_to_parquet(view: str) -> str:
     """Writes the view ``view`` (unquoted) to the Parquet file named by the parameter."""
     return f"COPY ({select_all(view)}) TO ? (FORMAT parquet)"

@@ -35,6 +35,7 @@ try:
 except ImportError as error:
     MissingExtraError.reraise(error, "strata studio", error.name or "starlette", "studio")
 
+from strata.dialects import duckdb as duck_sql
 from strata.errors import (
     ConstraintError,
     RecordNotFoundError,
@@ -267,7 +268,10 @@ def create_app(
         Route("/", page("index.html")),
         Route("/models/{model}", page("model.html")),
         Route("/watch", page("watch.html")),
-        Route("/query", page("query.html")),
+        Route(
+            "/query",
+            page("query.html", sample=duck_sql.sample_query(next(iter(db.client_.metas), "table"))),
+        ),
         Route("/api/models", guarded(models)),
         Route("/api/models/{model}", guarded(model)),
         Route("/api/models/{model}/rows", guarded(rows)),
