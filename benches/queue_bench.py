@@ -360,14 +360,24 @@ def _worker(path: str, schema: str, ready: Any, start: Any, results: Any) -> Non
 
 
 class _Crew:
-    """Worker processes started before a sample (untimed) and released at its start."""
+    """Worker processes started before a sample (untimed) and released at its start. The
+    sample ends when every worker has reported its count; the processes' exits (an
+    interpreter's teardown, a large part of a quick sample) are waited for untimed, before
+    the next sample or when the crew is done."""
 
     def __init__(self, tmp: Path, processes: int) -> None:
         self.tmp, self.processes = tmp, processes
         self.context = multiprocessing.get_context("spawn")
         self.latencies: list[int] = []
+        self.workers: list[Any] = []
+
+    def join(self) -> None:
+        for worker in self.workers:
+            worker.join()
+        self.workers = []
 
     def prepare(self, db: strata.Database, q: Queue, size: int) -> None:
+        self.join()
         _refill(db, q, size)()
         self.ready = self.context.Semaphore(0)
         self.start = self.context.Event()
@@ -393,8 +403,6 @@ class _Crew:
     def run(self, size: int) -> None:
         self.start.set()
         outcomes = [self.results.get(timeout=600) for _ in self.workers]
-        for worker in self.workers:
-            worker.join()
         if sum(done for done, _ in outcomes) != size:
             raise AssertionError("jobs were lost or completed twice")
         self.latencies += [latency for _, latencies in outcomes for latency in latencies]
@@ -404,11 +412,15 @@ def _four_vs_one(size: int) -> Callable[[Path], Any]:
     @contextmanager
     def setup(tmp: Path) -> Iterator[tuple[Side, Side]]:
         with _queue(tmp) as (db, q):
-            sides = []
-            for processes in (4, 1):
-                crew = _Crew(tmp, processes)
-                sides.append(Side(crew.run, lambda crew=crew: crew.prepare(db, q, size)))
-            yield sides[0], sides[1]
+            crews = [_Crew(tmp, processes) for processes in (4, 1)]
+            try:
+                yield (
+                    Side(crews[0].run, lambda: crews[0].prepare(db, q, size)),
+                    Side(crews[1].run, lambda: crews[1].prepare(db, q, size)),
+                )
+            finally:
+                for crew in crews:
+                    crew.join()
 
     return setup
 
@@ -425,6 +437,7 @@ def extras(quick: bool) -> dict[str, float]:
         crew = _Crew(Path(tmp), 4)
         crew.prepare(db, q, size)
         crew.run(size)
+        crew.join()
     latencies = sorted(crew.latencies)
     p50 = statistics.median(latencies) / 1e3
     p99 = latencies[int(len(latencies) * 0.99)] / 1e3

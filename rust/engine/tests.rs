@@ -433,3 +433,40 @@ fn a_checkpoint_due_under_the_turn_runs_once_it_is_let_go() {
         main_file()
     );
 }
+
+#[test]
+fn checkpoints_after_the_turn_are_spaced_and_a_log_they_cannot_restart_is_checkpointed_inside_it() {
+    let (_dir, path) = temp_db("spacing");
+    let db = engine(&path);
+    db.execute("CREATE TABLE t (x BLOB)", &[]).unwrap();
+    // A reader whose snapshot is older than every commit below keeps the log from starting
+    // over, as other processes' writes do.
+    let reader = db.dedicated_reader().unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+        .unwrap();
+    // Each row is a page of its own.
+    let insert_pages = |n: i64| {
+        db.write(|conn| {
+            conn.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+                 INSERT INTO t SELECT zeroblob(4000) FROM n",
+                [n],
+            )
+            .map_err(|e| Error::from_sqlite(e, ""))
+        })
+        .unwrap();
+        checkpoint::counts::run()
+    };
+    let (at_commit, after) = checkpoint::counts::run();
+    // Past the threshold: a checkpoint after the turn.
+    assert_eq!(insert_pages(1_200), (at_commit, after + 1));
+    // Ten pages more: not yet another one.
+    assert_eq!(insert_pages(10), (at_commit, after + 1));
+    // A hundred and fifty more: the next one.
+    assert_eq!(insert_pages(150), (at_commit, after + 2));
+    // Past twice the threshold, the log never having started over: inside the turn.
+    assert_eq!(insert_pages(700), (at_commit + 1, after + 2));
+    reader.execute_batch("COMMIT").unwrap();
+}
