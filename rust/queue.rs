@@ -20,6 +20,7 @@
 //!   `data_version` pragma), whose value changes when any other connection commits, so an idle worker notices new jobs from any process without
 //!   taking the write lock. Enqueues in this process also wake it at once.
 
+use std::borrow::Cow;
 use std::cmp::Ordering as CmpOrdering;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -84,10 +85,34 @@ const STAMPS: [(&str, Format); 4] = [
 ];
 
 /// The times one call binds: `:now`, `:expires` and `:retry_at` in the lease's form, and
-/// the time itself for the stamps.
+/// the time itself for the stamps. Each is formatted only if the statement names it.
+/// Milliseconds since the Unix epoch.
+#[derive(Clone, Copy)]
 struct Times {
-    now_ms: i64,
-    lease: [(&'static str, Value); 3],
+    now: i64,
+    expires: i64,
+    retry_at: i64,
+}
+
+impl Times {
+    /// The value of the time parameter `name`, written in `lease_format` for the lease
+    /// times; `None` when `name` is not a time.
+    fn value(self, name: &str, lease_format: Format) -> Option<(&'static str, Value)> {
+        let lease = match name {
+            ":now" => Some((":now", self.now)),
+            ":expires" => Some((":expires", self.expires)),
+            ":retry_at" => Some((":retry_at", self.retry_at)),
+            _ => None,
+        };
+        if let Some((key, ms)) = lease {
+            return Some((key, lease_format.value(ms)));
+        }
+        // Stamps are formatted only for the statements that name them.
+        STAMPS
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(key, format)| (*key, format.value(self.now)))
+    }
 }
 
 pub struct Queue {
@@ -179,7 +204,7 @@ impl Queue {
         limit: i64,
         lease_ms: i64,
     ) -> Result<Rows> {
-        let times = self.times(now, lease_ms, 0);
+        let times = Self::times(now, lease_ms, 0);
         let extra = [(":worker", worker), (":limit", &Value::Integer(limit))];
         let last = self.last_recovery_ms.load(Ordering::Relaxed);
         // A clock moved backwards (tests shift it) also triggers a recovery.
@@ -215,7 +240,7 @@ impl Queue {
             let now = self.clock.now_ms();
             let mut settled = Vec::with_capacity(items.len());
             for item in items {
-                let times = self.times(now, lease_ms, item.delay_ms);
+                let times = Self::times(now, lease_ms, item.delay_ms);
                 let token = Value::Integer(item.token);
                 let mut extra: Vec<(&str, &Value)> = vec![(":id", &item.id), (":token", &token)];
                 extra.extend(
@@ -257,7 +282,7 @@ impl Queue {
     ) -> Result<Rows> {
         self.engine.write(|conn| {
             let now = self.clock.now_ms();
-            let times = self.times(now, lease_ms, delay_ms);
+            let times = Self::times(now, lease_ms, delay_ms);
             let token = Value::Integer(token);
             let mut extra: Vec<(&str, &Value)> = vec![(":id", id), (":token", &token)];
             extra.extend(params.iter().map(|(name, value)| (name.as_str(), value)));
@@ -282,7 +307,7 @@ impl Queue {
         params: &[(String, Value)],
     ) -> Result<Vec<Option<Vec<Value>>>> {
         self.engine.write(|conn| {
-            let times = self.times(self.clock.now_ms(), lease_ms, 0);
+            let times = Self::times(self.clock.now_ms(), lease_ms, 0);
             let mut stmt = prepare(conn, sql)?;
             let mut out = Vec::with_capacity(claims.len());
             for (id, token) in claims {
@@ -339,7 +364,7 @@ impl Queue {
     /// reader.
     pub fn run(&self, sql: &str, params: &[(String, Value)], write: bool) -> Result<Rows> {
         let run = |conn: &Connection| {
-            let times = self.times(self.clock.now_ms(), 0, 0);
+            let times = Self::times(self.clock.now_ms(), 0, 0);
             let extra: Vec<(&str, &Value)> = params
                 .iter()
                 .map(|(name, value)| (name.as_str(), value))
@@ -435,14 +460,11 @@ impl Queue {
         Ok(changed)
     }
 
-    fn times(&self, now: i64, lease_ms: i64, delay_ms: i64) -> Times {
+    fn times(now: i64, lease_ms: i64, delay_ms: i64) -> Times {
         Times {
-            now_ms: now,
-            lease: [
-                (":now", self.format.value(now)),
-                (":expires", self.format.value(now.saturating_add(lease_ms))),
-                (":retry_at", self.format.value(now.saturating_add(delay_ms))),
-            ],
+            now,
+            expires: now.saturating_add(lease_ms),
+            retry_at: now.saturating_add(delay_ms),
         }
     }
 
@@ -452,31 +474,31 @@ impl Queue {
         times: Option<&Times>,
         extra: &[(&str, &Value)],
     ) -> Result<()> {
-        let constants = self
-            .constants
-            .iter()
-            .map(|(name, value)| (name.as_str(), value));
-        let lease_times = times
-            .into_iter()
-            .flat_map(|times| times.lease.iter().map(|(name, value)| (*name, value)));
-        for (name, value) in constants.chain(lease_times).chain(extra.iter().copied()) {
-            if let Some(index) = stmt
-                .parameter_index(name)
-                .map_err(|e| Error::from_sqlite(e, name))?
-            {
-                stmt.raw_bind_parameter(index, value)
-                    .map_err(|e| Error::from_sqlite(e, name))?;
-            }
-        }
-        // Stamps are formatted only for the statements that name them.
-        for (name, format) in times.map_or(&[][..], |_| &STAMPS[..]) {
-            if let Some(index) = stmt
-                .parameter_index(name)
-                .map_err(|e| Error::from_sqlite(e, name))?
-            {
-                let now = times.map_or(0, |times| times.now_ms);
-                stmt.raw_bind_parameter(index, format.value(now))
-                    .map_err(|e| Error::from_sqlite(e, name))?;
+        // Walk the statement's own parameters (a handful) rather than look up every name
+        // this call could bind: a lookup by name allocates, and a claim-and-settle
+        // transaction binds a few hundred of them while it holds the write lock.
+        for index in 1..=stmt.parameter_count() {
+            let Some(name) = stmt.parameter_name(index) else {
+                continue;
+            };
+            // The value, and its name as the caller spelled it (`name` borrows `stmt`).
+            let found: Option<(&str, Cow<'_, Value>)> = extra
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(key, value)| (*key, Cow::Borrowed(*value)))
+                .or_else(|| {
+                    let (key, value) = times?.value(name, self.format)?;
+                    Some((key, Cow::Owned(value)))
+                })
+                .or_else(|| {
+                    self.constants
+                        .iter()
+                        .find(|(key, _)| key == name)
+                        .map(|(key, value)| (key.as_str(), Cow::Borrowed(value)))
+                });
+            if let Some((key, value)) = found {
+                stmt.raw_bind_parameter(index, value.as_ref())
+                    .map_err(|e| Error::from_sqlite(e, key))?;
             }
         }
         Ok(())
