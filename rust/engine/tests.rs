@@ -470,3 +470,91 @@ fn checkpoints_after_the_turn_are_spaced_and_a_log_they_cannot_restart_is_checkp
     assert_eq!(insert_pages(700), (at_commit + 1, after + 2));
     reader.execute_batch("COMMIT").unwrap();
 }
+
+#[test]
+fn writers_waiting_for_the_turn_get_it_in_the_order_they_came() {
+    use std::sync::{mpsc, Arc, Mutex};
+    let (_dir, path) = temp_db("line-order");
+    let first = engine(&path);
+    first.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    let (release, released) = mpsc::channel::<()>();
+    let (entered, has_entered) = mpsc::channel::<()>();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let holder = {
+        let order = Arc::clone(&order);
+        std::thread::spawn(move || {
+            first
+                .write(|_| {
+                    entered.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok(())
+                })
+                .unwrap();
+            // At once again: the waiters came first. (`flock` alone would most often give
+            // it to this thread, running already, before a woken waiter runs.)
+            first
+                .write(|_| {
+                    order.lock().unwrap().push(99);
+                    Ok(())
+                })
+                .unwrap();
+        })
+    };
+    has_entered.recv().unwrap();
+    // Five engines (five open sidecars: five processes, as `flock` sees them) queue one
+    // after another, and wait longer than `STALL` while the turn is held.
+    let waiters: Vec<_> = (0..5)
+        .map(|i| {
+            let (path, order) = (path.clone(), Arc::clone(&order));
+            let waiter = std::thread::spawn(move || {
+                let db = engine(&path);
+                db.write(|_| {
+                    order.lock().unwrap().push(i);
+                    Ok(())
+                })
+                .unwrap();
+            });
+            std::thread::sleep(Duration::from_millis(30));
+            waiter
+        })
+        .collect();
+    // Only the head of the line waits on the lock; the others sleep on the line, so the
+    // holder letting go wakes one of them, not all five.
+    let sidecar = format!("{path}-strata-lock");
+    assert_eq!(file_lock::waiting::on(&sidecar), 1);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    for waiter in waiters {
+        waiter.join().unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4, 99]);
+}
+
+#[test]
+fn a_ticket_whose_process_died_holds_up_the_line_only_briefly() {
+    let (_dir, path) = temp_db("line-dead");
+    let db = engine(&path);
+    db.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    let insert = |x: i64| {
+        db.write(|conn| {
+            conn.execute("INSERT INTO t VALUES (?1)", [x])
+                .map_err(|e| Error::from_sqlite(e, ""))
+        })
+        .unwrap();
+    };
+    let mut ghost = file_lock::LockFile::default();
+    drop(ghost.hold(&path, Duration::from_secs(1)));
+    ghost.abandon_a_ticket();
+    // The line waits for the dead place, finds the lock free, and goes on out of turn.
+    let started = Instant::now();
+    insert(1);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(15) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    // The line moved past it: the next write does not wait.
+    let started = Instant::now();
+    insert(2);
+    assert!(started.elapsed() < Duration::from_millis(15));
+}
