@@ -95,6 +95,15 @@ struct Times {
 }
 
 impl Times {
+    /// The times of a call made at `now`: its lease runs `lease_ms`, a retry waits `delay_ms`.
+    fn at(now: i64, lease_ms: i64, delay_ms: i64) -> Times {
+        Times {
+            now,
+            expires: now.saturating_add(lease_ms),
+            retry_at: now.saturating_add(delay_ms),
+        }
+    }
+
     /// The value of the time parameter `name`, written in `lease_format` for the lease
     /// times; `None` when `name` is not a time.
     fn value(self, name: &str, lease_format: Format) -> Option<(&'static str, Value)> {
@@ -204,7 +213,7 @@ impl Queue {
         limit: i64,
         lease_ms: i64,
     ) -> Result<Rows> {
-        let times = Self::times(now, lease_ms, 0);
+        let times = Times::at(now, lease_ms, 0);
         let extra = [(":worker", worker), (":limit", &Value::Integer(limit))];
         let last = self.last_recovery_ms.load(Ordering::Relaxed);
         // A clock moved backwards (tests shift it) also triggers a recovery.
@@ -240,7 +249,7 @@ impl Queue {
             let now = self.clock.now_ms();
             let mut settled = Vec::with_capacity(items.len());
             for item in items {
-                let times = Self::times(now, lease_ms, item.delay_ms);
+                let times = Times::at(now, lease_ms, item.delay_ms);
                 let token = Value::Integer(item.token);
                 let mut extra: Vec<(&str, &Value)> = vec![(":id", &item.id), (":token", &token)];
                 extra.extend(
@@ -282,7 +291,7 @@ impl Queue {
     ) -> Result<Rows> {
         self.engine.write(|conn| {
             let now = self.clock.now_ms();
-            let times = Self::times(now, lease_ms, delay_ms);
+            let times = Times::at(now, lease_ms, delay_ms);
             let token = Value::Integer(token);
             let mut extra: Vec<(&str, &Value)> = vec![(":id", id), (":token", &token)];
             extra.extend(params.iter().map(|(name, value)| (name.as_str(), value)));
@@ -307,7 +316,7 @@ impl Queue {
         params: &[(String, Value)],
     ) -> Result<Vec<Option<Vec<Value>>>> {
         self.engine.write(|conn| {
-            let times = Self::times(self.clock.now_ms(), lease_ms, 0);
+            let times = Times::at(self.clock.now_ms(), lease_ms, 0);
             let mut stmt = prepare(conn, sql)?;
             let mut out = Vec::with_capacity(claims.len());
             for (id, token) in claims {
@@ -364,7 +373,7 @@ impl Queue {
     /// reader.
     pub fn run(&self, sql: &str, params: &[(String, Value)], write: bool) -> Result<Rows> {
         let run = |conn: &Connection| {
-            let times = Self::times(self.clock.now_ms(), 0, 0);
+            let times = Times::at(self.clock.now_ms(), 0, 0);
             let extra: Vec<(&str, &Value)> = params
                 .iter()
                 .map(|(name, value)| (name.as_str(), value))
@@ -458,14 +467,6 @@ impl Queue {
         let changed = version != *seen;
         *seen = version;
         Ok(changed)
-    }
-
-    fn times(now: i64, lease_ms: i64, delay_ms: i64) -> Times {
-        Times {
-            now,
-            expires: now.saturating_add(lease_ms),
-            retry_at: now.saturating_add(delay_ms),
-        }
     }
 
     fn bind(
